@@ -1,0 +1,294 @@
+//! `/api/auth/*` (also served at the seed's `/auth/*`): accounts, sessions, recovery.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::error::{ApiResult, Detail};
+use super::extract::{ApiJson, ApiQuery, AuthUser, ClientAddr};
+use crate::service::Error;
+use crate::service::auth::{Grant, Registration};
+use crate::storage::users::{Profile, User};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(verify_email))
+        .routes(routes!(forgot_password))
+        .routes(routes!(verify_otp))
+        .routes(routes!(reset_password))
+}
+
+/// Seed-compatible registration body (extra fields such as `is_verified` are ignored).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    /// `student` or `teacher` (teacher only where the deployment allows self-registration).
+    pub role: String,
+    pub name: String,
+    pub email: String,
+    /// 8 to 128 characters.
+    pub password: String,
+    #[serde(default)]
+    pub college_name: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub roll: Option<String>,
+    #[serde(default)]
+    pub year: Option<String>,
+    #[serde(default)]
+    pub employee_id: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// An account as the seed's frontend reads it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountResponse {
+    pub user_id: String,
+    pub email: String,
+    pub role: String,
+    pub name: String,
+    pub college_name: String,
+    pub is_verified: bool,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+impl From<&User> for AccountResponse {
+    fn from(u: &User) -> Self {
+        Self {
+            user_id: u.id.to_string(),
+            email: u.email.to_string(),
+            role: u.role.to_string(),
+            name: u.name.clone(),
+            college_name: u.college_name.clone(),
+            is_verified: u.is_verified,
+            created_at: super::rfc3339(u.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Login answer: the seed's fields (`token`, `user_id`, `role`, `name`, `email`, `college_name`)
+/// plus an OAuth-style token pair.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    pub user_id: String,
+    pub email: String,
+    pub role: String,
+    pub name: String,
+    pub college_name: String,
+    /// The access token (same value as `access_token`; the seed frontend reads `token`).
+    pub token: String,
+    pub access_token: String,
+    /// Opaque, single-use; exchange at `/api/auth/refresh` for a new pair.
+    pub refresh_token: String,
+    pub token_type: String,
+    /// Access token lifetime in seconds.
+    pub expires_in: u64,
+}
+
+impl From<Grant> for LoginResponse {
+    fn from(g: Grant) -> Self {
+        Self {
+            user_id: g.user.id.to_string(),
+            email: g.user.email.to_string(),
+            role: g.user.role.to_string(),
+            name: g.user.name,
+            college_name: g.user.college_name,
+            token: g.access_token.clone(),
+            access_token: g.access_token,
+            refresh_token: g.refresh_token,
+            token_type: "bearer".into(),
+            expires_in: g.expires_in,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct LogoutRequest {
+    /// Optional: also (or instead of the bearer token) end the session of this refresh token.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Message {
+    pub message: String,
+}
+
+fn message(text: &str) -> Json<Message> {
+    Json(Message { message: text.to_owned() })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmailRequest {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OtpRequest {
+    pub email: String,
+    /// The 6-digit code from the e-mail.
+    pub otp: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetRequest {
+    pub email: String,
+    pub otp: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct VerifyEmailQuery {
+    pub token: String,
+}
+
+/// Create an account. Students may self-register; teachers only where allowed; never admins.
+/// Unless verification is switched off, the account must verify its e-mail before logging in.
+#[utoipa::path(post, path = "/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 200, body = AccountResponse), (status = 400, body = Detail),
+              (status = 403, body = Detail), (status = 422, body = Detail), (status = 429, body = Detail)))]
+async fn register(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> ApiResult<Json<AccountResponse>> {
+    state.auth.throttle_client(&client.0)?;
+    let reg = Registration {
+        role: body.role,
+        name: body.name,
+        email: body.email,
+        password: body.password,
+        college_name: body.college_name.unwrap_or_default(),
+        profile: Profile {
+            employee_id: body.employee_id.unwrap_or_default(),
+            phone: body.phone.unwrap_or_default(),
+            branch: body.branch.unwrap_or_default(),
+            roll: body.roll.unwrap_or_default(),
+            year: body.year.unwrap_or_default(),
+        },
+    };
+    let user = state.auth.register(reg).await?;
+    Ok(Json(AccountResponse::from(&user)))
+}
+
+/// Log in with e-mail and password. Unknown e-mail and wrong password get the same 401; an
+/// unverified account gets 403 "Please verify your email first..". Rate-limited per account and
+/// per client address (429 with Retry-After).
+#[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 422, body = Detail), (status = 429, body = Detail)))]
+async fn login(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    if body.password.chars().count() > crate::service::password::MAX_LEN {
+        return Err(Error::Invalid("password must be at most 128 characters".into()).into());
+    }
+    let grant = state.auth.login(&body.email, body.password, &client.0).await?;
+    Ok(Json(grant.into()))
+}
+
+/// Exchange a refresh token for a new access + refresh pair (the old refresh token stops working;
+/// replaying it revokes the session).
+#[utoipa::path(post, path = "/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = Detail)))]
+async fn refresh(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> ApiResult<Json<LoginResponse>> {
+    Ok(Json(state.auth.refresh(&body.refresh_token).await?.into()))
+}
+
+/// End the session: its access and refresh tokens stop working at once.
+#[utoipa::path(post, path = "/logout", tag = "auth", request_body(content = Option<LogoutRequest>),
+    responses((status = 200, body = Message), (status = 401, body = Detail)),
+    security(("bearer" = [])))]
+async fn logout(State(state): State<AppState>, caller: Option<AuthUser>, body: axum::body::Bytes) -> ApiResult<Json<Message>> {
+    let body: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        LogoutRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("invalid body: {e}")))?
+    };
+    state.auth.logout(caller.as_ref(), body.refresh_token.as_deref()).await?;
+    Ok(message("Logged out"))
+}
+
+/// The calling account.
+#[utoipa::path(get, path = "/me", tag = "auth",
+    responses((status = 200, body = AccountResponse), (status = 401, body = Detail)),
+    security(("bearer" = [])))]
+async fn me(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<AccountResponse>> {
+    Ok(Json(AccountResponse::from(&state.auth.me(&caller).await?)))
+}
+
+/// Follow the e-mailed verification link. Redirects to `FRONTEND_BASE_URL/login?verified=true`
+/// when a frontend is configured, else answers JSON.
+#[utoipa::path(get, path = "/verify-email", tag = "auth", params(VerifyEmailQuery),
+    responses((status = 200, body = Message), (status = 307), (status = 400, body = Detail)))]
+async fn verify_email(State(state): State<AppState>, ApiQuery(q): ApiQuery<VerifyEmailQuery>) -> ApiResult<Response> {
+    state.auth.verify_email(&q.token).await?;
+    Ok(match &state.settings.frontend_base_url {
+        Some(url) => Redirect::temporary(&format!("{}/login?verified=true", url.trim_end_matches('/'))).into_response(),
+        None => message("Email verified. You can now log in.").into_response(),
+    })
+}
+
+/// Ask for a password reset code. Always answers the same, whether or not the account exists.
+#[utoipa::path(post, path = "/forgot-password", tag = "auth", request_body = EmailRequest,
+    responses((status = 200, body = Message), (status = 422, body = Detail), (status = 429, body = Detail)))]
+async fn forgot_password(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    ApiJson(body): ApiJson<EmailRequest>,
+) -> ApiResult<Json<Message>> {
+    state.auth.throttle_client(&client.0)?;
+    state.auth.forgot_password(&body.email).await?;
+    Ok(message("If an account exists with this email, you will receive an OTP shortly."))
+}
+
+/// Check a reset code without using it (5 wrong tries end the code).
+#[utoipa::path(post, path = "/verify-otp", tag = "auth", request_body = OtpRequest,
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 422, body = Detail)))]
+async fn verify_otp(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    ApiJson(body): ApiJson<OtpRequest>,
+) -> ApiResult<Json<Message>> {
+    state.auth.throttle_client(&client.0)?;
+    state.auth.verify_otp(&body.email, &body.otp).await?;
+    Ok(message("OTP verified successfully."))
+}
+
+/// Set a new password with a reset code. The code is single-use; every session of the account ends.
+#[utoipa::path(post, path = "/reset-password", tag = "auth", request_body = ResetRequest,
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 422, body = Detail)))]
+async fn reset_password(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> ApiResult<Json<Message>> {
+    state.auth.throttle_client(&client.0)?;
+    state.auth.reset_password(&body.email, &body.otp, body.new_password).await?;
+    Ok(message("Password has been reset successfully. You can now log in."))
+}

@@ -1,0 +1,60 @@
+//! The one place where errors become HTTP: status + `{"detail": "..."}`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::service::Error;
+
+/// The error body of every non-2xx answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Detail {
+    pub detail: String,
+}
+
+/// A JSON error response with the given status and message.
+pub fn detail(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(Detail { detail: message.into() })).into_response()
+}
+
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl<E: Into<Error>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self.0 {
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "internal error");
+                return detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+            }
+        };
+        let mut response = detail(status, self.0.to_string());
+        let headers = response.headers_mut();
+        match &self.0 {
+            Error::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Error::RateLimited { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,175 @@
+//! Liveness, readiness with dependency checks, and Prometheus metrics.
+
+use std::path::Path;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::error::{ApiResult, Detail};
+use super::extract::{AuthUser, bearer};
+use crate::domain::Role;
+use crate::service::Error;
+use crate::service::tokens::constant_time_eq;
+use crate::storage::migrations;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(root))
+        .routes(routes!(health))
+        .routes(routes!(health_detailed))
+        .routes(routes!(metrics))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceInfo {
+    pub service: String,
+    pub version: String,
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub timestamp: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Check {
+    pub status: String,
+    pub healthy: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checks {
+    pub database: Check,
+    pub models: Check,
+    pub storage: Check,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetailedHealth {
+    pub status: String,
+    pub timestamp: String,
+    pub version: String,
+    pub uptime_seconds: f64,
+    pub checks: Checks,
+}
+
+/// Service banner (the seed frontend's "is it up" ping accepts any 2xx).
+#[utoipa::path(get, path = "/", tag = "health", responses((status = 200, body = ServiceInfo)))]
+async fn root() -> Json<ServiceInfo> {
+    Json(ServiceInfo {
+        service: "rollcall".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        status: "running".into(),
+    })
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health { status: "healthy".into(), timestamp: super::rfc3339(crate::storage::now_unix()) })
+}
+
+/// Readiness: database reachable and writable, models present, disk not full. 503 when unhealthy.
+#[utoipa::path(get, path = "/health/detailed", tag = "health",
+    responses((status = 200, body = DetailedHealth), (status = 503, body = DetailedHealth)))]
+async fn health_detailed(State(state): State<AppState>) -> Response {
+    let database = match state
+        .db
+        .call(|c| {
+            let version = migrations::current_version(c)?;
+            // A write proves the file and its directory are writable (read-only mounts, full disks).
+            c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
+            Ok(version)
+        })
+        .await
+    {
+        Ok(version) => Check {
+            status: "ok".into(),
+            healthy: true,
+            error: None,
+            detail: Some(serde_json::json!({ "schema_version": version })),
+        },
+        Err(e) => Check { status: "error".into(), healthy: false, error: Some(e.to_string()), detail: None },
+    };
+    let models = models_check(&state.cache_dir);
+    let storage = disk_check(&state.settings.data_dir, state.settings.min_free_disk_mb);
+    let healthy = database.healthy && models.healthy && storage.healthy;
+    let body = DetailedHealth {
+        status: if healthy { "healthy" } else { "unhealthy" }.into(),
+        timestamp: super::rfc3339(crate::storage::now_unix()),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_seconds: state.started.elapsed().as_secs_f64(),
+        checks: Checks { database, models, storage },
+    };
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+/// The face models are not part of the server yet (they arrive with the vision pipeline), so
+/// their absence is reported but does not make the server unhealthy.
+fn models_check(cache: &Path) -> Check {
+    let dir = cache.join("models");
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".onnx") || n.ends_with(".dat"))
+                .collect()
+        })
+        .unwrap_or_default();
+    Check {
+        status: if files.is_empty() { "not_required" } else { "ok" }.into(),
+        healthy: true,
+        error: None,
+        detail: Some(serde_json::json!({ "dir": dir.display().to_string(), "files": files })),
+    }
+}
+
+fn disk_check(data_dir: &Path, min_free_mb: u64) -> Check {
+    match fs4::available_space(data_dir) {
+        Ok(free) => {
+            let free_mb = free / (1024 * 1024);
+            let healthy = free_mb >= min_free_mb;
+            Check {
+                status: if healthy { "ok" } else { "low_disk" }.into(),
+                healthy,
+                error: (!healthy).then(|| format!("only {free_mb} MiB free, need {min_free_mb}")),
+                detail: Some(serde_json::json!({ "free_mb": free_mb, "min_free_mb": min_free_mb })),
+            }
+        }
+        Err(e) => Check { status: "error".into(), healthy: false, error: Some(e.to_string()), detail: None },
+    }
+}
+
+/// Prometheus metrics. Readable by administrators, or with `ROLLCALL_METRICS_TOKEN` as bearer token.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, content_type = "text/plain"), (status = 401, body = Detail), (status = 403, body = Detail)),
+    security(("bearer" = [])))]
+async fn metrics(State(state): State<AppState>, req: axum::extract::Request) -> ApiResult<Response> {
+    let (mut parts, _) = req.into_parts();
+    let token_ok = match (&state.settings.metrics_token, bearer(&parts)) {
+        (Some(expected), Some(given)) => constant_time_eq(expected, given),
+        _ => false,
+    };
+    if !token_ok {
+        let user = <AuthUser as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &state).await?;
+        if user.role != Role::Admin {
+            return Err(Error::Forbidden("Administrator access required".into()).into());
+        }
+    }
+    let text = state.metrics.render()?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}

@@ -1,0 +1,138 @@
+//! The HTTP layer: routes per area, extractors, error mapping, docs. Handlers are thin: extract,
+//! validate, call one service function, shape the response.
+//!
+//! Paths: every area is documented under `/api/...`; the seed's real paths (`/auth/...`) are
+//! served as aliases so its frontend works unchanged.
+
+pub mod admin;
+pub mod auth;
+pub mod docs;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::Settings;
+use crate::domain::Id;
+use crate::service::Error;
+use crate::service::auth::Auth;
+use crate::storage::Db;
+
+/// Everything a handler may need, built once in [`crate::App::build`].
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub auth: Arc<Auth>,
+    pub metrics: Arc<middleware::Metrics>,
+    pub started: Instant,
+    pub cache_dir: PathBuf,
+    pub openapi_json: Arc<String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "rollcall",
+        description = "Face-recognition school attendance server. Errors are always JSON `{\"detail\": \"...\"}`. \
+                       The seed system's paths (`/auth/...`) are served as undocumented aliases of `/api/auth/...`.",
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Accounts, sessions and recovery"),
+        (name = "admin", description = "Account administration"),
+        (name = "health", description = "Liveness, readiness and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The documented routes and their OpenAPI document.
+pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .nest("/api/auth", auth::router())
+        .nest("/api/admin", admin::router())
+        .split_for_parts()
+}
+
+/// The seed's real paths, answering exactly like their `/api` twins.
+fn seed_aliases() -> Router<AppState> {
+    let (auth, _) = OpenApiRouter::new().nest("/auth", auth::router()).split_for_parts();
+    auth
+}
+
+/// The whole application router with its middleware stack.
+pub fn router(state: AppState) -> anyhow::Result<Router> {
+    let (api, _) = documented();
+    let cors = cors(&state.settings.cors_origins)?;
+    let limit = state.settings.max_body_bytes;
+    Ok(api
+        .merge(seed_aliases())
+        .merge(docs::router(&state))
+        .fallback(middleware::not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+        .layer(cors)
+        .with_state(state))
+}
+
+fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
+    let origins = origins
+        .iter()
+        .map(|o| HeaderValue::from_str(o.trim_end_matches('/')).with_context(|| format!("bad CORS origin {o:?}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([
+            HeaderName::from_static(middleware::REQUEST_ID),
+            HeaderName::from_static(middleware::CORRELATION_ID),
+            header::RETRY_AFTER,
+        ])
+        .max_age(Duration::from_secs(600)))
+}
+
+/// Parse an id from a path or body; a malformed id is a 400 naming the field.
+pub fn parse_id(field: &str, raw: &str) -> Result<Id, Error> {
+    Id::parse(raw).map_err(|_| Error::BadRequest(format!("Invalid {field} format")))
+}
+
+/// Unix seconds as RFC 3339 UTC.
+#[must_use]
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}

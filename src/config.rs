@@ -1,0 +1,311 @@
+//! Typed settings: every knob has a flag, an environment variable and a laptop-friendly default.
+//! The seed system's variable names are kept where they exist (JWT_SECRET, ML_*, SMTP_*, CORS_ORIGINS).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Classroom laptop / single school machine: secrets generated and kept in the data dir.
+    Local,
+    /// Secrets must be given; demo accounts refused.
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Args)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "ROLLCALL_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+
+    /// Directory holding the SQLite file, face images and generated secrets.
+    #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Directory that `scripts/setup` fills (docs assets, models, ONNX Runtime).
+    /// Default: `.cache` in the working directory, else beside the repository the binary was built in.
+    #[arg(long, env = "ROLLCALL_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// `local` generates secrets into the data dir; `production` requires them.
+    #[arg(long, env = "ROLLCALL_MODE", value_enum, default_value_t = Mode::Local)]
+    pub mode: Mode,
+
+    /// HS256 secret for access tokens (at least 32 bytes). Required in production mode.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, env = "ROLLCALL_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+
+    /// Lifetime of a refresh token, in seconds.
+    #[arg(long, env = "ROLLCALL_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
+
+    /// E-mail of the first administrator, created on an empty database.
+    #[arg(long, env = "ROLLCALL_ADMIN_EMAIL", default_value = "admin@rollcall.local")]
+    pub admin_email: String,
+
+    /// Password of the first administrator; when unset a one-time password is generated and printed.
+    #[arg(long, env = "ROLLCALL_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// On an empty database, also create demo accounts (password `rollcall-demo`). Refused in production.
+    #[arg(long, env = "ROLLCALL_DEMO", default_value_t = false)]
+    pub demo: bool,
+
+    /// Whether anyone may register a student account themselves.
+    #[arg(long, env = "ROLLCALL_ALLOW_STUDENT_SIGNUP", default_value_t = true, action = clap::ArgAction::Set)]
+    pub allow_student_signup: bool,
+
+    /// Whether anyone may register a teacher account themselves (otherwise an admin creates teachers).
+    #[arg(long, env = "ROLLCALL_ALLOW_TEACHER_SIGNUP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_teacher_signup: bool,
+
+    /// Whether self-registered accounts must verify their e-mail before logging in.
+    #[arg(long, env = "ROLLCALL_REQUIRE_EMAIL_VERIFICATION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_email_verification: bool,
+
+    /// Public base URL of this server, used in e-mailed links. Default: http://<bind>.
+    #[arg(long, env = "BACKEND_BASE_URL")]
+    pub backend_base_url: Option<String>,
+
+    /// Where the browser goes after e-mail verification (`<url>/login?verified=true`). Unset: JSON answer.
+    #[arg(long, env = "FRONTEND_BASE_URL")]
+    pub frontend_base_url: Option<String>,
+
+    /// Browser origins allowed to call the API with credentials, comma-separated. Never a wildcard.
+    #[arg(
+        long,
+        env = "CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = "http://localhost:5173,http://localhost:4173,http://127.0.0.1:5173,http://127.0.0.1:4173"
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Largest accepted request body, in bytes (a base64 classroom photo fits with room to spare).
+    #[arg(long, env = "ROLLCALL_MAX_BODY_BYTES", default_value_t = 20 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Failed logins allowed per account within the login window before 429.
+    #[arg(long, env = "ROLLCALL_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+
+    /// Account-related requests (login, register, password reset) allowed per client address per window.
+    #[arg(long, env = "ROLLCALL_LOGIN_MAX_PER_IP", default_value_t = 60)]
+    pub login_max_per_ip: u32,
+
+    /// Length of the login rate-limit window, in seconds.
+    #[arg(long, env = "ROLLCALL_LOGIN_WINDOW", default_value_t = 900)]
+    pub login_window_secs: u64,
+
+    /// Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
+    #[arg(long, env = "ROLLCALL_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_proxy: bool,
+
+    /// Bearer token that lets a Prometheus scraper read /metrics (admins can always read it).
+    #[arg(long, env = "ROLLCALL_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// /health/detailed reports unhealthy below this much free disk in the data dir, in MiB.
+    #[arg(long, env = "ROLLCALL_MIN_FREE_DISK_MB", default_value_t = 200)]
+    pub min_free_disk_mb: u64,
+
+    /// Face distance at or below which a match counts as present.
+    #[arg(long, env = "ML_CONFIDENT_THRESHOLD", default_value_t = 0.50)]
+    pub confident_threshold: f32,
+
+    /// Face distance at or below which a match is shown as uncertain (teacher decides).
+    #[arg(long, env = "ML_UNCERTAIN_THRESHOLD", default_value_t = 0.60)]
+    pub uncertain_threshold: f32,
+
+    /// SMTP relay host; no e-mail is sent while unset (messages stay queued in the outbox).
+    #[arg(long, env = "SMTP_HOST")]
+    pub smtp_host: Option<String>,
+
+    #[arg(long, env = "SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+
+    #[arg(long, env = "SMTP_USER")]
+    pub smtp_user: Option<String>,
+
+    #[arg(long, env = "SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+
+    /// Sender address of outgoing mail.
+    #[arg(long, env = "SMTP_FROM", default_value = "rollcall@localhost")]
+    pub smtp_from: String,
+
+    /// Log line format.
+    #[arg(long, env = "ROLLCALL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Reject contradictory or unsafe settings before anything starts.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.confident_threshold.is_finite()
+                && self.uncertain_threshold.is_finite()
+                && self.confident_threshold > 0.0
+                && self.confident_threshold < self.uncertain_threshold,
+            "ML_CONFIDENT_THRESHOLD ({}) must be positive and below ML_UNCERTAIN_THRESHOLD ({})",
+            self.confident_threshold,
+            self.uncertain_threshold
+        );
+        ensure!(self.access_token_ttl_secs > 0, "access token lifetime must be positive");
+        ensure!(self.refresh_token_ttl_secs > 0, "refresh token lifetime must be positive");
+        ensure!(self.max_body_bytes >= 1024, "ROLLCALL_MAX_BODY_BYTES is too small");
+        ensure!(
+            self.login_max_failures > 0 && self.login_max_per_ip > 0 && self.login_window_secs > 0,
+            "login rate limits must be positive"
+        );
+        for origin in &self.cors_origins {
+            ensure!(
+                origin != "*" && (origin.starts_with("http://") || origin.starts_with("https://")),
+                "CORS_ORIGINS entries must be concrete http(s) origins, got {origin:?}"
+            );
+        }
+        if let Some(secret) = &self.jwt_secret {
+            ensure!(secret.len() >= 32, "JWT_SECRET must be at least 32 bytes");
+        }
+        if self.mode == Mode::Production {
+            if self.jwt_secret.is_none() {
+                bail!("JWT_SECRET is required in production mode");
+            }
+            if self.demo {
+                bail!("demo accounts are refused in production mode");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+
+    pub fn refresh_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_ttl_secs)
+    }
+
+    pub fn login_window(&self) -> Duration {
+        Duration::from_secs(self.login_window_secs)
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("rollcall.sqlite3")
+    }
+
+    /// The cache directory: explicit setting, else `./.cache`, else `<repo>/.cache` for a binary
+    /// at `<repo>/target/<profile>/rollcall`.
+    pub fn resolved_cache_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.cache_dir {
+            return dir.clone();
+        }
+        let local = PathBuf::from(".cache");
+        if local.is_dir() {
+            return local;
+        }
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.ancestors().nth(3).map(|repo| repo.join(".cache")))
+            .filter(|p| p.is_dir())
+            .unwrap_or(local)
+    }
+
+    pub fn base_url(&self) -> String {
+        self.backend_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// One log line describing the effective configuration, secrets redacted.
+    pub fn redacted_summary(&self) -> String {
+        let secret = |s: &Option<String>| if s.is_some() { "<set>" } else { "<unset>" };
+        format!(
+            "bind={} data_dir={} cache_dir={} mode={:?} jwt_secret={} access_ttl={}s refresh_ttl={}s \
+             admin_email={} admin_password={} demo={} student_signup={} teacher_signup={} \
+             email_verification={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
+             login_max_per_ip={} login_window={}s trust_proxy={} metrics_token={} \
+             thresholds={}/{} smtp_host={:?} smtp_port={} smtp_user={:?} smtp_password={} smtp_from={}",
+            self.bind,
+            self.data_dir.display(),
+            self.resolved_cache_dir().display(),
+            self.mode,
+            secret(&self.jwt_secret),
+            self.access_token_ttl_secs,
+            self.refresh_token_ttl_secs,
+            self.admin_email,
+            secret(&self.admin_password),
+            self.demo,
+            self.allow_student_signup,
+            self.allow_teacher_signup,
+            self.require_email_verification,
+            self.cors_origins,
+            self.max_body_bytes,
+            self.login_max_failures,
+            self.login_max_per_ip,
+            self.login_window_secs,
+            self.trust_proxy,
+            secret(&self.metrics_token),
+            self.confident_threshold,
+            self.uncertain_threshold,
+            self.smtp_host,
+            self.smtp_port,
+            self.smtp_user,
+            secret(&self.smtp_password),
+            self.smtp_from,
+        )
+    }
+}
+
+/// Read the JWT secret from settings, or from `<data_dir>/jwt_secret`, creating it (0600) if absent.
+pub fn load_or_create_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let path = settings.data_dir.join("jwt_secret");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let bytes = hex::decode(text.trim()).context("jwt_secret file is not hex")?;
+        ensure!(bytes.len() >= 32, "jwt_secret file is too short");
+        return Ok(bytes);
+    }
+    let bytes: [u8; 32] = rand::random();
+    write_private(&path, hex::encode(bytes).as_bytes())?;
+    Ok(bytes.to_vec())
+}
+
+/// Write a file readable only by its owner, atomically (temp file + rename).
+fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

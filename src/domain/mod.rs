@@ -1,0 +1,185 @@
+//! Domain vocabulary shared by every layer: ids, roles, account shapes.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+/// A 24-hex-character id in MongoDB ObjectId layout (4-byte seconds, 5 random bytes, 3-byte counter).
+///
+/// rollcall uses the seed system's id format so that imported seed ids stay valid verbatim and the
+/// seed frontend sees ids of the shape it already handles.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Id(String);
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl Id {
+    /// A fresh id: time-ordered prefix, random middle, process-wide counter suffix.
+    #[must_use]
+    pub fn generate() -> Self {
+        let secs = u32::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        )
+        .unwrap_or(u32::MAX);
+        let random: [u8; 5] = rand::random();
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
+        let mut bytes = [0u8; 12];
+        bytes[..4].copy_from_slice(&secs.to_be_bytes());
+        bytes[4..9].copy_from_slice(&random);
+        bytes[9..].copy_from_slice(&count.to_be_bytes()[1..]);
+        Self(hex::encode(bytes))
+    }
+
+    /// Parse an id from untrusted input: exactly 24 hex digits, normalised to lower case.
+    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+        if raw.len() == 24 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(raw.to_ascii_lowercase()))
+        } else {
+            Err(InvalidId)
+        }
+    }
+
+    /// Wrap a value read back from our own database.
+    #[must_use]
+    pub fn from_db(raw: String) -> Self {
+        Self(raw)
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Id({})", self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid id: expected 24 hexadecimal characters")]
+pub struct InvalidId;
+
+/// Who an account is. Stored and sent as lower-case strings, as in the seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Teacher,
+    Student,
+}
+
+impl Role {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Teacher => "teacher",
+            Self::Student => "student",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "admin" => Some(Self::Admin),
+            "teacher" => Some(Self::Teacher),
+            "student" => Some(Self::Student),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An e-mail address, trimmed and lower-cased; checked for a plausible shape at the edge.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    /// Accepts `local@domain.tld` without spaces, quotes or angle brackets, at most 254 bytes.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let s = raw.trim().to_lowercase();
+        if s.is_empty() || s.len() > 254 {
+            return None;
+        }
+        let (local, domain) = s.split_once('@')?;
+        let bad = |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
+        let ok_local = !local.is_empty() && local.len() <= 64 && !local.chars().any(bad);
+        let ok_domain = domain.contains('.')
+            && !domain.starts_with(['.', '-'])
+            && !domain.ends_with(['.', '-'])
+            && !domain.contains("..")
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+        (ok_local && ok_domain).then_some(Self(s))
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Wrap a value read back from our own database.
+    #[must_use]
+    pub fn from_db(raw: String) -> Self {
+        Self(raw)
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_24_hex_and_unique() {
+        let a = Id::generate();
+        let b = Id::generate();
+        assert_eq!(a.as_str().len(), 24);
+        assert_ne!(a, b);
+        assert_eq!(Id::parse(a.as_str()), Ok(a));
+    }
+
+    #[test]
+    fn id_parse_rejects_garbage() {
+        assert_eq!(Id::parse("xyz"), Err(InvalidId));
+        assert_eq!(Id::parse("65f0c0ffee0000000000a00g"), Err(InvalidId));
+        assert_eq!(
+            Id::parse("65F0C0FFEE0000000000A001").map(|i| i.to_string()),
+            Ok("65f0c0ffee0000000000a001".to_owned())
+        );
+    }
+
+    #[test]
+    fn email_shapes() {
+        assert_eq!(
+            Email::parse("  Asha@School.EDU ").map(|e| e.to_string()),
+            Some("asha@school.edu".into())
+        );
+        for bad in ["", "a", "a@b", "@x.org", "a b@x.org", "a@x..org", "a@-x.org", "a@@x.org", "<a>@x.org"] {
+            assert!(Email::parse(bad).is_none(), "{bad} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! rollcall: a face-recognition school attendance server in one binary.
+//!
+//! [`App::build`] turns [`config::Settings`] into a ready router and state; `main` only parses
+//! the command line. See `ARCHITECTURE.md` in the shared docs for the layering.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod service;
+pub mod storage;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::api::AppState;
+use crate::config::Settings;
+use crate::service::accounts::{self, Bootstrap};
+use crate::service::auth::Auth;
+use crate::storage::Db;
+
+pub struct App {
+    router: Router,
+    pub state: AppState,
+    /// What start-up created (first admin, demo accounts), for the console.
+    pub bootstrap: Bootstrap,
+}
+
+impl App {
+    /// Validate settings, open and migrate the database, create the first admin if needed.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let settings = Arc::new(settings);
+        let s = Arc::clone(&settings);
+        let (db, secret, bootstrap) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            std::fs::create_dir_all(&s.data_dir)
+                .with_context(|| format!("creating data directory {}", s.data_dir.display()))?;
+            let db = Db::open(&s.database_path())?;
+            let secret = config::load_or_create_secret(&s)?;
+            let bootstrap = accounts::bootstrap(&db, &s)?;
+            Ok((db, secret, bootstrap))
+        })
+        .await??;
+        let s = Arc::clone(&settings);
+        let db2 = db.clone();
+        let auth = tokio::task::spawn_blocking(move || Auth::new(db2, s, &secret)).await??;
+        let (_, openapi) = api::documented();
+        let state = AppState {
+            cache_dir: settings.resolved_cache_dir(),
+            settings,
+            db,
+            auth: Arc::new(auth),
+            metrics: Arc::new(api::middleware::Metrics::new()?),
+            started: Instant::now(),
+            openapi_json: Arc::new(openapi.to_json()?),
+        };
+        let router = api::router(state.clone())?;
+        Ok(Self { router, state, bootstrap })
+    }
+
+    /// Serve on `listener` until `shutdown` resolves, then finish in-flight requests.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

@@ -1,0 +1,168 @@
+//! Administration of accounts: the first administrator, demo accounts, and admin-created users.
+
+
+use super::auth::{AuthUser, checked_profile, optional_text, required_text};
+use super::{Error, Result, blocking, password};
+use crate::config::Settings;
+use crate::domain::{Email, Id, Role};
+use crate::storage::users::{self, NewUser, Profile, User};
+use crate::storage::{Db, audit, sessions};
+
+/// Password of the accounts `--demo` creates.
+pub const DEMO_PASSWORD: &str = "rollcall-demo";
+
+pub struct NewAccount {
+    pub role: Role,
+    pub email: String,
+    pub name: String,
+    pub password: Option<String>,
+    pub college_name: String,
+    pub profile: Profile,
+}
+
+#[derive(Debug)]
+pub struct Created {
+    pub user: User,
+    /// Present when the server generated the password; shown once, never stored in clear.
+    pub generated_password: Option<String>,
+}
+
+/// Create a verified account of any role (administrators only).
+pub async fn create(db: &Db, admin: &AuthUser, new: NewAccount) -> Result<Created> {
+    let email = Email::parse(&new.email).ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
+    let name = required_text("name", &new.name, 100)?;
+    let college_name = optional_text("college_name", &new.college_name, 200)?;
+    let profile = checked_profile(new.profile)?;
+    let (pw, generated) = match new.password {
+        Some(pw) => {
+            password::check_policy(&pw).map_err(Error::Invalid)?;
+            (pw, None)
+        }
+        None => {
+            let pw = password::generate();
+            (pw.clone(), Some(pw))
+        }
+    };
+    let hash = blocking(move || password::hash(&pw)).await??;
+    let record = NewUser { email, name, role: new.role, password_hash: hash, college_name, is_verified: true, profile };
+    let actor = admin.id.clone();
+    let user = db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let user = match users::insert(&tx, &record) {
+                Ok(u) => u,
+                Err(e) if e.is_unique_violation() => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            audit::record(&tx, Some(&actor), "admin.create_user", Some(user.id.as_str()), user.role.as_str())?;
+            tx.commit()?;
+            Ok(Some(user))
+        })
+        .await?
+        .ok_or_else(|| Error::BadRequest("Email already registered".into()))?;
+    Ok(Created { user, generated_password: generated })
+}
+
+pub async fn list(db: &Db, role: Option<Role>, limit: u32, offset: u32) -> Result<Vec<User>> {
+    Ok(db.call(move |c| users::list(c, role, limit.clamp(1, 500), offset)).await?)
+}
+
+/// Mark an account's e-mail as verified (an administrator vouches for it; useful offline).
+pub async fn verify(db: &Db, admin: &AuthUser, id: Id) -> Result<()> {
+    let actor = admin.id.clone();
+    let found = db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let ok = users::set_verified(&tx, &id)?;
+            if ok {
+                audit::record(&tx, Some(&actor), "admin.verify_user", Some(id.as_str()), "")?;
+            }
+            tx.commit()?;
+            Ok(ok)
+        })
+        .await?;
+    if found { Ok(()) } else { Err(Error::NotFound("User not found".into())) }
+}
+
+/// End every session of an account (lost laptop, left the school).
+pub async fn revoke_sessions(db: &Db, admin: &AuthUser, id: Id) -> Result<usize> {
+    let actor = admin.id.clone();
+    let n = db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            if users::by_id(&tx, &id)?.is_none() {
+                return Ok(None);
+            }
+            let n = sessions::revoke_all_for_user(&tx, &id)?;
+            audit::record(&tx, Some(&actor), "admin.revoke_sessions", Some(id.as_str()), &n.to_string())?;
+            tx.commit()?;
+            Ok(Some(n))
+        })
+        .await?;
+    n.ok_or_else(|| Error::NotFound("User not found".into()))
+}
+
+/// What start-up created, for the operator's console.
+#[derive(Debug, Default)]
+pub struct Bootstrap {
+    pub admin: Option<(String, Option<String>)>,
+    pub demo: Vec<(Role, String)>,
+}
+
+/// On a database without an administrator, create one (from settings, or with a one-time
+/// password); with `--demo` on an empty database, also a demo teacher and student.
+pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
+    let mut report = Bootstrap::default();
+    let (admins, everyone) = db.call_blocking(|c| {
+        let admins = users::count_role(c, Role::Admin)?;
+        let all: i64 = c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
+        Ok((admins, all))
+    })?;
+    let demo = settings.demo && everyone == 0;
+    let mut accounts = Vec::new();
+    if admins == 0 {
+        let email = Email::parse(&settings.admin_email)
+            .ok_or_else(|| anyhow::anyhow!("ROLLCALL_ADMIN_EMAIL is not a valid e-mail address"))?;
+        let (pw, shown) = match (&settings.admin_password, demo) {
+            (Some(pw), _) => (pw.clone(), None),
+            (None, true) => (DEMO_PASSWORD.to_owned(), None),
+            (None, false) => {
+                let pw = password::generate();
+                (pw.clone(), Some(pw))
+            }
+        };
+        password::check_policy(&pw).map_err(|e| anyhow::anyhow!("ROLLCALL_ADMIN_PASSWORD: {e}"))?;
+        accounts.push((Role::Admin, email, "Administrator".to_owned(), pw, Profile::default()));
+        report.admin = Some((settings.admin_email.clone(), shown));
+    }
+    if demo {
+        for (role, email, name) in [
+            (Role::Teacher, "teacher@demo.rollcall.local", "Demo Teacher"),
+            (Role::Student, "student@demo.rollcall.local", "Demo Student"),
+        ] {
+            let email = Email::parse(email).ok_or_else(|| anyhow::anyhow!("bad demo e-mail"))?;
+            let profile = Profile { roll: if role == Role::Student { "DEMO-001".into() } else { String::new() }, ..Profile::default() };
+            accounts.push((role, email.clone(), name.to_owned(), DEMO_PASSWORD.to_owned(), profile));
+            report.demo.push((role, email.to_string()));
+        }
+    }
+    for (role, email, name, pw, profile) in accounts {
+        let record = NewUser {
+            email,
+            name,
+            role,
+            password_hash: password::hash(&pw)?,
+            college_name: String::new(),
+            is_verified: true,
+            profile,
+        };
+        db.call_blocking(|conn| {
+            let tx = conn.transaction()?;
+            let user = users::insert(&tx, &record)?;
+            audit::record(&tx, None, "bootstrap.create_user", Some(user.id.as_str()), role.as_str())?;
+            tx.commit()?;
+            Ok(())
+        })?;
+    }
+    Ok(report)
+}

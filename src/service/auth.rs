@@ -1,0 +1,449 @@
+//! Registration, login, token refresh and logout, e-mail verification and password reset.
+
+use std::sync::Arc;
+
+use rusqlite::Connection;
+
+use super::password;
+use super::ratelimit::RateLimiter;
+use super::tokens::{self, Claims, Keys};
+use super::{Error, Result, blocking};
+use crate::config::Settings;
+use crate::domain::{Email, Id, Role};
+use crate::storage::users::{self, NewUser, Profile, User};
+use crate::storage::{Db, audit, now_unix, outbox, sessions};
+
+const VERIFICATION_TTL_SECS: i64 = 24 * 3600;
+const OTP_TTL_SECS: i64 = 10 * 60;
+/// Wrong codes allowed per reset request (shared by verify-otp and reset-password).
+pub const OTP_MAX_ATTEMPTS: i64 = 5;
+const INVALID_LOGIN: &str = "Invalid email or password";
+const INVALID_TOKEN: &str = "Invalid token";
+const INVALID_OTP: &str = "Invalid or expired OTP";
+
+/// The caller of a request, resolved from a verified access token and a live session.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: Id,
+    pub role: Role,
+    pub email: Email,
+    pub name: String,
+    pub session_id: String,
+}
+
+pub struct Registration {
+    pub role: String,
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub college_name: String,
+    pub profile: Profile,
+}
+
+/// What a successful login or refresh hands back.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub user: User,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+}
+
+pub struct Auth {
+    db: Db,
+    settings: Arc<Settings>,
+    keys: Keys,
+    account_failures: RateLimiter,
+    client_attempts: RateLimiter,
+    /// A real argon2 hash checked when the account does not exist, so both paths cost the same.
+    dummy_hash: String,
+}
+
+impl Auth {
+    pub fn new(db: Db, settings: Arc<Settings>, secret: &[u8]) -> anyhow::Result<Self> {
+        Ok(Self {
+            keys: Keys::new(secret),
+            account_failures: RateLimiter::new(settings.login_max_failures, settings.login_window()),
+            client_attempts: RateLimiter::new(settings.login_max_per_ip, settings.login_window()),
+            dummy_hash: password::hash(&password::generate())?,
+            db,
+            settings,
+        })
+    }
+
+    #[must_use]
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Count one account-related request from `client`; 429 once its allowance is spent.
+    pub fn throttle_client(&self, client: &str) -> Result<()> {
+        self.client_attempts
+            .check_and_hit(client)
+            .map_err(|retry_after| Error::RateLimited { retry_after })
+    }
+
+    pub async fn register(&self, reg: Registration) -> Result<User> {
+        let role = match reg.role.trim().to_lowercase().as_str() {
+            "student" => Role::Student,
+            "teacher" => Role::Teacher,
+            "admin" => return Err(Error::Forbidden("Administrator accounts cannot be self-registered".into())),
+            _ => return Err(Error::Invalid("role must be 'student' or 'teacher'".into())),
+        };
+        let allowed = match role {
+            Role::Teacher => self.settings.allow_teacher_signup,
+            _ => self.settings.allow_student_signup,
+        };
+        if !allowed {
+            return Err(Error::Forbidden(format!(
+                "Self-registration of {role} accounts is disabled; ask an administrator to create your account"
+            )));
+        }
+        let email = Email::parse(&reg.email).ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
+        let name = required_text("name", &reg.name, 100)?;
+        let college_name = optional_text("college_name", &reg.college_name, 200)?;
+        password::check_policy(&reg.password).map_err(Error::Invalid)?;
+        let profile = checked_profile(reg.profile)?;
+        // As in the seed, a self-registering teacher must give an employee id and a phone number.
+        if role == Role::Teacher && profile.employee_id.is_empty() {
+            return Err(Error::BadRequest("Employee ID required".into()));
+        }
+        if role == Role::Teacher && profile.phone.is_empty() {
+            return Err(Error::BadRequest("Phone number required".into()));
+        }
+
+        let pw = reg.password;
+        let hash = blocking(move || password::hash(&pw)).await??;
+        let verified = !self.settings.require_email_verification;
+        let new = NewUser { email, name, role, password_hash: hash, college_name, is_verified: verified, profile };
+        let link_base = self.settings.base_url();
+        let token = tokens::random_secret();
+        let token_hash = tokens::sha256_hex(&token);
+
+        let user = self
+            .db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let user = match users::insert(&tx, &new) {
+                    Ok(u) => u,
+                    Err(e) if e.is_unique_violation() => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                if !user.is_verified {
+                    users::insert_verification(&tx, &user.id, &token_hash, now_unix() + VERIFICATION_TTL_SECS)?;
+                    let link = format!("{link_base}/auth/verify-email?token={token}");
+                    queue_mail(
+                        &tx,
+                        "email_verification",
+                        &user.email,
+                        "Verify your rollcall account",
+                        &format!(
+                            "Hello {},\n\nopen this link within 24 hours to verify your e-mail address:\n{link}\n",
+                            user.name
+                        ),
+                        &link,
+                    )?;
+                }
+                audit::record(&tx, Some(&user.id), "user.register", Some(user.id.as_str()), user.role.as_str())?;
+                tx.commit()?;
+                Ok(Some(user))
+            })
+            .await?;
+        user.ok_or_else(|| Error::BadRequest("Email already registered".into()))
+    }
+
+    pub async fn login(&self, email: &str, pw: String, client: &str) -> Result<Grant> {
+        self.throttle_client(client)?;
+        let key = email.trim().to_lowercase();
+        self.account_failures
+            .check(&key)
+            .map_err(|retry_after| Error::RateLimited { retry_after })?;
+        let user = match Email::parse(email) {
+            Some(e) => self.db.call(move |c| users::by_email(c, &e)).await?,
+            None => None,
+        };
+        let stored = user.as_ref().map_or_else(|| self.dummy_hash.clone(), |u| u.password_hash.clone());
+        let ok = blocking(move || password::verify(&pw, &stored)).await?;
+        let Some(user) = user.filter(|_| ok) else {
+            self.account_failures.hit(&key);
+            return Err(Error::Unauthorized(INVALID_LOGIN.into()));
+        };
+        if !user.is_verified && self.settings.require_email_verification {
+            return Err(Error::Forbidden("Please verify your email first..".into()));
+        }
+        self.account_failures.clear(&key);
+        self.start_session(user, client.to_owned()).await
+    }
+
+    async fn start_session(&self, user: User, client: String) -> Result<Grant> {
+        let sid = tokens::random_secret();
+        let refresh = tokens::random_secret();
+        let refresh_hash = tokens::sha256_hex(&refresh);
+        let expires_at = now_unix() + ttl_secs(self.settings.refresh_token_ttl_secs);
+        let (uid, sid2) = (user.id.clone(), sid.clone());
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                sessions::create(&tx, &sid2, &uid, expires_at, &client)?;
+                sessions::insert_refresh(&tx, &refresh_hash, &sid2, expires_at)?;
+                audit::record(&tx, Some(&uid), "auth.login", None, &client)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        self.grant(user, sid, refresh)
+    }
+
+    fn grant(&self, user: User, sid: String, refresh_token: String) -> Result<Grant> {
+        let now = now_unix();
+        let ttl = self.settings.access_token_ttl_secs;
+        let claims = Claims {
+            sub: user.id.to_string(),
+            user_id: user.id.to_string(),
+            role: user.role.to_string(),
+            email: user.email.to_string(),
+            sid,
+            iat: now,
+            exp: now + ttl_secs(ttl),
+        };
+        let access_token = self.keys.sign(&claims)?;
+        Ok(Grant { user, access_token, refresh_token, expires_in: ttl })
+    }
+
+    /// Exchange a refresh token for a new pair. The old token dies; presenting a used token again
+    /// means it was stolen or replayed, so the whole session is revoked.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Grant> {
+        let hash = tokens::sha256_hex(refresh_token.trim());
+        let next = tokens::random_secret();
+        let next_hash = tokens::sha256_hex(&next);
+        let outcome = self
+            .db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let Some(rt) = sessions::refresh_by_hash(&tx, &hash)? else {
+                    return Ok(Err("Invalid refresh token"));
+                };
+                if rt.session_revoked || rt.expires_at <= now_unix() {
+                    return Ok(Err("Refresh token expired or revoked"));
+                }
+                if rt.used || !sessions::mark_refresh_used(&tx, &hash)? {
+                    sessions::revoke(&tx, &rt.session_id)?;
+                    audit::record(&tx, Some(&rt.user_id), "auth.refresh_reuse", Some(&rt.session_id), "session revoked")?;
+                    tx.commit()?;
+                    return Ok(Err("Refresh token already used; the session was revoked. Please log in again"));
+                }
+                let Some(user) = users::by_id(&tx, &rt.user_id)? else {
+                    return Ok(Err("Invalid refresh token"));
+                };
+                sessions::insert_refresh(&tx, &next_hash, &rt.session_id, rt.expires_at)?;
+                tx.commit()?;
+                Ok(Ok((user, rt.session_id)))
+            })
+            .await?;
+        let (user, sid) = outcome.map_err(|m| Error::Unauthorized(m.into()))?;
+        self.grant(user, sid, next)
+    }
+
+    /// Revoke the session behind an access token and/or a refresh token.
+    pub async fn logout(&self, caller: Option<&AuthUser>, refresh_token: Option<&str>) -> Result<()> {
+        let sid = caller.map(|c| c.session_id.clone());
+        let hash = refresh_token.map(|t| tokens::sha256_hex(t.trim()));
+        if sid.is_none() && hash.is_none() {
+            return Err(Error::Unauthorized("Not authenticated".into()));
+        }
+        let revoked_any = self
+            .db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let mut any = false;
+                if let Some(sid) = sid {
+                    any |= sessions::revoke(&tx, &sid)?;
+                }
+                if let Some(rt) = hash.as_deref().map(|h| sessions::refresh_by_hash(&tx, h)).transpose()?.flatten() {
+                    any |= sessions::revoke(&tx, &rt.session_id)?;
+                }
+                tx.commit()?;
+                Ok(any)
+            })
+            .await?;
+        if caller.is_none() && !revoked_any {
+            return Err(Error::Unauthorized("Invalid refresh token".into()));
+        }
+        Ok(())
+    }
+
+    /// Resolve a bearer token to its user: valid signature, not expired, session live, user present.
+    pub async fn authenticate(&self, token: &str) -> Result<AuthUser> {
+        let claims = self.keys.verify(token).ok_or_else(|| Error::Unauthorized(INVALID_TOKEN.into()))?;
+        let id = Id::parse(&claims.user_id).map_err(|_| Error::Unauthorized(INVALID_TOKEN.into()))?;
+        let sid = claims.sid;
+        let found = self
+            .db
+            .call(move |conn| {
+                if !sessions::is_active(conn, &sid, &id)? {
+                    return Ok(None);
+                }
+                Ok(users::by_id(conn, &id)?.map(|u| (u, sid)))
+            })
+            .await?;
+        let (user, session_id) = found.ok_or_else(|| Error::Unauthorized(INVALID_TOKEN.into()))?;
+        Ok(AuthUser { id: user.id, role: user.role, email: user.email, name: user.name, session_id })
+    }
+
+    pub async fn me(&self, caller: &AuthUser) -> Result<User> {
+        let id = caller.id.clone();
+        self.db
+            .call(move |c| users::by_id(c, &id))
+            .await?
+            .ok_or_else(|| Error::NotFound("User not found".into()))
+    }
+
+    pub async fn verify_email(&self, token: &str) -> Result<()> {
+        let hash = tokens::sha256_hex(token.trim());
+        let outcome = self
+            .db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let Some((user, expires_at)) = users::verification(&tx, &hash)? else {
+                    return Ok(Err("Invalid or expired token"));
+                };
+                if expires_at <= now_unix() {
+                    return Ok(Err("Verification link expired"));
+                }
+                users::set_verified(&tx, &user)?;
+                audit::record(&tx, Some(&user), "user.verify_email", Some(user.as_str()), "")?;
+                tx.commit()?;
+                Ok(Ok(()))
+            })
+            .await?;
+        outcome.map_err(|m| Error::BadRequest(m.into()))
+    }
+
+    /// Start a password reset: a 6-digit code valid for 10 minutes is queued for the account's
+    /// e-mail. The answer never says whether the account exists.
+    pub async fn forgot_password(&self, email: &str) -> Result<()> {
+        let email = Email::parse(email).ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
+        let otp = format!("{:06}", rand::random_range(0..1_000_000u32));
+        let otp_hash = self.keys.mac("password-reset", &otp);
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let Some(user) = users::by_email(&tx, &email)? else { return Ok(()) };
+                users::put_reset(&tx, &user.id, &otp_hash, now_unix() + OTP_TTL_SECS)?;
+                queue_mail(
+                    &tx,
+                    "password_reset",
+                    &user.email,
+                    "Your rollcall password reset code",
+                    &format!(
+                        "Hello {},\n\nyour password reset code is {otp}. It is valid for 10 minutes.\n\
+                         If you did not ask for it, ignore this message.\n",
+                        user.name
+                    ),
+                    &otp,
+                )?;
+                audit::record(&tx, Some(&user.id), "user.forgot_password", None, "")?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Check a reset code without using it up. Wrong codes count against the attempt limit.
+    pub async fn verify_otp(&self, email: &str, otp: &str) -> Result<()> {
+        self.check_otp(email, otp, None).await
+    }
+
+    /// Set a new password with a valid reset code; the code is single-use and every session ends.
+    pub async fn reset_password(&self, email: &str, otp: &str, new_password: String) -> Result<()> {
+        password::check_policy(&new_password).map_err(Error::Invalid)?;
+        let hash = blocking(move || password::hash(&new_password)).await??;
+        self.check_otp(email, otp, Some(hash)).await
+    }
+
+    async fn check_otp(&self, email: &str, otp: &str, new_hash: Option<String>) -> Result<()> {
+        let email = Email::parse(email).ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
+        if otp.len() != 6 || !otp.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::Invalid("otp must be 6 digits".into()));
+        }
+        let presented = self.keys.mac("password-reset", otp);
+        let ok = self
+            .db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let Some(user) = users::by_email(&tx, &email)? else { return Ok(false) };
+                let Some(reset) = users::reset(&tx, &user.id)? else { return Ok(false) };
+                let usable = reset.failed_attempts < OTP_MAX_ATTEMPTS && reset.expires_at > now_unix();
+                if !usable {
+                    users::clear_reset(&tx, &user.id)?;
+                    tx.commit()?;
+                    return Ok(false);
+                }
+                if !tokens::constant_time_eq(&reset.otp_hash, &presented) {
+                    users::record_reset_failure(&tx, &user.id)?;
+                    if reset.failed_attempts + 1 >= OTP_MAX_ATTEMPTS {
+                        users::clear_reset(&tx, &user.id)?;
+                    }
+                    tx.commit()?;
+                    return Ok(false);
+                }
+                if let Some(hash) = &new_hash {
+                    users::set_password_hash(&tx, &user.id, hash)?;
+                    users::clear_reset(&tx, &user.id)?;
+                    sessions::revoke_all_for_user(&tx, &user.id)?;
+                    audit::record(&tx, Some(&user.id), "user.reset_password", None, "all sessions revoked")?;
+                    tx.commit()?;
+                }
+                Ok(true)
+            })
+            .await?;
+        if ok { Ok(()) } else { Err(Error::BadRequest(INVALID_OTP.into())) }
+    }
+}
+
+/// Queue an e-mail in the outbox (same transaction as its cause). Until the delivery worker
+/// lands, the actionable part (link or code) is also logged so an offline operator can pass it on.
+fn queue_mail(tx: &Connection, kind: &str, to: &Email, subject: &str, body: &str, secret: &str) -> crate::storage::Result<()> {
+    outbox::enqueue(
+        tx,
+        &outbox::NewMessage { kind, recipient: to.as_str(), subject, body_text: body, body_html: None },
+    )?;
+    tracing::info!(kind, recipient = %to, value = secret, "e-mail queued in the outbox (no delivery worker yet)");
+    Ok(())
+}
+
+fn ttl_secs(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX / 2)
+}
+
+pub(crate) fn required_text(field: &str, value: &str, max: usize) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::Invalid(format!("{field} is required")));
+    }
+    optional_text(field, v, max)
+}
+
+pub(crate) fn optional_text(field: &str, value: &str, max: usize) -> Result<String> {
+    let v = value.trim();
+    if v.chars().count() > max {
+        return Err(Error::Invalid(format!("{field} must be at most {max} characters")));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(Error::Invalid(format!("{field} must not contain control characters")));
+    }
+    Ok(v.to_owned())
+}
+
+/// Trim and bound the role-specific fields.
+pub(crate) fn checked_profile(p: Profile) -> Result<Profile> {
+    let profile = Profile {
+        employee_id: optional_text("employee_id", &p.employee_id, 50)?,
+        phone: optional_text("phone", &p.phone, 30)?,
+        branch: optional_text("branch", &p.branch, 100)?,
+        roll: optional_text("roll", &p.roll, 50)?,
+        year: optional_text("year", &p.year, 20)?,
+    };
+    Ok(profile)
+}

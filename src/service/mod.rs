@@ -1,0 +1,56 @@
+//! Use-cases in plain Rust: no axum types. Each area returns [`Error`], which the API maps once.
+
+pub mod accounts;
+pub mod auth;
+pub mod password;
+pub mod ratelimit;
+pub mod tokens;
+
+use std::time::Duration;
+
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed or breaks a rule (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A field is missing or has the wrong shape (422).
+    #[error("{0}")]
+    Invalid(String),
+    /// No valid credentials (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated, but not allowed (403).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many attempts; try again after the given time (429).
+    #[error("Too many attempts. Try again in {} seconds.", retry_after.as_secs().max(1))]
+    RateLimited { retry_after: Duration },
+    /// A bug or an unavailable dependency; logged, never shown to the client in detail (500).
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StorageError> for Error {
+    fn from(e: StorageError) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Run CPU-heavy work (password hashing, inference) on the blocking pool.
+pub async fn blocking<F, R>(f: F) -> Result<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("worker task failed: {e}")))
+}

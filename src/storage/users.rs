@@ -1,0 +1,224 @@
+//! Accounts and their role profiles (teacher / student details), verification and reset codes.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{Result, now_unix};
+use crate::domain::{Email, Id, Role};
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Id,
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub college_name: String,
+    pub is_verified: bool,
+    pub created_at: i64,
+}
+
+/// Everything needed to create an account with its role profile.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub college_name: String,
+    pub is_verified: bool,
+    pub profile: Profile,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub employee_id: String,
+    pub phone: String,
+    pub branch: String,
+    pub roll: String,
+    pub year: String,
+}
+
+const COLUMNS: &str =
+    "id, email, name, role, password_hash, college_name, is_verified, created_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    let role: String = row.get(3)?;
+    Ok(User {
+        id: Id::from_db(row.get(0)?),
+        email: Email::from_db(row.get(1)?),
+        name: row.get(2)?,
+        // The CHECK constraint keeps other values out; student is the least-privileged fallback.
+        role: Role::parse(&role).unwrap_or(Role::Student),
+        password_hash: row.get(4)?,
+        college_name: row.get(5)?,
+        is_verified: row.get(6)?,
+        created_at: row.get(7)?,
+    })
+}
+
+/// Insert the user and its role profile. Fails with a unique violation if the e-mail is taken.
+pub fn insert(conn: &Connection, new: &NewUser) -> Result<User> {
+    let id = Id::generate();
+    let now = now_unix();
+    conn.execute(
+        "INSERT INTO users (id, email, name, role, password_hash, college_name, is_verified, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        params![
+            id.as_str(),
+            new.email.as_str(),
+            new.name,
+            new.role.as_str(),
+            new.password_hash,
+            new.college_name,
+            new.is_verified,
+            now
+        ],
+    )?;
+    let p = &new.profile;
+    match new.role {
+        Role::Teacher => {
+            conn.execute(
+                "INSERT INTO teachers (user_id, employee_id, phone, branch) VALUES (?1, ?2, ?3, ?4)",
+                params![id.as_str(), p.employee_id, p.phone, p.branch],
+            )?;
+        }
+        Role::Student => {
+            conn.execute(
+                "INSERT INTO students (user_id, roll, branch, year) VALUES (?1, ?2, ?3, ?4)",
+                params![id.as_str(), p.roll, p.branch, p.year],
+            )?;
+        }
+        Role::Admin => {}
+    }
+    Ok(User {
+        id,
+        email: new.email.clone(),
+        name: new.name.clone(),
+        role: new.role,
+        password_hash: new.password_hash.clone(),
+        college_name: new.college_name.clone(),
+        is_verified: new.is_verified,
+        created_at: now,
+    })
+}
+
+pub fn by_email(conn: &Connection, email: &Email) -> Result<Option<User>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM users WHERE email = ?1"),
+            [email.as_str()],
+            from_row,
+        )
+        .optional()?)
+}
+
+pub fn by_id(conn: &Connection, id: &Id) -> Result<Option<User>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+            [id.as_str()],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// All accounts, newest first, optionally of one role.
+pub fn list(conn: &Connection, role: Option<Role>, limit: u32, offset: u32) -> Result<Vec<User>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM users WHERE (?1 IS NULL OR role = ?1)
+         ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = stmt.query_map(params![role.map(Role::as_str), limit, offset], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn count_role(conn: &Connection, role: Role) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM users WHERE role = ?1",
+        [role.as_str()],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn set_verified(conn: &Connection, id: &Id) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE users SET is_verified = 1, updated_at = ?2 WHERE id = ?1",
+        params![id.as_str(), now_unix()],
+    )?;
+    conn.execute("DELETE FROM email_verifications WHERE user_id = ?1", [id.as_str()])?;
+    Ok(n > 0)
+}
+
+pub fn set_password_hash(conn: &Connection, id: &Id, hash: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id.as_str(), hash, now_unix()],
+    )?;
+    Ok(())
+}
+
+pub fn insert_verification(conn: &Connection, user: &Id, token_hash: &str, expires_at: i64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO email_verifications (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
+        params![token_hash, user.as_str(), expires_at],
+    )?;
+    Ok(())
+}
+
+/// The user a verification token belongs to and when it expires.
+pub fn verification(conn: &Connection, token_hash: &str) -> Result<Option<(Id, i64)>> {
+    Ok(conn
+        .query_row(
+            "SELECT user_id, expires_at FROM email_verifications WHERE token_hash = ?1",
+            [token_hash],
+            |r| Ok((Id::from_db(r.get(0)?), r.get(1)?)),
+        )
+        .optional()?)
+}
+
+#[derive(Debug, Clone)]
+pub struct PasswordReset {
+    pub otp_hash: String,
+    pub expires_at: i64,
+    pub failed_attempts: i64,
+}
+
+/// Store a fresh reset code for the user, replacing any earlier one.
+pub fn put_reset(conn: &Connection, user: &Id, otp_hash: &str, expires_at: i64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO password_resets (user_id, otp_hash, expires_at, failed_attempts) VALUES (?1, ?2, ?3, 0)
+         ON CONFLICT (user_id) DO UPDATE SET otp_hash = excluded.otp_hash,
+             expires_at = excluded.expires_at, failed_attempts = 0",
+        params![user.as_str(), otp_hash, expires_at],
+    )?;
+    Ok(())
+}
+
+pub fn reset(conn: &Connection, user: &Id) -> Result<Option<PasswordReset>> {
+    Ok(conn
+        .query_row(
+            "SELECT otp_hash, expires_at, failed_attempts FROM password_resets WHERE user_id = ?1",
+            [user.as_str()],
+            |r| {
+                Ok(PasswordReset {
+                    otp_hash: r.get(0)?,
+                    expires_at: r.get(1)?,
+                    failed_attempts: r.get(2)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+pub fn record_reset_failure(conn: &Connection, user: &Id) -> Result<()> {
+    conn.execute(
+        "UPDATE password_resets SET failed_attempts = failed_attempts + 1 WHERE user_id = ?1",
+        [user.as_str()],
+    )?;
+    Ok(())
+}
+
+pub fn clear_reset(conn: &Connection, user: &Id) -> Result<()> {
+    conn.execute("DELETE FROM password_resets WHERE user_id = ?1", [user.as_str()])?;
+    Ok(())
+}
