@@ -20,7 +20,12 @@ CREATE TABLE teachers (
     employee_id TEXT NOT NULL DEFAULT '',
     phone       TEXT NOT NULL DEFAULT '',
     branch      TEXT NOT NULL DEFAULT '',
-    department  TEXT
+    department  TEXT,
+    avatar_url  TEXT,
+    -- The teacher's UI preferences as the seed frontend sends them (JSON object); NULL = defaults.
+    settings    TEXT,
+    -- The teacher's timetable, holidays and exams (JSON object, seed Schedule model); NULL = {}.
+    schedule    TEXT
 ) STRICT;
 
 CREATE TABLE students (

@@ -8,7 +8,11 @@ use crate::config::Settings;
 use crate::domain::Role;
 
 #[derive(Debug, Parser)]
-#[command(name = "rollcall", version, about = "Face-recognition school attendance server")]
+#[command(
+    name = "rollcall",
+    version,
+    about = "Face-recognition school attendance server"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -50,7 +54,9 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening");
         println!("rollcall listening on http://{addr}  (API docs: http://{addr}/docs)");
-        app.serve(listener, shutdown_signal()).await.context("serving")?;
+        app.serve(listener, shutdown_signal())
+            .await
+            .context("serving")?;
         tracing::info!("stopped");
         Ok(())
     })
@@ -73,11 +79,17 @@ fn announce(app: &App) {
             Role::Student => "student",
             Role::Admin => "admin",
         };
-        println!("  Demo {kind}: {email} / {}", crate::service::accounts::DEMO_PASSWORD);
+        println!(
+            "  Demo {kind}: {email} / {}",
+            crate::service::accounts::DEMO_PASSWORD
+        );
     }
     if !b.demo.is_empty() {
         if let Some((email, None)) = &b.admin {
-            println!("  Demo admin: {email} / {}", crate::service::accounts::DEMO_PASSWORD);
+            println!(
+                "  Demo admin: {email} / {}",
+                crate::service::accounts::DEMO_PASSWORD
+            );
         }
         println!();
     }
@@ -89,7 +101,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

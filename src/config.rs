@@ -55,7 +55,11 @@ pub struct Settings {
     pub refresh_token_ttl_secs: u64,
 
     /// E-mail of the first administrator, created on an empty database.
-    #[arg(long, env = "ROLLCALL_ADMIN_EMAIL", default_value = "admin@rollcall.local")]
+    #[arg(
+        long,
+        env = "ROLLCALL_ADMIN_EMAIL",
+        default_value = "admin@rollcall.local"
+    )]
     pub admin_email: String,
 
     /// Password of the first administrator; when unset a one-time password is generated and printed.
@@ -153,7 +157,24 @@ pub struct Settings {
     pub log_format: LogFormat,
 }
 
+/// Settings alone as a command line, for embedding and tests.
+#[derive(Debug, clap::Parser)]
+#[command(name = "rollcall")]
+struct SettingsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
 impl Settings {
+    /// Parse settings from flags (and the environment), as `rollcall serve` does.
+    pub fn try_from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        <SettingsOnly as clap::Parser>::try_parse_from(args).map(|s| s.settings)
+    }
+
     /// Reject contradictory or unsafe settings before anything starts.
     pub fn validate(&self) -> anyhow::Result<()> {
         ensure!(
@@ -165,9 +186,18 @@ impl Settings {
             self.confident_threshold,
             self.uncertain_threshold
         );
-        ensure!(self.access_token_ttl_secs > 0, "access token lifetime must be positive");
-        ensure!(self.refresh_token_ttl_secs > 0, "refresh token lifetime must be positive");
-        ensure!(self.max_body_bytes >= 1024, "ROLLCALL_MAX_BODY_BYTES is too small");
+        ensure!(
+            self.access_token_ttl_secs > 0,
+            "access token lifetime must be positive"
+        );
+        ensure!(
+            self.refresh_token_ttl_secs > 0,
+            "refresh token lifetime must be positive"
+        );
+        ensure!(
+            self.max_body_bytes >= 1024,
+            "ROLLCALL_MAX_BODY_BYTES is too small"
+        );
         ensure!(
             self.login_max_failures > 0 && self.login_max_per_ip > 0 && self.login_window_secs > 0,
             "login rate limits must be positive"

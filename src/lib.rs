@@ -62,13 +62,25 @@ impl App {
             openapi_json: Arc::new(openapi.to_json()?),
         };
         let router = api::router(state.clone())?;
-        Ok(Self { router, state, bootstrap })
+        Ok(Self {
+            router,
+            state,
+            bootstrap,
+        })
     }
 
     /// Serve on `listener` until `shutdown` resolves, then finish in-flight requests.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }

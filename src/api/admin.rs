@@ -101,32 +101,59 @@ async fn create_user(
         },
     )
     .await?;
-    Ok(Json(CreatedUser { account: AccountResponse::from(&created.user), password: created.generated_password }))
+    Ok(Json(CreatedUser {
+        account: AccountResponse::from(&created.user),
+        password: created.generated_password,
+    }))
 }
 
 /// Accounts, newest first.
 #[utoipa::path(get, path = "/users", tag = "admin", params(ListQuery),
     responses((status = 200, body = UserList), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
-async fn list_users(State(state): State<AppState>, _admin: Admin, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult<Json<UserList>> {
-    let users = accounts::list(&state.db, q.role, q.limit.unwrap_or(100), q.offset.unwrap_or(0)).await?;
-    Ok(Json(UserList { users: users.iter().map(AccountResponse::from).collect() }))
+async fn list_users(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<UserList>> {
+    let users = accounts::list(
+        &state.db,
+        q.role,
+        q.limit.unwrap_or(100),
+        q.offset.unwrap_or(0),
+    )
+    .await?;
+    Ok(Json(UserList {
+        users: users.iter().map(AccountResponse::from).collect(),
+    }))
 }
 
 /// Mark an account's e-mail as verified.
 #[utoipa::path(post, path = "/users/{id}/verify", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = Message), (status = 400, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
-async fn verify_user(State(state): State<AppState>, Admin(admin): Admin, Path(id): Path<String>) -> ApiResult<Json<Message>> {
+async fn verify_user(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Message>> {
     accounts::verify(&state.db, &admin, parse_id("user id", &id)?).await?;
-    Ok(Json(Message { message: "User verified".into() }))
+    Ok(Json(Message {
+        message: "User verified".into(),
+    }))
 }
 
 /// End every session of an account.
 #[utoipa::path(post, path = "/users/{id}/revoke-sessions", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = Revoked), (status = 400, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
-async fn revoke_sessions(State(state): State<AppState>, Admin(admin): Admin, Path(id): Path<String>) -> ApiResult<Json<Revoked>> {
+async fn revoke_sessions(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Revoked>> {
     let n = accounts::revoke_sessions(&state.db, &admin, parse_id("user id", &id)?).await?;
-    Ok(Json(Revoked { revoked_sessions: n }))
+    Ok(Json(Revoked {
+        revoked_sessions: n,
+    }))
 }

@@ -1,8 +1,8 @@
 //! `/api/auth/*` (also served at the seed's `/auth/*`): accounts, sessions, recovery.
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -138,7 +138,9 @@ pub struct Message {
 }
 
 fn message(text: &str) -> Json<Message> {
-    Json(Message { message: text.to_owned() })
+    Json(Message {
+        message: text.to_owned(),
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -208,7 +210,10 @@ async fn login(
     if body.password.chars().count() > crate::service::password::MAX_LEN {
         return Err(Error::Invalid("password must be at most 128 characters".into()).into());
     }
-    let grant = state.auth.login(&body.email, body.password, &client.0).await?;
+    let grant = state
+        .auth
+        .login(&body.email, body.password, &client.0)
+        .await?;
     Ok(Json(grant.into()))
 }
 
@@ -216,7 +221,10 @@ async fn login(
 /// replaying it revokes the session).
 #[utoipa::path(post, path = "/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = Detail)))]
-async fn refresh(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> ApiResult<Json<LoginResponse>> {
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> ApiResult<Json<LoginResponse>> {
     Ok(Json(state.auth.refresh(&body.refresh_token).await?.into()))
 }
 
@@ -224,13 +232,20 @@ async fn refresh(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshRe
 #[utoipa::path(post, path = "/logout", tag = "auth", request_body(content = Option<LogoutRequest>),
     responses((status = 200, body = Message), (status = 401, body = Detail)),
     security(("bearer" = [])))]
-async fn logout(State(state): State<AppState>, caller: Option<AuthUser>, body: axum::body::Bytes) -> ApiResult<Json<Message>> {
+async fn logout(
+    State(state): State<AppState>,
+    caller: Option<AuthUser>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Message>> {
     let body: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
         LogoutRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("invalid body: {e}")))?
     };
-    state.auth.logout(caller.as_ref(), body.refresh_token.as_deref()).await?;
+    state
+        .auth
+        .logout(caller.as_ref(), body.refresh_token.as_deref())
+        .await?;
     Ok(message("Logged out"))
 }
 
@@ -246,10 +261,17 @@ async fn me(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<A
 /// when a frontend is configured, else answers JSON.
 #[utoipa::path(get, path = "/verify-email", tag = "auth", params(VerifyEmailQuery),
     responses((status = 200, body = Message), (status = 307), (status = 400, body = Detail)))]
-async fn verify_email(State(state): State<AppState>, ApiQuery(q): ApiQuery<VerifyEmailQuery>) -> ApiResult<Response> {
+async fn verify_email(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<VerifyEmailQuery>,
+) -> ApiResult<Response> {
     state.auth.verify_email(&q.token).await?;
     Ok(match &state.settings.frontend_base_url {
-        Some(url) => Redirect::temporary(&format!("{}/login?verified=true", url.trim_end_matches('/'))).into_response(),
+        Some(url) => Redirect::temporary(&format!(
+            "{}/login?verified=true",
+            url.trim_end_matches('/')
+        ))
+        .into_response(),
         None => message("Email verified. You can now log in.").into_response(),
     })
 }
@@ -264,7 +286,9 @@ async fn forgot_password(
 ) -> ApiResult<Json<Message>> {
     state.auth.throttle_client(&client.0)?;
     state.auth.forgot_password(&body.email).await?;
-    Ok(message("If an account exists with this email, you will receive an OTP shortly."))
+    Ok(message(
+        "If an account exists with this email, you will receive an OTP shortly.",
+    ))
 }
 
 /// Check a reset code without using it (5 wrong tries end the code).
@@ -289,6 +313,11 @@ async fn reset_password(
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> ApiResult<Json<Message>> {
     state.auth.throttle_client(&client.0)?;
-    state.auth.reset_password(&body.email, &body.otp, body.new_password).await?;
-    Ok(message("Password has been reset successfully. You can now log in."))
+    state
+        .auth
+        .reset_password(&body.email, &body.otp, body.new_password)
+        .await?;
+    Ok(message(
+        "Password has been reset successfully. You can now log in.",
+    ))
 }

@@ -19,12 +19,22 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/openapi.json", get(openapi))
         .route("/docs", get(swagger))
         .route("/redoc", get(redoc))
-        .nest_service("/docs/assets", ServeDir::new(state.cache_dir.join(SWAGGER_DIR)))
-        .nest_service("/redoc/assets", ServeDir::new(state.cache_dir.join(REDOC_DIR)))
+        .nest_service(
+            "/docs/assets",
+            ServeDir::new(state.cache_dir.join(SWAGGER_DIR)),
+        )
+        .nest_service(
+            "/redoc/assets",
+            ServeDir::new(state.cache_dir.join(REDOC_DIR)),
+        )
 }
 
 async fn openapi(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], state.openapi_json.as_str().to_owned()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.openapi_json.as_str().to_owned(),
+    )
+        .into_response()
 }
 
 fn missing(state: &AppState, dir: &str, file: &str) -> Option<Response> {

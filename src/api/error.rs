@@ -15,7 +15,13 @@ pub struct Detail {
 
 /// A JSON error response with the given status and message.
 pub fn detail(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(Detail { detail: message.into() })).into_response()
+    (
+        status,
+        Json(Detail {
+            detail: message.into(),
+        }),
+    )
+        .into_response()
 }
 
 #[derive(Debug)]
@@ -51,7 +57,10 @@ impl IntoResponse for ApiError {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             Error::RateLimited { retry_after } => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after.as_secs().max(1)),
+                );
             }
             _ => {}
         }

@@ -70,7 +70,10 @@ pub struct ClientAddr(pub String);
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let forwarded = state
             .settings
             .trust_proxy
@@ -79,8 +82,15 @@ impl FromRequestParts<AppState> for ClientAddr {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
             .and_then(|v| v.trim().parse::<IpAddr>().ok());
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        Ok(Self(forwarded.or(peer).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())))
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(Self(
+            forwarded
+                .or(peer)
+                .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+        ))
     }
 }
 
@@ -95,7 +105,10 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(user) = parts.extensions.get::<Self>() {
             return Ok(user.clone());
         }
@@ -110,8 +123,15 @@ impl FromRequestParts<AppState> for AuthUser {
 impl axum::extract::OptionalFromRequestParts<AppState> for AuthUser {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
-        Ok(<Self as FromRequestParts<AppState>>::from_request_parts(parts, state).await.ok())
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(
+            <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .ok(),
+        )
     }
 }
 

@@ -79,7 +79,10 @@ async fn root() -> Json<ServiceInfo> {
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health)))]
 async fn health() -> Json<Health> {
-    Json(Health { status: "healthy".into(), timestamp: super::rfc3339(crate::storage::now_unix()) })
+    Json(Health {
+        status: "healthy".into(),
+        timestamp: super::rfc3339(crate::storage::now_unix()),
+    })
 }
 
 /// Readiness: database reachable and writable, models present, disk not full. 503 when unhealthy.
@@ -102,7 +105,12 @@ async fn health_detailed(State(state): State<AppState>) -> Response {
             error: None,
             detail: Some(serde_json::json!({ "schema_version": version })),
         },
-        Err(e) => Check { status: "error".into(), healthy: false, error: Some(e.to_string()), detail: None },
+        Err(e) => Check {
+            status: "error".into(),
+            healthy: false,
+            error: Some(e.to_string()),
+            detail: None,
+        },
     };
     let models = models_check(&state.cache_dir);
     let storage = disk_check(&state.settings.data_dir, state.settings.min_free_disk_mb);
@@ -112,9 +120,17 @@ async fn health_detailed(State(state): State<AppState>) -> Response {
         timestamp: super::rfc3339(crate::storage::now_unix()),
         version: env!("CARGO_PKG_VERSION").into(),
         uptime_seconds: state.started.elapsed().as_secs_f64(),
-        checks: Checks { database, models, storage },
+        checks: Checks {
+            database,
+            models,
+            storage,
+        },
     };
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }
 
@@ -131,7 +147,12 @@ fn models_check(cache: &Path) -> Check {
         })
         .unwrap_or_default();
     Check {
-        status: if files.is_empty() { "not_required" } else { "ok" }.into(),
+        status: if files.is_empty() {
+            "not_required"
+        } else {
+            "ok"
+        }
+        .into(),
         healthy: true,
         error: None,
         detail: Some(serde_json::json!({ "dir": dir.display().to_string(), "files": files })),
@@ -150,7 +171,12 @@ fn disk_check(data_dir: &Path, min_free_mb: u64) -> Check {
                 detail: Some(serde_json::json!({ "free_mb": free_mb, "min_free_mb": min_free_mb })),
             }
         }
-        Err(e) => Check { status: "error".into(), healthy: false, error: Some(e.to_string()), detail: None },
+        Err(e) => Check {
+            status: "error".into(),
+            healthy: false,
+            error: Some(e.to_string()),
+            detail: None,
+        },
     }
 }
 
@@ -158,14 +184,20 @@ fn disk_check(data_dir: &Path, min_free_mb: u64) -> Check {
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses((status = 200, content_type = "text/plain"), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
-async fn metrics(State(state): State<AppState>, req: axum::extract::Request) -> ApiResult<Response> {
+async fn metrics(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> ApiResult<Response> {
     let (mut parts, _) = req.into_parts();
     let token_ok = match (&state.settings.metrics_token, bearer(&parts)) {
         (Some(expected), Some(given)) => constant_time_eq(expected, given),
         _ => false,
     };
     if !token_ok {
-        let user = <AuthUser as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &state).await?;
+        let user = <AuthUser as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            &mut parts, &state,
+        )
+        .await?;
         if user.role != Role::Admin {
             return Err(Error::Forbidden("Administrator access required".into()).into());
         }

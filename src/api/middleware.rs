@@ -8,8 +8,10 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 use tracing::Instrument;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 
 use super::AppState;
 use super::error::detail;
@@ -29,22 +31,38 @@ impl Metrics {
     pub fn new() -> anyhow::Result<Self> {
         let registry = Registry::new_custom(Some("rollcall".into()), None)?;
         let requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by route, method and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status",
+            ),
             &["method", "route", "status"],
         )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route and method")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route and method",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
             &["method", "route"],
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
-        Ok(Self { registry, requests, latency })
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+        })
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        self.requests.with_label_values(&[method, route, &status.to_string()]).inc();
-        self.latency.with_label_values(&[method, route]).observe(seconds);
+        self.requests
+            .with_label_values(&[method, route, &status.to_string()])
+            .inc();
+        self.latency
+            .with_label_values(&[method, route])
+            .observe(seconds);
     }
 
     /// The Prometheus text exposition of everything recorded.
@@ -78,7 +96,12 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let mut response = normalize_error(response).await;
     let elapsed = start.elapsed();
     let status = response.status();
-    state.metrics.observe(method.as_str(), &route, status.as_u16(), elapsed.as_secs_f64());
+    state.metrics.observe(
+        method.as_str(),
+        &route,
+        status.as_u16(),
+        elapsed.as_secs_f64(),
+    );
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id) {
         headers.insert(REQUEST_ID, v.clone());
@@ -90,7 +113,12 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), route, duration_ms = ms, "request failed");
+            tracing::error!(
+                status = status.as_u16(),
+                route,
+                duration_ms = ms,
+                "request failed"
+            );
         } else {
             tracing::info!(status = status.as_u16(), route, duration_ms = ms, "request");
         }
@@ -120,7 +148,10 @@ async fn normalize_error(response: Response) -> Response {
     };
     let fresh = detail(status, message);
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     let (_, body) = fresh.into_parts();
     Response::from_parts(parts, body)
 }

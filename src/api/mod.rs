@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod middleware;
+pub mod settings;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,6 +57,7 @@ pub struct AppState {
     tags(
         (name = "auth", description = "Accounts, sessions and recovery"),
         (name = "admin", description = "Account administration"),
+        (name = "settings", description = "A teacher's profile, preferences and schedule"),
         (name = "health", description = "Liveness, readiness and metrics"),
     )
 )]
@@ -68,7 +70,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -79,13 +86,17 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(health::router())
         .nest("/api/auth", auth::router())
         .nest("/api/admin", admin::router())
+        .nest("/api/settings", settings::router())
         .split_for_parts()
 }
 
 /// The seed's real paths, answering exactly like their `/api` twins.
 fn seed_aliases() -> Router<AppState> {
-    let (auth, _) = OpenApiRouter::new().nest("/auth", auth::router()).split_for_parts();
-    auth
+    let (aliases, _) = OpenApiRouter::new()
+        .nest("/auth", auth::router())
+        .nest("/settings", settings::router())
+        .split_for_parts();
+    aliases
 }
 
 /// The whole application router with its middleware stack.
@@ -100,7 +111,10 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
         .layer(cors)
         .with_state(state))
 }
@@ -108,12 +122,22 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
 fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
     let origins = origins
         .iter()
-        .map(|o| HeaderValue::from_str(o.trim_end_matches('/')).with_context(|| format!("bad CORS origin {o:?}")))
+        .map(|o| {
+            HeaderValue::from_str(o.trim_end_matches('/'))
+                .with_context(|| format!("bad CORS origin {o:?}"))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([
             HeaderName::from_static(middleware::REQUEST_ID),
@@ -133,6 +157,9 @@ pub fn parse_id(field: &str, raw: &str) -> Result<Id, Error> {
 pub fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }

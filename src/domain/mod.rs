@@ -178,7 +178,17 @@ mod tests {
             Email::parse("  Asha@School.EDU ").map(|e| e.to_string()),
             Some("asha@school.edu".into())
         );
-        for bad in ["", "a", "a@b", "@x.org", "a b@x.org", "a@x..org", "a@-x.org", "a@@x.org", "<a>@x.org"] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@x.org",
+            "a b@x.org",
+            "a@x..org",
+            "a@-x.org",
+            "a@@x.org",
+            "<a>@x.org",
+        ] {
             assert!(Email::parse(bad).is_none(), "{bad} should be rejected");
         }
     }

@@ -1,6 +1,5 @@
 //! Administration of accounts: the first administrator, demo accounts, and admin-created users.
 
-
 use super::auth::{AuthUser, checked_profile, optional_text, required_text};
 use super::{Error, Result, blocking, password};
 use crate::config::Settings;
@@ -29,7 +28,8 @@ pub struct Created {
 
 /// Create a verified account of any role (administrators only).
 pub async fn create(db: &Db, admin: &AuthUser, new: NewAccount) -> Result<Created> {
-    let email = Email::parse(&new.email).ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
+    let email = Email::parse(&new.email)
+        .ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
     let name = required_text("name", &new.name, 100)?;
     let college_name = optional_text("college_name", &new.college_name, 200)?;
     let profile = checked_profile(new.profile)?;
@@ -44,7 +44,15 @@ pub async fn create(db: &Db, admin: &AuthUser, new: NewAccount) -> Result<Create
         }
     };
     let hash = blocking(move || password::hash(&pw)).await??;
-    let record = NewUser { email, name, role: new.role, password_hash: hash, college_name, is_verified: true, profile };
+    let record = NewUser {
+        email,
+        name,
+        role: new.role,
+        password_hash: hash,
+        college_name,
+        is_verified: true,
+        profile,
+    };
     let actor = admin.id.clone();
     let user = db
         .call(move |conn| {
@@ -54,17 +62,28 @@ pub async fn create(db: &Db, admin: &AuthUser, new: NewAccount) -> Result<Create
                 Err(e) if e.is_unique_violation() => return Ok(None),
                 Err(e) => return Err(e),
             };
-            audit::record(&tx, Some(&actor), "admin.create_user", Some(user.id.as_str()), user.role.as_str())?;
+            audit::record(
+                &tx,
+                Some(&actor),
+                "admin.create_user",
+                Some(user.id.as_str()),
+                user.role.as_str(),
+            )?;
             tx.commit()?;
             Ok(Some(user))
         })
         .await?
         .ok_or_else(|| Error::BadRequest("Email already registered".into()))?;
-    Ok(Created { user, generated_password: generated })
+    Ok(Created {
+        user,
+        generated_password: generated,
+    })
 }
 
 pub async fn list(db: &Db, role: Option<Role>, limit: u32, offset: u32) -> Result<Vec<User>> {
-    Ok(db.call(move |c| users::list(c, role, limit.clamp(1, 500), offset)).await?)
+    Ok(db
+        .call(move |c| users::list(c, role, limit.clamp(1, 500), offset))
+        .await?)
 }
 
 /// Mark an account's e-mail as verified (an administrator vouches for it; useful offline).
@@ -75,13 +94,23 @@ pub async fn verify(db: &Db, admin: &AuthUser, id: Id) -> Result<()> {
             let tx = conn.transaction()?;
             let ok = users::set_verified(&tx, &id)?;
             if ok {
-                audit::record(&tx, Some(&actor), "admin.verify_user", Some(id.as_str()), "")?;
+                audit::record(
+                    &tx,
+                    Some(&actor),
+                    "admin.verify_user",
+                    Some(id.as_str()),
+                    "",
+                )?;
             }
             tx.commit()?;
             Ok(ok)
         })
         .await?;
-    if found { Ok(()) } else { Err(Error::NotFound("User not found".into())) }
+    if found {
+        Ok(())
+    } else {
+        Err(Error::NotFound("User not found".into()))
+    }
 }
 
 /// End every session of an account (lost laptop, left the school).
@@ -94,7 +123,13 @@ pub async fn revoke_sessions(db: &Db, admin: &AuthUser, id: Id) -> Result<usize>
                 return Ok(None);
             }
             let n = sessions::revoke_all_for_user(&tx, &id)?;
-            audit::record(&tx, Some(&actor), "admin.revoke_sessions", Some(id.as_str()), &n.to_string())?;
+            audit::record(
+                &tx,
+                Some(&actor),
+                "admin.revoke_sessions",
+                Some(id.as_str()),
+                &n.to_string(),
+            )?;
             tx.commit()?;
             Ok(Some(n))
         })
@@ -132,7 +167,13 @@ pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
             }
         };
         password::check_policy(&pw).map_err(|e| anyhow::anyhow!("ROLLCALL_ADMIN_PASSWORD: {e}"))?;
-        accounts.push((Role::Admin, email, "Administrator".to_owned(), pw, Profile::default()));
+        accounts.push((
+            Role::Admin,
+            email,
+            "Administrator".to_owned(),
+            pw,
+            Profile::default(),
+        ));
         report.admin = Some((settings.admin_email.clone(), shown));
     }
     if demo {
@@ -141,8 +182,21 @@ pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
             (Role::Student, "student@demo.rollcall.local", "Demo Student"),
         ] {
             let email = Email::parse(email).ok_or_else(|| anyhow::anyhow!("bad demo e-mail"))?;
-            let profile = Profile { roll: if role == Role::Student { "DEMO-001".into() } else { String::new() }, ..Profile::default() };
-            accounts.push((role, email.clone(), name.to_owned(), DEMO_PASSWORD.to_owned(), profile));
+            let profile = Profile {
+                roll: if role == Role::Student {
+                    "DEMO-001".into()
+                } else {
+                    String::new()
+                },
+                ..Profile::default()
+            };
+            accounts.push((
+                role,
+                email.clone(),
+                name.to_owned(),
+                DEMO_PASSWORD.to_owned(),
+                profile,
+            ));
             report.demo.push((role, email.to_string()));
         }
     }
@@ -159,7 +213,13 @@ pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
         db.call_blocking(|conn| {
             let tx = conn.transaction()?;
             let user = users::insert(&tx, &record)?;
-            audit::record(&tx, None, "bootstrap.create_user", Some(user.id.as_str()), role.as_str())?;
+            audit::record(
+                &tx,
+                None,
+                "bootstrap.create_user",
+                Some(user.id.as_str()),
+                role.as_str(),
+            )?;
             tx.commit()?;
             Ok(())
         })?;

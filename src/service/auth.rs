@@ -63,7 +63,10 @@ impl Auth {
     pub fn new(db: Db, settings: Arc<Settings>, secret: &[u8]) -> anyhow::Result<Self> {
         Ok(Self {
             keys: Keys::new(secret),
-            account_failures: RateLimiter::new(settings.login_max_failures, settings.login_window()),
+            account_failures: RateLimiter::new(
+                settings.login_max_failures,
+                settings.login_window(),
+            ),
             client_attempts: RateLimiter::new(settings.login_max_per_ip, settings.login_window()),
             dummy_hash: password::hash(&password::generate())?,
             db,
@@ -87,7 +90,11 @@ impl Auth {
         let role = match reg.role.trim().to_lowercase().as_str() {
             "student" => Role::Student,
             "teacher" => Role::Teacher,
-            "admin" => return Err(Error::Forbidden("Administrator accounts cannot be self-registered".into())),
+            "admin" => {
+                return Err(Error::Forbidden(
+                    "Administrator accounts cannot be self-registered".into(),
+                ));
+            }
             _ => return Err(Error::Invalid("role must be 'student' or 'teacher'".into())),
         };
         let allowed = match role {
@@ -99,7 +106,8 @@ impl Auth {
                 "Self-registration of {role} accounts is disabled; ask an administrator to create your account"
             )));
         }
-        let email = Email::parse(&reg.email).ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
+        let email = Email::parse(&reg.email)
+            .ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
         let name = required_text("name", &reg.name, 100)?;
         let college_name = optional_text("college_name", &reg.college_name, 200)?;
         password::check_policy(&reg.password).map_err(Error::Invalid)?;
@@ -115,7 +123,15 @@ impl Auth {
         let pw = reg.password;
         let hash = blocking(move || password::hash(&pw)).await??;
         let verified = !self.settings.require_email_verification;
-        let new = NewUser { email, name, role, password_hash: hash, college_name, is_verified: verified, profile };
+        let new = NewUser {
+            email,
+            name,
+            role,
+            password_hash: hash,
+            college_name,
+            is_verified: verified,
+            profile,
+        };
         let link_base = self.settings.base_url();
         let token = tokens::random_secret();
         let token_hash = tokens::sha256_hex(&token);
@@ -162,7 +178,9 @@ impl Auth {
             Some(e) => self.db.call(move |c| users::by_email(c, &e)).await?,
             None => None,
         };
-        let stored = user.as_ref().map_or_else(|| self.dummy_hash.clone(), |u| u.password_hash.clone());
+        let stored = user
+            .as_ref()
+            .map_or_else(|| self.dummy_hash.clone(), |u| u.password_hash.clone());
         let ok = blocking(move || password::verify(&pw, &stored)).await?;
         let Some(user) = user.filter(|_| ok) else {
             self.account_failures.hit(&key);
@@ -207,7 +225,12 @@ impl Auth {
             exp: now + ttl_secs(ttl),
         };
         let access_token = self.keys.sign(&claims)?;
-        Ok(Grant { user, access_token, refresh_token, expires_in: ttl })
+        Ok(Grant {
+            user,
+            access_token,
+            refresh_token,
+            expires_in: ttl,
+        })
     }
 
     /// Exchange a refresh token for a new pair. The old token dies; presenting a used token again
@@ -228,9 +251,17 @@ impl Auth {
                 }
                 if rt.used || !sessions::mark_refresh_used(&tx, &hash)? {
                     sessions::revoke(&tx, &rt.session_id)?;
-                    audit::record(&tx, Some(&rt.user_id), "auth.refresh_reuse", Some(&rt.session_id), "session revoked")?;
+                    audit::record(
+                        &tx,
+                        Some(&rt.user_id),
+                        "auth.refresh_reuse",
+                        Some(&rt.session_id),
+                        "session revoked",
+                    )?;
                     tx.commit()?;
-                    return Ok(Err("Refresh token already used; the session was revoked. Please log in again"));
+                    return Ok(Err(
+                        "Refresh token already used; the session was revoked. Please log in again",
+                    ));
                 }
                 let Some(user) = users::by_id(&tx, &rt.user_id)? else {
                     return Ok(Err("Invalid refresh token"));
@@ -245,7 +276,11 @@ impl Auth {
     }
 
     /// Revoke the session behind an access token and/or a refresh token.
-    pub async fn logout(&self, caller: Option<&AuthUser>, refresh_token: Option<&str>) -> Result<()> {
+    pub async fn logout(
+        &self,
+        caller: Option<&AuthUser>,
+        refresh_token: Option<&str>,
+    ) -> Result<()> {
         let sid = caller.map(|c| c.session_id.clone());
         let hash = refresh_token.map(|t| tokens::sha256_hex(t.trim()));
         if sid.is_none() && hash.is_none() {
@@ -259,7 +294,12 @@ impl Auth {
                 if let Some(sid) = sid {
                     any |= sessions::revoke(&tx, &sid)?;
                 }
-                if let Some(rt) = hash.as_deref().map(|h| sessions::refresh_by_hash(&tx, h)).transpose()?.flatten() {
+                if let Some(rt) = hash
+                    .as_deref()
+                    .map(|h| sessions::refresh_by_hash(&tx, h))
+                    .transpose()?
+                    .flatten()
+                {
                     any |= sessions::revoke(&tx, &rt.session_id)?;
                 }
                 tx.commit()?;
@@ -274,8 +314,12 @@ impl Auth {
 
     /// Resolve a bearer token to its user: valid signature, not expired, session live, user present.
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser> {
-        let claims = self.keys.verify(token).ok_or_else(|| Error::Unauthorized(INVALID_TOKEN.into()))?;
-        let id = Id::parse(&claims.user_id).map_err(|_| Error::Unauthorized(INVALID_TOKEN.into()))?;
+        let claims = self
+            .keys
+            .verify(token)
+            .ok_or_else(|| Error::Unauthorized(INVALID_TOKEN.into()))?;
+        let id =
+            Id::parse(&claims.user_id).map_err(|_| Error::Unauthorized(INVALID_TOKEN.into()))?;
         let sid = claims.sid;
         let found = self
             .db
@@ -287,7 +331,13 @@ impl Auth {
             })
             .await?;
         let (user, session_id) = found.ok_or_else(|| Error::Unauthorized(INVALID_TOKEN.into()))?;
-        Ok(AuthUser { id: user.id, role: user.role, email: user.email, name: user.name, session_id })
+        Ok(AuthUser {
+            id: user.id,
+            role: user.role,
+            email: user.email,
+            name: user.name,
+            session_id,
+        })
     }
 
     pub async fn me(&self, caller: &AuthUser) -> Result<User> {
@@ -311,7 +361,13 @@ impl Auth {
                     return Ok(Err("Verification link expired"));
                 }
                 users::set_verified(&tx, &user)?;
-                audit::record(&tx, Some(&user), "user.verify_email", Some(user.as_str()), "")?;
+                audit::record(
+                    &tx,
+                    Some(&user),
+                    "user.verify_email",
+                    Some(user.as_str()),
+                    "",
+                )?;
                 tx.commit()?;
                 Ok(Ok(()))
             })
@@ -322,7 +378,8 @@ impl Auth {
     /// Start a password reset: a 6-digit code valid for 10 minutes is queued for the account's
     /// e-mail. The answer never says whether the account exists.
     pub async fn forgot_password(&self, email: &str) -> Result<()> {
-        let email = Email::parse(email).ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
+        let email = Email::parse(email)
+            .ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
         let otp = format!("{:06}", rand::random_range(0..1_000_000u32));
         let otp_hash = self.keys.mac("password-reset", &otp);
         self.db
@@ -363,7 +420,8 @@ impl Auth {
     }
 
     async fn check_otp(&self, email: &str, otp: &str, new_hash: Option<String>) -> Result<()> {
-        let email = Email::parse(email).ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
+        let email = Email::parse(email)
+            .ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
         if otp.len() != 6 || !otp.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::Invalid("otp must be 6 digits".into()));
         }
@@ -372,9 +430,14 @@ impl Auth {
             .db
             .call(move |conn| {
                 let tx = conn.transaction()?;
-                let Some(user) = users::by_email(&tx, &email)? else { return Ok(false) };
-                let Some(reset) = users::reset(&tx, &user.id)? else { return Ok(false) };
-                let usable = reset.failed_attempts < OTP_MAX_ATTEMPTS && reset.expires_at > now_unix();
+                let Some(user) = users::by_email(&tx, &email)? else {
+                    return Ok(false);
+                };
+                let Some(reset) = users::reset(&tx, &user.id)? else {
+                    return Ok(false);
+                };
+                let usable =
+                    reset.failed_attempts < OTP_MAX_ATTEMPTS && reset.expires_at > now_unix();
                 if !usable {
                     users::clear_reset(&tx, &user.id)?;
                     tx.commit()?;
@@ -392,22 +455,45 @@ impl Auth {
                     users::set_password_hash(&tx, &user.id, hash)?;
                     users::clear_reset(&tx, &user.id)?;
                     sessions::revoke_all_for_user(&tx, &user.id)?;
-                    audit::record(&tx, Some(&user.id), "user.reset_password", None, "all sessions revoked")?;
+                    audit::record(
+                        &tx,
+                        Some(&user.id),
+                        "user.reset_password",
+                        None,
+                        "all sessions revoked",
+                    )?;
                     tx.commit()?;
                 }
                 Ok(true)
             })
             .await?;
-        if ok { Ok(()) } else { Err(Error::BadRequest(INVALID_OTP.into())) }
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::BadRequest(INVALID_OTP.into()))
+        }
     }
 }
 
 /// Queue an e-mail in the outbox (same transaction as its cause). Until the delivery worker
 /// lands, the actionable part (link or code) is also logged so an offline operator can pass it on.
-fn queue_mail(tx: &Connection, kind: &str, to: &Email, subject: &str, body: &str, secret: &str) -> crate::storage::Result<()> {
+fn queue_mail(
+    tx: &Connection,
+    kind: &str,
+    to: &Email,
+    subject: &str,
+    body: &str,
+    secret: &str,
+) -> crate::storage::Result<()> {
     outbox::enqueue(
         tx,
-        &outbox::NewMessage { kind, recipient: to.as_str(), subject, body_text: body, body_html: None },
+        &outbox::NewMessage {
+            kind,
+            recipient: to.as_str(),
+            subject,
+            body_text: body,
+            body_html: None,
+        },
     )?;
     tracing::info!(kind, recipient = %to, value = secret, "e-mail queued in the outbox (no delivery worker yet)");
     Ok(())
@@ -428,10 +514,14 @@ pub(crate) fn required_text(field: &str, value: &str, max: usize) -> Result<Stri
 pub(crate) fn optional_text(field: &str, value: &str, max: usize) -> Result<String> {
     let v = value.trim();
     if v.chars().count() > max {
-        return Err(Error::Invalid(format!("{field} must be at most {max} characters")));
+        return Err(Error::Invalid(format!(
+            "{field} must be at most {max} characters"
+        )));
     }
     if v.chars().any(char::is_control) {
-        return Err(Error::Invalid(format!("{field} must not contain control characters")));
+        return Err(Error::Invalid(format!(
+            "{field} must not contain control characters"
+        )));
     }
     Ok(v.to_owned())
 }

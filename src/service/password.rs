@@ -34,8 +34,11 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
 /// True when `password` matches `stored`; an unparsable hash never matches.
 #[must_use]
 pub fn verify(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(stored).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// A random password for generated accounts: 20 characters from an unambiguous alphabet.

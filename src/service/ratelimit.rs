@@ -27,11 +27,16 @@ impl RateLimiter {
     pub fn check(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
         let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(q) = hits.get_mut(key) else { return Ok(()) };
+        let Some(q) = hits.get_mut(key) else {
+            return Ok(());
+        };
         self.expire(q, now);
         if q.len() >= self.max {
             let oldest = q.front().copied().unwrap_or(now);
-            return Err(self.window.saturating_sub(now - oldest).max(Duration::from_secs(1)));
+            return Err(self
+                .window
+                .saturating_sub(now - oldest)
+                .max(Duration::from_secs(1)));
         }
         Ok(())
     }
@@ -60,7 +65,10 @@ impl RateLimiter {
     }
 
     pub fn clear(&self, key: &str) {
-        self.hits.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        self.hits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 
     fn expire(&self, q: &mut VecDeque<Instant>, now: Instant) {

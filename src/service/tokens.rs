@@ -107,8 +107,13 @@ mod tests {
         let far = crate::storage::now_unix() + 60;
         let token = keys.sign(&claims(far)).unwrap_or_default();
         assert_eq!(keys.verify(&token).map(|c| c.role), Some("teacher".into()));
-        assert!(Keys::new(&[8u8; 32]).verify(&token).is_none(), "other secret");
-        let expired = keys.sign(&claims(crate::storage::now_unix() - 1)).unwrap_or_default();
+        assert!(
+            Keys::new(&[8u8; 32]).verify(&token).is_none(),
+            "other secret"
+        );
+        let expired = keys
+            .sign(&claims(crate::storage::now_unix() - 1))
+            .unwrap_or_default();
         assert!(keys.verify(&expired).is_none(), "expired");
         let mut tampered = token.clone();
         tampered.pop();
@@ -120,7 +125,14 @@ mod tests {
     fn mac_depends_on_purpose_and_key() {
         let k = Keys::new(&[1u8; 32]);
         assert_ne!(k.mac("otp", "123456"), k.mac("other", "123456"));
-        assert_ne!(k.mac("otp", "123456"), Keys::new(&[2u8; 32]).mac("otp", "123456"));
-        assert!(constant_time_eq("abc", "abc") && !constant_time_eq("abc", "abd") && !constant_time_eq("a", "ab"));
+        assert_ne!(
+            k.mac("otp", "123456"),
+            Keys::new(&[2u8; 32]).mac("otp", "123456")
+        );
+        assert!(
+            constant_time_eq("abc", "abc")
+                && !constant_time_eq("abc", "abd")
+                && !constant_time_eq("a", "ab")
+        );
     }
 }

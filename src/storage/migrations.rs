@@ -16,7 +16,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(
 pub enum MigrationError {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
-    #[error("database schema version {found} is newer than this rollcall knows ({known}); upgrade rollcall")]
+    #[error(
+        "database schema version {found} is newer than this rollcall knows ({known}); upgrade rollcall"
+    )]
     TooNew { found: i64, known: i64 },
 }
 
@@ -76,7 +78,11 @@ mod tests {
         assert_eq!(first, MIGRATIONS.len());
         assert_eq!(apply(&mut conn).unwrap_or_else(|e| panic!("{e}")), 0);
         for pair in MIGRATIONS.windows(2) {
-            assert_eq!(pair[1].0, pair[0].0 + 1, "migration numbers must be consecutive");
+            assert_eq!(
+                pair[1].0,
+                pair[0].0 + 1,
+                "migration numbers must be consecutive"
+            );
         }
     }
 
@@ -89,6 +95,9 @@ mod tests {
             [],
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(apply(&mut conn), Err(MigrationError::TooNew { found: 999, .. })));
+        assert!(matches!(
+            apply(&mut conn),
+            Err(MigrationError::TooNew { found: 999, .. })
+        ));
     }
 }

@@ -38,8 +38,7 @@ pub struct Profile {
     pub year: String,
 }
 
-const COLUMNS: &str =
-    "id, email, name, role, password_hash, college_name, is_verified, created_at";
+const COLUMNS: &str = "id, email, name, role, password_hash, college_name, is_verified, created_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = row.get(3)?;
@@ -145,7 +144,10 @@ pub fn set_verified(conn: &Connection, id: &Id) -> Result<bool> {
         "UPDATE users SET is_verified = 1, updated_at = ?2 WHERE id = ?1",
         params![id.as_str(), now_unix()],
     )?;
-    conn.execute("DELETE FROM email_verifications WHERE user_id = ?1", [id.as_str()])?;
+    conn.execute(
+        "DELETE FROM email_verifications WHERE user_id = ?1",
+        [id.as_str()],
+    )?;
     Ok(n > 0)
 }
 
@@ -157,7 +159,12 @@ pub fn set_password_hash(conn: &Connection, id: &Id, hash: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn insert_verification(conn: &Connection, user: &Id, token_hash: &str, expires_at: i64) -> Result<()> {
+pub fn insert_verification(
+    conn: &Connection,
+    user: &Id,
+    token_hash: &str,
+    expires_at: i64,
+) -> Result<()> {
     conn.execute(
         "INSERT INTO email_verifications (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
         params![token_hash, user.as_str(), expires_at],
@@ -219,6 +226,47 @@ pub fn record_reset_failure(conn: &Connection, user: &Id) -> Result<()> {
 }
 
 pub fn clear_reset(conn: &Connection, user: &Id) -> Result<()> {
-    conn.execute("DELETE FROM password_resets WHERE user_id = ?1", [user.as_str()])?;
+    conn.execute(
+        "DELETE FROM password_resets WHERE user_id = ?1",
+        [user.as_str()],
+    )?;
     Ok(())
+}
+
+/// A teacher's profile row joined with the account.
+#[derive(Debug, Clone)]
+pub struct TeacherProfile {
+    pub user: User,
+    pub employee_id: String,
+    pub phone: String,
+    pub branch: String,
+    pub department: Option<String>,
+    pub avatar_url: Option<String>,
+    pub settings: Option<String>,
+    pub schedule: Option<String>,
+}
+
+pub fn teacher_profile(conn: &Connection, id: &Id) -> Result<Option<TeacherProfile>> {
+    let Some(user) = by_id(conn, id)? else {
+        return Ok(None);
+    };
+    Ok(conn
+        .query_row(
+            "SELECT employee_id, phone, branch, department, avatar_url, settings, schedule
+             FROM teachers WHERE user_id = ?1",
+            [id.as_str()],
+            |r| {
+                Ok(TeacherProfile {
+                    user: user.clone(),
+                    employee_id: r.get(0)?,
+                    phone: r.get(1)?,
+                    branch: r.get(2)?,
+                    department: r.get(3)?,
+                    avatar_url: r.get(4)?,
+                    settings: r.get(5)?,
+                    schedule: r.get(6)?,
+                })
+            },
+        )
+        .optional()?)
 }

@@ -1,0 +1,181 @@
+//! `spawn_app()` and small HTTP helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const ADMIN_EMAIL: &str = "admin@school.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: Client,
+    pub data_dir: tempfile::TempDir,
+}
+
+/// Start the server with test defaults plus `extra` flags.
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache");
+    let mut args: Vec<String> = vec![
+        "rollcall".into(),
+        "--bind".into(),
+        "127.0.0.1:0".into(),
+        "--data-dir".into(),
+        data_dir.path().display().to_string(),
+        "--cache-dir".into(),
+        cache.display().to_string(),
+        "--jwt-secret".into(),
+        SECRET.into(),
+        "--admin-email".into(),
+        ADMIN_EMAIL.into(),
+        "--admin-password".into(),
+        ADMIN_PASSWORD.into(),
+        "--log-format".into(),
+        "json".into(),
+    ];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    let settings = rollcall::config::Settings::try_from_args(&args)
+        .unwrap_or_else(|e| panic!("settings: {e}"));
+    let app = rollcall::App::build(settings)
+        .await
+        .unwrap_or_else(|e| panic!("build: {e:#}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("addr: {e}"));
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        client: Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}")),
+        data_dir,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Read a JSON body; panics with the raw text if it is not JSON.
+pub async fn body(resp: Response) -> Value {
+    let text = resp.text().await.unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
+}
+
+/// Assert status and a `{"detail": string}` body; returns the detail.
+pub async fn expect_detail(resp: Response, status: StatusCode) -> String {
+    let got = resp.status();
+    let v = body(resp).await;
+    assert_eq!(got, status, "body: {v}");
+    v["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("detail is not a string: {v}"))
+        .to_owned()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    pub async fn post(&self, path: &str, json: &Value, token: Option<&str>) -> Response {
+        let mut req = self.client.post(self.url(path)).json(json);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        raw: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(raw)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// Log in and return the whole login answer.
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let resp = self
+            .post(
+                "/api/auth/login",
+                &json!({"email": email, "password": password}),
+                None,
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "login {email}");
+        body(resp).await
+    }
+
+    pub async fn admin_token(&self) -> String {
+        token_of(&self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await)
+    }
+
+    /// Create a verified account through the admin API and return its login answer.
+    pub async fn create_user(&self, role: &str, email: &str, password: &str) -> Value {
+        let admin = self.admin_token().await;
+        let resp = self
+            .post(
+                "/api/admin/users",
+                &json!({"role": role, "email": email, "name": format!("{role} {email}"), "password": password}),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "create {role}");
+        self.login(email, password).await
+    }
+
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.data_dir.path().join("rollcall.sqlite3"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The body of the newest queued e-mail of `kind` to `recipient`.
+    pub fn last_mail(&self, kind: &str, recipient: &str) -> String {
+        self.db()
+            .query_row(
+                "SELECT body_text FROM outbox WHERE kind = ?1 AND recipient = ?2 ORDER BY id DESC LIMIT 1",
+                [kind, recipient],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("no {kind} mail to {recipient}: {e}"))
+    }
+}
+
+pub fn token_of(login: &Value) -> String {
+    login["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token in {login}"))
+        .to_owned()
+}

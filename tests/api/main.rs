@@ -1,0 +1,8 @@
+//! Integration tests: each test spawns the real server on a random port with a fresh data dir
+//! and talks HTTP to it.
+
+mod auth;
+mod errors;
+mod helpers;
+mod ops;
+mod recovery;

@@ -1,0 +1,202 @@
+//! Health, metrics, CORS, request ids, and the offline API docs.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{body, expect_detail, spawn_app, spawn_app_with, token_of};
+
+#[tokio::test]
+async fn health_endpoints() {
+    let app = spawn_app().await;
+    let root = body(app.get("/", None).await).await;
+    assert_eq!(root["service"], "rollcall");
+    let h = body(app.get("/health", None).await).await;
+    assert_eq!(h["status"], "healthy");
+    assert!(h["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    let resp = app.get("/health/detailed", None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let d = body(resp).await;
+    assert_eq!(d["status"], "healthy");
+    assert_eq!(d["checks"]["database"]["healthy"], true);
+    assert_eq!(d["checks"]["database"]["detail"]["schema_version"], 1);
+    assert_eq!(d["checks"]["storage"]["healthy"], true);
+
+    // Demand more free disk than any machine has: unhealthy, 503, same body shape.
+    let starved = spawn_app_with(&["--min-free-disk-mb", "999999999"]).await;
+    let resp = starved.get("/health/detailed", None).await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let d = body(resp).await;
+    assert_eq!(d["status"], "unhealthy");
+    assert_eq!(d["checks"]["storage"]["healthy"], false);
+}
+
+#[tokio::test]
+async fn metrics_need_an_admin_or_the_scrape_token() {
+    let app = spawn_app_with(&["--metrics-token", "scrape-me"]).await;
+    app.get("/health", None).await;
+    expect_detail(app.get("/metrics", None).await, StatusCode::UNAUTHORIZED).await;
+    let student = token_of(
+        &app.create_user("student", "m@school.test", "student-pass-m")
+            .await,
+    );
+    expect_detail(
+        app.get("/metrics", Some(&student)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_detail(
+        app.get("/metrics", Some("wrong-token")).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let text = app
+        .get("/metrics", Some("scrape-me"))
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        text.contains(
+            r#"rollcall_http_requests_total{method="GET",route="/health",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("rollcall_http_request_duration_seconds_bucket"));
+    let admin = app.admin_token().await;
+    assert_eq!(
+        app.get("/metrics", Some(&admin)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn cors_echoes_configured_origins_only() {
+    let app = spawn_app_with(&[
+        "--cors-origins",
+        "http://localhost:5173,https://school.example",
+    ])
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/auth/login"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type,authorization",
+            )
+            .send()
+    };
+    let ok = preflight("http://localhost:5173")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let h = ok.headers();
+    assert_eq!(
+        h.get("access-control-allow-origin").map(|v| v.as_bytes()),
+        Some(&b"http://localhost:5173"[..])
+    );
+    assert_eq!(
+        h.get("access-control-allow-credentials")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    let evil = preflight("https://evil.example")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+
+    // Error answers carry CORS headers too, so browsers can read the detail.
+    let resp = app
+        .client
+        .post(app.url("/auth/login"))
+        .header("origin", "https://school.example")
+        .json(&json!({"email": "x@y.org", "password": "wrong-wrong"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        resp.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.as_bytes()),
+        Some(&b"https://school.example"[..])
+    );
+    expect_detail(resp, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .get(app.url("/health"))
+        .header("x-correlation-id", "abc-123")
+        .send()
+        .await;
+    let resp = resp.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        resp.headers().get("x-request-id").map(|v| v.as_bytes()),
+        Some(&b"abc-123"[..])
+    );
+    assert_eq!(
+        resp.headers().get("x-correlation-id").map(|v| v.as_bytes()),
+        Some(&b"abc-123"[..])
+    );
+    assert!(resp.headers().contains_key("x-process-time"));
+    let fresh = app.get("/nope", None).await;
+    let id = fresh
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+}
+
+#[tokio::test]
+async fn openapi_and_offline_docs() {
+    let app = spawn_app().await;
+    let doc = body(app.get("/openapi.json", None).await).await;
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    for path in [
+        "/api/auth/login",
+        "/api/auth/register",
+        "/api/auth/refresh",
+        "/api/auth/logout",
+        "/api/auth/me",
+        "/api/admin/users",
+        "/health/detailed",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+
+    // Each page loads only same-origin assets, and those assets are served.
+    for (page, marker) in [("/docs", "SwaggerUIBundle"), ("/redoc", "<redoc")] {
+        let resp = app.get(page, None).await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "{page}: run scripts/setup to fetch the docs assets"
+        );
+        let html = resp.text().await.unwrap_or_default();
+        assert!(html.contains(marker));
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "{page} must not reference another host"
+        );
+        let assets: Vec<&str> = html
+            .split(['"', '\''])
+            .filter(|s| s.starts_with('/') && (s.ends_with(".js") || s.ends_with(".css")))
+            .collect();
+        assert!(!assets.is_empty(), "{page} loads no assets?");
+        for asset in assets {
+            let resp = app.get(asset, None).await;
+            assert_eq!(resp.status(), StatusCode::OK, "{asset}");
+            let len = resp.bytes().await.map(|b| b.len()).unwrap_or(0);
+            assert!(len > 10_000, "{asset} is only {len} bytes");
+        }
+    }
+}
