@@ -24,6 +24,14 @@ pub enum Command {
     Serve(Box<Settings>),
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
+    /// Write a consistent copy of the database (safe while the server runs).
+    Backup {
+        /// Data directory of the server.
+        #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+        /// File to create.
+        out: std::path::PathBuf,
+    },
 }
 
 pub fn run() -> anyhow::Result<()> {
@@ -32,6 +40,13 @@ pub fn run() -> anyhow::Result<()> {
         Command::Openapi => {
             let (_, doc) = crate::api::documented();
             println!("{}", doc.to_pretty_json()?);
+            Ok(())
+        }
+        Command::Backup { data_dir, out } => {
+            let path = data_dir.join(crate::config::DATABASE_FILE);
+            anyhow::ensure!(path.is_file(), "no database at {}", path.display());
+            crate::storage::Db::open(&path)?.backup(&out)?;
+            println!("backup written to {}", out.display());
             Ok(())
         }
     }

@@ -157,6 +157,9 @@ pub struct Settings {
     pub log_format: LogFormat,
 }
 
+/// Name of the SQLite file inside the data dir.
+pub const DATABASE_FILE: &str = "rollcall.sqlite3";
+
 /// Settings alone as a command line, for embedding and tests.
 #[derive(Debug, clap::Parser)]
 #[command(name = "rollcall")]
@@ -235,7 +238,7 @@ impl Settings {
     }
 
     pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("rollcall.sqlite3")
+        self.data_dir.join(DATABASE_FILE)
     }
 
     /// The cache directory: explicit setting, else `./.cache`, else `<repo>/.cache` for a binary
@@ -338,4 +341,55 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     file.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Settings {
+        let mut args = vec!["rollcall", "--data-dir", "/tmp/x"];
+        args.extend_from_slice(extra);
+        Settings::try_from_args(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn defaults_are_valid_for_a_laptop() {
+        let s = parse(&[]);
+        assert!(s.validate().is_ok());
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
+        assert!((s.confident_threshold - 0.50).abs() < f32::EPSILON);
+        assert!((s.uncertain_threshold - 0.60).abs() < f32::EPSILON);
+        assert_eq!(s.access_token_ttl_secs, 900);
+    }
+
+    #[test]
+    fn unsafe_or_contradictory_settings_are_refused() {
+        let thresholds = parse(&[
+            "--confident-threshold",
+            "0.7",
+            "--uncertain-threshold",
+            "0.6",
+        ]);
+        assert!(thresholds.validate().is_err());
+        let production = parse(&["--mode", "production"]);
+        assert!(
+            production.validate().is_err(),
+            "production needs JWT_SECRET"
+        );
+        let short = parse(&["--jwt-secret", "short"]);
+        assert!(short.validate().is_err());
+        let demo = parse(&[
+            "--mode",
+            "production",
+            "--jwt-secret",
+            &"k".repeat(32),
+            "--demo",
+        ]);
+        assert!(demo.validate().is_err(), "no demo accounts in production");
+        let ok = parse(&["--mode", "production", "--jwt-secret", &"k".repeat(32)]);
+        assert!(ok.validate().is_ok());
+        let wildcard = parse(&["--cors-origins", "*"]);
+        assert!(wildcard.validate().is_err());
+    }
 }

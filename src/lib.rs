@@ -10,6 +10,7 @@ pub mod domain;
 pub mod service;
 pub mod storage;
 pub mod telemetry;
+pub mod vision;
 
 use std::future::Future;
 use std::net::SocketAddr;

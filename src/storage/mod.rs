@@ -96,6 +96,14 @@ impl Db {
         .map_err(|e| StorageError::Worker(e.to_string()))?
     }
 
+    /// Write a consistent copy of the database to `out` (`VACUUM INTO`); safe while serving.
+    pub fn backup(&self, out: &Path) -> anyhow::Result<()> {
+        anyhow::ensure!(!out.exists(), "{} already exists", out.display());
+        let target = out.to_str().context("backup path is not UTF-8")?.to_owned();
+        self.call_blocking(|c| Ok(c.execute("VACUUM INTO ?1", [target])?))?;
+        Ok(())
+    }
+
     /// Run `f` with a pooled connection on the current thread (CLI and start-up only).
     pub fn call_blocking<F, R>(&self, f: F) -> Result<R>
     where

@@ -200,3 +200,28 @@ async fn openapi_and_offline_docs() {
         }
     }
 }
+
+#[tokio::test]
+async fn backup_is_a_consistent_copy_taken_while_serving() {
+    let app = spawn_app().await;
+    app.create_user("teacher", "b@school.test", "teacher-pass-b")
+        .await;
+    let out = app.data_dir.path().join("backup.sqlite3");
+    let db =
+        rollcall::storage::Db::open(&app.data_dir.path().join(rollcall::config::DATABASE_FILE))
+            .unwrap_or_else(|e| panic!("{e:#}"));
+    db.backup(&out).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        db.backup(&out).is_err(),
+        "an existing file is never overwritten"
+    );
+    let copy = rusqlite::Connection::open(&out).unwrap_or_else(|e| panic!("{e}"));
+    let n: i64 = copy
+        .query_row(
+            "SELECT COUNT(*) FROM users WHERE email = 'b@school.test'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(n, 1);
+}

@@ -1,0 +1,72 @@
+//! A plain RGB8 image: row-major, 3 bytes per pixel, no stride.
+
+use std::path::Path;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct RgbImage {
+    pub width: usize,
+    pub height: usize,
+    /// `height * width * 3` bytes, R G B.
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for RgbImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RgbImage({}x{})", self.width, self.height)
+    }
+}
+
+impl RgbImage {
+    /// A black image.
+    #[must_use]
+    pub fn new(width: usize, height: usize) -> Self {
+        Self {
+            width,
+            height,
+            data: vec![0; width * height * 3],
+        }
+    }
+
+    /// Wrap raw RGB bytes; `None` when the length does not match.
+    #[must_use]
+    pub fn from_raw(width: usize, height: usize, data: Vec<u8>) -> Option<Self> {
+        (data.len() == width.checked_mul(height)?.checked_mul(3)?).then_some(Self {
+            width,
+            height,
+            data,
+        })
+    }
+
+    /// The pixel at (x, y); the caller keeps x < width and y < height.
+    #[inline]
+    #[must_use]
+    pub fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * self.width + x) * 3;
+        [self.data[i], self.data[i + 1], self.data[i + 2]]
+    }
+
+    /// Decode a file with the `image` crate and drop alpha (as PIL's `convert('RGB')` does).
+    /// For trusted files (tests, CLI); request bytes go through the limited decoder.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let img = image::open(path)
+            .map_err(|e| anyhow::anyhow!("decoding {}: {e}", path.display()))?
+            .into_rgb8();
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        Self::from_raw(w, h, img.into_raw()).ok_or_else(|| anyhow::anyhow!("bad image buffer"))
+    }
+
+    /// Copy of the rectangle `[x0, x0+w) x [y0, y0+h)`, which must lie inside the image.
+    #[must_use]
+    pub fn crop(&self, x0: usize, y0: usize, w: usize, h: usize) -> Self {
+        let mut out = Vec::with_capacity(w * h * 3);
+        for y in y0..y0 + h {
+            let start = (y * self.width + x0) * 3;
+            out.extend_from_slice(&self.data[start..start + w * 3]);
+        }
+        Self {
+            width: w,
+            height: h,
+            data: out,
+        }
+    }
+}
