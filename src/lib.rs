@@ -6,6 +6,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod matching;
 pub mod domain;
 pub mod service;
 pub mod storage;

@@ -1,0 +1,1 @@
+//! Matching faces to enrolled students (in progress).
