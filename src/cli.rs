@@ -24,6 +24,20 @@ pub enum Command {
     Serve(Box<Settings>),
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
+    /// Model files: verify them and convert dlib's ResNet to ONNX.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Print the 5 landmarks and the 128-d embedding of one face box in an image, as JSON.
+    Embed {
+        /// Image file (JPEG, PNG).
+        image: std::path::PathBuf,
+        /// dlib's inclusive rectangle LEFT,TOP,RIGHT,BOTTOM, as a detector returns it
+        /// (values may be negative or beyond the image).
+        #[arg(long = "box", value_name = "L,T,R,B", allow_hyphen_values = true)]
+        face_box: String,
+        #[command(flatten)]
+        cache: CacheArg,
+    },
     /// Write a consistent copy of the database (safe while the server runs).
     Backup {
         /// Data directory of the server.
@@ -34,6 +48,30 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Verify the fetched dlib files and write `<cache>/models/resnet.onnx` (idempotent).
+    Convert {
+        #[command(flatten)]
+        cache: CacheArg,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CacheArg {
+    /// Directory `scripts/setup` filled (default: `.cache` here or beside the repository).
+    #[arg(long, env = "ROLLCALL_CACHE_DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+impl CacheArg {
+    fn resolve(&self) -> std::path::PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(crate::config::default_cache_dir)
+    }
+}
+
 pub fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(settings) => serve(*settings),
@@ -42,6 +80,16 @@ pub fn run() -> anyhow::Result<()> {
             println!("{}", doc.to_pretty_json()?);
             Ok(())
         }
+        Command::Models(ModelsCommand::Convert { cache }) => {
+            let files = crate::vision::models::ensure(&cache.resolve().join("models"))?;
+            println!("{}", files.resnet_onnx.display());
+            Ok(())
+        }
+        Command::Embed {
+            image,
+            face_box,
+            cache,
+        } => embed(&image, &face_box, &cache.resolve()),
         Command::Backup { data_dir, out } => {
             let path = data_dir.join(crate::config::DATABASE_FILE);
             anyhow::ensure!(path.is_file(), "no database at {}", path.display());
@@ -75,6 +123,37 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+fn embed(image: &std::path::Path, face_box: &str, cache: &std::path::Path) -> anyhow::Result<()> {
+    use crate::vision::engine::{EngineOptions, FaceDescriber};
+    let rect = parse_box(face_box)?;
+    let img = crate::vision::image::RgbImage::open(image)?;
+    let describer = FaceDescriber::load(cache, EngineOptions::default())?;
+    let face = describer
+        .describe(&img, &[rect])?
+        .pop()
+        .context("no result for the box")?;
+    let out = serde_json::json!({
+        "landmarks": face.landmarks.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>(),
+        "embedding": face.embedding.to_vec(),
+    });
+    println!("{out}");
+    Ok(())
+}
+
+/// `L,T,R,B` as four integers.
+fn parse_box(raw: &str) -> anyhow::Result<crate::vision::Rect> {
+    let v: Vec<i64> = raw
+        .split(',')
+        .map(|s| s.trim().parse::<i64>())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("--box {raw:?}: expected four integers L,T,R,B"))?;
+    match v[..] {
+        [l, t, r, b] if r >= l && b >= t => Ok(crate::vision::Rect::new(l, t, r, b)),
+        [_, _, _, _] => anyhow::bail!("--box {raw:?}: right must be >= left and bottom >= top"),
+        _ => anyhow::bail!("--box {raw:?}: expected four integers L,T,R,B"),
+    }
 }
 
 /// Tell the operator, on the console, about accounts created at start-up.

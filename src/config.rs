@@ -244,18 +244,7 @@ impl Settings {
     /// The cache directory: explicit setting, else `./.cache`, else `<repo>/.cache` for a binary
     /// at `<repo>/target/<profile>/rollcall`.
     pub fn resolved_cache_dir(&self) -> PathBuf {
-        if let Some(dir) = &self.cache_dir {
-            return dir.clone();
-        }
-        let local = PathBuf::from(".cache");
-        if local.is_dir() {
-            return local;
-        }
-        std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.ancestors().nth(3).map(|repo| repo.join(".cache")))
-            .filter(|p| p.is_dir())
-            .unwrap_or(local)
+        self.cache_dir.clone().unwrap_or_else(default_cache_dir)
     }
 
     pub fn base_url(&self) -> String {
@@ -304,6 +293,19 @@ impl Settings {
             self.smtp_from,
         )
     }
+}
+
+/// `./.cache` when present, else `<repo>/.cache` for a binary at `<repo>/target/<profile>/rollcall`.
+pub fn default_cache_dir() -> PathBuf {
+    let local = PathBuf::from(".cache");
+    if local.is_dir() {
+        return local;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().nth(3).map(|repo| repo.join(".cache")))
+        .filter(|p| p.is_dir())
+        .unwrap_or(local)
 }
 
 /// Read the JWT secret from settings, or from `<data_dir>/jwt_secret`, creating it (0600) if absent.

@@ -683,7 +683,7 @@ mod tests {
     #[test]
     fn obama_jpeg_close_to_reference() {
         let fixture: Value =
-            serde_json::from_str(include_str!("../../tests/fixtures/obama_landmarks.json"))
+            serde_json::from_str(include_str!("../../tests/fixtures/obama_golden.json"))
                 .unwrap_or_else(|e| panic!("fixture: {e}"));
         let img =
             RgbImage::open(&testdata::cache_dir().join("testdata/face_recognition/obama.jpg"))

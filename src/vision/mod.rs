@@ -6,8 +6,10 @@ pub mod chip;
 pub mod convert;
 pub mod dlib;
 pub mod embed;
+pub mod engine;
 pub mod image;
 pub mod landmarks;
+pub mod models;
 pub mod onnx;
 pub mod runtime;
 #[cfg(test)]
