@@ -2,6 +2,7 @@
 //! and talks HTTP to it.
 
 mod auth;
+mod cli;
 mod errors;
 mod helpers;
 mod ops;
