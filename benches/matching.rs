@@ -1,0 +1,115 @@
+//! Criterion benchmarks of the matching engine: batch search over synthetic galleries and the
+//! one-to-one assignment. See `benches/README.md` for how to run them next to the Python baselines.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rollcall::matching::{Candidate, DIM, Gallery, Isa, assign, detected_isa, search_with_isa};
+
+const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
+const QUERIES: [usize; 2] = [1, 40];
+/// Candidates kept per face, as `match_faces` does with 5 for review: `max(5, faces)`.
+const REVIEW_K: usize = 5;
+
+/// A random direction scaled to norm 1.4, the size of dlib's embeddings.
+fn face(rng: &mut StdRng) -> [f32; DIM] {
+    let v: [f32; DIM] = std::array::from_fn(|_| rng.random_range(-1.0f32..1.0));
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.map(|x| x / n * 1.4)
+}
+
+/// `n` embeddings, three per student.
+fn gallery(n: usize, seed: u64) -> Gallery<u32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Gallery::from_embeddings((0..n).map(|i| ((i / 3) as u32, face(&mut rng))))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn queries(q: usize, seed: u64) -> Vec<[f32; DIM]> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..q).map(|_| face(&mut rng)).collect()
+}
+
+fn bench_search(c: &mut Criterion) {
+    eprintln!(
+        "matching bench: kernel {:?}, {} rayon threads",
+        detected_isa(),
+        rayon::current_num_threads()
+    );
+    let mut group = c.benchmark_group("search");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for n in SIZES {
+        let g = gallery(n, 1);
+        for q in QUERIES {
+            let qs = queries(q, 2);
+            group.throughput(Throughput::Elements((q * n) as u64));
+            group.bench_function(BenchmarkId::new(format!("q{q}"), format!("n{n}")), |b| {
+                b.iter(|| {
+                    search_with_isa(black_box(&g), black_box(&qs), REVIEW_K.max(q), Isa::Avx512)
+                });
+            });
+        }
+    }
+    group.finish();
+
+    // The same search with the kernel limited to narrower instruction sets.
+    let mut group = c.benchmark_group("search_isa");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    let n = 100_000;
+    let g = gallery(n, 1);
+    let qs = queries(40, 2);
+    group.throughput(Throughput::Elements((40 * n) as u64));
+    for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
+        if isa > detected_isa() {
+            continue;
+        }
+        group.bench_function(BenchmarkId::new(format!("{isa:?}"), "q40/n100000"), |b| {
+            b.iter(|| search_with_isa(black_box(&g), black_box(&qs), 40, isa));
+        });
+    }
+    group.finish();
+}
+
+/// `faces x students` dense candidate lists with distances uniform in [0.25, 0.75]: about 70%
+/// of the pairs are under the 0.60 threshold, far denser than a real photo.
+fn candidate_lists(faces: usize, students: u32, seed: u64) -> Vec<Vec<Candidate>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..faces)
+        .map(|_| {
+            (0..students)
+                .map(|student| Candidate {
+                    student,
+                    distance: rng.random_range(0.25f32..0.75),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn bench_assign(c: &mut Criterion) {
+    let mut group = c.benchmark_group("assign");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for n in [40usize, 200] {
+        let lists = candidate_lists(n, n as u32, 3);
+        group.throughput(Throughput::Elements((n * n) as u64));
+        group.bench_function(BenchmarkId::from_parameter(format!("{n}x{n}")), |b| {
+            b.iter(|| assign(black_box(&lists), 0.6));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_search, bench_assign);
+criterion_main!(benches);

@@ -1,0 +1,473 @@
+//! Batch search: every face of a photo against a gallery, exact L2 distance, per student the
+//! nearest of their embeddings, the `k` nearest students per face.
+//!
+//! The kernel ([`super::kernel`]) computes `|q|^2 + |g|^2 - 2 q.g` for blocks of rows and keeps
+//! only rows that may enter a query's current top-k. That form loses absolute precision for
+//! near-duplicates (cancellation), so it serves only as a filter with a tolerance; every row that
+//! passes it is re-measured exactly as `sum (q_d - g_d)^2`, and that is the distance returned.
+//! Nothing the size of `Q x N` is ever stored.
+//!
+//! Work is split with rayon over chunks of gallery panels (so that a single face still uses
+//! every core) and, for small galleries, over groups of queries. Chunks are at most 1 MiB so a
+//! chunk stays in L2 while every group of queries passes over it.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::DIM;
+use super::gallery::{Gallery, LANES, Panel};
+use super::simd::{self, Isa};
+
+/// A student near a face: index into [`Gallery::students`] and exact Euclidean distance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub student: u32,
+    pub distance: f32,
+}
+
+/// Squared Euclidean norm.
+pub fn sq_norm(v: &[f32; DIM]) -> f32 {
+    v.iter().map(|x| x * x).sum()
+}
+
+/// Exact Euclidean distance (face_recognition's `face_distance` for one pair).
+pub fn distance(a: &[f32; DIM], b: &[f32; DIM]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f32>()
+        .sqrt()
+}
+
+/// For each query, its `k` nearest students (by their nearest embedding), nearest first.
+///
+/// Ties are broken by student index, so the result does not depend on how the work was split.
+/// A query with a non-finite value gets no candidates.
+pub fn search<I>(gallery: &Gallery<I>, queries: &[[f32; DIM]], k: usize) -> Vec<Vec<Candidate>> {
+    search_with_isa(gallery, queries, k, Isa::Avx512)
+}
+
+/// [`search`] with the kernel limited to `isa` (lowered further to what the CPU supports);
+/// for benchmarks and for testing the fallbacks against each other.
+pub fn search_with_isa<I>(
+    gallery: &Gallery<I>,
+    queries: &[[f32; DIM]],
+    k: usize,
+    isa: Isa,
+) -> Vec<Vec<Candidate>> {
+    if queries.is_empty() {
+        return Vec::new();
+    }
+    if gallery.is_empty() || k == 0 {
+        return vec![Vec::new(); queries.len()];
+    }
+    let query_sq_norms: Vec<f32> = queries.iter().map(sq_norm).collect();
+    let max_gallery_norm = gallery
+        .sq_norms
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|n| n.is_finite())
+        .fold(0.0f32, f32::max);
+    let plan = Plan::new(gallery.panels.len(), queries.len());
+    // Borrow the parts, not the gallery: the ids need not be `Sync`.
+    let (panels, panel_sq_norms, row_student) =
+        (&gallery.panels, &gallery.sq_norms, &gallery.row_student);
+
+    let per_group: Vec<Vec<TopK>> = plan
+        .query_groups
+        .par_iter()
+        .map(|qr| {
+            let new_sinks = || -> Vec<TopK> {
+                query_sq_norms[qr.clone()]
+                    .iter()
+                    .map(|&qn| TopK::new(k, tolerance(qn, max_gallery_norm)))
+                    .collect()
+            };
+            (0..plan.chunks)
+                .into_par_iter()
+                .fold(new_sinks, |mut sinks, chunk| {
+                    let start = chunk * plan.chunk_panels;
+                    let end = (start + plan.chunk_panels).min(panels.len());
+                    let mut scan = Scan {
+                        queries: &queries[qr.clone()],
+                        query_sq_norms: &query_sq_norms[qr.clone()],
+                        panels,
+                        panel_sq_norms,
+                        row_student,
+                        panel_range: start..end,
+                        sinks: &mut sinks,
+                    };
+                    simd::run(isa, &mut scan);
+                    sinks
+                })
+                .reduce(new_sinks, |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        x.merge(y);
+                    }
+                    a
+                })
+        })
+        .collect();
+    per_group
+        .into_iter()
+        .flatten()
+        .map(TopK::into_candidates)
+        .collect()
+}
+
+/// Slack added to the filter bound, covering the rounding error of the expanded form:
+/// about `DIM * eps * (|q|^2 + |g|^2)` in the worst case, with a margin.
+fn tolerance(query_sq_norm: f32, max_gallery_sq_norm: f32) -> f32 {
+    if query_sq_norm.is_finite() {
+        1e-4 * (query_sq_norm + max_gallery_sq_norm) + f32::MIN_POSITIVE
+    } else {
+        0.0
+    }
+}
+
+/// How one search is split into rayon tasks.
+struct Plan {
+    query_groups: Vec<Range<usize>>,
+    chunk_panels: usize,
+    chunks: usize,
+}
+
+impl Plan {
+    /// At most 128 panels (1 MiB) per chunk, so it stays in L2 across query groups; at least
+    /// ~64 panel-queries of work per task, so that rayon's overhead stays small; about four
+    /// chunks per thread, for balance when another process takes a core.
+    fn new(panels: usize, queries: usize) -> Self {
+        let threads = rayon::current_num_threads().max(1);
+        let min_chunk = 64usize.div_ceil(queries).max(1);
+        let chunk_panels = panels.div_ceil(threads * 4).clamp(min_chunk, 128).min(panels.max(1));
+        let chunks = panels.div_ceil(chunk_panels);
+        // Too few chunks to feed every core: split the queries too, in multiples of 8 (the
+        // widest kernel block).
+        let group = if chunks < 2 * threads && queries >= 16 {
+            queries.div_ceil(threads).next_multiple_of(8)
+        } else {
+            queries
+        };
+        let query_groups = (0..queries)
+            .step_by(group.max(1))
+            .map(|s| s..(s + group).min(queries))
+            .collect();
+        Self {
+            query_groups,
+            chunk_panels,
+            chunks,
+        }
+    }
+}
+
+/// One task's view: a group of queries, a range of panels, and the queries' top-k lists.
+pub(super) struct Scan<'a> {
+    pub(super) queries: &'a [[f32; DIM]],
+    pub(super) query_sq_norms: &'a [f32],
+    /// The whole gallery's panels and norms; only `panel_range` is scanned.
+    pub(super) panels: &'a [Panel],
+    pub(super) panel_sq_norms: &'a [[f32; LANES]],
+    pub(super) row_student: &'a [u32],
+    pub(super) panel_range: Range<usize>,
+    pub(super) sinks: &'a mut [TopK],
+}
+
+impl Scan<'_> {
+    /// Rows of `panel` whose approximate squared distance `d2` to query `qi` passed the filter:
+    /// measure them exactly and offer them to the query's top-k. Rare after the first rows, so
+    /// kept out of the kernel's loop.
+    #[inline(never)]
+    pub(super) fn offer(&mut self, qi: usize, panel: usize, d2: &[f32; LANES]) {
+        let (Some(query), Some(sink), Some(p)) = (
+            self.queries.get(qi),
+            self.sinks.get_mut(qi),
+            self.panels.get(panel),
+        ) else {
+            return;
+        };
+        for (lane, &approx) in d2.iter().enumerate() {
+            if !(approx < sink.filter_bound()) {
+                continue;
+            }
+            // Padding rows of the last panel have no student.
+            let Some(&student) = self.row_student.get(panel * LANES + lane) else {
+                continue;
+            };
+            let exact = query
+                .iter()
+                .zip(&p.0)
+                .map(|(q, g)| (q - g[lane]) * (q - g[lane]))
+                .sum::<f32>();
+            sink.insert(exact, student);
+        }
+    }
+}
+
+/// The `k` best `(squared distance, student)` pairs seen so far, one per student, ordered by
+/// distance then student index. Unsorted; `k` is small (tens), so linear scans win.
+#[derive(Clone)]
+pub(super) struct TopK {
+    k: usize,
+    tolerance: f32,
+    items: Vec<(f32, u32)>,
+    /// Index in `items` of the worst pair, valid when `items` is not empty.
+    worst: usize,
+}
+
+fn worse(a: (f32, u32), b: (f32, u32)) -> bool {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).is_gt()
+}
+
+impl TopK {
+    fn new(k: usize, tolerance: f32) -> Self {
+        Self {
+            k,
+            tolerance,
+            items: Vec::with_capacity(k),
+            worst: 0,
+        }
+    }
+
+    /// Approximate squared distances at or above this cannot enter the list.
+    #[inline(always)]
+    pub(super) fn filter_bound(&self) -> f32 {
+        if self.items.len() < self.k {
+            f32::INFINITY
+        } else {
+            self.items[self.worst].0 + self.tolerance
+        }
+    }
+
+    fn insert(&mut self, d2: f32, student: u32) {
+        if !d2.is_finite() || self.k == 0 {
+            return;
+        }
+        let new = (d2, student);
+        if let Some(pos) = self.items.iter().position(|&(_, s)| s == student) {
+            if d2 < self.items[pos].0 {
+                self.items[pos].0 = d2;
+                if pos == self.worst {
+                    self.find_worst();
+                }
+            }
+        } else if self.items.len() < self.k {
+            self.items.push(new);
+            if self.items.len() == 1 || worse(new, self.items[self.worst]) {
+                self.worst = self.items.len() - 1;
+            }
+        } else if worse(self.items[self.worst], new) {
+            self.items[self.worst] = new;
+            self.find_worst();
+        }
+    }
+
+    fn find_worst(&mut self) {
+        let mut w = 0;
+        for (i, &item) in self.items.iter().enumerate() {
+            if worse(item, self.items[w]) {
+                w = i;
+            }
+        }
+        self.worst = w;
+    }
+
+    fn merge(&mut self, other: TopK) {
+        for (d2, student) in other.items {
+            self.insert(d2, student);
+        }
+    }
+
+    fn into_candidates(mut self) -> Vec<Candidate> {
+        self.items
+            .sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        self.items
+            .into_iter()
+            .map(|(d2, student)| Candidate {
+                student,
+                distance: d2.sqrt(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn uniform(&mut self) -> f32 {
+            (self.next() >> 40) as f32 / (1u64 << 24) as f32
+        }
+
+        /// Random direction scaled to norm ~1.4, like dlib's embeddings.
+        fn face(&mut self) -> [f32; DIM] {
+            let v: [f32; DIM] = std::array::from_fn(|_| self.uniform() - 0.5);
+            let n = sq_norm(&v).sqrt();
+            v.map(|x| x / n * 1.4)
+        }
+
+        fn jitter(&mut self, base: &[f32; DIM], amount: f32) -> [f32; DIM] {
+            std::array::from_fn(|d| base[d] + (self.uniform() - 0.5) * amount)
+        }
+    }
+
+    /// Reference: per student min over rows, sorted by (distance, student), first k.
+    fn brute_force(g: &Gallery<u32>, q: &[f32; DIM], k: usize) -> Vec<(u32, f32)> {
+        let mut best: Vec<Option<f32>> = vec![None; g.students().len()];
+        for row in 0..g.len() {
+            let (Some(s), Some(e)) = (g.row_student(row), g.row(row)) else {
+                panic!("row {row}");
+            };
+            let d = distance(q, &e);
+            let slot = &mut best[s as usize];
+            *slot = Some(slot.map_or(d, |b| b.min(d)));
+        }
+        let mut all: Vec<(u32, f32)> = best
+            .iter()
+            .enumerate()
+            .filter_map(|(s, d)| Some((s as u32, (*d)?)))
+            .collect();
+        all.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        all.truncate(k);
+        all
+    }
+
+    fn gallery(rng: &mut Rng, students: u32, rows: usize) -> (Gallery<u32>, Vec<[f32; DIM]>) {
+        let bases: Vec<[f32; DIM]> = (0..students).map(|_| rng.face()).collect();
+        let mut pairs = Vec::new();
+        for r in 0..rows {
+            let s = (rng.next() % u64::from(students)) as u32;
+            let _ = r;
+            pairs.push((s, rng.jitter(&bases[s as usize], 0.05)));
+        }
+        let g = Gallery::from_embeddings(pairs).unwrap_or_else(|e| panic!("{e}"));
+        (g, bases)
+    }
+
+    fn check(g: &Gallery<u32>, queries: &[[f32; DIM]], k: usize, isa: Isa) {
+        let got = search_with_isa(g, queries, k, isa);
+        assert_eq!(got.len(), queries.len());
+        for (q, list) in queries.iter().zip(&got) {
+            let want = brute_force(g, q, k);
+            assert_eq!(list.len(), want.len(), "{isa:?}");
+            for (c, (s, d)) in list.iter().zip(&want) {
+                // Same distance; the student may differ only on a (near) tie.
+                assert!((c.distance - d).abs() < 1e-5, "{isa:?}: {c:?} vs {s} {d}");
+                if c.student != *s {
+                    assert!(list.iter().any(|x| x.student == *s), "{isa:?}: {s} missing");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_brute_force_on_every_isa_and_shape() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for (students, rows) in [(1, 1), (3, 15), (20, 16), (40, 17), (300, 1000)] {
+            let (g, bases) = gallery(&mut rng, students, rows);
+            for nq in [1, 2, 3, 7, 8, 9, 17, 40] {
+                let queries: Vec<[f32; DIM]> = (0..nq)
+                    .map(|i| {
+                        if i % 2 == 0 {
+                            rng.jitter(&bases[i % bases.len()], 0.2)
+                        } else {
+                            rng.face()
+                        }
+                    })
+                    .collect();
+                for k in [1, 5, 64] {
+                    for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
+                        check(&g, &queries, k, isa);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn large_gallery_uses_many_chunks_and_stays_exact() {
+        let mut rng = Rng(42);
+        let (g, bases) = gallery(&mut rng, 2000, 40_000);
+        let queries: Vec<[f32; DIM]> = (0..40).map(|i| rng.jitter(&bases[i * 7], 0.3)).collect();
+        check(&g, &queries, 10, Isa::Avx512);
+        check(&g, &queries[..1], 3, Isa::Avx512);
+    }
+
+    #[test]
+    fn a_face_against_itself_is_at_distance_zero() {
+        let mut rng = Rng(7);
+        let rows: Vec<(u32, [f32; DIM])> = (0..50).map(|s| (s, rng.face())).collect();
+        let g = Gallery::from_embeddings(rows.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let queries: Vec<[f32; DIM]> = rows.iter().map(|(_, e)| *e).collect();
+        for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
+            for (i, list) in search_with_isa(&g, &queries, 2, isa).iter().enumerate() {
+                assert_eq!(list[0].student, i as u32);
+                assert_eq!(list[0].distance, 0.0, "{isa:?}");
+                assert!(list[1].distance > 1.0);
+            }
+        }
+        // A near-duplicate (last bits of a few values) is tiny, never NaN.
+        let mut twin = queries[3];
+        twin[0] = f32::from_bits(twin[0].to_bits() + 1);
+        let list = &search(&g, &[twin], 1)[0];
+        assert_eq!(list[0].student, 3);
+        assert!(list[0].distance < 1e-6);
+        assert!(distance(&twin, &twin) == 0.0);
+    }
+
+    #[test]
+    fn several_embeddings_per_student_count_once() {
+        let mut rng = Rng(99);
+        let a = rng.face();
+        let b = rng.face();
+        let rows = vec![
+            ("a", rng.jitter(&a, 0.1)),
+            ("a", a),
+            ("b", b),
+            ("a", rng.jitter(&a, 0.1)),
+        ];
+        let g = Gallery::from_embeddings(rows).unwrap_or_else(|e| panic!("{e}"));
+        let list = &search(&g, &[a], 5)[0];
+        assert_eq!(list.len(), 2);
+        assert_eq!(g.student(list[0].student), Some(&"a"));
+        assert_eq!(list[0].distance, 0.0);
+        assert_eq!(g.student(list[1].student), Some(&"b"));
+    }
+
+    #[test]
+    fn degenerate_inputs() {
+        let mut rng = Rng(5);
+        let empty: Gallery<u32> = Gallery::default();
+        assert_eq!(search(&empty, &[rng.face()], 3), vec![Vec::new()]);
+        let (g, _) = gallery(&mut rng, 4, 10);
+        assert!(search(&g, &[], 3).is_empty());
+        assert_eq!(search(&g, &[rng.face()], 0), vec![Vec::new()]);
+        let mut bad = rng.face();
+        bad[9] = f32::NAN;
+        let out = search(&g, &[bad, rng.face()], 3);
+        assert!(out[0].is_empty());
+        assert_eq!(out[1].len(), 3);
+    }
+
+    #[test]
+    fn exact_ties_are_broken_by_student_index() {
+        let mut rng = Rng(11);
+        let e = rng.face();
+        let rows: Vec<(u32, [f32; DIM])> = (0..40).map(|s| (s, e)).collect();
+        let g = Gallery::from_embeddings(rows).unwrap_or_else(|e| panic!("{e}"));
+        let q = rng.face();
+        let students: Vec<u32> = search(&g, &[q], 5)[0].iter().map(|c| c.student).collect();
+        assert_eq!(students, vec![0, 1, 2, 3, 4]);
+    }
+}
