@@ -11,7 +11,6 @@
 mod assign;
 mod blob;
 mod gallery;
-mod kernel;
 mod search;
 mod simd;
 mod verdict;

@@ -1,17 +1,20 @@
 //! Batch search: every face of a photo against a gallery, exact L2 distance, per student the
 //! nearest of their embeddings, the `k` nearest students per face.
 //!
-//! The kernel ([`super::kernel`]) computes `|q|^2 + |g|^2 - 2 q.g` for blocks of rows and keeps
+//! The kernel ([`super::simd`]) computes `|q|^2 + |g|^2 - 2 q.g` for blocks of rows and keeps
 //! only rows that may enter a query's current top-k. That form loses absolute precision for
-//! near-duplicates (cancellation), so it serves only as a filter with a tolerance; every row that
-//! passes it is re-measured exactly as `sum (q_d - g_d)^2`, and that is the distance returned.
-//! Nothing the size of `Q x N` is ever stored.
+//! near-duplicates (cancellation), so it serves only as a filter with a tolerance; every panel
+//! with a row that passes it is re-measured exactly as `sum (q_d - g_d)^2`, and that is the
+//! distance returned. Nothing the size of `Q x N` is ever stored.
 //!
 //! Work is split with rayon over chunks of gallery panels (so that a single face still uses
 //! every core) and, for small galleries, over groups of queries. Chunks are at most 1 MiB so a
-//! chunk stays in L2 while every group of queries passes over it.
+//! chunk stays in L2 while every group of queries passes over it. Each rayon task keeps its own
+//! top-k per query; the tasks share, per query, the best k-th distance any of them has found
+//! (an atomic), so that a task that starts late does not re-admit its first `k` rows blindly.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use rayon::prelude::*;
 
@@ -49,7 +52,7 @@ pub fn search<I>(gallery: &Gallery<I>, queries: &[[f32; DIM]], k: usize) -> Vec<
 }
 
 /// [`search`] with the kernel limited to `isa` (lowered further to what the CPU supports);
-/// for benchmarks and for testing the fallbacks against each other.
+/// for benchmarks and for testing the kernels against each other.
 pub fn search_with_isa<I>(
     gallery: &Gallery<I>,
     queries: &[[f32; DIM]],
@@ -63,26 +66,28 @@ pub fn search_with_isa<I>(
         return vec![Vec::new(); queries.len()];
     }
     let query_sq_norms: Vec<f32> = queries.iter().map(sq_norm).collect();
-    let max_gallery_norm = gallery
-        .sq_norms
+    let tolerances: Vec<f32> = query_sq_norms
         .iter()
-        .flatten()
-        .copied()
-        .filter(|n| n.is_finite())
-        .fold(0.0f32, f32::max);
+        .map(|&qn| tolerance(qn, gallery.max_sq_norm))
+        .collect();
+    let shared: Vec<AtomicU32> = queries
+        .iter()
+        .map(|_| AtomicU32::new(f32::INFINITY.to_bits()))
+        .collect();
     let plan = Plan::new(gallery.panels.len(), queries.len());
     // Borrow the parts, not the gallery: the ids need not be `Sync`.
     let (panels, panel_sq_norms, row_student) =
         (&gallery.panels, &gallery.sq_norms, &gallery.row_student);
 
-    let per_group: Vec<Vec<TopK>> = plan
+    let per_group: Vec<Vec<TopK<'_>>> = plan
         .query_groups
         .par_iter()
         .map(|qr| {
-            let new_sinks = || -> Vec<TopK> {
-                query_sq_norms[qr.clone()]
+            let new_sinks = || -> Vec<TopK<'_>> {
+                tolerances[qr.clone()]
                     .iter()
-                    .map(|&qn| TopK::new(k, tolerance(qn, max_gallery_norm)))
+                    .zip(&shared[qr.clone()])
+                    .map(|(&tol, shared)| TopK::new(k, tol, shared))
                     .collect()
             };
             (0..plan.chunks)
@@ -118,7 +123,7 @@ pub fn search_with_isa<I>(
 }
 
 /// Slack added to the filter bound, covering the rounding error of the expanded form:
-/// about `DIM * eps * (|q|^2 + |g|^2)` in the worst case, with a margin.
+/// at most about `DIM * eps * (|q|^2 + |g|^2)`, with a margin.
 fn tolerance(query_sq_norm: f32, max_gallery_sq_norm: f32) -> f32 {
     if query_sq_norm.is_finite() {
         1e-4 * (query_sq_norm + max_gallery_sq_norm) + f32::MIN_POSITIVE
@@ -141,7 +146,10 @@ impl Plan {
     fn new(panels: usize, queries: usize) -> Self {
         let threads = rayon::current_num_threads().max(1);
         let min_chunk = 64usize.div_ceil(queries).max(1);
-        let chunk_panels = panels.div_ceil(threads * 4).clamp(min_chunk, 128).min(panels.max(1));
+        let chunk_panels = panels
+            .div_ceil(threads * 4)
+            .clamp(min_chunk, 128)
+            .min(panels.max(1));
         let chunks = panels.div_ceil(chunk_panels);
         // Too few chunks to feed every core: split the queries too, in multiples of 8 (the
         // widest kernel block).
@@ -163,7 +171,7 @@ impl Plan {
 }
 
 /// One task's view: a group of queries, a range of panels, and the queries' top-k lists.
-pub(super) struct Scan<'a> {
+pub(super) struct Scan<'a, 's> {
     pub(super) queries: &'a [[f32; DIM]],
     pub(super) query_sq_norms: &'a [f32],
     /// The whole gallery's panels and norms; only `panel_range` is scanned.
@@ -171,77 +179,116 @@ pub(super) struct Scan<'a> {
     pub(super) panel_sq_norms: &'a [[f32; LANES]],
     pub(super) row_student: &'a [u32],
     pub(super) panel_range: Range<usize>,
-    pub(super) sinks: &'a mut [TopK],
+    pub(super) sinks: &'a mut [TopK<'s>],
 }
 
-impl Scan<'_> {
-    /// Rows of `panel` whose approximate squared distance `d2` to query `qi` passed the filter:
-    /// measure them exactly and offer them to the query's top-k. Rare after the first rows, so
-    /// kept out of the kernel's loop.
-    #[inline(never)]
-    pub(super) fn offer(&mut self, qi: usize, panel: usize, d2: &[f32; LANES]) {
-        let (Some(query), Some(sink), Some(p)) = (
-            self.queries.get(qi),
-            self.sinks.get_mut(qi),
-            self.panels.get(panel),
-        ) else {
+impl Scan<'_, '_> {
+    /// Hand every nonzero mask of a block to [`Scan::offer`]. Inlined into the kernel so that
+    /// the exact re-measurement is compiled with the kernel's vector width.
+    #[inline(always)]
+    pub(super) fn offer_masks<const QB: usize, const GB: usize>(
+        &mut self,
+        q0: usize,
+        p: usize,
+        masks: &[[u16; GB]; QB],
+    ) {
+        for (i, row) in masks.iter().enumerate() {
+            for (j, &mask) in row.iter().enumerate() {
+                if mask != 0 {
+                    self.offer(q0 + i, p + j, mask);
+                }
+            }
+        }
+    }
+
+    /// Rows of `panel` (bits of `mask`) whose approximate squared distance to query `qi` passed
+    /// the filter: measure the panel's rows exactly (all 16 at once costs about what one row
+    /// costs alone) and offer the masked ones to the query's top-k.
+    #[inline(always)]
+    fn offer(&mut self, qi: usize, panel: usize, mask: u16) {
+        let (Some(query), Some(p)) = (self.queries.get(qi), self.panels.get(panel)) else {
             return;
         };
-        for (lane, &approx) in d2.iter().enumerate() {
-            if !(approx < sink.filter_bound()) {
-                continue;
+        // Four independent sums per lane, so the adds do not wait on each other.
+        let mut acc = [[0.0f32; LANES]; 4];
+        for (dims, qs) in p.0.chunks_exact(4).zip(query.chunks_exact(4)) {
+            for c in 0..4 {
+                for l in 0..LANES {
+                    let x = dims[c][l] - qs[c];
+                    acc[c][l] += x * x;
+                }
             }
-            // Padding rows of the last panel have no student.
-            let Some(&student) = self.row_student.get(panel * LANES + lane) else {
-                continue;
-            };
-            let exact = query
-                .iter()
-                .zip(&p.0)
-                .map(|(q, g)| (q - g[lane]) * (q - g[lane]))
-                .sum::<f32>();
-            sink.insert(exact, student);
+        }
+        let exact: [f32; LANES] =
+            std::array::from_fn(|l| (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]));
+        self.insert_lanes(qi, panel, mask, &exact);
+    }
+
+    #[inline(never)]
+    fn insert_lanes(&mut self, qi: usize, panel: usize, mask: u16, exact: &[f32; LANES]) {
+        let Some(sink) = self.sinks.get_mut(qi) else {
+            return;
+        };
+        let mut bits = mask;
+        while bits != 0 {
+            let lane = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            // Padding rows of the last panel have no student (and an infinite norm).
+            if let Some(&student) = self.row_student.get(panel * LANES + lane) {
+                sink.insert(exact[lane], student);
+            }
         }
     }
 }
 
-/// The `k` best `(squared distance, student)` pairs seen so far, one per student, ordered by
-/// distance then student index. Unsorted; `k` is small (tens), so linear scans win.
-#[derive(Clone)]
-pub(super) struct TopK {
+/// The `k` best `(squared distance, student)` pairs seen by one task, one per student, ordered
+/// by distance then student index. Unsorted; `k` is small (tens), so linear scans win.
+pub(super) struct TopK<'a> {
     k: usize,
     tolerance: f32,
     items: Vec<(f32, u32)>,
     /// Index in `items` of the worst pair, valid when `items` is not empty.
     worst: usize,
+    /// The smallest k-th squared distance any task has reached for this query (`f32` bits).
+    /// At least `k` distinct students are at or below it, so a row above it cannot be in the
+    /// answer. Non-negative floats order like their bits, so `fetch_min` works on the bits.
+    shared: &'a AtomicU32,
 }
 
 fn worse(a: (f32, u32), b: (f32, u32)) -> bool {
     a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).is_gt()
 }
 
-impl TopK {
-    fn new(k: usize, tolerance: f32) -> Self {
+impl<'a> TopK<'a> {
+    fn new(k: usize, tolerance: f32, shared: &'a AtomicU32) -> Self {
         Self {
             k,
             tolerance,
             items: Vec::with_capacity(k),
             worst: 0,
+            shared,
         }
+    }
+
+    fn shared_bound(&self) -> f32 {
+        f32::from_bits(self.shared.load(Ordering::Relaxed))
     }
 
     /// Approximate squared distances at or above this cannot enter the list.
     #[inline(always)]
     pub(super) fn filter_bound(&self) -> f32 {
-        if self.items.len() < self.k {
+        let local = if self.items.len() < self.k {
             f32::INFINITY
         } else {
-            self.items[self.worst].0 + self.tolerance
-        }
+            self.items[self.worst].0
+        };
+        local.min(self.shared_bound()) + self.tolerance
     }
 
     fn insert(&mut self, d2: f32, student: u32) {
-        if !d2.is_finite() || self.k == 0 {
+        // Strictly above the shared bound: k students are nearer (ties stay, for the index
+        // tie-break). Also refuses NaN.
+        if !(d2.is_finite() && d2 <= self.shared_bound()) || self.k == 0 {
             return;
         }
         let new = (d2, student);
@@ -260,6 +307,12 @@ impl TopK {
         } else if worse(self.items[self.worst], new) {
             self.items[self.worst] = new;
             self.find_worst();
+        } else {
+            return;
+        }
+        if self.items.len() == self.k {
+            self.shared
+                .fetch_min(self.items[self.worst].0.to_bits(), Ordering::Relaxed);
         }
     }
 
@@ -273,7 +326,7 @@ impl TopK {
         self.worst = w;
     }
 
-    fn merge(&mut self, other: TopK) {
+    fn merge(&mut self, other: TopK<'_>) {
         for (d2, student) in other.items {
             self.insert(d2, student);
         }

@@ -1,0 +1,55 @@
+//! Portable kernel: plain arrays that LLVM vectorises for the target's baseline (SSE2 on x86-64,
+//! NEON on AArch64). 2 queries x 1 panel: 8 accumulators of 4 lanes in 16 xmm registers.
+#![deny(unsafe_code)]
+
+use crate::matching::DIM;
+use crate::matching::gallery::{LANES, Panel};
+
+super::define_scan!(qb = 2, gb = 1);
+
+/// `a * b + c`, fused where the target has FMA (AArch64, or an x86 build with it enabled);
+/// elsewhere `mul_add` would be a slow library call, so multiply then add.
+#[inline(always)]
+fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+    if cfg!(any(target_arch = "aarch64", target_feature = "fma")) {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// Masks of the rows of `panels` whose squared distance to each query is below its bound.
+#[inline]
+fn block<const QB: usize, const GB: usize>(
+    queries: &[[f32; DIM]; QB],
+    panels: &[Panel; GB],
+    query_sq_norms: &[f32; QB],
+    panel_sq_norms: &[[f32; LANES]; GB],
+    bounds: &[f32; QB],
+) -> [[u16; GB]; QB] {
+    let mut acc = [[[0.0f32; LANES]; GB]; QB];
+    for d in 0..DIM {
+        for (j, panel) in panels.iter().enumerate() {
+            let g = &panel.0[d];
+            for (i, q) in queries.iter().enumerate() {
+                let b = q[d];
+                for (a, &x) in acc[i][j].iter_mut().zip(g) {
+                    *a = mul_add(x, b, *a);
+                }
+            }
+        }
+    }
+    let mut masks = [[0u16; GB]; QB];
+    for (i, row) in acc.iter().enumerate() {
+        for (j, dots) in row.iter().enumerate() {
+            let gn = &panel_sq_norms[j];
+            let mut mask = 0u16;
+            for l in 0..LANES {
+                let d2 = query_sq_norms[i] + gn[l] - 2.0 * dots[l];
+                mask |= u16::from(d2 < bounds[i]) << l;
+            }
+            masks[i][j] = mask;
+        }
+    }
+    masks
+}
