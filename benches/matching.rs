@@ -7,11 +7,13 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rollcall::matching::{Candidate, DIM, Gallery, Isa, assign, detected_isa, search_with_isa};
+use rollcall::matching::{
+    Candidate, DIM, Gallery, Isa, SearchOptions, assign, detected_isa, search_with,
+};
 
 const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 const QUERIES: [usize; 2] = [1, 40];
-/// Candidates kept per face, as `match_faces` does with 5 for review: `max(5, faces)`.
+/// Nearest students kept per face, as the review screen shows them.
 const REVIEW_K: usize = 5;
 
 /// A random direction scaled to norm 1.4, the size of dlib's embeddings.
@@ -33,6 +35,17 @@ fn queries(q: usize, seed: u64) -> Vec<[f32; DIM]> {
     (0..q).map(|_| face(&mut rng)).collect()
 }
 
+/// What `match_faces` asks for a photo of `faces` faces: the 5 nearest students for review,
+/// and up to `faces` students within the 0.60 threshold for the assignment.
+fn options(faces: usize, isa: Isa) -> SearchOptions {
+    SearchOptions {
+        within: 0.6,
+        within_k: faces,
+        isa,
+        ..SearchOptions::nearest(REVIEW_K)
+    }
+}
+
 fn bench_search(c: &mut Criterion) {
     eprintln!(
         "matching bench: kernel {:?}, {} rayon threads",
@@ -50,9 +63,7 @@ fn bench_search(c: &mut Criterion) {
             let qs = queries(q, 2);
             group.throughput(Throughput::Elements((q * n) as u64));
             group.bench_function(BenchmarkId::new(format!("q{q}"), format!("n{n}")), |b| {
-                b.iter(|| {
-                    search_with_isa(black_box(&g), black_box(&qs), REVIEW_K.max(q), Isa::Avx512)
-                });
+                b.iter(|| search_with(black_box(&g), black_box(&qs), &options(q, Isa::Avx512)));
             });
         }
     }
@@ -73,7 +84,7 @@ fn bench_search(c: &mut Criterion) {
             continue;
         }
         group.bench_function(BenchmarkId::new(format!("{isa:?}"), "q40/n100000"), |b| {
-            b.iter(|| search_with_isa(black_box(&g), black_box(&qs), 40, isa));
+            b.iter(|| search_with(black_box(&g), black_box(&qs), &options(40, isa)));
         });
     }
     group.finish();

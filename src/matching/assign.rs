@@ -7,23 +7,24 @@
 //!
 //! It is solved exactly as a rectangular assignment problem (Hungarian method with potentials,
 //! shortest augmenting paths, `O(F^2 C)` for `F` faces and `C` candidate students): an allowed
-//! pair costs its distance, a forbidden pair or a padding column costs `BIG = F * max_distance
-//! + 1`, so a face paired with a `BIG` column is unmatched. One more match always saves `BIG`,
-//! more than any sum of allowed distances can add, which makes the single sum equivalent to the
-//! lexicographic objective.
+//! pair costs its distance, a forbidden pair or a padding column costs
+//! `BIG = F * max_distance + 1`, so a face paired with a `BIG` column is unmatched. One more
+//! match always saves `BIG`, more than any sum of allowed distances can add, which makes the
+//! single sum equivalent to the lexicographic objective.
 //!
-//! Restricting each face to its `F` nearest students loses nothing: if a face were matched
-//! outside its `F` nearest, at most `F - 1` of those are taken by other faces, so a free one at no
-//! greater distance exists and swapping to it keeps the count and does not raise the sum.
-//! [`match_faces`] therefore searches with `k >= F`.
+//! Restricting each face to its `F` nearest students under the threshold loses nothing: if a
+//! face were matched outside those, at most `F - 1` of them are taken by other faces, so a free
+//! one at no greater distance exists and swapping to it keeps the count and does not raise the
+//! sum. [`match_faces`] therefore asks the search for up to `F` students within the threshold
+//! (besides the `review_k` nearest for display).
 
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use super::gallery::Gallery;
-use super::search::{Candidate, search};
-use super::verdict::{Thresholds, Verdict};
 use super::DIM;
+use super::gallery::Gallery;
+use super::search::{Candidate, SearchOptions, search_with};
+use super::verdict::{Thresholds, Verdict};
 
 /// For each face, the position in its own candidate list of the student it is matched to.
 ///
@@ -158,7 +159,7 @@ pub struct FaceMatch<I> {
     /// Another face took a student nearer to this face than the one it got (or it got none
     /// although it had candidates under the uncertain threshold): worth the teacher's look.
     pub displaced: bool,
-    /// The nearest students, nearest first, whether assigned elsewhere or not, for review.
+    /// The `review_k` nearest students, nearest first, whether assigned elsewhere or not.
     pub candidates: Vec<(I, f32)>,
 }
 
@@ -170,8 +171,13 @@ pub fn match_faces<I: Clone + Eq + Hash>(
     thresholds: &Thresholds,
     review_k: usize,
 ) -> Vec<FaceMatch<I>> {
-    // k >= number of faces keeps the assignment exact (see the module doc).
-    let lists = search(gallery, faces, review_k.max(faces.len()));
+    // Up to F candidates under the threshold keep the assignment exact (see the module doc).
+    let options = SearchOptions {
+        within: thresholds.uncertain(),
+        within_k: faces.len(),
+        ..SearchOptions::nearest(review_k)
+    };
+    let lists = search_with(gallery, faces, &options);
     let chosen = assign(&lists, thresholds.uncertain());
     let id = |c: &Candidate| gallery.student(c.student).cloned();
     lists

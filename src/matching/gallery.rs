@@ -351,7 +351,9 @@ mod tests {
         assert_eq!(builds, 1);
         cache.invalidate(&7);
         let g = cache
-            .get_or_build(&7, || Ok::<_, Infallible>(build(&[("s", emb(1.0)), ("t", emb(2.0))])))
+            .get_or_build(&7, || {
+                Ok::<_, Infallible>(build(&[("s", emb(1.0)), ("t", emb(2.0))]))
+            })
             .unwrap_or_else(|e| match e {});
         assert_eq!(g.len(), 2);
         let failed = cache.get_or_build(&8, || Err("database down"));
@@ -372,7 +374,10 @@ mod tests {
         let fresh = cache
             .get_or_build(&1, || Ok::<_, Infallible>(Gallery::default()))
             .unwrap_or_else(|e| match e {});
-        assert!(fresh.is_empty(), "the stale build must not have been cached");
+        assert!(
+            fresh.is_empty(),
+            "the stale build must not have been cached"
+        );
         cache.clear();
     }
 }

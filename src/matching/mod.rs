@@ -18,7 +18,7 @@ mod verdict;
 pub use assign::{FaceMatch, assign, match_faces};
 pub use blob::{BLOB_LEN, BlobError, decode_blob, encode_blob};
 pub use gallery::{Gallery, GalleryBuilder, GalleryCache, GalleryError};
-pub use search::{Candidate, distance, search, search_with_isa, sq_norm};
+pub use search::{Candidate, SearchOptions, distance, search, search_with, sq_norm};
 pub use simd::{Isa, detected_isa};
 pub use verdict::{ThresholdError, Thresholds, Verdict};
 

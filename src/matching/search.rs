@@ -1,17 +1,19 @@
 //! Batch search: every face of a photo against a gallery, exact L2 distance, per student the
 //! nearest of their embeddings, the `k` nearest students per face.
 //!
-//! The kernel ([`super::simd`]) computes `|q|^2 + |g|^2 - 2 q.g` for blocks of rows and keeps
-//! only rows that may enter a query's current top-k. That form loses absolute precision for
-//! near-duplicates (cancellation), so it serves only as a filter with a tolerance; every panel
-//! with a row that passes it is re-measured exactly as `sum (q_d - g_d)^2`, and that is the
-//! distance returned. Nothing the size of `Q x N` is ever stored.
+//! The kernel ([`super::simd`]) computes `|q|^2 + |g|^2 - 2 q.g` for blocks of rows and offers
+//! only rows that may enter a query's current list; nothing the size of `Q x N` is stored. That
+//! form cancels for near-duplicates (its absolute error is around `1e-6` in squared distance for
+//! dlib-sized vectors), so it only decides which students make the list; the distances returned
+//! are then measured exactly as `sum (q_d - g_d)^2` and the list is sorted by them (a face
+//! against its own enrolment photo is at distance 0, not 1e-3). Students whose distances differ
+//! by less than that error may therefore swap places at the edge of the list.
 //!
 //! Work is split with rayon over chunks of gallery panels (so that a single face still uses
 //! every core) and, for small galleries, over groups of queries. Chunks are at most 1 MiB so a
 //! chunk stays in L2 while every group of queries passes over it. Each rayon task keeps its own
-//! top-k per query; the tasks share, per query, the best k-th distance any of them has found
-//! (an atomic), so that a task that starts late does not re-admit its first `k` rows blindly.
+//! list per query; the tasks share, per query, the best k-th distance any of them has found
+//! (an atomic), so that a task that starts late does not admit its first `k` rows blindly.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,6 +29,31 @@ use super::simd::{self, Isa};
 pub struct Candidate {
     pub student: u32,
     pub distance: f32,
+}
+
+/// What [`search_with`] returns per face.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchOptions {
+    /// The `k` nearest students, whatever their distance (for review).
+    pub k: usize,
+    /// Beyond those, up to `within_k` more students at distance `<= within` (for the
+    /// assignment, which needs every face's `F` nearest students under the threshold).
+    pub within: f32,
+    pub within_k: usize,
+    /// Widest kernel to use; lowered to what the CPU supports.
+    pub isa: Isa,
+}
+
+impl SearchOptions {
+    /// The `k` nearest students, with the widest kernel the CPU has.
+    pub fn nearest(k: usize) -> Self {
+        Self {
+            k,
+            within: 0.0,
+            within_k: 0,
+            isa: Isa::Avx512,
+        }
+    }
 }
 
 /// Squared Euclidean norm.
@@ -48,23 +75,32 @@ pub fn distance(a: &[f32; DIM], b: &[f32; DIM]) -> f32 {
 /// Ties are broken by student index, so the result does not depend on how the work was split.
 /// A query with a non-finite value gets no candidates.
 pub fn search<I>(gallery: &Gallery<I>, queries: &[[f32; DIM]], k: usize) -> Vec<Vec<Candidate>> {
-    search_with_isa(gallery, queries, k, Isa::Avx512)
+    search_with(gallery, queries, &SearchOptions::nearest(k))
 }
 
-/// [`search`] with the kernel limited to `isa` (lowered further to what the CPU supports);
-/// for benchmarks and for testing the kernels against each other.
-pub fn search_with_isa<I>(
+/// For each query, nearest first: its `options.k` nearest students, and further students at
+/// distance `<= options.within` until `options.within_k` of those are listed.
+pub fn search_with<I>(
     gallery: &Gallery<I>,
     queries: &[[f32; DIM]],
-    k: usize,
-    isa: Isa,
+    options: &SearchOptions,
 ) -> Vec<Vec<Candidate>> {
     if queries.is_empty() {
         return Vec::new();
     }
-    if gallery.is_empty() || k == 0 {
+    let capacity = options.k.max(options.within_k);
+    if gallery.is_empty() || capacity == 0 {
         return vec![Vec::new(); queries.len()];
     }
+    let limits = Limits {
+        k: options.k,
+        capacity,
+        within_sq: if options.within.is_finite() && options.within > 0.0 {
+            options.within * options.within
+        } else {
+            0.0
+        },
+    };
     let query_sq_norms: Vec<f32> = queries.iter().map(sq_norm).collect();
     let tolerances: Vec<f32> = query_sq_norms
         .iter()
@@ -87,7 +123,7 @@ pub fn search_with_isa<I>(
                 tolerances[qr.clone()]
                     .iter()
                     .zip(&shared[qr.clone()])
-                    .map(|(&tol, shared)| TopK::new(k, tol, shared))
+                    .map(|(&tol, shared)| TopK::new(limits, tol, shared))
                     .collect()
             };
             (0..plan.chunks)
@@ -104,7 +140,7 @@ pub fn search_with_isa<I>(
                         panel_range: start..end,
                         sinks: &mut sinks,
                     };
-                    simd::run(isa, &mut scan);
+                    simd::run(options.isa, &mut scan);
                     sinks
                 })
                 .reduce(new_sinks, |mut a, b| {
@@ -118,7 +154,8 @@ pub fn search_with_isa<I>(
     per_group
         .into_iter()
         .flatten()
-        .map(TopK::into_candidates)
+        .zip(queries)
+        .map(|(list, query)| list.into_candidates(query, panels))
         .collect()
 }
 
@@ -170,7 +207,7 @@ impl Plan {
     }
 }
 
-/// One task's view: a group of queries, a range of panels, and the queries' top-k lists.
+/// One task's view: a group of queries, a range of panels, and the queries' lists.
 pub(super) struct Scan<'a, 's> {
     pub(super) queries: &'a [[f32; DIM]],
     pub(super) query_sq_norms: &'a [f32],
@@ -183,49 +220,10 @@ pub(super) struct Scan<'a, 's> {
 }
 
 impl Scan<'_, '_> {
-    /// Hand every nonzero mask of a block to [`Scan::offer`]. Inlined into the kernel so that
-    /// the exact re-measurement is compiled with the kernel's vector width.
-    #[inline(always)]
-    pub(super) fn offer_masks<const QB: usize, const GB: usize>(
-        &mut self,
-        q0: usize,
-        p: usize,
-        masks: &[[u16; GB]; QB],
-    ) {
-        for (i, row) in masks.iter().enumerate() {
-            for (j, &mask) in row.iter().enumerate() {
-                if mask != 0 {
-                    self.offer(q0 + i, p + j, mask);
-                }
-            }
-        }
-    }
-
-    /// Rows of `panel` (bits of `mask`) whose approximate squared distance to query `qi` passed
-    /// the filter: measure the panel's rows exactly (all 16 at once costs about what one row
-    /// costs alone) and offer the masked ones to the query's top-k.
-    #[inline(always)]
-    fn offer(&mut self, qi: usize, panel: usize, mask: u16) {
-        let (Some(query), Some(p)) = (self.queries.get(qi), self.panels.get(panel)) else {
-            return;
-        };
-        // Four independent sums per lane, so the adds do not wait on each other.
-        let mut acc = [[0.0f32; LANES]; 4];
-        for (dims, qs) in p.0.chunks_exact(4).zip(query.chunks_exact(4)) {
-            for c in 0..4 {
-                for l in 0..LANES {
-                    let x = dims[c][l] - qs[c];
-                    acc[c][l] += x * x;
-                }
-            }
-        }
-        let exact: [f32; LANES] =
-            std::array::from_fn(|l| (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]));
-        self.insert_lanes(qi, panel, mask, &exact);
-    }
-
+    /// Rows of `panel` (bits of `mask`) whose approximate squared distance `d2` to query `qi`
+    /// passed the kernel's filter. Rare after the first rows, so kept out of the kernel.
     #[inline(never)]
-    fn insert_lanes(&mut self, qi: usize, panel: usize, mask: u16, exact: &[f32; LANES]) {
+    pub(super) fn offer(&mut self, qi: usize, panel: usize, mask: u16, d2: &[f32; LANES]) {
         let Some(sink) = self.sinks.get_mut(qi) else {
             return;
         };
@@ -233,116 +231,165 @@ impl Scan<'_, '_> {
         while bits != 0 {
             let lane = bits.trailing_zeros() as usize;
             bits &= bits - 1;
+            let row = panel * LANES + lane;
             // Padding rows of the last panel have no student (and an infinite norm).
-            if let Some(&student) = self.row_student.get(panel * LANES + lane) {
-                sink.insert(exact[lane], student);
+            if let Some(&student) = self.row_student.get(row) {
+                sink.insert(Entry {
+                    d2: d2[lane],
+                    student,
+                    row: row as u32,
+                });
             }
         }
     }
 }
 
-/// The `k` best `(squared distance, student)` pairs seen by one task, one per student, ordered
-/// by distance then student index. Unsorted; `k` is small (tens), so linear scans win.
-pub(super) struct TopK<'a> {
+/// Squared distance (approximate until [`TopK::into_candidates`]), student, gallery row.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    d2: f32,
+    student: u32,
+    row: u32,
+}
+
+impl Entry {
+    /// Order by distance, then student index (deterministic ties).
+    fn before(&self, other: &Entry) -> bool {
+        self.d2
+            .total_cmp(&other.d2)
+            .then(self.student.cmp(&other.student))
+            .is_lt()
+    }
+}
+
+/// What a list keeps: the `k` best, and up to `capacity` in all while within `within_sq`.
+#[derive(Clone, Copy)]
+struct Limits {
     k: usize,
+    capacity: usize,
+    within_sq: f32,
+}
+
+/// One task's list for one query: one entry per student, sorted. Short (tens), so a sorted
+/// vector with linear moves beats a heap.
+pub(super) struct TopK<'a> {
+    limits: Limits,
     tolerance: f32,
-    items: Vec<(f32, u32)>,
-    /// Index in `items` of the worst pair, valid when `items` is not empty.
-    worst: usize,
+    items: Vec<Entry>,
     /// The smallest k-th squared distance any task has reached for this query (`f32` bits).
-    /// At least `k` distinct students are at or below it, so a row above it cannot be in the
-    /// answer. Non-negative floats order like their bits, so `fetch_min` works on the bits.
+    /// At least `k` distinct students are at or below it. Non-negative floats order like their
+    /// bits, so `fetch_min` on the bits is a float minimum.
     shared: &'a AtomicU32,
 }
 
-fn worse(a: (f32, u32), b: (f32, u32)) -> bool {
-    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).is_gt()
-}
-
 impl<'a> TopK<'a> {
-    fn new(k: usize, tolerance: f32, shared: &'a AtomicU32) -> Self {
+    fn new(limits: Limits, tolerance: f32, shared: &'a AtomicU32) -> Self {
         Self {
-            k,
+            limits,
             tolerance,
-            items: Vec::with_capacity(k),
-            worst: 0,
+            items: Vec::with_capacity(limits.capacity + 1),
             shared,
         }
     }
 
-    fn shared_bound(&self) -> f32 {
-        f32::from_bits(self.shared.load(Ordering::Relaxed))
+    /// Squared distances above this cannot change the list.
+    fn bound(&self) -> f32 {
+        let Limits {
+            k,
+            capacity,
+            within_sq,
+        } = self.limits;
+        let kth = match self.items.get(k.wrapping_sub(1)) {
+            Some(e) if k > 0 => e.d2,
+            _ if k > 0 => f32::INFINITY,
+            _ => 0.0,
+        };
+        let nearest = kth.min(f32::from_bits(self.shared.load(Ordering::Relaxed)));
+        if capacity > k {
+            let within = self
+                .items
+                .get(capacity - 1)
+                .map_or(within_sq, |e| e.d2.min(within_sq));
+            nearest.max(within)
+        } else {
+            nearest
+        }
     }
 
-    /// Approximate squared distances at or above this cannot enter the list.
+    /// The kernel's filter: its squared distances are only accurate to the tolerance.
     #[inline(always)]
     pub(super) fn filter_bound(&self) -> f32 {
-        let local = if self.items.len() < self.k {
-            f32::INFINITY
-        } else {
-            self.items[self.worst].0
-        };
-        local.min(self.shared_bound()) + self.tolerance
+        self.bound() + self.tolerance
     }
 
-    fn insert(&mut self, d2: f32, student: u32) {
-        // Strictly above the shared bound: k students are nearer (ties stay, for the index
-        // tie-break). Also refuses NaN.
-        if !(d2.is_finite() && d2 <= self.shared_bound()) || self.k == 0 {
+    fn insert(&mut self, e: Entry) {
+        if !(e.d2.is_finite() && e.d2 <= self.bound()) {
             return;
         }
-        let new = (d2, student);
-        if let Some(pos) = self.items.iter().position(|&(_, s)| s == student) {
-            if d2 < self.items[pos].0 {
-                self.items[pos].0 = d2;
-                if pos == self.worst {
-                    self.find_worst();
-                }
+        let pos = self.items.partition_point(|x| x.before(&e));
+        if let Some(old) = self.items.iter().position(|x| x.student == e.student) {
+            if old < pos {
+                return;
             }
-        } else if self.items.len() < self.k {
-            self.items.push(new);
-            if self.items.len() == 1 || worse(new, self.items[self.worst]) {
-                self.worst = self.items.len() - 1;
-            }
-        } else if worse(self.items[self.worst], new) {
-            self.items[self.worst] = new;
-            self.find_worst();
-        } else {
-            return;
+            self.items.remove(old);
         }
-        if self.items.len() == self.k {
-            self.shared
-                .fetch_min(self.items[self.worst].0.to_bits(), Ordering::Relaxed);
+        self.items.insert(pos, e);
+        let Limits {
+            k,
+            capacity,
+            within_sq,
+        } = self.limits;
+        self.items.truncate(capacity);
+        while self.items.len() > k && self.items.last().is_some_and(|x| x.d2 > within_sq) {
+            self.items.pop();
         }
-    }
-
-    fn find_worst(&mut self) {
-        let mut w = 0;
-        for (i, &item) in self.items.iter().enumerate() {
-            if worse(item, self.items[w]) {
-                w = i;
-            }
+        if k > 0
+            && let Some(kth) = self.items.get(k - 1)
+            && kth.d2.to_bits() < self.shared.load(Ordering::Relaxed)
+        {
+            // Only a real improvement writes, so the cache line is rarely taken from the
+            // other cores.
+            self.shared.fetch_min(kth.d2.to_bits(), Ordering::Relaxed);
         }
-        self.worst = w;
     }
 
     fn merge(&mut self, other: TopK<'_>) {
-        for (d2, student) in other.items {
-            self.insert(d2, student);
+        for e in other.items {
+            self.insert(e);
         }
     }
 
-    fn into_candidates(mut self) -> Vec<Candidate> {
-        self.items
-            .sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        self.items
-            .into_iter()
+    /// Measure the kept rows exactly and sort by the exact distances.
+    fn into_candidates(self, query: &[f32; DIM], panels: &[Panel]) -> Vec<Candidate> {
+        let mut out: Vec<(f32, u32)> = self
+            .items
+            .iter()
+            .map(|e| {
+                let (panel, lane) = (e.row as usize / LANES, e.row as usize % LANES);
+                let d2 = panels.get(panel).map_or(e.d2, |p| exact_sq(query, p, lane));
+                (d2, e.student)
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        out.into_iter()
             .map(|(d2, student)| Candidate {
                 student,
                 distance: d2.sqrt(),
             })
             .collect()
     }
+}
+
+/// `sum (q_d - g_d)^2` for one row of a panel, with four partial sums.
+fn exact_sq(query: &[f32; DIM], panel: &Panel, lane: usize) -> f32 {
+    let mut acc = [0.0f32; 4];
+    for (dims, qs) in panel.0.chunks_exact(4).zip(query.chunks_exact(4)) {
+        for c in 0..4 {
+            let x = dims[c][lane] - qs[c];
+            acc[c] += x * x;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 #[cfg(test)]
@@ -409,7 +456,14 @@ mod tests {
     }
 
     fn check(g: &Gallery<u32>, queries: &[[f32; DIM]], k: usize, isa: Isa) {
-        let got = search_with_isa(g, queries, k, isa);
+        let got = search_with(
+            g,
+            queries,
+            &SearchOptions {
+                isa,
+                ..SearchOptions::nearest(k)
+            },
+        );
         assert_eq!(got.len(), queries.len());
         for (q, list) in queries.iter().zip(&got) {
             let want = brute_force(g, q, k);
@@ -464,7 +518,17 @@ mod tests {
         let g = Gallery::from_embeddings(rows.clone()).unwrap_or_else(|e| panic!("{e}"));
         let queries: Vec<[f32; DIM]> = rows.iter().map(|(_, e)| *e).collect();
         for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
-            for (i, list) in search_with_isa(&g, &queries, 2, isa).iter().enumerate() {
+            for (i, list) in search_with(
+                &g,
+                &queries,
+                &SearchOptions {
+                    isa,
+                    ..SearchOptions::nearest(2)
+                },
+            )
+            .iter()
+            .enumerate()
+            {
                 assert_eq!(list[0].student, i as u32);
                 assert_eq!(list[0].distance, 0.0, "{isa:?}");
                 assert!(list[1].distance > 1.0);

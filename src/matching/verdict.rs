@@ -3,7 +3,9 @@
 /// Why a pair of thresholds was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ThresholdError {
-    #[error("thresholds must be finite and positive (confident {confident}, uncertain {uncertain})")]
+    #[error(
+        "thresholds must be finite and positive (confident {confident}, uncertain {uncertain})"
+    )]
     NotPositive { confident: f32, uncertain: f32 },
     #[error("confident threshold {confident} must be below uncertain threshold {uncertain}")]
     Order { confident: f32, uncertain: f32 },
@@ -113,7 +115,10 @@ mod tests {
             (0.5, f32::NAN),
         ] {
             assert!(
-                matches!(Thresholds::new(c, u), Err(ThresholdError::NotPositive { .. })),
+                matches!(
+                    Thresholds::new(c, u),
+                    Err(ThresholdError::NotPositive { .. })
+                ),
                 "{c} {u}"
             );
         }

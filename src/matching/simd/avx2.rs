@@ -3,14 +3,19 @@
 #![deny(unsafe_code)]
 
 use std::arch::x86_64::{
-    __m256, _CMP_LT_OQ, _mm256_add_ps, _mm256_cmp_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps,
-    _mm256_movemask_ps, _mm256_set_ps, _mm256_set1_ps, _mm256_setzero_ps,
+    __m128, __m256, _CMP_LT_OQ, _mm_extract_ps, _mm256_add_ps, _mm256_cmp_ps,
+    _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_movemask_ps, _mm256_set_ps,
+    _mm256_set1_ps, _mm256_setzero_ps,
 };
 
 use crate::matching::DIM;
 use crate::matching::gallery::{LANES, Panel};
 
-super::define_scan!(#[target_feature(enable = "avx2,fma")] qb = 6, gb = 1);
+super::define_scan!(
+    #[target_feature(enable = "avx2,fma")]
+    qb = 6,
+    gb = 1
+);
 
 /// Lanes `8 * half .. 8 * half + 8` of an array as one vector (a single unaligned load).
 #[target_feature(enable = "avx2")]
@@ -29,7 +34,37 @@ fn load(v: &[f32; LANES], half: usize) -> __m256 {
     )
 }
 
-/// Masks of the rows of `panels` whose squared distance to each query is below its bound.
+/// The lanes of a panel's two vectors, for the rare blocks with rows to offer.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn to_array(v: [__m256; 2]) -> [f32; LANES] {
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn quarter(x: __m128) -> [f32; 4] {
+        [
+            f32::from_bits(_mm_extract_ps::<0>(x) as u32),
+            f32::from_bits(_mm_extract_ps::<1>(x) as u32),
+            f32::from_bits(_mm_extract_ps::<2>(x) as u32),
+            f32::from_bits(_mm_extract_ps::<3>(x) as u32),
+        ]
+    }
+    let q = [
+        quarter(_mm256_extractf128_ps::<0>(v[0])),
+        quarter(_mm256_extractf128_ps::<1>(v[0])),
+        quarter(_mm256_extractf128_ps::<0>(v[1])),
+        quarter(_mm256_extractf128_ps::<1>(v[1])),
+    ];
+    let mut out = [0.0f32; LANES];
+    for (dst, src) in out.chunks_exact_mut(4).zip(q) {
+        dst.copy_from_slice(&src);
+    }
+    out
+}
+
+/// Per (query, panel): the rows whose approximate squared distance is below the query's bound
+/// (a mask), and those distances.
+// Index loops: each index walks several arrays at once (queries, panels, accumulators).
+#[allow(clippy::needless_range_loop)]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn block<const QB: usize, const GB: usize>(
@@ -38,7 +73,7 @@ fn block<const QB: usize, const GB: usize>(
     query_sq_norms: &[f32; QB],
     panel_sq_norms: &[[f32; LANES]; GB],
     bounds: &[f32; QB],
-) -> [[u16; GB]; QB] {
+) -> ([[u16; GB]; QB], [[[__m256; 2]; GB]; QB]) {
     let mut acc = [[[_mm256_setzero_ps(); 2]; GB]; QB];
     for d in 0..DIM {
         let mut g = [[_mm256_setzero_ps(); 2]; GB];
@@ -64,13 +99,13 @@ fn block<const QB: usize, const GB: usize>(
                     _mm256_set1_ps(query_sq_norms[i]),
                     load(&panel_sq_norms[j], h),
                 );
-                let d2 = _mm256_fnmadd_ps(two, acc[i][j][h], sum);
-                let below = _mm256_cmp_ps::<_CMP_LT_OQ>(d2, _mm256_set1_ps(bounds[i]));
+                acc[i][j][h] = _mm256_fnmadd_ps(two, acc[i][j][h], sum);
+                let below = _mm256_cmp_ps::<_CMP_LT_OQ>(acc[i][j][h], _mm256_set1_ps(bounds[i]));
                 // movemask sets the low 8 bits, one per lane.
                 mask |= ((_mm256_movemask_ps(below) & 0xff) as u16) << (8 * h);
             }
             masks[i][j] = mask;
         }
     }
-    masks
+    (masks, acc)
 }

@@ -12,7 +12,7 @@
 //! Each kernel computes the dot products of a block of queries with a block of gallery panels
 //! in registers, turns them into `|q|^2 + |g|^2 - 2 q.g`, and compares them with each query's
 //! current top-k bound, giving a 16-bit mask per (query, panel); rows in the mask go to
-//! [`Scan::offer`], which re-measures them exactly.
+//! [`Scan::offer`].
 //!
 //! Why intrinsics rather than auto-vectorised arrays for the wide kernels (measured on this
 //! Xeon, 40 queries, L2-resident gallery, one core): the array form reached 190-215 GFLOP/s for
@@ -20,7 +20,8 @@
 //! for odd AVX2 shapes, depending on LLVM's unrolling and SLP decisions; the intrinsic form
 //! gives 195-220 GFLOP/s for every shape tried, close to the core's peak of two 16-lane FMAs per
 //! cycle. The intrinsics used are all safe in a `#[target_feature]` function (loads go through
-//! `_mm512_set_ps` on an array reference, which LLVM turns into one vector load).
+//! `_mm512_set_ps` on an array reference, which LLVM turns into one vector load, and the rare
+//! way back to an array goes through lane extracts).
 #![allow(unsafe_code)]
 // Why `unsafe` is allowed in this file (and not in its submodules, which deny it): calling a
 // `#[target_feature]` function from code compiled without those features is `unsafe`, since
@@ -88,7 +89,9 @@ pub(super) fn run(wanted: Isa, scan: &mut Scan<'_, '_>) {
 }
 
 /// Defines `scan` (and its per-query-group helper) over a module's `block::<QB, GB>` function,
-/// which returns one mask per (query, panel) of rows that may enter that query's top-k.
+/// which returns, per (query, panel), a mask of the rows that may enter that query's top-k and
+/// their approximate squared distances as a vector (turned into an array by the module's
+/// `to_array` only when the mask is not empty).
 /// `$qb` queries and `$gb` panels per block; remainders use smaller blocks, each its own fully
 /// unrolled instance. The `$attr`s (the target features) apply to both functions.
 macro_rules! define_scan {
@@ -126,13 +129,19 @@ macro_rules! define_scan {
             let (panels, norms) = (scan.panels, scan.panel_sq_norms);
             let range = scan.panel_range.clone();
             let mut p = range.start;
-            while p + $gb <= range.end
+            while range.end - p >= $gb
                 && let (Some(group), Some(group_norms)) =
                     (panels[p..].first_chunk::<$gb>(), norms[p..].first_chunk::<$gb>())
             {
                 let bounds: [f32; QB] = std::array::from_fn(|i| scan.sinks[q0 + i].filter_bound());
-                let masks = block::<QB, $gb>(queries, group, &qn, group_norms, &bounds);
-                scan.offer_masks(q0, p, &masks);
+                let (masks, d2) = block::<QB, $gb>(queries, group, &qn, group_norms, &bounds);
+                for i in 0..QB {
+                    for j in 0..$gb {
+                        if masks[i][j] != 0 {
+                            scan.offer(q0 + i, p + j, masks[i][j], &to_array(d2[i][j]));
+                        }
+                    }
+                }
                 p += $gb;
             }
             while p < range.end
@@ -140,8 +149,12 @@ macro_rules! define_scan {
                     (panels[p..].first_chunk::<1>(), norms[p..].first_chunk::<1>())
             {
                 let bounds: [f32; QB] = std::array::from_fn(|i| scan.sinks[q0 + i].filter_bound());
-                let masks = block::<QB, 1>(queries, group, &qn, group_norms, &bounds);
-                scan.offer_masks(q0, p, &masks);
+                let (masks, d2) = block::<QB, 1>(queries, group, &qn, group_norms, &bounds);
+                for i in 0..QB {
+                    if masks[i][0] != 0 {
+                        scan.offer(q0 + i, p, masks[i][0], &to_array(d2[i][0]));
+                    }
+                }
                 p += 1;
             }
             QB

@@ -18,7 +18,16 @@ fn mul_add(a: f32, b: f32, c: f32) -> f32 {
     }
 }
 
-/// Masks of the rows of `panels` whose squared distance to each query is below its bound.
+/// Already an array.
+#[inline(always)]
+fn to_array(v: [f32; LANES]) -> [f32; LANES] {
+    v
+}
+
+/// Per (query, panel): the rows whose approximate squared distance is below the query's bound
+/// (a mask), and those distances.
+// Index loops: each index walks several arrays at once (queries, panels, accumulators).
+#[allow(clippy::needless_range_loop)]
 #[inline]
 fn block<const QB: usize, const GB: usize>(
     queries: &[[f32; DIM]; QB],
@@ -26,7 +35,7 @@ fn block<const QB: usize, const GB: usize>(
     query_sq_norms: &[f32; QB],
     panel_sq_norms: &[[f32; LANES]; GB],
     bounds: &[f32; QB],
-) -> [[u16; GB]; QB] {
+) -> ([[u16; GB]; QB], [[[f32; LANES]; GB]; QB]) {
     let mut acc = [[[0.0f32; LANES]; GB]; QB];
     for d in 0..DIM {
         for (j, panel) in panels.iter().enumerate() {
@@ -40,16 +49,16 @@ fn block<const QB: usize, const GB: usize>(
         }
     }
     let mut masks = [[0u16; GB]; QB];
-    for (i, row) in acc.iter().enumerate() {
-        for (j, dots) in row.iter().enumerate() {
+    for (i, row) in acc.iter_mut().enumerate() {
+        for (j, dots) in row.iter_mut().enumerate() {
             let gn = &panel_sq_norms[j];
             let mut mask = 0u16;
             for l in 0..LANES {
-                let d2 = query_sq_norms[i] + gn[l] - 2.0 * dots[l];
-                mask |= u16::from(d2 < bounds[i]) << l;
+                dots[l] = query_sq_norms[i] + gn[l] - 2.0 * dots[l];
+                mask |= u16::from(dots[l] < bounds[i]) << l;
             }
             masks[i][j] = mask;
         }
     }
-    masks
+    (masks, acc)
 }
