@@ -6,8 +6,8 @@
 pub mod api;
 pub mod cli;
 pub mod config;
-pub mod domain;
 pub mod matching;
+pub mod domain;
 pub mod service;
 pub mod storage;
 pub mod telemetry;
