@@ -3,9 +3,9 @@
 #![deny(unsafe_code)]
 
 use std::arch::x86_64::{
-    __m128, __m512, _CMP_LT_OQ, _mm_extract_ps, _mm512_add_ps, _mm512_cmp_ps_mask,
-    _mm512_extractf32x4_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_set_ps, _mm512_set1_ps,
-    _mm512_setzero_ps,
+    __m128, __m512, _CMP_LT_OQ, _MM_HINT_T1, _mm_extract_ps, _mm_prefetch, _mm512_add_ps,
+    _mm512_cmp_ps_mask, _mm512_extractf32x4_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_set_ps,
+    _mm512_set1_ps, _mm512_setzero_ps,
 };
 
 use crate::matching::DIM;
@@ -66,9 +66,13 @@ fn block<const QB: usize, const GB: usize>(
     query_sq_norms: &[f32; QB],
     panel_sq_norms: &[[f32; LANES]; GB],
     bounds: &[f32; QB],
+    ahead: Option<&Panel>,
 ) -> ([[u16; GB]; QB], [[__m512; GB]; QB]) {
     let mut acc = [[_mm512_setzero_ps(); GB]; QB];
     for d in 0..DIM {
+        if let Some(next) = ahead {
+            _mm_prefetch::<_MM_HINT_T1>(next.0[d].as_ptr().cast());
+        }
         let mut g = [_mm512_setzero_ps(); GB];
         for j in 0..GB {
             g[j] = load(&panels[j].0[d]);

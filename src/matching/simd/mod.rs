@@ -96,66 +96,76 @@ pub(super) fn run(wanted: Isa, scan: &mut Scan<'_, '_>) {
 /// unrolled instance. The `$attr`s (the target features) apply to both functions.
 macro_rules! define_scan {
     ($(#[$attr:meta])* qb = $qb:literal, gb = $gb:literal) => {
+        /// Panel groups outside, query groups inside: each group of panels comes from memory
+        /// once and is used by every query while it is in L1, so the memory stream overlaps
+        /// with the arithmetic instead of preceding it.
         $(#[$attr])*
         pub(super) fn scan(scan: &mut $crate::matching::search::Scan<'_, '_>) {
             const { assert!($qb >= 1 && $qb <= 8 && $gb >= 1) };
+            let range = scan.panel_range.clone();
+            let mut p = range.start;
+            while range.end - p >= $gb {
+                all_queries::<$gb>(scan, p);
+                p += $gb;
+            }
+            while p < range.end {
+                all_queries::<1>(scan, p);
+                p += 1;
+            }
+        }
+
+        /// Every query against panels `p..p + GB`, `$qb` queries at a time.
+        $(#[$attr])*
+        #[inline]
+        fn all_queries<const GB: usize>(
+            scan: &mut $crate::matching::search::Scan<'_, '_>,
+            p: usize,
+        ) {
             let nq = scan.queries.len();
             let mut q0 = 0;
             while q0 < nq {
+                // The remainder group uses a smaller block: each size is its own fully
+                // unrolled instance.
                 q0 += match (nq - q0).min($qb) {
-                    8.. => scan_queries::<$qb>(scan, q0),
-                    7 => scan_queries::<7>(scan, q0),
-                    6 => scan_queries::<6>(scan, q0),
-                    5 => scan_queries::<5>(scan, q0),
-                    4 => scan_queries::<4>(scan, q0),
-                    3 => scan_queries::<3>(scan, q0),
-                    2 => scan_queries::<2>(scan, q0),
-                    _ => scan_queries::<1>(scan, q0),
+                    8.. => one_block::<$qb, GB>(scan, q0, p),
+                    7 => one_block::<7, GB>(scan, q0, p),
+                    6 => one_block::<6, GB>(scan, q0, p),
+                    5 => one_block::<5, GB>(scan, q0, p),
+                    4 => one_block::<4, GB>(scan, q0, p),
+                    3 => one_block::<3, GB>(scan, q0, p),
+                    2 => one_block::<2, GB>(scan, q0, p),
+                    _ => one_block::<1, GB>(scan, q0, p),
                 };
             }
         }
 
-        /// Queries `q0..q0 + QB` against the scan's panel range; returns `QB`.
+        /// Queries `q0..q0 + QB` against panels `p..p + GB`; returns `QB`.
         $(#[$attr])*
         #[inline]
-        fn scan_queries<const QB: usize>(
+        fn one_block<const QB: usize, const GB: usize>(
             scan: &mut $crate::matching::search::Scan<'_, '_>,
             q0: usize,
+            p: usize,
         ) -> usize {
-            let Some(queries) = scan.queries.get(q0..).and_then(|q| q.first_chunk::<QB>()) else {
-                unreachable!("the caller passes at most the remaining number of queries");
+            let (Some(queries), Some(panels), Some(norms)) = (
+                scan.queries.get(q0..).and_then(|q| q.first_chunk::<QB>()),
+                scan.panels.get(p..).and_then(|x| x.first_chunk::<GB>()),
+                scan.panel_sq_norms.get(p..).and_then(|x| x.first_chunk::<GB>()),
+            ) else {
+                unreachable!("callers stay within the queries and the panel range");
             };
             let qn: [f32; QB] = std::array::from_fn(|i| scan.query_sq_norms[q0 + i]);
-            let (panels, norms) = (scan.panels, scan.panel_sq_norms);
-            let range = scan.panel_range.clone();
-            let mut p = range.start;
-            while range.end - p >= $gb
-                && let (Some(group), Some(group_norms)) =
-                    (panels[p..].first_chunk::<$gb>(), norms[p..].first_chunk::<$gb>())
-            {
-                let bounds: [f32; QB] = std::array::from_fn(|i| scan.sinks[q0 + i].filter_bound());
-                let (masks, d2) = block::<QB, $gb>(queries, group, &qn, group_norms, &bounds);
-                for i in 0..QB {
-                    for j in 0..$gb {
-                        if masks[i][j] != 0 {
-                            scan.offer(q0 + i, p + j, masks[i][j], &to_array(d2[i][j]));
-                        }
+            let bounds: [f32; QB] = std::array::from_fn(|i| scan.sinks[q0 + i].filter_bound());
+            // Prefetch the panel group after next, one panel per query block (one line per
+            // dimension), so the requests are spread over the arithmetic.
+            let ahead = scan.panels.get(p + 2 * GB + q0 / $qb).filter(|_| q0 / $qb < GB);
+            let (masks, d2) = block::<QB, GB>(queries, panels, &qn, norms, &bounds, ahead);
+            for i in 0..QB {
+                for j in 0..GB {
+                    if masks[i][j] != 0 {
+                        scan.offer(q0 + i, p + j, masks[i][j], &to_array(d2[i][j]));
                     }
                 }
-                p += $gb;
-            }
-            while p < range.end
-                && let (Some(group), Some(group_norms)) =
-                    (panels[p..].first_chunk::<1>(), norms[p..].first_chunk::<1>())
-            {
-                let bounds: [f32; QB] = std::array::from_fn(|i| scan.sinks[q0 + i].filter_bound());
-                let (masks, d2) = block::<QB, 1>(queries, group, &qn, group_norms, &bounds);
-                for i in 0..QB {
-                    if masks[i][0] != 0 {
-                        scan.offer(q0 + i, p, masks[i][0], &to_array(d2[i][0]));
-                    }
-                }
-                p += 1;
             }
             QB
         }

@@ -35,7 +35,10 @@ fn block<const QB: usize, const GB: usize>(
     query_sq_norms: &[f32; QB],
     panel_sq_norms: &[[f32; LANES]; GB],
     bounds: &[f32; QB],
+    ahead: Option<&Panel>,
 ) -> ([[u16; GB]; QB], [[[f32; LANES]; GB]; QB]) {
+    // No prefetch here: the baseline build has no portable way to express it.
+    let _ = ahead;
     let mut acc = [[[0.0f32; LANES]; GB]; QB];
     for d in 0..DIM {
         for (j, panel) in panels.iter().enumerate() {
