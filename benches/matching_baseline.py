@@ -11,7 +11,8 @@ fixed seeds, with
   faiss      faiss.IndexFlatL2 search for the 5 nearest
 
 all with the same thread count (--threads, default 2), and prints milliseconds per batch. It also
-measures the machine: a large sgemm (FLOP/s) and a sgemv over the 1e6 gallery (one memory pass).
+measures the machine: a large sgemm (FLOP/s) and a sgemv over the 1e6 gallery (one memory
+pass).
 
 Creates its own virtualenv under .cache/bench-venv (pinned numpy, faiss-cpu, threadpoolctl from
 PyPI) and re-runs itself there. Run it with OpenBLAS's kernel pins removed, in this command only:
@@ -22,6 +23,7 @@ PyPI) and re-runs itself there. Run it with OpenBLAS's kernel pins removed, in t
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -61,19 +63,15 @@ def bootstrap(args: argparse.Namespace) -> None:
 
 
 def timeit(fn, budget: float, max_reps: int) -> float:
-    """Best-of time in seconds: one warm-up call, then repeat until `budget` s or `max_reps`."""
+    """Median time in seconds (criterion reports a central estimate too, not the best run):
+    one warm-up call, then at least 3 runs, more until `budget` s or `max_reps`."""
     fn()
-    best = float("inf")
-    spent = 0.0
-    reps = 0
-    while reps < max_reps and (reps < 3 or spent < budget):
+    times = []
+    while len(times) < max_reps and (len(times) < 3 or sum(times) < budget):
         t = time.perf_counter()
         fn()
-        dt = time.perf_counter() - t
-        best = min(best, dt)
-        spent += dt
-        reps += 1
-    return best
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -139,8 +137,8 @@ def main() -> None:
                 np.sqrt(d, out=d)
                 return d
 
-            # The per-query loop takes seconds per batch at N = 1e6: a few runs only.
-            loop_reps = 2 if n * nq >= 10_000_000 else 50
+            # The per-query loop takes seconds per batch at N = 1e6: three runs only.
+            loop_reps = 3 if n * nq >= 10_000_000 else 50
             rows[(n, nq)] = {
                 "n": n,
                 "q": nq,
@@ -157,7 +155,7 @@ def main() -> None:
             rows[(n, nq)]["faiss_ms"] = timeit(lambda: index.search(qs, K), args.budget, 200) * 1e3
         del g, index
 
-    print(f"\n{'N':>9} {'Q':>3} {'per-query':>11} {'sgemm':>9} {'faiss':>9}   (ms per batch, best of runs)")
+    print(f"\n{'N':>9} {'Q':>3} {'per-query':>11} {'sgemm':>9} {'faiss':>9}   (ms per batch, median)")
     for row in rows.values():
         results["rows"].append(row)
         print(f"{row['n']:>9} {row['q']:>3} {row['per_query_ms']:>11.3f} {row['sgemm_ms']:>9.3f} {row['faiss_ms']:>9.3f}")

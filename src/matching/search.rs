@@ -10,8 +10,7 @@
 //! by less than that error may therefore swap places at the edge of the list.
 //!
 //! Work is split with rayon over chunks of gallery panels (so that a single face still uses
-//! every core) and, for small galleries, over groups of queries. Chunks are at most 1 MiB so a
-//! chunk stays in L2 while every group of queries passes over it. Each rayon task keeps its own
+//! every core) and, for small galleries, over groups of queries. Each rayon task keeps its own
 //! list per query; the tasks share, per query, the best k-th distance any of them has found
 //! (an atomic), so that a task that starts late does not admit its first `k` rows blindly.
 
@@ -179,16 +178,16 @@ struct Plan {
 }
 
 impl Plan {
-    /// At most 128 panels (1 MiB) per chunk, so it stays in L2 across query groups; at least
-    /// ~64 panel-queries of work per task, so that rayon's overhead stays small; about four
-    /// chunks per thread, for balance when another process takes a core.
+    /// About four chunks per thread, for balance when another process takes a core, but at
+    /// least 16 panels (256 rows, about 10-25 us of work) per chunk, 64 for a single face whose
+    /// rows cost little each, so that rayon's scheduling, each task's allocations and each
+    /// task's warm-up of its lists stay small. Chunk size does not matter to the caches: the
+    /// kernel finishes each panel group before the next.
     fn new(panels: usize, queries: usize) -> Self {
+        let min_chunk = (64 / queries.max(1)).max(16);
         let threads = rayon::current_num_threads().max(1);
-        let min_chunk = 64usize.div_ceil(queries).max(1);
-        let chunk_panels = panels
-            .div_ceil(threads * 4)
-            .clamp(min_chunk, 128)
-            .min(panels.max(1));
+        let chunks = (panels / min_chunk).clamp(1, threads * 4);
+        let chunk_panels = panels.div_ceil(chunks).max(1);
         let chunks = panels.div_ceil(chunk_panels);
         // Too few chunks to feed every core: split the queries too, in multiples of 8 (the
         // widest kernel block).

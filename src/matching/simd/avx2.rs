@@ -73,11 +73,11 @@ fn block<const QB: usize, const GB: usize>(
     query_sq_norms: &[f32; QB],
     panel_sq_norms: &[[f32; LANES]; GB],
     bounds: &[f32; QB],
-    ahead: Option<&Panel>,
+    ahead: &[Panel],
 ) -> ([[u16; GB]; QB], [[[__m256; 2]; GB]; QB]) {
     let mut acc = [[[_mm256_setzero_ps(); 2]; GB]; QB];
     for d in 0..DIM {
-        if let Some(next) = ahead {
+        for next in ahead {
             _mm_prefetch::<_MM_HINT_T1>(next.0[d].as_ptr().cast());
         }
         let mut g = [[_mm256_setzero_ps(); 2]; GB];

@@ -157,8 +157,16 @@ macro_rules! define_scan {
             let qn: [f32; QB] = std::array::from_fn(|i| scan.query_sq_norms[q0 + i]);
             let bounds: [f32; QB] = std::array::from_fn(|i| scan.sinks[q0 + i].filter_bound());
             // Prefetch the panel group after next, one panel per query block (one line per
-            // dimension), so the requests are spread over the arithmetic.
-            let ahead = scan.panels.get(p + 2 * GB + q0 / $qb).filter(|_| q0 / $qb < GB);
+            // dimension), so the requests are spread over the arithmetic. A single query block
+            // (one face) is a plain stream that the hardware prefetcher follows on its own;
+            // prefetching it too measured no faster.
+            let block_index = q0 / $qb;
+            let ahead = if scan.queries.len() > $qb && block_index < GB {
+                let next = p + 2 * GB + block_index;
+                scan.panels.get(next..next + 1).unwrap_or_default()
+            } else {
+                &[]
+            };
             let (masks, d2) = block::<QB, GB>(queries, panels, &qn, norms, &bounds, ahead);
             for i in 0..QB {
                 for j in 0..GB {

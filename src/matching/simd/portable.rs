@@ -35,7 +35,7 @@ fn block<const QB: usize, const GB: usize>(
     query_sq_norms: &[f32; QB],
     panel_sq_norms: &[[f32; LANES]; GB],
     bounds: &[f32; QB],
-    ahead: Option<&Panel>,
+    ahead: &[Panel],
 ) -> ([[u16; GB]; QB], [[[f32; LANES]; GB]; QB]) {
     // No prefetch here: the baseline build has no portable way to express it.
     let _ = ahead;
