@@ -88,12 +88,12 @@ pub(super) fn run(wanted: Isa, scan: &mut Scan<'_, '_>) {
     }
 }
 
-/// Defines `scan` (and its per-query-group helper) over a module's `block::<QB, GB>` function,
+/// Defines `scan` (and its two helpers) over a module's `block::<QB, GB>` function,
 /// which returns, per (query, panel), a mask of the rows that may enter that query's top-k and
 /// their approximate squared distances as a vector (turned into an array by the module's
 /// `to_array` only when the mask is not empty).
 /// `$qb` queries and `$gb` panels per block; remainders use smaller blocks, each its own fully
-/// unrolled instance. The `$attr`s (the target features) apply to both functions.
+/// unrolled instance. The `$attr`s (the target features) apply to all three functions.
 macro_rules! define_scan {
     ($(#[$attr:meta])* qb = $qb:literal, gb = $gb:literal) => {
         /// Panel groups outside, query groups inside: each group of panels comes from memory
