@@ -47,8 +47,6 @@ pub struct Gallery<I> {
     pub(super) row_student: Vec<u32>,
     students: Vec<I>,
     rows: usize,
-    /// Largest squared norm of a row, for the search's rounding tolerance.
-    pub(super) max_sq_norm: f32,
 }
 
 impl<I> Default for Gallery<I> {
@@ -59,7 +57,6 @@ impl<I> Default for Gallery<I> {
             row_student: Vec::new(),
             students: Vec::new(),
             rows: 0,
-            max_sq_norm: 0.0,
         }
     }
 }
@@ -189,9 +186,7 @@ impl<I: Clone + Eq + Hash> GalleryBuilder<I> {
         for (d, &v) in embedding.iter().enumerate() {
             panel.0[d][lane] = v;
         }
-        let n = super::search::sq_norm(embedding);
-        norms[lane] = n;
-        g.max_sq_norm = g.max_sq_norm.max(n);
+        norms[lane] = super::search::sq_norm(embedding);
         g.row_student.push(student);
         g.rows += 1;
         Ok(())

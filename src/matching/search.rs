@@ -103,10 +103,6 @@ pub fn search_with<I>(
         },
     };
     let query_sq_norms: Vec<f32> = queries.iter().map(sq_norm).collect();
-    let tolerances: Vec<f32> = query_sq_norms
-        .iter()
-        .map(|&qn| tolerance(qn, gallery.max_sq_norm))
-        .collect();
     let shared: Vec<AtomicU32> = queries
         .iter()
         .map(|_| AtomicU32::new(f32::INFINITY.to_bits()))
@@ -121,10 +117,9 @@ pub fn search_with<I>(
         .par_iter()
         .map(|qr| {
             let new_sinks = || -> Vec<TopK<'_>> {
-                tolerances[qr.clone()]
+                shared[qr.clone()]
                     .iter()
-                    .zip(&shared[qr.clone()])
-                    .map(|(&tol, shared)| TopK::new(limits, tol, shared))
+                    .map(|shared| TopK::new(limits, shared))
                     .collect()
             };
             (0..plan.chunks)
@@ -158,16 +153,6 @@ pub fn search_with<I>(
         .zip(queries)
         .map(|(list, query)| list.into_candidates(query, panels))
         .collect()
-}
-
-/// Slack added to the filter bound, covering the rounding error of the expanded form:
-/// at most about `DIM * eps * (|q|^2 + |g|^2)`, with a margin.
-fn tolerance(query_sq_norm: f32, max_gallery_sq_norm: f32) -> f32 {
-    if query_sq_norm.is_finite() {
-        1e-4 * (query_sq_norm + max_gallery_sq_norm) + f32::MIN_POSITIVE
-    } else {
-        0.0
-    }
 }
 
 /// How one search is split into rayon tasks.
@@ -275,7 +260,6 @@ struct Limits {
 /// vector with linear moves beats a heap.
 pub(super) struct TopK<'a> {
     limits: Limits,
-    tolerance: f32,
     items: Vec<Entry>,
     /// Squared distance of the k-th entry (infinite while fewer), cached for the kernel.
     kth: f32,
@@ -288,10 +272,9 @@ pub(super) struct TopK<'a> {
 }
 
 impl<'a> TopK<'a> {
-    fn new(limits: Limits, tolerance: f32, shared: &'a AtomicU32) -> Self {
+    fn new(limits: Limits, shared: &'a AtomicU32) -> Self {
         let mut list = Self {
             limits,
-            tolerance,
             items: Vec::with_capacity(limits.capacity + 1),
             kth: f32::INFINITY,
             within_bound: 0.0,
@@ -301,17 +284,12 @@ impl<'a> TopK<'a> {
         list
     }
 
-    /// Squared distances above this cannot change the list.
+    /// Squared distances above this cannot change the list. The kernel filters with it (rows
+    /// at or below pass); the list holds the kernel's own values, so both compare alike.
     #[inline(always)]
-    fn bound(&self) -> f32 {
+    pub(super) fn bound(&self) -> f32 {
         let shared = f32::from_bits(self.shared.load(Ordering::Relaxed));
         self.kth.min(shared).max(self.within_bound)
-    }
-
-    /// The kernel's filter: its squared distances are only accurate to the tolerance.
-    #[inline(always)]
-    pub(super) fn filter_bound(&self) -> f32 {
-        self.bound() + self.tolerance
     }
 
     /// Recompute `kth` and `within_bound` after the list changed.

@@ -3,7 +3,7 @@
 #![deny(unsafe_code)]
 
 use std::arch::x86_64::{
-    __m128, __m256, _CMP_LT_OQ, _MM_HINT_T1, _mm_extract_ps, _mm_prefetch, _mm256_add_ps,
+    __m128, __m256, _CMP_LE_OQ, _MM_HINT_T1, _mm_extract_ps, _mm_prefetch, _mm256_add_ps,
     _mm256_cmp_ps, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_movemask_ps,
     _mm256_set_ps, _mm256_set1_ps, _mm256_setzero_ps,
 };
@@ -61,7 +61,7 @@ fn to_array(v: [__m256; 2]) -> [f32; LANES] {
     out
 }
 
-/// Per (query, panel): the rows whose approximate squared distance is below the query's bound
+/// Per (query, panel): the rows whose approximate squared distance is at most the query's bound
 /// (a mask), and those distances.
 // Index loops: each index walks several arrays at once (queries, panels, accumulators).
 #[allow(clippy::needless_range_loop)]
@@ -104,7 +104,7 @@ fn block<const QB: usize, const GB: usize>(
                     load(&panel_sq_norms[j], h),
                 );
                 acc[i][j][h] = _mm256_fnmadd_ps(two, acc[i][j][h], sum);
-                let below = _mm256_cmp_ps::<_CMP_LT_OQ>(acc[i][j][h], _mm256_set1_ps(bounds[i]));
+                let below = _mm256_cmp_ps::<_CMP_LE_OQ>(acc[i][j][h], _mm256_set1_ps(bounds[i]));
                 // movemask sets the low 8 bits, one per lane.
                 mask |= ((_mm256_movemask_ps(below) & 0xff) as u16) << (8 * h);
             }

@@ -3,7 +3,7 @@
 #![deny(unsafe_code)]
 
 use std::arch::x86_64::{
-    __m128, __m512, _CMP_LT_OQ, _MM_HINT_T1, _mm_extract_ps, _mm_prefetch, _mm512_add_ps,
+    __m128, __m512, _CMP_LE_OQ, _MM_HINT_T1, _mm_extract_ps, _mm_prefetch, _mm512_add_ps,
     _mm512_cmp_ps_mask, _mm512_extractf32x4_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_set_ps,
     _mm512_set1_ps, _mm512_setzero_ps,
 };
@@ -54,7 +54,7 @@ fn to_array(v: __m512) -> [f32; LANES] {
     out
 }
 
-/// Per (query, panel): the rows whose approximate squared distance is below the query's bound
+/// Per (query, panel): the rows whose approximate squared distance is at most the query's bound
 /// (a mask), and those distances.
 // Index loops: each index walks several arrays at once (queries, panels, accumulators).
 #[allow(clippy::needless_range_loop)]
@@ -92,7 +92,7 @@ fn block<const QB: usize, const GB: usize>(
             let sum = _mm512_add_ps(_mm512_set1_ps(query_sq_norms[i]), gn);
             // Reuse the accumulator for the distance: no extra registers.
             acc[i][j] = _mm512_fnmadd_ps(two, acc[i][j], sum);
-            masks[i][j] = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(acc[i][j], _mm512_set1_ps(bounds[i]));
+            masks[i][j] = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(acc[i][j], _mm512_set1_ps(bounds[i]));
         }
     }
     (masks, acc)

@@ -11,7 +11,7 @@
 //!
 //! Each kernel computes the dot products of a block of queries with a block of gallery panels
 //! in registers, turns them into `|q|^2 + |g|^2 - 2 q.g`, and compares them with each query's
-//! current top-k bound, giving a 16-bit mask per (query, panel); rows in the mask go to
+//! current list bound, giving a 16-bit mask per (query, panel); rows in the mask go to
 //! [`Scan::offer`].
 //!
 //! Why intrinsics rather than auto-vectorised arrays for the wide kernels (measured on this
@@ -89,7 +89,7 @@ pub(super) fn run(wanted: Isa, scan: &mut Scan<'_, '_>) {
 }
 
 /// Defines `scan` (and its two helpers) over a module's `block::<QB, GB>` function,
-/// which returns, per (query, panel), a mask of the rows that may enter that query's top-k and
+/// which returns, per (query, panel), a mask of the rows that may enter that query's list and
 /// their approximate squared distances as a vector (turned into an array by the module's
 /// `to_array` only when the mask is not empty).
 /// `$qb` queries and `$gb` panels per block; remainders use smaller blocks, each its own fully
@@ -155,7 +155,7 @@ macro_rules! define_scan {
                 unreachable!("callers stay within the queries and the panel range");
             };
             let qn: [f32; QB] = std::array::from_fn(|i| scan.query_sq_norms[q0 + i]);
-            let bounds: [f32; QB] = std::array::from_fn(|i| scan.sinks[q0 + i].filter_bound());
+            let bounds: [f32; QB] = std::array::from_fn(|i| scan.sinks[q0 + i].bound());
             // Prefetch the panel group after next, one panel per query block (one line per
             // dimension), so the requests are spread over the arithmetic. A single query block
             // (one face) is a plain stream that the hardware prefetcher follows on its own;

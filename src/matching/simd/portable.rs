@@ -24,7 +24,7 @@ fn to_array(v: [f32; LANES]) -> [f32; LANES] {
     v
 }
 
-/// Per (query, panel): the rows whose approximate squared distance is below the query's bound
+/// Per (query, panel): the rows whose approximate squared distance is at most the query's bound
 /// (a mask), and those distances.
 // Index loops: each index walks several arrays at once (queries, panels, accumulators).
 #[allow(clippy::needless_range_loop)]
@@ -58,7 +58,7 @@ fn block<const QB: usize, const GB: usize>(
             let mut mask = 0u16;
             for l in 0..LANES {
                 dots[l] = query_sq_norms[i] + gn[l] - 2.0 * dots[l];
-                mask |= u16::from(dots[l] < bounds[i]) << l;
+                mask |= u16::from(dots[l] <= bounds[i]) << l;
             }
             masks[i][j] = mask;
         }
