@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use rayon::prelude::*;
 
 use super::chip::face_chip;
 use super::embed::Embedder;
@@ -85,11 +86,12 @@ impl FaceDescriber {
         if boxes.is_empty() {
             return Ok(Vec::new());
         }
-        let landmarks = boxes
-            .iter()
-            .map(|b| self.landmarks(img, *b))
+        // Landmarks and chips are independent per face (~0.7 ms each): spread them over the cores.
+        let aligned = boxes
+            .par_iter()
+            .map(|b| self.landmarks(img, *b).map(|l| (l, face_chip(img, &l))))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let chips: Vec<RgbImage> = landmarks.iter().map(|l| face_chip(img, l)).collect();
+        let (landmarks, chips): (Vec<Landmarks5>, Vec<RgbImage>) = aligned.into_iter().unzip();
         let embeddings = self.embed_chips(&chips)?;
         Ok(landmarks
             .into_iter()
