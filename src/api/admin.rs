@@ -7,13 +7,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{AccountResponse, Message};
+use super::auth::{AccountResponse, Message, ProfileFields};
 use super::error::{ApiResult, Detail};
 use super::extract::{Admin, ApiJson, ApiQuery};
 use super::{AppState, parse_id};
 use crate::domain::Role;
 use crate::service::accounts::{self, NewAccount};
-use crate::storage::users::Profile;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -30,18 +29,8 @@ pub struct CreateUserRequest {
     /// Omit to have a password generated and returned once.
     #[serde(default)]
     pub password: Option<String>,
-    #[serde(default)]
-    pub college_name: Option<String>,
-    #[serde(default)]
-    pub employee_id: Option<String>,
-    #[serde(default)]
-    pub phone: Option<String>,
-    #[serde(default)]
-    pub branch: Option<String>,
-    #[serde(default)]
-    pub roll: Option<String>,
-    #[serde(default)]
-    pub year: Option<String>,
+    #[serde(flatten)]
+    pub profile: ProfileFields,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -82,6 +71,7 @@ async fn create_user(
     Admin(admin): Admin,
     ApiJson(body): ApiJson<CreateUserRequest>,
 ) -> ApiResult<Json<CreatedUser>> {
+    let (college_name, profile) = body.profile.into_parts();
     let created = accounts::create(
         &state.db,
         &admin,
@@ -90,14 +80,8 @@ async fn create_user(
             email: body.email,
             name: body.name,
             password: body.password,
-            college_name: body.college_name.unwrap_or_default(),
-            profile: Profile {
-                employee_id: body.employee_id.unwrap_or_default(),
-                phone: body.phone.unwrap_or_default(),
-                branch: body.branch.unwrap_or_default(),
-                roll: body.roll.unwrap_or_default(),
-                year: body.year.unwrap_or_default(),
-            },
+            college_name,
+            profile,
         },
     )
     .await?;

@@ -37,6 +37,14 @@ pub struct RegisterRequest {
     pub email: String,
     /// 8 to 128 characters.
     pub password: String,
+    #[serde(flatten)]
+    pub profile: ProfileFields,
+}
+
+/// Optional profile fields, shared by self-registration and accounts an administrator creates.
+/// Students use `roll`, `year`, `branch`; teachers `employee_id`, `phone`, `branch`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ProfileFields {
     #[serde(default)]
     pub college_name: Option<String>,
     #[serde(default)]
@@ -49,6 +57,21 @@ pub struct RegisterRequest {
     pub employee_id: Option<String>,
     #[serde(default)]
     pub phone: Option<String>,
+}
+
+impl ProfileFields {
+    /// The college name and the role profile, empty where not given.
+    #[must_use]
+    pub fn into_parts(self) -> (String, Profile) {
+        let profile = Profile {
+            employee_id: self.employee_id.unwrap_or_default(),
+            phone: self.phone.unwrap_or_default(),
+            branch: self.branch.unwrap_or_default(),
+            roll: self.roll.unwrap_or_default(),
+            year: self.year.unwrap_or_default(),
+        };
+        (self.college_name.unwrap_or_default(), profile)
+    }
 }
 
 /// An account as the seed's frontend reads it.
@@ -178,19 +201,14 @@ async fn register(
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> ApiResult<Json<AccountResponse>> {
     state.auth.throttle_client(&client.0)?;
+    let (college_name, profile) = body.profile.into_parts();
     let reg = Registration {
         role: body.role,
         name: body.name,
         email: body.email,
         password: body.password,
-        college_name: body.college_name.unwrap_or_default(),
-        profile: Profile {
-            employee_id: body.employee_id.unwrap_or_default(),
-            phone: body.phone.unwrap_or_default(),
-            branch: body.branch.unwrap_or_default(),
-            roll: body.roll.unwrap_or_default(),
-            year: body.year.unwrap_or_default(),
-        },
+        college_name,
+        profile,
     };
     let user = state.auth.register(reg).await?;
     Ok(Json(AccountResponse::from(&user)))
