@@ -4,6 +4,7 @@
 
 pub mod chip;
 pub mod convert;
+pub mod decode;
 pub mod dlib;
 pub mod embed;
 pub mod engine;

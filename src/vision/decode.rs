@@ -1,0 +1,565 @@
+//! Turning untrusted upload bytes into an [`RgbImage`], safely.
+//!
+//! Uploads are hostile until proven otherwise, so the order of checks matters: the byte count
+//! is checked before anything is parsed, the format is taken from the magic bytes only (never a
+//! file name or content type), and the declared width and height are read from the header and
+//! checked before a single pixel buffer is allocated. That last step is the guard against
+//! decompression bombs: a few hundred bytes of PNG can declare 30000x30000 pixels.
+//!
+//! The conversion to RGB8 matches PIL's `convert('RGB')` (what `face_recognition` does):
+//! grayscale is replicated, alpha is dropped rather than composited, 16-bit samples are scaled
+//! to 8 bits. Unlike `face_recognition`, the EXIF orientation is applied, so phone photos
+//! come out upright.
+
+use std::io::Cursor;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
+
+use super::image::RgbImage;
+
+/// What an upload may be; anything beyond is refused before it is decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Size of the encoded file.
+    pub max_bytes: usize,
+    /// Declared `width * height`.
+    pub max_pixels: u64,
+    /// Declared width and height, each.
+    pub max_side: u32,
+}
+
+impl Default for Limits {
+    /// 20 MiB, 50 megapixels, 12 000 px per side: above any phone camera, far below what
+    /// would hurt the server.
+    fn default() -> Self {
+        Self {
+            max_bytes: 20 * 1024 * 1024,
+            max_pixels: 50_000_000,
+            max_side: 12_000,
+        }
+    }
+}
+
+/// Why an upload was refused. The messages are shown to the client (as 4xx details), so they
+/// say what is wrong with the file, not how the server works.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("the image is empty")]
+    Empty,
+    #[error("the image is too large: {bytes} bytes, at most {max} allowed")]
+    TooLarge { bytes: usize, max: usize },
+    #[error("the image has too many pixels: {width}x{height}")]
+    TooManyPixels { width: u32, height: u32 },
+    #[error("unsupported image format: only JPEG, PNG and WebP are accepted")]
+    Unsupported,
+    #[error("the image is corrupt or truncated: {0}")]
+    Corrupt(String),
+}
+
+/// Headroom on top of the pixel buffer for the decoders' own tables, metadata chunks and
+/// row buffers.
+const ALLOC_SLACK: u64 = 64 * 1024 * 1024;
+
+/// Bytes per pixel the allocation budget is sized for: RGBA8, the widest common layout.
+/// 16-bit images near the pixel limit exceed it and are refused as too many pixels.
+const BUDGET_BYTES_PER_PIXEL: u64 = 4;
+
+/// Decode an uploaded JPEG, PNG or WebP into an upright RGB8 image within `limits`.
+///
+/// Never panics: a panicking decoder (a bug in a dependency) is reported as [`DecodeError::Corrupt`].
+pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, DecodeError> {
+    // Size first: nothing about an oversized body is worth parsing.
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if bytes.len() > limits.max_bytes {
+        return Err(DecodeError::TooLarge {
+            bytes: bytes.len(),
+            max: limits.max_bytes,
+        });
+    }
+    let format = sniff(bytes).ok_or(DecodeError::Unsupported)?;
+    // `image` decodes JPEG leniently and fills a cut-off scan with grey; a half-uploaded
+    // photo must be refused like PIL refuses it, not enrolled as half a face.
+    if format == ImageFormat::Jpeg && !jpeg_reaches_eoi(bytes) {
+        return Err(DecodeError::Corrupt(
+            "the JPEG data ends before its end-of-image marker".to_owned(),
+        ));
+    }
+    // The decoders are meant never to panic, but they parse hostile data; one bug there must
+    // cost a 4xx, not a worker thread.
+    catch_unwind(AssertUnwindSafe(|| decode_format(bytes, format, limits))).unwrap_or_else(|_| {
+        Err(DecodeError::Corrupt(
+            "the image could not be decoded".to_owned(),
+        ))
+    })
+}
+
+/// The format from the magic bytes alone. `image`'s own guesser knows more formats (GIF,
+/// BMP, TIFF, ...) than we want to expose to uploads, so the allow-list lives here.
+fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(ImageFormat::Jpeg)
+    } else if bytes.starts_with(PNG) {
+        Some(ImageFormat::Png)
+    } else if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        Some(ImageFormat::WebP)
+    } else {
+        None
+    }
+}
+
+/// Whether the JPEG's segment structure runs up to an EOI marker within `bytes`.
+///
+/// Walks the segments by their lengths (so an EXIF thumbnail's own EOI inside APP1 does not
+/// count) and the entropy-coded data after each SOS up to the next real marker; progressive
+/// files have several scans. Data after the EOI (phone vendors append trailers) is ignored.
+fn jpeg_reaches_eoi(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    let mut i = 2; // past SOI
+    loop {
+        // Markers may be preceded by any number of 0xFF fill bytes.
+        while i + 1 < n && bytes[i] == 0xFF && bytes[i + 1] == 0xFF {
+            i += 1;
+        }
+        if i + 1 >= n || bytes[i] != 0xFF {
+            return false;
+        }
+        let marker = bytes[i + 1];
+        i += 2;
+        match marker {
+            0xD9 => return true,
+            // Standalone markers carry no length.
+            0x01 | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        if i + 2 > n {
+            return false;
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[i], bytes[i + 1]]));
+        if len < 2 || i + len > n {
+            return false;
+        }
+        i += len;
+        if marker == 0xDA {
+            // Entropy-coded data: 0xFF is escaped as FF 00, restarts are FF D0..D7; any other
+            // marker ends the scan.
+            loop {
+                if i + 1 >= n {
+                    return false;
+                }
+                if bytes[i] != 0xFF {
+                    i += 1;
+                    continue;
+                }
+                match bytes[i + 1] {
+                    0x00 | 0xD0..=0xD7 => i += 2,
+                    0xFF => i += 1,
+                    _ => break,
+                }
+            }
+        }
+    }
+}
+
+fn decode_format(
+    bytes: &[u8],
+    format: ImageFormat,
+    limits: &Limits,
+) -> Result<RgbImage, DecodeError> {
+    let budget = limits
+        .max_pixels
+        .saturating_mul(BUDGET_BYTES_PER_PIXEL)
+        .saturating_add(ALLOC_SLACK);
+
+    // Open the decoder with only the memory budget: width/height limits here would make
+    // `into_decoder` fail with a generic limit error before we learn the declared size, and
+    // the client deserves "30000x30000 is too many pixels". Opening reads headers only.
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(image_limits(None, budget));
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+
+    // The decompression-bomb guard: refuse on the declared size, before allocating pixels.
+    let (width, height) = decoder.dimensions();
+    let too_many = DecodeError::TooManyPixels { width, height };
+    if width > limits.max_side
+        || height > limits.max_side
+        || u64::from(width) * u64::from(height) > limits.max_pixels
+    {
+        return Err(too_many);
+    }
+    if width == 0 || height == 0 {
+        return Err(DecodeError::Corrupt("the image has no pixels".to_owned()));
+    }
+    // Second guard, in case a decoder's idea of the output differs from its header: the
+    // buffer `from_decoder` allocates is `total_bytes`, and the decoder's own limits now
+    // include the side limits too.
+    if decoder.total_bytes() > budget {
+        return Err(too_many);
+    }
+    decoder
+        .set_limits(image_limits(Some(limits.max_side), budget))
+        .map_err(|e| limit_or_corrupt(e, width, height))?;
+
+    // A broken EXIF block is no reason to refuse a photo whose pixels are fine: shown as
+    // stored, like `face_recognition` would.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut img =
+        DynamicImage::from_decoder(decoder).map_err(|e| limit_or_corrupt(e, width, height))?;
+    img.apply_orientation(orientation);
+
+    // `into_rgb8` is PIL's `convert('RGB')`: luma replicated, alpha dropped, 16 bits scaled.
+    let rgb = img.into_rgb8();
+    let (w, h) = (rgb.width(), rgb.height());
+    let (w, h) = (usize::try_from(w), usize::try_from(h));
+    match (w, h) {
+        (Ok(w), Ok(h)) => RgbImage::from_raw(w, h, rgb.into_raw()),
+        _ => None,
+    }
+    .ok_or_else(|| DecodeError::Corrupt("the decoded image has an invalid size".to_owned()))
+}
+
+fn image_limits(max_side: Option<u32>, budget: u64) -> image::Limits {
+    let mut l = image::Limits::no_limits();
+    l.max_image_width = max_side;
+    l.max_image_height = max_side;
+    l.max_alloc = Some(budget);
+    l
+}
+
+/// A limit hit after the header check still means "too big to decode", so say it in the
+/// same words; everything else is a broken file.
+fn limit_or_corrupt(e: ImageError, width: u32, height: u32) -> DecodeError {
+    match e {
+        ImageError::Limits(_) => DecodeError::TooManyPixels { width, height },
+        e => corrupt(e),
+    }
+}
+
+fn corrupt(e: ImageError) -> DecodeError {
+    DecodeError::Corrupt(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use image::{ImageBuffer, Luma, Rgb, Rgba};
+
+    use super::*;
+    use crate::vision::testdata::cache_dir;
+
+    fn photo(name: &str) -> Vec<u8> {
+        let p = cache_dir().join("testdata/face_recognition").join(name);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    fn ok(bytes: &[u8]) -> RgbImage {
+        decode(bytes, &Limits::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn encode<P, C>(img: &ImageBuffer<P, C>, format: ImageFormat) -> Vec<u8>
+    where
+        P: image::Pixel + image::PixelWithColorType,
+        [P::Subpixel]: image::EncodableLayout,
+        C: std::ops::Deref<Target = [P::Subpixel]>,
+    {
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, format)
+            .unwrap_or_else(|e| panic!("{e}"));
+        out.into_inner()
+    }
+
+    /// CRC-32 (IEEE, reflected) as PNG chunks use; bitwise is plenty for a test.
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn photos_decode_at_their_size() {
+        let img = ok(&photo("obama.jpg"));
+        assert_eq!((img.width, img.height), (910, 1137));
+        assert_eq!(img.data.len(), 910 * 1137 * 3);
+
+        // Real camera files (EXIF thumbnails with their own EOI inside APP1) pass the
+        // truncation check.
+        for name in [
+            "biden.jpg",
+            "obama2.jpg",
+            "obama3.jpg",
+            "obama_partial_face.jpg",
+        ] {
+            assert!(decode(&photo(name), &Limits::default()).is_ok(), "{name}");
+        }
+
+        // RGBA: alpha dropped, same size.
+        let img = ok(&photo("32bit.png"));
+        assert_eq!((img.width, img.height), (626, 1200));
+        assert_eq!(img.data.len(), 626 * 1200 * 3);
+    }
+
+    #[test]
+    fn rgba_alpha_is_dropped_not_composited() {
+        let img = ImageBuffer::from_fn(2, 1, |x, _| {
+            if x == 0 {
+                Rgba([10u8, 20, 30, 0])
+            } else {
+                Rgba([200, 100, 50, 128])
+            }
+        });
+        let out = ok(&encode(&img, ImageFormat::Png));
+        assert_eq!(out.data, vec![10, 20, 30, 200, 100, 50]);
+    }
+
+    #[test]
+    fn grayscale_is_replicated() {
+        let img = ImageBuffer::from_fn(3, 1, |x, _| Luma([[0u8, 77, 255][x as usize]]));
+        let out = ok(&encode(&img, ImageFormat::Png));
+        assert_eq!((out.width, out.height), (3, 1));
+        assert_eq!(out.data, vec![0, 0, 0, 77, 77, 77, 255, 255, 255]);
+    }
+
+    #[test]
+    fn sixteen_bit_is_scaled_to_eight() {
+        // 0x8080 is 128 whether the scaling rounds (/257) or truncates (>>8).
+        let img = ImageBuffer::from_fn(3, 1, |x, _| Luma([[0u16, 0x8080, 0xFFFF][x as usize]]));
+        let out = ok(&encode(&img, ImageFormat::Png));
+        assert_eq!(out.data, vec![0, 0, 0, 128, 128, 128, 255, 255, 255]);
+
+        let img = ImageBuffer::from_pixel(1, 1, Rgb([0xFFFFu16, 0x8080, 0]));
+        let out = ok(&encode(&img, ImageFormat::Png));
+        assert_eq!(out.data, vec![255, 128, 0]);
+    }
+
+    #[test]
+    fn webp_decodes() {
+        let img = ImageBuffer::from_pixel(4, 2, Rgb([1u8, 2, 3]));
+        // The `image` crate only writes lossless WebP, so the pixels survive exactly.
+        let out = ok(&encode(&img, ImageFormat::WebP));
+        assert_eq!((out.width, out.height), (4, 2));
+        assert_eq!(out.pixel(3, 1), [1, 2, 3]);
+    }
+
+    #[test]
+    fn empty_and_oversized_are_refused_first() {
+        assert!(matches!(
+            decode(b"", &Limits::default()),
+            Err(DecodeError::Empty)
+        ));
+        let small = Limits {
+            max_bytes: 10,
+            ..Limits::default()
+        };
+        // Not an image either, but the size check comes first.
+        assert!(matches!(
+            decode(b"hello world", &small),
+            Err(DecodeError::TooLarge { bytes: 11, max: 10 })
+        ));
+        let jpeg = photo("obama.jpg");
+        let small = Limits {
+            max_bytes: jpeg.len() - 1,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            decode(&jpeg, &small),
+            Err(DecodeError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_magic_is_unsupported() {
+        for bytes in [
+            &b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"[..],
+            b"just some text",
+            b"BM\x00\x00",
+            b"RIFF\x00\x00\x00\x00WAVE",
+            b"\xFF",
+        ] {
+            assert!(
+                matches!(
+                    decode(bytes, &Limits::default()),
+                    Err(DecodeError::Unsupported)
+                ),
+                "{bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_and_garbage_are_corrupt() {
+        let jpeg = photo("obama.jpg");
+        let half = &jpeg[..jpeg.len() / 2];
+        match decode(half, &Limits::default()) {
+            Err(DecodeError::Corrupt(msg)) => assert!(!msg.is_empty()),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        // Only the final EOI missing is still truncated; trailing bytes after it are fine.
+        assert!(matches!(
+            decode(&jpeg[..jpeg.len() - 2], &Limits::default()),
+            Err(DecodeError::Corrupt(_))
+        ));
+        let mut trailer = jpeg.clone();
+        trailer.extend_from_slice(b"vendor trailer");
+        assert!(decode(&trailer, &Limits::default()).is_ok());
+        // Right magic, nothing behind it.
+        for bytes in [
+            &b"\xFF\xD8\xFF"[..],
+            b"\x89PNG\r\n\x1a\n",
+            b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+        ] {
+            assert!(
+                matches!(
+                    decode(bytes, &Limits::default()),
+                    Err(DecodeError::Corrupt(_))
+                ),
+                "{bytes:?}"
+            );
+        }
+        // Every prefix of a small PNG that cuts into its pixel data fails cleanly (no panic,
+        // no success). A missing IEND (the last 12 bytes) loses no pixels and is tolerated.
+        let png = encode(
+            &ImageBuffer::from_pixel(5, 5, Rgb([9u8, 8, 7])),
+            ImageFormat::Png,
+        );
+        assert_eq!(&png[png.len() - 8..png.len() - 4], b"IEND");
+        for n in 1..png.len() - 12 {
+            let r = decode(&png[..n], &Limits::default());
+            assert!(r.is_err(), "prefix {n} decoded");
+        }
+    }
+
+    #[test]
+    fn png_bomb_is_refused_from_the_header() {
+        let mut png = encode(
+            &ImageBuffer::from_pixel(1, 1, Rgb([0u8, 0, 0])),
+            ImageFormat::Png,
+        );
+        // Signature (8), then the IHDR chunk: length (4), "IHDR" (4), width, height, ...;
+        // its CRC covers type and data, bytes 12..29.
+        assert_eq!(&png[12..16], b"IHDR");
+        png[16..20].copy_from_slice(&30_000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&30_000u32.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+
+        let start = Instant::now();
+        let r = decode(&png, &Limits::default());
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert!(
+            matches!(
+                r,
+                Err(DecodeError::TooManyPixels {
+                    width: 30_000,
+                    height: 30_000
+                })
+            ),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn side_and_pixel_limits_apply_to_real_photos() {
+        let jpeg = photo("obama.jpg");
+        let narrow = Limits {
+            max_side: 1000,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            decode(&jpeg, &narrow),
+            Err(DecodeError::TooManyPixels {
+                width: 910,
+                height: 1137
+            })
+        ));
+        let few = Limits {
+            max_pixels: 910 * 1137 - 1,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            decode(&jpeg, &few),
+            Err(DecodeError::TooManyPixels { .. })
+        ));
+        let exact = Limits {
+            max_pixels: 910 * 1137,
+            max_side: 1137,
+            ..Limits::default()
+        };
+        assert!(decode(&jpeg, &exact).is_ok());
+    }
+
+    /// A 40x20 JPEG, left half red, right half blue, with an EXIF orientation tag inserted
+    /// right after SOI.
+    fn oriented_jpeg(orientation: u8) -> Vec<u8> {
+        let img = ImageBuffer::from_fn(40, 20, |x, _| {
+            if x < 20 {
+                Rgb([255u8, 0, 0])
+            } else {
+                Rgb([0, 0, 255])
+            }
+        });
+        let jpeg = encode(&img, ImageFormat::Jpeg);
+        assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+        let payload: Vec<u8> = [
+            &b"Exif\0\0"[..],
+            // Little-endian TIFF header, first IFD at offset 8.
+            b"II\x2A\x00\x08\x00\x00\x00",
+            // One entry: tag 0x0112 (Orientation), SHORT, count 1, value; then no next IFD.
+            b"\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00",
+            &[orientation, 0, 0, 0],
+            b"\x00\x00\x00\x00",
+        ]
+        .concat();
+        let len = u16::try_from(payload.len() + 2).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&payload);
+        out.extend_from_slice(&jpeg[2..]);
+        out
+    }
+
+    fn is_red([r, g, b]: [u8; 3]) -> bool {
+        r > 200 && g < 60 && b < 60
+    }
+
+    fn is_blue([r, g, b]: [u8; 3]) -> bool {
+        b > 200 && r < 60 && g < 60
+    }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        // 6 = "rotate 90 degrees clockwise to display": the left edge becomes the top.
+        let img = ok(&oriented_jpeg(6));
+        assert_eq!((img.width, img.height), (20, 40));
+        assert!(is_red(img.pixel(10, 10)), "{:?}", img.pixel(10, 10));
+        assert!(is_blue(img.pixel(10, 30)), "{:?}", img.pixel(10, 30));
+
+        // 1 = as stored.
+        let img = ok(&oriented_jpeg(1));
+        assert_eq!((img.width, img.height), (40, 20));
+        assert!(is_red(img.pixel(10, 10)), "{:?}", img.pixel(10, 10));
+        assert!(is_blue(img.pixel(30, 10)), "{:?}", img.pixel(30, 10));
+    }
+
+    #[test]
+    fn obama_is_upright_and_matches_the_plain_decoder() {
+        // Its EXIF says orientation 1, so the result is exactly what `RgbImage::open` gives.
+        let p = cache_dir().join("testdata/face_recognition/obama.jpg");
+        let reference = RgbImage::open(Path::new(&p)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ok(&photo("obama.jpg")), reference);
+    }
+}
