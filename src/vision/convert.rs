@@ -124,6 +124,11 @@ impl Builder {
 
     fn conv(&mut self, r: &mut Reader<'_>) -> anyhow::Result<()> {
         r.expect_string("con_4")?;
+        self.conv_body(r)
+    }
+
+    /// A `con_4` payload after its version string.
+    fn conv_body(&mut self, r: &mut Reader<'_>) -> anyhow::Result<()> {
         let params = r.tensor()?;
         let filters = r.int()?;
         let (kh, kw) = (r.int()?, r.int()?);
@@ -202,11 +207,59 @@ impl Builder {
         let c = usize::try_from(c)?;
         ensure!(params.data.len() == 2 * c, "affine params");
         self.params += params.data.len();
+        let (g, b) = params.data.split_at(c);
+        self.fold(g, b)
+    }
+
+    /// `bn_con2` (batch norm in conv mode), folded into the preceding conv the way dlib turns
+    /// it into an affine layer at inference: `A = gamma / sqrt(running_var + eps)`,
+    /// `B = beta - A * running_mean`, in float32 (dlib-models.md 2.2, pitfall 8).
+    fn bn_con(&mut self, r: &mut Reader<'_>) -> anyhow::Result<()> {
+        r.expect_string("bn_con2")?;
+        let params = r.tensor()?;
+        let gamma = r.alias_tensor()?;
+        let beta = r.alias_tensor()?;
+        let _batch_means = r.tensor()?;
+        let _batch_invstds = r.tensor()?;
+        let running_means = r.tensor()?;
+        let running_variances = r.tensor()?;
+        r.uint()?; // num_updates
+        r.uint()?; // running_stats_window_size
+        for _ in 0..4 {
+            r.float()?; // learning-rate and weight-decay multipliers
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let eps = r.float()? as f32;
+        let c = self.cur.1[0];
+        ensure!(
+            gamma == [1, c, 1, 1] && beta == [1, c, 1, 1],
+            "bn shapes {gamma:?} {beta:?} for {c} channels"
+        );
+        let c = usize::try_from(c)?;
+        ensure!(
+            params.data.len() == 2 * c
+                && running_means.data.len() == c
+                && running_variances.data.len() == c,
+            "bn parameter sizes"
+        );
+        self.params += params.data.len();
+        let (g, b) = params.data.split_at(c);
+        let a: Vec<f32> = (0..c)
+            .map(|i| g[i] / (running_variances.data[i] + eps).sqrt())
+            .collect();
+        let shift: Vec<f32> = (0..c)
+            .map(|i| b[i] - a[i] * running_means.data[i])
+            .collect();
+        self.fold(&a, &shift)
+    }
+
+    /// Fold `y = a[c] * x + b[c]` into the last conv's weights and biases.
+    fn fold(&mut self, a: &[f32], b: &[f32]) -> anyhow::Result<()> {
+        let c = a.len();
         let (wi, bi) = self
             .last_conv
             .take()
-            .context("affine without a preceding conv")?;
-        let (g, b) = params.data.split_at(c);
+            .context("a norm layer without a preceding conv")?;
         let per_filter = self.graph.initializers[wi].data.len() / c;
         for (o, chunk) in self.graph.initializers[wi]
             .data
@@ -214,11 +267,11 @@ impl Builder {
             .enumerate()
         {
             for v in chunk {
-                *v *= g[o];
+                *v *= a[o];
             }
         }
         for (o, v) in self.graph.initializers[bi].data.iter_mut().enumerate() {
-            *v = *v * g[o] + b[o];
+            *v = *v * a[o] + b[o];
         }
         Ok(())
     }
@@ -500,6 +553,146 @@ pub fn resnet_to_onnx(dat: &[u8]) -> anyhow::Result<Vec<u8>> {
         ("mean_rgb", format!("{},{},{}", mean[0], mean[1], mean[2])),
     ];
     Ok(super::onnx::model(&b.graph, &meta))
+}
+
+/// Input and output names of the converted MMOD detector.
+pub const MMOD_INPUT: &str = "pyramid";
+pub const MMOD_OUTPUT: &str = "scores";
+/// Sum of the MMOD network's parameters (dlib-models.md 4.1).
+const MMOD_PARAMS: usize = 181_141;
+
+/// What the MMOD file says besides its weights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MmodOptions {
+    /// Detector window (80x80 in the shipped file).
+    pub window: (i64, i64),
+    /// Non-maximum suppression: IoU over the bounding box of both, and the covered fraction.
+    pub nms_iou: f64,
+    pub nms_covered: f64,
+    /// Channel means of the input layer, R, G, B.
+    pub mean: [f32; 3],
+    /// Pyramid padding between levels and around the tiled image.
+    pub padding: i64,
+    pub outer_padding: i64,
+}
+
+/// Parse dlib's MMOD face detector (`mmod_human_face_detector.dat`) and emit its seven
+/// convolutions (batch norms folded) as an ONNX graph over `[1, 3, H, W]` with dynamic H and
+/// W. The image pyramid, normalisation and decoding stay in Rust (`vision::detect`).
+pub fn mmod_to_onnx(dat: &[u8]) -> anyhow::Result<(Vec<u8>, MmodOptions)> {
+    let mut r = Reader::new(dat);
+    r.expect_int(1, "loss wrapper version")?;
+    r.expect_string("loss_mmod_")?;
+    r.expect_int(1, "mmod_options version")?;
+    let window = (r.int()?, r.int()?);
+    ensure!(
+        window == (80, 80),
+        "detector window {window:?}, expected 80x80"
+    );
+    r.float()?; // loss per false alarm
+    r.float()?; // loss per missed target
+    r.float()?; // truth match IoU threshold
+    let nms_iou = r.float()?;
+    let nms_covered = r.float()?;
+    r.float()?; // overlaps_ignore: IoU
+    r.float()?; // overlaps_ignore: covered
+    // 19 add_layer wrappers, top down: conv9, then 3 x (relu, bn, conv 5x5) twice.
+    for i in 0..19 {
+        r.expect_int(if i == 18 { 3 } else { 2 }, "layer wrapper header")?;
+    }
+    let version = r.string()?;
+    let (padding, outer_padding) = match version.as_str() {
+        "input_rgb_image_pyramid" => (10, 11),
+        other => bail!("input layer {other:?}, expected input_rgb_image_pyramid"),
+    };
+    let mean = [r.float32()?, r.float32()?, r.float32()?];
+
+    let mut b = Builder {
+        graph: Graph {
+            name: "mmod_human_face_detector".into(),
+            ..Graph::default()
+        },
+        // H and W are dynamic; a nominal size lets the shape checks run.
+        cur: (MMOD_INPUT.into(), [3, 1000, 1000]),
+        tags: [None, None, None],
+        last_conv: None,
+        counter: 0,
+        params: 0,
+    };
+    // Bottom up: 6 x (conv, bn, relu), then the 9x9 conv that gives the score map.
+    for i in 0..19 {
+        match i {
+            18 => {
+                b.conv(&mut r)?;
+                b.last_conv = None;
+            }
+            _ if i % 3 == 0 => b.conv(&mut r)?,
+            _ if i % 3 == 1 => b.bn_con(&mut r)?,
+            _ => {
+                r.expect_string("relu_")?;
+                let (input, shape) = b.cur.clone();
+                b.push("Relu", vec![input], vec![], shape);
+            }
+        }
+        for _ in 0..3 {
+            r.bool()?;
+        }
+        for _ in 0..2 {
+            r.tensor()?;
+        }
+        r.tensor()?;
+        if i == 0 {
+            r.int()?;
+        }
+    }
+    r.expect_end()?;
+    ensure!(
+        b.params == MMOD_PARAMS,
+        "parameter total {} != {MMOD_PARAMS}",
+        b.params
+    );
+    ensure!(b.cur.1[0] == 1, "the score map must have one channel");
+    // Name the last node's output as the graph output.
+    let last = b.graph.nodes.last_mut().context("empty graph")?;
+    last.outputs = vec![MMOD_OUTPUT.into()];
+    b.graph.inputs.push(ValueInfo {
+        name: MMOD_INPUT.into(),
+        dims: vec![
+            Dim::Fixed(1),
+            Dim::Fixed(3),
+            Dim::Symbolic("H"),
+            Dim::Symbolic("W"),
+        ],
+    });
+    b.graph.outputs.push(ValueInfo {
+        name: MMOD_OUTPUT.into(),
+        dims: vec![
+            Dim::Fixed(1),
+            Dim::Fixed(1),
+            Dim::Symbolic("Ho"),
+            Dim::Symbolic("Wo"),
+        ],
+    });
+    let meta = [
+        (
+            "source",
+            "mmod_human_face_detector.dat (face_recognition_models 0.3.0, CC0)".to_owned(),
+        ),
+        (
+            "input",
+            "tiled image pyramid, (pixel - mean) / 256, NCHW float32".to_owned(),
+        ),
+        ("mean_rgb", format!("{},{},{}", mean[0], mean[1], mean[2])),
+    ];
+    let options = MmodOptions {
+        window,
+        nms_iou,
+        nms_covered,
+        mean,
+        padding,
+        outer_padding,
+    };
+    Ok((super::onnx::model(&b.graph, &meta), options))
 }
 
 /// Convert `dat` into `out` atomically; returns the sha256 of the written bytes.

@@ -5,6 +5,7 @@
 pub mod chip;
 pub mod convert;
 pub mod decode;
+pub mod detect;
 pub mod dlib;
 pub mod embed;
 pub mod engine;
@@ -12,6 +13,7 @@ pub mod image;
 pub mod landmarks;
 pub mod models;
 pub mod onnx;
+pub mod resize;
 pub mod runtime;
 #[cfg(test)]
 pub(crate) mod testdata;

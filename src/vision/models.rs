@@ -13,6 +13,7 @@ const MANIFEST: &str = include_str!("../../models/manifest.tsv");
 pub const RESNET_DAT: &str = "dlib/dlib_face_recognition_resnet_model_v1.dat";
 pub const SHAPE_PREDICTOR_DAT: &str = "dlib/shape_predictor_5_face_landmarks.dat";
 pub const RESNET_ONNX: &str = "resnet.onnx";
+pub const MMOD_DAT: &str = "dlib/mmod_human_face_detector.dat";
 
 /// Paths of the verified model files.
 #[derive(Debug, Clone)]

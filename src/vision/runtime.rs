@@ -60,6 +60,21 @@ impl SessionPool {
     /// thread the pool's threads do not spin while idle: on two shared cores a spinning pool
     /// steals the core the other request needs (runtime notes).
     pub fn new(model: &Path, sessions: usize, intra_threads: usize) -> anyhow::Result<Self> {
+        Self::build(sessions, intra_threads, |mut b| b.commit_from_file(model))
+            .map_err(|e| anyhow::anyhow!("loading {}: {e}", model.display()))
+    }
+
+    /// As [`SessionPool::new`], from a model held in memory (converted at start-up).
+    pub fn from_memory(onnx: &[u8], sessions: usize, intra_threads: usize) -> anyhow::Result<Self> {
+        Self::build(sessions, intra_threads, |mut b| b.commit_from_memory(onnx))
+            .map_err(|e| anyhow::anyhow!("loading a converted model: {e}"))
+    }
+
+    fn build(
+        sessions: usize,
+        intra_threads: usize,
+        commit: impl Fn(ort::session::builder::SessionBuilder) -> ort::Result<Session>,
+    ) -> anyhow::Result<Self> {
         let env = environment()?;
         let build = || -> ort::Result<Session> {
             let mut builder = Session::builder(env)?
@@ -68,12 +83,12 @@ impl SessionPool {
             if intra_threads > 1 {
                 builder = builder.with_intra_op_spinning(false)?;
             }
-            builder.commit_from_file(model)
+            commit(builder)
         };
         let slots = (0..sessions.max(1))
             .map(|_| build().map(Mutex::new))
             .collect::<ort::Result<Vec<_>>>()
-            .map_err(|e| anyhow::anyhow!("loading {}: {e}", model.display()))?;
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Self {
             slots,
             next: AtomicUsize::new(0),
