@@ -38,6 +38,18 @@ pub enum Command {
         #[command(flatten)]
         cache: CacheArg,
     },
+    /// Find every face in a photo and print boxes, landmarks and embeddings as JSON, with
+    /// timings (`--repeat` runs the whole photo path that many times).
+    Faces {
+        /// Photo (JPEG, PNG, WebP), decoded as an upload would be.
+        image: std::path::PathBuf,
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
+        #[command(flatten)]
+        vision: crate::config::VisionSettings,
+        #[command(flatten)]
+        cache: CacheArg,
+    },
     /// Write a consistent copy of the database (safe while the server runs).
     Backup {
         /// Data directory of the server.
@@ -90,6 +102,12 @@ pub fn run() -> anyhow::Result<()> {
             face_box,
             cache,
         } => embed(&image, &face_box, &cache.resolve()),
+        Command::Faces {
+            image,
+            repeat,
+            vision,
+            cache,
+        } => faces(&image, repeat, &vision, &cache.resolve()),
         Command::Backup { data_dir, out } => {
             let path = data_dir.join(crate::config::DATABASE_FILE);
             anyhow::ensure!(path.is_file(), "no database at {}", path.display());
@@ -137,6 +155,49 @@ fn embed(image: &std::path::Path, face_box: &str, cache: &std::path::Path) -> an
     let out = serde_json::json!({
         "landmarks": face.landmarks.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>(),
         "embedding": face.embedding.to_vec(),
+    });
+    println!("{out}");
+    Ok(())
+}
+
+fn faces(
+    image: &std::path::Path,
+    repeat: usize,
+    vision: &crate::config::VisionSettings,
+    cache: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::vision::pipeline::Pipeline;
+    let bytes = std::fs::read(image).with_context(|| format!("reading {}", image.display()))?;
+    let started = std::time::Instant::now();
+    let pipeline = Pipeline::load(cache, vision.pipeline_options()?)?;
+    let load_ms = started.elapsed().as_secs_f64() * 1e3;
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..repeat.max(1) {
+        let t = std::time::Instant::now();
+        let analysis = pipeline.faces(&bytes)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        last = Some(analysis);
+    }
+    let analysis = last.context("no run")?;
+    let faces: Vec<_> = analysis
+        .faces
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "box": [f.rect.left, f.rect.top, f.rect.right, f.rect.bottom],
+                "score": f.score,
+                "landmarks": f.landmarks.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>(),
+                "embedding": f.embedding.to_vec(),
+            })
+        })
+        .collect();
+    let out = serde_json::json!({
+        "width": analysis.width,
+        "height": analysis.height,
+        "faces": faces,
+        "load_ms": load_ms,
+        "ms": times,
     });
     println!("{out}");
     Ok(())

@@ -155,6 +155,79 @@ pub struct Settings {
     /// Log line format.
     #[arg(long, env = "ROLLCALL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub vision: VisionSettings,
+}
+
+/// How photos are analysed (shared by `serve` and the vision commands).
+#[derive(Debug, Clone, clap::Args)]
+pub struct VisionSettings {
+    /// Detector working resolution: `auto` (from the smallest face to find, below) or
+    /// face_recognition's number_of_times_to_upsample, 0-2 (boxes identical to its "cnn" model).
+    #[arg(long, env = "ROLLCALL_DETECT_UPSAMPLE", default_value = "auto")]
+    pub upsample: String,
+
+    /// Smallest face to find, in photo pixels (auto mode). 40 gives small photos one
+    /// upsampling, as face_recognition does.
+    #[arg(long, env = "ROLLCALL_MIN_FACE_PX", default_value_t = 40.0)]
+    pub min_face_px: f32,
+
+    /// Smallest face to find as a fraction of the photo's longer side (auto mode); the larger
+    /// of the two wins. 0.025 keeps a 12-megapixel photo's working size near 3200 px.
+    #[arg(long, env = "ROLLCALL_MIN_FACE_FRACTION", default_value_t = 0.025)]
+    pub min_face_fraction: f32,
+
+    /// Faces analysed per photo at most (highest detector confidence first).
+    #[arg(long, env = "ROLLCALL_MAX_FACES", default_value_t = 200)]
+    pub max_faces: usize,
+
+    /// ONNX Runtime threads per inference (default: all cores).
+    #[arg(long, env = "ROLLCALL_VISION_THREADS")]
+    pub vision_threads: Option<usize>,
+}
+
+impl VisionSettings {
+    /// The pipeline options these settings describe.
+    pub fn pipeline_options(&self) -> anyhow::Result<crate::vision::pipeline::PipelineOptions> {
+        use crate::vision::pipeline::{PipelineOptions, Upsample};
+        ensure!(
+            self.min_face_px.is_finite() && (8.0..=2000.0).contains(&self.min_face_px),
+            "ROLLCALL_MIN_FACE_PX must be between 8 and 2000"
+        );
+        ensure!(
+            self.min_face_fraction.is_finite() && (0.0..=0.5).contains(&self.min_face_fraction),
+            "ROLLCALL_MIN_FACE_FRACTION must be between 0 and 0.5"
+        );
+        ensure!(
+            (1..=1000).contains(&self.max_faces),
+            "ROLLCALL_MAX_FACES must be between 1 and 1000"
+        );
+        let upsample = match self
+            .upsample
+            .parse::<Upsample>()
+            .map_err(|e| anyhow::anyhow!("ROLLCALL_DETECT_UPSAMPLE {e}"))?
+        {
+            Upsample::Auto { .. } => Upsample::Auto {
+                min_face_px: self.min_face_px,
+                min_face_fraction: self.min_face_fraction,
+            },
+            times => times,
+        };
+        let mut options = PipelineOptions {
+            upsample,
+            max_faces: self.max_faces,
+            ..PipelineOptions::default()
+        };
+        if let Some(t) = self.vision_threads {
+            ensure!(
+                (1..=256).contains(&t),
+                "ROLLCALL_VISION_THREADS must be 1-256"
+            );
+            options.engine.intra_threads = t;
+        }
+        Ok(options)
+    }
 }
 
 /// Name of the SQLite file inside the data dir.
@@ -205,6 +278,7 @@ impl Settings {
             self.login_max_failures > 0 && self.login_max_per_ip > 0 && self.login_window_secs > 0,
             "login rate limits must be positive"
         );
+        self.vision.pipeline_options()?;
         for origin in &self.cors_origins {
             ensure!(
                 origin != "*" && (origin.starts_with("http://") || origin.starts_with("https://")),

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, ensure};
 use ort::value::TensorRef;
+use rayon::prelude::*;
 
 use super::Rect;
 use super::convert::{MMOD_OUTPUT, MmodOptions, mmod_to_onnx};
@@ -214,41 +215,44 @@ pub fn pyramid_tensor(img: &RgbImage, layout: &Layout, mean: [f32; 3]) -> Vec<f3
     let at = |tile: &Tile| {
         usize::try_from(tile.top).unwrap_or(0) * stride + usize::try_from(tile.left).unwrap_or(0)
     };
-    let mut scratch = Vec::new();
-    for (ch, planes) in t.chunks_exact_mut(plane).enumerate() {
-        let base = at(level0);
-        for y in 0..img.height {
-            let row = &mut planes[base + y * stride..][..img.width];
-            let src = &img.data[y * img.width * 3..][..img.width * 3];
-            for (d, px) in row.iter_mut().zip(src.chunks_exact(3)) {
-                *d = (f32::from(px[ch]) - mean[ch]) / 256.0;
+    // One channel per task: the three planes are independent.
+    t.par_chunks_exact_mut(plane)
+        .enumerate()
+        .for_each(|(ch, planes)| {
+            let mut scratch = Vec::new();
+            let base = at(level0);
+            for y in 0..img.height {
+                let row = &mut planes[base + y * stride..][..img.width];
+                let src = &img.data[y * img.width * 3..][..img.width * 3];
+                for (d, px) in row.iter_mut().zip(src.chunks_exact(3)) {
+                    *d = (f32::from(px[ch]) - mean[ch]) / 256.0;
+                }
             }
-        }
-        for pair in layout.levels.windows(2) {
-            let (from, to) = (&pair[0], &pair[1]);
-            let (src_at, dst_at) = (at(from), at(to));
-            let dims = |t: &Tile| {
-                (
-                    usize::try_from(t.width()).unwrap_or(0),
-                    usize::try_from(t.height()).unwrap_or(0),
-                )
-            };
-            let ((sw, sh), (dw, dh)) = (dims(from), dims(to));
-            // Levels are disjoint but interleave in memory (side by side in the second
-            // column), so the source is copied out first; the copy costs little next to the conv.
-            scratch.clear();
-            for y in 0..sh {
-                scratch.extend_from_slice(&planes[src_at + y * stride..][..sw]);
+            for pair in layout.levels.windows(2) {
+                let (from, to) = (&pair[0], &pair[1]);
+                let (src_at, dst_at) = (at(from), at(to));
+                let dims = |t: &Tile| {
+                    (
+                        usize::try_from(t.width()).unwrap_or(0),
+                        usize::try_from(t.height()).unwrap_or(0),
+                    )
+                };
+                let ((sw, sh), (dw, dh)) = (dims(from), dims(to));
+                // Levels are disjoint but interleave in memory (side by side in the second
+                // column), so the source is copied out first; the copy costs little next to the conv.
+                scratch.clear();
+                for y in 0..sh {
+                    scratch.extend_from_slice(&planes[src_at + y * stride..][..sw]);
+                }
+                let src = Plane {
+                    data: &scratch,
+                    stride: sw,
+                    width: sw,
+                    height: sh,
+                };
+                resize_plane(src, &mut planes[dst_at..], stride, dw, dh);
             }
-            let src = Plane {
-                data: &scratch,
-                stride: sw,
-                width: sw,
-                height: sh,
-            };
-            resize_plane(src, &mut planes[dst_at..], stride, dw, dh);
-        }
-    }
+        });
     t
 }
 

@@ -13,6 +13,7 @@ pub mod image;
 pub mod landmarks;
 pub mod models;
 pub mod onnx;
+pub mod pipeline;
 pub mod resize;
 pub mod runtime;
 #[cfg(test)]

@@ -38,7 +38,8 @@ pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
-fn verify(dir: &Path, file: &str) -> anyhow::Result<PathBuf> {
+/// `dir/file`, checked against its pinned sha256.
+pub fn verified(dir: &Path, file: &str) -> anyhow::Result<PathBuf> {
     let path = dir.join(file);
     if !path.is_file() {
         bail!("{} is missing: run scripts/setup", path.display());
@@ -57,7 +58,7 @@ fn verify(dir: &Path, file: &str) -> anyhow::Result<PathBuf> {
 /// Verify the dlib files, convert the ResNet to ONNX if needed, verify the result.
 /// `models_dir` is `<cache>/models`.
 pub fn ensure(models_dir: &Path) -> anyhow::Result<ModelFiles> {
-    let shape_predictor = verify(models_dir, SHAPE_PREDICTOR_DAT)?;
+    let shape_predictor = verified(models_dir, SHAPE_PREDICTOR_DAT)?;
     let onnx = models_dir.join(RESNET_ONNX);
     let want = expected_sha(RESNET_ONNX)?;
     let current = if onnx.is_file() {
@@ -66,7 +67,7 @@ pub fn ensure(models_dir: &Path) -> anyhow::Result<ModelFiles> {
         None
     };
     if current.as_deref() != Some(want) {
-        let dat = verify(models_dir, RESNET_DAT)?;
+        let dat = verified(models_dir, RESNET_DAT)?;
         let got = super::convert::convert_file(&dat, &onnx)?;
         if got != want {
             bail!(

@@ -1,0 +1,582 @@
+//! From uploaded bytes to every face in the photo: safe decoding, the MMOD detector at a
+//! working resolution chosen from the smallest face to find, then landmarks, chips and one
+//! batched embedding run. Built once, shared by reference, synchronous: callers run it on a
+//! blocking pool.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::Context;
+
+use super::decode::{self, DecodeError, Limits};
+use super::detect::Detector;
+use super::engine::{EngineOptions, FaceDescriber};
+use super::image::RgbImage;
+use super::resize::resize_rgb;
+use super::{EMBEDDING_DIM, Landmarks5, Rect, models};
+
+/// The detector window: faces smaller than this in the working image are not found.
+const WINDOW: f32 = 80.0;
+
+/// How the detector's working resolution is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Upsample {
+    /// face_recognition's `number_of_times_to_upsample`: `n` times dlib's `pyramid_up`, for
+    /// boxes identical to `face_locations(img, n, "cnn")`. The cost grows with 4^n.
+    Times(u32),
+    /// From the smallest face that must be found: the photo is scaled so that a face of
+    /// `max(min_face_px, min_face_fraction * longer side)` pixels fills the 80 px window.
+    /// Small photos get one `pyramid_up` (as face_recognition's default), a 12-megapixel phone
+    /// photo is scaled down instead of up, so its cost does not grow with the sensor.
+    Auto {
+        min_face_px: f32,
+        min_face_fraction: f32,
+    },
+}
+
+impl Default for Upsample {
+    fn default() -> Self {
+        Self::Auto {
+            min_face_px: 40.0,
+            min_face_fraction: 1.0 / 40.0,
+        }
+    }
+}
+
+impl FromStr for Upsample {
+    type Err = String;
+    /// `auto` (the default), or the number of `pyramid_up` steps, 0 to 2.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "auto" => Ok(Self::default()),
+            n => match n.parse::<u32>() {
+                Ok(n @ 0..=2) => Ok(Self::Times(n)),
+                _ => Err(format!("{s:?}: expected auto, 0, 1 or 2")),
+            },
+        }
+    }
+}
+
+/// Everything the pipeline can be tuned with.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineOptions {
+    pub upsample: Upsample,
+    pub limits: Limits,
+    pub engine: EngineOptions,
+    /// Faces beyond this many (highest detector confidence first) are dropped.
+    pub max_faces: usize,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        Self {
+            upsample: Upsample::default(),
+            limits: Limits::default(),
+            engine: EngineOptions::default(),
+            max_faces: 200,
+        }
+    }
+}
+
+/// One face found in a photo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Face {
+    /// dlib's inclusive rectangle in the (upright) photo; may extend past its borders, as the
+    /// detector returns it. Landmarks are computed from this box.
+    pub rect: Rect,
+    /// MMOD confidence (> 0; higher is surer).
+    pub score: f32,
+    pub landmarks: Landmarks5,
+    pub embedding: [f32; EMBEDDING_DIM],
+}
+
+impl Face {
+    /// The box clipped to the photo, `[left, top, right, bottom]` with right/bottom at most
+    /// width/height, as face_recognition's `face_locations` reports it.
+    #[must_use]
+    pub fn clipped(&self, width: usize, height: usize) -> [i64; 4] {
+        let (w, h) = (
+            i64::try_from(width).unwrap_or(i64::MAX),
+            i64::try_from(height).unwrap_or(i64::MAX),
+        );
+        [
+            self.rect.left.max(0),
+            self.rect.top.max(0),
+            self.rect.right.min(w),
+            self.rect.bottom.min(h),
+        ]
+    }
+}
+
+/// What can go wrong with a photo: the client's fault (bad image) or ours.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Image(#[from] DecodeError),
+    #[error("face analysis failed: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The photo's faces, plus its upright size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    pub width: usize,
+    pub height: usize,
+    pub faces: Vec<Face>,
+}
+
+/// Per-axis affine map from working-image to photo coordinates: `x_photo = a * x + b`.
+#[derive(Debug, Clone, Copy)]
+struct Axis {
+    a: f64,
+    b: f64,
+}
+
+impl Axis {
+    const ID: Self = Self { a: 1.0, b: 0.0 };
+    /// `self` after `inner` (inner maps working -> intermediate).
+    fn then(self, inner: Self) -> Self {
+        Self {
+            a: self.a * inner.a,
+            b: self.a * inner.b + self.b,
+        }
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    fn map(self, v: i64) -> i64 {
+        (self.a * v as f64 + self.b).round() as i64
+    }
+}
+
+/// Halve an image by averaging 2x2 blocks (the anti-aliasing step before large downscales).
+fn halve(img: &RgbImage) -> RgbImage {
+    let (w, h) = (img.width / 2, img.height / 2);
+    let mut out = RgbImage::new(w, h);
+    for y in 0..h {
+        let r0 = &img.data[(2 * y) * img.width * 3..][..img.width * 3];
+        let r1 = &img.data[(2 * y + 1) * img.width * 3..][..img.width * 3];
+        let dst = &mut out.data[y * w * 3..][..w * 3];
+        for x in 0..w {
+            for ch in 0..3 {
+                let s = u16::from(r0[6 * x + ch])
+                    + u16::from(r0[6 * x + 3 + ch])
+                    + u16::from(r1[6 * x + ch])
+                    + u16::from(r1[6 * x + 3 + ch]);
+                dst[3 * x + ch] = u8::try_from((s + 2) / 4).unwrap_or(u8::MAX);
+            }
+        }
+    }
+    out
+}
+
+/// The working image for `scale` and the maps back to the photo (x, y).
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss,
+    clippy::cast_sign_loss
+)]
+fn rescale(img: &RgbImage, scale: f32) -> (Cow<'_, RgbImage>, Axis, Axis) {
+    let scale = f64::from(scale);
+    if (scale - 1.0).abs() < 0.02 {
+        return (Cow::Borrowed(img), Axis::ID, Axis::ID);
+    }
+    let (mut work, mut ax, mut ay) = (Cow::Borrowed(img), Axis::ID, Axis::ID);
+    let mut remaining = scale;
+    while remaining <= 0.5 && work.width >= 160 && work.height >= 160 {
+        work = Cow::Owned(halve(&work));
+        // Output pixel x covers input pixels 2x and 2x+1: centre 2x + 0.5.
+        let half = Axis { a: 2.0, b: 0.5 };
+        ax = ax.then(half);
+        ay = ay.then(half);
+        remaining *= 2.0;
+    }
+    if (remaining - 1.0).abs() >= 0.02 {
+        let w = ((work.width as f64 * remaining).round() as usize).max(2);
+        let h = ((work.height as f64 * remaining).round() as usize).max(2);
+        // dlib's bilinear resize samples output x at x * (in - 1) / (out - 1).
+        let sx = Axis {
+            a: (work.width as f64 - 1.0) / (w as f64 - 1.0),
+            b: 0.0,
+        };
+        let sy = Axis {
+            a: (work.height as f64 - 1.0) / (h as f64 - 1.0),
+            b: 0.0,
+        };
+        let data = resize_rgb(&work.data, work.width, work.height, w, h);
+        work = Cow::Owned(RgbImage {
+            width: w,
+            height: h,
+            data,
+        });
+        ax = ax.then(sx);
+        ay = ay.then(sy);
+    }
+    (work, ax, ay)
+}
+
+/// The models, loaded once.
+pub struct Pipeline {
+    describer: FaceDescriber,
+    detector: Detector,
+    options: PipelineOptions,
+}
+
+impl Pipeline {
+    /// Load ONNX Runtime and every model from `cache_dir` (as `scripts/setup` filled it).
+    pub fn load(cache_dir: &Path, options: PipelineOptions) -> anyhow::Result<Self> {
+        let describer = FaceDescriber::load(cache_dir, options.engine)?;
+        let dat = models::verified(&cache_dir.join("models"), models::MMOD_DAT)?;
+        let detector = Detector::load(
+            &dat,
+            options.engine.sessions.max(1),
+            options.engine.intra_threads.max(1),
+        )
+        .context("loading the face detector")?;
+        Ok(Self {
+            describer,
+            detector,
+            options,
+        })
+    }
+
+    #[must_use]
+    pub fn options(&self) -> &PipelineOptions {
+        &self.options
+    }
+
+    #[must_use]
+    pub fn describer(&self) -> &FaceDescriber {
+        &self.describer
+    }
+
+    /// Every face in an uploaded photo (JPEG, PNG, WebP; EXIF orientation applied).
+    pub fn faces(&self, bytes: &[u8]) -> Result<Analysis, PipelineError> {
+        let img = decode::decode(bytes, &self.options.limits)?;
+        let faces = self.faces_in(&img)?;
+        Ok(Analysis {
+            width: img.width,
+            height: img.height,
+            faces,
+        })
+    }
+
+    /// Every face in a decoded image, with the configured working resolution.
+    pub fn faces_in(&self, img: &RgbImage) -> anyhow::Result<Vec<Face>> {
+        self.faces_with(img, self.options.upsample)
+    }
+
+    /// Detector boxes only (photo coordinates), highest confidence first.
+    pub fn detect(&self, img: &RgbImage, upsample: Upsample) -> anyhow::Result<Vec<(Rect, f32)>> {
+        let mut dets: Vec<(Rect, f32)> = match upsample {
+            Upsample::Times(n) => self
+                .detector
+                .detect(img, n)?
+                .into_iter()
+                .map(|d| (d.rect, d.score))
+                .collect(),
+            Upsample::Auto {
+                min_face_px,
+                min_face_fraction,
+            } => {
+                #[allow(clippy::cast_precision_loss)]
+                let long = img.width.max(img.height) as f32;
+                let min_face = min_face_px.max(min_face_fraction * long).max(1.0);
+                let scale = (WINDOW / min_face).min(2.0);
+                if scale >= 1.98 {
+                    // Exactly face_recognition's default path (one pyramid_up).
+                    return self.detect(img, Upsample::Times(1));
+                }
+                let (work, ax, ay) = rescale(img, scale);
+                self.detector
+                    .detect(&work, 0)?
+                    .into_iter()
+                    .map(|d| {
+                        let r = d.rect;
+                        (
+                            Rect::new(
+                                ax.map(r.left),
+                                ay.map(r.top),
+                                ax.map(r.right),
+                                ay.map(r.bottom),
+                            ),
+                            d.score,
+                        )
+                    })
+                    .collect()
+            }
+        };
+        dets.truncate(self.options.max_faces);
+        Ok(dets)
+    }
+
+    /// As [`Pipeline::faces_in`] with an explicit working-resolution rule.
+    pub fn faces_with(&self, img: &RgbImage, upsample: Upsample) -> anyhow::Result<Vec<Face>> {
+        let dets = self.detect(img, upsample)?;
+        let rects: Vec<Rect> = dets.iter().map(|d| d.0).collect();
+        let described = self.describer.describe(img, &rects)?;
+        Ok(dets
+            .into_iter()
+            .zip(described)
+            .map(|((rect, score), d)| Face {
+                rect,
+                score,
+                landmarks: d.landmarks,
+                embedding: d.embedding,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::vision::testdata;
+
+    fn pipeline() -> &'static Pipeline {
+        static P: OnceLock<Pipeline> = OnceLock::new();
+        P.get_or_init(|| {
+            let mut options = PipelineOptions::default();
+            options.engine.intra_threads = 2;
+            Pipeline::load(&testdata::cache_dir(), options).unwrap_or_else(|e| panic!("{e:#}"))
+        })
+    }
+
+    fn photo(name: &str) -> Vec<u8> {
+        let p = testdata::cache_dir()
+            .join("testdata/face_recognition")
+            .join(name);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    fn l2(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y) * (x - y))
+            .sum::<f32>()
+            .sqrt()
+    }
+
+    fn fixture() -> Value {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/obama_golden.json");
+        let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn floats(v: &Value) -> Vec<f32> {
+        #[allow(clippy::cast_possible_truncation)]
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|x| x.as_f64().unwrap_or(f64::NAN) as f32)
+            .collect()
+    }
+
+    fn iou(a: Rect, b: Rect) -> f64 {
+        let iw = (a.right.min(b.right) - a.left.max(b.left) + 1).max(0);
+        let ih = (a.bottom.min(b.bottom) - a.top.max(b.top) + 1).max(0);
+        let area = |r: Rect| (r.right - r.left + 1) * (r.bottom - r.top + 1);
+        let inter = iw * ih;
+        #[allow(clippy::cast_precision_loss)]
+        let v = inter as f64 / (area(a) + area(b) - inter) as f64;
+        v
+    }
+
+    /// Bytes in, faces out, on a photo from the face_recognition package: the box is exactly
+    /// face_recognition's `cnn` box (a 910 px photo gets its default single upsampling), and
+    /// the embedding is within the JPEG-decoder drift of dlib's.
+    #[test]
+    fn obama_end_to_end_like_face_recognition_cnn() {
+        let got = pipeline()
+            .faces(&photo("obama.jpg"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((got.width, got.height), (910, 1137));
+        assert_eq!(got.faces.len(), 1, "{:?}", got.faces);
+        let fx = fixture();
+        let cnn = fx["faces"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["detector"] == "cnn")
+            .unwrap_or_else(|| panic!("no cnn face in the fixture"));
+        let r = &cnn["rect_ltrb"];
+        let n = |i: usize| r[i].as_i64().unwrap_or(-1);
+        let face = &got.faces[0];
+        assert_eq!(face.rect, Rect::new(n(0), n(1), n(2), n(3)));
+        assert!(face.score > 0.5, "confidence {}", face.score);
+        let d = l2(&face.embedding, &floats(&cnn["encoding"]));
+        assert!(d < 0.08, "distance to dlib's encoding {d}");
+        assert_eq!(face.clipped(910, 1137), [354, 135, 599, 379]);
+    }
+
+    /// Two people, told apart, and each the same person across photos.
+    #[test]
+    fn obama_and_biden_are_different_people() {
+        let p = pipeline();
+        let one = |name: &str| {
+            let a = p
+                .faces(&photo(name))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(a.faces.len(), 1, "{name}: {:?}", a.faces);
+            a.faces[0].embedding
+        };
+        let (o1, o2, b) = (one("obama.jpg"), one("obama2.jpg"), one("biden.jpg"));
+        assert!(l2(&o1, &o2) < 0.5, "obama vs obama2 {}", l2(&o1, &o2));
+        assert!(l2(&o1, &b) > 0.6, "obama vs biden {}", l2(&o1, &b));
+    }
+
+    /// A phone photo stored sideways with EXIF orientation 6 is analysed upright: the same
+    /// face, the same box as the upright original (face_recognition would see it sideways).
+    #[test]
+    fn exif_rotated_phone_photo_is_analysed_upright() {
+        use image::{ImageBuffer, Rgb, codecs::jpeg::JpegEncoder, imageops};
+        let p = pipeline();
+        let upright = decode::decode(&photo("obama.jpg"), &Limits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let buf: ImageBuffer<Rgb<u8>, Vec<u8>> = ImageBuffer::from_raw(
+            u32::try_from(upright.width).unwrap_or(0),
+            u32::try_from(upright.height).unwrap_or(0),
+            upright.data.clone(),
+        )
+        .unwrap_or_else(|| panic!("buffer"));
+        // Stored rotated 90 degrees counter-clockwise; orientation 6 says "rotate clockwise".
+        let stored = imageops::rotate270(&buf);
+        let mut jpeg = Vec::new();
+        JpegEncoder::new_with_quality(&mut jpeg, 95)
+            .encode_image(&stored)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let with_exif = |o: u8| {
+            let payload = [
+                &b"Exif\0\0II\x2A\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00"[..],
+                &[o, 0, 0, 0, 0, 0, 0, 0],
+            ]
+            .concat();
+            let len = u16::try_from(payload.len() + 2).unwrap_or(0).to_be_bytes();
+            [&[0xFF, 0xD8, 0xFF, 0xE1], &len[..], &payload, &jpeg[2..]].concat()
+        };
+        let reference = p.faces_in(&upright).unwrap_or_else(|e| panic!("{e}"));
+        let rotated = p.faces(&with_exif(6)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((rotated.width, rotated.height), (910, 1137));
+        assert_eq!(rotated.faces.len(), 1);
+        let (a, b) = (&reference[0], &rotated.faces[0]);
+        assert!(iou(a.rect, b.rect) > 0.9, "{:?} vs {:?}", a.rect, b.rect);
+        assert!(l2(&a.embedding, &b.embedding) < 0.1);
+        // The same pixels read as stored (orientation 1) are a sideways photo.
+        let sideways = p.faces(&with_exif(1)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((sideways.width, sideways.height), (1137, 910));
+        assert!(
+            sideways.faces.iter().all(|f| iou(f.rect, a.rect) < 0.5),
+            "{:?}",
+            sideways.faces
+        );
+    }
+
+    /// RGBA PNG (alpha dropped like PIL), an empty photo, a non-image.
+    #[test]
+    fn rgba_blank_and_garbage() {
+        let p = pipeline();
+        let rgba = p
+            .faces(&photo("32bit.png"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rgba.faces.len(), 1, "{:?}", rgba.faces);
+        let blank = RgbImage {
+            width: 320,
+            height: 240,
+            data: vec![128; 320 * 240 * 3],
+        };
+        assert!(
+            p.faces_in(&blank)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
+        assert!(matches!(
+            p.faces(b"GIF89a not a photo"),
+            Err(PipelineError::Image(DecodeError::Unsupported))
+        ));
+        let tiny = RgbImage::new(3, 2);
+        assert!(
+            p.faces_in(&tiny)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn upsample_setting_parses() {
+        assert_eq!("1".parse::<Upsample>(), Ok(Upsample::Times(1)));
+        assert_eq!("auto".parse::<Upsample>(), Ok(Upsample::default()));
+        assert!("3".parse::<Upsample>().is_err());
+        assert!("x".parse::<Upsample>().is_err());
+    }
+
+    /// Auto mode on a large photo scales down, finds the face, and maps the box back.
+    #[test]
+    fn large_photo_is_scaled_down_and_mapped_back() {
+        let p = pipeline();
+        let img = decode::decode(&photo("obama.jpg"), &Limits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        // 3x: 2730x3411, a phone-sized portrait; min face 2.5% of 3411 = 85 px -> scale 0.94.
+        let (w, h) = (img.width * 3, img.height * 3);
+        let big = RgbImage {
+            width: w,
+            height: h,
+            data: resize_rgb(&img.data, img.width, img.height, w, h),
+        };
+        let faces = p.faces_in(&big).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(faces.len(), 1);
+        let small = p.faces_in(&img).unwrap_or_else(|e| panic!("{e}"));
+        let r = small[0].rect;
+        let scaled = Rect::new(r.left * 3, r.top * 3, r.right * 3, r.bottom * 3);
+        assert!(
+            iou(faces[0].rect, scaled) > 0.7,
+            "{:?} vs {scaled:?}",
+            faces[0].rect
+        );
+        assert!(l2(&faces[0].embedding, &small[0].embedding) < 0.2);
+        // And a 3x downscale keeps the box as well.
+        let (w, h) = (img.width / 3, img.height / 3);
+        let tiny = RgbImage {
+            width: w,
+            height: h,
+            data: resize_rgb(&img.data, img.width, img.height, w, h),
+        };
+        let faces = p.faces_in(&tiny).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(faces.len(), 1);
+    }
+
+    /// End to end from the reference decode of every golden image with face_recognition's
+    /// default upsampling: boxes and embeddings as dlib's.
+    #[test]
+    fn golden_images_end_to_end() {
+        let Some(dir) = testdata::golden_dir("golden_images_end_to_end") else {
+            return;
+        };
+        let golden = testdata::golden_json(&dir);
+        let p = pipeline();
+        let (mut n, mut worst) = (0, 0f32);
+        for image in golden["images"].as_array().into_iter().flatten() {
+            let png = dir.join(image["decoded_png"].as_str().unwrap_or_default());
+            let img = RgbImage::open(&png).unwrap_or_else(|e| panic!("{e:#}"));
+            let faces = p
+                .faces_with(&img, Upsample::Times(1))
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            let want = image["cnn"].as_array().cloned().unwrap_or_default();
+            assert_eq!(faces.len(), want.len(), "{png:?}");
+            for (f, w) in faces.iter().zip(&want) {
+                let r = &w["rect_ltrb"];
+                let c = |i: usize| r[i].as_i64().unwrap_or(-1);
+                assert_eq!(f.rect, Rect::new(c(0), c(1), c(2), c(3)), "{png:?}");
+                let d = l2(&f.embedding, &floats(&w["encoding"]));
+                assert!(d < 1e-3, "{png:?}: {d}");
+                worst = worst.max(d);
+                n += 1;
+            }
+        }
+        assert_eq!(n, 22);
+        eprintln!("golden end to end: {n} faces, worst L2 {worst:e}");
+    }
+}
