@@ -780,6 +780,70 @@ mod tests {
         }
     }
 
+    /// Tiny 13x8 JPEGs PIL decodes but the golden set lacks (made with MozJPEG's encoder):
+    /// (name, base64 file, sha256 of pillow 13.0.0's `convert('RGB')` bytes).
+    const PIL_FIXTURES: [(&str, &str, &str); 3] = [
+        (
+            "arithmetic-coded progressive",
+            concat!(
+                "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAUDBAQEAwUEBAQFBQUGBwwIBwcHBw8LCwkMEQ8SEhEPERETFhwXExQa",
+                "FRERGCEYGh0dHx8fExciJCIeJBweHx7/2wBDAQUFBQcGBw4ICA4eFBEUHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4e",
+                "Hh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh7/ygARCAAIAA0DASIAAhEBAxEB/8wABgAQARD/2gAMAwEAAhADEAAA",
+                "Af7IS9iX2P/MAAQQBf/aAAgBAQABBQIa5/8AteD/zAAEEQX/2gAIAQMBAT8BSTpg/8wABBEF/9oACAECAQE/AZj/",
+                "zAAEEAX/2gAIAQEABj8C+YD/zAAEEAX/2gAIAQEAAT8h5JDiYnattVgcXP/aAAwDAQACAAMAAAAQsP/MAAQRBf/a",
+                "AAgBAwEBPxAAwP/MAAQRBf/aAAgBAgEBPxDcMVD/zAAEEAX/2gAIAQEAAT8QTNL53S1fcrcdlQjlyEj/2Q==",
+            ),
+            "784962a2d40cc12842777d8807920a8fb2dc26b68822d23f6f796fe6d2152f1d",
+        ),
+        (
+            "Adobe YCCK, 2x2 subsampled",
+            concat!(
+                "/9j/7gAOQWRvYmUAZAAAAAAC/9sAhAAFBQUFBQUFBgYFCAgHCAgLCgkJCgsRDA0MDQwRGhATEBATEBoXGxYVFhsX",
+                "KSAcHCApLyclJy85MzM5R0RHXV19AQUFBQUFBQUGBgUICAcICAsKCQkKCxEMDQwNDBEaEBMQEBMQGhcbFhUWGxcp",
+                "IBwcICkvJyUnLzkzMzlHREddXX3/wgAUCAAIAA0EASIAAhEBAxEBBCIA/8QAKQABAQEBAAAAAAAAAAAAAAAAAAYF",
+                "BwEBAAAAAAAAAAAAAAAAAAAAB//aAA4EAQACEAMQBAAAAACiwAyQIfmJ/8QAFxAAAwEAAAAAAAAAAAAAAAAAAAED",
+                "Av/aAAgBAQABCALVB0P/xAAUEQEAAAAAAAAAAAAAAAAAAAAA/9oACAECAQEIAn//xAAUEQEAAAAAAAAAAAAAAAAA",
+                "AAAA/9oACAEDAQEIAn//xAAaEAACAgMAAAAAAAAAAAAAAAACAwEEAAUi/9oACAEEAAEIArO2ec21A6SsdZ//xAAU",
+                "EAEAAAAAAAAAAAAAAAAAAAAQ/9oACAEBAAk/Aj//xAAUEQEAAAAAAAAAAAAAAAAAAAAA/9oACAECAQk/An//xAAU",
+                "EQEAAAAAAAAAAAAAAAAAAAAA/9oACAEDAQk/An//xAAfEAACAQMFAQAAAAAAAAAAAAABAhEAAxIhMVGRobH/2gAI",
+                "AQQACT8CvoyXRq+LgAAbKDMT9oYmSWjk+91//8QAGBAAAgMAAAAAAAAAAAAAAAAAACExYcH/2gAIAQEAAT8huGxp",
+                "/8QAFBEBAAAAAAAAAAAAAAAAAAAAAP/aAAgBAgEBPyF//8QAFhEBAQEAAAAAAAAAAAAAAAAAIQAB/9oACAEDAQE/",
+                "IdC//8QAGhABAAIDAQAAAAAAAAAAAAAAAREhADFhQf/aAAgBBAABPyFPUyqgn6O62x8cmAF9OA2Wb9z/xAAZEAEA",
+                "AwEBAAAAAAAAAAAAAAABABEhQXH/2gAIAQEAAT8QVTg92iOMs6x//8QAGBEBAAMBAAAAAAAAAAAAAAAAAQARITH/",
+                "2gAIAQIBAT8QdBvpP//EABgRAAIDAAAAAAAAAAAAAAAAAAABITGh/9oACAEDAQE/EKk2T//EABgQAQEBAQEAAAAA",
+                "AAAAAAAAAAERACFB/9oACAEEAAE/EOVz9inJjRd1uB3k0BOlTbn/2Q==",
+            ),
+            "c90c64cadf9873e6a489527f1cf00cfeebce2ec014b2e355f445a0706ca1db1d",
+        ),
+        (
+            "4:4:0 (h1v2) chroma",
+            concat!(
+                "/9j/4AAQSkZJRgABAQAAAQABAAD/2wCEAAUFBQUFBQUGBgUICAcICAsKCQkKCxEMDQwNDBEaEBMQEBMQGhcbFhUW",
+                "GxcpIBwcICkvJyUnLzkzMzlHREddXX0BBQUFBQUFBQYGBQgIBwgICwoJCQoLEQwNDA0MERoQExAQExAaFxsWFRYb",
+                "FykgHBwgKS8nJScvOTMzOUdER11dff/CABEIAAgADQMBEgACEQEDEQH/xAAqAAEBAAAAAAAAAAAAAAAAAAAABgEA",
+                "AwEAAAAAAAAAAAAAAAAAAgQGB//aAAwDAQACEAMQAAAAnGmQdCNb/8QAIBAAAQIFBQAAAAAAAAAAAAAAAQIDAAQF",
+                "EWESIjGywf/aAAgBAQABPwCUpqb7jZRxwfIZpzxbGlCbZBHWP//EABkRAAMBAQEAAAAAAAAAAAAAAAECEQAhof/a",
+                "AAgBAgEBPwA8WDgKnyZUU2jf/8QAGhEAAgIDAAAAAAAAAAAAAAAAAQIAEQMhMf/aAAgBAwEBPwBFDuwJNdqZSUfU",
+                "/9k=",
+            ),
+            "cfabfa986c05d71bbd894d48e84ae243611765ced7d66090e39e899d0e4f2cc5",
+        ),
+    ];
+
+    #[test]
+    fn turbo_matches_pil_on_rarer_jpeg_variants() {
+        use base64::Engine;
+        for (name, b64, sha) in PIL_FIXTURES {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let img = decode_with(&bytes, &Limits::default(), JpegDecoder::Turbo)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!((img.width, img.height), (13, 8), "{name}");
+            assert_eq!(rgb_sha256(&img), sha, "{name}");
+        }
+    }
+
     /// `jpeg` with the frame header's height and width replaced.
     fn with_declared_size(mut jpeg: Vec<u8>, width: u16, height: u16) -> Vec<u8> {
         let sof = jpeg
