@@ -10,6 +10,12 @@
 //! grayscale is replicated, alpha is dropped rather than composited, 16-bit samples are scaled
 //! to 8 bits. Unlike `face_recognition`, the EXIF orientation is applied, so phone photos
 //! come out upright.
+//!
+//! JPEG pixels themselves depend on the decoder: IDCT rounding and chroma upsampling are not
+//! fixed by the standard. PIL decodes with libjpeg-turbo (islow IDCT, fancy upsampling), and
+//! zune-jpeg (the `image` crate's decoder) differs from it by a few grey levels, enough to move
+//! landmarks by a pixel. So JPEGs go through MozJPEG's copy of the libjpeg-turbo decoder by
+//! default ([`JpegDecoder::Turbo`]), which gives PIL's pixels; zune stays selectable.
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -66,10 +72,31 @@ const ALLOC_SLACK: u64 = 64 * 1024 * 1024;
 /// 16-bit images near the pixel limit exceed it and are refused as too many pixels.
 const BUDGET_BYTES_PER_PIXEL: u64 = 4;
 
-/// Decode an uploaded JPEG, PNG or WebP into an upright RGB8 image within `limits`.
+/// Which decoder turns JPEG data into pixels. PNG and WebP always use the `image` crate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum JpegDecoder {
+    /// libjpeg-turbo's decoder as vendored by MozJPEG (C, statically linked), with the
+    /// defaults PIL uses: islow IDCT, fancy upsampling. Same pixels as `face_recognition`.
+    #[default]
+    Turbo,
+    /// zune-jpeg via the `image` crate (pure Rust); differs from PIL by a few levels.
+    Zune,
+}
+
+/// Decode an uploaded JPEG, PNG or WebP into an upright RGB8 image within `limits`, JPEGs with
+/// the default [`JpegDecoder`].
 ///
 /// Never panics: a panicking decoder (a bug in a dependency) is reported as [`DecodeError::Corrupt`].
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, DecodeError> {
+    decode_with(bytes, limits, JpegDecoder::default())
+}
+
+/// [`decode`] with a choice of JPEG decoder.
+pub fn decode_with(
+    bytes: &[u8],
+    limits: &Limits,
+    jpeg: JpegDecoder,
+) -> Result<RgbImage, DecodeError> {
     // Size first: nothing about an oversized body is worth parsing.
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
@@ -89,11 +116,18 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, DecodeError> {
         ));
     }
     // The decoders are meant never to panic, but they parse hostile data; one bug there must
-    // cost a 4xx, not a worker thread.
-    catch_unwind(AssertUnwindSafe(|| decode_format(bytes, format, limits))).unwrap_or_else(|_| {
-        Err(DecodeError::Corrupt(
-            "the image could not be decoded".to_owned(),
-        ))
+    // cost a 4xx, not a worker thread. libjpeg reports fatal errors by unwinding too (the
+    // `mozjpeg` crate's error handler), with its message as the payload.
+    catch_unwind(AssertUnwindSafe(|| match (format, jpeg) {
+        (ImageFormat::Jpeg, JpegDecoder::Turbo) => decode_jpeg_turbo(bytes, limits),
+        _ => decode_format(bytes, format, limits),
+    }))
+    .unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<String>()
+            .and_then(|m| m.strip_prefix("libjpeg fatal error: "))
+            .map_or("the image could not be decoded", str::trim);
+        Err(DecodeError::Corrupt(msg.to_owned()))
     })
 }
 
@@ -184,16 +218,8 @@ fn decode_format(
 
     // The decompression-bomb guard: refuse on the declared size, before allocating pixels.
     let (width, height) = decoder.dimensions();
+    check_declared_size(width, height, limits)?;
     let too_many = DecodeError::TooManyPixels { width, height };
-    if width > limits.max_side
-        || height > limits.max_side
-        || u64::from(width) * u64::from(height) > limits.max_pixels
-    {
-        return Err(too_many);
-    }
-    if width == 0 || height == 0 {
-        return Err(DecodeError::Corrupt("the image has no pixels".to_owned()));
-    }
     // Second guard, in case a decoder's idea of the output differs from its header: the
     // buffer `from_decoder` allocates is `total_bytes`, and the decoder's own limits now
     // include the side limits too.
@@ -207,8 +233,104 @@ fn decode_format(
     // A broken EXIF block is no reason to refuse a photo whose pixels are fine: shown as
     // stored, like `face_recognition` would.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut img =
+    let img =
         DynamicImage::from_decoder(decoder).map_err(|e| limit_or_corrupt(e, width, height))?;
+    upright_rgb8(img, orientation)
+}
+
+/// The guard against decompression bombs, on the size a header declares.
+fn check_declared_size(width: u32, height: u32, limits: &Limits) -> Result<(), DecodeError> {
+    if width > limits.max_side
+        || height > limits.max_side
+        || u64::from(width) * u64::from(height) > limits.max_pixels
+    {
+        return Err(DecodeError::TooManyPixels { width, height });
+    }
+    if width == 0 || height == 0 {
+        return Err(DecodeError::Corrupt("the image has no pixels".to_owned()));
+    }
+    Ok(())
+}
+
+/// JPEG through libjpeg-turbo's decoder (MozJPEG's copy), configured as PIL configures it.
+///
+/// `jpeg_read_header` parses the markers up to the first scan and allocates only tables; the
+/// declared size is checked before `jpeg_start_decompress`, which allocates the sample buffers
+/// (and for progressive files the whole-image coefficient buffer, 2 bytes per sample).
+fn decode_jpeg_turbo(bytes: &[u8], limits: &Limits) -> Result<RgbImage, DecodeError> {
+    use mozjpeg::{ColorSpace, Decompress, Marker};
+
+    let io_corrupt = |e: std::io::Error| DecodeError::Corrupt(e.to_string());
+    // APP1 is kept for the EXIF orientation.
+    let dec = Decompress::builder()
+        .with_markers(&[Marker::APP(1)])
+        .from_mem(bytes)
+        .map_err(io_corrupt)?;
+
+    let (w, h) = dec.size();
+    let width = u32::try_from(w).unwrap_or(u32::MAX);
+    let height = u32::try_from(h).unwrap_or(u32::MAX);
+    check_declared_size(width, height, limits)?;
+
+    // The first APP1 that is EXIF; a broken one means "as stored", as on the zune path.
+    let orientation = dec
+        .markers()
+        .filter(|m| m.marker == Marker::APP(1))
+        .find_map(|m| m.data.strip_prefix(b"Exif\0\0"))
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+
+    // Defaults already are PIL's (islow IDCT, fancy upsampling, no scaling). Grayscale and
+    // YCbCr/RGB files are converted by libjpeg (grey replicated, as `convert('RGB')` does);
+    // four-channel files come out as CMYK and get PIL's conversion below.
+    let cmyk = matches!(
+        dec.color_space(),
+        ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK
+    );
+    let mut started = if cmyk {
+        dec.to_colorspace(ColorSpace::JCS_CMYK)
+    } else {
+        dec.rgb()
+    }
+    .map_err(io_corrupt)?;
+    if (started.width(), started.height()) != (w, h) {
+        return Err(DecodeError::Corrupt(
+            "the image's output size differs from its header".to_owned(),
+        ));
+    }
+    let mut data: Vec<u8> = started.read_scanlines().map_err(io_corrupt)?;
+    started.finish().map_err(io_corrupt)?;
+    if cmyk {
+        data = pil_cmyk_to_rgb(&data);
+    }
+    let img = image::RgbImage::from_raw(width, height, data)
+        .ok_or_else(|| DecodeError::Corrupt("the decoded image has an invalid size".to_owned()))?;
+    upright_rgb8(DynamicImage::ImageRgb8(img), orientation)
+}
+
+/// PIL's JPEG CMYK to RGB: the plugin reads libjpeg's CMYK as inverted (`CMYK;I`, Adobe's
+/// convention, assumed for every four-channel JPEG), then `convert('RGB')` computes
+/// `255 - k - c * (255 - k) / 255` per channel (`cmyk2rgb` in Convert.c, rounded like
+/// `MULDIV255`). In libjpeg's raw values that is `k' - (255 - c') * k' / 255`.
+fn pil_cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+    let muldiv255 = |a: u32, b: u32| {
+        let t = a * b + 128;
+        ((t >> 8) + t) >> 8
+    };
+    let mut out = Vec::with_capacity(cmyk.len() / 4 * 3);
+    for px in cmyk.chunks_exact(4) {
+        let nk = u32::from(px[3]); // 255 - K, K = 255 - raw
+        for &raw in &px[..3] {
+            let c = 255 - u32::from(raw);
+            // Within 0..=nk (PIL clips the same way), so it fits a byte.
+            out.push(u8::try_from(nk.saturating_sub(muldiv255(c, nk))).unwrap_or(0));
+        }
+    }
+    out
+}
+
+/// Apply the EXIF orientation and convert to our RGB8 layout.
+fn upright_rgb8(mut img: DynamicImage, orientation: Orientation) -> Result<RgbImage, DecodeError> {
     img.apply_orientation(orientation);
 
     // `into_rgb8` is PIL's `convert('RGB')`: luma replicated, alpha dropped, 16 bits scaled.
@@ -251,7 +373,7 @@ mod tests {
     use image::{ImageBuffer, Luma, Rgb, Rgba};
 
     use super::*;
-    use crate::vision::testdata::cache_dir;
+    use crate::vision::testdata::{cache_dir, golden_dir, golden_json};
 
     fn photo(name: &str) -> Vec<u8> {
         let p = cache_dir().join("testdata/face_recognition").join(name);
@@ -557,9 +679,240 @@ mod tests {
 
     #[test]
     fn obama_is_upright_and_matches_the_plain_decoder() {
-        // Its EXIF says orientation 1, so the result is exactly what `RgbImage::open` gives.
+        // Its EXIF says orientation 1, so with zune the result is exactly what
+        // `RgbImage::open` (the `image` crate, zune for JPEG) gives.
         let p = cache_dir().join("testdata/face_recognition/obama.jpg");
         let reference = RgbImage::open(Path::new(&p)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(ok(&photo("obama.jpg")), reference);
+        let zune = decode_with(&photo("obama.jpg"), &Limits::default(), JpegDecoder::Zune)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(zune, reference);
+    }
+
+    fn rgb_sha256(img: &RgbImage) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&img.data))
+    }
+
+    /// sha256 of PIL's `Image.open('obama.jpg').convert('RGB').tobytes()` (pillow 13.0.0,
+    /// libjpeg-turbo 3.2.0), as recorded in golden.json's `decoded_rgb_sha256`.
+    const OBAMA_PIL_RGB_SHA256: &str =
+        "fc008c49b09a2c260f438218a38efcc471b10df79f39e34117c0a7453a722afd";
+
+    #[test]
+    fn turbo_decodes_obama_exactly_like_pil() {
+        let img = decode_with(&photo("obama.jpg"), &Limits::default(), JpegDecoder::Turbo)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((img.width, img.height), (910, 1137));
+        assert_eq!(rgb_sha256(&img), OBAMA_PIL_RGB_SHA256);
+        // ... and it is the default.
+        assert_eq!(ok(&photo("obama.jpg")), img);
+        // zune is a few levels off, which is why it is not the default.
+        let zune = decode_with(&photo("obama.jpg"), &Limits::default(), JpegDecoder::Zune)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(rgb_sha256(&zune), OBAMA_PIL_RGB_SHA256);
+        let max_diff = zune
+            .data
+            .iter()
+            .zip(&img.data)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max();
+        assert!(max_diff.is_some_and(|d| d <= 8), "{max_diff:?}");
+    }
+
+    #[test]
+    fn turbo_matches_pil_on_the_golden_jpegs() {
+        let Some(dir) = golden_dir("turbo_matches_pil_on_the_golden_jpegs") else {
+            return;
+        };
+        let golden = golden_json(&dir);
+        let images = golden["images"].as_array().cloned().unwrap_or_default();
+        let mut checked = 0;
+        for entry in images {
+            let (Some(file), Some(sha)) =
+                (entry["file"].as_str(), entry["decoded_rgb_sha256"].as_str())
+            else {
+                continue;
+            };
+            if !file.ends_with(".jpg") {
+                continue;
+            }
+            let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let img = decode_with(&bytes, &Limits::default(), JpegDecoder::Turbo)
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(rgb_sha256(&img), sha, "{file}");
+            checked += 1;
+        }
+        assert!(checked >= 5, "only {checked} golden JPEGs");
+    }
+
+    #[test]
+    fn cmyk_converts_like_pil() {
+        // libjpeg's raw CMYK (Adobe-inverted) -> PIL's RGB, values from pillow 13.0.0:
+        // Image.new('CMYK', (1, 1), 255 - raw).convert('RGB').
+        let cases: [([u8; 4], [u8; 3]); 6] = [
+            ([255, 255, 255, 255], [255, 255, 255]),
+            ([0, 0, 0, 0], [0, 0, 0]),
+            ([245, 55, 178, 225], [216, 49, 157]),
+            ([127, 191, 223, 55], [27, 41, 48]),
+            ([0, 255, 127, 254], [0, 254, 127]),
+            ([252, 5, 238, 1], [1, 0, 1]),
+        ];
+        let raw: Vec<u8> = cases.iter().flat_map(|(c, _)| *c).collect();
+        let rgb: Vec<u8> = cases.iter().flat_map(|(_, r)| *r).collect();
+        assert_eq!(pil_cmyk_to_rgb(&raw), rgb);
+    }
+
+    #[test]
+    fn grayscale_jpeg_is_replicated_by_both_decoders() {
+        let img =
+            ImageBuffer::from_fn(24, 16, |x, y| Luma([u8::try_from(x * 10 + y).unwrap_or(0)]));
+        let jpeg = encode(&img, ImageFormat::Jpeg);
+        for decoder in [JpegDecoder::Turbo, JpegDecoder::Zune] {
+            let out = decode_with(&jpeg, &Limits::default(), decoder)
+                .unwrap_or_else(|e| panic!("{decoder:?}: {e}"));
+            assert_eq!((out.width, out.height), (24, 16));
+            assert!(
+                out.data
+                    .chunks_exact(3)
+                    .all(|p| p[0] == p[1] && p[1] == p[2]),
+                "{decoder:?}"
+            );
+        }
+    }
+
+    /// Tiny 13x8 JPEGs PIL decodes but the golden set lacks (made with MozJPEG's encoder):
+    /// (name, base64 file, sha256 of pillow 13.0.0's `convert('RGB')` bytes).
+    const PIL_FIXTURES: [(&str, &str, &str); 3] = [
+        (
+            "arithmetic-coded progressive",
+            concat!(
+                "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAUDBAQEAwUEBAQFBQUGBwwIBwcHBw8LCwkMEQ8SEhEPERETFhwXExQa",
+                "FRERGCEYGh0dHx8fExciJCIeJBweHx7/2wBDAQUFBQcGBw4ICA4eFBEUHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4e",
+                "Hh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh7/ygARCAAIAA0DASIAAhEBAxEB/8wABgAQARD/2gAMAwEAAhADEAAA",
+                "Af7IS9iX2P/MAAQQBf/aAAgBAQABBQIa5/8AteD/zAAEEQX/2gAIAQMBAT8BSTpg/8wABBEF/9oACAECAQE/AZj/",
+                "zAAEEAX/2gAIAQEABj8C+YD/zAAEEAX/2gAIAQEAAT8h5JDiYnattVgcXP/aAAwDAQACAAMAAAAQsP/MAAQRBf/a",
+                "AAgBAwEBPxAAwP/MAAQRBf/aAAgBAgEBPxDcMVD/zAAEEAX/2gAIAQEAAT8QTNL53S1fcrcdlQjlyEj/2Q==",
+            ),
+            "784962a2d40cc12842777d8807920a8fb2dc26b68822d23f6f796fe6d2152f1d",
+        ),
+        (
+            "Adobe YCCK, 2x2 subsampled",
+            concat!(
+                "/9j/7gAOQWRvYmUAZAAAAAAC/9sAhAAFBQUFBQUFBgYFCAgHCAgLCgkJCgsRDA0MDQwRGhATEBATEBoXGxYVFhsX",
+                "KSAcHCApLyclJy85MzM5R0RHXV19AQUFBQUFBQUGBgUICAcICAsKCQkKCxEMDQwNDBEaEBMQEBMQGhcbFhUWGxcp",
+                "IBwcICkvJyUnLzkzMzlHREddXX3/wgAUCAAIAA0EASIAAhEBAxEBBCIA/8QAKQABAQEBAAAAAAAAAAAAAAAAAAYF",
+                "BwEBAAAAAAAAAAAAAAAAAAAAB//aAA4EAQACEAMQBAAAAACiwAyQIfmJ/8QAFxAAAwEAAAAAAAAAAAAAAAAAAAED",
+                "Av/aAAgBAQABCALVB0P/xAAUEQEAAAAAAAAAAAAAAAAAAAAA/9oACAECAQEIAn//xAAUEQEAAAAAAAAAAAAAAAAA",
+                "AAAA/9oACAEDAQEIAn//xAAaEAACAgMAAAAAAAAAAAAAAAACAwEEAAUi/9oACAEEAAEIArO2ec21A6SsdZ//xAAU",
+                "EAEAAAAAAAAAAAAAAAAAAAAQ/9oACAEBAAk/Aj//xAAUEQEAAAAAAAAAAAAAAAAAAAAA/9oACAECAQk/An//xAAU",
+                "EQEAAAAAAAAAAAAAAAAAAAAA/9oACAEDAQk/An//xAAfEAACAQMFAQAAAAAAAAAAAAABAhEAAxIhMVGRobH/2gAI",
+                "AQQACT8CvoyXRq+LgAAbKDMT9oYmSWjk+91//8QAGBAAAgMAAAAAAAAAAAAAAAAAACExYcH/2gAIAQEAAT8huGxp",
+                "/8QAFBEBAAAAAAAAAAAAAAAAAAAAAP/aAAgBAgEBPyF//8QAFhEBAQEAAAAAAAAAAAAAAAAAIQAB/9oACAEDAQE/",
+                "IdC//8QAGhABAAIDAQAAAAAAAAAAAAAAAREhADFhQf/aAAgBBAABPyFPUyqgn6O62x8cmAF9OA2Wb9z/xAAZEAEA",
+                "AwEBAAAAAAAAAAAAAAABABEhQXH/2gAIAQEAAT8QVTg92iOMs6x//8QAGBEBAAMBAAAAAAAAAAAAAAAAAQARITH/",
+                "2gAIAQIBAT8QdBvpP//EABgRAAIDAAAAAAAAAAAAAAAAAAABITGh/9oACAEDAQE/EKk2T//EABgQAQEBAQEAAAAA",
+                "AAAAAAAAAAERACFB/9oACAEEAAE/EOVz9inJjRd1uB3k0BOlTbn/2Q==",
+            ),
+            "c90c64cadf9873e6a489527f1cf00cfeebce2ec014b2e355f445a0706ca1db1d",
+        ),
+        (
+            "4:4:0 (h1v2) chroma",
+            concat!(
+                "/9j/4AAQSkZJRgABAQAAAQABAAD/2wCEAAUFBQUFBQUGBgUICAcICAsKCQkKCxEMDQwNDBEaEBMQEBMQGhcbFhUW",
+                "GxcpIBwcICkvJyUnLzkzMzlHREddXX0BBQUFBQUFBQYGBQgIBwgICwoJCQoLEQwNDA0MERoQExAQExAaFxsWFRYb",
+                "FykgHBwgKS8nJScvOTMzOUdER11dff/CABEIAAgADQMBEgACEQEDEQH/xAAqAAEBAAAAAAAAAAAAAAAAAAAABgEA",
+                "AwEAAAAAAAAAAAAAAAAAAgQGB//aAAwDAQACEAMQAAAAnGmQdCNb/8QAIBAAAQIFBQAAAAAAAAAAAAAAAQIDAAQF",
+                "EWESIjGywf/aAAgBAQABPwCUpqb7jZRxwfIZpzxbGlCbZBHWP//EABkRAAMBAQEAAAAAAAAAAAAAAAECEQAhof/a",
+                "AAgBAgEBPwA8WDgKnyZUU2jf/8QAGhEAAgIDAAAAAAAAAAAAAAAAAQIAEQMhMf/aAAgBAwEBPwBFDuwJNdqZSUfU",
+                "/9k=",
+            ),
+            "cfabfa986c05d71bbd894d48e84ae243611765ced7d66090e39e899d0e4f2cc5",
+        ),
+    ];
+
+    #[test]
+    fn turbo_matches_pil_on_rarer_jpeg_variants() {
+        use base64::Engine;
+        for (name, b64, sha) in PIL_FIXTURES {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let img = decode_with(&bytes, &Limits::default(), JpegDecoder::Turbo)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!((img.width, img.height), (13, 8), "{name}");
+            assert_eq!(rgb_sha256(&img), sha, "{name}");
+        }
+    }
+
+    /// `jpeg` with the frame header's height and width replaced.
+    fn with_declared_size(mut jpeg: Vec<u8>, width: u16, height: u16) -> Vec<u8> {
+        let sof = jpeg
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .unwrap_or_else(|| panic!("no SOF0"));
+        // FFC0, length (2), precision (1), height (2), width (2).
+        jpeg[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+        jpeg[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+        jpeg
+    }
+
+    #[test]
+    fn jpeg_checks_hold_for_both_decoders() {
+        let jpeg = photo("obama.jpg");
+        let bomb = with_declared_size(oriented_jpeg(1), 60_000, 60_000);
+        for decoder in [JpegDecoder::Turbo, JpegDecoder::Zune] {
+            let run = |bytes: &[u8], limits: &Limits| decode_with(bytes, limits, decoder);
+            // A declared 60000x60000 is refused from the header, without decoding.
+            let start = Instant::now();
+            let r = run(&bomb, &Limits::default());
+            assert!(start.elapsed() < Duration::from_secs(1), "{decoder:?}");
+            assert!(
+                matches!(
+                    r,
+                    Err(DecodeError::TooManyPixels {
+                        width: 60_000,
+                        height: 60_000
+                    })
+                ),
+                "{decoder:?}: {r:?}"
+            );
+            let narrow = Limits {
+                max_side: 1000,
+                ..Limits::default()
+            };
+            assert!(
+                matches!(
+                    run(&jpeg, &narrow),
+                    Err(DecodeError::TooManyPixels {
+                        width: 910,
+                        height: 1137
+                    })
+                ),
+                "{decoder:?}"
+            );
+            // Truncation, and garbage where the header should be.
+            assert!(
+                matches!(
+                    run(&jpeg[..jpeg.len() / 2], &Limits::default()),
+                    Err(DecodeError::Corrupt(_))
+                ),
+                "{decoder:?}"
+            );
+            // SOI, a DQT for table 7 (there are 4), EOI: passes the EOI walk, fails in the
+            // decoder; libjpeg's own message comes through its unwinding error handler.
+            let garbage = b"\xFF\xD8\xFF\xDB\x00\x04\x07\x00\xFF\xD9";
+            match run(garbage, &Limits::default()) {
+                Err(DecodeError::Corrupt(msg)) => {
+                    assert!(msg.contains("DQT"), "{decoder:?}: {msg}");
+                }
+                other => panic!("{decoder:?}: expected Corrupt, got {other:?}"),
+            }
+            // EXIF orientation 6: the left edge becomes the top.
+            let img = run(&oriented_jpeg(6), &Limits::default())
+                .unwrap_or_else(|e| panic!("{decoder:?}: {e}"));
+            assert_eq!((img.width, img.height), (20, 40), "{decoder:?}");
+            assert!(is_red(img.pixel(10, 10)), "{decoder:?}");
+            assert!(is_blue(img.pixel(10, 30)), "{decoder:?}");
+        }
     }
 }
