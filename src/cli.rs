@@ -50,6 +50,9 @@ pub enum Command {
         #[command(flatten)]
         cache: CacheArg,
     },
+    /// Accuracy on public data sets.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Write a consistent copy of the database (safe while the server runs).
     Backup {
         /// Data directory of the server.
@@ -64,6 +67,41 @@ pub enum Command {
 pub enum ModelsCommand {
     /// Verify the fetched dlib files and write `<cache>/models/resnet.onnx` (idempotent).
     Convert {
+        #[command(flatten)]
+        cache: CacheArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// LFW verification: accuracy at distance 0.6 and at the best threshold on the given
+    /// pairs. The last line is `accuracy: 0.XXXX` (at 0.6).
+    Lfw {
+        /// LFW `pairs.txt` (View 2 format).
+        #[arg(long)]
+        pairs: std::path::PathBuf,
+        /// Image root with `name/name_0001.jpg` (default: beside the pairs file).
+        #[arg(long)]
+        images: Option<std::path::PathBuf>,
+        /// Only the first N matched and N mismatched pairs (a quick run).
+        #[arg(long)]
+        limit: Option<usize>,
+        #[command(flatten)]
+        vision: crate::config::VisionSettings,
+        #[command(flatten)]
+        cache: CacheArg,
+    },
+    /// Detector recall and precision against hand-labelled boxes (dlib imglab XML), IoU >= 0.5,
+    /// for each working-resolution setting.
+    Boxes {
+        /// imglab XML files; images are read from beside each file.
+        #[arg(required = true)]
+        xml: Vec<std::path::PathBuf>,
+        /// Settings to compare: auto and/or upsample counts.
+        #[arg(long, value_delimiter = ',', default_value = "0,1,2,auto")]
+        modes: Vec<String>,
+        #[command(flatten)]
+        vision: crate::config::VisionSettings,
         #[command(flatten)]
         cache: CacheArg,
     },
@@ -108,6 +146,7 @@ pub fn run() -> anyhow::Result<()> {
             vision,
             cache,
         } => faces(&image, repeat, &vision, &cache.resolve()),
+        Command::Eval(cmd) => eval(cmd),
         Command::Backup { data_dir, out } => {
             let path = data_dir.join(crate::config::DATABASE_FILE);
             anyhow::ensure!(path.is_file(), "no database at {}", path.display());
@@ -201,6 +240,106 @@ fn faces(
     });
     println!("{out}");
     Ok(())
+}
+
+fn eval(cmd: EvalCommand) -> anyhow::Result<()> {
+    use crate::vision::eval;
+    use crate::vision::pipeline::{Pipeline, Upsample};
+    use std::io::Write;
+    match cmd {
+        EvalCommand::Lfw {
+            pairs,
+            images,
+            limit,
+            vision,
+            cache,
+        } => {
+            let text = std::fs::read_to_string(&pairs)
+                .with_context(|| format!("reading {}", pairs.display()))?;
+            let mut list = eval::parse_pairs(&text)?;
+            if let Some(n) = limit {
+                list = eval::first_pairs(&list, n);
+            }
+            let root = images.unwrap_or_else(|| {
+                pairs.parent().map_or_else(
+                    || std::path::PathBuf::from("."),
+                    std::path::Path::to_path_buf,
+                )
+            });
+            let options = vision.pipeline_options()?;
+            let pipeline = Pipeline::load(&cache.resolve(), options)?;
+            let started = std::time::Instant::now();
+            let report = eval::lfw(&pipeline, &list, &root, options.upsample, |i, n| {
+                if i % 50 == 0 || i == n {
+                    eprint!("\rembedded {i}/{n} images");
+                    let _ = std::io::stderr().flush();
+                }
+            })?;
+            eprintln!();
+            let same = report.distances.iter().filter(|d| d.1).count();
+            println!(
+                "pairs: {} ({same} same, {} different), images: {}, {:.1} s",
+                report.pairs,
+                report.pairs - same,
+                report.images,
+                started.elapsed().as_secs_f64()
+            );
+            println!(
+                "no face detected (centred box used instead): {} of {} images",
+                report.fallbacks, report.images
+            );
+            println!(
+                "best threshold on these pairs: {:.3} (accuracy {:.4})",
+                report.best_threshold, report.best_accuracy
+            );
+            println!("accuracy: {:.4}", report.accuracy_at_06);
+            Ok(())
+        }
+        EvalCommand::Boxes {
+            xml,
+            modes,
+            vision,
+            cache,
+        } => {
+            let base = vision.pipeline_options()?;
+            let pipeline = Pipeline::load(&cache.resolve(), base)?;
+            println!(
+                "| setting | faces labelled | detected | matched | recall | precision | ms per photo |"
+            );
+            println!("|---|---|---|---|---|---|---|");
+            for mode in modes {
+                let upsample = match mode.parse::<Upsample>().map_err(anyhow::Error::msg)? {
+                    Upsample::Auto { .. } => base.upsample,
+                    other => other,
+                };
+                let mut total = eval::BoxCounts::default();
+                let mut photos = 0;
+                let started = std::time::Instant::now();
+                for file in &xml {
+                    let text = std::fs::read_to_string(file)
+                        .with_context(|| format!("reading {}", file.display()))?;
+                    let labelled = eval::parse_imglab(&text)?;
+                    photos += labelled.len();
+                    let dir = file.parent().unwrap_or_else(|| std::path::Path::new("."));
+                    let c = eval::boxes(&pipeline, &labelled, dir, upsample)?;
+                    total.truth += c.truth;
+                    total.detected += c.detected;
+                    total.matched += c.matched;
+                }
+                #[allow(clippy::cast_precision_loss)]
+                let ms = started.elapsed().as_secs_f64() * 1e3 / photos.max(1) as f64;
+                println!(
+                    "| {mode} | {} | {} | {} | {:.3} | {:.3} | {ms:.0} |",
+                    total.truth,
+                    total.detected,
+                    total.matched,
+                    total.recall(),
+                    total.precision()
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 /// `L,T,R,B` as four integers.

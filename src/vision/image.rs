@@ -45,14 +45,19 @@ impl RgbImage {
         [self.data[i], self.data[i + 1], self.data[i + 2]]
     }
 
-    /// Decode a file with the `image` crate and drop alpha (as PIL's `convert('RGB')` does).
-    /// For trusted files (tests, CLI); request bytes go through the limited decoder.
+    /// Decode a trusted file (tests, CLI) the way uploads are decoded: JPEG through the
+    /// libjpeg-turbo-exact decoder (the pixels PIL gives face_recognition), EXIF orientation
+    /// applied, alpha dropped as PIL's `convert('RGB')` does. Only the upload size limits are
+    /// relaxed.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let img = image::open(path)
-            .map_err(|e| anyhow::anyhow!("decoding {}: {e}", path.display()))?
-            .into_rgb8();
-        let (w, h) = (img.width() as usize, img.height() as usize);
-        Self::from_raw(w, h, img.into_raw()).ok_or_else(|| anyhow::anyhow!("bad image buffer"))
+        let bytes =
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        let limits = super::decode::Limits {
+            max_bytes: usize::MAX,
+            ..super::decode::Limits::default()
+        };
+        super::decode::decode(&bytes, &limits)
+            .map_err(|e| anyhow::anyhow!("decoding {}: {e}", path.display()))
     }
 
     /// Copy of the rectangle `[x0, x0+w) x [y0, y0+h)`, which must lie inside the image.

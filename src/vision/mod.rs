@@ -9,6 +9,7 @@ pub mod detect;
 pub mod dlib;
 pub mod embed;
 pub mod engine;
+pub mod eval;
 pub mod image;
 pub mod landmarks;
 pub mod models;

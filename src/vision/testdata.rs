@@ -32,11 +32,7 @@ pub fn shared_dir() -> Option<PathBuf> {
 
 /// `golden/` of the shared data set, or `None` after printing why the caller skips.
 pub fn golden_dir(test: &str) -> Option<PathBuf> {
-    let dir = shared_dir().map(|d| d.join("golden"));
-    if dir.is_none() {
-        eprintln!("SKIPPED {test}: ../shared/golden not found (set ROLLCALL_SHARED_DIR)");
-    }
-    dir
+    shared_dir_for(test).map(|d| d.join("golden"))
 }
 
 /// Parsed `golden.json`.
@@ -44,4 +40,13 @@ pub fn golden_json(dir: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("golden.json"))
         .unwrap_or_else(|e| panic!("golden.json: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("golden.json: {e}"))
+}
+
+/// The shared data set for a test that needs it, or a printed SKIPPED line.
+pub fn shared_dir_for(test: &str) -> Option<PathBuf> {
+    let dir = shared_dir();
+    if dir.is_none() {
+        eprintln!("SKIPPED {test}: ../shared is not present (set ROLLCALL_SHARED_DIR)");
+    }
+    dir
 }
