@@ -125,6 +125,9 @@ def rollcall(binary: Path, photo, a) -> dict:
                        ms_min=min(d["ms"]), load_ms=d["load_ms"],
                        boxes=[f["box"] for f in d["faces"]],
                        embeddings=[f["embedding"] for f in d["faces"]])
+            if [d["width"], d["height"]] != [photo["width"], photo["height"]]:
+                log(f"    warning: rollcall read {d['width']}x{d['height']}, Pillow "
+                    f"{photo['width']}x{photo['height']}")
             log(f"    {res['faces']} faces, median {res['ms_median']:.1f} ms over {len(d['ms'])}, "
                 f"load {res['load_ms']:.0f} ms, peak RSS {r['rss_mib']:.0f} MiB")
             return res
