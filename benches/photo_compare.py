@@ -111,11 +111,13 @@ def reference(py, photo, model, upsample, a) -> dict:
     return res
 
 
-def rollcall(binary: Path, photo, a) -> dict:
+def rollcall(binary: Path, photo, a, portrait: bool = False) -> dict:
     cmd = [str(binary), "faces", photo["path"], "--repeat", str(a.repeats)]
     if a.rollcall_upsample:
         cmd += ["--upsample", a.rollcall_upsample]
-    log(f"  rollcall on {photo['name']} ...")
+    if portrait:
+        cmd += ["--portrait"]
+    log(f"  rollcall{' --portrait' if portrait else ''} on {photo['name']} ...")
     r = run_measured(cmd, a.timeout, 0.0, cwd=ROOT)
     res = {"rss_mib": r["rss_mib"], "wall_s": r["wall_s"], "cpu_s": r["cpu_s"]}
     if r["rc"] == 0 and not r["timed_out"]:
@@ -247,6 +249,10 @@ def main() -> None:
         row = {"photo": p}
         row["rollcall"] = rollcall(binary, p, a) if binary.exists() else \
             {"error": build_note or f"{binary} not found"}
+        # Enrolment photos and live webcam frames are analysed with the portrait profile
+        # (faces >= 80 px and >= 10% of the longer side): measure it where it applies.
+        if p["name"] in ("portrait", "webcam") and binary.exists():
+            row["rollcall_portrait"] = rollcall(binary, p, a, portrait=True)
         if not a.skip_reference:
             row["hog"] = reference(py, p, "hog", 1, a)
             row["cnn"] = reference(py, p, "cnn", 1, a)
@@ -276,6 +282,11 @@ def main() -> None:
         print(f"| {p['name']} | {p['width']}x{p['height']} | {fmt_faces(hog)} | {fmt_faces(cnn)} | "
               f"{fmt_faces(rc)} | {fmt_ms(hog)} | {fmt_ms(cnn)} | {fmt_ms(rc)} | {ratio(hog, rc)} | "
               f"{ratio(cnn, rc)} | {fmt_rss(hog)} | {fmt_rss(cnn)} | {fmt_rss(rc)} |")
+        if "rollcall_portrait" in r:
+            rp = r["rollcall_portrait"]
+            print(f"| {p['name']}, rollcall --portrait | {p['width']}x{p['height']} | {fmt_faces(hog)} | "
+                  f"{fmt_faces(cnn)} | {fmt_faces(rp)} | {fmt_ms(hog)} | {fmt_ms(cnn)} | {fmt_ms(rp)} | "
+                  f"{ratio(hog, rp)} | {ratio(cnn, rp)} | {fmt_rss(hog)} | {fmt_rss(cnn)} | {fmt_rss(rp)} |")
         if "cnn_u0" in r:
             u0 = r["cnn_u0"]
             print(f"| {p['name']}, cnn upsample 0 | {p['width']}x{p['height']} | - | {fmt_faces(u0)} | "
@@ -291,7 +302,8 @@ def main() -> None:
     print("|---|---|--:|--:|--:|--:|--:|--:|")
     for r in results:
         for key, label in [("hog", "face_recognition hog"), ("cnn", "face_recognition cnn"),
-                           ("cnn_u0", "face_recognition cnn, upsample 0"), ("rollcall", "rollcall")]:
+                           ("cnn_u0", "face_recognition cnn, upsample 0"), ("rollcall", "rollcall"),
+                           ("rollcall_portrait", "rollcall --portrait")]:
             x = r.get(key)
             if x is None:
                 continue
@@ -311,9 +323,12 @@ def main() -> None:
         ref = r.get("cnn")
         if ref is not None and "error" in ref and "cnn_u0" in r:
             ref = r["cnn_u0"]
-        acc = accuracy(r["rollcall"], ref) if ref is not None else None
-        m, d = ("n/a", "n/a") if acc is None else (str(acc[0]), "-" if acc[1] is None else f"{acc[1]:.4f}")
-        print(f"| {r['photo']['name']} | {fmt_faces(r['rollcall'])} / {fmt_faces(ref)} | {m} | {d} |")
+        for key, suffix in [("rollcall", ""), ("rollcall_portrait", ", --portrait")]:
+            if key not in r:
+                continue
+            acc = accuracy(r[key], ref) if ref is not None else None
+            m, d = ("n/a", "n/a") if acc is None else (str(acc[0]), "-" if acc[1] is None else f"{acc[1]:.4f}")
+            print(f"| {r['photo']['name']}{suffix} | {fmt_faces(r[key])} / {fmt_faces(ref)} | {m} | {d} |")
     if rc_errors:
         print(f"\nrollcall n/a: {'; '.join(sorted(rc_errors))}")
     notes = [f"{r['photo']['name']}: {r['photo']['note']}" for r in results]

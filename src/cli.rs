@@ -45,6 +45,10 @@ pub enum Command {
         image: std::path::PathBuf,
         #[arg(long, default_value_t = 1)]
         repeat: usize,
+        /// Analyse as a portrait or live webcam frame (faces of at least 80 px and 10% of the
+        /// longer side), as enrolment and live attendance do.
+        #[arg(long)]
+        portrait: bool,
         #[command(flatten)]
         vision: crate::config::VisionSettings,
         #[command(flatten)]
@@ -143,9 +147,10 @@ pub fn run() -> anyhow::Result<()> {
         Command::Faces {
             image,
             repeat,
+            portrait,
             vision,
             cache,
-        } => faces(&image, repeat, &vision, &cache.resolve()),
+        } => faces(&image, repeat, portrait, &vision, &cache.resolve()),
         Command::Eval(cmd) => eval(cmd),
         Command::Backup { data_dir, out } => {
             let path = data_dir.join(crate::config::DATABASE_FILE);
@@ -202,10 +207,16 @@ fn embed(image: &std::path::Path, face_box: &str, cache: &std::path::Path) -> an
 fn faces(
     image: &std::path::Path,
     repeat: usize,
+    portrait: bool,
     vision: &crate::config::VisionSettings,
     cache: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use crate::vision::pipeline::Pipeline;
+    use crate::vision::pipeline::{Pipeline, Subject};
+    let subject = if portrait {
+        Subject::Portrait
+    } else {
+        Subject::Class
+    };
     let bytes = std::fs::read(image).with_context(|| format!("reading {}", image.display()))?;
     let started = std::time::Instant::now();
     let pipeline = Pipeline::load(cache, vision.pipeline_options()?)?;
@@ -214,7 +225,7 @@ fn faces(
     let mut last = None;
     for _ in 0..repeat.max(1) {
         let t = std::time::Instant::now();
-        let analysis = pipeline.faces(&bytes)?;
+        let analysis = pipeline.faces_of(&bytes, subject)?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
         last = Some(analysis);
     }

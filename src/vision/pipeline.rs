@@ -58,10 +58,25 @@ impl FromStr for Upsample {
     }
 }
 
+/// What a photo is of, which decides the smallest face worth looking for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Subject {
+    /// A class: many faces, some small (the configured rule; down to 40 px by default).
+    #[default]
+    Class,
+    /// One person in front of the camera: an enrolment photo or a live webcam frame. Faces
+    /// under `max(80 px, 10% of the longer side)` are ignored, which keeps a 640x480 frame at
+    /// its own size and scales a 12-megapixel selfie down to about 800 px.
+    Portrait,
+}
+
 /// Everything the pipeline can be tuned with.
 #[derive(Debug, Clone, Copy)]
 pub struct PipelineOptions {
+    /// Working resolution for class photos.
     pub upsample: Upsample,
+    /// Working resolution for portraits and live frames.
+    pub portrait: Upsample,
     pub limits: Limits,
     pub engine: EngineOptions,
     /// Faces beyond this many (highest detector confidence first) are dropped.
@@ -72,6 +87,10 @@ impl Default for PipelineOptions {
     fn default() -> Self {
         Self {
             upsample: Upsample::default(),
+            portrait: Upsample::Auto {
+                min_face_px: 80.0,
+                min_face_fraction: 0.1,
+            },
             limits: Limits::default(),
             engine: EngineOptions::default(),
             max_faces: 200,
@@ -249,10 +268,19 @@ impl Pipeline {
         &self.describer
     }
 
-    /// Every face in an uploaded photo (JPEG, PNG, WebP; EXIF orientation applied).
+    /// Every face in an uploaded class photo (JPEG, PNG, WebP; EXIF orientation applied).
     pub fn faces(&self, bytes: &[u8]) -> Result<Analysis, PipelineError> {
+        self.faces_of(bytes, Subject::Class)
+    }
+
+    /// Every face in an uploaded photo of the given kind.
+    pub fn faces_of(&self, bytes: &[u8], subject: Subject) -> Result<Analysis, PipelineError> {
         let img = decode::decode(bytes, &self.options.limits)?;
-        let faces = self.faces_in(&img)?;
+        let upsample = match subject {
+            Subject::Class => self.options.upsample,
+            Subject::Portrait => self.options.portrait,
+        };
+        let faces = self.faces_with(&img, upsample)?;
         Ok(Analysis {
             width: img.width,
             height: img.height,
