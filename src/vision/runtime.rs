@@ -60,19 +60,23 @@ impl SessionPool {
     /// thread the pool's threads do not spin while idle: on two shared cores a spinning pool
     /// steals the core the other request needs (runtime notes).
     pub fn new(model: &Path, sessions: usize, intra_threads: usize) -> anyhow::Result<Self> {
-        Self::build(sessions, intra_threads, |mut b| b.commit_from_file(model))
+        Self::build(sessions, intra_threads, true, |mut b| b.commit_from_file(model))
             .map_err(|e| anyhow::anyhow!("loading {}: {e}", model.display()))
     }
 
-    /// As [`SessionPool::new`], from a model held in memory (converted at start-up).
+    /// As [`SessionPool::new`], from a model held in memory (converted at start-up), for
+    /// inputs whose size changes with every call (the detector): no memory arena and no memory
+    /// pattern, so the hundreds of megabytes a large photo needs go back to the system after
+    /// the run instead of staying reserved by the session.
     pub fn from_memory(onnx: &[u8], sessions: usize, intra_threads: usize) -> anyhow::Result<Self> {
-        Self::build(sessions, intra_threads, |mut b| b.commit_from_memory(onnx))
+        Self::build(sessions, intra_threads, false, |mut b| b.commit_from_memory(onnx))
             .map_err(|e| anyhow::anyhow!("loading a converted model: {e}"))
     }
 
     fn build(
         sessions: usize,
         intra_threads: usize,
+        arena: bool,
         commit: impl Fn(ort::session::builder::SessionBuilder) -> ort::Result<Session>,
     ) -> anyhow::Result<Self> {
         let env = environment()?;
@@ -82,6 +86,13 @@ impl SessionPool {
                 .with_intra_threads(intra_threads.max(1))?;
             if intra_threads > 1 {
                 builder = builder.with_intra_op_spinning(false)?;
+            }
+            if !arena {
+                builder = builder
+                    .with_execution_providers([ort::ep::CPU::default()
+                        .with_arena_allocator(false)
+                        .build()])?
+                    .with_memory_pattern(false)?;
             }
             commit(builder)
         };
