@@ -137,6 +137,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Models(ModelsCommand::Convert { cache }) => {
             let files = crate::vision::models::ensure(&cache.resolve().join("models"))?;
             println!("{}", files.resnet_onnx.display());
+            println!("{}", files.mmod_onnx.display());
             Ok(())
         }
         Command::Embed {

@@ -44,6 +44,8 @@ impl IntoResponse for ApiError {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
@@ -65,5 +67,48 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vision::decode::DecodeError;
+    use crate::vision::pipeline::PipelineError;
+
+    /// Every way a photo can be bad is a 4xx with a plain message; only our own failures are 500.
+    #[test]
+    fn bad_photos_are_client_errors() {
+        let status = |e: PipelineError| ApiError(e.into()).into_response().status();
+        assert_eq!(
+            status(DecodeError::Empty.into()),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            status(DecodeError::TooLarge { bytes: 30, max: 20 }.into()),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            status(
+                DecodeError::TooManyPixels {
+                    width: 30000,
+                    height: 30000
+                }
+                .into()
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            status(DecodeError::Unsupported.into()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            status(DecodeError::Corrupt("truncated".into()).into()),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            status(PipelineError::Internal(anyhow::anyhow!("model"))),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

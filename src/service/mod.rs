@@ -29,6 +29,12 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The upload is larger than allowed (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The upload is not in a format we accept (415).
+    #[error("{0}")]
+    UnsupportedMedia(String),
     /// Too many attempts; try again after the given time (429).
     #[error("Too many attempts. Try again in {} seconds.", retry_after.as_secs().max(1))]
     RateLimited { retry_after: Duration },
@@ -40,6 +46,24 @@ pub enum Error {
 impl From<StorageError> for Error {
     fn from(e: StorageError) -> Self {
         Self::Internal(e.into())
+    }
+}
+
+/// A bad photo is the client's problem, told plainly; a failing model is ours.
+impl From<crate::vision::pipeline::PipelineError> for Error {
+    fn from(e: crate::vision::pipeline::PipelineError) -> Self {
+        use crate::vision::decode::DecodeError;
+        use crate::vision::pipeline::PipelineError;
+        match e {
+            PipelineError::Image(
+                d @ (DecodeError::TooLarge { .. } | DecodeError::TooManyPixels { .. }),
+            ) => Self::TooLarge(d.to_string()),
+            PipelineError::Image(d @ DecodeError::Unsupported) => {
+                Self::UnsupportedMedia(d.to_string())
+            }
+            PipelineError::Image(d) => Self::Invalid(d.to_string()),
+            PipelineError::Internal(e) => Self::Internal(e),
+        }
     }
 }
 

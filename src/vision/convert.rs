@@ -697,8 +697,22 @@ pub fn mmod_to_onnx(dat: &[u8]) -> anyhow::Result<(Vec<u8>, MmodOptions)> {
 
 /// Convert `dat` into `out` atomically; returns the sha256 of the written bytes.
 pub fn convert_file(dat: &Path, out: &Path) -> anyhow::Result<String> {
+    convert_with(dat, out, resnet_to_onnx)
+}
+
+/// As [`convert_file`] for the MMOD detector. The server converts it in memory at start-up;
+/// the file is for inspection and for other ONNX tools.
+pub fn convert_mmod_file(dat: &Path, out: &Path) -> anyhow::Result<String> {
+    convert_with(dat, out, |b| mmod_to_onnx(b).map(|(onnx, _)| onnx))
+}
+
+fn convert_with(
+    dat: &Path,
+    out: &Path,
+    convert: impl Fn(&[u8]) -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<String> {
     let bytes = std::fs::read(dat).with_context(|| format!("reading {}", dat.display()))?;
-    let onnx = resnet_to_onnx(&bytes).with_context(|| format!("converting {}", dat.display()))?;
+    let onnx = convert(&bytes).with_context(|| format!("converting {}", dat.display()))?;
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }

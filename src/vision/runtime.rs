@@ -60,8 +60,10 @@ impl SessionPool {
     /// thread the pool's threads do not spin while idle: on two shared cores a spinning pool
     /// steals the core the other request needs (runtime notes).
     pub fn new(model: &Path, sessions: usize, intra_threads: usize) -> anyhow::Result<Self> {
-        Self::build(sessions, intra_threads, true, |mut b| b.commit_from_file(model))
-            .map_err(|e| anyhow::anyhow!("loading {}: {e}", model.display()))
+        Self::build(sessions, intra_threads, true, |mut b| {
+            b.commit_from_file(model)
+        })
+        .map_err(|e| anyhow::anyhow!("loading {}: {e}", model.display()))
     }
 
     /// As [`SessionPool::new`], from a model held in memory (converted at start-up), for
@@ -69,8 +71,10 @@ impl SessionPool {
     /// pattern, so the hundreds of megabytes a large photo needs go back to the system after
     /// the run instead of staying reserved by the session.
     pub fn from_memory(onnx: &[u8], sessions: usize, intra_threads: usize) -> anyhow::Result<Self> {
-        Self::build(sessions, intra_threads, false, |mut b| b.commit_from_memory(onnx))
-            .map_err(|e| anyhow::anyhow!("loading a converted model: {e}"))
+        Self::build(sessions, intra_threads, false, |mut b| {
+            b.commit_from_memory(onnx)
+        })
+        .map_err(|e| anyhow::anyhow!("loading a converted model: {e}"))
     }
 
     fn build(
