@@ -6,11 +6,18 @@ use rusqlite::{Connection, params};
 use super::now_unix;
 
 /// (version, name, SQL). Append only; never edit a released migration.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "accounts",
-    include_str!("../../migrations/0001_accounts.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "accounts",
+        include_str!("../../migrations/0001_accounts.sql"),
+    ),
+    (
+        2,
+        "subjects_faces",
+        include_str!("../../migrations/0002_subjects_faces.sql"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
