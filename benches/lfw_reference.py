@@ -184,6 +184,10 @@ def main() -> None:
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not args.inside:
+        if not (MODELS / "mmod_human_face_detector.dat").exists():
+            # checked before ensure_venv so that a worktree without .cache gets no stray venv
+            sys.exit(f"no dlib models in {MODELS}: run scripts/setup, or set ROLLCALL_CACHE_DIR "
+                     "(e.g. to the main checkout's .cache)")
         py = ensure_venv()
         cmd = [str(py), __file__, "--inside"] + sys.argv[1:]
         sys.exit(subprocess.run(cmd).returncode)
