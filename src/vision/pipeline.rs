@@ -19,6 +19,9 @@ use super::{EMBEDDING_DIM, Landmarks5, Rect, models};
 /// The detector window: faces smaller than this in the working image are not found.
 const WINDOW: f32 = 80.0;
 
+/// Largest working image in auto mode (36 MP, 6000x6000): about 1.5 GB of detector tensors.
+const MAX_WORKING_PIXELS: f32 = 36_000_000.0;
+
 /// How the detector's working resolution is chosen.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Upsample {
@@ -26,9 +29,11 @@ pub enum Upsample {
     /// boxes identical to `face_locations(img, n, "cnn")`. The cost grows with 4^n.
     Times(u32),
     /// From the smallest face that must be found: the photo is scaled so that a face of
-    /// `max(min_face_px, min_face_fraction * longer side)` pixels fills the 80 px window.
-    /// Small photos get one `pyramid_up` (as face_recognition's default), a 12-megapixel phone
-    /// photo is scaled down instead of up, so its cost does not grow with the sensor.
+    /// `max(min_face_px, min_face_fraction * longer side)` pixels fills the 80 px window
+    /// (at most 4x, and at most 36 MP of working image). Small photos get one `pyramid_up` (as
+    /// face_recognition's default), a 12-megapixel phone photo is scaled down instead of up, so
+    /// its cost does not grow with the sensor. Scales of 2 and 4 take face_recognition's exact
+    /// `pyramid_up` path.
     Auto {
         min_face_px: f32,
         min_face_fraction: f32,
@@ -309,10 +314,19 @@ impl Pipeline {
                 #[allow(clippy::cast_precision_loss)]
                 let long = img.width.max(img.height) as f32;
                 let min_face = min_face_px.max(min_face_fraction * long).max(1.0);
-                let scale = (WINDOW / min_face).min(2.0);
-                if scale >= 1.98 {
-                    // Exactly face_recognition's default path (one pyramid_up).
+                // At most four times the photo, and never a working image beyond
+                // MAX_WORKING_PIXELS: memory grows with it (about 40 bytes per pixel).
+                #[allow(clippy::cast_precision_loss)]
+                let pixels = (img.width * img.height).max(1) as f32;
+                let cap = (MAX_WORKING_PIXELS / pixels).sqrt();
+                let scale = (WINDOW / min_face).min(4.0).min(cap);
+                // The exact face_recognition paths where the scale is theirs (one or two
+                // pyramid_up steps), a plain resize otherwise.
+                if (1.98..2.02).contains(&scale) {
                     return self.detect(img, Upsample::Times(1));
+                }
+                if scale >= 3.96 {
+                    return self.detect(img, Upsample::Times(2));
                 }
                 let (work, ax, ay) = rescale(img, scale);
                 self.detector
@@ -540,6 +554,30 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"))
                 .is_empty()
         );
+    }
+
+    /// Asking for 20 px faces on a small photo is face_recognition's upsample 2, exactly.
+    #[test]
+    fn small_min_face_takes_the_double_upsampling_path() {
+        let p = pipeline();
+        let img = decode::decode(&photo("obama.jpg"), &Limits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (w, h) = (img.width / 5, img.height / 5);
+        let small = RgbImage {
+            width: w,
+            height: h,
+            data: resize_rgb(&img.data, img.width, img.height, w, h),
+        };
+        let auto = Upsample::Auto {
+            min_face_px: 20.0,
+            min_face_fraction: 0.0,
+        };
+        let a = p.detect(&small, auto).unwrap_or_else(|e| panic!("{e}"));
+        let b = p
+            .detect(&small, Upsample::Times(2))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 1);
     }
 
     #[test]
