@@ -376,6 +376,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+    use crate::vision::eval::iou;
     use crate::vision::testdata;
 
     fn pipeline() -> &'static Pipeline {
@@ -416,16 +417,6 @@ mod tests {
             .flatten()
             .map(|x| x.as_f64().unwrap_or(f64::NAN) as f32)
             .collect()
-    }
-
-    fn iou(a: Rect, b: Rect) -> f64 {
-        let iw = (a.right.min(b.right) - a.left.max(b.left) + 1).max(0);
-        let ih = (a.bottom.min(b.bottom) - a.top.max(b.top) + 1).max(0);
-        let area = |r: Rect| (r.right - r.left + 1) * (r.bottom - r.top + 1);
-        let inter = iw * ih;
-        #[allow(clippy::cast_precision_loss)]
-        let v = inter as f64 / (area(a) + area(b) - inter) as f64;
-        v
     }
 
     /// Bytes in, faces out, on a photo from the face_recognition package: the box is exactly
