@@ -403,6 +403,14 @@ mod tests {
             .sqrt()
     }
 
+    fn resized(img: &RgbImage, w: usize, h: usize) -> RgbImage {
+        RgbImage {
+            width: w,
+            height: h,
+            data: resize_rgb(&img.data, img.width, img.height, w, h),
+        }
+    }
+
     fn fixture() -> Value {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/obama_golden.json");
@@ -554,11 +562,7 @@ mod tests {
         let img = decode::decode(&photo("obama.jpg"), &Limits::default())
             .unwrap_or_else(|e| panic!("{e}"));
         let (w, h) = (img.width / 5, img.height / 5);
-        let small = RgbImage {
-            width: w,
-            height: h,
-            data: resize_rgb(&img.data, img.width, img.height, w, h),
-        };
+        let small = resized(&img, w, h);
         let auto = Upsample::Auto {
             min_face_px: 20.0,
             min_face_fraction: 0.0,
@@ -587,11 +591,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         // 3x: 2730x3411, a phone-sized portrait; min face 2.5% of 3411 = 85 px -> scale 0.94.
         let (w, h) = (img.width * 3, img.height * 3);
-        let big = RgbImage {
-            width: w,
-            height: h,
-            data: resize_rgb(&img.data, img.width, img.height, w, h),
-        };
+        let big = resized(&img, w, h);
         let faces = p.faces_in(&big).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(faces.len(), 1);
         let small = p.faces_in(&img).unwrap_or_else(|e| panic!("{e}"));
@@ -605,11 +605,7 @@ mod tests {
         assert!(l2(&faces[0].embedding, &small[0].embedding) < 0.2);
         // And a 3x downscale keeps the box as well.
         let (w, h) = (img.width / 3, img.height / 3);
-        let tiny = RgbImage {
-            width: w,
-            height: h,
-            data: resize_rgb(&img.data, img.width, img.height, w, h),
-        };
+        let tiny = resized(&img, w, h);
         let faces = p.faces_in(&tiny).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(faces.len(), 1);
     }
