@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod auth;
 pub mod password;
 pub mod ratelimit;
+pub mod schedule;
 pub mod teachers;
 pub mod tokens;
 
