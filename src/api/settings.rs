@@ -1,7 +1,8 @@
 //! `/api/settings` (seed: `/settings`): the calling teacher's profile, preferences and schedule.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, State};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -12,10 +13,14 @@ use super::AppState;
 use super::error::{ApiResult, Detail};
 use super::extract::{ApiJson, Teacher};
 use crate::domain::{Email, Id, Role};
+use crate::service::Error;
+use crate::service::avatars::{self, MAX_AVATAR_BYTES};
 use crate::service::teachers::{self, Profile};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_settings, patch_settings, put_settings))
+    OpenApiRouter::new()
+        .routes(routes!(get_settings, patch_settings, put_settings))
+        .routes(routes!(upload_avatar))
 }
 
 /// The one answer of GET, PATCH and PUT (the seed's GET shape; `employee_id`, `phone` and
@@ -134,4 +139,55 @@ async fn put_settings(
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<SettingsResponse>> {
     Ok(Json(teachers::put(&state.db, &teacher, body).await?.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvatarResponse {
+    #[serde(rename = "avatarUrl")]
+    pub avatar_url: String,
+}
+
+/// Upload a profile picture: multipart field `file`, a `.jpg`/`.jpeg`/`.png`/`.webp` name
+/// (else 400 `Unsupported file type`), content type `image/jpeg`/`png`/`webp` matching the bytes
+/// (else 400 `Invalid file content type`), at most 5 MiB (413). Stored on the server and
+/// served at the returned `avatarUrl`.
+#[utoipa::path(post, path = "/upload-avatar", tag = "settings",
+    request_body(content_type = "multipart/form-data", content = Object),
+    responses((status = 200, body = AvatarResponse), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 413, body = Detail)),
+    security(("bearer" = [])))]
+async fn upload_avatar(
+    State(state): State<AppState>,
+    Teacher(teacher): Teacher,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Json<AvatarResponse>> {
+    let bad = |e: &dyn std::fmt::Display| Error::BadRequest(format!("Invalid multipart body: {e}"));
+    let mut multipart = multipart.map_err(|e| bad(&e.body_text()))?;
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| bad(&e))? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let ext = avatars::check_upload(
+            field.file_name().unwrap_or_default(),
+            field.content_type().unwrap_or_default(),
+        )?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|e| bad(&e))? {
+            if bytes.len() + chunk.len() > MAX_AVATAR_BYTES {
+                return Err(Error::TooLarge("File too large. Max 5MB".into()).into());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let url = avatars::save(
+            &state.db,
+            &state.settings.data_dir,
+            &state.settings.base_url(),
+            &teacher,
+            ext,
+            bytes,
+        )
+        .await?;
+        return Ok(Json(AvatarResponse { avatar_url: url }));
+    }
+    Err(Error::Invalid("file is required".into()).into())
 }

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod avatars;
 pub mod password;
 pub mod ratelimit;
 pub mod schedule;

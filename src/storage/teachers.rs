@@ -89,3 +89,11 @@ pub fn apply(conn: &Connection, teacher: &Id, c: &Changes) -> Result<bool> {
     )?;
     Ok(n > 0)
 }
+
+/// Point the profile at a new avatar; false when there is no such teacher.
+pub fn set_avatar(conn: &Connection, teacher: &Id, url: &str) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE teachers SET avatar_url = ?2 WHERE user_id = ?1",
+        params![teacher.as_str(), url],
+    )? > 0)
+}

@@ -395,3 +395,97 @@ async fn put_schedule_round_trip_and_rules() {
         Value::Null
     );
 }
+
+fn multipart(file_name: &str, content_type: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--XBOUNDARYX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+         Content-Type: {content_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(b"\r\n--XBOUNDARYX--\r\n");
+    body
+}
+
+async fn upload(app: &TestApp, token: &str, body: Vec<u8>) -> Response {
+    app.client
+        .post(app.url("/settings/upload-avatar"))
+        .bearer_auth(token)
+        .header("content-type", "multipart/form-data; boundary=XBOUNDARYX")
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("upload: {e}"))
+}
+
+#[tokio::test]
+async fn avatar_upload_is_checked_stored_and_served() {
+    let app = spawn_app().await;
+    let (t, _) = teacher(&app, "t5@school.test").await;
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::RgbImage::new(2, 2)
+        .write_to(&mut png, image::ImageFormat::Png)
+        .unwrap_or_else(|e| panic!("png: {e}"));
+    let png = png.into_inner();
+
+    let v = ok(upload(&app, &t, multipart("me.PNG", "image/png", &png)).await).await;
+    let url = v["avatarUrl"].as_str().unwrap_or_default().to_owned();
+    assert!(url.ends_with(".png"), "{url}");
+    assert_eq!(
+        ok(app.get("/api/settings", Some(&t)).await).await["avatarUrl"],
+        url.as_str()
+    );
+    let path = url
+        .find("/avatars/")
+        .map(|i| url[i..].to_owned())
+        .unwrap_or_else(|| panic!("{url}"));
+    let served = app.get(&path, None).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(
+        served.bytes().await.unwrap_or_default().as_ref(),
+        png.as_slice()
+    );
+
+    for (name, ct, bytes, status, detail) in [
+        (
+            "me.gif",
+            "image/gif",
+            png.clone(),
+            StatusCode::BAD_REQUEST,
+            "Unsupported file type",
+        ),
+        (
+            "me.png",
+            "text/plain",
+            png.clone(),
+            StatusCode::BAD_REQUEST,
+            "Invalid file content type",
+        ),
+        (
+            "me.jpg",
+            "image/jpeg",
+            png.clone(),
+            StatusCode::BAD_REQUEST,
+            "Invalid file content type",
+        ),
+        (
+            "me.png",
+            "image/png",
+            vec![0u8; 5 * 1024 * 1024 + 1],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "File too large. Max 5MB",
+        ),
+    ] {
+        let d = expect_detail(upload(&app, &t, multipart(name, ct, &bytes)).await, status).await;
+        assert_eq!(d, detail, "{name} {ct}");
+    }
+    let student = token_of(
+        &app.create_user("student", "s5@school.test", "password123")
+            .await,
+    );
+    expect_detail(
+        upload(&app, &student, multipart("me.png", "image/png", &png)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}
