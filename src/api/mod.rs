@@ -107,6 +107,15 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     Ok(api
         .merge(seed_aliases())
         .merge(docs::router(&state))
+        .nest_service(
+            "/avatars",
+            tower_http::services::ServeDir::new(
+                state
+                    .settings
+                    .data_dir
+                    .join(crate::service::avatars::AVATAR_DIR),
+            ),
+        )
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))

@@ -2,8 +2,10 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod avatars;
 pub mod password;
 pub mod ratelimit;
+pub mod schedule;
 pub mod teachers;
 pub mod tokens;
 

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod migrations;
 pub mod outbox;
 pub mod sessions;
+pub mod teachers;
 pub mod users;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,94 @@
+//! Teachers' profile pictures: checked like the seed (extension, content type, 5 MiB) and kept
+//! on local disk under `<data_dir>/avatars/`, content-addressed, served at `/avatars/...`.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::auth::AuthUser;
+use super::{Error, Result, blocking};
+use crate::storage::{Db, teachers as repo};
+
+/// Largest avatar, as in the seed.
+pub const MAX_AVATAR_BYTES: usize = 5 * 1024 * 1024;
+/// The folder under the data directory, and the URL prefix it is served at.
+pub const AVATAR_DIR: &str = "avatars";
+
+/// The extension to store an upload under, from its file name and declared content type
+/// (the seed's checks, in its order and wording).
+pub fn check_upload(file_name: &str, content_type: &str) -> Result<&'static str> {
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    if !matches!(ext.as_str(), "jpg" | "jpeg" | "png" | "webp") {
+        return Err(Error::BadRequest("Unsupported file type".into()));
+    }
+    match content_type.trim().to_ascii_lowercase().as_str() {
+        "image/jpeg" => Ok("jpg"),
+        "image/png" => Ok("png"),
+        "image/webp" => Ok("webp"),
+        _ => Err(Error::BadRequest("Invalid file content type".into())),
+    }
+}
+
+/// Store the image and point the teacher's profile at it; returns the public URL.
+pub async fn save(
+    db: &Db,
+    data_dir: &Path,
+    base_url: &str,
+    teacher: &AuthUser,
+    ext: &'static str,
+    bytes: Vec<u8>,
+) -> Result<String> {
+    let expected = match ext {
+        "jpg" => image::ImageFormat::Jpeg,
+        "png" => image::ImageFormat::Png,
+        _ => image::ImageFormat::WebP,
+    };
+    if image::guess_format(&bytes).ok() != Some(expected) {
+        return Err(Error::BadRequest("Invalid file content type".into()));
+    }
+    let dir = data_dir.join(AVATAR_DIR);
+    let name = format!("{}.{ext}", hex::encode(Sha256::digest(&bytes)));
+    let target: PathBuf = dir.join(&name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    blocking(move || -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        if !target.exists() {
+            std::fs::write(&tmp, &bytes)?;
+            std::fs::rename(&tmp, &target)?;
+        }
+        Ok(())
+    })
+    .await?
+    .map_err(|e| Error::Internal(anyhow::anyhow!("storing avatar: {e}")))?;
+    let url = format!("{base_url}/{AVATAR_DIR}/{name}");
+    let (id, stored) = (teacher.id.clone(), url.clone());
+    if db.call(move |c| repo::set_avatar(c, &id, &stored)).await? {
+        Ok(url)
+    } else {
+        Err(Error::NotFound("Teacher not found".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_checks_in_order() {
+        assert_eq!(check_upload("me.JPEG", "image/jpeg").ok(), Some("jpg"));
+        assert_eq!(check_upload("me.webp", "image/webp").ok(), Some("webp"));
+        for (name, ct, detail) in [
+            ("me.gif", "image/gif", "Unsupported file type"),
+            ("me", "image/png", "Unsupported file type"),
+            ("me.png", "text/plain", "Invalid file content type"),
+        ] {
+            match check_upload(name, ct) {
+                Err(Error::BadRequest(d)) => assert_eq!(d, detail),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+}
