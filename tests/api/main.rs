@@ -7,3 +7,5 @@ mod errors;
 mod helpers;
 mod ops;
 mod recovery;
+mod students;
+mod subjects;

@@ -1,0 +1,1 @@
+//! Students, consent and face enrolment.
