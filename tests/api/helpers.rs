@@ -29,8 +29,6 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         "127.0.0.1:0".into(),
         "--data-dir".into(),
         data_dir.path().display().to_string(),
-        "--cache-dir".into(),
-        cache.display().to_string(),
         "--jwt-secret".into(),
         SECRET.into(),
         "--admin-email".into(),
@@ -40,6 +38,9 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         "--log-format".into(),
         "json".into(),
     ];
+    if !extra.contains(&"--cache-dir") {
+        args.extend(["--cache-dir".into(), cache.display().to_string()]);
+    }
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     let settings = rollcall::config::Settings::try_from_args(&args)
         .unwrap_or_else(|e| panic!("settings: {e}"));
