@@ -46,6 +46,7 @@ pub fn seed_router() -> axum::Router<AppState> {
             get(seed_my_subjects).post(seed_join),
         )
         .route("/students/me/available-subjects", get(seed_available))
+        .route("/students/{user_id}/profile", get(seed_profile_of))
         .route(
             "/students/me/remove-subject/{subject_id}",
             delete(seed_leave),
@@ -496,8 +497,25 @@ async fn seed_profile(
     State(state): State<AppState>,
     Student(user): Student,
 ) -> ApiResult<Json<Value>> {
-    let s = students::get(&state.db, &user, user.id.clone()).await?;
-    let subjects = subjects::list(&state.db, &user).await?;
+    let id = user.id.clone();
+    seed_profile_json(&state, &user, id).await
+}
+
+/// The seed's unauthenticated `/students/{user_id}/profile`, now for the student, their teachers
+/// and administrators only.
+async fn seed_profile_of(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_id("user_id", &user_id)?;
+    seed_profile_json(&state, &user, id).await
+}
+
+/// The seed's profile body (2.2.1); attendance numbers stay 0 until attendance is recorded.
+async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResult<Json<Value>> {
+    let s = students::get(&state.db, user, id).await?;
+    let subjects = subjects::of_student(&state.db, s.id.clone()).await?;
     let image_url = s
         .latest_sample
         .as_ref()

@@ -408,3 +408,83 @@ pub async fn delete(
     .await?;
     remove_unreferenced(db, faces_dir, vec![sha]).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(width: usize, height: usize, f: impl Fn(usize, usize) -> u8) -> RgbImage {
+        let mut data = Vec::with_capacity(width * height * 3);
+        for y in 0..height {
+            for x in 0..width {
+                let v = f(x, y);
+                data.extend_from_slice(&[v, v, v]);
+            }
+        }
+        RgbImage {
+            width,
+            height,
+            data,
+        }
+    }
+
+    #[test]
+    fn flat_faces_have_no_sharpness_and_edges_have_plenty() {
+        let flat = image(300, 300, |_, _| 128);
+        assert!(sharpness(&flat, [50, 50, 250, 250]).abs() < 1e-9);
+        let checks = image(
+            300,
+            300,
+            |x, y| if (x / 8 + y / 8) % 2 == 0 { 30 } else { 220 },
+        );
+        assert!(sharpness(&checks, [50, 50, 250, 250]) > MIN_SHARPNESS * 10.0);
+    }
+
+    #[test]
+    fn sharpness_does_not_depend_on_resolution() {
+        // The same pattern at two scales measures about the same once resampled.
+        let small = image(
+            200,
+            200,
+            |x, y| if (x / 10 + y / 10) % 2 == 0 { 40 } else { 200 },
+        );
+        let large = image(
+            400,
+            400,
+            |x, y| if (x / 20 + y / 20) % 2 == 0 { 40 } else { 200 },
+        );
+        let (a, b) = (
+            sharpness(&small, [0, 0, 200, 200]),
+            sharpness(&large, [0, 0, 400, 400]),
+        );
+        assert!((a - b).abs() / a < 0.25, "{a} vs {b}");
+    }
+
+    #[test]
+    fn boxes_outside_the_photo_are_clipped_or_empty() {
+        let img = image(100, 100, |x, _| u8::try_from(x).unwrap_or(0));
+        assert!(sharpness(&img, [-50, -50, 150, 150]).is_finite());
+        assert!(sharpness(&img, [200, 200, 300, 300]).abs() < 1e-9);
+    }
+
+    #[test]
+    fn photos_are_recognised_by_their_bytes() {
+        assert_eq!(sniff(&[0xff, 0xd8, 0xff, 0xe0]), Some("image/jpeg"));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(sniff(b"%PDF-1.4"), None);
+        assert_eq!(sniff(b""), None);
+    }
+
+    #[test]
+    fn images_are_stored_once_under_their_hash() {
+        let dir = std::env::temp_dir().join(format!("rollcall-faces-{}", rand::random::<u64>()));
+        let sha = store(&dir, b"photo").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sha.len(), 64);
+        let path = image_file(&dir, &sha);
+        assert!(path.starts_with(dir.join(&sha[..2])));
+        assert_eq!(std::fs::read(&path).unwrap_or_default(), b"photo");
+        assert_eq!(store(&dir, b"photo").unwrap_or_default(), sha);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -141,6 +141,11 @@ pub async fn list(db: &Db, user: &AuthUser) -> Result<Vec<Enrolled>> {
     .await
 }
 
+/// The subjects a student is enrolled in (access is the caller's to check).
+pub async fn of_student(db: &Db, student: Id) -> Result<Vec<Enrolled>> {
+    run(db, move |conn| Ok(subjects::of_student(conn, &student)?)).await
+}
+
 /// Every subject with its teachers (a student browsing what to join).
 pub async fn all_with_teachers(db: &Db) -> Result<Vec<SubjectDetail>> {
     run(db, |conn| {

@@ -393,6 +393,24 @@ async fn student_accounts_crud_delete_and_audit() {
     assert_eq!(profile["subjects"][0]["code"], "M1");
     assert_eq!(profile["attendance"]["total_classes"], 0);
     assert_eq!(profile["image_url"], Value::Null);
+    // The seed's by-id profile: the same body for the student's teacher; others refused.
+    let by_id = ok(app.get(&format!("/students/{id}/profile"), Some(&t1)).await).await;
+    assert_eq!(by_id, profile);
+    expect_detail(
+        app.get(&format!("/students/{id}/profile"), Some(&t2)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_detail(
+        app.get(&format!("/students/{id}/profile"), None).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    expect_detail(
+        app.get("/students/not-an-id/profile", Some(&t1)).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     let me = ok(app
         .put(
             &format!("/api/students/{id}"),
