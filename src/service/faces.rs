@@ -108,20 +108,8 @@ pub async fn remove_unreferenced(db: &Db, faces_dir: &Path, shas: Vec<String>) -
         return Ok(());
     }
     let dir = faces_dir.to_owned();
-    db.call(move |conn| {
-        for sha in shas {
-            if !samples::image_referenced(conn, &sha)? {
-                let path = image_file(&dir, &sha);
-                if let Err(e) = std::fs::remove_file(&path)
-                    && e.kind() != std::io::ErrorKind::NotFound
-                {
-                    tracing::warn!(path = %path.display(), error = %e, "removing a face image failed");
-                }
-            }
-        }
-        Ok(())
-    })
-    .await?;
+    db.call(move |conn| unlink_unreferenced(conn, &dir, &shas))
+        .await?;
     Ok(())
 }
 
@@ -266,6 +254,106 @@ fn analyse(pipeline: &Pipeline, bytes: &[u8]) -> Result<Usable> {
 }
 
 /// Enrol a face photo for `student` (the caller, or a student the staff member may manage).
+/// The checks that need no model: not empty, not too large, a photo format; its content type.
+pub fn precheck(bytes: &[u8]) -> Result<&'static str> {
+    if bytes.is_empty() {
+        return Err(Error::Invalid("The uploaded file is empty".into()));
+    }
+    if bytes.len() > MAX_UPLOAD_BYTES {
+        return Err(Error::TooLarge(format!(
+            "Photo too large ({} bytes, at most {MAX_UPLOAD_BYTES})",
+            bytes.len()
+        )));
+    }
+    sniff(bytes)
+        .ok_or_else(|| Error::UnsupportedMedia("Only JPG/PNG/WebP photos are accepted".into()))
+}
+
+/// A photo that passed every check, its image already in the store.
+pub struct Checked {
+    usable: Usable,
+    sha: String,
+    content_type: &'static str,
+}
+
+impl Checked {
+    #[must_use]
+    pub fn sharpness(&self) -> f64 {
+        self.usable.sharpness
+    }
+}
+
+/// Check an enrolment photo (size, type, one usable face) and put it in the image store.
+/// CPU-bound: call on the blocking pool.
+pub fn check_and_store(pipeline: &Pipeline, faces_dir: &Path, bytes: &[u8]) -> Result<Checked> {
+    let content_type = precheck(bytes)?;
+    let usable = analyse(pipeline, bytes)?;
+    let sha = store(faces_dir, bytes)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("storing the face image: {e}")))?;
+    Ok(Checked {
+        usable,
+        sha,
+        content_type,
+    })
+}
+
+/// Record a checked photo as the student's newest sample, keeping the newest [`MAX_SAMPLES`]
+/// and deleting images no sample uses any more. Returns the sample and the student's total.
+pub fn record(
+    conn: &mut rusqlite::Connection,
+    faces_dir: &Path,
+    student: &Id,
+    actor: Option<&Id>,
+    checked: &Checked,
+) -> Result<(Sample, i64)> {
+    let tx = conn.transaction().map_err(StorageError::from)?;
+    let blob = encode_blob(&checked.usable.embedding);
+    let sample = samples::insert(
+        &tx,
+        &NewSample {
+            student_id: student,
+            image_sha256: &checked.sha,
+            content_type: checked.content_type,
+            embedding: &blob,
+            bbox: checked.usable.bbox,
+            score: f64::from(checked.usable.score),
+            added_by: actor,
+        },
+    )?;
+    let pruned = samples::prune(&tx, student, MAX_SAMPLES)?;
+    let total = samples::count(&tx, student)?;
+    audit::record(
+        &tx,
+        actor,
+        "face.enrol",
+        Some(student.as_str()),
+        sample.id.as_str(),
+    )?;
+    tx.commit().map_err(StorageError::from)?;
+    unlink_unreferenced(conn, faces_dir, &pruned)?;
+    Ok((sample, total))
+}
+
+/// Delete the files of these images that no sample refers to any more.
+fn unlink_unreferenced(
+    conn: &rusqlite::Connection,
+    faces_dir: &Path,
+    shas: &[String],
+) -> crate::storage::Result<()> {
+    for sha in shas {
+        if !samples::image_referenced(conn, sha)? {
+            let path = image_file(faces_dir, sha);
+            if let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), error = %e, "removing a face image failed");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Enrol a face photo for `student` (the caller, or a student the staff member may manage).
 pub async fn upload(
     db: &Db,
     engine: &Arc<FaceEngine>,
@@ -282,68 +370,32 @@ pub async fn upload(
     }
     let u = user.clone();
     let s = student.clone();
-    let record = run(db, move |conn| visible(conn, &u, &s)).await?;
-    if require_consent && record.consent_at.is_none() {
+    let record_of = run(db, move |conn| visible(conn, &u, &s)).await?;
+    if require_consent && record_of.consent_at.is_none() {
         return Err(Error::Forbidden(
             "Biometric consent is required before a face can be enrolled: record it with POST /api/students/{id}/consent".into(),
         ));
     }
-    if bytes.is_empty() {
-        return Err(Error::Invalid("The uploaded file is empty".into()));
-    }
-    if bytes.len() > MAX_UPLOAD_BYTES {
-        return Err(Error::TooLarge(format!(
-            "Photo too large ({} bytes, at most {MAX_UPLOAD_BYTES})",
-            bytes.len()
-        )));
-    }
-    let content_type = sniff(&bytes)
-        .ok_or_else(|| Error::UnsupportedMedia("Only JPG/PNG/WebP photos are accepted".into()))?;
+    // Cheap checks first, so a PDF never waits for the models to load.
+    precheck(&bytes)?;
     let engine = Arc::clone(engine);
     let dir = faces_dir.to_owned();
-    let (usable, sha) = blocking(move || -> Result<(Usable, String)> {
+    let checked = blocking(move || -> Result<Checked> {
         let pipeline = engine.pipeline()?;
-        let usable = analyse(&pipeline, &bytes)?;
-        let sha = store(&dir, &bytes)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("storing the face image: {e}")))?;
-        Ok((usable, sha))
+        check_and_store(&pipeline, &dir, &bytes)
     })
     .await??;
     let actor = user.id.clone();
-    let sharp = usable.sharpness;
-    let (sample, total, pruned) = run(db, move |conn| {
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        let blob = encode_blob(&usable.embedding);
-        let sample = samples::insert(
-            &tx,
-            &NewSample {
-                student_id: &student,
-                image_sha256: &sha,
-                content_type,
-                embedding: &blob,
-                bbox: usable.bbox,
-                score: f64::from(usable.score),
-                added_by: &actor,
-            },
-        )?;
-        let pruned = samples::prune(&tx, &student, MAX_SAMPLES)?;
-        let total = samples::count(&tx, &student)?;
-        audit::record(
-            &tx,
-            Some(&actor),
-            "face.enrol",
-            Some(student.as_str()),
-            sample.id.as_str(),
-        )?;
-        tx.commit().map_err(StorageError::from)?;
-        Ok((sample, total, pruned))
+    let dir = faces_dir.to_owned();
+    let sharpness = checked.sharpness();
+    let (sample, total) = run(db, move |conn| {
+        record(conn, &dir, &student, Some(&actor), &checked)
     })
     .await?;
-    remove_unreferenced(db, faces_dir, pruned).await?;
     Ok(Enrolled {
         sample,
         faces_total: total,
-        sharpness: sharp,
+        sharpness,
     })
 }
 

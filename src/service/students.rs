@@ -215,7 +215,7 @@ pub async fn give_consent(db: &Db, user: &AuthUser, id: Id) -> Result<StudentRec
     run(db, move |conn| {
         visible(conn, &user, &id)?;
         let tx = conn.transaction().map_err(StorageError::from)?;
-        students::set_consent(&tx, &id, &user.id)?;
+        students::set_consent(&tx, &id, Some(&user.id))?;
         audit::record(
             &tx,
             Some(&user.id),

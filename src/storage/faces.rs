@@ -26,7 +26,7 @@ pub struct NewSample<'a> {
     pub embedding: &'a [u8],
     pub bbox: [i64; 4],
     pub score: f64,
-    pub added_by: &'a Id,
+    pub added_by: Option<&'a Id>,
 }
 
 const COLUMNS: &str = "id, student_id, image_sha256, content_type, box_left, box_top, box_right, box_bottom, score, added_by, created_at";
@@ -62,7 +62,7 @@ pub fn insert(conn: &Connection, new: &NewSample<'_>) -> Result<Sample> {
             r,
             b,
             new.score,
-            new.added_by.as_str(),
+            new.added_by.map(Id::as_str),
             now,
             new.embedding
         ],
@@ -74,7 +74,7 @@ pub fn insert(conn: &Connection, new: &NewSample<'_>) -> Result<Sample> {
         content_type: new.content_type.to_owned(),
         bbox: new.bbox,
         score: new.score,
-        added_by: Some(new.added_by.clone()),
+        added_by: new.added_by.cloned(),
         created_at: now,
     })
 }

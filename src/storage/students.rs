@@ -121,10 +121,11 @@ pub fn update(
     Ok(())
 }
 
-pub fn set_consent(conn: &Connection, id: &Id, by: &Id) -> Result<()> {
+/// Record consent; `by` is who recorded it (None: an operator on the command line).
+pub fn set_consent(conn: &Connection, id: &Id, by: Option<&Id>) -> Result<()> {
     conn.execute(
         "UPDATE students SET consent_at = ?2, consent_by = ?3 WHERE user_id = ?1",
-        params![id.as_str(), now_unix(), by.as_str()],
+        params![id.as_str(), now_unix(), by.map(Id::as_str)],
     )?;
     Ok(())
 }

@@ -557,3 +557,102 @@ async fn upload_needs_a_file_and_a_token() {
     .await;
     let _ = spawn_app;
 }
+
+/// Run the `rollcall` binary to completion off the async runtime.
+async fn rollcall(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args(&args)
+            .env(
+                "ROLLCALL_CACHE_DIR",
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache"),
+            )
+            .output()
+            .unwrap_or_else(|e| panic!("running rollcall: {e}"))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn enroll_command_takes_a_folder_of_photos() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let mut ids = Vec::new();
+    for (email, roll) in [
+        ("a@school.test", "21CS001"),
+        ("b@school.test", ""),
+        ("c@school.test", "21CS003"),
+    ] {
+        let created = ok(app
+            .post(
+                "/api/students",
+                &json!({"name": email, "email": email, "roll": roll}),
+                Some(&admin),
+            )
+            .await)
+        .await;
+        ids.push(created["id"].as_str().unwrap_or_default().to_owned());
+    }
+    let folder = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let write = |rel: &str, bytes: &[u8]| {
+        let path = folder.path().join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+    };
+    write("21cs001.jpg", &photo("obama.jpg"));
+    write("b@school.test/1.jpg", &photo("biden.jpg"));
+    write("b@school.test/2.png", &two_faces());
+    write("NOPE.jpg", &photo("obama2.jpg"));
+    write("notes.txt", b"ignored");
+    let data_dir = app.data_dir.path().display().to_string();
+    let folder_arg = folder.path().display().to_string();
+
+    // Without consent every photo is refused.
+    let out = rollcall(vec![
+        "enroll".into(),
+        "--data-dir".into(),
+        data_dir.clone(),
+        folder_arg.clone(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("enrolled 0, skipped 4"), "{stdout}");
+    assert!(stdout.contains("consent"), "{stdout}");
+
+    // With the school's forms recorded: two enrolled; the group photo and the unknown roll skipped.
+    let out = rollcall(vec![
+        "enroll".into(),
+        "--data-dir".into(),
+        data_dir,
+        "--record-consent".into(),
+        folder_arg,
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("enrolled 2, skipped 2"), "{stdout}");
+    assert!(stdout.contains("Multiple faces"), "{stdout}");
+    assert!(stdout.contains("no student with roll NOPE"), "{stdout}");
+    let samples = |id: &str| {
+        count(
+            &app,
+            "SELECT COUNT(*) FROM face_samples WHERE student_id = ?1",
+            id,
+        )
+    };
+    assert_eq!(
+        (samples(&ids[0]), samples(&ids[1]), samples(&ids[2])),
+        (1, 1, 0)
+    );
+    let consent = count(
+        &app,
+        "SELECT COUNT(*) FROM students WHERE user_id = ?1 AND consent_at IS NOT NULL",
+        &ids[0],
+    );
+    assert_eq!(consent, 1);
+    assert_eq!(files_in(&app.data_dir.path().join("faces")), 2);
+}
