@@ -554,7 +554,7 @@ fn enroll(
             }
             let bytes =
                 std::fs::read(photo).with_context(|| format!("reading {}", photo.display()))?;
-            let checked = match faces::check_and_store(&pipeline, &faces_dir, &bytes) {
+            let checked = match faces::check(&pipeline, bytes) {
                 Ok(c) => c,
                 Err(e @ crate::service::Error::Internal(_)) => return Err(e.into()),
                 Err(e) => return Ok(Err(e.to_string())),

@@ -34,9 +34,16 @@ const SHARPNESS_SIDE: usize = 128;
 /// commit message): sharp portraits score several hundred, a 4-px box blur well under 40.
 pub const MIN_SHARPNESS: f64 = 40.0;
 
+/// Enrolment photos analysed at once (each uses every core through ONNX Runtime already).
+const CONCURRENT_ANALYSES: usize = 2;
+/// How long an upload waits for an analysis slot before a 503.
+const ADMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// The face models, loaded on first use (start-up stays fast and works without models).
 pub struct FaceEngine {
     cache_dir: PathBuf,
+    /// Photos analysed at once; more wait up to [`ADMIT_WAIT`], then get a 503.
+    permits: Arc<tokio::sync::Semaphore>,
     options: std::result::Result<PipelineOptions, String>,
     pipeline: Mutex<Option<Arc<Pipeline>>>,
 }
@@ -47,7 +54,23 @@ impl FaceEngine {
         Self {
             cache_dir,
             options: options.map_err(|e| format!("{e:#}")),
+            permits: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_ANALYSES)),
             pipeline: Mutex::new(None),
+        }
+    }
+
+    /// A slot to analyse one photo: waits a little, then answers busy rather than queueing
+    /// without bound.
+    async fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        let acquire = Arc::clone(&self.permits).acquire_owned();
+        match tokio::time::timeout(ADMIT_WAIT, acquire).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(e)) => Err(Error::Internal(anyhow::anyhow!(
+                "face analysis closed: {e}"
+            ))),
+            Err(_) => Err(Error::Busy(
+                "Face analysis is busy; try again in a few seconds".into(),
+            )),
         }
     }
 
@@ -82,7 +105,7 @@ pub fn image_file(faces_dir: &Path, sha: &str) -> PathBuf {
 
 /// Write the bytes under their hash (temp file + rename, so a reader never sees half a file).
 fn store(faces_dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
-    let sha = hex::encode(sha2::Sha256::digest(bytes));
+    let sha = sha256_hex(bytes);
     let path = image_file(faces_dir, &sha);
     if path.exists() {
         return Ok(sha);
@@ -100,6 +123,10 @@ fn store(faces_dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
         let _ = std::fs::remove_file(&tmp);
     }
     written.map(|()| sha)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Delete the image files no face sample refers to any more.
@@ -269,9 +296,10 @@ pub fn precheck(bytes: &[u8]) -> Result<&'static str> {
         .ok_or_else(|| Error::UnsupportedMedia("Only JPG/PNG/WebP photos are accepted".into()))
 }
 
-/// A photo that passed every check, its image already in the store.
+/// A photo that passed every check, with its bytes (stored when the sample is recorded).
 pub struct Checked {
     usable: Usable,
+    bytes: Vec<u8>,
     sha: String,
     content_type: &'static str,
 }
@@ -283,22 +311,25 @@ impl Checked {
     }
 }
 
-/// Check an enrolment photo (size, type, one usable face) and put it in the image store.
-/// CPU-bound: call on the blocking pool.
-pub fn check_and_store(pipeline: &Pipeline, faces_dir: &Path, bytes: &[u8]) -> Result<Checked> {
-    let content_type = precheck(bytes)?;
-    let usable = analyse(pipeline, bytes)?;
-    let sha = store(faces_dir, bytes)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("storing the face image: {e}")))?;
+/// Check an enrolment photo (size, type, one usable face). CPU-bound: call on the blocking pool.
+pub fn check(pipeline: &Pipeline, bytes: Vec<u8>) -> Result<Checked> {
+    let content_type = precheck(&bytes)?;
+    let usable = analyse(pipeline, &bytes)?;
     Ok(Checked {
         usable,
-        sha,
+        sha: sha256_hex(&bytes),
+        bytes,
         content_type,
     })
 }
 
-/// Record a checked photo as the student's newest sample, keeping the newest [`MAX_SAMPLES`]
-/// and deleting images no sample uses any more. Returns the sample and the student's total.
+/// Record a checked photo as the student's newest sample and put the image in the store,
+/// keeping the newest [`MAX_SAMPLES`] and deleting images no sample uses any more. Returns the
+/// sample and the student's total.
+///
+/// The image is written inside the same write transaction (`BEGIN IMMEDIATE`) that inserts the
+/// row, and files are only unlinked inside one too: SQLite serialises writers, even across
+/// processes (`rollcall enroll`), so a file is never unlinked while a new sample takes it up.
 pub fn record(
     conn: &mut rusqlite::Connection,
     faces_dir: &Path,
@@ -306,7 +337,9 @@ pub fn record(
     actor: Option<&Id>,
     checked: &Checked,
 ) -> Result<(Sample, i64)> {
-    let tx = conn.transaction().map_err(StorageError::from)?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(StorageError::from)?;
     let blob = encode_blob(&checked.usable.embedding);
     let sample = samples::insert(
         &tx,
@@ -329,6 +362,8 @@ pub fn record(
         Some(student.as_str()),
         sample.id.as_str(),
     )?;
+    store(faces_dir, &checked.bytes)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("storing the face image: {e}")))?;
     tx.commit().map_err(StorageError::from)?;
     unlink_unreferenced(conn, faces_dir, &pruned)?;
     Ok((sample, total))
@@ -336,12 +371,17 @@ pub fn record(
 
 /// Delete the files of these images that no sample refers to any more.
 fn unlink_unreferenced(
-    conn: &rusqlite::Connection,
+    conn: &mut rusqlite::Connection,
     faces_dir: &Path,
     shas: &[String],
 ) -> crate::storage::Result<()> {
+    if shas.is_empty() {
+        return Ok(());
+    }
+    // A write transaction only to exclude a concurrent `record` of the same image.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for sha in shas {
-        if !samples::image_referenced(conn, sha)? {
+        if !samples::image_referenced(&tx, sha)? {
             let path = image_file(faces_dir, sha);
             if let Err(e) = std::fs::remove_file(&path)
                 && e.kind() != std::io::ErrorKind::NotFound
@@ -350,6 +390,7 @@ fn unlink_unreferenced(
             }
         }
     }
+    tx.commit()?;
     Ok(())
 }
 
@@ -378,11 +419,12 @@ pub async fn upload(
     }
     // Cheap checks first, so a PDF never waits for the models to load.
     precheck(&bytes)?;
+    let permit = engine.admit().await?;
     let engine = Arc::clone(engine);
-    let dir = faces_dir.to_owned();
     let checked = blocking(move || -> Result<Checked> {
+        let _permit = permit;
         let pipeline = engine.pipeline()?;
-        check_and_store(&pipeline, &dir, &bytes)
+        check(&pipeline, bytes)
     })
     .await??;
     let actor = user.id.clone();

@@ -41,6 +41,9 @@ pub enum Error {
     /// A dependency (the face models) is not available (503).
     #[error("{0}")]
     Unavailable(String),
+    /// Too much work in progress; retry shortly (503 with Retry-After).
+    #[error("{0}")]
+    Busy(String),
     /// Too many attempts; try again after the given time (429).
     #[error("Too many attempts. Try again in {} seconds.", retry_after.as_secs().max(1))]
     RateLimited { retry_after: Duration },
