@@ -57,6 +57,27 @@ pub enum Command {
     /// Accuracy on public data sets.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Enrol students' faces from a folder: `<roll or e-mail>.<jpg|png|webp>`, or a sub-folder
+    /// named by roll or e-mail holding several photos. The students must exist. Every photo is
+    /// checked as an upload is (one sharp face of at least 80 px); the newest 10 are kept.
+    /// Exits non-zero if any photo was not enrolled.
+    Enroll {
+        /// Folder of photos.
+        folder: std::path::PathBuf,
+        /// Data directory of the server (safe while it runs).
+        #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+        /// Record biometric consent for these students (the school holds their signed forms).
+        #[arg(long)]
+        record_consent: bool,
+        /// Refuse students whose consent is not recorded (as the server does).
+        #[arg(long, env = "ROLLCALL_REQUIRE_CONSENT", default_value_t = true, action = clap::ArgAction::Set)]
+        require_consent: bool,
+        #[command(flatten)]
+        vision: crate::config::VisionSettings,
+        #[command(flatten)]
+        cache: CacheArg,
+    },
     /// Write a consistent copy of the database (safe while the server runs).
     Backup {
         /// Data directory of the server.
@@ -153,6 +174,21 @@ pub fn run() -> anyhow::Result<()> {
             cache,
         } => faces(&image, repeat, portrait, &vision, &cache.resolve()),
         Command::Eval(cmd) => eval(cmd),
+        Command::Enroll {
+            folder,
+            data_dir,
+            record_consent,
+            require_consent,
+            vision,
+            cache,
+        } => enroll(
+            &folder,
+            &data_dir,
+            record_consent,
+            require_consent,
+            &vision,
+            &cache.resolve(),
+        ),
         Command::Backup { data_dir, out } => {
             let path = data_dir.join(crate::config::DATABASE_FILE);
             anyhow::ensure!(path.is_file(), "no database at {}", path.display());
@@ -419,4 +455,129 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown requested");
+}
+
+/// The photos of a folder, each with the student key (roll or e-mail) it belongs to.
+fn enrolment_photos(folder: &std::path::Path) -> anyhow::Result<Vec<(String, std::path::PathBuf)>> {
+    let is_photo = |p: &std::path::Path| {
+        p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            ["jpg", "jpeg", "png", "webp"].contains(&e.to_ascii_lowercase().as_str())
+        })
+    };
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(folder)
+        .with_context(|| format!("reading {}", folder.display()))?
+        .collect::<Result<_, _>>()?;
+    entries.sort_by_key(std::fs::DirEntry::path);
+    for entry in entries {
+        let path = entry.path();
+        if path.is_dir() {
+            let key = entry.file_name().to_string_lossy().into_owned();
+            let mut inner: Vec<_> = std::fs::read_dir(&path)?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && is_photo(p))
+                .collect();
+            inner.sort();
+            out.extend(inner.into_iter().map(|p| (key.clone(), p)));
+        } else if is_photo(&path)
+            && let Some(stem) = path.file_stem()
+        {
+            out.push((stem.to_string_lossy().into_owned(), path.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// The student a folder key names: an e-mail address, or exactly one roll number.
+fn student_for(
+    conn: &rusqlite::Connection,
+    key: &str,
+) -> anyhow::Result<Result<crate::domain::Id, String>> {
+    use crate::storage::{students, users};
+    if key.contains('@') {
+        let Some(email) = crate::domain::Email::parse(key) else {
+            return Ok(Err(format!("{key:?} is not a valid e-mail address")));
+        };
+        return Ok(match users::by_email(conn, &email)? {
+            Some(u) if u.role == Role::Student => Ok(u.id),
+            Some(_) => Err(format!("{key} is not a student")),
+            None => Err(format!("no student with e-mail {key}")),
+        });
+    }
+    let found = students::by_roll(conn, key)?;
+    Ok(match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!("no student with roll {key}")),
+        _ => Err(format!(
+            "several students have roll {key}; use their e-mail"
+        )),
+    })
+}
+
+fn enroll(
+    folder: &std::path::Path,
+    data_dir: &std::path::Path,
+    record_consent: bool,
+    require_consent: bool,
+    vision: &crate::config::VisionSettings,
+    cache: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::service::faces;
+    use crate::storage::students;
+    let path = data_dir.join(crate::config::DATABASE_FILE);
+    anyhow::ensure!(path.is_file(), "no database at {}", path.display());
+    let db = crate::storage::Db::open(&path)?;
+    let photos = enrolment_photos(folder)?;
+    anyhow::ensure!(!photos.is_empty(), "no photos in {}", folder.display());
+    let pipeline = crate::vision::pipeline::Pipeline::load(cache, vision.pipeline_options()?)
+        .context("loading the face models (run scripts/setup)")?;
+    let faces_dir = data_dir.join("faces");
+    let (mut enrolled, mut failed) = (0usize, 0usize);
+    let total = photos.len();
+    for (i, (key, photo)) in photos.iter().enumerate() {
+        let outcome = (|| -> anyhow::Result<Result<String, String>> {
+            let student = match db.call_blocking(|c| Ok(student_for(c, key)))? {
+                Ok(Ok(id)) => id,
+                Ok(Err(why)) => return Ok(Err(why)),
+                Err(e) => return Err(e),
+            };
+            if record_consent {
+                db.call_blocking(|c| students::set_consent(c, &student, None))?;
+            } else if require_consent {
+                let consent = db
+                    .call_blocking(|c| students::get(c, &student))?
+                    .and_then(|s| s.consent_at);
+                if consent.is_none() {
+                    return Ok(Err("no biometric consent recorded (use --record-consent if the school holds the signed form)".into()));
+                }
+            }
+            let bytes =
+                std::fs::read(photo).with_context(|| format!("reading {}", photo.display()))?;
+            let checked = match faces::check(&pipeline, bytes) {
+                Ok(c) => c,
+                Err(e @ crate::service::Error::Internal(_)) => return Err(e.into()),
+                Err(e) => return Ok(Err(e.to_string())),
+            };
+            let result =
+                db.call_blocking(|c| Ok(faces::record(c, &faces_dir, &student, None, &checked)))?;
+            match result {
+                Ok((_, n)) => Ok(Ok(format!("{student}, {n} samples"))),
+                Err(e) => Err(e.into()),
+            }
+        })()?;
+        match outcome {
+            Ok(what) => {
+                enrolled += 1;
+                println!("[{}/{total}] ok    {} -> {what}", i + 1, photo.display());
+            }
+            Err(why) => {
+                failed += 1;
+                println!("[{}/{total}] SKIP  {}: {why}", i + 1, photo.display());
+            }
+        }
+    }
+    println!("enrolled {enrolled}, skipped {failed}");
+    anyhow::ensure!(failed == 0, "{failed} of {total} photos were not enrolled");
+    Ok(())
 }

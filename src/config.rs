@@ -82,6 +82,10 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_REQUIRE_EMAIL_VERIFICATION", default_value_t = true, action = clap::ArgAction::Set)]
     pub require_email_verification: bool,
 
+    /// Whether a student's biometric consent must be recorded before their face is enrolled.
+    #[arg(long, env = "ROLLCALL_REQUIRE_CONSENT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_consent: bool,
+
     /// Public base URL of this server, used in e-mailed links. Default: http://<bind>.
     #[arg(long, env = "BACKEND_BASE_URL")]
     pub backend_base_url: Option<String>,
@@ -311,6 +315,12 @@ impl Settings {
         Duration::from_secs(self.login_window_secs)
     }
 
+    /// The content-addressed store of enrolment photos.
+    #[must_use]
+    pub fn faces_dir(&self) -> PathBuf {
+        self.data_dir.join("faces")
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join(DATABASE_FILE)
     }
@@ -335,7 +345,7 @@ impl Settings {
         format!(
             "bind={} data_dir={} cache_dir={} mode={:?} jwt_secret={} access_ttl={}s refresh_ttl={}s \
              admin_email={} admin_password={} demo={} student_signup={} teacher_signup={} \
-             email_verification={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
+             email_verification={} require_consent={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
              login_max_per_ip={} login_window={}s trust_proxy={} metrics_token={} \
              thresholds={}/{} smtp_host={:?} smtp_port={} smtp_user={:?} smtp_password={} smtp_from={}",
             self.bind,
@@ -351,6 +361,7 @@ impl Settings {
             self.allow_student_signup,
             self.allow_teacher_signup,
             self.require_email_verification,
+            self.require_consent,
             self.cors_origins,
             self.max_body_bytes,
             self.login_max_failures,

@@ -56,12 +56,16 @@ impl App {
         let (_, openapi) = api::documented();
         let state = AppState {
             cache_dir: settings.resolved_cache_dir(),
-            settings,
             db,
             auth: Arc::new(auth),
             metrics: Arc::new(api::middleware::Metrics::new()?),
             started: Instant::now(),
             openapi_json: Arc::new(openapi.to_json()?),
+            faces: Arc::new(service::faces::FaceEngine::new(
+                settings.resolved_cache_dir(),
+                settings.vision.pipeline_options(),
+            )),
+            settings,
         };
         let router = api::router(state.clone())?;
         Ok(Self {

@@ -46,6 +46,7 @@ impl IntoResponse for ApiError {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Unavailable(_) | Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
@@ -57,6 +58,9 @@ impl IntoResponse for ApiError {
         match &self.0 {
             Error::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Error::Busy(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             Error::RateLimited { retry_after } => {
                 headers.insert(
@@ -75,6 +79,22 @@ mod tests {
     use super::*;
     use crate::vision::decode::DecodeError;
     use crate::vision::pipeline::PipelineError;
+
+    /// Missing models are a plain 503; a full queue also says when to come back.
+    #[test]
+    fn unavailable_and_busy_are_503() {
+        let r = ApiError(Error::Unavailable("models".into())).into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.headers().get(header::RETRY_AFTER).is_none());
+        let r = ApiError(Error::Busy("busy".into())).into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            r.headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("5")
+        );
+    }
 
     /// Every way a photo can be bad is a 4xx with a plain message; only our own failures are 500.
     #[test]

@@ -12,6 +12,8 @@ pub mod extract;
 pub mod health;
 pub mod middleware;
 pub mod settings;
+pub mod students;
+pub mod subjects;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub started: Instant,
     pub cache_dir: PathBuf,
     pub openapi_json: Arc<String>,
+    /// The face models, loaded on first use.
+    pub faces: Arc<crate::service::faces::FaceEngine>,
 }
 
 #[derive(OpenApi)]
@@ -58,6 +62,8 @@ pub struct AppState {
         (name = "auth", description = "Accounts, sessions and recovery"),
         (name = "admin", description = "Account administration"),
         (name = "settings", description = "A teacher's profile, preferences and schedule"),
+        (name = "subjects", description = "Subjects, their teachers and rosters"),
+        (name = "students", description = "Student accounts, consent and face enrolment"),
         (name = "health", description = "Liveness, readiness and metrics"),
     )
 )]
@@ -87,6 +93,8 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .nest("/api/auth", auth::router())
         .nest("/api/admin", admin::router())
         .nest("/api/settings", settings::router())
+        .nest("/api/subjects", subjects::router())
+        .nest("/api/students", students::router())
         .split_for_parts()
 }
 
@@ -97,6 +105,8 @@ fn seed_aliases() -> Router<AppState> {
         .nest("/settings", settings::router())
         .split_for_parts();
     aliases
+        .merge(subjects::seed_router())
+        .merge(students::seed_router())
 }
 
 /// The whole application router with its middleware stack.

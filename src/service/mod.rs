@@ -3,9 +3,12 @@
 pub mod accounts;
 pub mod auth;
 pub mod avatars;
+pub mod faces;
 pub mod password;
 pub mod ratelimit;
 pub mod schedule;
+pub mod students;
+pub mod subjects;
 pub mod teachers;
 pub mod tokens;
 
@@ -37,6 +40,12 @@ pub enum Error {
     /// The upload is not in a format we accept (415).
     #[error("{0}")]
     UnsupportedMedia(String),
+    /// A dependency (the face models) is not available (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Too much work in progress; retry shortly (503 with Retry-After).
+    #[error("{0}")]
+    Busy(String),
     /// Too many attempts; try again after the given time (429).
     #[error("Too many attempts. Try again in {} seconds.", retry_after.as_secs().max(1))]
     RateLimited { retry_after: Duration },

@@ -2,9 +2,12 @@
 //! Every call runs on tokio's blocking pool; the async side only awaits it.
 
 pub mod audit;
+pub mod faces;
 pub mod migrations;
 pub mod outbox;
 pub mod sessions;
+pub mod students;
+pub mod subjects;
 pub mod teachers;
 pub mod users;
 

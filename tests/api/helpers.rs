@@ -29,8 +29,6 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         "127.0.0.1:0".into(),
         "--data-dir".into(),
         data_dir.path().display().to_string(),
-        "--cache-dir".into(),
-        cache.display().to_string(),
         "--jwt-secret".into(),
         SECRET.into(),
         "--admin-email".into(),
@@ -40,6 +38,9 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         "--log-format".into(),
         "json".into(),
     ];
+    if !extra.contains(&"--cache-dir") {
+        args.extend(["--cache-dir".into(), cache.display().to_string()]);
+    }
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     let settings = rollcall::config::Settings::try_from_args(&args)
         .unwrap_or_else(|e| panic!("settings: {e}"));
@@ -110,6 +111,64 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
+    pub async fn put(&self, path: &str, json: &Value, token: Option<&str>) -> Response {
+        let mut req = self.client.put(self.url(path)).json(json);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("PUT {path}: {e}"))
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.delete(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"))
+    }
+
+    /// POST a multipart/form-data body with the given (name, filename, content type, bytes) parts.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        parts: &[(&str, Option<&str>, &str, &[u8])],
+        token: Option<&str>,
+    ) -> Response {
+        let boundary = "rollcall-test-boundary-7d1c";
+        let mut raw = Vec::new();
+        for (name, filename, content_type, bytes) in parts {
+            raw.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            let file = filename
+                .map(|f| format!("; filename=\"{f}\""))
+                .unwrap_or_default();
+            raw.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"{file}\r\nContent-Type: {content_type}\r\n\r\n")
+                    .as_bytes(),
+            );
+            raw.extend_from_slice(bytes);
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(raw);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
     pub async fn post_raw(
         &self,
         path: &str,
@@ -171,6 +230,14 @@ impl TestApp {
             )
             .unwrap_or_else(|e| panic!("no {kind} mail to {recipient}: {e}"))
     }
+}
+
+/// The user id in a login answer.
+pub fn user_id_of(login: &Value) -> String {
+    login["user_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no user_id in {login}"))
+        .to_owned()
 }
 
 pub fn token_of(login: &Value) -> String {

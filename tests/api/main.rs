@@ -8,3 +8,5 @@ mod helpers;
 mod ops;
 mod recovery;
 mod settings;
+mod students;
+mod subjects;

@@ -1,0 +1,604 @@
+//! `/api/students` (seed: `/students/me/...`): student accounts, a student's own profile and
+//! subjects, biometric consent and face enrolment.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::Message;
+use super::error::{ApiResult, Detail};
+use super::extract::{ApiJson, ApiQuery, AuthUser, Staff, Student};
+use super::subjects::image_path;
+use super::{AppState, parse_id, rfc3339};
+use crate::domain::{Id, Role};
+use crate::service::students::{self, MAX_PER_PAGE, NewStudent, StudentUpdate};
+use crate::service::{Error, faces, subjects};
+use crate::storage::faces::Sample;
+use crate::storage::students::StudentRecord;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_students, create_student))
+        .routes(routes!(upload_face))
+        .routes(routes!(get_student, update_student, delete_student))
+        .routes(routes!(give_consent, withdraw_consent))
+        .routes(routes!(list_faces))
+        .routes(routes!(face_image))
+        .routes(routes!(delete_face))
+}
+
+/// The seed's `/students/me/...` paths (undocumented).
+pub fn seed_router() -> axum::Router<AppState> {
+    use axum::routing::{delete, get, post};
+    axum::Router::new()
+        .route("/students/me/profile", get(seed_profile))
+        .route("/students/me/face-image", post(seed_face_image))
+        .route(
+            "/students/me/subjects",
+            get(seed_my_subjects).post(seed_join),
+        )
+        .route("/students/me/available-subjects", get(seed_available))
+        .route("/students/{user_id}/profile", get(seed_profile_of))
+        .route(
+            "/students/me/remove-subject/{subject_id}",
+            delete(seed_leave),
+        )
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudentResponse {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub roll: String,
+    pub branch: String,
+    pub year: String,
+    /// RFC 3339; null until biometric consent is recorded.
+    pub consent_at: Option<String>,
+    /// Who recorded the consent (the student or a staff member).
+    pub consent_by: Option<String>,
+    pub face_samples: i64,
+    /// Link to the newest face photo.
+    pub image_url: Option<String>,
+    pub created_at: String,
+}
+
+impl From<StudentRecord> for StudentResponse {
+    fn from(s: StudentRecord) -> Self {
+        let image_url = s
+            .latest_sample
+            .as_ref()
+            .map(|x| image_path(s.id.as_str(), x.as_str()));
+        Self {
+            id: s.id.to_string(),
+            name: s.name,
+            email: s.email,
+            roll: s.roll,
+            branch: s.branch,
+            year: s.year,
+            consent_at: s.consent_at.map(rfc3339),
+            consent_by: s.consent_by.map(|i| i.to_string()),
+            face_samples: s.faces,
+            image_url,
+            created_at: rfc3339(s.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// 1-based page, default 1.
+    pub page: Option<u32>,
+    /// 1..100, default 20.
+    pub per_page: Option<u32>,
+    /// Part of a name or roll number.
+    pub q: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudentPage {
+    pub students: Vec<StudentResponse>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateStudentRequest {
+    pub name: String,
+    pub email: String,
+    #[serde(default)]
+    pub roll: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub year: Option<String>,
+    /// Subjects (that the caller manages) to enrol the student in.
+    #[serde(default)]
+    pub subject_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedStudent {
+    #[serde(flatten)]
+    pub student: StudentResponse,
+    /// The generated password, shown once.
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateStudentRequest {
+    pub name: Option<String>,
+    /// Staff only.
+    pub roll: Option<String>,
+    pub branch: Option<String>,
+    pub year: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FaceSample {
+    pub id: String,
+    pub created_at: String,
+    /// `[left, top, right, bottom]` in the upright photo.
+    #[serde(rename = "box")]
+    pub bbox: [i64; 4],
+    pub score: f64,
+    pub image_url: String,
+}
+
+impl From<Sample> for FaceSample {
+    fn from(s: Sample) -> Self {
+        Self {
+            image_url: image_path(s.student_id.as_str(), s.id.as_str()),
+            id: s.id.to_string(),
+            created_at: rfc3339(s.created_at),
+            bbox: s.bbox,
+            score: s.score,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadResponse {
+    pub message: String,
+    pub image_url: String,
+    pub sample_id: String,
+    /// Face samples the student now has (at most 10).
+    pub faces_total: i64,
+    /// Sharpness of the face (variance of the Laplacian).
+    pub sharpness: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Withdrawn {
+    pub message: String,
+    pub deleted_samples: usize,
+}
+
+/// Students: a teacher's (those in their subjects) or, for an administrator, all; by name.
+#[utoipa::path(get, path = "", tag = "students", params(ListQuery),
+    responses((status = 200, body = StudentPage), (status = 401, body = Detail), (status = 403, body = Detail),
+              (status = 422, body = Detail)),
+    security(("bearer" = [])))]
+async fn list_students(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<StudentPage>> {
+    let page = q.page.unwrap_or(1).max(1);
+    let per_page = q.per_page.unwrap_or(20);
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(
+            Error::Invalid(format!("per_page must be between 1 and {MAX_PER_PAGE}")).into(),
+        );
+    }
+    let offset = (page - 1).saturating_mul(per_page);
+    let (list, total) = students::list(&state.db, &user, q.q, per_page, offset).await?;
+    Ok(Json(StudentPage {
+        students: list.into_iter().map(StudentResponse::from).collect(),
+        page,
+        per_page,
+        total,
+    }))
+}
+
+/// Create a student account (verified, with a generated password returned once); 409 if the
+/// e-mail is taken.
+#[utoipa::path(post, path = "", tag = "students", request_body = CreateStudentRequest,
+    responses((status = 200, body = CreatedStudent), (status = 401, body = Detail), (status = 403, body = Detail),
+              (status = 409, body = Detail), (status = 422, body = Detail)),
+    security(("bearer" = [])))]
+async fn create_student(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    ApiJson(body): ApiJson<CreateStudentRequest>,
+) -> ApiResult<Json<CreatedStudent>> {
+    let subject_ids = body
+        .subject_ids
+        .iter()
+        .map(|s| parse_id("subject_id", s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (student, password) = students::create(
+        &state.db,
+        &user,
+        NewStudent {
+            name: body.name,
+            email: body.email,
+            roll: body.roll.unwrap_or_default(),
+            branch: body.branch.unwrap_or_default(),
+            year: body.year.unwrap_or_default(),
+            subject_ids,
+        },
+    )
+    .await?;
+    Ok(Json(CreatedStudent {
+        student: student.into(),
+        password,
+    }))
+}
+
+/// A student (the student themselves, their teachers, administrators).
+#[utoipa::path(get, path = "/{id}", tag = "students", params(("id" = String, Path)),
+    responses((status = 200, body = StudentResponse), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn get_student(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StudentResponse>> {
+    let s = students::get(&state.db, &user, parse_id("id", &id)?).await?;
+    Ok(Json(s.into()))
+}
+
+/// Change a student's profile; a student may change their own name, branch and year.
+#[utoipa::path(put, path = "/{id}", tag = "students", params(("id" = String, Path)),
+    request_body = UpdateStudentRequest,
+    responses((status = 200, body = StudentResponse), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail), (status = 422, body = Detail)),
+    security(("bearer" = [])))]
+async fn update_student(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateStudentRequest>,
+) -> ApiResult<Json<StudentResponse>> {
+    let s = students::update(
+        &state.db,
+        &user,
+        parse_id("id", &id)?,
+        StudentUpdate {
+            name: body.name,
+            roll: body.roll,
+            branch: body.branch,
+            year: body.year,
+        },
+    )
+    .await?;
+    Ok(Json(s.into()))
+}
+
+/// Delete a student for good: account, enrolments, face samples and their images (audited).
+#[utoipa::path(delete, path = "/{id}", tag = "students", params(("id" = String, Path)),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn delete_student(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Message>> {
+    let dir = state.settings.faces_dir();
+    students::delete(&state.db, &dir, &user, parse_id("id", &id)?).await?;
+    Ok(Json(Message {
+        message: "Student deleted".into(),
+    }))
+}
+
+/// Record biometric consent (the student, or staff recording a signed form).
+#[utoipa::path(post, path = "/{id}/consent", tag = "students", params(("id" = String, Path)),
+    responses((status = 200, body = StudentResponse), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn give_consent(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StudentResponse>> {
+    let s = students::give_consent(&state.db, &user, parse_id("id", &id)?).await?;
+    Ok(Json(s.into()))
+}
+
+/// Withdraw consent: every face sample of the student is deleted with its image.
+#[utoipa::path(delete, path = "/{id}/consent", tag = "students", params(("id" = String, Path)),
+    responses((status = 200, body = Withdrawn), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn withdraw_consent(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Withdrawn>> {
+    let dir = state.settings.faces_dir();
+    let n = students::withdraw_consent(&state.db, &dir, &user, parse_id("id", &id)?).await?;
+    Ok(Json(Withdrawn {
+        message: "Consent withdrawn; face data deleted".into(),
+        deleted_samples: n,
+    }))
+}
+
+/// The `file` part and the optional `student_id` part of an upload.
+async fn read_upload(
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(Bytes, Option<String>), Error> {
+    let mut multipart = multipart.map_err(|e| {
+        Error::UnsupportedMedia(format!(
+            "Expected a multipart/form-data upload: {}",
+            e.body_text()
+        ))
+    })?;
+    let (mut file, mut student) = (None, None);
+    loop {
+        let field = multipart.next_field().await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                Error::TooLarge("Request body too large".into())
+            } else {
+                Error::BadRequest(format!("Malformed upload: {}", e.body_text()))
+            }
+        })?;
+        let Some(field) = field else { break };
+        match field.name() {
+            Some("file") => {
+                file = Some(field.bytes().await.map_err(|e| {
+                    Error::BadRequest(format!("Malformed upload: {}", e.body_text()))
+                })?);
+            }
+            Some("student_id") => {
+                student = Some(field.text().await.map_err(|e| {
+                    Error::BadRequest(format!("Malformed upload: {}", e.body_text()))
+                })?);
+            }
+            _ => {}
+        }
+    }
+    let file = file.ok_or_else(|| Error::Invalid("file is required".into()))?;
+    Ok((file, student))
+}
+
+async fn enrol(
+    state: &AppState,
+    user: &AuthUser,
+    student: Id,
+    bytes: Bytes,
+) -> ApiResult<UploadResponse> {
+    let dir = state.settings.faces_dir();
+    let done = faces::upload(
+        &state.db,
+        &state.faces,
+        &dir,
+        state.settings.require_consent,
+        user,
+        student.clone(),
+        bytes.to_vec(),
+    )
+    .await?;
+    Ok(UploadResponse {
+        message: "Photo uploaded and face registered successfully".into(),
+        image_url: image_path(student.as_str(), done.sample.id.as_str()),
+        sample_id: done.sample.id.to_string(),
+        faces_total: done.faces_total,
+        sharpness: (done.sharpness * 10.0).round() / 10.0,
+    })
+}
+
+/// Enrol a face photo (multipart: `file`, and `student_id` when staff enrol a student). Needs
+/// the student's recorded consent, exactly one sharp face at least 80 px wide; keeps the
+/// newest 10 samples.
+#[utoipa::path(post, path = "/upload-face", tag = "students",
+    request_body(content_type = "multipart/form-data", content = Object),
+    responses((status = 200, body = UploadResponse), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail), (status = 413, body = Detail), (status = 415, body = Detail),
+              (status = 422, body = Detail), (status = 503, body = Detail)),
+    security(("bearer" = [])))]
+async fn upload_face(
+    State(state): State<AppState>,
+    user: AuthUser,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Json<UploadResponse>> {
+    let (bytes, student) = read_upload(multipart).await?;
+    let student = match (student, user.role) {
+        (Some(s), _) => parse_id("student_id", s.trim())?,
+        (None, Role::Student) => user.id.clone(),
+        (None, _) => return Err(Error::Invalid("student_id is required".into()).into()),
+    };
+    Ok(Json(enrol(&state, &user, student, bytes).await?))
+}
+
+/// A student's face samples (no embeddings).
+#[utoipa::path(get, path = "/{id}/faces", tag = "students", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<FaceSample>), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn list_faces(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<FaceSample>>> {
+    let list = faces::list(&state.db, &user, parse_id("id", &id)?).await?;
+    Ok(Json(list.into_iter().map(FaceSample::from).collect()))
+}
+
+/// The photo of a face sample (the student, their teachers, administrators).
+#[utoipa::path(get, path = "/{id}/faces/{sample_id}/image", tag = "students",
+    params(("id" = String, Path), ("sample_id" = String, Path)),
+    responses((status = 200, content_type = "image/jpeg"), (status = 400, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn face_image(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, sample_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let dir = state.settings.faces_dir();
+    let (bytes, content_type) = faces::image(
+        &state.db,
+        &dir,
+        &user,
+        parse_id("id", &id)?,
+        parse_id("sample_id", &sample_id)?,
+    )
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Delete one face sample.
+#[utoipa::path(delete, path = "/{id}/faces/{sample_id}", tag = "students",
+    params(("id" = String, Path), ("sample_id" = String, Path)),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn delete_face(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, sample_id)): Path<(String, String)>,
+) -> ApiResult<Json<Message>> {
+    let dir = state.settings.faces_dir();
+    faces::delete(
+        &state.db,
+        &dir,
+        &user,
+        parse_id("id", &id)?,
+        parse_id("sample_id", &sample_id)?,
+    )
+    .await?;
+    Ok(Json(Message {
+        message: "Face sample deleted".into(),
+    }))
+}
+
+// ---- seed paths ----
+
+async fn seed_profile(
+    State(state): State<AppState>,
+    Student(user): Student,
+) -> ApiResult<Json<Value>> {
+    let id = user.id.clone();
+    seed_profile_json(&state, &user, id).await
+}
+
+/// The seed's unauthenticated `/students/{user_id}/profile`, now for the student, their teachers
+/// and administrators only.
+async fn seed_profile_of(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_id("user_id", &user_id)?;
+    seed_profile_json(&state, &user, id).await
+}
+
+/// The seed's profile body (2.2.1); attendance numbers stay 0 until attendance is recorded.
+async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResult<Json<Value>> {
+    let s = students::get(&state.db, user, id).await?;
+    let subjects = subjects::of_student(&state.db, s.id.clone()).await?;
+    let image_url = s
+        .latest_sample
+        .as_ref()
+        .map(|x| image_path(s.id.as_str(), x.as_str()));
+    let attendance = json!({"total_classes": 0, "present": 0, "absent": 0, "percentage": 0,
+                            "forecasted_score": 2, "recent_attendance": []});
+    Ok(Json(json!({
+        "id": s.id, "userId": s.id, "name": s.name, "email": s.email,
+        "branch": s.branch, "roll": s.roll, "year": s.year,
+        "subjects": subjects.into_iter().map(|e| json!({"_id": e.subject.id, "name": e.subject.name, "code": e.subject.code})).collect::<Vec<_>>(),
+        "avatarUrl": null,
+        "image_url": image_url,
+        "attendance": attendance,
+        "recent_attendance": [],
+    })))
+}
+
+async fn seed_face_image(
+    State(state): State<AppState>,
+    Student(user): Student,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Json<UploadResponse>> {
+    let (bytes, _) = read_upload(multipart).await?;
+    let id = user.id.clone();
+    Ok(Json(enrol(&state, &user, id, bytes).await?))
+}
+
+async fn seed_my_subjects(
+    State(state): State<AppState>,
+    Student(user): Student,
+) -> ApiResult<Json<Value>> {
+    students::get(&state.db, &user, user.id.clone()).await?;
+    let list = subjects::list(&state.db, &user).await?;
+    Ok(Json(Value::Array(
+        list.into_iter()
+            .map(|e| {
+                json!({"id": e.subject.id, "name": e.subject.name, "code": e.subject.code,
+                       "type": e.subject.kind.unwrap_or_else(|| "Core".into()),
+                       "attendance": 0, "attended": 0, "total": 0})
+            })
+            .collect(),
+    )))
+}
+
+async fn seed_available(
+    State(state): State<AppState>,
+    _student: Student,
+) -> ApiResult<Json<Value>> {
+    let list = subjects::all_with_teachers(&state.db).await?;
+    Ok(Json(Value::Array(
+        list.into_iter()
+            .map(|d| {
+                json!({"_id": d.subject.id, "name": d.subject.name, "code": d.subject.code,
+                       "type": d.subject.kind, "professor_ids": d.teacher_ids,
+                       "created_at": rfc3339(d.subject.created_at)})
+            })
+            .collect(),
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+struct JoinQuery {
+    subject_id: String,
+}
+
+async fn seed_join(
+    State(state): State<AppState>,
+    Student(user): Student,
+    ApiQuery(q): ApiQuery<JoinQuery>,
+) -> ApiResult<Json<Message>> {
+    subjects::join(&state.db, &user, parse_id("subject_id", &q.subject_id)?).await?;
+    Ok(Json(Message {
+        message: "Subject added successfully".into(),
+    }))
+}
+
+async fn seed_leave(
+    State(state): State<AppState>,
+    Student(user): Student,
+    Path(subject_id): Path<String>,
+) -> ApiResult<Json<Message>> {
+    subjects::leave(&state.db, &user, parse_id("subject_id", &subject_id)?).await?;
+    Ok(Json(Message {
+        message: "Subject removed successfully".into(),
+    }))
+}

@@ -1,0 +1,413 @@
+//! `/api/subjects` (seed: `/settings/add-subject`, `/settings/teachers/...`): subjects, their
+//! teachers and rosters.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::Message;
+use super::error::{ApiResult, Detail};
+use super::extract::{ApiJson, AuthUser, Staff, Teacher};
+use super::{AppState, parse_id, rfc3339};
+use crate::service::Error;
+use crate::service::subjects::{self, SubjectDetail, SubjectInput};
+use crate::storage::subjects::{Enrolled, RosterEntry};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_subject, list_subjects))
+        .routes(routes!(get_subject, update_subject, delete_subject))
+        .routes(routes!(add_students, roster))
+        .routes(routes!(remove_student))
+}
+
+/// The seed's `/settings/...` subject and roster paths (undocumented aliases).
+pub fn seed_router() -> axum::Router<AppState> {
+    use axum::routing::{delete, get, post};
+    axum::Router::new()
+        .route("/settings/add-subject", post(seed_add_subject))
+        .route("/settings/teachers/me/subjects", get(seed_my_subjects))
+        .route(
+            "/settings/teachers/subjects/{subject_id}/students",
+            get(seed_roster),
+        )
+        .route(
+            "/settings/teachers/subjects/{subject_id}/students/{student_id}/verify",
+            post(seed_verify),
+        )
+        .route(
+            "/settings/teachers/subjects/{subject_id}/students/{student_id}",
+            delete(seed_remove),
+        )
+        .route("/settings/teachers/students", get(seed_students))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SubjectRequest {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub code: String,
+    /// Core, Lab or Elective; omit for Core.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+impl From<SubjectRequest> for SubjectInput {
+    fn from(r: SubjectRequest) -> Self {
+        Self {
+            name: r.name,
+            code: r.code,
+            kind: r.kind,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectResponse {
+    pub id: String,
+    pub name: String,
+    pub code: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub student_count: i64,
+    /// Teachers of the subject (the seed's `professor_ids`); absent in lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teacher_ids: Option<Vec<String>>,
+    /// Only in a student's list: whether a teacher approved the enrolment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<bool>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl SubjectResponse {
+    fn detail(d: SubjectDetail) -> Self {
+        let mut r = Self::of(Enrolled {
+            subject: d.subject,
+            verified: false,
+        });
+        r.teacher_ids = Some(d.teacher_ids.iter().map(ToString::to_string).collect());
+        r
+    }
+
+    fn of(e: Enrolled) -> Self {
+        let s = e.subject;
+        Self {
+            id: s.id.to_string(),
+            name: s.name,
+            code: s.code,
+            kind: s.kind.unwrap_or_else(|| "Core".into()),
+            student_count: s.student_count,
+            teacher_ids: None,
+            verified: None,
+            created_at: rfc3339(s.created_at),
+            updated_at: rfc3339(s.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AddStudentsRequest {
+    #[serde(default)]
+    pub student_ids: Vec<String>,
+    #[serde(default)]
+    pub rolls: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Added {
+    pub added: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RosterStudent {
+    pub student_id: String,
+    pub name: String,
+    pub email: String,
+    pub roll: String,
+    pub branch: String,
+    pub year: String,
+    /// The teacher approved the enrolment (only approved students are matched in photos).
+    pub verified: bool,
+    pub enrolled_at: String,
+    pub face_samples: i64,
+    /// Link to the newest face photo, if any.
+    pub avatar: Option<String>,
+}
+
+/// The path of a face sample's image.
+#[must_use]
+pub fn image_path(student: &str, sample: &str) -> String {
+    format!("/api/students/{student}/faces/{sample}/image")
+}
+
+impl From<RosterEntry> for RosterStudent {
+    fn from(e: RosterEntry) -> Self {
+        let avatar = e
+            .latest_sample
+            .as_ref()
+            .map(|s| image_path(e.student_id.as_str(), s.as_str()));
+        Self {
+            student_id: e.student_id.to_string(),
+            name: e.name,
+            email: e.email,
+            roll: e.roll,
+            branch: e.branch,
+            year: e.year,
+            verified: e.verified,
+            enrolled_at: rfc3339(e.enrolled_at),
+            face_samples: e.faces,
+            avatar,
+        }
+    }
+}
+
+/// Create a subject; an existing code adds the caller as a co-teacher and returns that subject.
+#[utoipa::path(post, path = "", tag = "subjects", request_body = SubjectRequest,
+    responses((status = 200, body = SubjectResponse), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 422, body = Detail)),
+    security(("bearer" = [])))]
+async fn create_subject(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    ApiJson(body): ApiJson<SubjectRequest>,
+) -> ApiResult<Json<SubjectResponse>> {
+    let d = subjects::create(&state.db, &user, body.into()).await?;
+    Ok(Json(SubjectResponse::detail(d)))
+}
+
+/// A teacher's subjects, every subject for an administrator, a student's enrolments.
+#[utoipa::path(get, path = "", tag = "subjects",
+    responses((status = 200, body = Vec<SubjectResponse>), (status = 401, body = Detail)),
+    security(("bearer" = [])))]
+async fn list_subjects(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<Vec<SubjectResponse>>> {
+    let student = user.role == crate::domain::Role::Student;
+    let list = subjects::list(&state.db, &user).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|e| {
+                let verified = e.verified;
+                let mut r = SubjectResponse::of(e);
+                r.verified = student.then_some(verified);
+                r
+            })
+            .collect(),
+    ))
+}
+
+/// One subject with its teachers (its teachers and administrators).
+#[utoipa::path(get, path = "/{id}", tag = "subjects", params(("id" = String, Path)),
+    responses((status = 200, body = SubjectResponse), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn get_subject(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SubjectResponse>> {
+    let d = subjects::get(&state.db, &user, parse_id("id", &id)?).await?;
+    Ok(Json(SubjectResponse::detail(d)))
+}
+
+/// Rename a subject or change its code or type; 409 if the code belongs to another subject.
+#[utoipa::path(put, path = "/{id}", tag = "subjects", params(("id" = String, Path)), request_body = SubjectRequest,
+    responses((status = 200, body = SubjectResponse), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail), (status = 409, body = Detail)),
+    security(("bearer" = [])))]
+async fn update_subject(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SubjectRequest>,
+) -> ApiResult<Json<SubjectResponse>> {
+    let d = subjects::update(&state.db, &user, parse_id("id", &id)?, body.into()).await?;
+    Ok(Json(SubjectResponse::detail(d)))
+}
+
+/// Delete a subject and its enrolments.
+#[utoipa::path(delete, path = "/{id}", tag = "subjects", params(("id" = String, Path)),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn delete_subject(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Message>> {
+    subjects::delete(&state.db, &user, parse_id("id", &id)?).await?;
+    Ok(Json(Message {
+        message: "Subject deleted".into(),
+    }))
+}
+
+fn parse_ids(field: &str, raw: &[String]) -> Result<Vec<crate::domain::Id>, Error> {
+    raw.iter().map(|s| parse_id(field, s)).collect()
+}
+
+/// Enrol students by id and/or roll number (approved at once).
+#[utoipa::path(post, path = "/{id}/students", tag = "subjects", params(("id" = String, Path)),
+    request_body = AddStudentsRequest,
+    responses((status = 200, body = Added), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn add_students(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AddStudentsRequest>,
+) -> ApiResult<Json<Added>> {
+    let id = parse_id("id", &id)?;
+    let ids = parse_ids("student_id", &body.student_ids)?;
+    let added = subjects::add_students(&state.db, &user, id, ids, body.rolls).await?;
+    Ok(Json(Added { added }))
+}
+
+/// The subject's students, in enrolment order (no embeddings).
+#[utoipa::path(get, path = "/{id}/students", tag = "subjects", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<RosterStudent>), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn roster(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<RosterStudent>>> {
+    let list = subjects::roster(&state.db, &user, parse_id("id", &id)?).await?;
+    Ok(Json(list.into_iter().map(RosterStudent::from).collect()))
+}
+
+/// Remove a student from the subject.
+#[utoipa::path(delete, path = "/{id}/students/{student_id}", tag = "subjects",
+    params(("id" = String, Path), ("student_id" = String, Path)),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn remove_student(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    Path((id, student_id)): Path<(String, String)>,
+) -> ApiResult<Json<Message>> {
+    let id = parse_id("id", &id)?;
+    let student = parse_id("student_id", &student_id)?;
+    subjects::remove_student(&state.db, &user, id, student).await?;
+    Ok(Json(Message {
+        message: "Student removed from subject".into(),
+    }))
+}
+
+// ---- seed paths ----
+
+/// The seed answers "not yours" and "not there" alike on its roster paths.
+fn seed_access(e: Error) -> Error {
+    match e {
+        Error::Forbidden(_) | Error::NotFound(_) => {
+            Error::NotFound("Subject not found or access denied".into())
+        }
+        other => other,
+    }
+}
+
+async fn seed_add_subject(
+    State(state): State<AppState>,
+    Teacher(user): Teacher,
+    ApiJson(body): ApiJson<SubjectRequest>,
+) -> ApiResult<Json<Value>> {
+    let d = subjects::create(&state.db, &user, body.into()).await?;
+    Ok(Json(json!({
+        "subject_id": d.subject.id,
+        "name": d.subject.name,
+        "code": d.subject.code,
+    })))
+}
+
+async fn seed_my_subjects(
+    State(state): State<AppState>,
+    Teacher(user): Teacher,
+) -> ApiResult<Json<Value>> {
+    let list = subjects::list(&state.db, &user).await?;
+    Ok(Json(Value::Array(
+        list.into_iter()
+            .map(|e| {
+                json!({"_id": e.subject.id, "name": e.subject.name, "code": e.subject.code,
+                       "student_count": e.subject.student_count})
+            })
+            .collect(),
+    )))
+}
+
+async fn seed_roster(
+    State(state): State<AppState>,
+    Teacher(user): Teacher,
+    Path(subject_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_id("subject_id", &subject_id)?;
+    let list = subjects::roster(&state.db, &user, id)
+        .await
+        .map_err(seed_access)?;
+    Ok(Json(Value::Array(
+        list.into_iter()
+            .map(|e| {
+                let r = RosterStudent::from(e);
+                json!({
+                    "student_id": r.student_id, "name": r.name, "roll": r.roll, "year": r.year,
+                    "branch": r.branch, "avatar": r.avatar, "verified": r.verified,
+                    "attendance": {"present": 0, "absent": 0, "total": 0, "percentage": 0},
+                })
+            })
+            .collect(),
+    )))
+}
+
+async fn seed_verify(
+    State(state): State<AppState>,
+    Teacher(user): Teacher,
+    Path((subject_id, student_id)): Path<(String, String)>,
+) -> ApiResult<Json<Message>> {
+    let id = parse_id("subject_id", &subject_id)?;
+    let student = parse_id("student_id", &student_id)?;
+    subjects::verify_student(&state.db, &user, id, student)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(m) if m.starts_with("Student") => Error::NotFound(m),
+            other => seed_access(other),
+        })?;
+    Ok(Json(Message {
+        message: "Student verified successfully".into(),
+    }))
+}
+
+async fn seed_remove(
+    State(state): State<AppState>,
+    Teacher(user): Teacher,
+    Path((subject_id, student_id)): Path<(String, String)>,
+) -> ApiResult<Json<Message>> {
+    let id = parse_id("subject_id", &subject_id)?;
+    let student = parse_id("student_id", &student_id)?;
+    subjects::remove_student(&state.db, &user, id, student)
+        .await
+        .map_err(seed_access)?;
+    Ok(Json(Message {
+        message: "Student removed from subject".into(),
+    }))
+}
+
+async fn seed_students(
+    State(state): State<AppState>,
+    Teacher(user): Teacher,
+) -> ApiResult<Json<Value>> {
+    let (list, _) = crate::service::students::list(&state.db, &user, None, 10_000, 0).await?;
+    Ok(Json(json!({
+        "students": list.into_iter().map(|s| json!({
+            "id": s.id, "user_id": s.id, "name": s.name, "email": s.email, "usn": s.roll,
+            "branch": s.branch, "semester": 0, "verified": s.faces > 0,
+        })).collect::<Vec<_>>()
+    })))
+}

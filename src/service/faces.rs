@@ -1,0 +1,584 @@
+//! Face enrolment: checking an enrolment photo (one sharp, large enough face), storing it in the
+//! content-addressed image store and its embedding as a face sample; listing, serving and
+//! deleting samples. The models load on first use.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sha2::Digest;
+
+use super::auth::AuthUser;
+use super::students::visible;
+use super::subjects::run;
+use super::{Error, Result, blocking};
+use crate::domain::{Id, Role};
+use crate::matching::encode_blob;
+use crate::storage::faces::{self as samples, NewSample, Sample};
+use crate::storage::{Db, StorageError, audit};
+use crate::vision::decode;
+use crate::vision::image::RgbImage;
+use crate::vision::pipeline::{Pipeline, PipelineOptions};
+
+/// Face samples kept per student; the oldest go first.
+pub const MAX_SAMPLES: u32 = 10;
+/// Narrowest usable face box, in photo pixels.
+pub const MIN_FACE_WIDTH: i64 = 80;
+/// Largest enrolment photo.
+pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// Side of the square the face box is resampled to before measuring sharpness, so that the
+/// measure does not depend on the photo's resolution.
+const SHARPNESS_SIDE: usize = 128;
+/// Least variance of the Laplacian (grey levels², on the 128x128 face) of a usable face.
+/// Calibrated on face_recognition's test photos (see the module tests and the report in the
+/// commit message): sharp portraits score several hundred, a 4-px box blur well under 40.
+pub const MIN_SHARPNESS: f64 = 40.0;
+
+/// Enrolment photos analysed at once (each uses every core through ONNX Runtime already).
+const CONCURRENT_ANALYSES: usize = 2;
+/// How long an upload waits for an analysis slot before a 503.
+const ADMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The face models, loaded on first use (start-up stays fast and works without models).
+pub struct FaceEngine {
+    cache_dir: PathBuf,
+    /// Photos analysed at once; more wait up to [`ADMIT_WAIT`], then get a 503.
+    permits: Arc<tokio::sync::Semaphore>,
+    options: std::result::Result<PipelineOptions, String>,
+    pipeline: Mutex<Option<Arc<Pipeline>>>,
+}
+
+impl FaceEngine {
+    #[must_use]
+    pub fn new(cache_dir: PathBuf, options: anyhow::Result<PipelineOptions>) -> Self {
+        Self {
+            cache_dir,
+            options: options.map_err(|e| format!("{e:#}")),
+            permits: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_ANALYSES)),
+            pipeline: Mutex::new(None),
+        }
+    }
+
+    /// A slot to analyse one photo: waits a little, then answers busy rather than queueing
+    /// without bound.
+    async fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        let acquire = Arc::clone(&self.permits).acquire_owned();
+        match tokio::time::timeout(ADMIT_WAIT, acquire).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(e)) => Err(Error::Internal(anyhow::anyhow!(
+                "face analysis closed: {e}"
+            ))),
+            Err(_) => Err(Error::Busy(
+                "Face analysis is busy; try again in a few seconds".into(),
+            )),
+        }
+    }
+
+    /// The loaded pipeline (loading it if needed); call on the blocking pool.
+    fn pipeline(&self) -> Result<Arc<Pipeline>> {
+        let mut slot = self.pipeline.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = slot.as_ref() {
+            return Ok(Arc::clone(p));
+        }
+        let options = self
+            .options
+            .clone()
+            .map_err(|e| Error::Unavailable(format!("Face recognition is not configured: {e}")))?;
+        let loaded = Pipeline::load(&self.cache_dir, options).map_err(|e| {
+            tracing::error!(error = format!("{e:#}"), "loading the face models failed");
+            Error::Unavailable(
+                "Face recognition is unavailable: the models could not be loaded (run scripts/setup)"
+                    .into(),
+            )
+        })?;
+        let loaded = Arc::new(loaded);
+        *slot = Some(Arc::clone(&loaded));
+        Ok(loaded)
+    }
+}
+
+/// The content-addressed image store's path of an image.
+#[must_use]
+pub fn image_file(faces_dir: &Path, sha: &str) -> PathBuf {
+    faces_dir.join(sha.get(..2).unwrap_or("xx")).join(sha)
+}
+
+/// Write the bytes under their hash (temp file + rename, so a reader never sees half a file).
+fn store(faces_dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
+    let sha = sha256_hex(bytes);
+    let path = image_file(faces_dir, &sha);
+    if path.exists() {
+        return Ok(sha);
+    }
+    let dir = path.parent().unwrap_or(faces_dir);
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{sha}.{:016x}.tmp", rand::random::<u64>()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map(|()| sha)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Delete the image files no face sample refers to any more.
+pub async fn remove_unreferenced(db: &Db, faces_dir: &Path, shas: Vec<String>) -> Result<()> {
+    if shas.is_empty() {
+        return Ok(());
+    }
+    let dir = faces_dir.to_owned();
+    db.call(move |conn| unlink_unreferenced(conn, &dir, &shas))
+        .await?;
+    Ok(())
+}
+
+/// The image type from its first bytes; None if it is not a photo we accept.
+#[must_use]
+pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
+/// Variance of the 4-neighbour Laplacian of the box's grey pixels, after resampling the box to
+/// a fixed square: low for a blurred or featureless face.
+#[must_use]
+pub fn sharpness(img: &RgbImage, bbox: [i64; 4]) -> f64 {
+    let [l, t, r, b] = bbox;
+    let (w, h) = (img.width, img.height);
+    let clamp = |v: i64, max: usize| usize::try_from(v.max(0)).unwrap_or(0).min(max);
+    let (l, t, r, b) = (clamp(l, w), clamp(t, h), clamp(r, w), clamp(b, h));
+    if r <= l + 2 || b <= t + 2 {
+        return 0.0;
+    }
+    let n = SHARPNESS_SIDE;
+    let grey = |x: usize, y: usize| {
+        let i = (y * w + x) * 3;
+        0.299 * f64::from(img.data[i])
+            + 0.587 * f64::from(img.data[i + 1])
+            + 0.114 * f64::from(img.data[i + 2])
+    };
+    // Area-average (box) resampling of the face box onto n x n cells.
+    let mut cells = vec![0.0f64; n * n];
+    #[allow(clippy::cast_precision_loss)]
+    let (bw, bh) = ((r - l) as f64 / n as f64, (b - t) as f64 / n as f64);
+    for (cy, row) in cells.chunks_mut(n).enumerate() {
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
+        let (y0, y1) = (
+            t + (cy as f64 * bh) as usize,
+            (t + ((cy + 1) as f64 * bh).ceil() as usize).min(b),
+        );
+        for (cx, cell) in row.iter_mut().enumerate() {
+            #[allow(
+                clippy::cast_precision_loss,
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss
+            )]
+            let (x0, x1) = (
+                l + (cx as f64 * bw) as usize,
+                (l + ((cx + 1) as f64 * bw).ceil() as usize).min(r),
+            );
+            let (mut sum, mut count) = (0.0, 0u32);
+            for y in y0..y1.max(y0 + 1).min(b) {
+                for x in x0..x1.max(x0 + 1).min(r) {
+                    sum += grey(x, y);
+                    count += 1;
+                }
+            }
+            *cell = if count == 0 {
+                0.0
+            } else {
+                sum / f64::from(count)
+            };
+        }
+    }
+    let (mut sum, mut sum2, mut count) = (0.0, 0.0, 0.0);
+    for y in 1..n - 1 {
+        for x in 1..n - 1 {
+            let c = cells[y * n + x];
+            let lap = cells[y * n + x - 1]
+                + cells[y * n + x + 1]
+                + cells[(y - 1) * n + x]
+                + cells[(y + 1) * n + x]
+                - 4.0 * c;
+            sum += lap;
+            sum2 += lap * lap;
+            count += 1.0;
+        }
+    }
+    let mean = sum / count;
+    sum2 / count - mean * mean
+}
+
+/// What an accepted enrolment photo produced.
+pub struct Enrolled {
+    pub sample: Sample,
+    pub faces_total: i64,
+    pub sharpness: f64,
+}
+
+/// Why a checked photo is not usable, or its one face.
+struct Usable {
+    bbox: [i64; 4],
+    score: f32,
+    embedding: [f32; crate::matching::DIM],
+    sharpness: f64,
+}
+
+fn analyse(pipeline: &Pipeline, bytes: &[u8]) -> Result<Usable> {
+    let img = decode::decode(bytes, &pipeline.options().limits)
+        .map_err(crate::vision::pipeline::PipelineError::from)?;
+    let faces = pipeline
+        .faces_with(&img, pipeline.options().portrait)
+        .map_err(crate::vision::pipeline::PipelineError::from)?;
+    let face = match faces.as_slice() {
+        [] => return Err(Error::Invalid("No face detected in the photo".into())),
+        [one] => one,
+        many => {
+            return Err(Error::Invalid(format!(
+                "Multiple faces detected ({}); the photo must show only the student",
+                many.len()
+            )));
+        }
+    };
+    let bbox = face.clipped(img.width, img.height);
+    let width = bbox[2] - bbox[0];
+    if width < MIN_FACE_WIDTH {
+        return Err(Error::Invalid(format!(
+            "Face too small ({width} px wide, at least {MIN_FACE_WIDTH} px needed); move closer to the camera"
+        )));
+    }
+    let sharp = sharpness(&img, bbox);
+    if sharp < MIN_SHARPNESS {
+        return Err(Error::Invalid(format!(
+            "Face too blurred (sharpness {sharp:.0}, at least {MIN_SHARPNESS:.0} needed); hold the camera still and retake the photo"
+        )));
+    }
+    Ok(Usable {
+        bbox,
+        score: face.score,
+        embedding: face.embedding,
+        sharpness: sharp,
+    })
+}
+
+/// Enrol a face photo for `student` (the caller, or a student the staff member may manage).
+/// The checks that need no model: not empty, not too large, a photo format; its content type.
+pub fn precheck(bytes: &[u8]) -> Result<&'static str> {
+    if bytes.is_empty() {
+        return Err(Error::Invalid("The uploaded file is empty".into()));
+    }
+    if bytes.len() > MAX_UPLOAD_BYTES {
+        return Err(Error::TooLarge(format!(
+            "Photo too large ({} bytes, at most {MAX_UPLOAD_BYTES})",
+            bytes.len()
+        )));
+    }
+    sniff(bytes)
+        .ok_or_else(|| Error::UnsupportedMedia("Only JPG/PNG/WebP photos are accepted".into()))
+}
+
+/// A photo that passed every check, with its bytes (stored when the sample is recorded).
+pub struct Checked {
+    usable: Usable,
+    bytes: Vec<u8>,
+    sha: String,
+    content_type: &'static str,
+}
+
+impl Checked {
+    #[must_use]
+    pub fn sharpness(&self) -> f64 {
+        self.usable.sharpness
+    }
+}
+
+/// Check an enrolment photo (size, type, one usable face). CPU-bound: call on the blocking pool.
+pub fn check(pipeline: &Pipeline, bytes: Vec<u8>) -> Result<Checked> {
+    let content_type = precheck(&bytes)?;
+    let usable = analyse(pipeline, &bytes)?;
+    Ok(Checked {
+        usable,
+        sha: sha256_hex(&bytes),
+        bytes,
+        content_type,
+    })
+}
+
+/// Record a checked photo as the student's newest sample and put the image in the store,
+/// keeping the newest [`MAX_SAMPLES`] and deleting images no sample uses any more. Returns the
+/// sample and the student's total.
+///
+/// The image is written inside the same write transaction (`BEGIN IMMEDIATE`) that inserts the
+/// row, and files are only unlinked inside one too: SQLite serialises writers, even across
+/// processes (`rollcall enroll`), so a file is never unlinked while a new sample takes it up.
+pub fn record(
+    conn: &mut rusqlite::Connection,
+    faces_dir: &Path,
+    student: &Id,
+    actor: Option<&Id>,
+    checked: &Checked,
+) -> Result<(Sample, i64)> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(StorageError::from)?;
+    let blob = encode_blob(&checked.usable.embedding);
+    let sample = samples::insert(
+        &tx,
+        &NewSample {
+            student_id: student,
+            image_sha256: &checked.sha,
+            content_type: checked.content_type,
+            embedding: &blob,
+            bbox: checked.usable.bbox,
+            score: f64::from(checked.usable.score),
+            added_by: actor,
+        },
+    )?;
+    let pruned = samples::prune(&tx, student, MAX_SAMPLES)?;
+    let total = samples::count(&tx, student)?;
+    audit::record(
+        &tx,
+        actor,
+        "face.enrol",
+        Some(student.as_str()),
+        sample.id.as_str(),
+    )?;
+    store(faces_dir, &checked.bytes)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("storing the face image: {e}")))?;
+    tx.commit().map_err(StorageError::from)?;
+    unlink_unreferenced(conn, faces_dir, &pruned)?;
+    Ok((sample, total))
+}
+
+/// Delete the files of these images that no sample refers to any more.
+fn unlink_unreferenced(
+    conn: &mut rusqlite::Connection,
+    faces_dir: &Path,
+    shas: &[String],
+) -> crate::storage::Result<()> {
+    if shas.is_empty() {
+        return Ok(());
+    }
+    // A write transaction only to exclude a concurrent `record` of the same image.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for sha in shas {
+        if !samples::image_referenced(&tx, sha)? {
+            let path = image_file(faces_dir, sha);
+            if let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), error = %e, "removing a face image failed");
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Enrol a face photo for `student` (the caller, or a student the staff member may manage).
+pub async fn upload(
+    db: &Db,
+    engine: &Arc<FaceEngine>,
+    faces_dir: &Path,
+    require_consent: bool,
+    user: &AuthUser,
+    student: Id,
+    bytes: Vec<u8>,
+) -> Result<Enrolled> {
+    if user.role == Role::Student && user.id != student {
+        return Err(Error::Forbidden(
+            "Students may only enrol their own face".into(),
+        ));
+    }
+    let u = user.clone();
+    let s = student.clone();
+    let record_of = run(db, move |conn| visible(conn, &u, &s)).await?;
+    if require_consent && record_of.consent_at.is_none() {
+        return Err(Error::Forbidden(
+            "Biometric consent is required before a face can be enrolled: record it with POST /api/students/{id}/consent".into(),
+        ));
+    }
+    // Cheap checks first, so a PDF never waits for the models to load.
+    precheck(&bytes)?;
+    let permit = engine.admit().await?;
+    let engine = Arc::clone(engine);
+    let checked = blocking(move || -> Result<Checked> {
+        let _permit = permit;
+        let pipeline = engine.pipeline()?;
+        check(&pipeline, bytes)
+    })
+    .await??;
+    let actor = user.id.clone();
+    let dir = faces_dir.to_owned();
+    let sharpness = checked.sharpness();
+    let (sample, total) = run(db, move |conn| {
+        record(conn, &dir, &student, Some(&actor), &checked)
+    })
+    .await?;
+    Ok(Enrolled {
+        sample,
+        faces_total: total,
+        sharpness,
+    })
+}
+
+pub async fn list(db: &Db, user: &AuthUser, student: Id) -> Result<Vec<Sample>> {
+    let user = user.clone();
+    run(db, move |conn| {
+        visible(conn, &user, &student)?;
+        Ok(samples::of_student(conn, &student)?)
+    })
+    .await
+}
+
+/// A sample's image bytes and content type.
+pub async fn image(
+    db: &Db,
+    faces_dir: &Path,
+    user: &AuthUser,
+    student: Id,
+    sample: Id,
+) -> Result<(Vec<u8>, String)> {
+    let user = user.clone();
+    let s = run(db, move |conn| {
+        visible(conn, &user, &student)?;
+        samples::get(conn, &student, &sample)?
+            .ok_or_else(|| Error::NotFound("Face sample not found".into()))
+    })
+    .await?;
+    let path = image_file(faces_dir, &s.image_sha256);
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::NotFound("Face image not found".into())
+        } else {
+            Error::Internal(anyhow::anyhow!("reading {}: {e}", path.display()))
+        }
+    })?;
+    Ok((bytes, s.content_type))
+}
+
+pub async fn delete(
+    db: &Db,
+    faces_dir: &Path,
+    user: &AuthUser,
+    student: Id,
+    sample: Id,
+) -> Result<()> {
+    let user = user.clone();
+    let sha = run(db, move |conn| {
+        visible(conn, &user, &student)?;
+        let tx = conn.transaction().map_err(StorageError::from)?;
+        let sha = samples::delete(&tx, &student, &sample)?
+            .ok_or_else(|| Error::NotFound("Face sample not found".into()))?;
+        audit::record(
+            &tx,
+            Some(&user.id),
+            "face.delete",
+            Some(student.as_str()),
+            sample.as_str(),
+        )?;
+        tx.commit().map_err(StorageError::from)?;
+        Ok(sha)
+    })
+    .await?;
+    remove_unreferenced(db, faces_dir, vec![sha]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(width: usize, height: usize, f: impl Fn(usize, usize) -> u8) -> RgbImage {
+        let mut data = Vec::with_capacity(width * height * 3);
+        for y in 0..height {
+            for x in 0..width {
+                let v = f(x, y);
+                data.extend_from_slice(&[v, v, v]);
+            }
+        }
+        RgbImage {
+            width,
+            height,
+            data,
+        }
+    }
+
+    #[test]
+    fn flat_faces_have_no_sharpness_and_edges_have_plenty() {
+        let flat = image(300, 300, |_, _| 128);
+        assert!(sharpness(&flat, [50, 50, 250, 250]).abs() < 1e-9);
+        let checks = image(
+            300,
+            300,
+            |x, y| if (x / 8 + y / 8) % 2 == 0 { 30 } else { 220 },
+        );
+        assert!(sharpness(&checks, [50, 50, 250, 250]) > MIN_SHARPNESS * 10.0);
+    }
+
+    #[test]
+    fn sharpness_does_not_depend_on_resolution() {
+        // The same pattern at two scales measures about the same once resampled.
+        let small = image(
+            200,
+            200,
+            |x, y| if (x / 10 + y / 10) % 2 == 0 { 40 } else { 200 },
+        );
+        let large = image(
+            400,
+            400,
+            |x, y| if (x / 20 + y / 20) % 2 == 0 { 40 } else { 200 },
+        );
+        let (a, b) = (
+            sharpness(&small, [0, 0, 200, 200]),
+            sharpness(&large, [0, 0, 400, 400]),
+        );
+        assert!((a - b).abs() / a < 0.25, "{a} vs {b}");
+    }
+
+    #[test]
+    fn boxes_outside_the_photo_are_clipped_or_empty() {
+        let img = image(100, 100, |x, _| u8::try_from(x).unwrap_or(0));
+        assert!(sharpness(&img, [-50, -50, 150, 150]).is_finite());
+        assert!(sharpness(&img, [200, 200, 300, 300]).abs() < 1e-9);
+    }
+
+    #[test]
+    fn photos_are_recognised_by_their_bytes() {
+        assert_eq!(sniff(&[0xff, 0xd8, 0xff, 0xe0]), Some("image/jpeg"));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(sniff(b"%PDF-1.4"), None);
+        assert_eq!(sniff(b""), None);
+    }
+
+    #[test]
+    fn images_are_stored_once_under_their_hash() {
+        let dir = std::env::temp_dir().join(format!("rollcall-faces-{}", rand::random::<u64>()));
+        let sha = store(&dir, b"photo").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sha.len(), 64);
+        let path = image_file(&dir, &sha);
+        assert!(path.starts_with(dir.join(&sha[..2])));
+        assert_eq!(std::fs::read(&path).unwrap_or_default(), b"photo");
+        assert_eq!(store(&dir, b"photo").unwrap_or_default(), sha);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

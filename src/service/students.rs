@@ -1,0 +1,257 @@
+//! Students: staff's view and management of student accounts, a student's own profile and
+//! biometric consent. Who may see a student: the student, a teacher of one of their subjects,
+//! an administrator.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::auth::{AuthUser, optional_text, required_text};
+use super::subjects::{managed, run};
+use super::{Error, Result, blocking, faces, password};
+use crate::domain::{Email, Id, Role};
+use crate::storage::students::{self, StudentRecord};
+use crate::storage::users::{self, NewUser, Profile};
+use crate::storage::{Db, StorageError, audit, subjects};
+
+/// Largest page of students.
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// How `user` may touch a student's records.
+pub(crate) fn visible(conn: &Connection, user: &AuthUser, id: &Id) -> Result<StudentRecord> {
+    let allowed = match user.role {
+        Role::Admin => true,
+        Role::Student => &user.id == id,
+        Role::Teacher => subjects::teaches_student(conn, &user.id, id)?,
+    };
+    let Some(record) = students::get(conn, id)? else {
+        return Err(Error::NotFound(if user.role == Role::Student {
+            "Student profile not found".into()
+        } else {
+            "Student not found".into()
+        }));
+    };
+    if allowed {
+        Ok(record)
+    } else if user.role == Role::Student {
+        Err(Error::Forbidden(
+            "Students may only access their own records".into(),
+        ))
+    } else {
+        Err(Error::Forbidden("You do not teach this student".into()))
+    }
+}
+
+/// A page of students: a teacher's own (those in their subjects), all for an administrator.
+pub async fn list(
+    db: &Db,
+    user: &AuthUser,
+    q: Option<String>,
+    limit: u32,
+    offset: u32,
+) -> Result<(Vec<StudentRecord>, i64)> {
+    let teacher = (user.role == Role::Teacher).then(|| user.id.clone());
+    if user.role == Role::Student {
+        return Err(Error::Forbidden("Teacher access required".into()));
+    }
+    let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+    run(db, move |conn| {
+        Ok(students::list(
+            conn,
+            teacher.as_ref(),
+            q.as_deref(),
+            limit,
+            offset,
+        )?)
+    })
+    .await
+}
+
+pub struct NewStudent {
+    pub name: String,
+    pub email: String,
+    pub roll: String,
+    pub branch: String,
+    pub year: String,
+    /// Subjects to enrol the student in at once (the caller must manage them).
+    pub subject_ids: Vec<Id>,
+}
+
+/// A staff member creates a student account with a generated password (returned once).
+pub async fn create(db: &Db, user: &AuthUser, new: NewStudent) -> Result<(StudentRecord, String)> {
+    let email = Email::parse(&new.email)
+        .ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
+    let name = required_text("name", &new.name, 100)?;
+    let profile = Profile {
+        roll: optional_text("roll", &new.roll, 50)?,
+        branch: optional_text("branch", &new.branch, 100)?,
+        year: optional_text("year", &new.year, 20)?,
+        ..Profile::default()
+    };
+    let pw = password::generate();
+    let pw2 = pw.clone();
+    let hash = blocking(move || password::hash(&pw2)).await??;
+    let record = NewUser {
+        email,
+        name,
+        role: Role::Student,
+        password_hash: hash,
+        college_name: String::new(),
+        is_verified: true,
+        profile,
+    };
+    let user = user.clone();
+    let created = run(db, move |conn| {
+        let tx = conn.transaction().map_err(StorageError::from)?;
+        for sid in &new.subject_ids {
+            managed(&tx, &user, sid)?;
+        }
+        let created = match users::insert(&tx, &record) {
+            Ok(u) => u,
+            Err(e) if e.is_unique_violation() => {
+                return Err(Error::Conflict("Email already registered".into()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for sid in &new.subject_ids {
+            subjects::enrol(&tx, sid, &created.id, true)?;
+        }
+        audit::record(
+            &tx,
+            Some(&user.id),
+            "student.create",
+            Some(created.id.as_str()),
+            "",
+        )?;
+        let out = students::get(&tx, &created.id)?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("created student vanished")))?;
+        tx.commit().map_err(StorageError::from)?;
+        Ok(out)
+    })
+    .await?;
+    Ok((created, pw))
+}
+
+pub async fn get(db: &Db, user: &AuthUser, id: Id) -> Result<StudentRecord> {
+    let user = user.clone();
+    run(db, move |conn| visible(conn, &user, &id)).await
+}
+
+#[derive(Default)]
+pub struct StudentUpdate {
+    pub name: Option<String>,
+    pub roll: Option<String>,
+    pub branch: Option<String>,
+    pub year: Option<String>,
+}
+
+/// Change a student's profile. A student may change their own name, branch and year; the roll
+/// number is the school's and only staff change it.
+pub async fn update(db: &Db, user: &AuthUser, id: Id, up: StudentUpdate) -> Result<StudentRecord> {
+    if user.role == Role::Student && up.roll.is_some() {
+        return Err(Error::Forbidden(
+            "Only staff may change a roll number".into(),
+        ));
+    }
+    let name = up
+        .name
+        .map(|n| required_text("name", &n, 100))
+        .transpose()?;
+    let roll = up.roll.map(|v| optional_text("roll", &v, 50)).transpose()?;
+    let branch = up
+        .branch
+        .map(|v| optional_text("branch", &v, 100))
+        .transpose()?;
+    let year = up.year.map(|v| optional_text("year", &v, 20)).transpose()?;
+    let user = user.clone();
+    run(db, move |conn| {
+        visible(conn, &user, &id)?;
+        students::update(
+            conn,
+            &id,
+            name.as_deref(),
+            roll.as_deref(),
+            branch.as_deref(),
+            year.as_deref(),
+        )?;
+        students::get(conn, &id)?.ok_or_else(|| Error::NotFound("Student not found".into()))
+    })
+    .await
+}
+
+/// Delete a student for good: account, enrolments, face samples, images no one else uses.
+pub async fn delete(db: &Db, faces_dir: &Path, user: &AuthUser, id: Id) -> Result<()> {
+    if user.role == Role::Student {
+        return Err(Error::Forbidden("Teacher access required".into()));
+    }
+    let actor = user.clone();
+    let shas = run(db, move |conn| {
+        let tx = conn.transaction().map_err(StorageError::from)?;
+        let record = visible(&tx, &actor, &id)?;
+        let shas = crate::storage::faces::delete_all(&tx, &id)?;
+        students::delete(&tx, &id)?;
+        audit::record(
+            &tx,
+            Some(&actor.id),
+            "student.delete",
+            Some(id.as_str()),
+            &format!(
+                "{} <{}>, {} face samples",
+                record.name,
+                record.email,
+                shas.len()
+            ),
+        )?;
+        tx.commit().map_err(StorageError::from)?;
+        Ok(shas)
+    })
+    .await?;
+    faces::remove_unreferenced(db, faces_dir, shas).await
+}
+
+/// Record biometric consent: the student themselves, or staff recording a signed paper form.
+pub async fn give_consent(db: &Db, user: &AuthUser, id: Id) -> Result<StudentRecord> {
+    let user = user.clone();
+    run(db, move |conn| {
+        visible(conn, &user, &id)?;
+        let tx = conn.transaction().map_err(StorageError::from)?;
+        students::set_consent(&tx, &id, Some(&user.id))?;
+        audit::record(
+            &tx,
+            Some(&user.id),
+            "student.consent",
+            Some(id.as_str()),
+            "given",
+        )?;
+        let out =
+            students::get(&tx, &id)?.ok_or_else(|| Error::NotFound("Student not found".into()))?;
+        tx.commit().map_err(StorageError::from)?;
+        Ok(out)
+    })
+    .await
+}
+
+/// Withdraw consent: the student's face samples go, and their images unless shared.
+/// Returns how many samples were deleted.
+pub async fn withdraw_consent(db: &Db, faces_dir: &Path, user: &AuthUser, id: Id) -> Result<usize> {
+    let user = user.clone();
+    let shas = run(db, move |conn| {
+        visible(conn, &user, &id)?;
+        let tx = conn.transaction().map_err(StorageError::from)?;
+        students::clear_consent(&tx, &id)?;
+        let shas = crate::storage::faces::delete_all(&tx, &id)?;
+        audit::record(
+            &tx,
+            Some(&user.id),
+            "student.consent",
+            Some(id.as_str()),
+            &format!("withdrawn, {} face samples deleted", shas.len()),
+        )?;
+        tx.commit().map_err(StorageError::from)?;
+        Ok(shas)
+    })
+    .await?;
+    let n = shas.len();
+    faces::remove_unreferenced(db, faces_dir, shas).await?;
+    Ok(n)
+}

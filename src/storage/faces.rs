@@ -1,0 +1,150 @@
+//! Face samples: one row per enrolment photo (embedding, box, score); the image itself lives in
+//! the content-addressed store on disk, shared by samples with identical bytes.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{Result, now_unix};
+use crate::domain::Id;
+
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub id: Id,
+    pub student_id: Id,
+    pub image_sha256: String,
+    pub content_type: String,
+    /// `[left, top, right, bottom]` in the upright photo.
+    pub bbox: [i64; 4],
+    pub score: f64,
+    pub added_by: Option<Id>,
+    pub created_at: i64,
+}
+
+pub struct NewSample<'a> {
+    pub student_id: &'a Id,
+    pub image_sha256: &'a str,
+    pub content_type: &'a str,
+    pub embedding: &'a [u8],
+    pub bbox: [i64; 4],
+    pub score: f64,
+    pub added_by: Option<&'a Id>,
+}
+
+const COLUMNS: &str = "id, student_id, image_sha256, content_type, box_left, box_top, box_right, box_bottom, score, added_by, created_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Sample> {
+    Ok(Sample {
+        id: Id::from_db(r.get(0)?),
+        student_id: Id::from_db(r.get(1)?),
+        image_sha256: r.get(2)?,
+        content_type: r.get(3)?,
+        bbox: [r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
+        score: r.get(8)?,
+        added_by: r.get::<_, Option<String>>(9)?.map(Id::from_db),
+        created_at: r.get(10)?,
+    })
+}
+
+pub fn insert(conn: &Connection, new: &NewSample<'_>) -> Result<Sample> {
+    let id = Id::generate();
+    let now = now_unix();
+    let [l, t, r, b] = new.bbox;
+    conn.execute(
+        &format!(
+            "INSERT INTO face_samples ({COLUMNS}, embedding) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ),
+        params![
+            id.as_str(),
+            new.student_id.as_str(),
+            new.image_sha256,
+            new.content_type,
+            l,
+            t,
+            r,
+            b,
+            new.score,
+            new.added_by.map(Id::as_str),
+            now,
+            new.embedding
+        ],
+    )?;
+    Ok(Sample {
+        id,
+        student_id: new.student_id.clone(),
+        image_sha256: new.image_sha256.to_owned(),
+        content_type: new.content_type.to_owned(),
+        bbox: new.bbox,
+        score: new.score,
+        added_by: new.added_by.cloned(),
+        created_at: now,
+    })
+}
+
+/// A student's samples, oldest first.
+pub fn of_student(conn: &Connection, student: &Id) -> Result<Vec<Sample>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM face_samples WHERE student_id = ?1 ORDER BY created_at, rowid"
+    ))?;
+    let rows = stmt.query_map([student.as_str()], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn get(conn: &Connection, student: &Id, sample: &Id) -> Result<Option<Sample>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM face_samples WHERE student_id = ?1 AND id = ?2"),
+            [student.as_str(), sample.as_str()],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// Delete one sample; returns its image hash if it existed.
+pub fn delete(conn: &Connection, student: &Id, sample: &Id) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "DELETE FROM face_samples WHERE student_id = ?1 AND id = ?2 RETURNING image_sha256",
+            [student.as_str(), sample.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Delete every sample of a student; returns their image hashes.
+pub fn delete_all(conn: &Connection, student: &Id) -> Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("DELETE FROM face_samples WHERE student_id = ?1 RETURNING image_sha256")?;
+    let rows = stmt.query_map([student.as_str()], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Keep only the newest `keep` samples of a student; returns the removed samples' image hashes.
+pub fn prune(conn: &Connection, student: &Id, keep: u32) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "DELETE FROM face_samples WHERE id IN (
+             SELECT id FROM face_samples WHERE student_id = ?1
+             ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)
+         RETURNING image_sha256",
+    )?;
+    let rows = stmt.query_map(params![student.as_str(), keep], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn count(conn: &Connection, student: &Id) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM face_samples WHERE student_id = ?1",
+        [student.as_str()],
+        |r| r.get(0),
+    )?)
+}
+
+/// True while some sample still points at this image.
+pub fn image_referenced(conn: &Connection, sha256: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM face_samples WHERE image_sha256 = ?1 LIMIT 1",
+            [sha256],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}

@@ -1,0 +1,147 @@
+//! Student accounts as staff see them: the user row, the student profile, biometric consent.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{Result, now_unix};
+use crate::domain::Id;
+
+#[derive(Debug, Clone)]
+pub struct StudentRecord {
+    pub id: Id,
+    pub name: String,
+    pub email: String,
+    pub roll: String,
+    pub branch: String,
+    pub year: String,
+    pub consent_at: Option<i64>,
+    pub consent_by: Option<Id>,
+    pub created_at: i64,
+    pub faces: i64,
+    /// Newest face sample.
+    pub latest_sample: Option<Id>,
+}
+
+const COLUMNS: &str = "u.id, u.name, u.email, st.roll, st.branch, st.year, st.consent_at, st.consent_by, u.created_at,
+     (SELECT COUNT(*) FROM face_samples f WHERE f.student_id = u.id),
+     (SELECT f.id FROM face_samples f WHERE f.student_id = u.id ORDER BY f.created_at DESC, f.rowid DESC LIMIT 1)";
+
+const FROM: &str = "users u JOIN students st ON st.user_id = u.id";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<StudentRecord> {
+    Ok(StudentRecord {
+        id: Id::from_db(r.get(0)?),
+        name: r.get(1)?,
+        email: r.get(2)?,
+        roll: r.get(3)?,
+        branch: r.get(4)?,
+        year: r.get(5)?,
+        consent_at: r.get(6)?,
+        consent_by: r.get::<_, Option<String>>(7)?.map(Id::from_db),
+        created_at: r.get(8)?,
+        faces: r.get(9)?,
+        latest_sample: r.get::<_, Option<String>>(10)?.map(Id::from_db),
+    })
+}
+
+/// A student by user id (None for unknown ids and non-students).
+pub fn get(conn: &Connection, id: &Id) -> Result<Option<StudentRecord>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM {FROM} WHERE u.id = ?1 AND u.role = 'student'"),
+            [id.as_str()],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// Students by roll number (exact, case-insensitive).
+pub fn by_roll(conn: &Connection, roll: &str) -> Result<Vec<Id>> {
+    let mut stmt = conn.prepare(
+        "SELECT u.id FROM users u JOIN students st ON st.user_id = u.id
+         WHERE u.role = 'student' AND st.roll <> '' AND st.roll = ?1 COLLATE NOCASE",
+    )?;
+    let rows = stmt.query_map([roll], |r| Ok(Id::from_db(r.get(0)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// One page of students, by name, optionally only those of a teacher's subjects and matching
+/// `q` in name or roll; with the total count of matches.
+pub fn list(
+    conn: &Connection,
+    teacher: Option<&Id>,
+    q: Option<&str>,
+    limit: u32,
+    offset: u32,
+) -> Result<(Vec<StudentRecord>, i64)> {
+    let pattern = q.map(|q| {
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let filter = "u.role = 'student'
+        AND (?1 IS NULL OR EXISTS (SELECT 1 FROM enrolments e JOIN subject_teachers t ON t.subject_id = e.subject_id
+                                   WHERE e.student_id = u.id AND t.teacher_id = ?1))
+        AND (?2 IS NULL OR u.name LIKE ?2 ESCAPE '\\' OR st.roll LIKE ?2 ESCAPE '\\')";
+    let teacher = teacher.map(Id::as_str);
+    let total = conn.query_row(
+        &format!("SELECT COUNT(*) FROM {FROM} WHERE {filter}"),
+        params![teacher, pattern],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE {filter} ORDER BY u.name COLLATE NOCASE, u.id LIMIT ?3 OFFSET ?4"
+    ))?;
+    let rows = stmt.query_map(params![teacher, pattern, limit, offset], from_row)?;
+    Ok((rows.collect::<rusqlite::Result<_>>()?, total))
+}
+
+/// Change the given profile fields.
+pub fn update(
+    conn: &Connection,
+    id: &Id,
+    name: Option<&str>,
+    roll: Option<&str>,
+    branch: Option<&str>,
+    year: Option<&str>,
+) -> Result<()> {
+    let now = now_unix();
+    if let Some(name) = name {
+        conn.execute(
+            "UPDATE users SET name = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id.as_str(), name, now],
+        )?;
+    }
+    conn.execute(
+        "UPDATE students SET roll = COALESCE(?2, roll), branch = COALESCE(?3, branch),
+                             year = COALESCE(?4, year) WHERE user_id = ?1",
+        params![id.as_str(), roll, branch, year],
+    )?;
+    Ok(())
+}
+
+/// Record consent; `by` is who recorded it (None: an operator on the command line).
+pub fn set_consent(conn: &Connection, id: &Id, by: Option<&Id>) -> Result<()> {
+    conn.execute(
+        "UPDATE students SET consent_at = ?2, consent_by = ?3 WHERE user_id = ?1",
+        params![id.as_str(), now_unix(), by.map(Id::as_str)],
+    )?;
+    Ok(())
+}
+
+pub fn clear_consent(conn: &Connection, id: &Id) -> Result<()> {
+    conn.execute(
+        "UPDATE students SET consent_at = NULL, consent_by = NULL WHERE user_id = ?1",
+        [id.as_str()],
+    )?;
+    Ok(())
+}
+
+/// Delete the account; enrolments, face samples and sessions go with it (ON DELETE CASCADE).
+pub fn delete(conn: &Connection, id: &Id) -> Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM users WHERE id = ?1 AND role = 'student'",
+        [id.as_str()],
+    )? > 0)
+}

@@ -1,0 +1,264 @@
+//! Subjects (the seed's classes), the teachers who share them and the students enrolled in them.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{Result, now_unix};
+use crate::domain::Id;
+
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub id: Id,
+    pub name: String,
+    pub code: String,
+    /// Core / Lab / Elective; `None` = Core.
+    pub kind: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Enrolled students, verified or not.
+    pub student_count: i64,
+}
+
+/// A subject as a student sees it in their own list.
+#[derive(Debug, Clone)]
+pub struct Enrolled {
+    pub subject: Subject,
+    pub verified: bool,
+}
+
+/// One line of a subject's roster (never the embeddings).
+#[derive(Debug, Clone)]
+pub struct RosterEntry {
+    pub student_id: Id,
+    pub name: String,
+    pub email: String,
+    pub roll: String,
+    pub branch: String,
+    pub year: String,
+    pub verified: bool,
+    pub enrolled_at: i64,
+    pub faces: i64,
+    /// Newest face sample, for an avatar link.
+    pub latest_sample: Option<Id>,
+}
+
+const COLUMNS: &str = "s.id, s.name, s.code, s.kind, s.created_at, s.updated_at, \
+     (SELECT COUNT(*) FROM enrolments e WHERE e.subject_id = s.id)";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Subject> {
+    Ok(Subject {
+        id: Id::from_db(row.get(0)?),
+        name: row.get(1)?,
+        code: row.get(2)?,
+        kind: row.get(3)?,
+        created_at: row.get(4)?,
+        updated_at: row.get(5)?,
+        student_count: row.get(6)?,
+    })
+}
+
+pub fn by_id(conn: &Connection, id: &Id) -> Result<Option<Subject>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM subjects s WHERE s.id = ?1"),
+            [id.as_str()],
+            from_row,
+        )
+        .optional()?)
+}
+
+pub fn by_code(conn: &Connection, code: &str) -> Result<Option<Subject>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM subjects s WHERE s.code = ?1"),
+            [code],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// Insert a subject. Fails with a unique violation if the code is taken.
+pub fn insert(conn: &Connection, name: &str, code: &str, kind: Option<&str>) -> Result<Subject> {
+    let id = Id::generate();
+    let now = now_unix();
+    conn.execute(
+        "INSERT INTO subjects (id, name, code, kind, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        params![id.as_str(), name, code, kind, now],
+    )?;
+    Ok(Subject {
+        id,
+        name: name.to_owned(),
+        code: code.to_owned(),
+        kind: kind.map(str::to_owned),
+        created_at: now,
+        updated_at: now,
+        student_count: 0,
+    })
+}
+
+/// Change name, code and kind. Fails with a unique violation if the new code is taken.
+pub fn update(
+    conn: &Connection,
+    id: &Id,
+    name: &str,
+    code: &str,
+    kind: Option<&str>,
+) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE subjects SET name = ?2, code = ?3, kind = ?4, updated_at = ?5 WHERE id = ?1",
+        params![id.as_str(), name, code, kind, now_unix()],
+    )?;
+    Ok(n > 0)
+}
+
+/// Delete a subject with its teacher links and enrolments.
+pub fn delete(conn: &Connection, id: &Id) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM subjects WHERE id = ?1", [id.as_str()])? > 0)
+}
+
+/// Add a teacher to a subject (no-op if already there).
+pub fn add_teacher(conn: &Connection, subject: &Id, teacher: &Id) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO subject_teachers (subject_id, teacher_id, added_at) VALUES (?1, ?2, ?3)",
+        params![subject.as_str(), teacher.as_str(), now_unix()],
+    )?;
+    Ok(())
+}
+
+pub fn is_teacher(conn: &Connection, subject: &Id, teacher: &Id) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM subject_teachers WHERE subject_id = ?1 AND teacher_id = ?2",
+            [subject.as_str(), teacher.as_str()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// The teachers of a subject (the seed's `professor_ids`).
+pub fn teacher_ids(conn: &Connection, subject: &Id) -> Result<Vec<Id>> {
+    let mut stmt = conn.prepare(
+        "SELECT teacher_id FROM subject_teachers WHERE subject_id = ?1 ORDER BY added_at, teacher_id",
+    )?;
+    let rows = stmt.query_map([subject.as_str()], |r| Ok(Id::from_db(r.get(0)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Subjects a teacher teaches, by code.
+pub fn of_teacher(conn: &Connection, teacher: &Id) -> Result<Vec<Subject>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM subjects s JOIN subject_teachers t ON t.subject_id = s.id
+         WHERE t.teacher_id = ?1 ORDER BY s.code"
+    ))?;
+    let rows = stmt.query_map([teacher.as_str()], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every subject, by code.
+pub fn all(conn: &Connection) -> Result<Vec<Subject>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM subjects s ORDER BY s.code"))?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Subjects a student is enrolled in, by code.
+pub fn of_student(conn: &Connection, student: &Id) -> Result<Vec<Enrolled>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS}, e.verified FROM subjects s JOIN enrolments e ON e.subject_id = s.id
+         WHERE e.student_id = ?1 ORDER BY s.code"
+    ))?;
+    let rows = stmt.query_map([student.as_str()], |r| {
+        Ok(Enrolled {
+            subject: from_row(r)?,
+            verified: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Enrol a student; `verified` marks the teacher's approval. An existing enrolment keeps its
+/// date and only ever gains approval. Returns true if a new enrolment was made.
+pub fn enrol(conn: &Connection, subject: &Id, student: &Id, verified: bool) -> Result<bool> {
+    let n = conn.execute(
+        "INSERT OR IGNORE INTO enrolments (subject_id, student_id, verified, enrolled_at) VALUES (?1, ?2, ?3, ?4)",
+        params![subject.as_str(), student.as_str(), verified, now_unix()],
+    )?;
+    if n == 0 && verified {
+        set_verified(conn, subject, student)?;
+    }
+    Ok(n > 0)
+}
+
+pub fn unenrol(conn: &Connection, subject: &Id, student: &Id) -> Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM enrolments WHERE subject_id = ?1 AND student_id = ?2",
+        [subject.as_str(), student.as_str()],
+    )? > 0)
+}
+
+/// Approve an enrolment; false if the student is not enrolled.
+pub fn set_verified(conn: &Connection, subject: &Id, student: &Id) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE enrolments SET verified = 1 WHERE subject_id = ?1 AND student_id = ?2",
+        [subject.as_str(), student.as_str()],
+    )?;
+    if n > 0 {
+        conn.execute(
+            "UPDATE subjects SET updated_at = ?2 WHERE id = ?1",
+            params![subject.as_str(), now_unix()],
+        )?;
+    }
+    Ok(n > 0)
+}
+
+pub fn is_enrolled(conn: &Connection, subject: &Id, student: &Id) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM enrolments WHERE subject_id = ?1 AND student_id = ?2",
+            [subject.as_str(), student.as_str()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// A subject's students in enrolment order.
+pub fn roster(conn: &Connection, subject: &Id) -> Result<Vec<RosterEntry>> {
+    let mut stmt = conn.prepare(
+        "SELECT u.id, u.name, u.email, st.roll, st.branch, st.year, e.verified, e.enrolled_at,
+                (SELECT COUNT(*) FROM face_samples f WHERE f.student_id = u.id),
+                (SELECT f.id FROM face_samples f WHERE f.student_id = u.id
+                  ORDER BY f.created_at DESC, f.rowid DESC LIMIT 1)
+         FROM enrolments e JOIN users u ON u.id = e.student_id
+         LEFT JOIN students st ON st.user_id = u.id
+         WHERE e.subject_id = ?1 ORDER BY e.enrolled_at, u.name COLLATE NOCASE, u.id",
+    )?;
+    let rows = stmt.query_map([subject.as_str()], |r| {
+        Ok(RosterEntry {
+            student_id: Id::from_db(r.get(0)?),
+            name: r.get(1)?,
+            email: r.get(2)?,
+            roll: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            branch: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+            year: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            verified: r.get(6)?,
+            enrolled_at: r.get(7)?,
+            faces: r.get(8)?,
+            latest_sample: r.get::<_, Option<String>>(9)?.map(Id::from_db),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// True when the teacher teaches a subject the student is enrolled in.
+pub fn teaches_student(conn: &Connection, teacher: &Id, student: &Id) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM enrolments e JOIN subject_teachers t ON t.subject_id = e.subject_id
+             WHERE t.teacher_id = ?1 AND e.student_id = ?2 LIMIT 1",
+            [teacher.as_str(), student.as_str()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}

@@ -1,0 +1,658 @@
+//! Students, consent and face enrolment through real photos.
+
+use std::path::PathBuf;
+
+use image::{DynamicImage, GenericImage, RgbImage};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, body, expect_detail, spawn_app, spawn_app_with};
+use crate::subjects::{student, teacher};
+
+fn photo(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(".cache/testdata/face_recognition")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn decode(bytes: &[u8]) -> RgbImage {
+    image::load_from_memory(bytes)
+        .unwrap_or_else(|e| panic!("decode: {e}"))
+        .to_rgb8()
+}
+
+fn png(img: &RgbImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    DynamicImage::ImageRgb8(img.clone())
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap_or_else(|e| panic!("encode: {e}"));
+    out.into_inner()
+}
+
+/// Two portraits side by side.
+fn two_faces() -> Vec<u8> {
+    let (a, b) = (decode(&photo("obama.jpg")), decode(&photo("biden.jpg")));
+    let mut out = RgbImage::new(a.width() + b.width(), a.height().max(b.height()));
+    out.copy_from(&a, 0, 0)
+        .unwrap_or_else(|e| panic!("paste: {e}"));
+    out.copy_from(&b, a.width(), 0)
+        .unwrap_or_else(|e| panic!("paste: {e}"));
+    png(&out)
+}
+
+/// A box blur of the given radius (separable, edges clamped).
+fn box_blurred(bytes: &[u8], radius: i64) -> Vec<u8> {
+    let img = decode(bytes);
+    let (w, h) = (i64::from(img.width()), i64::from(img.height()));
+    let pass = |src: &RgbImage, dx: i64, dy: i64| {
+        let mut out = RgbImage::new(src.width(), src.height());
+        for y in 0..h {
+            for x in 0..w {
+                let mut sum = [0u32; 3];
+                for k in -radius..=radius {
+                    let (sx, sy) = ((x + k * dx).clamp(0, w - 1), (y + k * dy).clamp(0, h - 1));
+                    let p = src.get_pixel(
+                        u32::try_from(sx).unwrap_or(0),
+                        u32::try_from(sy).unwrap_or(0),
+                    );
+                    for c in 0..3 {
+                        sum[c] += u32::from(p[c]);
+                    }
+                }
+                let n = u32::try_from(2 * radius + 1).unwrap_or(1);
+                let px = image::Rgb([0, 1, 2].map(|c| u8::try_from(sum[c] / n).unwrap_or(255)));
+                out.put_pixel(
+                    u32::try_from(x).unwrap_or(0),
+                    u32::try_from(y).unwrap_or(0),
+                    px,
+                );
+            }
+        }
+        out
+    };
+    let once = pass(&img, 1, 0);
+    png(&pass(&once, 0, 1))
+}
+
+async fn ok(resp: reqwest::Response) -> Value {
+    let status = resp.status();
+    let v = body(resp).await;
+    assert_eq!(status, StatusCode::OK, "body: {v}");
+    v
+}
+
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    student_id: Option<&str>,
+    file: &[u8],
+) -> reqwest::Response {
+    let mut parts: Vec<(&str, Option<&str>, &str, &[u8])> =
+        vec![("file", Some("face.jpg"), "image/jpeg", file)];
+    if let Some(s) = student_id {
+        parts.push(("student_id", None, "text/plain", s.as_bytes()));
+    }
+    app.post_multipart("/api/students/upload-face", &parts, Some(token))
+        .await
+}
+
+fn files_in(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                files_in(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+fn count(app: &TestApp, sql: &str, id: &str) -> i64 {
+    app.db()
+        .query_row(sql, [id], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+#[tokio::test]
+async fn face_enrolment_consent_checks_and_access() {
+    let app = spawn_app().await;
+    let (t1, _) = teacher(&app, "t1@school.test").await;
+    let (t2, _) = teacher(&app, "t2@school.test").await;
+    let (s1, s1_id) = student(&app, "s1@school.test").await;
+    let (s2, _) = student(&app, "s2@school.test").await;
+    let subject = ok(app
+        .post(
+            "/api/subjects",
+            &json!({"name": "Maths", "code": "M1"}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    let sid = subject["id"].as_str().unwrap_or_default().to_owned();
+    ok(app
+        .post(
+            &format!("/api/subjects/{sid}/students"),
+            &json!({"student_ids": [s1_id]}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    let faces_dir = app.data_dir.path().join("faces");
+
+    // Without consent: 403, nothing stored.
+    let d = expect_detail(
+        upload(&app, &t1, Some(&s1_id), &photo("obama.jpg")).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(d.contains("consent"), "{d}");
+    assert_eq!(files_in(&faces_dir), 0);
+
+    // The teacher records the paper form; another teacher may not act for this student.
+    let consent = ok(app
+        .post(
+            &format!("/api/students/{s1_id}/consent"),
+            &Value::Null,
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert!(consent["consent_at"].is_string());
+    expect_detail(
+        upload(&app, &t2, Some(&s1_id), &photo("obama.jpg")).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+
+    // Accepted: a sample row, an image file, the seed's answer plus the sample.
+    let done = ok(upload(&app, &t1, Some(&s1_id), &photo("obama.jpg")).await).await;
+    println!("obama.jpg sharpness {}", done["sharpness"]);
+    assert_eq!(
+        done["message"],
+        "Photo uploaded and face registered successfully"
+    );
+    assert_eq!(done["faces_total"], 1);
+    let sample = done["sample_id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        done["image_url"],
+        format!("/api/students/{s1_id}/faces/{sample}/image")
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM face_samples WHERE student_id = ?1",
+            &s1_id
+        ),
+        1
+    );
+    assert_eq!(files_in(&faces_dir), 1);
+
+    // The student's own upload on the seed path, another sharp photo.
+    let mine = ok(app
+        .post_multipart(
+            "/students/me/face-image",
+            &[("file", Some("me.jpg"), "image/jpeg", &photo("obama2.jpg"))],
+            Some(&s1),
+        )
+        .await)
+    .await;
+    println!("obama2.jpg sharpness {}", mine["sharpness"]);
+    assert_eq!(mine["faces_total"], 2);
+
+    // Rejected photos.
+    let d = expect_detail(
+        upload(&app, &s1, None, &two_faces()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(d.contains("Multiple faces"), "{d}");
+    let d = expect_detail(
+        upload(&app, &s1, None, b"%PDF-1.4 not a photo").await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    assert!(d.contains("JPG"), "{d}");
+    // Calibration (MIN_SHARPNESS = 40): obama.jpg ~314, obama2.jpg ~272; box blur radius 2 ~61
+    // (still usable), radius 4 ~19, radius 8 ~4.
+    for radius in [4, 8] {
+        let d = expect_detail(
+            upload(&app, &s1, None, &box_blurred(&photo("obama.jpg"), radius)).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(d.contains("blurred"), "radius {radius}: {d}");
+    }
+
+    // Listing and the image: the student and their teacher; not another student or teacher.
+    let list = ok(app
+        .get(&format!("/api/students/{s1_id}/faces"), Some(&t1))
+        .await)
+    .await;
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+    assert!(list[0].get("embedding").is_none());
+    assert!(list[0]["box"].is_array());
+    let image_url = format!("/api/students/{s1_id}/faces/{sample}/image");
+    for token in [&t1, &s1] {
+        let resp = app.get(&image_url, Some(token)).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(
+            resp.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("image/jpeg")
+        );
+        let bytes = resp.bytes().await.unwrap_or_default();
+        assert_eq!(bytes.as_ref(), photo("obama.jpg").as_slice());
+    }
+    for token in [&s2, &t2] {
+        expect_detail(
+            app.get(&image_url, Some(token)).await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    expect_detail(app.get(&image_url, None).await, StatusCode::UNAUTHORIZED).await;
+    expect_detail(
+        app.get(&format!("/api/students/{s1_id}/faces/bad/image"), Some(&t1))
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+
+    // Deleting one sample removes its file.
+    ok(app
+        .delete(&format!("/api/students/{s1_id}/faces/{sample}"), Some(&s1))
+        .await)
+    .await;
+    assert_eq!(files_in(&faces_dir), 1);
+    expect_detail(app.get(&image_url, Some(&t1)).await, StatusCode::NOT_FOUND).await;
+
+    // Withdrawing consent deletes every sample and file; uploads are refused again.
+    let w = ok(app
+        .delete(&format!("/api/students/{s1_id}/consent"), Some(&s1))
+        .await)
+    .await;
+    assert_eq!(w["deleted_samples"], 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM face_samples WHERE student_id = ?1",
+            &s1_id
+        ),
+        0
+    );
+    assert_eq!(files_in(&faces_dir), 0);
+    expect_detail(
+        upload(&app, &s1, None, &photo("obama.jpg")).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn consent_can_be_switched_off_and_samples_are_capped() {
+    let app = spawn_app_with(&["--require-consent", "false"]).await;
+    let (s1, s1_id) = student(&app, "s1@school.test").await;
+    let photos = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"];
+    let mut last = Value::Null;
+    for i in 0..12 {
+        // Identical bytes share one stored image; vary them by re-encoding every other upload.
+        let bytes = photo(photos[i % photos.len()]);
+        let bytes = if i >= photos.len() {
+            png(&decode(&bytes))
+        } else {
+            bytes
+        };
+        last = ok(upload(&app, &s1, None, &bytes).await).await;
+    }
+    assert_eq!(last["faces_total"], 10);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM face_samples WHERE student_id = ?1",
+            &s1_id
+        ),
+        10
+    );
+    let files = files_in(&app.data_dir.path().join("faces"));
+    let distinct = count(
+        &app,
+        "SELECT COUNT(DISTINCT image_sha256) FROM face_samples WHERE student_id = ?1",
+        &s1_id,
+    );
+    assert_eq!(i64::try_from(files).unwrap_or(0), distinct);
+}
+
+#[tokio::test]
+async fn student_accounts_crud_delete_and_audit() {
+    let app = spawn_app_with(&["--require-consent", "false"]).await;
+    let (t1, _) = teacher(&app, "t1@school.test").await;
+    let (t2, _) = teacher(&app, "t2@school.test").await;
+    let admin = app.admin_token().await;
+    let subject = ok(app
+        .post(
+            "/api/subjects",
+            &json!({"name": "Maths", "code": "M1"}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    let sid = subject["id"].as_str().unwrap_or_default().to_owned();
+
+    let created = ok(app
+        .post(
+            "/api/students",
+            &json!({"name": "Asha R", "email": "asha@school.test", "roll": "21CS045",
+                    "branch": "cse", "year": "2", "subject_ids": [sid]}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    let id = created["id"].as_str().unwrap_or_default().to_owned();
+    let password = created["password"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(created["roll"], "21CS045");
+    expect_detail(
+        app.post(
+            "/api/students",
+            &json!({"name": "Dup", "email": "asha@school.test"}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+
+    // Lists: the teacher sees their students, search by roll or name; another teacher sees none.
+    let page = ok(app.get("/api/students?q=21cs", Some(&t1)).await).await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["students"][0]["id"], id.as_str());
+    let page = ok(app
+        .get("/api/students?q=asha&page=1&per_page=100", Some(&admin))
+        .await)
+    .await;
+    assert_eq!(page["total"], 1);
+    let page = ok(app.get("/api/students", Some(&t2)).await).await;
+    assert_eq!(page["total"], 0);
+    expect_detail(
+        app.get("/api/students?per_page=101", Some(&t1)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    // The student: own profile (seed shape), limited self-edit; teacher routes refused.
+    let login = app.login("asha@school.test", &password).await;
+    let st = crate::helpers::token_of(&login);
+    let profile = ok(app.get("/students/me/profile", Some(&st)).await).await;
+    assert_eq!(profile["userId"], id.as_str());
+    assert_eq!(profile["subjects"][0]["code"], "M1");
+    assert_eq!(profile["attendance"]["total_classes"], 0);
+    assert_eq!(profile["image_url"], Value::Null);
+    // The seed's by-id profile: the same body for the student's teacher; others refused.
+    let by_id = ok(app.get(&format!("/students/{id}/profile"), Some(&t1)).await).await;
+    assert_eq!(by_id, profile);
+    expect_detail(
+        app.get(&format!("/students/{id}/profile"), Some(&t2)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_detail(
+        app.get(&format!("/students/{id}/profile"), None).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    expect_detail(
+        app.get("/students/not-an-id/profile", Some(&t1)).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let me = ok(app
+        .put(
+            &format!("/api/students/{id}"),
+            &json!({"year": "3"}),
+            Some(&st),
+        )
+        .await)
+    .await;
+    assert_eq!(me["year"], "3");
+    expect_detail(
+        app.put(
+            &format!("/api/students/{id}"),
+            &json!({"roll": "X"}),
+            Some(&st),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_detail(
+        app.get("/api/students", Some(&st)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_detail(
+        app.delete(&format!("/api/students/{id}"), Some(&st)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_detail(
+        app.get(&format!("/api/students/{id}"), Some(&t2)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_detail(
+        app.get("/api/students/zzz", Some(&t1)).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    expect_detail(
+        app.get("/students/me/profile", Some(&t1)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_detail(
+        app.get("/students/me/profile", None).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    // A face, then delete the student: user row, enrolments, samples, files gone; audited.
+    ok(upload(&app, &t1, Some(&id), &photo("biden.jpg")).await).await;
+    let faces_dir = app.data_dir.path().join("faces");
+    assert_eq!(files_in(&faces_dir), 1);
+    expect_detail(
+        app.delete(&format!("/api/students/{id}"), Some(&t2)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    ok(app.delete(&format!("/api/students/{id}"), Some(&t1)).await).await;
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM users WHERE id = ?1", &id),
+        0
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM enrolments WHERE student_id = ?1",
+            &id
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM face_samples WHERE student_id = ?1",
+            &id
+        ),
+        0
+    );
+    assert_eq!(files_in(&faces_dir), 0);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'student.delete' AND target = ?1",
+            &id
+        ),
+        1
+    );
+    expect_detail(
+        app.get(&format!("/api/students/{id}"), Some(&admin)).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn missing_models_are_a_503_not_a_panic() {
+    let app = spawn_app_with(&[
+        "--require-consent",
+        "false",
+        "--cache-dir",
+        "/nonexistent-rollcall-cache",
+    ])
+    .await;
+    let (s1, _) = student(&app, "s1@school.test").await;
+    let d = expect_detail(
+        upload(&app, &s1, None, &photo("obama.jpg")).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    assert!(d.contains("unavailable"), "{d}");
+}
+
+#[tokio::test]
+async fn upload_needs_a_file_and_a_token() {
+    let app = spawn_app().await;
+    let (s1, _) = student(&app, "s1@school.test").await;
+    expect_detail(
+        app.post_multipart(
+            "/api/students/upload-face",
+            &[("other", None, "text/plain", b"x")],
+            Some(&s1),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    expect_detail(
+        app.post("/api/students/upload-face", &json!({}), Some(&s1))
+            .await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    expect_detail(
+        app.post_multipart(
+            "/api/students/upload-face",
+            &[("file", Some("a.jpg"), "image/jpeg", &photo("obama.jpg"))],
+            None,
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let _ = spawn_app;
+}
+
+/// Run the `rollcall` binary to completion off the async runtime.
+async fn rollcall(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args(&args)
+            .env(
+                "ROLLCALL_CACHE_DIR",
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache"),
+            )
+            .output()
+            .unwrap_or_else(|e| panic!("running rollcall: {e}"))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn enroll_command_takes_a_folder_of_photos() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let mut ids = Vec::new();
+    for (email, roll) in [
+        ("a@school.test", "21CS001"),
+        ("b@school.test", ""),
+        ("c@school.test", "21CS003"),
+    ] {
+        let created = ok(app
+            .post(
+                "/api/students",
+                &json!({"name": email, "email": email, "roll": roll}),
+                Some(&admin),
+            )
+            .await)
+        .await;
+        ids.push(created["id"].as_str().unwrap_or_default().to_owned());
+    }
+    let folder = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let write = |rel: &str, bytes: &[u8]| {
+        let path = folder.path().join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+    };
+    write("21cs001.jpg", &photo("obama.jpg"));
+    write("b@school.test/1.jpg", &photo("biden.jpg"));
+    write("b@school.test/2.png", &two_faces());
+    write("NOPE.jpg", &photo("obama2.jpg"));
+    write("notes.txt", b"ignored");
+    let data_dir = app.data_dir.path().display().to_string();
+    let folder_arg = folder.path().display().to_string();
+
+    // Without consent every photo is refused.
+    let out = rollcall(vec![
+        "enroll".into(),
+        "--data-dir".into(),
+        data_dir.clone(),
+        folder_arg.clone(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("enrolled 0, skipped 4"), "{stdout}");
+    assert!(stdout.contains("consent"), "{stdout}");
+
+    // With the school's forms recorded: two enrolled; the group photo and the unknown roll skipped.
+    let out = rollcall(vec![
+        "enroll".into(),
+        "--data-dir".into(),
+        data_dir,
+        "--record-consent".into(),
+        folder_arg,
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("enrolled 2, skipped 2"), "{stdout}");
+    assert!(stdout.contains("Multiple faces"), "{stdout}");
+    assert!(stdout.contains("no student with roll NOPE"), "{stdout}");
+    let samples = |id: &str| {
+        count(
+            &app,
+            "SELECT COUNT(*) FROM face_samples WHERE student_id = ?1",
+            id,
+        )
+    };
+    assert_eq!(
+        (samples(&ids[0]), samples(&ids[1]), samples(&ids[2])),
+        (1, 1, 0)
+    );
+    let consent = count(
+        &app,
+        "SELECT COUNT(*) FROM students WHERE user_id = ?1 AND consent_at IS NOT NULL",
+        &ids[0],
+    );
+    assert_eq!(consent, 1);
+    assert_eq!(files_in(&app.data_dir.path().join("faces")), 2);
+}
