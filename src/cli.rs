@@ -73,6 +73,17 @@ pub enum Command {
         /// Refuse students whose consent is not recorded (as the server does).
         #[arg(long, env = "ROLLCALL_REQUIRE_CONSENT", default_value_t = true, action = clap::ArgAction::Set)]
         require_consent: bool,
+        /// Also enrol every student of the folder in this subject (by code; it must exist).
+        #[arg(long, value_name = "CODE")]
+        subject: Option<String>,
+        /// Create a student account for a folder that names no student: roll = the folder
+        /// name, name = the folder name with `_` as spaces, e-mail = `<roll>@<--email-domain>`
+        /// (a random password; the student sets one with "forgot password").
+        #[arg(long)]
+        create_missing: bool,
+        /// Domain of the e-mail addresses `--create-missing` gives.
+        #[arg(long, default_value = "students.invalid")]
+        email_domain: String,
         #[command(flatten)]
         vision: crate::config::VisionSettings,
         #[command(flatten)]
@@ -179,16 +190,22 @@ pub fn run() -> anyhow::Result<()> {
             data_dir,
             record_consent,
             require_consent,
+            subject,
+            create_missing,
+            email_domain,
             vision,
             cache,
-        } => enroll(
-            &folder,
-            &data_dir,
+        } => enroll(&EnrollOptions {
+            folder,
+            data_dir,
             record_consent,
             require_consent,
-            &vision,
-            &cache.resolve(),
-        ),
+            subject,
+            create_missing,
+            email_domain,
+            vision,
+            cache: cache.resolve(),
+        }),
         Command::Backup { data_dir, out } => {
             let path = data_dir.join(crate::config::DATABASE_FILE);
             anyhow::ensure!(path.is_file(), "no database at {}", path.display());
@@ -489,10 +506,24 @@ fn enrolment_photos(folder: &std::path::Path) -> anyhow::Result<Vec<(String, std
     Ok(out)
 }
 
-/// The student a folder key names: an e-mail address, or exactly one roll number.
+struct EnrollOptions {
+    folder: std::path::PathBuf,
+    data_dir: std::path::PathBuf,
+    record_consent: bool,
+    require_consent: bool,
+    subject: Option<String>,
+    create_missing: bool,
+    email_domain: String,
+    vision: crate::config::VisionSettings,
+    cache: std::path::PathBuf,
+}
+
+/// The student a folder key names: an e-mail address, or exactly one roll number; with
+/// `create` (a password hash), a new student account when nobody has that roll.
 fn student_for(
     conn: &rusqlite::Connection,
     key: &str,
+    create: Option<(&str, &str)>,
 ) -> anyhow::Result<Result<crate::domain::Id, String>> {
     use crate::storage::{students, users};
     if key.contains('@') {
@@ -506,45 +537,113 @@ fn student_for(
         });
     }
     let found = students::by_roll(conn, key)?;
-    Ok(match found.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err(format!("no student with roll {key}")),
+    Ok(match (found.as_slice(), create) {
+        ([one], _) => Ok(one.clone()),
+        ([], Some((domain, hash))) => {
+            let slug: String = key
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            let Some(email) = crate::domain::Email::parse(&format!("{slug}@{domain}")) else {
+                return Ok(Err(format!("cannot make an e-mail address from {key:?}")));
+            };
+            let name = key
+                .split(['_', '-', ' '])
+                .filter(|w| !w.is_empty())
+                .map(|w| {
+                    let mut c = w.chars();
+                    c.next().map_or_else(String::new, |f| {
+                        f.to_uppercase().chain(c).collect::<String>()
+                    })
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            let user = users::insert(
+                conn,
+                &users::NewUser {
+                    email,
+                    name,
+                    role: Role::Student,
+                    password_hash: hash.to_owned(),
+                    college_name: String::new(),
+                    is_verified: true,
+                    profile: users::Profile {
+                        roll: key.to_owned(),
+                        ..users::Profile::default()
+                    },
+                },
+            )?;
+            Ok(user.id)
+        }
+        ([], None) => Err(format!(
+            "no student with roll {key} (--create-missing creates one)"
+        )),
         _ => Err(format!(
             "several students have roll {key}; use their e-mail"
         )),
     })
 }
 
-fn enroll(
-    folder: &std::path::Path,
-    data_dir: &std::path::Path,
-    record_consent: bool,
-    require_consent: bool,
-    vision: &crate::config::VisionSettings,
-    cache: &std::path::Path,
-) -> anyhow::Result<()> {
+fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
     use crate::service::faces;
-    use crate::storage::students;
-    let path = data_dir.join(crate::config::DATABASE_FILE);
+    use crate::storage::{students, subjects};
+    let path = o.data_dir.join(crate::config::DATABASE_FILE);
     anyhow::ensure!(path.is_file(), "no database at {}", path.display());
     let db = crate::storage::Db::open(&path)?;
-    let photos = enrolment_photos(folder)?;
-    anyhow::ensure!(!photos.is_empty(), "no photos in {}", folder.display());
-    let pipeline = crate::vision::pipeline::Pipeline::load(cache, vision.pipeline_options()?)
+    let subject = match &o.subject {
+        Some(code) => {
+            let code = code.trim().to_uppercase();
+            let found = db.call_blocking(|c| Ok(subjects::by_code(c, &code)?))?;
+            Some(found.with_context(|| format!("no subject with code {code}"))?)
+        }
+        None => None,
+    };
+    let photos = enrolment_photos(&o.folder)?;
+    anyhow::ensure!(!photos.is_empty(), "no photos in {}", o.folder.display());
+    let pipeline = crate::vision::pipeline::Pipeline::load(&o.cache, o.vision.pipeline_options()?)
         .context("loading the face models (run scripts/setup)")?;
-    let faces_dir = data_dir.join("faces");
-    let (mut enrolled, mut failed) = (0usize, 0usize);
+    // One random password for the accounts this run creates: nobody knows it, and each
+    // student sets their own with "forgot password".
+    let placeholder = if o.create_missing {
+        Some(crate::service::password::hash(
+            &crate::service::password::generate(),
+        )?)
+    } else {
+        None
+    };
+    let create = placeholder
+        .as_deref()
+        .map(|hash| (o.email_domain.as_str(), hash));
+    let faces_dir = o.data_dir.join("faces");
     let total = photos.len();
-    for (i, (key, photo)) in photos.iter().enumerate() {
+    let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} photos {msg} [{elapsed}]")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut enrolled = 0usize;
+    let mut rejected: Vec<(std::path::PathBuf, String)> = Vec::new();
+    let mut students_seen = std::collections::BTreeSet::new();
+    for (key, photo) in &photos {
+        bar.set_message(key.clone());
         let outcome = (|| -> anyhow::Result<Result<String, String>> {
-            let student = match db.call_blocking(|c| Ok(student_for(c, key)))? {
+            let student = match db.call_blocking(|c| Ok(student_for(c, key, create)))? {
                 Ok(Ok(id)) => id,
                 Ok(Err(why)) => return Ok(Err(why)),
                 Err(e) => return Err(e),
             };
-            if record_consent {
+            if let Some(subject) = &subject {
+                db.call_blocking(|c| Ok(subjects::enrol(c, &subject.id, &student, true)?))?;
+            }
+            if o.record_consent {
                 db.call_blocking(|c| students::set_consent(c, &student, None))?;
-            } else if require_consent {
+            } else if o.require_consent {
                 let consent = db
                     .call_blocking(|c| students::get(c, &student))?
                     .and_then(|s| s.consent_at);
@@ -562,22 +661,42 @@ fn enroll(
             let result =
                 db.call_blocking(|c| Ok(faces::record(c, &faces_dir, &student, None, &checked)))?;
             match result {
-                Ok((_, n)) => Ok(Ok(format!("{student}, {n} samples"))),
+                Ok((_, n)) => {
+                    students_seen.insert(student.clone());
+                    Ok(Ok(format!("{student}, {n} samples")))
+                }
                 Err(e) => Err(e.into()),
             }
         })()?;
         match outcome {
             Ok(what) => {
                 enrolled += 1;
-                println!("[{}/{total}] ok    {} -> {what}", i + 1, photo.display());
+                bar.println(format!("ok    {} -> {what}", photo.display()));
             }
             Err(why) => {
-                failed += 1;
-                println!("[{}/{total}] SKIP  {}: {why}", i + 1, photo.display());
+                bar.println(format!("SKIP  {}: {why}", photo.display()));
+                rejected.push((photo.clone(), why));
             }
         }
+        bar.inc(1);
     }
-    println!("enrolled {enrolled}, skipped {failed}");
-    anyhow::ensure!(failed == 0, "{failed} of {total} photos were not enrolled");
+    bar.finish_and_clear();
+    println!(
+        "enrolled {enrolled} photos of {} students{}, rejected {}",
+        students_seen.len(),
+        subject
+            .as_ref()
+            .map(|s| format!(" into {}", s.code))
+            .unwrap_or_default(),
+        rejected.len()
+    );
+    for (photo, why) in &rejected {
+        println!("  rejected {}: {why}", photo.display());
+    }
+    anyhow::ensure!(
+        rejected.is_empty(),
+        "{} of {total} photos were not enrolled",
+        rejected.len()
+    );
     Ok(())
 }

@@ -620,7 +620,10 @@ async fn enroll_command_takes_a_folder_of_photos() {
     .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
-    assert!(stdout.contains("enrolled 0, skipped 4"), "{stdout}");
+    assert!(
+        stdout.contains("enrolled 0 photos of 0 students, rejected 4"),
+        "{stdout}"
+    );
     assert!(stdout.contains("consent"), "{stdout}");
 
     // With the school's forms recorded: two enrolled; the group photo and the unknown roll skipped.
@@ -634,7 +637,10 @@ async fn enroll_command_takes_a_folder_of_photos() {
     .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{stdout}");
-    assert!(stdout.contains("enrolled 2, skipped 2"), "{stdout}");
+    assert!(
+        stdout.contains("enrolled 2 photos of 2 students, rejected 2"),
+        "{stdout}"
+    );
     assert!(stdout.contains("Multiple faces"), "{stdout}");
     assert!(stdout.contains("no student with roll NOPE"), "{stdout}");
     let samples = |id: &str| {
@@ -655,4 +661,72 @@ async fn enroll_command_takes_a_folder_of_photos() {
     );
     assert_eq!(consent, 1);
     assert_eq!(files_in(&app.data_dir.path().join("faces")), 2);
+}
+
+/// The sample folder of the face_recognition examples (one folder per person, named by name):
+/// `--create-missing` makes the accounts, `--subject` enrols them, every photo is checked.
+#[tokio::test]
+async fn enroll_command_on_the_knn_sample_folders() {
+    let shared =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/knn-examples/train");
+    if !shared.is_dir() {
+        eprintln!("SKIPPED enroll_command_on_the_knn_sample_folders: ../shared is not present");
+        return;
+    }
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    ok(app
+        .post(
+            "/api/subjects",
+            &json!({"name": "Knn examples", "code": "knn101"}),
+            Some(&admin),
+        )
+        .await)
+    .await;
+    let out = rollcall(vec![
+        "enroll".into(),
+        "--data-dir".into(),
+        app.data_dir.path().display().to_string(),
+        "--record-consent".into(),
+        "--create-missing".into(),
+        "--subject".into(),
+        "KNN101".into(),
+        shared.display().to_string(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let enrolled = count(
+        &app,
+        "SELECT COUNT(*) FROM enrolments e JOIN subjects s ON s.id = e.subject_id WHERE s.code = ?1",
+        "KNN101",
+    );
+    assert_eq!(enrolled, 5, "{stdout}");
+    let with_faces = count(
+        &app,
+        "SELECT COUNT(DISTINCT student_id) FROM face_samples WHERE ?1 = ?1",
+        "x",
+    );
+    assert_eq!(
+        with_faces, 5,
+        "every person has at least one usable photo: {stdout}"
+    );
+    assert!(stdout.contains("into KNN101"), "{stdout}");
+    // Running it again changes nobody's account: the students now exist by roll.
+    let again = rollcall(vec![
+        "enroll".into(),
+        "--data-dir".into(),
+        app.data_dir.path().display().to_string(),
+        "--subject".into(),
+        "KNN101".into(),
+        shared.display().to_string(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    let students = count(
+        &app,
+        "SELECT COUNT(*) FROM users WHERE role = 'student' AND ?1 = ?1",
+        "x",
+    );
+    assert_eq!(students, 5, "{stdout}");
 }
