@@ -599,7 +599,7 @@ fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
     let subject = match &o.subject {
         Some(code) => {
             let code = code.trim().to_uppercase();
-            let found = db.call_blocking(|c| Ok(subjects::by_code(c, &code)?))?;
+            let found = db.call_blocking(|c| subjects::by_code(c, &code))?;
             Some(found.with_context(|| format!("no subject with code {code}"))?)
         }
         None => None,
@@ -639,7 +639,7 @@ fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
                 Err(e) => return Err(e),
             };
             if let Some(subject) = &subject {
-                db.call_blocking(|c| Ok(subjects::enrol(c, &subject.id, &student, true)?))?;
+                db.call_blocking(|c| subjects::enrol(c, &subject.id, &student, true))?;
             }
             if o.record_consent {
                 db.call_blocking(|c| students::set_consent(c, &student, None))?;
