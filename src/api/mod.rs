@@ -62,6 +62,7 @@ pub struct AppState {
         (name = "auth", description = "Accounts, sessions and recovery"),
         (name = "admin", description = "Account administration"),
         (name = "settings", description = "A teacher's profile, preferences and schedule"),
+        (name = "seed", description = "The seed system's own student and roster paths, kept in its shapes for its frontend"),
         (name = "subjects", description = "Subjects, their teachers and rosters"),
         (name = "students", description = "Student accounts, consent and face enrolment"),
         (name = "health", description = "Liveness, readiness and metrics"),
@@ -95,6 +96,8 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .nest("/api/settings", settings::router())
         .nest("/api/subjects", subjects::router())
         .nest("/api/students", students::router())
+        .merge(subjects::seed_router())
+        .merge(students::seed_router())
         .split_for_parts()
 }
 
@@ -105,8 +108,6 @@ fn seed_aliases() -> Router<AppState> {
         .nest("/settings", settings::router())
         .split_for_parts();
     aliases
-        .merge(subjects::seed_router())
-        .merge(students::seed_router())
 }
 
 /// The whole application router with its middleware stack.

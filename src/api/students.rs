@@ -35,22 +35,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_face))
 }
 
-/// The seed's `/students/me/...` paths (undocumented).
-pub fn seed_router() -> axum::Router<AppState> {
-    use axum::routing::{delete, get, post};
-    axum::Router::new()
-        .route("/students/me/profile", get(seed_profile))
-        .route("/students/me/face-image", post(seed_face_image))
-        .route(
-            "/students/me/subjects",
-            get(seed_my_subjects).post(seed_join),
-        )
-        .route("/students/me/available-subjects", get(seed_available))
-        .route("/students/{user_id}/profile", get(seed_profile_of))
-        .route(
-            "/students/me/remove-subject/{subject_id}",
-            delete(seed_leave),
-        )
+/// The seed's own `/students/...` paths, answering in its shapes (documented under "seed").
+pub fn seed_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(seed_profile))
+        .routes(routes!(seed_face_image))
+        .routes(routes!(seed_my_subjects, seed_join))
+        .routes(routes!(seed_available))
+        .routes(routes!(seed_profile_of))
+        .routes(routes!(seed_leave))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -493,6 +486,9 @@ async fn delete_face(
 
 // ---- seed paths ----
 
+#[utoipa::path(get, path = "/students/me/profile", tag = "seed",
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
 async fn seed_profile(
     State(state): State<AppState>,
     Student(user): Student,
@@ -503,6 +499,10 @@ async fn seed_profile(
 
 /// The seed's unauthenticated `/students/{user_id}/profile`, now for the student, their teachers
 /// and administrators only.
+#[utoipa::path(get, path = "/students/{user_id}/profile", tag = "seed",
+    params(("user_id" = String, Path, description = "24-hex id")),
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
 async fn seed_profile_of(
     State(state): State<AppState>,
     user: AuthUser,
@@ -533,6 +533,10 @@ async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResu
     })))
 }
 
+#[utoipa::path(post, path = "/students/me/face-image", tag = "seed",
+    request_body(content_type = "multipart/form-data", content = Object),
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 413, body = Detail), (status = 415, body = Detail), (status = 422, body = Detail), (status = 503, body = Detail)),
+    security(("bearer" = [])))]
 async fn seed_face_image(
     State(state): State<AppState>,
     Student(user): Student,
@@ -543,6 +547,9 @@ async fn seed_face_image(
     Ok(Json(enrol(&state, &user, id, bytes).await?))
 }
 
+#[utoipa::path(get, path = "/students/me/subjects", tag = "seed",
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
 async fn seed_my_subjects(
     State(state): State<AppState>,
     Student(user): Student,
@@ -560,6 +567,9 @@ async fn seed_my_subjects(
     )))
 }
 
+#[utoipa::path(get, path = "/students/me/available-subjects", tag = "seed",
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
+    security(("bearer" = [])))]
 async fn seed_available(
     State(state): State<AppState>,
     _student: Student,
@@ -581,6 +591,10 @@ struct JoinQuery {
     subject_id: String,
 }
 
+#[utoipa::path(post, path = "/students/me/subjects", tag = "seed",
+    params(("subject_id" = String, Query, description = "the subject to join")),
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
+    security(("bearer" = [])))]
 async fn seed_join(
     State(state): State<AppState>,
     Student(user): Student,
@@ -592,6 +606,10 @@ async fn seed_join(
     }))
 }
 
+#[utoipa::path(delete, path = "/students/me/remove-subject/{subject_id}", tag = "seed",
+    params(("subject_id" = String, Path, description = "24-hex id")),
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
 async fn seed_leave(
     State(state): State<AppState>,
     Student(user): Student,

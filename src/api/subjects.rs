@@ -25,25 +25,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(remove_student))
 }
 
-/// The seed's `/settings/...` subject and roster paths (undocumented aliases).
-pub fn seed_router() -> axum::Router<AppState> {
-    use axum::routing::{delete, get, post};
-    axum::Router::new()
-        .route("/settings/add-subject", post(seed_add_subject))
-        .route("/settings/teachers/me/subjects", get(seed_my_subjects))
-        .route(
-            "/settings/teachers/subjects/{subject_id}/students",
-            get(seed_roster),
-        )
-        .route(
-            "/settings/teachers/subjects/{subject_id}/students/{student_id}/verify",
-            post(seed_verify),
-        )
-        .route(
-            "/settings/teachers/subjects/{subject_id}/students/{student_id}",
-            delete(seed_remove),
-        )
-        .route("/settings/teachers/students", get(seed_students))
+/// The seed's `/settings/...` subject and roster paths, answering in its shapes (documented
+/// under "seed").
+pub fn seed_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(seed_add_subject))
+        .routes(routes!(seed_my_subjects))
+        .routes(routes!(seed_roster))
+        .routes(routes!(seed_verify))
+        .routes(routes!(seed_remove))
+        .routes(routes!(seed_students))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -315,6 +306,10 @@ fn seed_access(e: Error) -> Error {
     }
 }
 
+#[utoipa::path(post, path = "/settings/add-subject", tag = "seed",
+    request_body = SubjectRequest,
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 422, body = Detail)),
+    security(("bearer" = [])))]
 async fn seed_add_subject(
     State(state): State<AppState>,
     Teacher(user): Teacher,
@@ -328,6 +323,9 @@ async fn seed_add_subject(
     })))
 }
 
+#[utoipa::path(get, path = "/settings/teachers/me/subjects", tag = "seed",
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
+    security(("bearer" = [])))]
 async fn seed_my_subjects(
     State(state): State<AppState>,
     Teacher(user): Teacher,
@@ -343,6 +341,10 @@ async fn seed_my_subjects(
     )))
 }
 
+#[utoipa::path(get, path = "/settings/teachers/subjects/{subject_id}/students", tag = "seed",
+    params(("subject_id" = String, Path, description = "24-hex id")),
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
 async fn seed_roster(
     State(state): State<AppState>,
     Teacher(user): Teacher,
@@ -366,6 +368,10 @@ async fn seed_roster(
     )))
 }
 
+#[utoipa::path(post, path = "/settings/teachers/subjects/{subject_id}/students/{student_id}/verify", tag = "seed",
+    params(("subject_id" = String, Path, description = "24-hex id"), ("student_id" = String, Path, description = "24-hex id")),
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
 async fn seed_verify(
     State(state): State<AppState>,
     Teacher(user): Teacher,
@@ -384,6 +390,10 @@ async fn seed_verify(
     }))
 }
 
+#[utoipa::path(delete, path = "/settings/teachers/subjects/{subject_id}/students/{student_id}", tag = "seed",
+    params(("subject_id" = String, Path, description = "24-hex id"), ("student_id" = String, Path, description = "24-hex id")),
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
 async fn seed_remove(
     State(state): State<AppState>,
     Teacher(user): Teacher,
@@ -399,6 +409,9 @@ async fn seed_remove(
     }))
 }
 
+#[utoipa::path(get, path = "/settings/teachers/students", tag = "seed",
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
+    security(("bearer" = [])))]
 async fn seed_students(
     State(state): State<AppState>,
     Teacher(user): Teacher,
