@@ -82,6 +82,14 @@ pub async fn create(db: &Db, user: &AuthUser, new: NewStudent) -> Result<(Studen
     let email = Email::parse(&new.email)
         .ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
     let name = required_text("name", &new.name, 100)?;
+    // A teacher sees the students of their subjects: one they create outside any of them would
+    // vanish from their lists at once.
+    if user.role == Role::Teacher && new.subject_ids.is_empty() {
+        return Err(Error::Invalid(
+            "subject_ids: a teacher enrols the students they create in at least one of their subjects"
+                .into(),
+        ));
+    }
     let profile = Profile {
         roll: optional_text("roll", &new.roll, 50)?,
         branch: optional_text("branch", &new.branch, 100)?,

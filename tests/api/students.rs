@@ -360,11 +360,22 @@ async fn student_accounts_crud_delete_and_audit() {
     expect_detail(
         app.post(
             "/api/students",
-            &json!({"name": "Dup", "email": "asha@school.test"}),
+            &json!({"name": "Dup", "email": "asha@school.test", "subject_ids": [sid]}),
             Some(&t1),
         )
         .await,
         StatusCode::CONFLICT,
+    )
+    .await;
+    // A teacher's new student must join one of their subjects, or the teacher would lose them.
+    expect_detail(
+        app.post(
+            "/api/students",
+            &json!({"name": "Nowhere", "email": "nowhere@school.test"}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
 
