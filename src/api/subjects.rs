@@ -72,6 +72,10 @@ pub struct SubjectResponse {
     /// Only in a student's list: whether a teacher approved the enrolment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified: Option<bool>,
+    /// The weekly periods the subject occupies in its teachers' timetables (`PUT /settings`
+    /// periods whose `metadata.subject_id` is this subject); absent in lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slots: Option<Vec<crate::service::schedule::SubjectSlot>>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -83,6 +87,7 @@ impl SubjectResponse {
             verified: false,
         });
         r.teacher_ids = Some(d.teacher_ids.iter().map(ToString::to_string).collect());
+        r.slots = Some(d.slots);
         r
     }
 
@@ -96,6 +101,7 @@ impl SubjectResponse {
             student_count: s.student_count,
             teacher_ids: None,
             verified: None,
+            slots: None,
             created_at: rfc3339(s.created_at),
             updated_at: rfc3339(s.updated_at),
         }

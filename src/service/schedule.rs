@@ -197,6 +197,47 @@ pub fn validate(raw: &Value, own_subjects: &HashSet<String>) -> Result<Schedule>
 
 /// Read a stored schedule without the checks (`null` and unreadable values are empty).
 #[must_use]
+/// One weekly period a subject occupies in a teacher's timetable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct SubjectSlot {
+    pub teacher_id: String,
+    pub day: String,
+    pub slot: u32,
+    pub start: String,
+    pub end: String,
+    pub room: Option<String>,
+}
+
+impl Schedule {
+    /// The weekly periods (timetable and recurring) whose metadata names `subject_id`.
+    #[must_use]
+    pub fn slots_of(&self, subject_id: &str, teacher_id: &str) -> Vec<SubjectSlot> {
+        let weekly = self.recurring.iter().flat_map(|r| r.weekly.iter());
+        let mut out: Vec<SubjectSlot> = self
+            .timetable
+            .iter()
+            .chain(weekly)
+            .flat_map(|d| d.periods.iter().map(move |p| (d, p)))
+            .filter(|(_, p)| {
+                p.metadata
+                    .as_ref()
+                    .and_then(|m| m.subject_id.as_deref())
+                    .is_some_and(|s| s == subject_id)
+            })
+            .map(|(d, p)| SubjectSlot {
+                teacher_id: teacher_id.to_owned(),
+                day: d.day.clone(),
+                slot: p.slot,
+                start: p.start.clone(),
+                end: p.end.clone(),
+                room: p.metadata.as_ref().and_then(|m| m.room.clone()),
+            })
+            .collect();
+        out.dedup();
+        out
+    }
+}
+
 pub fn from_stored(raw: &Value) -> Schedule {
     serde_json::from_value(raw.clone()).unwrap_or_default()
 }

@@ -17,6 +17,26 @@ pub const KINDS: [&str; 3] = ["Core", "Lab", "Elective"];
 pub struct SubjectDetail {
     pub subject: Subject,
     pub teacher_ids: Vec<Id>,
+    /// The weekly periods its teachers' timetables give it.
+    pub slots: Vec<super::schedule::SubjectSlot>,
+}
+
+/// The weekly slots `subject` occupies in its teachers' timetables (`metadata.subject_id`).
+fn slots(
+    conn: &rusqlite::Connection,
+    subject: &Id,
+    teachers: &[Id],
+) -> Result<Vec<super::schedule::SubjectSlot>> {
+    let mut out = Vec::new();
+    for t in teachers {
+        let stored = crate::storage::users::teacher_profile(conn, t)?
+            .and_then(|p| p.schedule)
+            .and_then(|raw| serde_json::from_str::<serde_json::Value>(&raw).ok());
+        if let Some(v) = stored {
+            out.extend(super::schedule::from_stored(&v).slots_of(subject.as_str(), t.as_str()));
+        }
+    }
+    Ok(out)
 }
 
 pub struct SubjectInput {
@@ -106,10 +126,12 @@ pub async fn create(db: &Db, user: &AuthUser, input: SubjectInput) -> Result<Sub
             subjects::add_teacher(&tx, &subject.id, &user.id)?;
         }
         let teacher_ids = subjects::teacher_ids(&tx, &subject.id)?;
+        let slots = slots(&tx, &subject.id, &teacher_ids)?;
         tx.commit().map_err(StorageError::from)?;
         Ok(SubjectDetail {
             subject,
             teacher_ids,
+            slots,
         })
     })
     .await
@@ -153,9 +175,11 @@ pub async fn all_with_teachers(db: &Db) -> Result<Vec<SubjectDetail>> {
             .into_iter()
             .map(|subject| {
                 let teacher_ids = subjects::teacher_ids(conn, &subject.id)?;
+                let slots = slots(conn, &subject.id, &teacher_ids)?;
                 Ok(SubjectDetail {
                     subject,
                     teacher_ids,
+                    slots,
                 })
             })
             .collect()
@@ -168,9 +192,11 @@ pub async fn get(db: &Db, user: &AuthUser, id: Id) -> Result<SubjectDetail> {
     run(db, move |conn| {
         let subject = managed(conn, &user, &id)?;
         let teacher_ids = subjects::teacher_ids(conn, &id)?;
+        let slots = slots(conn, &id, &teacher_ids)?;
         Ok(SubjectDetail {
             subject,
             teacher_ids,
+            slots,
         })
     })
     .await
@@ -199,9 +225,11 @@ pub async fn update(
         let subject = subjects::by_id(conn, &id)?
             .ok_or_else(|| Error::NotFound("Subject not found".into()))?;
         let teacher_ids = subjects::teacher_ids(conn, &id)?;
+        let slots = slots(conn, &id, &teacher_ids)?;
         Ok(SubjectDetail {
             subject,
             teacher_ids,
+            slots,
         })
     })
     .await

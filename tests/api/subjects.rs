@@ -349,3 +349,46 @@ async fn rosters_enrolment_and_seed_paths() {
     )
     .await;
 }
+
+/// A subject shows the weekly periods its teachers' timetables give it.
+#[tokio::test]
+async fn subject_lists_the_slots_it_occupies() {
+    let app = spawn_app().await;
+    let (t1, t1_id) = teacher(&app, "t1@school.test").await;
+    let created = ok(app
+        .post(
+            "/api/subjects",
+            &json!({"name": "Physics", "code": "PHY1"}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    let id = created["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        ok(app.get(&format!("/api/subjects/{id}"), Some(&t1)).await).await["slots"],
+        json!([])
+    );
+    let period = |slot: u32, start: &str, end: &str, subject: Option<&str>| {
+        json!({"slot": slot, "start": start, "end": end,
+               "metadata": {"subject_id": subject, "subject_name": "x", "room": "B12", "tracked": true}})
+    };
+    ok(app
+        .put(
+            "/api/settings",
+            &json!({"schedule": {"timetable": [
+                {"day": "Monday", "periods": [period(1, "09:00", "10:00", Some(&id)), period(2, "10:00", "11:00", None)]},
+                {"day": "Thursday", "periods": [period(3, "13:00", "14:00", Some(&id))]}
+            ], "recurring": null, "holidays": [], "exams": [], "meta": {}}}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    let detail = ok(app.get(&format!("/api/subjects/{id}"), Some(&t1)).await).await;
+    assert_eq!(
+        detail["slots"],
+        json!([
+            {"teacher_id": t1_id, "day": "Monday", "slot": 1, "start": "09:00", "end": "10:00", "room": "B12"},
+            {"teacher_id": t1_id, "day": "Thursday", "slot": 3, "start": "13:00", "end": "14:00", "room": "B12"}
+        ])
+    );
+}
