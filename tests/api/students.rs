@@ -503,6 +503,15 @@ async fn student_accounts_crud_delete_and_audit() {
         0
     );
     assert_eq!(files_in(&faces_dir), 0);
+    // Nothing else keyed by the student survives either.
+    for sql in [
+        "SELECT COUNT(*) FROM students WHERE user_id = ?1",
+        "SELECT COUNT(*) FROM auth_sessions WHERE user_id = ?1",
+        "SELECT COUNT(*) FROM password_resets WHERE user_id = ?1",
+        "SELECT COUNT(*) FROM email_verifications WHERE user_id = ?1",
+    ] {
+        assert_eq!(count(&app, sql, &id), 0, "{sql}");
+    }
     assert_eq!(
         count(
             &app,
