@@ -329,6 +329,33 @@ pub async fn of_student(db: &Db, student: Id) -> Result<Vec<SubjectFigures>> {
         .collect())
 }
 
+/// One of a student's newest records.
+#[derive(Debug, Clone)]
+pub struct RecentRecord {
+    pub session_id: Id,
+    pub subject_id: Id,
+    pub date: String,
+    pub slot: i64,
+    pub status: String,
+}
+
+/// A student's newest `limit` records, newest first.
+pub async fn recent(db: &Db, student: Id, limit: u32) -> Result<Vec<RecentRecord>> {
+    let rows = run(db, move |conn| Ok(store::recent(conn, &student, limit)?)).await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(session_id, subject_id, date, slot, status)| RecentRecord {
+                session_id,
+                subject_id,
+                date,
+                slot,
+                status,
+            },
+        )
+        .collect())
+}
+
 /// The caller's own figures (students only).
 pub async fn mine(db: &Db, user: &AuthUser) -> Result<Vec<SubjectFigures>> {
     if user.role != Role::Student {

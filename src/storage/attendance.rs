@@ -249,3 +249,25 @@ pub fn records(conn: &Connection, session: &Id) -> Result<Vec<(Id, String)>> {
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// (session id, subject id, date, slot, status).
+pub type RecentRow = (Id, Id, String, i64, String);
+
+/// A student's newest records, newest first.
+pub fn recent(conn: &Connection, student: &Id, limit: u32) -> Result<Vec<RecentRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT a.id, a.subject_id, a.date, a.slot, r.status FROM attendance_records r
+         JOIN attendance_sessions a ON a.id = r.session_id
+         WHERE r.student_id = ?1 ORDER BY a.date DESC, a.slot DESC, a.id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![student.as_str(), limit], |r| {
+        Ok((
+            Id::from_db(r.get(0)?),
+            Id::from_db(r.get(1)?),
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -365,6 +365,24 @@ async fn mark_confirm_figures_and_csv() {
     let v = mine(zoe.clone()).await;
     assert_eq!((&v[0]["excused"], &v[0]["total"]), (&json!(1), &json!(1)));
     assert_eq!(v[0]["percentage"], 0.0, "{v}");
+    // The seed's own student views carry the same numbers.
+    let v = ok(app.get("/students/me/subjects", Some(&biden)).await).await;
+    assert_eq!(
+        (&v[0]["attendance"], &v[0]["attended"], &v[0]["total"]),
+        (&json!(50.0), &json!(1), &json!(2)),
+        "{v}"
+    );
+    let v = ok(app.get("/students/me/profile", Some(&obama)).await).await;
+    let a = &v["attendance"];
+    assert_eq!(
+        (&a["total_classes"], &a["present"], &a["percentage"]),
+        (&json!(2), &json!(2), &json!(100.0)),
+        "{v}"
+    );
+    assert_eq!(v["recent_attendance"][0]["date"], "2026-01-06", "{v}");
+    assert_eq!(v["recent_attendance"][0]["present"], true, "{v}");
+    let v = ok(app.get("/students/me/subjects", Some(&zoe)).await).await;
+    assert_eq!(v[0]["attendance"], 0, "{v}");
     expect_detail(
         app.get("/api/attendance/me", Some(&t1)).await,
         StatusCode::FORBIDDEN,
