@@ -16,7 +16,9 @@ use super::extract::{ApiJson, ApiQuery, AuthUser};
 use super::{AppState, parse_id};
 use crate::matching::Verdict;
 use crate::service::Error;
-use crate::service::attendance::{self, ConfirmInput, Csv, MarkConfig, MarkedFace, percentage};
+use crate::service::attendance::{
+    self, ConfirmInput, Csv, DecisionInput, MarkConfig, MarkedFace, percentage,
+};
 use crate::storage::attendance::{Counts, Member};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -246,6 +248,9 @@ pub struct Decision {
     pub student_id: String,
     /// present | late | excused | absent
     pub status: String,
+    /// The distance `mark` reported, when the decision comes from a photo match (stored with
+    /// the record, source `photo`).
+    pub distance: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -323,13 +328,17 @@ async fn confirm(
     let decisions = req
         .absent_students
         .into_iter()
-        .map(|id| (id, "absent".to_owned()))
+        .map(|id| DecisionInput::new(id, "absent"))
         .chain(
             req.present_students
                 .into_iter()
-                .map(|id| (id, "present".to_owned())),
+                .map(|id| DecisionInput::new(id, "present")),
         )
-        .chain(req.decisions.into_iter().map(|d| (d.student_id, d.status)))
+        .chain(req.decisions.into_iter().map(|d| DecisionInput {
+            student_id: d.student_id,
+            status: d.status,
+            distance: d.distance,
+        }))
         .collect();
     let done = attendance::confirm(
         &state.db,

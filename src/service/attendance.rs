@@ -179,8 +179,28 @@ pub struct ConfirmInput {
     /// `YYYY-MM-DD`; today (UTC) when absent.
     pub date: Option<String>,
     pub slot: Option<i64>,
-    /// (student id as sent, status), applied in order: a later decision for the same student wins.
-    pub decisions: Vec<(String, String)>,
+    /// Applied in order: a later decision for the same student wins.
+    pub decisions: Vec<DecisionInput>,
+}
+
+/// One student's status as sent.
+#[derive(Debug, Clone)]
+pub struct DecisionInput {
+    pub student_id: String,
+    pub status: String,
+    /// The face distance from `mark` when the decision comes from a photo match.
+    pub distance: Option<f64>,
+}
+
+impl DecisionInput {
+    #[must_use]
+    pub fn new(student_id: String, status: &str) -> Self {
+        Self {
+            student_id,
+            status: status.to_owned(),
+            distance: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -230,19 +250,25 @@ pub async fn confirm(db: &Db, user: &AuthUser, input: ConfirmInput) -> Result<Co
     if !(0..=99).contains(&slot) {
         return Err(Error::Invalid("slot must be between 0 and 99".into()));
     }
-    let mut decided: BTreeMap<Id, &'static str> = BTreeMap::new();
-    for (raw, status) in &input.decisions {
-        let id = Id::parse(raw.trim())
+    let mut decided: BTreeMap<Id, (&'static str, Option<f64>)> = BTreeMap::new();
+    for d in &input.decisions {
+        let id = Id::parse(d.student_id.trim())
             .map_err(|_| Error::BadRequest("Invalid student_id format".into()))?;
         let status = STATUSES
             .iter()
-            .find(|s| s.eq_ignore_ascii_case(status.trim()))
+            .find(|s| s.eq_ignore_ascii_case(d.status.trim()))
             .ok_or_else(|| {
                 Error::Invalid(format!(
-                    "status must be one of present, late, excused, absent (got {status:?})"
+                    "status must be one of present, late, excused, absent (got {:?})",
+                    d.status
                 ))
             })?;
-        decided.insert(id, status);
+        if let Some(x) = d.distance
+            && !(x.is_finite() && (0.0..=4.0).contains(&x))
+        {
+            return Err(Error::Invalid("distance must be between 0 and 4".into()));
+        }
+        decided.insert(id, (status, d.distance));
     }
     let user = user.clone();
     let subject = input.subject_id;
@@ -267,13 +293,31 @@ pub async fn confirm(db: &Db, user: &AuthUser, input: ConfirmInput) -> Result<Co
             )));
         }
         let (session, _) = store::upsert_session(&tx, &subject, &date, slot, &user.id)?;
+        // A changed status on a confirmed session is a correction; an unchanged one keeps
+        // where it came from.
+        let before: HashMap<Id, (String, String)> = store::records_with_source(&tx, &session)?
+            .into_iter()
+            .map(|(id, status, source)| (id, (status, source)))
+            .collect();
         let records: Vec<NewRecord<'_>> = decided
             .iter()
-            .map(|(id, status)| NewRecord {
-                student_id: id,
-                status,
-                source: "manual",
-                distance: None,
+            .map(|(id, (status, distance))| {
+                let fresh = if distance.is_some() { "photo" } else { "manual" };
+                let source = match before.get(id) {
+                    Some((old, _)) if old != status => "correction",
+                    Some((_, old)) => match old.as_str() {
+                        "photo" => "photo",
+                        "correction" => "correction",
+                        _ => fresh,
+                    },
+                    None => fresh,
+                };
+                NewRecord {
+                    student_id: id,
+                    status,
+                    source,
+                    distance: *distance,
+                }
             })
             .collect();
         let replaced = store::replace_records(&tx, &session, &records)?;

@@ -271,3 +271,14 @@ pub fn recent(conn: &Connection, student: &Id, limit: u32) -> Result<Vec<RecentR
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Every record of the session with its source: (student, status, source).
+pub fn records_with_source(conn: &Connection, session: &Id) -> Result<Vec<(Id, String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT student_id, status, source FROM attendance_records WHERE session_id = ?1",
+    )?;
+    let rows = stmt.query_map([session.as_str()], |r| {
+        Ok((Id::from_db(r.get(0)?), r.get(1)?, r.get(2)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

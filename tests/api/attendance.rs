@@ -293,12 +293,36 @@ async fn mark_confirm_figures_and_csv() {
     ok(app
         .post(
             "/api/attendance/confirm",
-            &json!({"subject_id": sid, "date": "2026-01-06",
-                    "present_students": [obama_id], "absent_students": [biden_id]}),
+            &json!({"subject_id": sid, "date": "2026-01-06", "decisions": [
+                {"student_id": obama_id, "status": "present", "distance": 0.3},
+                {"student_id": biden_id, "status": "absent"}]}),
             Some(&t1),
         )
         .await)
     .await;
+    // Where each record came from: a photo match, a manual decision, a later correction.
+    let sources: Vec<(String, String, String, Option<f64>)> = {
+        let db = app.db();
+        let mut stmt = db
+            .prepare(
+                "SELECT a.date, r.student_id, r.source, r.distance FROM attendance_records r
+                 JOIN attendance_sessions a ON a.id = r.session_id ORDER BY a.date, r.student_id",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    for (date, student, source, distance) in &sources {
+        let want = match (date.as_str(), student) {
+            ("2026-01-05", _) => ("correction", None),
+            ("2026-01-06", s) if *s == obama_id => ("photo", Some(0.3)),
+            _ => ("manual", None),
+        };
+        assert_eq!((source.as_str(), *distance), want, "{sources:?}");
+    }
+    assert_eq!(sources.len(), 5, "{sources:?}");
     // Refusals.
     let d = expect_detail(
         app.post(

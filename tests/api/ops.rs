@@ -190,6 +190,11 @@ async fn openapi_and_offline_docs() {
         "/students/me/available-subjects",
         "/students/me/remove-subject/{subject_id}",
         "/students/{user_id}/profile",
+        "/api/attendance/mark",
+        "/api/attendance/confirm",
+        "/api/attendance/me",
+        "/api/attendance/subjects/{id}/export.csv",
+        "/api/attendance/sessions/{id}/export.csv",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),
