@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(mine))
         .routes(routes!(subject_export))
         .routes(routes!(session_export))
+        .routes(routes!(correct))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -454,4 +455,43 @@ async fn session_export(
 ) -> ApiResult<Response> {
     let csv = attendance::session_csv(&state.db, &user, parse_id("id", &id)?).await?;
     Ok(csv_response(csv))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CorrectionRequest {
+    /// present | late | excused | absent
+    pub status: String,
+}
+
+/// Correct one student's status in a confirmed session (teachers of the subject,
+/// administrators). Stored with source `correction` and audited; answers like confirm.
+#[utoipa::path(put, path = "/sessions/{id}/records/{student_id}", tag = "attendance",
+    params(("id" = String, Path), ("student_id" = String, Path)),
+    request_body = CorrectionRequest,
+    responses((status = 200, body = ConfirmResponse), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
+    security(("bearer" = [])))]
+async fn correct(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, student_id)): Path<(String, String)>,
+    ApiJson(req): ApiJson<CorrectionRequest>,
+) -> ApiResult<Json<ConfirmResponse>> {
+    let done = attendance::correct(
+        &state.db,
+        &user,
+        parse_id("id", &id)?,
+        parse_id("student_id", &student_id)?,
+        &req.status,
+    )
+    .await?;
+    Ok(Json(ConfirmResponse {
+        ok: true,
+        present_updated: done.counts.present + done.counts.late,
+        absent_updated: done.counts.absent,
+        session_id: done.session_id.to_string(),
+        date: done.date,
+        slot: done.slot,
+        summary: Summary::from(&done.counts),
+    }))
 }

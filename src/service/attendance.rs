@@ -348,6 +348,62 @@ pub async fn confirm(db: &Db, user: &AuthUser, input: ConfirmInput) -> Result<Co
     .await
 }
 
+/// Change one student's status in a confirmed session (teachers of the subject, administrators):
+/// recorded with source `correction` and audited with the old and new status.
+pub async fn correct(
+    db: &Db,
+    user: &AuthUser,
+    session: Id,
+    student: Id,
+    status: &str,
+) -> Result<Confirmed> {
+    let status = STATUSES
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(status.trim()))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "status must be one of present, late, excused, absent (got {status:?})"
+            ))
+        })?;
+    let user = user.clone();
+    run(db, move |conn| {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StorageError::from)?;
+        let s = store::session(&tx, &session)?
+            .ok_or_else(|| Error::NotFound("Session not found".into()))?;
+        managed(&tx, &user, &s.subject_id)?;
+        if !crate::storage::subjects::is_enrolled(&tx, &s.subject_id, &student)? {
+            return Err(Error::Invalid(format!(
+                "Not enrolled in this subject: {}",
+                student.as_str()
+            )));
+        }
+        let before = store::correct(&tx, &session, &student, status)?;
+        audit::record(
+            &tx,
+            Some(&user.id),
+            "attendance.correct",
+            Some(session.as_str()),
+            &format!(
+                "student={} from={} to={status}",
+                student.as_str(),
+                before.as_deref().unwrap_or("none")
+            ),
+        )?;
+        let counts = store::session_counts(&tx, &session)?;
+        tx.commit().map_err(StorageError::from)?;
+        Ok(Confirmed {
+            session_id: s.id,
+            date: s.date,
+            slot: s.slot,
+            counts,
+            replaced: usize::from(before.is_some()),
+        })
+    })
+    .await
+}
+
 /// One subject's figures for a student.
 #[derive(Debug, Clone)]
 pub struct SubjectFigures {

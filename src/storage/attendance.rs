@@ -282,3 +282,27 @@ pub fn records_with_source(conn: &Connection, session: &Id) -> Result<Vec<(Id, S
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Set one student's status in a session (source `correction`); returns the previous status.
+pub fn correct(
+    conn: &Connection,
+    session: &Id,
+    student: &Id,
+    status: &str,
+) -> Result<Option<String>> {
+    let before: Option<String> = conn
+        .query_row(
+            "SELECT status FROM attendance_records WHERE session_id = ?1 AND student_id = ?2",
+            [session.as_str(), student.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    conn.execute(
+        "INSERT INTO attendance_records (session_id, student_id, status, source, distance)
+         VALUES (?1, ?2, ?3, 'correction', NULL)
+         ON CONFLICT (session_id, student_id) DO UPDATE SET status = excluded.status,
+             source = 'correction'",
+        [session.as_str(), student.as_str(), status],
+    )?;
+    Ok(before)
+}

@@ -495,6 +495,66 @@ async fn mark_confirm_figures_and_csv() {
         StatusCode::FORBIDDEN,
     )
     .await;
+
+    // A correction changes one record, never adds one.
+    let path = format!("/api/attendance/sessions/{session}/records/{zoe_id}");
+    let v = ok(app
+        .put(&path, &json!({"status": "absent"}), Some(&t1))
+        .await)
+    .await;
+    assert_eq!(
+        v["summary"],
+        json!({"present": 1, "absent": 1, "late": 1, "excused": 0, "total": 3, "percentage": 66.67})
+    );
+    expect_detail(
+        app.put(&path, &json!({"status": "absent"}), Some(&t2))
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_detail(
+        app.put(&path, &json!({"status": "gone"}), Some(&t1)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    expect_detail(
+        app.put(
+            &format!("/api/attendance/sessions/{session}/records/{stranger_id}"),
+            &json!({"status": "absent"}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let v = mine(zoe.clone()).await;
+    assert_eq!(
+        (&v[0]["absent"], &v[0]["excused"]),
+        (&json!(1), &json!(0)),
+        "{v}"
+    );
+    let audits: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'attendance.correct'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(audits, 1);
+
+    // A body over the limit is refused before any decoding.
+    let huge = "A".repeat(21 * 1024 * 1024);
+    expect_detail(
+        app.post(
+            "/api/attendance/mark",
+            &json!({"image": huge, "subject_id": sid}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -195,6 +195,7 @@ async fn openapi_and_offline_docs() {
         "/api/attendance/me",
         "/api/attendance/subjects/{id}/export.csv",
         "/api/attendance/sessions/{id}/export.csv",
+        "/api/attendance/sessions/{id}/records/{student_id}",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),
