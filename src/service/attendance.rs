@@ -250,6 +250,13 @@ pub async fn confirm(db: &Db, user: &AuthUser, input: ConfirmInput) -> Result<Co
     if !(0..=99).contains(&slot) {
         return Err(Error::Invalid("slot must be between 0 and 99".into()));
     }
+    // An empty confirmation would wipe a session's records: refused (corrections go through
+    // `correct`).
+    if input.decisions.is_empty() {
+        return Err(Error::Invalid(
+            "No decisions: send present_students / absent_students or decisions".into(),
+        ));
+    }
     let mut decided: BTreeMap<Id, (&'static str, Option<f64>)> = BTreeMap::new();
     for d in &input.decisions {
         let id = Id::parse(d.student_id.trim())

@@ -327,6 +327,17 @@ async fn mark_confirm_figures_and_csv() {
     let d = expect_detail(
         app.post(
             "/api/attendance/confirm",
+            &json!({"subject_id": sid, "date": "2026-01-05", "present_students": [], "absent_students": []}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(d.contains("No decisions"), "{d}");
+    let d = expect_detail(
+        app.post(
+            "/api/attendance/confirm",
             &json!({"subject_id": sid, "present_students": [stranger_id]}),
             Some(&t1),
         )
