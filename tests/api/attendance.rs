@@ -668,3 +668,73 @@ async fn knn_examples_are_recognised() {
         );
     }
 }
+
+/// Mark latency over repeated requests (run with `scripts/bench-mark`; ignored by default).
+#[tokio::test]
+#[ignore = "benchmark: scripts/bench-mark"]
+async fn bench_mark_latency() {
+    let rounds: usize = std::env::var("ROLLCALL_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let app = spawn_app().await;
+    let (t1, _) = teacher(&app, "t1@school.test").await;
+    let (_, obama_id) = student(&app, "obama@school.test").await;
+    let (_, biden_id) = student(&app, "biden@school.test").await;
+    let sid = subject(&app, &t1, "BENCH", &[&obama_id, &biden_id]).await;
+    enrol_faces(
+        &app,
+        &t1,
+        &obama_id,
+        &[photo("obama.jpg"), photo("obama2.jpg")],
+    )
+    .await;
+    enrol_faces(&app, &t1, &biden_id, &[photo("biden.jpg")]).await;
+    let cases = [
+        ("one face (obama3.jpg)", photo("obama3.jpg")),
+        (
+            "two faces side by side",
+            side_by_side(&photo("obama3.jpg"), &photo("biden.jpg")),
+        ),
+    ];
+    // The first request loads the models.
+    let started = Instant::now();
+    ok(mark_json(&app, &t1, &sid, &cases[0].1).await).await;
+    println!("cold (model load + mark): {:?}", started.elapsed());
+    for (name, image) in &cases {
+        let mut times = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let started = Instant::now();
+            ok(mark_json(&app, &t1, &sid, image).await).await;
+            times.push(started.elapsed());
+        }
+        times.sort();
+        println!(
+            "{name}: {rounds} rounds, min {:?}, median {:?}, max {:?}",
+            times[0],
+            times[rounds / 2],
+            times[rounds - 1]
+        );
+    }
+    // Four teachers' webcams at once: every answer is a result or a clean 503.
+    let started = Instant::now();
+    let image = &cases[1].1;
+    let answers = futures_join4(
+        mark_json(&app, &t1, &sid, image),
+        mark_json(&app, &t1, &sid, image),
+        mark_json(&app, &t1, &sid, image),
+        mark_json(&app, &t1, &sid, image),
+    )
+    .await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    println!("4 concurrent: {statuses:?} in {:?}", started.elapsed());
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+}
+
+async fn futures_join4<F: std::future::Future>(a: F, b: F, c: F, d: F) -> Vec<F::Output> {
+    let (a, b, c, d) = tokio::join!(a, b, c, d);
+    vec![a, b, c, d]
+}
