@@ -5,6 +5,7 @@
 //! served as aliases so its frontend works unchanged.
 
 pub mod admin;
+pub mod attendance;
 pub mod auth;
 pub mod docs;
 pub mod error;
@@ -65,6 +66,7 @@ pub struct AppState {
         (name = "seed", description = "The seed system's own student and roster paths, kept in its shapes for its frontend"),
         (name = "subjects", description = "Subjects, their teachers and rosters"),
         (name = "students", description = "Student accounts, consent and face enrolment"),
+        (name = "attendance", description = "Marking class photos, confirming sessions, figures and CSV exports"),
         (name = "health", description = "Liveness, readiness and metrics"),
     )
 )]
@@ -96,6 +98,7 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .nest("/api/settings", settings::router())
         .nest("/api/subjects", subjects::router())
         .nest("/api/students", students::router())
+        .nest("/api/attendance", attendance::router())
         .merge(subjects::seed_router())
         .merge(students::seed_router())
         .split_for_parts()

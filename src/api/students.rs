@@ -20,7 +20,8 @@ use super::subjects::image_path;
 use super::{AppState, parse_id, rfc3339};
 use crate::domain::{Id, Role};
 use crate::service::students::{self, MAX_PER_PAGE, NewStudent, StudentUpdate};
-use crate::service::{Error, faces, subjects};
+use crate::service::{Error, attendance, faces, subjects};
+use crate::storage::attendance::Counts;
 use crate::storage::faces::Sample;
 use crate::storage::students::StudentRecord;
 
@@ -512,7 +513,12 @@ async fn seed_profile_of(
     seed_profile_json(&state, &user, id).await
 }
 
-/// The seed's profile body (2.2.1); attendance numbers stay 0 until attendance is recorded.
+/// A percentage as the seed wrote it: the integer 0 when nothing was counted.
+fn seed_percentage(pct: f64, counted: i64) -> Value {
+    if counted == 0 { json!(0) } else { json!(pct) }
+}
+
+/// The seed's profile body (2.2.1), with attendance figures computed from the records.
 async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResult<Json<Value>> {
     let s = students::get(&state.db, user, id).await?;
     let subjects = subjects::of_student(&state.db, s.id.clone()).await?;
@@ -520,8 +526,31 @@ async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResu
         .latest_sample
         .as_ref()
         .map(|x| image_path(s.id.as_str(), x.as_str()));
-    let attendance = json!({"total_classes": 0, "present": 0, "absent": 0, "percentage": 0,
-                            "forecasted_score": 2, "recent_attendance": []});
+    let figures = attendance::of_student(&state.db, s.id.clone()).await?;
+    let mut all = Counts::default();
+    for f in &figures {
+        all.present += f.counts.present;
+        all.late += f.counts.late;
+        all.excused += f.counts.excused;
+        all.absent += f.counts.absent;
+    }
+    let pct = attendance::percentage(&all);
+    let recent: Vec<Value> = attendance::recent(&state.db, s.id.clone(), 5)
+        .await?
+        .into_iter()
+        .map(|r| {
+            json!({"id": r.session_id, "date": r.date, "period": r.slot,
+                   "present": r.status == "present" || r.status == "late",
+                   "status": r.status, "class_id": r.subject_id})
+        })
+        .collect();
+    // Counted classes leave out excused absences, so that present / total = percentage.
+    let attendance = json!({"total_classes": all.total() - all.excused,
+                            "present": all.present + all.late, "absent": all.absent,
+                            "late": all.late, "excused": all.excused,
+                            "percentage": seed_percentage(pct, all.total() - all.excused),
+                            "forecasted_score": if pct < 50.0 { 2 } else { 5 },
+                            "recent_attendance": recent});
     Ok(Json(json!({
         "id": s.id, "userId": s.id, "name": s.name, "email": s.email,
         "branch": s.branch, "roll": s.roll, "year": s.year,
@@ -529,7 +558,7 @@ async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResu
         "avatarUrl": null,
         "image_url": image_url,
         "attendance": attendance,
-        "recent_attendance": [],
+        "recent_attendance": recent,
     })))
 }
 
@@ -556,12 +585,21 @@ async fn seed_my_subjects(
 ) -> ApiResult<Json<Value>> {
     students::get(&state.db, &user, user.id.clone()).await?;
     let list = subjects::list(&state.db, &user).await?;
+    let figures: std::collections::HashMap<Id, attendance::SubjectFigures> =
+        attendance::of_student(&state.db, user.id.clone())
+            .await?
+            .into_iter()
+            .map(|f| (f.subject_id.clone(), f))
+            .collect();
     Ok(Json(Value::Array(
         list.into_iter()
             .map(|e| {
+                let f = figures.get(&e.subject.id);
+                let c = f.map(|f| f.counts).unwrap_or_default();
                 json!({"id": e.subject.id, "name": e.subject.name, "code": e.subject.code,
                        "type": e.subject.kind.unwrap_or_else(|| "Core".into()),
-                       "attendance": 0, "attended": 0, "total": 0})
+                       "attendance": seed_percentage(f.map_or(0.0, |f| f.percentage), c.total() - c.excused),
+                       "attended": c.present + c.late, "total": c.total() - c.excused})
             })
             .collect(),
     )))

@@ -18,7 +18,7 @@ use crate::storage::faces::{self as samples, NewSample, Sample};
 use crate::storage::{Db, StorageError, audit};
 use crate::vision::decode;
 use crate::vision::image::RgbImage;
-use crate::vision::pipeline::{Pipeline, PipelineOptions};
+use crate::vision::pipeline::{Analysis, Pipeline, PipelineOptions, Subject};
 
 /// Face samples kept per student; the oldest go first.
 pub const MAX_SAMPLES: u32 = 10;
@@ -94,6 +94,21 @@ impl FaceEngine {
         let loaded = Arc::new(loaded);
         *slot = Some(Arc::clone(&loaded));
         Ok(loaded)
+    }
+}
+
+impl FaceEngine {
+    /// Every face in a class photo, analysed on the blocking pool behind the same admission
+    /// limit as enrolment (busy: 503 with Retry-After).
+    pub async fn class_photo(self: &Arc<Self>, bytes: Vec<u8>) -> Result<Analysis> {
+        let permit = self.admit().await?;
+        let engine = Arc::clone(self);
+        blocking(move || -> Result<Analysis> {
+            let _permit = permit;
+            let pipeline = engine.pipeline()?;
+            Ok(pipeline.faces_of(&bytes, Subject::Class)?)
+        })
+        .await?
     }
 }
 

@@ -17,6 +17,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "subjects_faces",
         include_str!("../../migrations/0002_subjects_faces.sql"),
     ),
+    (
+        3,
+        "attendance",
+        include_str!("../../migrations/0003_attendance.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

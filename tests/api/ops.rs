@@ -18,7 +18,7 @@ async fn health_endpoints() {
     let d = body(resp).await;
     assert_eq!(d["status"], "healthy");
     assert_eq!(d["checks"]["database"]["healthy"], true);
-    assert_eq!(d["checks"]["database"]["detail"]["schema_version"], 2);
+    assert_eq!(d["checks"]["database"]["detail"]["schema_version"], 3);
     assert_eq!(d["checks"]["storage"]["healthy"], true);
 
     // Demand more free disk than any machine has: unhealthy, 503, same body shape.
@@ -190,6 +190,12 @@ async fn openapi_and_offline_docs() {
         "/students/me/available-subjects",
         "/students/me/remove-subject/{subject_id}",
         "/students/{user_id}/profile",
+        "/api/attendance/mark",
+        "/api/attendance/confirm",
+        "/api/attendance/me",
+        "/api/attendance/subjects/{id}/export.csv",
+        "/api/attendance/sessions/{id}/export.csv",
+        "/api/attendance/sessions/{id}/records/{student_id}",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),

@@ -9,20 +9,20 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, body, expect_detail, spawn_app, spawn_app_with};
 use crate::subjects::{student, teacher};
 
-fn photo(name: &str) -> Vec<u8> {
+pub(crate) fn photo(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join(".cache/testdata/face_recognition")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn decode(bytes: &[u8]) -> RgbImage {
+pub(crate) fn decode(bytes: &[u8]) -> RgbImage {
     image::load_from_memory(bytes)
         .unwrap_or_else(|e| panic!("decode: {e}"))
         .to_rgb8()
 }
 
-fn png(img: &RgbImage) -> Vec<u8> {
+pub(crate) fn png(img: &RgbImage) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     DynamicImage::ImageRgb8(img.clone())
         .write_to(&mut out, image::ImageFormat::Png)
@@ -75,14 +75,14 @@ fn box_blurred(bytes: &[u8], radius: i64) -> Vec<u8> {
     png(&pass(&once, 0, 1))
 }
 
-async fn ok(resp: reqwest::Response) -> Value {
+pub(crate) async fn ok(resp: reqwest::Response) -> Value {
     let status = resp.status();
     let v = body(resp).await;
     assert_eq!(status, StatusCode::OK, "body: {v}");
     v
 }
 
-async fn upload(
+pub(crate) async fn upload(
     app: &TestApp,
     token: &str,
     student_id: Option<&str>,

@@ -1,0 +1,497 @@
+//! `/api/attendance` (the seed's own paths): marking a class photo, confirming the teacher's
+//! decisions, a student's own figures and CSV exports.
+
+use axum::Json;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiResult, Detail};
+use super::extract::{ApiJson, ApiQuery, AuthUser};
+use super::{AppState, parse_id};
+use crate::matching::Verdict;
+use crate::service::Error;
+use crate::service::attendance::{
+    self, ConfirmInput, Csv, DecisionInput, MarkConfig, MarkedFace, percentage,
+};
+use crate::storage::attendance::{Counts, Member};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(mark))
+        .routes(routes!(confirm))
+        .routes(routes!(mine))
+        .routes(routes!(subject_export))
+        .routes(routes!(session_export))
+        .routes(routes!(correct))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FaceBox {
+    pub top: i64,
+    pub right: i64,
+    pub bottom: i64,
+    pub left: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkedStudent {
+    pub id: String,
+    pub roll: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkCandidate {
+    pub student_id: String,
+    pub name: String,
+    pub distance: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkFace {
+    #[serde(rename = "box")]
+    pub bbox: FaceBox,
+    /// present | uncertain | unknown
+    pub status: String,
+    /// Distance to the matched student (4 decimals); null without one.
+    pub distance: Option<f64>,
+    /// As the seed: 1 − distance (3 decimals) when a student is matched.
+    pub confidence: Option<f64>,
+    /// The face detector's score.
+    pub detector_score: f64,
+    pub student: Option<MarkedStudent>,
+    /// The nearest enrolled students, nearest first (up to 3), for review.
+    pub candidates: Vec<MarkCandidate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotSeen {
+    pub id: String,
+    pub name: String,
+    pub roll: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkResponse {
+    pub faces: Vec<MarkFace>,
+    pub count: usize,
+    /// Enrolled students no face was matched to.
+    pub not_seen: Vec<NotSeen>,
+    pub subject_id: String,
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let k = 10f64.powi(places);
+    (x * k).round() / k
+}
+
+fn student(m: Member) -> MarkedStudent {
+    MarkedStudent {
+        id: m.id.to_string(),
+        roll: m.roll,
+        name: m.name,
+    }
+}
+
+impl From<MarkedFace> for MarkFace {
+    fn from(f: MarkedFace) -> Self {
+        let [left, top, right, bottom] = f.bbox;
+        let distance = f.distance.map(f64::from);
+        Self {
+            bbox: FaceBox {
+                top,
+                right,
+                bottom,
+                left,
+            },
+            status: match f.verdict {
+                Verdict::Present => "present",
+                Verdict::Uncertain => "uncertain",
+                Verdict::Unknown => "unknown",
+            }
+            .into(),
+            distance: distance.map(|d| round(d, 4)),
+            confidence: distance.map(|d| round((1.0 - d).max(0.0), 3)),
+            detector_score: round(f64::from(f.detector_score), 4),
+            student: f.student.map(student),
+            candidates: f
+                .candidates
+                .into_iter()
+                .map(|(m, d)| MarkCandidate {
+                    student_id: m.id.to_string(),
+                    name: m.name,
+                    distance: round(f64::from(d), 4),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn required() -> Error {
+    Error::BadRequest("image and subject_id required".into())
+}
+
+/// The photo and subject from a seed JSON body or a multipart form (`file`, `subject_id`).
+async fn read_mark(state: &AppState, req: Request) -> Result<(Vec<u8>, String), Error> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if multipart {
+        let mut form = Multipart::from_request(req, state)
+            .await
+            .map_err(|e| Error::UnsupportedMedia(format!("Malformed upload: {}", e.body_text())))?;
+        let (mut file, mut subject) = (None, None);
+        loop {
+            let field = form.next_field().await.map_err(|e| {
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    Error::TooLarge("Request body too large".into())
+                } else {
+                    Error::BadRequest(format!("Malformed upload: {}", e.body_text()))
+                }
+            })?;
+            let Some(field) = field else { break };
+            let name = field.name().map(str::to_owned);
+            let read = |e: axum::extract::multipart::MultipartError| {
+                Error::BadRequest(format!("Malformed upload: {}", e.body_text()))
+            };
+            match name.as_deref() {
+                Some("file" | "image") => file = Some(field.bytes().await.map_err(read)?.to_vec()),
+                Some("subject_id") => subject = Some(field.text().await.map_err(read)?),
+                _ => {}
+            }
+        }
+        match (file, subject) {
+            (Some(f), Some(s)) if !f.is_empty() && !s.trim().is_empty() => Ok((f, s)),
+            _ => Err(required()),
+        }
+    } else {
+        let ApiJson(body) = ApiJson::<Value>::from_request(req, state)
+            .await
+            .map_err(|r| {
+                let status = r.status();
+                let text =
+                    format!("Expected a JSON object {{\"image\", \"subject_id\"}} ({status})");
+                match status {
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge(text),
+                    axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMedia(text),
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY => Error::Invalid(text),
+                    _ => Error::BadRequest(text),
+                }
+            })?;
+        let text = |k: &str| {
+            body.get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_owned)
+        };
+        let (Some(image), Some(subject)) = (text("image"), text("subject_id")) else {
+            return Err(required());
+        };
+        Ok((attendance::decode_image(&image)?, subject))
+    }
+}
+
+/// Match the faces of a class photo against the subject's students (teachers of the subject).
+/// JSON `{"image": "data:image/jpeg;base64,..." | base64, "subject_id"}` or multipart (`file`,
+/// `subject_id`). Only verified enrolments with recorded consent are matched, one face per
+/// student; nothing is stored.
+#[utoipa::path(post, path = "/mark", tag = "attendance",
+    request_body(content = Object, description = "{\"image\": data URL or base64, \"subject_id\"} or multipart file + subject_id"),
+    responses((status = 200, body = MarkResponse), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 413, body = Detail),
+              (status = 415, body = Detail), (status = 422, body = Detail), (status = 503, body = Detail)),
+    security(("bearer" = [])))]
+async fn mark(
+    State(state): State<AppState>,
+    user: AuthUser,
+    req: Request,
+) -> ApiResult<Json<MarkResponse>> {
+    let (bytes, subject) = read_mark(&state, req).await?;
+    let subject = parse_id("subject_id", subject.trim())?;
+    let config = MarkConfig {
+        require_consent: state.settings.require_consent,
+        confident: state.settings.confident_threshold,
+        uncertain: state.settings.uncertain_threshold,
+    };
+    let marked = attendance::mark(&state.db, &state.faces, &config, &user, subject, bytes).await?;
+    tracing::info!(
+        faces = marked.faces.len(),
+        elapsed_ms = u64::try_from(marked.elapsed.as_millis()).unwrap_or(u64::MAX),
+        "attendance photo marked"
+    );
+    let faces: Vec<MarkFace> = marked.faces.into_iter().map(MarkFace::from).collect();
+    Ok(Json(MarkResponse {
+        count: faces.len(),
+        faces,
+        not_seen: marked
+            .not_seen
+            .into_iter()
+            .map(|m| NotSeen {
+                id: m.id.to_string(),
+                name: m.name,
+                roll: m.roll,
+            })
+            .collect(),
+        subject_id: marked.subject_id.to_string(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Decision {
+    pub student_id: String,
+    /// present | late | excused | absent
+    pub status: String,
+    /// The distance `mark` reported, when the decision comes from a photo match (stored with
+    /// the record, source `photo`).
+    pub distance: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConfirmRequest {
+    pub subject_id: Option<String>,
+    /// `YYYY-MM-DD`; today (UTC) by default.
+    pub date: Option<String>,
+    /// Period of the day; 0 by default.
+    pub slot: Option<i64>,
+    /// Seed shape: present ids.
+    #[serde(default)]
+    pub present_students: Vec<String>,
+    /// Seed shape: absent ids (a student in both lists is present).
+    #[serde(default)]
+    pub absent_students: Vec<String>,
+    /// Richer shape; applied after the lists, a later decision wins.
+    #[serde(default)]
+    pub decisions: Vec<Decision>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Summary {
+    pub present: i64,
+    pub absent: i64,
+    pub late: i64,
+    pub excused: i64,
+    pub total: i64,
+    /// (present + late) / (total − excused) × 100, two decimals.
+    pub percentage: f64,
+}
+
+impl From<&Counts> for Summary {
+    fn from(c: &Counts) -> Self {
+        Self {
+            present: c.present,
+            absent: c.absent,
+            late: c.late,
+            excused: c.excused,
+            total: c.total(),
+            percentage: percentage(c),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfirmResponse {
+    pub ok: bool,
+    pub present_updated: i64,
+    pub absent_updated: i64,
+    pub session_id: String,
+    pub date: String,
+    pub slot: i64,
+    pub summary: Summary,
+}
+
+/// Record the teacher's decisions for a session (subject, date, slot) in one transaction.
+/// Confirming again replaces the session's records: totals are never added twice. Only
+/// students enrolled in the subject are accepted (422).
+#[utoipa::path(post, path = "/confirm", tag = "attendance", request_body = ConfirmRequest,
+    responses((status = 200, body = ConfirmResponse), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
+    security(("bearer" = [])))]
+async fn confirm(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<ConfirmRequest>,
+) -> ApiResult<Json<ConfirmResponse>> {
+    let subject = req
+        .subject_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::BadRequest("subject_id required".into()))?;
+    let subject_id = parse_id("subject_id", subject)?;
+    let decisions = req
+        .absent_students
+        .into_iter()
+        .map(|id| DecisionInput::new(id, "absent"))
+        .chain(
+            req.present_students
+                .into_iter()
+                .map(|id| DecisionInput::new(id, "present")),
+        )
+        .chain(req.decisions.into_iter().map(|d| DecisionInput {
+            student_id: d.student_id,
+            status: d.status,
+            distance: d.distance,
+        }))
+        .collect();
+    let done = attendance::confirm(
+        &state.db,
+        &user,
+        ConfirmInput {
+            subject_id,
+            date: req.date,
+            slot: req.slot,
+            decisions,
+        },
+    )
+    .await?;
+    Ok(Json(ConfirmResponse {
+        ok: true,
+        present_updated: done.counts.present + done.counts.late,
+        absent_updated: done.counts.absent,
+        session_id: done.session_id.to_string(),
+        date: done.date,
+        slot: done.slot,
+        summary: Summary::from(&done.counts),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectAttendance {
+    pub subject_id: String,
+    pub name: String,
+    pub code: String,
+    pub present: i64,
+    pub late: i64,
+    pub excused: i64,
+    pub absent: i64,
+    pub total: i64,
+    pub percentage: f64,
+}
+
+/// The calling student's attendance per enrolled subject.
+#[utoipa::path(get, path = "/me", tag = "attendance",
+    responses((status = 200, body = Vec<SubjectAttendance>), (status = 401, body = Detail), (status = 403, body = Detail)),
+    security(("bearer" = [])))]
+async fn mine(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<Vec<SubjectAttendance>>> {
+    let list = attendance::mine(&state.db, &user).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|f| SubjectAttendance {
+                subject_id: f.subject_id.to_string(),
+                name: f.name,
+                code: f.code,
+                present: f.counts.present,
+                late: f.counts.late,
+                excused: f.counts.excused,
+                absent: f.counts.absent,
+                total: f.counts.total(),
+                percentage: f.percentage,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct Range {
+    /// First day, `YYYY-MM-DD` (inclusive).
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (inclusive).
+    pub to: Option<String>,
+}
+
+fn csv_response(csv: Csv) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", csv.filename),
+            ),
+        ],
+        csv.text,
+    )
+        .into_response()
+}
+
+/// A subject's attendance as CSV (teachers of the subject, administrators): one row per
+/// enrolled student, one column per session (`date#slot`: P/L/E/A), totals and percentage.
+#[utoipa::path(get, path = "/subjects/{id}/export.csv", tag = "attendance",
+    params(("id" = String, Path), Range),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
+    security(("bearer" = [])))]
+async fn subject_export(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiQuery(range): ApiQuery<Range>,
+) -> ApiResult<Response> {
+    let csv = attendance::subject_csv(&state.db, &user, parse_id("id", &id)?, range.from, range.to)
+        .await?;
+    Ok(csv_response(csv))
+}
+
+/// One session's records as CSV (same columns).
+#[utoipa::path(get, path = "/sessions/{id}/export.csv", tag = "attendance",
+    params(("id" = String, Path)),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn session_export(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let csv = attendance::session_csv(&state.db, &user, parse_id("id", &id)?).await?;
+    Ok(csv_response(csv))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CorrectionRequest {
+    /// present | late | excused | absent
+    pub status: String,
+}
+
+/// Correct one student's status in a confirmed session (teachers of the subject,
+/// administrators). Stored with source `correction` and audited; answers like confirm.
+#[utoipa::path(put, path = "/sessions/{id}/records/{student_id}", tag = "attendance",
+    params(("id" = String, Path), ("student_id" = String, Path)),
+    request_body = CorrectionRequest,
+    responses((status = 200, body = ConfirmResponse), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
+    security(("bearer" = [])))]
+async fn correct(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, student_id)): Path<(String, String)>,
+    ApiJson(req): ApiJson<CorrectionRequest>,
+) -> ApiResult<Json<ConfirmResponse>> {
+    let done = attendance::correct(
+        &state.db,
+        &user,
+        parse_id("id", &id)?,
+        parse_id("student_id", &student_id)?,
+        &req.status,
+    )
+    .await?;
+    Ok(Json(ConfirmResponse {
+        ok: true,
+        present_updated: done.counts.present + done.counts.late,
+        absent_updated: done.counts.absent,
+        session_id: done.session_id.to_string(),
+        date: done.date,
+        slot: done.slot,
+        summary: Summary::from(&done.counts),
+    }))
+}

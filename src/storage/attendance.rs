@@ -1,0 +1,308 @@
+//! Attendance sessions (subject, day, slot) and one record per student per session.
+//! Every count is computed from the records.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Result, now_unix};
+use crate::domain::Id;
+
+/// A student who may be matched in a subject's photos, with one face embedding (a student
+/// appears once per sample).
+#[derive(Debug, Clone)]
+pub struct GalleryRow {
+    pub student_id: Id,
+    pub embedding: Vec<u8>,
+}
+
+/// A student enrolled in a subject, as attendance lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: Id,
+    pub name: String,
+    pub roll: String,
+    pub verified: bool,
+}
+
+/// Face samples of the subject's students with a verified enrolment (and, when `require_consent`,
+/// recorded consent).
+pub fn gallery(conn: &Connection, subject: &Id, require_consent: bool) -> Result<Vec<GalleryRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT f.student_id, f.embedding FROM enrolments e
+         JOIN face_samples f ON f.student_id = e.student_id
+         JOIN students st ON st.user_id = e.student_id
+         WHERE e.subject_id = ?1 AND e.verified = 1 AND (?2 = 0 OR st.consent_at IS NOT NULL)
+         ORDER BY f.student_id, f.created_at",
+    )?;
+    let rows = stmt.query_map(params![subject.as_str(), require_consent], |r| {
+        Ok(GalleryRow {
+            student_id: Id::from_db(r.get(0)?),
+            embedding: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The subject's enrolled students by name.
+pub fn members(conn: &Connection, subject: &Id) -> Result<Vec<Member>> {
+    let mut stmt = conn.prepare(
+        "SELECT u.id, u.name, COALESCE(st.roll, ''), e.verified FROM enrolments e
+         JOIN users u ON u.id = e.student_id LEFT JOIN students st ON st.user_id = u.id
+         WHERE e.subject_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id",
+    )?;
+    let rows = stmt.query_map([subject.as_str()], |r| {
+        Ok(Member {
+            id: Id::from_db(r.get(0)?),
+            name: r.get(1)?,
+            roll: r.get(2)?,
+            verified: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The session's id, creating it if needed, stamped as confirmed by `by` now.
+pub fn upsert_session(
+    conn: &Connection,
+    subject: &Id,
+    date: &str,
+    slot: i64,
+    by: &Id,
+) -> Result<(Id, bool)> {
+    let now = now_unix();
+    let existing: Option<String> = conn
+        .query_row(
+            "SELECT id FROM attendance_sessions WHERE subject_id = ?1 AND date = ?2 AND slot = ?3",
+            params![subject.as_str(), date, slot],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = existing {
+        conn.execute(
+            "UPDATE attendance_sessions SET confirmed_by = ?2, confirmed_at = ?3 WHERE id = ?1",
+            params![id, by.as_str(), now],
+        )?;
+        return Ok((Id::from_db(id), false));
+    }
+    let id = Id::generate();
+    conn.execute(
+        "INSERT INTO attendance_sessions (id, subject_id, date, slot, confirmed_by, confirmed_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        params![id.as_str(), subject.as_str(), date, slot, by.as_str(), now],
+    )?;
+    Ok((id, true))
+}
+
+/// One decision to store.
+#[derive(Debug, Clone)]
+pub struct NewRecord<'a> {
+    pub student_id: &'a Id,
+    pub status: &'a str,
+    pub source: &'a str,
+    pub distance: Option<f64>,
+}
+
+/// Replace the session's records; returns how many were there before.
+pub fn replace_records(
+    conn: &Connection,
+    session: &Id,
+    records: &[NewRecord<'_>],
+) -> Result<usize> {
+    let before = conn.execute(
+        "DELETE FROM attendance_records WHERE session_id = ?1",
+        [session.as_str()],
+    )?;
+    let mut stmt = conn.prepare(
+        "INSERT INTO attendance_records (session_id, student_id, status, source, distance)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for r in records {
+        stmt.execute(params![
+            session.as_str(),
+            r.student_id.as_str(),
+            r.status,
+            r.source,
+            r.distance
+        ])?;
+    }
+    Ok(before)
+}
+
+/// Counts per status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub present: i64,
+    pub late: i64,
+    pub excused: i64,
+    pub absent: i64,
+}
+
+impl Counts {
+    pub fn add(&mut self, status: &str) {
+        match status {
+            "present" => self.present += 1,
+            "late" => self.late += 1,
+            "excused" => self.excused += 1,
+            _ => self.absent += 1,
+        }
+    }
+
+    #[must_use]
+    pub fn total(&self) -> i64 {
+        self.present + self.late + self.excused + self.absent
+    }
+}
+
+pub fn session_counts(conn: &Connection, session: &Id) -> Result<Counts> {
+    let mut stmt = conn.prepare("SELECT status FROM attendance_records WHERE session_id = ?1")?;
+    let mut counts = Counts::default();
+    for status in stmt.query_map([session.as_str()], |r| r.get::<_, String>(0))? {
+        counts.add(&status?);
+    }
+    Ok(counts)
+}
+
+/// A student's counts per subject they are enrolled in (subject id, name, code, counts).
+pub fn of_student(conn: &Connection, student: &Id) -> Result<Vec<(Id, String, String, Counts)>> {
+    let mut stmt = conn.prepare(
+        "SELECT s.id, s.name, s.code, r.status FROM enrolments e
+         JOIN subjects s ON s.id = e.subject_id
+         LEFT JOIN attendance_sessions a ON a.subject_id = s.id
+         LEFT JOIN attendance_records r ON r.session_id = a.id AND r.student_id = e.student_id
+         WHERE e.student_id = ?1 ORDER BY s.code, s.id",
+    )?;
+    let rows = stmt.query_map([student.as_str()], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+        ))
+    })?;
+    let mut out: Vec<(Id, String, String, Counts)> = Vec::new();
+    for row in rows {
+        let (id, name, code, status) = row?;
+        if out.last().is_none_or(|l| l.0.as_str() != id) {
+            out.push((Id::from_db(id), name, code, Counts::default()));
+        }
+        if let (Some(status), Some(last)) = (status, out.last_mut()) {
+            last.3.add(&status);
+        }
+    }
+    Ok(out)
+}
+
+/// A session as listed.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: Id,
+    pub subject_id: Id,
+    pub date: String,
+    pub slot: i64,
+}
+
+pub fn session(conn: &Connection, id: &Id) -> Result<Option<Session>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, subject_id, date, slot FROM attendance_sessions WHERE id = ?1",
+            [id.as_str()],
+            |r| {
+                Ok(Session {
+                    id: Id::from_db(r.get(0)?),
+                    subject_id: Id::from_db(r.get(1)?),
+                    date: r.get(2)?,
+                    slot: r.get(3)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// The subject's sessions within `[from, to]` (inclusive dates; None = open), oldest first.
+pub fn sessions(
+    conn: &Connection,
+    subject: &Id,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Vec<Session>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, subject_id, date, slot FROM attendance_sessions
+         WHERE subject_id = ?1 AND (?2 IS NULL OR date >= ?2) AND (?3 IS NULL OR date <= ?3)
+         ORDER BY date, slot",
+    )?;
+    let rows = stmt.query_map(params![subject.as_str(), from, to], |r| {
+        Ok(Session {
+            id: Id::from_db(r.get(0)?),
+            subject_id: Id::from_db(r.get(1)?),
+            date: r.get(2)?,
+            slot: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every record of the session: (student, status).
+pub fn records(conn: &Connection, session: &Id) -> Result<Vec<(Id, String)>> {
+    let mut stmt =
+        conn.prepare("SELECT student_id, status FROM attendance_records WHERE session_id = ?1")?;
+    let rows = stmt.query_map([session.as_str()], |r| {
+        Ok((Id::from_db(r.get(0)?), r.get(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// (session id, subject id, date, slot, status).
+pub type RecentRow = (Id, Id, String, i64, String);
+
+/// A student's newest records, newest first.
+pub fn recent(conn: &Connection, student: &Id, limit: u32) -> Result<Vec<RecentRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT a.id, a.subject_id, a.date, a.slot, r.status FROM attendance_records r
+         JOIN attendance_sessions a ON a.id = r.session_id
+         WHERE r.student_id = ?1 ORDER BY a.date DESC, a.slot DESC, a.id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![student.as_str(), limit], |r| {
+        Ok((
+            Id::from_db(r.get(0)?),
+            Id::from_db(r.get(1)?),
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every record of the session with its source: (student, status, source).
+pub fn records_with_source(conn: &Connection, session: &Id) -> Result<Vec<(Id, String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT student_id, status, source FROM attendance_records WHERE session_id = ?1",
+    )?;
+    let rows = stmt.query_map([session.as_str()], |r| {
+        Ok((Id::from_db(r.get(0)?), r.get(1)?, r.get(2)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Set one student's status in a session (source `correction`); returns the previous status.
+pub fn correct(
+    conn: &Connection,
+    session: &Id,
+    student: &Id,
+    status: &str,
+) -> Result<Option<String>> {
+    let before: Option<String> = conn
+        .query_row(
+            "SELECT status FROM attendance_records WHERE session_id = ?1 AND student_id = ?2",
+            [session.as_str(), student.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    conn.execute(
+        "INSERT INTO attendance_records (session_id, student_id, status, source, distance)
+         VALUES (?1, ?2, ?3, 'correction', NULL)
+         ON CONFLICT (session_id, student_id) DO UPDATE SET status = excluded.status,
+             source = 'correction'",
+        [session.as_str(), student.as_str(), status],
+    )?;
+    Ok(before)
+}

@@ -1,0 +1,740 @@
+//! Attendance through real HTTP and real photos: marking, confirming, figures, CSV.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use base64::Engine as _;
+use image::{GenericImage, RgbImage};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, body, expect_detail, spawn_app};
+use crate::students::{decode, ok, photo, png, upload};
+use crate::subjects::{student, teacher};
+
+fn data_url(bytes: &[u8]) -> String {
+    format!(
+        "data:image/jpeg;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+/// Two photos side by side (PNG).
+fn side_by_side(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let (a, b) = (decode(a), decode(b));
+    let mut out = RgbImage::new(a.width() + b.width(), a.height().max(b.height()));
+    out.copy_from(&a, 0, 0)
+        .unwrap_or_else(|e| panic!("paste: {e}"));
+    out.copy_from(&b, a.width(), 0)
+        .unwrap_or_else(|e| panic!("paste: {e}"));
+    png(&out)
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}"))
+}
+
+async fn subject(app: &TestApp, token: &str, code: &str, students: &[&str]) -> String {
+    let s = ok(app
+        .post(
+            "/api/subjects",
+            &json!({"name": format!("Subject {code}"), "code": code}),
+            Some(token),
+        )
+        .await)
+    .await;
+    let sid = str_of(&s, "id").to_owned();
+    ok(app
+        .post(
+            &format!("/api/subjects/{sid}/students"),
+            &json!({"student_ids": students}),
+            Some(token),
+        )
+        .await)
+    .await;
+    sid
+}
+
+/// Record consent and enrol the given photos for a student (as their teacher).
+async fn enrol_faces(app: &TestApp, teacher: &str, student: &str, photos: &[Vec<u8>]) -> usize {
+    ok(app
+        .post(
+            &format!("/api/students/{student}/consent"),
+            &Value::Null,
+            Some(teacher),
+        )
+        .await)
+    .await;
+    let mut enrolled = 0;
+    for p in photos {
+        let resp = upload(app, teacher, Some(student), p).await;
+        if resp.status() == StatusCode::OK {
+            enrolled += 1;
+        } else {
+            println!("enrolment refused: {}", body(resp).await);
+        }
+    }
+    enrolled
+}
+
+async fn mark_json(app: &TestApp, token: &str, sid: &str, image: &[u8]) -> reqwest::Response {
+    app.post(
+        "/api/attendance/mark",
+        &json!({"image": data_url(image), "subject_id": sid}),
+        Some(token),
+    )
+    .await
+}
+
+/// The ids of the students on faces with status present.
+fn present(v: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = v["faces"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no faces in {v}"))
+        .iter()
+        .filter(|f| f["status"] == "present")
+        .filter_map(|f| f["student"]["id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn mark_confirm_figures_and_csv() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let (t1, _) = teacher(&app, "t1@school.test").await;
+    let (t2, _) = teacher(&app, "t2@school.test").await;
+    let (obama, obama_id) = student(&app, "obama@school.test").await;
+    let (biden, biden_id) = student(&app, "biden@school.test").await;
+    let (zoe, zoe_id) = student(&app, "zoe@school.test").await;
+    let (_, stranger_id) = student(&app, "stranger@school.test").await;
+    let sid = subject(&app, &t1, "ATT1", &[&obama_id, &biden_id, &zoe_id]).await;
+    let odd_name = "Doe, Zoë \"Z\"";
+    ok(app
+        .put(
+            &format!("/api/students/{zoe_id}"),
+            &json!({"name": odd_name, "roll": "R-3"}),
+            Some(&admin),
+        )
+        .await)
+    .await;
+    assert_eq!(
+        enrol_faces(
+            &app,
+            &t1,
+            &obama_id,
+            &[photo("obama.jpg"), photo("obama2.jpg")]
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        enrol_faces(&app, &t1, &biden_id, &[photo("biden.jpg")]).await,
+        1
+    );
+
+    // One face: obama present, biden and zoe not seen.
+    let started = Instant::now();
+    let v = ok(mark_json(&app, &t1, &sid, &photo("obama3.jpg")).await).await;
+    println!(
+        "mark obama3.jpg (first, loads models): {:?}",
+        started.elapsed()
+    );
+    assert_eq!(v["count"], 1, "{v}");
+    assert_eq!(v["subject_id"], sid.as_str());
+    let face = &v["faces"][0];
+    assert_eq!(face["status"], "present", "{v}");
+    assert_eq!(face["student"]["id"], obama_id.as_str());
+    let d = face["distance"].as_f64().unwrap_or(9.0);
+    assert!(d < 0.5, "{v}");
+    let c = face["confidence"].as_f64().unwrap_or(-1.0);
+    assert!((c - (1.0 - d)).abs() < 0.002, "{v}");
+    assert!(face["detector_score"].as_f64().is_some(), "{v}");
+    assert!(face["box"]["left"].as_i64() < face["box"]["right"].as_i64());
+    assert_eq!(face["candidates"][0]["student_id"], obama_id.as_str());
+    let not_seen: Vec<&str> = v["not_seen"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert!(not_seen.contains(&biden_id.as_str()), "{v}");
+    assert!(not_seen.contains(&zoe_id.as_str()), "{v}");
+    assert!(!not_seen.contains(&obama_id.as_str()), "{v}");
+
+    // Two people side by side (multipart this time): both present, each exactly once.
+    let both = side_by_side(&photo("obama3.jpg"), &photo("biden.jpg"));
+    let started = Instant::now();
+    let v = ok(app
+        .post_multipart(
+            "/api/attendance/mark",
+            &[
+                ("file", Some("class.png"), "image/png", &both),
+                ("subject_id", None, "text/plain", sid.as_bytes()),
+            ],
+            Some(&t1),
+        )
+        .await)
+    .await;
+    println!("mark two faces (warm): {:?}", started.elapsed());
+    assert_eq!(v["count"], 2, "{v}");
+    let mut expected = vec![obama_id.clone(), biden_id.clone()];
+    expected.sort();
+    assert_eq!(present(&v), expected, "{v}");
+
+    // Errors.
+    let d = expect_detail(
+        mark_json(&app, &t1, &sid, b"this is not an image at all").await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    assert!(d.contains("JPEG"), "{d}");
+    expect_detail(
+        mark_json(&app, &t2, &sid, &photo("obama3.jpg")).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_detail(
+        mark_json(&app, &obama, &sid, &photo("obama3.jpg")).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let d = expect_detail(
+        app.post(
+            "/api/attendance/mark",
+            &json!({"subject_id": sid}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(d, "image and subject_id required");
+    let d = expect_detail(
+        app.post(
+            "/api/attendance/mark",
+            &json!({"image": "data:image/jpeg;base64,@@@", "subject_id": sid}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(d, "Invalid base64 image");
+    expect_detail(
+        app.post(
+            "/api/attendance/mark",
+            &json!({"image": "AAAA", "subject_id": "nope"}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    expect_detail(
+        app.post(
+            "/api/attendance/mark",
+            &json!({"image": "AAAA", "subject_id": sid}),
+            None,
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    // Confirm (seed shape), then again with other decisions: replaced, not added.
+    let v = ok(app
+        .post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid, "date": "2026-01-05",
+                    "present_students": [obama_id, obama_id],
+                    "absent_students": [biden_id, zoe_id]}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["present_updated"], 1, "{v}");
+    assert_eq!(v["absent_updated"], 2, "{v}");
+    assert_eq!(v["summary"]["total"], 3, "{v}");
+    let session = str_of(&v, "session_id").to_owned();
+    let v = ok(app
+        .post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid, "date": "2026-01-05", "decisions": [
+                {"student_id": obama_id, "status": "late"},
+                {"student_id": biden_id, "status": "present"},
+                {"student_id": zoe_id, "status": "excused"}]}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(v["session_id"], session.as_str(), "same session");
+    assert_eq!(
+        v["summary"],
+        json!({"present": 1, "absent": 0, "late": 1, "excused": 1, "total": 3, "percentage": 100.0})
+    );
+    let records: i64 = app
+        .db()
+        .query_row("SELECT COUNT(*) FROM attendance_records", [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(records, 3);
+    let audits: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'attendance.confirm'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(audits, 2);
+    // A second day (today by default is exercised by the seed shape without a date).
+    ok(app
+        .post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid, "date": "2026-01-06", "decisions": [
+                {"student_id": obama_id, "status": "present", "distance": 0.3},
+                {"student_id": biden_id, "status": "absent"}]}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    // Where each record came from: a photo match, a manual decision, a later correction.
+    let sources: Vec<(String, String, String, Option<f64>)> = {
+        let db = app.db();
+        let mut stmt = db
+            .prepare(
+                "SELECT a.date, r.student_id, r.source, r.distance FROM attendance_records r
+                 JOIN attendance_sessions a ON a.id = r.session_id ORDER BY a.date, r.student_id",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    for (date, student, source, distance) in &sources {
+        let want = match (date.as_str(), student) {
+            ("2026-01-05", _) => ("correction", None),
+            ("2026-01-06", s) if *s == obama_id => ("photo", Some(0.3)),
+            _ => ("manual", None),
+        };
+        assert_eq!((source.as_str(), *distance), want, "{sources:?}");
+    }
+    assert_eq!(sources.len(), 5, "{sources:?}");
+    // Refusals.
+    let d = expect_detail(
+        app.post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid, "date": "2026-01-05", "present_students": [], "absent_students": []}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(d.contains("No decisions"), "{d}");
+    let d = expect_detail(
+        app.post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid, "present_students": [stranger_id]}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(d.contains("Not enrolled"), "{d}");
+    expect_detail(
+        app.post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid, "present_students": [obama_id]}),
+            Some(&t2),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_detail(
+        app.post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid, "decisions": [{"student_id": obama_id, "status": "asleep"}]}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    expect_detail(
+        app.post(
+            "/api/attendance/confirm",
+            &json!({"present_students": [obama_id]}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+
+    // Students' own figures.
+    let mine = |token: String| {
+        let app = &app;
+        async move { ok(app.get("/api/attendance/me", Some(&token)).await).await }
+    };
+    let v = mine(obama.clone()).await;
+    assert_eq!(v[0]["subject_id"], sid.as_str(), "{v}");
+    assert_eq!(
+        (
+            &v[0]["present"],
+            &v[0]["late"],
+            &v[0]["total"],
+            &v[0]["percentage"]
+        ),
+        (&json!(1), &json!(1), &json!(2), &json!(100.0)),
+        "{v}"
+    );
+    let v = mine(biden.clone()).await;
+    assert_eq!((&v[0]["present"], &v[0]["absent"]), (&json!(1), &json!(1)));
+    assert_eq!(v[0]["percentage"], 50.0, "{v}");
+    let v = mine(zoe.clone()).await;
+    assert_eq!((&v[0]["excused"], &v[0]["total"]), (&json!(1), &json!(1)));
+    assert_eq!(v[0]["percentage"], 0.0, "{v}");
+    // The seed's own student views carry the same numbers.
+    let v = ok(app.get("/students/me/subjects", Some(&biden)).await).await;
+    assert_eq!(
+        (&v[0]["attendance"], &v[0]["attended"], &v[0]["total"]),
+        (&json!(50.0), &json!(1), &json!(2)),
+        "{v}"
+    );
+    let v = ok(app.get("/students/me/profile", Some(&obama)).await).await;
+    let a = &v["attendance"];
+    assert_eq!(
+        (&a["total_classes"], &a["present"], &a["percentage"]),
+        (&json!(2), &json!(2), &json!(100.0)),
+        "{v}"
+    );
+    assert_eq!(v["recent_attendance"][0]["date"], "2026-01-06", "{v}");
+    assert_eq!(v["recent_attendance"][0]["present"], true, "{v}");
+    let v = ok(app.get("/students/me/subjects", Some(&zoe)).await).await;
+    assert_eq!(v[0]["attendance"], 0, "{v}");
+    expect_detail(
+        app.get("/api/attendance/me", Some(&t1)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+
+    // CSV.
+    let resp = app
+        .get(
+            &format!("/api/attendance/subjects/{sid}/export.csv"),
+            Some(&t1),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    let text = resp.text().await.unwrap_or_else(|e| panic!("{e}"));
+    println!("{text}");
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(
+        lines[0],
+        "name,roll,2026-01-05#0,2026-01-06#0,present,late,excused,absent,total,percentage"
+    );
+    assert!(
+        lines.contains(&"\"Doe, Zoë \"\"Z\"\"\",R-3,E,,0,0,1,0,1,0.00"),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with(",L,P,1,1,0,0,2,100.00")),
+        "{text}"
+    );
+    let text = app
+        .get(
+            &format!("/api/attendance/subjects/{sid}/export.csv?from=2026-01-06&to=2026-01-31"),
+            Some(&admin),
+        )
+        .await
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        text.starts_with("name,roll,2026-01-06#0,present,"),
+        "{text}"
+    );
+    expect_detail(
+        app.get(
+            &format!("/api/attendance/subjects/{sid}/export.csv?from=yesterday"),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    expect_detail(
+        app.get(
+            &format!("/api/attendance/subjects/{sid}/export.csv"),
+            Some(&t2),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let resp = app
+        .get(
+            &format!("/api/attendance/sessions/{session}/export.csv"),
+            Some(&t1),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = resp.text().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        text.starts_with("name,roll,2026-01-05#0,present,"),
+        "{text}"
+    );
+    expect_detail(
+        app.get(
+            &format!("/api/attendance/sessions/{session}/export.csv"),
+            Some(&t2),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+
+    // A correction changes one record, never adds one.
+    let path = format!("/api/attendance/sessions/{session}/records/{zoe_id}");
+    let v = ok(app
+        .put(&path, &json!({"status": "absent"}), Some(&t1))
+        .await)
+    .await;
+    assert_eq!(
+        v["summary"],
+        json!({"present": 1, "absent": 1, "late": 1, "excused": 0, "total": 3, "percentage": 66.67})
+    );
+    expect_detail(
+        app.put(&path, &json!({"status": "absent"}), Some(&t2))
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    expect_detail(
+        app.put(&path, &json!({"status": "gone"}), Some(&t1)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    expect_detail(
+        app.put(
+            &format!("/api/attendance/sessions/{session}/records/{stranger_id}"),
+            &json!({"status": "absent"}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let v = mine(zoe.clone()).await;
+    assert_eq!(
+        (&v[0]["absent"], &v[0]["excused"]),
+        (&json!(1), &json!(0)),
+        "{v}"
+    );
+    let audits: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'attendance.correct'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(audits, 1);
+
+    // A body over the limit is refused before any decoding.
+    let huge = "A".repeat(21 * 1024 * 1024);
+    expect_detail(
+        app.post(
+            "/api/attendance/mark",
+            &json!({"image": huge, "subject_id": sid}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unverified_or_non_consenting_students_are_not_matched() {
+    let app = spawn_app().await;
+    let (t1, _) = teacher(&app, "t1@school.test").await;
+    let (obama, obama_id) = student(&app, "obama@school.test").await;
+    let sid = subject(&app, &t1, "ATT2", &[]).await;
+    // The student joins by themselves: enrolment not verified yet.
+    ok(app
+        .post(
+            &format!("/students/me/subjects?subject_id={sid}"),
+            &Value::Null,
+            Some(&obama),
+        )
+        .await)
+    .await;
+    assert_eq!(
+        enrol_faces(&app, &t1, &obama_id, &[photo("obama.jpg")]).await,
+        1
+    );
+    let v = ok(mark_json(&app, &t1, &sid, &photo("obama3.jpg")).await).await;
+    assert_eq!(v["count"], 1, "{v}");
+    assert_eq!(v["faces"][0]["status"], "unknown", "{v}");
+    assert_eq!(v["faces"][0]["student"], Value::Null, "{v}");
+    // Approved: matched.
+    ok(app
+        .post(
+            &format!("/settings/teachers/subjects/{sid}/students/{obama_id}/verify"),
+            &Value::Null,
+            Some(&t1),
+        )
+        .await)
+    .await;
+    let v = ok(mark_json(&app, &t1, &sid, &photo("obama3.jpg")).await).await;
+    assert_eq!(present(&v), vec![obama_id.clone()], "{v}");
+    // No face at all: an empty list.
+    let blank = png(&RgbImage::from_pixel(200, 200, image::Rgb([200, 200, 200])));
+    let v = ok(mark_json(&app, &t1, &sid, &blank).await).await;
+    assert_eq!(v["count"], 0, "{v}");
+    assert_eq!(v["faces"], json!([]), "{v}");
+}
+
+/// face_recognition's KNN example photos, when the shared data folder is present.
+#[tokio::test]
+async fn knn_examples_are_recognised() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/knn-examples");
+    if !root.join("train").is_dir() {
+        println!("SKIPPED: {} not found", root.display());
+        return;
+    }
+    let app = spawn_app().await;
+    let (t1, _) = teacher(&app, "t1@school.test").await;
+    let people = [
+        "alex_lacamoire",
+        "biden",
+        "kit_harington",
+        "obama",
+        "rose_leslie",
+    ];
+    let mut ids = std::collections::HashMap::new();
+    for p in people {
+        let (_, id) = student(&app, &format!("{p}@school.test")).await;
+        ids.insert(p, id);
+    }
+    let all: Vec<&str> = ids.values().map(String::as_str).collect();
+    let sid = subject(&app, &t1, "KNN", &all).await;
+    for p in people {
+        let mut photos = Vec::new();
+        let dir = root.join("train").join(p);
+        for e in std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .flatten()
+        {
+            photos.push(std::fs::read(e.path()).unwrap_or_else(|e| panic!("{e}")));
+        }
+        let n = enrol_faces(&app, &t1, &ids[p], &photos).await;
+        assert!(n >= 1, "no usable training photo for {p}");
+    }
+    let cases: [(&str, &[&str]); 3] = [
+        ("obama1.jpg", &["obama"]),
+        ("kit_with_rose.jpg", &["kit_harington", "rose_leslie"]),
+        ("obama_and_biden.jpg", &["obama", "biden"]),
+    ];
+    for (file, expected) in cases {
+        let bytes = std::fs::read(root.join("test").join(file)).unwrap_or_else(|e| panic!("{e}"));
+        let started = Instant::now();
+        let v = ok(mark_json(&app, &t1, &sid, &bytes).await).await;
+        println!("{file}: {} faces in {:?}", v["count"], started.elapsed());
+        let mut want: Vec<String> = expected.iter().map(|p| ids[p].clone()).collect();
+        want.sort();
+        let got = present(&v);
+        for w in &want {
+            assert!(got.contains(w), "{file}: expected {w} present in {v}");
+        }
+        assert_eq!(
+            got.len(),
+            got.iter().collect::<std::collections::HashSet<_>>().len(),
+            "{file}: a student matched twice"
+        );
+    }
+}
+
+/// Mark latency over repeated requests (run with `scripts/bench-mark`; ignored by default).
+#[tokio::test]
+#[ignore = "benchmark: scripts/bench-mark"]
+async fn bench_mark_latency() {
+    let rounds: usize = std::env::var("ROLLCALL_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let app = spawn_app().await;
+    let (t1, _) = teacher(&app, "t1@school.test").await;
+    let (_, obama_id) = student(&app, "obama@school.test").await;
+    let (_, biden_id) = student(&app, "biden@school.test").await;
+    let sid = subject(&app, &t1, "BENCH", &[&obama_id, &biden_id]).await;
+    enrol_faces(
+        &app,
+        &t1,
+        &obama_id,
+        &[photo("obama.jpg"), photo("obama2.jpg")],
+    )
+    .await;
+    enrol_faces(&app, &t1, &biden_id, &[photo("biden.jpg")]).await;
+    let cases = [
+        ("one face (obama3.jpg)", photo("obama3.jpg")),
+        (
+            "two faces side by side",
+            side_by_side(&photo("obama3.jpg"), &photo("biden.jpg")),
+        ),
+    ];
+    // The first request loads the models.
+    let started = Instant::now();
+    ok(mark_json(&app, &t1, &sid, &cases[0].1).await).await;
+    println!("cold (model load + mark): {:?}", started.elapsed());
+    for (name, image) in &cases {
+        let mut times = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let started = Instant::now();
+            ok(mark_json(&app, &t1, &sid, image).await).await;
+            times.push(started.elapsed());
+        }
+        times.sort();
+        println!(
+            "{name}: {rounds} rounds, min {:?}, median {:?}, max {:?}",
+            times[0],
+            times[rounds / 2],
+            times[rounds - 1]
+        );
+    }
+    // Four teachers' webcams at once: every answer is a result or a clean 503.
+    let started = Instant::now();
+    let image = &cases[1].1;
+    let answers = futures_join4(
+        mark_json(&app, &t1, &sid, image),
+        mark_json(&app, &t1, &sid, image),
+        mark_json(&app, &t1, &sid, image),
+        mark_json(&app, &t1, &sid, image),
+    )
+    .await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    println!("4 concurrent: {statuses:?} in {:?}", started.elapsed());
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+}
+
+async fn futures_join4<F: std::future::Future>(a: F, b: F, c: F, d: F) -> Vec<F::Output> {
+    let (a, b, c, d) = tokio::join!(a, b, c, d);
+    vec![a, b, c, d]
+}
