@@ -58,7 +58,17 @@ async fn subjects_crud_code_uniqueness_and_ownership() {
         json!({"subject_id": id, "name": "Maths", "code": "MATH101"})
     );
     let detail = ok(app.get(&format!("/api/subjects/{id}"), Some(&t1)).await).await;
-    assert_eq!(detail["teacher_ids"], json!([t1_id, t2_id]));
+    // Both teachers, in no promised order (two added in the same second sort by id).
+    let mut teachers: Vec<&str> = detail["teacher_ids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    teachers.sort_unstable();
+    let mut want = vec![t1_id.as_str(), t2_id.as_str()];
+    want.sort_unstable();
+    assert_eq!(teachers, want);
     expect_detail(
         app.post(
             "/settings/add-subject",
