@@ -390,8 +390,10 @@ impl Detector {
             self.options.padding,
             self.options.outer_padding,
         );
+        // Three stride-2 5x5 convolutions need at least 29 rows and columns; the outer
+        // padding (22) and `detect`'s 16 px floor guarantee 38.
         ensure!(
-            layout.rows >= 80 && layout.cols >= 80,
+            layout.rows >= 29 && layout.cols >= 29,
             "image too small for the detector"
         );
         let input = pyramid_tensor(img, &layout, self.options.mean);

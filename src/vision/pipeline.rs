@@ -575,6 +575,39 @@ mod tests {
         assert_eq!(a.len(), 1);
     }
 
+    /// Small and oddly shaped photos are answered (no faces), never an error, whatever the
+    /// working-resolution rule.
+    #[test]
+    fn tiny_and_thin_photos_have_no_faces_and_no_errors() {
+        let p = pipeline();
+        let rules = [
+            Upsample::Times(0),
+            Upsample::Times(1),
+            p.options().portrait,
+            p.options().upsample,
+        ];
+        for (w, h) in [
+            (16, 16),
+            (50, 50),
+            (79, 60),
+            (20, 600),
+            (600, 17),
+            (3000, 16),
+        ] {
+            let img = RgbImage {
+                width: w,
+                height: h,
+                data: vec![128; w * h * 3],
+            };
+            for rule in rules {
+                let faces = p
+                    .faces_with(&img, rule)
+                    .unwrap_or_else(|e| panic!("{w}x{h} {rule:?}: {e:#}"));
+                assert!(faces.is_empty(), "{w}x{h} {rule:?}");
+            }
+        }
+    }
+
     #[test]
     fn upsample_setting_parses() {
         assert_eq!("1".parse::<Upsample>(), Ok(Upsample::Times(1)));
