@@ -138,7 +138,17 @@ fn required() -> Error {
 }
 
 /// The photo and subject from a seed JSON body or a multipart form (`file`, `subject_id`).
-async fn read_mark(state: &AppState, req: Request) -> Result<(Vec<u8>, String), Error> {
+/// Whether a `live` flag (`true` or `1`) was sent as a query parameter, form field or JSON key.
+fn is_live(raw: &str) -> bool {
+    matches!(raw.trim(), "true" | "1")
+}
+
+async fn read_mark(state: &AppState, req: Request) -> Result<(Vec<u8>, String, bool), Error> {
+    let live_query = req.uri().query().is_some_and(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .any(|(k, v)| k == "live" && is_live(v))
+    });
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -148,7 +158,7 @@ async fn read_mark(state: &AppState, req: Request) -> Result<(Vec<u8>, String), 
         let mut form = Multipart::from_request(req, state)
             .await
             .map_err(|e| Error::UnsupportedMedia(format!("Malformed upload: {}", e.body_text())))?;
-        let (mut file, mut subject) = (None, None);
+        let (mut file, mut subject, mut live) = (None, None, live_query);
         loop {
             let field = form.next_field().await.map_err(|e| {
                 if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -165,11 +175,12 @@ async fn read_mark(state: &AppState, req: Request) -> Result<(Vec<u8>, String), 
             match name.as_deref() {
                 Some("file" | "image") => file = Some(field.bytes().await.map_err(read)?.to_vec()),
                 Some("subject_id") => subject = Some(field.text().await.map_err(read)?),
+                Some("live") => live |= is_live(&field.text().await.map_err(read)?),
                 _ => {}
             }
         }
         match (file, subject) {
-            (Some(f), Some(s)) if !f.is_empty() && !s.trim().is_empty() => Ok((f, s)),
+            (Some(f), Some(s)) if !f.is_empty() && !s.trim().is_empty() => Ok((f, s, live)),
             _ => Err(required()),
         }
     } else {
@@ -195,7 +206,8 @@ async fn read_mark(state: &AppState, req: Request) -> Result<(Vec<u8>, String), 
         let (Some(image), Some(subject)) = (text("image"), text("subject_id")) else {
             return Err(required());
         };
-        Ok((attendance::decode_image(&image)?, subject))
+        let live = live_query || body.get("live").and_then(Value::as_bool).unwrap_or(false);
+        Ok((attendance::decode_image(&image)?, subject, live))
     }
 }
 
@@ -204,7 +216,7 @@ async fn read_mark(state: &AppState, req: Request) -> Result<(Vec<u8>, String), 
 /// `subject_id`). Only verified enrolments with recorded consent are matched, one face per
 /// student; nothing is stored.
 #[utoipa::path(post, path = "/mark", tag = "attendance",
-    request_body(content = Object, description = "{\"image\": data URL or base64, \"subject_id\"} or multipart file + subject_id"),
+    request_body(content = Object, description = "{\"image\": data URL or base64, \"subject_id\", \"live\"?: bool} or multipart file + subject_id (+ live). `live` (also `?live=true`): a webcam frame of the seed frontend's live mode, analysed with the portrait profile (faces >= 80 px and 10% of the frame; ~60 ms for 640x480)"),
     responses((status = 200, body = MarkResponse), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail), (status = 413, body = Detail),
               (status = 415, body = Detail), (status = 422, body = Detail), (status = 503, body = Detail)),
@@ -214,12 +226,13 @@ async fn mark(
     user: AuthUser,
     req: Request,
 ) -> ApiResult<Json<MarkResponse>> {
-    let (bytes, subject) = read_mark(&state, req).await?;
+    let (bytes, subject, live) = read_mark(&state, req).await?;
     let subject = parse_id("subject_id", subject.trim())?;
     let config = MarkConfig {
         require_consent: state.settings.require_consent,
         confident: state.settings.confident_threshold,
         uncertain: state.settings.uncertain_threshold,
+        live,
     };
     let marked = attendance::mark(&state.db, &state.faces, &config, &user, subject, bytes).await?;
     tracing::info!(

@@ -98,15 +98,16 @@ impl FaceEngine {
 }
 
 impl FaceEngine {
-    /// Every face in a class photo, analysed on the blocking pool behind the same admission
-    /// limit as enrolment (busy: 503 with Retry-After).
-    pub async fn class_photo(self: &Arc<Self>, bytes: Vec<u8>) -> Result<Analysis> {
+    /// Every face in a photo of the given kind (a class photo, or a live webcam frame with the
+    /// portrait profile), analysed on the blocking pool behind the same admission limit as
+    /// enrolment (busy: 503 with Retry-After).
+    pub async fn photo(self: &Arc<Self>, bytes: Vec<u8>, kind: Subject) -> Result<Analysis> {
         let permit = self.admit().await?;
         let engine = Arc::clone(self);
         blocking(move || -> Result<Analysis> {
             let _permit = permit;
             let pipeline = engine.pipeline()?;
-            Ok(pipeline.faces_of(&bytes, Subject::Class)?)
+            Ok(pipeline.faces_of(&bytes, kind)?)
         })
         .await?
     }

@@ -609,6 +609,82 @@ async fn unverified_or_non_consenting_students_are_not_matched() {
     assert_eq!(v["faces"], json!([]), "{v}");
 }
 
+/// A 640x480 webcam-style frame: the photo fitted into the frame's height on grey (PNG).
+fn webcam_frame(photo: &[u8]) -> Vec<u8> {
+    let img = decode(photo);
+    let h = 480u32;
+    let w = (img.width() * h / img.height()).min(640);
+    let small = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
+    let mut frame = RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120]));
+    frame
+        .copy_from(&small, (640 - w) / 2, 0)
+        .unwrap_or_else(|e| panic!("paste: {e}"));
+    png(&frame)
+}
+
+/// The seed frontend's live mode: a webcam frame with `live` (JSON key or query parameter) is
+/// analysed with the portrait profile and still recognises the student.
+#[tokio::test]
+async fn live_frames_take_the_portrait_profile() {
+    let app = spawn_app().await;
+    let (t1, _) = teacher(&app, "t1@school.test").await;
+    let (_, obama_id) = student(&app, "obama@school.test").await;
+    let sid = subject(&app, &t1, "LIVE1", &[&obama_id]).await;
+    assert_eq!(
+        enrol_faces(
+            &app,
+            &t1,
+            &obama_id,
+            &[photo("obama.jpg"), photo("obama2.jpg")]
+        )
+        .await,
+        2
+    );
+    let frame = webcam_frame(&photo("obama3.jpg"));
+    let v = ok(app
+        .post(
+            "/api/attendance/mark",
+            &json!({"image": data_url(&frame), "subject_id": sid, "live": true}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(present(&v), vec![obama_id.clone()], "{v}");
+    let v = ok(app
+        .post(
+            "/api/attendance/mark?live=true",
+            &json!({"image": data_url(&frame), "subject_id": sid}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(present(&v), vec![obama_id.clone()], "{v}");
+    // A face too small for a live frame (under 80 px) is not looked for; a class photo finds it.
+    let tiny = {
+        // obama3's face is at (630, 315)-(908, 592): a 580 px square around it, shrunk to 90 px,
+        // leaves a face of about 45 px (a detector box of about 60).
+        let img = decode(&photo("obama3.jpg"));
+        let crop = image::imageops::crop_imm(&img, 480, 165, 580, 580).to_image();
+        let small = image::imageops::resize(&crop, 90, 90, image::imageops::FilterType::Triangle);
+        let mut frame = RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120]));
+        frame
+            .copy_from(&small, 257, 177)
+            .unwrap_or_else(|e| panic!("paste: {e}"));
+        png(&frame)
+    };
+    let live = ok(app
+        .post(
+            "/api/attendance/mark?live=1",
+            &json!({"image": data_url(&tiny), "subject_id": sid}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(live["count"], 0, "{live}");
+    let class = ok(mark_json(&app, &t1, &sid, &tiny).await).await;
+    assert_eq!(class["count"], 1, "{class}");
+}
+
 /// face_recognition's KNN example photos, when the shared data folder is present.
 #[tokio::test]
 async fn knn_examples_are_recognised() {
