@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 use super::auth::AuthUser;
-use super::faces::{FaceEngine, sniff};
+use super::faces::FaceEngine;
 use super::schedule::parse_date;
 use super::subjects::{managed, run};
 use super::{Error, Result};
@@ -112,7 +112,7 @@ pub async fn mark(
     if bytes.is_empty() {
         return Err(Error::Invalid("The image is empty".into()));
     }
-    if sniff(&bytes).is_none() {
+    if crate::vision::decode::mime_type(&bytes).is_none() {
         return Err(Error::UnsupportedMedia(
             "The image must be a JPEG, PNG or WebP photo".into(),
         ));

@@ -46,7 +46,7 @@ pub async fn save(
         "png" => image::ImageFormat::Png,
         _ => image::ImageFormat::WebP,
     };
-    if image::guess_format(&bytes).ok() != Some(expected) {
+    if crate::vision::decode::sniff(&bytes) != Some(expected) {
         return Err(Error::BadRequest("Invalid file content type".into()));
     }
     let dir = data_dir.join(AVATAR_DIR);

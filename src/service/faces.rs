@@ -156,20 +156,6 @@ pub async fn remove_unreferenced(db: &Db, faces_dir: &Path, shas: Vec<String>) -
     Ok(())
 }
 
-/// The image type from its first bytes; None if it is not a photo we accept.
-#[must_use]
-pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else {
-        None
-    }
-}
-
 /// Variance of the 4-neighbour Laplacian of the box's grey pixels, after resampling the box to
 /// a fixed square: low for a blurred or featureless face.
 #[must_use]
@@ -308,7 +294,7 @@ pub fn precheck(bytes: &[u8]) -> Result<&'static str> {
             bytes.len()
         )));
     }
-    sniff(bytes)
+    crate::vision::decode::mime_type(bytes)
         .ok_or_else(|| Error::UnsupportedMedia("Only JPG/PNG/WebP photos are accepted".into()))
 }
 
@@ -522,6 +508,7 @@ pub async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vision::decode::mime_type;
 
     fn image(width: usize, height: usize, f: impl Fn(usize, usize) -> u8) -> RgbImage {
         let mut data = Vec::with_capacity(width * height * 3);
@@ -579,11 +566,11 @@ mod tests {
 
     #[test]
     fn photos_are_recognised_by_their_bytes() {
-        assert_eq!(sniff(&[0xff, 0xd8, 0xff, 0xe0]), Some("image/jpeg"));
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
-        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
-        assert_eq!(sniff(b"%PDF-1.4"), None);
-        assert_eq!(sniff(b""), None);
+        assert_eq!(mime_type(&[0xff, 0xd8, 0xff, 0xe0]), Some("image/jpeg"));
+        assert_eq!(mime_type(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(mime_type(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(mime_type(b"%PDF-1.4"), None);
+        assert_eq!(mime_type(b""), None);
     }
 
     #[test]

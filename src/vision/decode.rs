@@ -133,7 +133,8 @@ pub fn decode_with(
 
 /// The format from the magic bytes alone. `image`'s own guesser knows more formats (GIF,
 /// BMP, TIFF, ...) than we want to expose to uploads, so the allow-list lives here.
-fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
+#[must_use]
+pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         Some(ImageFormat::Jpeg)
@@ -144,6 +145,13 @@ fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
     } else {
         None
     }
+}
+
+/// The content type of an accepted upload format (`image/jpeg`, `image/png`, `image/webp`),
+/// from the magic bytes alone; `None` for anything else.
+#[must_use]
+pub fn mime_type(bytes: &[u8]) -> Option<&'static str> {
+    sniff(bytes).map(|f| f.to_mime_type())
 }
 
 /// Whether the JPEG's segment structure runs up to an EOI marker within `bytes`.
