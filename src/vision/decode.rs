@@ -642,24 +642,10 @@ mod tests {
                 Rgb([0, 0, 255])
             }
         });
-        let jpeg = encode(&img, ImageFormat::Jpeg);
-        assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
-        let payload: Vec<u8> = [
-            &b"Exif\0\0"[..],
-            // Little-endian TIFF header, first IFD at offset 8.
-            b"II\x2A\x00\x08\x00\x00\x00",
-            // One entry: tag 0x0112 (Orientation), SHORT, count 1, value; then no next IFD.
-            b"\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00",
-            &[orientation, 0, 0, 0],
-            b"\x00\x00\x00\x00",
-        ]
-        .concat();
-        let len = u16::try_from(payload.len() + 2).unwrap_or_else(|e| panic!("{e}"));
-        let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(&payload);
-        out.extend_from_slice(&jpeg[2..]);
-        out
+        crate::vision::testdata::with_exif_orientation(
+            &encode(&img, ImageFormat::Jpeg),
+            orientation,
+        )
     }
 
     fn is_red([r, g, b]: [u8; 3]) -> bool {

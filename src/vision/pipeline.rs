@@ -499,15 +499,7 @@ mod tests {
         JpegEncoder::new_with_quality(&mut jpeg, 95)
             .encode_image(&stored)
             .unwrap_or_else(|e| panic!("{e}"));
-        let with_exif = |o: u8| {
-            let payload = [
-                &b"Exif\0\0II\x2A\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00"[..],
-                &[o, 0, 0, 0, 0, 0, 0, 0],
-            ]
-            .concat();
-            let len = u16::try_from(payload.len() + 2).unwrap_or(0).to_be_bytes();
-            [&[0xFF, 0xD8, 0xFF, 0xE1], &len[..], &payload, &jpeg[2..]].concat()
-        };
+        let with_exif = |o: u8| testdata::with_exif_orientation(&jpeg, o);
         let reference = p.faces_in(&upright).unwrap_or_else(|e| panic!("{e}"));
         let rotated = p.faces(&with_exif(6)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((rotated.width, rotated.height), (910, 1137));

@@ -50,3 +50,26 @@ pub fn shared_dir_for(test: &str) -> Option<PathBuf> {
     }
     dir
 }
+
+/// `jpeg` with an APP1 EXIF segment right after SOI whose only tag is the orientation.
+pub fn with_exif_orientation(jpeg: &[u8], orientation: u8) -> Vec<u8> {
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "not a JPEG");
+    let payload: Vec<u8> = [
+        &b"Exif\0\0"[..],
+        // Little-endian TIFF header, first IFD at offset 8.
+        b"II\x2A\x00\x08\x00\x00\x00",
+        // One entry: tag 0x0112 (Orientation), SHORT, count 1, value; then no next IFD.
+        b"\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00",
+        &[orientation, 0, 0, 0],
+        b"\x00\x00\x00\x00",
+    ]
+    .concat();
+    let len = u16::try_from(payload.len() + 2).unwrap_or_else(|e| panic!("{e}"));
+    [
+        &[0xFF, 0xD8, 0xFF, 0xE1][..],
+        &len.to_be_bytes(),
+        &payload,
+        &jpeg[2..],
+    ]
+    .concat()
+}
