@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, body, expect_detail, spawn_app};
 use crate::students::{decode, ok, photo, png, upload};
-use crate::subjects::{student, teacher};
+use crate::subjects::{student, subject, teacher};
 
 fn data_url(bytes: &[u8]) -> String {
     format!(
@@ -32,27 +32,6 @@ fn side_by_side(a: &[u8], b: &[u8]) -> Vec<u8> {
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}"))
-}
-
-async fn subject(app: &TestApp, token: &str, code: &str, students: &[&str]) -> String {
-    let s = ok(app
-        .post(
-            "/api/subjects",
-            &json!({"name": format!("Subject {code}"), "code": code}),
-            Some(token),
-        )
-        .await)
-    .await;
-    let sid = str_of(&s, "id").to_owned();
-    ok(app
-        .post(
-            &format!("/api/subjects/{sid}/students"),
-            &json!({"student_ids": students}),
-            Some(token),
-        )
-        .await)
-    .await;
-    sid
 }
 
 /// Record consent and enrol the given photos for a student (as their teacher).

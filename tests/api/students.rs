@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, body, expect_detail, spawn_app, spawn_app_with};
-use crate::subjects::{student, teacher};
+use crate::subjects::{student, subject, teacher};
 
 pub(crate) fn photo(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -126,23 +126,7 @@ async fn face_enrolment_consent_checks_and_access() {
     let (t2, _) = teacher(&app, "t2@school.test").await;
     let (s1, s1_id) = student(&app, "s1@school.test").await;
     let (s2, _) = student(&app, "s2@school.test").await;
-    let subject = ok(app
-        .post(
-            "/api/subjects",
-            &json!({"name": "Maths", "code": "M1"}),
-            Some(&t1),
-        )
-        .await)
-    .await;
-    let sid = subject["id"].as_str().unwrap_or_default().to_owned();
-    ok(app
-        .post(
-            &format!("/api/subjects/{sid}/students"),
-            &json!({"student_ids": [s1_id]}),
-            Some(&t1),
-        )
-        .await)
-    .await;
+    subject(&app, &t1, "M1", &[&s1_id]).await;
     let faces_dir = app.data_dir.path().join("faces");
 
     // Without consent: 403, nothing stored.
@@ -335,15 +319,7 @@ async fn student_accounts_crud_delete_and_audit() {
     let (t1, _) = teacher(&app, "t1@school.test").await;
     let (t2, _) = teacher(&app, "t2@school.test").await;
     let admin = app.admin_token().await;
-    let subject = ok(app
-        .post(
-            "/api/subjects",
-            &json!({"name": "Maths", "code": "M1"}),
-            Some(&t1),
-        )
-        .await)
-    .await;
-    let sid = subject["id"].as_str().unwrap_or_default().to_owned();
+    let sid = subject(&app, &t1, "M1", &[]).await;
 
     let created = ok(app
         .post(
@@ -695,14 +671,7 @@ async fn enroll_command_on_the_knn_sample_folders() {
     }
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    ok(app
-        .post(
-            "/api/subjects",
-            &json!({"name": "Knn examples", "code": "knn101"}),
-            Some(&admin),
-        )
-        .await)
-    .await;
+    subject(&app, &admin, "knn101", &[]).await;
     let out = rollcall(vec![
         "enroll".into(),
         "--data-dir".into(),

@@ -22,6 +22,28 @@ pub async fn student(app: &TestApp, email: &str) -> (String, String) {
     (token_of(&login), user_id_of(&login))
 }
 
+/// A new subject `code` of the teacher (or admin) `token`, with `students` enrolled; its id.
+pub async fn subject(app: &TestApp, token: &str, code: &str, students: &[&str]) -> String {
+    let s = ok(app
+        .post(
+            "/api/subjects",
+            &json!({"name": format!("Subject {code}"), "code": code}),
+            Some(token),
+        )
+        .await)
+    .await;
+    let sid = s["id"].as_str().unwrap_or_default().to_owned();
+    ok(app
+        .post(
+            &format!("/api/subjects/{sid}/students"),
+            &json!({"student_ids": students}),
+            Some(token),
+        )
+        .await)
+    .await;
+    sid
+}
+
 #[tokio::test]
 async fn subjects_crud_code_uniqueness_and_ownership() {
     let app = spawn_app().await;
@@ -365,15 +387,7 @@ async fn rosters_enrolment_and_seed_paths() {
 async fn subject_lists_the_slots_it_occupies() {
     let app = spawn_app().await;
     let (t1, t1_id) = teacher(&app, "t1@school.test").await;
-    let created = ok(app
-        .post(
-            "/api/subjects",
-            &json!({"name": "Physics", "code": "PHY1"}),
-            Some(&t1),
-        )
-        .await)
-    .await;
-    let id = created["id"].as_str().unwrap_or_default().to_owned();
+    let id = subject(&app, &t1, "PHY1", &[]).await;
     assert_eq!(
         ok(app.get(&format!("/api/subjects/{id}"), Some(&t1)).await).await["slots"],
         json!([])
