@@ -492,7 +492,7 @@ fn queue_mail(
             recipient: to.as_str(),
             subject,
             body_text: body,
-            body_html: None,
+            ..outbox::NewMessage::default()
         },
     )?;
     tracing::info!(kind, recipient = %to, value = secret, "e-mail queued in the outbox (no delivery worker yet)");

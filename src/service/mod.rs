@@ -5,6 +5,7 @@ pub mod attendance;
 pub mod auth;
 pub mod avatars;
 pub mod faces;
+pub mod notify;
 pub mod password;
 pub mod ratelimit;
 pub mod schedule;

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "attendance",
         include_str!("../../migrations/0003_attendance.sql"),
     ),
+    (4, "drafts", include_str!("../../migrations/0004_drafts.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,73 @@
+//! Notifications caused by attendance, queued in the outbox inside the transaction of their
+//! cause (the delivery worker sends them later). Each is keyed by its cause, so confirming a
+//! session again never queues a second copy, and a correction withdraws an unsent one.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::domain::Id;
+use crate::storage::Result;
+use crate::storage::outbox::{self, NewMessage};
+
+/// Outbox kind of an absence notice to a student.
+pub const ABSENCE: &str = "attendance.absent";
+
+/// What an attendance notice needs to say.
+pub struct SessionInfo<'a> {
+    pub session: &'a Id,
+    pub subject_name: &'a str,
+    pub subject_code: &'a str,
+    pub date: &'a str,
+    pub slot: i64,
+}
+
+/// Bring the absence notices of one student in one session in line with their status: queued
+/// (once) when absent, withdrawn if still unsent when not. Returns whether one was queued now.
+pub fn absence(
+    conn: &Connection,
+    info: &SessionInfo<'_>,
+    student: &Id,
+    status: &str,
+) -> Result<bool> {
+    let key = info.session.as_str();
+    if status != "absent" {
+        outbox::withdraw(conn, ABSENCE, student, key)?;
+        return Ok(false);
+    }
+    let who: Option<(String, String)> = conn
+        .query_row(
+            "SELECT email, name FROM users WHERE id = ?1",
+            [student.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((email, name)) = who else {
+        return Ok(false);
+    };
+    let period = if info.slot > 0 {
+        format!(" (period {})", info.slot)
+    } else {
+        String::new()
+    };
+    let subject = format!(
+        "Absent: {} ({}) on {}",
+        info.subject_name, info.subject_code, info.date
+    );
+    let body = format!(
+        "Dear {name},\n\nyou were recorded absent from {} ({}) on {}{period}.\n\
+         If this is a mistake, please speak to your teacher.\n",
+        info.subject_name, info.subject_code, info.date
+    );
+    Ok(outbox::enqueue(
+        conn,
+        &NewMessage {
+            kind: ABSENCE,
+            recipient: &email,
+            subject: &subject,
+            body_text: &body,
+            user: Some(student),
+            ref_key: Some(key),
+            ..NewMessage::default()
+        },
+    )?
+    .is_some())
+}
