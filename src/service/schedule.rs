@@ -285,13 +285,12 @@ impl Schedule {
         Ok(())
     }
 
-    /// What the schedule says about `date` at `time`.
-    ///
-    /// The day's periods are, in order of precedence: a holiday's `overrides` (an all-day
-    /// holiday without overrides has none), an exam day's `periods`, the `timetable` entries for
-    /// that weekday, and else `recurring.weekly`'s.
+    /// The periods held on `date`, in order of precedence: a holiday's `overrides` (an all-day
+    /// holiday without overrides has none), an exam day's own `periods` (none when it lists
+    /// none: exams replace the timetable), the `timetable` entries for that weekday, and else
+    /// `recurring.weekly`'s.
     #[must_use]
-    pub fn at(&self, date: Date, time: ClockTime) -> Moment {
+    pub fn day(&self, date: Date) -> Day<'_> {
         let holiday = self.holidays.iter().find(|h| {
             h.range("")
                 .is_ok_and(|(from, to)| from <= date && date <= to)
@@ -306,9 +305,8 @@ impl Schedule {
                 h.overrides.iter().flatten().collect()
             }
             (Some(h), _) if h.all_day => Vec::new(),
-            (_, Some(e)) if e.periods.as_ref().is_some_and(|p| !p.is_empty()) => {
-                e.periods.iter().flatten().collect()
-            }
+            // An exam day overrides the timetable: only its own periods (if any) are held.
+            (_, Some(e)) => e.periods.iter().flatten().collect(),
             _ => {
                 let regular = periods_of(&self.timetable, weekday);
                 if regular.is_empty() {
@@ -321,7 +319,18 @@ impl Schedule {
                 }
             }
         };
-        let period = periods.into_iter().find_map(|p| {
+        Day {
+            holiday: holiday.map(|h| h.name.clone().unwrap_or_default()),
+            exam: exam.map(|e| e.name.clone().unwrap_or_default()),
+            periods,
+        }
+    }
+
+    /// What the schedule says about `date` at `time` (see [`Schedule::day`]).
+    #[must_use]
+    pub fn at(&self, date: Date, time: ClockTime) -> Moment {
+        let day = self.day(date);
+        let period = day.periods.iter().find_map(|p| {
             let (start, end) = (ClockTime::parse(&p.start)?, ClockTime::parse(&p.end)?);
             (start <= time && time < end).then(|| CurrentPeriod {
                 slot: p.slot,
@@ -332,11 +341,33 @@ impl Schedule {
             })
         });
         Moment {
-            weekday,
+            weekday: date.weekday(),
             period,
-            holiday: holiday.map(|h| h.name.clone().unwrap_or_default()),
-            exam: exam.map(|e| e.name.clone().unwrap_or_default()),
+            holiday: day.holiday,
+            exam: day.exam,
         }
+    }
+}
+
+/// The answer of [`Schedule::day`].
+#[derive(Debug, Clone)]
+pub struct Day<'a> {
+    /// The holiday's name (empty when unnamed) if the date is a holiday.
+    pub holiday: Option<String>,
+    /// The exam's name (empty when unnamed) if the date is an exam day.
+    pub exam: Option<String>,
+    /// The periods held that day.
+    pub periods: Vec<&'a Period>,
+}
+
+impl Period {
+    /// Whether the period's metadata names `subject_id`.
+    #[must_use]
+    pub fn is_of(&self, subject_id: &str) -> bool {
+        self.metadata
+            .as_ref()
+            .and_then(|m| m.subject_id.as_deref())
+            .is_some_and(|s| s == subject_id)
     }
 }
 
