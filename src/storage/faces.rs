@@ -137,11 +137,12 @@ pub fn count(conn: &Connection, student: &Id) -> Result<i64> {
     )?)
 }
 
-/// True while some sample still points at this image.
+/// True while some sample or attendance draft still points at this image.
 pub fn image_referenced(conn: &Connection, sha256: &str) -> Result<bool> {
     Ok(conn
         .query_row(
-            "SELECT 1 FROM face_samples WHERE image_sha256 = ?1 LIMIT 1",
+            "SELECT 1 FROM face_samples WHERE image_sha256 = ?1
+             UNION ALL SELECT 1 FROM draft_photos WHERE image_sha256 = ?1 LIMIT 1",
             [sha256],
             |_| Ok(()),
         )

@@ -22,7 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "attendance",
         include_str!("../../migrations/0003_attendance.sql"),
     ),
-    (4, "drafts", include_str!("../../migrations/0004_drafts.sql")),
+    (
+        4,
+        "drafts",
+        include_str!("../../migrations/0004_drafts.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

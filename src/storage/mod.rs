@@ -3,6 +3,7 @@
 
 pub mod attendance;
 pub mod audit;
+pub mod drafts;
 pub mod faces;
 pub mod migrations;
 pub mod outbox;
