@@ -17,8 +17,9 @@ use super::{AppState, parse_id};
 use crate::matching::Verdict;
 use crate::service::Error;
 use crate::service::attendance::{
-    self, ConfirmInput, Csv, DecisionInput, MarkConfig, MarkedFace, percentage,
+    self, ConfirmInput, Csv, DecisionInput, MarkConfig, MarkedFace, SaveTo, percentage,
 };
+use crate::service::drafts::{self, DraftView};
 use crate::storage::attendance::{Counts, Member};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -29,6 +30,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(subject_export))
         .routes(routes!(session_export))
         .routes(routes!(correct))
+        .routes(routes!(draft_view, draft_discard))
+        .routes(routes!(draft_photo))
+        .routes(routes!(draft_assign))
+        .routes(routes!(subject_drafts))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,6 +73,12 @@ pub struct MarkFace {
     pub student: Option<MarkedStudent>,
     /// The nearest enrolled students, nearest first (up to 3), for review.
     pub candidates: Vec<MarkCandidate>,
+    /// Another face took a student nearer to this one (the same student twice, or a look-alike):
+    /// worth the teacher's look.
+    pub needs_review: bool,
+    /// The teacher chose the student for this face (saved drafts).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub assigned_by_teacher: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -84,6 +95,18 @@ pub struct MarkResponse {
     /// Enrolled students no face was matched to.
     pub not_seen: Vec<NotSeen>,
     pub subject_id: String,
+    /// With `save`: the draft the photo joined (faces and `not_seen` then cover all its photos).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft: Option<SavedTo>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedTo {
+    pub draft_id: String,
+    pub date: String,
+    pub slot: i64,
+    /// The photo's number in the draft (from 1).
+    pub photo: i64,
 }
 
 fn round(x: f64, places: i32) -> f64 {
@@ -129,6 +152,8 @@ impl From<MarkedFace> for MarkFace {
                     distance: round(f64::from(d), 4),
                 })
                 .collect(),
+            needs_review: f.displaced,
+            assigned_by_teacher: f.by_teacher,
         }
     }
 }
@@ -143,12 +168,30 @@ fn is_live(raw: &str) -> bool {
     matches!(raw.trim(), "true" | "1")
 }
 
-async fn read_mark(state: &AppState, req: Request) -> Result<(Vec<u8>, String, bool), Error> {
-    let live_query = req.uri().query().is_some_and(|q| {
-        q.split('&')
+/// What a mark request carries.
+struct MarkForm {
+    bytes: Vec<u8>,
+    subject: String,
+    live: bool,
+    /// `save` was asked for: keep the photo in its session's draft.
+    save: Option<SaveTo>,
+}
+
+fn slot_of(raw: &str) -> Result<i64, Error> {
+    raw.trim()
+        .parse()
+        .map_err(|_| Error::Invalid("slot must be a whole number".into()))
+}
+
+async fn read_mark(state: &AppState, req: Request) -> Result<MarkForm, Error> {
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let flag = |name: &str| {
+        query
+            .split('&')
             .filter_map(|kv| kv.split_once('='))
-            .any(|(k, v)| k == "live" && is_live(v))
-    });
+            .any(|(k, v)| k == name && is_live(v))
+    };
+    let (live_query, save_query) = (flag("live"), flag("save"));
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -159,6 +202,7 @@ async fn read_mark(state: &AppState, req: Request) -> Result<(Vec<u8>, String, b
             .await
             .map_err(|e| Error::UnsupportedMedia(format!("Malformed upload: {}", e.body_text())))?;
         let (mut file, mut subject, mut live) = (None, None, live_query);
+        let (mut save, mut date, mut slot) = (save_query, None, None);
         loop {
             let field = form.next_field().await.map_err(|e| {
                 if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -176,11 +220,21 @@ async fn read_mark(state: &AppState, req: Request) -> Result<(Vec<u8>, String, b
                 Some("file" | "image") => file = Some(field.bytes().await.map_err(read)?.to_vec()),
                 Some("subject_id") => subject = Some(field.text().await.map_err(read)?),
                 Some("live") => live |= is_live(&field.text().await.map_err(read)?),
+                Some("save") => save |= is_live(&field.text().await.map_err(read)?),
+                Some("date") => date = Some(field.text().await.map_err(read)?),
+                Some("slot") => slot = Some(slot_of(&field.text().await.map_err(read)?)?),
                 _ => {}
             }
         }
         match (file, subject) {
-            (Some(f), Some(s)) if !f.is_empty() && !s.trim().is_empty() => Ok((f, s, live)),
+            (Some(bytes), Some(subject)) if !bytes.is_empty() && !subject.trim().is_empty() => {
+                Ok(MarkForm {
+                    bytes,
+                    subject,
+                    live,
+                    save: save.then_some(SaveTo { date, slot }),
+                })
+            }
             _ => Err(required()),
         }
     } else {
@@ -207,16 +261,34 @@ async fn read_mark(state: &AppState, req: Request) -> Result<(Vec<u8>, String, b
             return Err(required());
         };
         let live = live_query || body.get("live").and_then(Value::as_bool).unwrap_or(false);
-        Ok((attendance::decode_image(&image)?, subject, live))
+        let save = save_query || body.get("save").and_then(Value::as_bool).unwrap_or(false);
+        let slot = match body.get("slot") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_i64()
+                    .ok_or_else(|| Error::Invalid("slot must be a whole number".into()))?,
+            ),
+        };
+        Ok(MarkForm {
+            bytes: attendance::decode_image(&image)?,
+            subject,
+            live,
+            save: save.then(|| SaveTo {
+                date: text("date"),
+                slot,
+            }),
+        })
     }
 }
 
 /// Match the faces of a class photo against the subject's students (teachers of the subject).
 /// JSON `{"image": "data:image/jpeg;base64,..." | base64, "subject_id"}` or multipart (`file`,
 /// `subject_id`). Only verified enrolments with recorded consent are matched, one face per
-/// student; nothing is stored.
+/// student. Nothing is stored unless `save` is true: then the photo joins the draft of its
+/// session (`date`, default today; `slot`, default the subject's period now in the timetable),
+/// all the draft's photos are matched together (each student once) and the answer covers them.
 #[utoipa::path(post, path = "/mark", tag = "attendance",
-    request_body(content = Object, description = "{\"image\": data URL or base64, \"subject_id\", \"live\"?: bool} or multipart file + subject_id (+ live). `live` (also `?live=true`): a webcam frame of the seed frontend's live mode, analysed with the portrait profile (faces >= 80 px and 10% of the frame; ~60 ms for 640x480)"),
+    request_body(content = Object, description = "{\"image\": data URL or base64, \"subject_id\", \"live\"?: bool, \"save\"?: bool, \"date\"?, \"slot\"?} or multipart file + subject_id (+ live, save, date, slot). `live` (also `?live=true`): a webcam frame of the seed frontend's live mode, analysed with the portrait profile (faces >= 80 px and 10% of the frame; ~60 ms for 640x480)"),
     responses((status = 200, body = MarkResponse), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail), (status = 413, body = Detail),
               (status = 415, body = Detail), (status = 422, body = Detail), (status = 503, body = Detail)),
@@ -226,15 +298,20 @@ async fn mark(
     user: AuthUser,
     req: Request,
 ) -> ApiResult<Json<MarkResponse>> {
-    let (bytes, subject, live) = read_mark(&state, req).await?;
-    let subject = parse_id("subject_id", subject.trim())?;
-    let config = MarkConfig {
-        require_consent: state.settings.require_consent,
-        confident: state.settings.confident_threshold,
-        uncertain: state.settings.uncertain_threshold,
-        live,
-    };
-    let marked = attendance::mark(&state.db, &state.faces, &config, &user, subject, bytes).await?;
+    let form = read_mark(&state, req).await?;
+    let subject = parse_id("subject_id", form.subject.trim())?;
+    let config = mark_config(&state, form.live);
+    let marked = attendance::mark(
+        &state.db,
+        &state.faces,
+        &state.settings.faces_dir(),
+        &config,
+        &user,
+        subject,
+        form.bytes,
+        form.save,
+    )
+    .await?;
     tracing::info!(
         faces = marked.faces.len(),
         elapsed_ms = u64::try_from(marked.elapsed.as_millis()).unwrap_or(u64::MAX),
@@ -244,17 +321,24 @@ async fn mark(
     Ok(Json(MarkResponse {
         count: faces.len(),
         faces,
-        not_seen: marked
-            .not_seen
-            .into_iter()
-            .map(|m| NotSeen {
-                id: m.id.to_string(),
-                name: m.name,
-                roll: m.roll,
-            })
-            .collect(),
+        not_seen: not_seen(marked.not_seen),
         subject_id: marked.subject_id.to_string(),
+        draft: marked.saved.map(|s| SavedTo {
+            draft_id: s.draft_id.to_string(),
+            date: s.date,
+            slot: s.slot,
+            photo: s.photo,
+        }),
     }))
+}
+
+fn mark_config(state: &AppState, live: bool) -> MarkConfig {
+    MarkConfig {
+        require_consent: state.settings.require_consent,
+        confident: state.settings.confident_threshold,
+        uncertain: state.settings.uncertain_threshold,
+        live,
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -269,10 +353,17 @@ pub struct Decision {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ConfirmRequest {
+    /// Required unless `draft_id` is given.
     pub subject_id: Option<String>,
-    /// `YYYY-MM-DD`; today (UTC) by default.
+    /// A saved draft to confirm: its session, and its matches as the starting point (present:
+    /// faces matched confidently or assigned by the teacher; absent: every other verified
+    /// student); the lists and decisions override it. The draft and its photos are deleted.
+    pub draft_id: Option<String>,
+    /// `YYYY-MM-DD`; today (the school's time zone) by default. A holiday or exam day of the
+    /// timetable without a period of this subject is refused.
     pub date: Option<String>,
-    /// Period of the day; 0 by default.
+    /// Period of the day; by default the subject's period running now in its teachers'
+    /// timetables, else its only period that day, else 0.
     pub slot: Option<i64>,
     /// Seed shape: present ids.
     #[serde(default)]
@@ -332,13 +423,14 @@ async fn confirm(
     user: AuthUser,
     ApiJson(req): ApiJson<ConfirmRequest>,
 ) -> ApiResult<Json<ConfirmResponse>> {
-    let subject = req
-        .subject_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| Error::BadRequest("subject_id required".into()))?;
-    let subject_id = parse_id("subject_id", subject)?;
+    let optional_id = |field: &str, raw: Option<&str>| {
+        raw.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_id(field, s))
+            .transpose()
+    };
+    let subject_id = optional_id("subject_id", req.subject_id.as_deref())?;
+    let draft = optional_id("draft_id", req.draft_id.as_deref())?;
     let decisions = req
         .absent_students
         .into_iter()
@@ -356,9 +448,12 @@ async fn confirm(
         .collect();
     let done = attendance::confirm(
         &state.db,
+        &state.settings.faces_dir(),
+        &mark_config(&state, false),
         &user,
         ConfirmInput {
             subject_id,
+            draft,
             date: req.date,
             slot: req.slot,
             decisions,
@@ -507,4 +602,257 @@ async fn correct(
         slot: done.slot,
         summary: Summary::from(&done.counts),
     }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftPhotoInfo {
+    /// Number in the draft (from 1); the image is at `photos/{photo}`.
+    pub photo: i64,
+    pub width: i64,
+    pub height: i64,
+    pub content_type: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftFaceOut {
+    /// The photo this face is in.
+    pub photo: i64,
+    /// Its number in that photo (from 0).
+    pub face: i64,
+    #[serde(flatten)]
+    pub detail: MarkFace,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftResponse {
+    pub draft_id: String,
+    pub subject_id: String,
+    pub date: String,
+    pub slot: i64,
+    pub photos: Vec<DraftPhotoInfo>,
+    /// Every face of every photo, matched together (each student once): the teacher's
+    /// assignments, then present, uncertain and unknown by distance.
+    pub faces: Vec<DraftFaceOut>,
+    /// Enrolled students no face stands for.
+    pub not_seen: Vec<NotSeen>,
+    /// Students counted present if the draft is confirmed as it is.
+    pub present: i64,
+    /// Faces for the teacher to decide (uncertain, or another face took a nearer student).
+    pub to_review: i64,
+    pub updated_at: i64,
+}
+
+fn not_seen(list: Vec<Member>) -> Vec<NotSeen> {
+    list.into_iter()
+        .map(|m| NotSeen {
+            id: m.id.to_string(),
+            name: m.name,
+            roll: m.roll,
+        })
+        .collect()
+}
+
+impl From<DraftView> for DraftResponse {
+    fn from(v: DraftView) -> Self {
+        let faces: Vec<DraftFaceOut> = v
+            .faces
+            .into_iter()
+            .map(|f| DraftFaceOut {
+                photo: f.photo,
+                face: f.face,
+                detail: MarkFace::from(f.marked),
+            })
+            .collect();
+        let count = |p: &dyn Fn(&MarkFace) -> bool| {
+            i64::try_from(faces.iter().filter(|f| p(&f.detail)).count()).unwrap_or(i64::MAX)
+        };
+        Self {
+            present: count(&|f| f.status == "present"),
+            to_review: count(&|f| f.status == "uncertain" || f.needs_review),
+            draft_id: v.draft.id.to_string(),
+            subject_id: v.draft.subject_id.to_string(),
+            date: v.draft.date,
+            slot: v.draft.slot,
+            updated_at: v.draft.updated_at,
+            photos: v
+                .photos
+                .into_iter()
+                .map(|p| DraftPhotoInfo {
+                    photo: p.photo,
+                    width: p.width,
+                    height: p.height,
+                    content_type: p.content_type,
+                })
+                .collect(),
+            faces,
+            not_seen: not_seen(v.not_seen),
+        }
+    }
+}
+
+/// A saved draft: its photos and every face matched now against the subject's students
+/// (teachers of the subject, administrators).
+#[utoipa::path(get, path = "/drafts/{id}", tag = "attendance",
+    params(("id" = String, Path)),
+    responses((status = 200, body = DraftResponse), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn draft_view(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DraftResponse>> {
+    let view = drafts::view(
+        &state.db,
+        &mark_config(&state, false),
+        &user,
+        parse_id("id", &id)?,
+    )
+    .await?;
+    Ok(Json(view.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Discarded {
+    pub ok: bool,
+}
+
+/// Discard a draft and its photos.
+#[utoipa::path(delete, path = "/drafts/{id}", tag = "attendance",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Discarded), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn draft_discard(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Discarded>> {
+    drafts::discard(
+        &state.db,
+        &state.settings.faces_dir(),
+        &user,
+        parse_id("id", &id)?,
+    )
+    .await?;
+    Ok(Json(Discarded { ok: true }))
+}
+
+/// One photo of a draft, as uploaded (to draw the faces' boxes on).
+#[utoipa::path(get, path = "/drafts/{id}/photos/{photo}", tag = "attendance",
+    params(("id" = String, Path), ("photo" = i64, Path)),
+    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>), (status = 400, body = Detail),
+              (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn draft_photo(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, photo)): Path<(String, i64)>,
+) -> ApiResult<Response> {
+    let (bytes, content_type) = drafts::photo(
+        &state.db,
+        &state.settings.faces_dir(),
+        &user,
+        parse_id("id", &id)?,
+        photo,
+    )
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AssignRequest {
+    /// The student this face is; null hands the face back to matching.
+    pub student_id: Option<String>,
+    /// Also add this face to the student's enrolment samples (needs their consent when
+    /// consent is required, and a face at least 80 px wide).
+    #[serde(default)]
+    pub enrol: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssignResponse {
+    /// The face sample added with `enrol`.
+    pub sample_id: Option<String>,
+    pub draft: DraftResponse,
+}
+
+/// The teacher says whose a face is (an unknown face, an uncertain one, or a wrong match); the
+/// student must be enrolled in the subject, and a face of theirs assigned before is released.
+#[utoipa::path(put, path = "/drafts/{id}/faces/{photo}/{face}", tag = "attendance",
+    params(("id" = String, Path), ("photo" = i64, Path), ("face" = i64, Path)),
+    request_body = AssignRequest,
+    responses((status = 200, body = AssignResponse), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
+    security(("bearer" = [])))]
+async fn draft_assign(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, photo, face)): Path<(String, i64, i64)>,
+    ApiJson(req): ApiJson<AssignRequest>,
+) -> ApiResult<Json<AssignResponse>> {
+    let student = req
+        .student_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_id("student_id", s))
+        .transpose()?;
+    let done = drafts::assign(
+        &state.db,
+        &state.faces,
+        &state.settings.faces_dir(),
+        &mark_config(&state, false),
+        &user,
+        parse_id("id", &id)?,
+        (photo, face),
+        student,
+        req.enrol,
+    )
+    .await?;
+    Ok(Json(AssignResponse {
+        sample_id: done.sample.map(|s| s.to_string()),
+        draft: done.view.into(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftSummary {
+    pub draft_id: String,
+    pub date: String,
+    pub slot: i64,
+    pub photos: usize,
+    pub updated_at: i64,
+}
+
+/// A subject's open drafts, newest first.
+#[utoipa::path(get, path = "/subjects/{id}/drafts", tag = "attendance",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Vec<DraftSummary>), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn subject_drafts(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<DraftSummary>>> {
+    let list = drafts::of_subject(&state.db, &user, parse_id("id", &id)?).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|(d, photos)| DraftSummary {
+                draft_id: d.id.to_string(),
+                date: d.date,
+                slot: d.slot,
+                photos,
+                updated_at: d.updated_at,
+            })
+            .collect(),
+    ))
 }

@@ -3,6 +3,7 @@
 //! figures and CSV exports. Counts are always computed from the records.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,14 +11,15 @@ use base64::Engine as _;
 
 use super::auth::AuthUser;
 use super::faces::FaceEngine;
-use super::schedule::parse_date;
+use super::notify;
+use super::schedule::{ClockTime, parse_date};
 use super::subjects::{managed, run};
 use super::{Error, Result};
 use crate::domain::{Id, Role};
-use crate::matching::{Gallery, Thresholds, Verdict, match_faces};
+use crate::matching::{DIM, Gallery, Thresholds, Verdict, decode_blob, distance, match_faces};
 use crate::storage::Db;
-use crate::storage::attendance::{self as store, Counts, Member, NewRecord};
-use crate::storage::{StorageError, audit};
+use crate::storage::attendance::{self as store, Counts, GalleryRow, Member, NewRecord};
+use crate::storage::{StorageError, audit, drafts};
 
 /// Largest base64 text accepted for a photo (about 20 MB decoded); checked before decoding.
 pub const MAX_BASE64_LEN: usize = 27 * 1024 * 1024;
@@ -64,6 +66,10 @@ pub struct MarkedFace {
     pub student: Option<Member>,
     /// The nearest students, nearest first (up to [`REVIEW_K`]).
     pub candidates: Vec<(Member, f32)>,
+    /// The teacher chose the student (a saved draft's face).
+    pub by_teacher: bool,
+    /// Another face took a student nearer to this one: worth the teacher's look.
+    pub displaced: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -72,7 +78,25 @@ pub struct Marked {
     pub faces: Vec<MarkedFace>,
     /// Enrolled students no face was matched to.
     pub not_seen: Vec<Member>,
+    /// Where a saved photo went: the draft and the photo's number in it.
+    pub saved: Option<SavedPhoto>,
     pub elapsed: Duration,
+}
+
+/// A photo kept in a draft.
+#[derive(Debug, Clone)]
+pub struct SavedPhoto {
+    pub draft_id: Id,
+    pub date: String,
+    pub slot: i64,
+    pub photo: i64,
+}
+
+/// Which session a saved photo belongs to (defaults as in [`session_of`]).
+#[derive(Debug, Clone, Default)]
+pub struct SaveTo {
+    pub date: Option<String>,
+    pub slot: Option<i64>,
 }
 
 /// Where a mark request's rules come from.
@@ -85,107 +109,372 @@ pub struct MarkConfig {
     pub live: bool,
 }
 
-/// Match the faces of a class photo against the subject's verified, consenting students.
-/// Nothing is stored (live mode calls this every few seconds).
+impl MarkConfig {
+    fn thresholds(&self) -> Result<Thresholds> {
+        Thresholds::new(self.confident, self.uncertain)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))
+    }
+}
+
+/// Match the faces of a class photo against the subject's verified, consenting students, one
+/// face per student. Nothing is stored unless `save` is given (live mode calls this every few
+/// seconds): then the photo joins the draft of its session, whose faces are matched together, so
+/// a student in two photos of one session is still counted once.
+#[allow(clippy::too_many_arguments)]
 pub async fn mark(
     db: &Db,
     engine: &Arc<FaceEngine>,
+    faces_dir: &Path,
     config: &MarkConfig,
     user: &AuthUser,
     subject: Id,
     bytes: Vec<u8>,
+    save: Option<SaveTo>,
 ) -> Result<Marked> {
     let started = Instant::now();
-    let thresholds = Thresholds::new(config.confident, config.uncertain)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+    let thresholds = config.thresholds()?;
     let u = user.clone();
     let s = subject.clone();
-    let consent = config.require_consent;
-    let (rows, members) = run(db, move |conn| {
+    let when = save.clone();
+    // Ownership and the session's day (a holiday is refused) before any vision work.
+    let session = run(db, move |conn| {
         managed(conn, &u, &s)?;
-        Ok((
-            store::gallery(conn, &s, consent)?,
-            store::members(conn, &s)?,
-        ))
+        when.map(|w| session_of(conn, &s, w.date.as_deref(), w.slot))
+            .transpose()
     })
     .await?;
     if bytes.is_empty() {
         return Err(Error::Invalid("The image is empty".into()));
     }
-    if crate::vision::decode::mime_type(&bytes).is_none() {
+    let Some(content_type) = crate::vision::decode::mime_type(&bytes) else {
         return Err(Error::UnsupportedMedia(
             "The image must be a JPEG, PNG or WebP photo".into(),
         ));
-    }
+    };
     let kind = if config.live {
         crate::vision::pipeline::Subject::Portrait
     } else {
         crate::vision::pipeline::Subject::Class
     };
-    let analysis = engine.photo(bytes, kind).await?;
+    let (bytes, analysis) = engine.photo_keep(bytes, kind).await?;
+    let found: Vec<FaceIn> = analysis
+        .faces
+        .iter()
+        .map(|f| FaceIn {
+            bbox: f.clipped(analysis.width, analysis.height),
+            score: f.score,
+            embedding: f.embedding,
+            assigned: None,
+        })
+        .collect();
+    let consent = config.require_consent;
+    let u = user.clone();
+    let dir = faces_dir.to_owned();
+    let size = (
+        i64::try_from(analysis.width).unwrap_or(i64::MAX),
+        i64::try_from(analysis.height).unwrap_or(i64::MAX),
+    );
+    let subject_id = subject.clone();
+    let (faces, not_seen, saved) = run(db, move |conn| {
+        let Some((date, slot)) = session else {
+            let rows = store::gallery(conn, &subject, consent)?;
+            let members = store::members(conn, &subject)?;
+            let (faces, not_seen) = review(&rows, &members, &found, &thresholds)?;
+            return Ok((faces, not_seen, None));
+        };
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StorageError::from)?;
+        managed(&tx, &u, &subject)?;
+        let draft = drafts::open(&tx, &subject, &date, slot, &u.id)?;
+        let taken = drafts::photos(&tx, &draft.id)?.len();
+        if taken >= super::drafts::MAX_PHOTOS {
+            return Err(Error::Invalid(format!(
+                "A draft holds at most {} photos; confirm or discard it first",
+                super::drafts::MAX_PHOTOS
+            )));
+        }
+        let sha = super::faces::sha256_hex(&bytes);
+        let rows: Vec<([i64; 4], f64, Vec<u8>)> = found
+            .iter()
+            .map(|f| {
+                (
+                    f.bbox,
+                    f64::from(f.score),
+                    crate::matching::encode_blob(&f.embedding),
+                )
+            })
+            .collect();
+        let photo = drafts::add_photo(&tx, &draft.id, &sha, content_type, size, &rows)?;
+        super::faces::store(&dir, &bytes)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("storing the photo: {e}")))?;
+        tx.commit().map_err(StorageError::from)?;
+        let view = super::drafts::review_draft(conn, &draft, consent, &thresholds)?;
+        let faces = view
+            .faces
+            .into_iter()
+            .filter(|f| f.photo == photo)
+            .map(|f| f.marked)
+            .collect();
+        Ok((
+            faces,
+            view.not_seen,
+            Some(SavedPhoto {
+                draft_id: draft.id,
+                date,
+                slot,
+                photo,
+            }),
+        ))
+    })
+    .await?;
+    Ok(Marked {
+        subject_id,
+        faces,
+        not_seen,
+        saved,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// A face to review: where it is, what it looks like and, if the teacher chose, whose it is.
+#[derive(Debug, Clone)]
+pub(crate) struct FaceIn {
+    pub bbox: [i64; 4],
+    pub score: f32,
+    pub embedding: [f32; DIM],
+    pub assigned: Option<Id>,
+}
+
+/// The students nearest to `face` among `rows` (each student's nearest sample), nearest first.
+fn nearest(rows: &[GalleryRow], face: &[f32; DIM], k: usize) -> Vec<(Id, f32)> {
+    let mut best: HashMap<&Id, f32> = HashMap::new();
+    for r in rows {
+        if let Ok(e) = decode_blob(&r.embedding) {
+            let d = distance(face, &e);
+            best.entry(&r.student_id)
+                .and_modify(|b| *b = b.min(d))
+                .or_insert(d);
+        }
+    }
+    let mut list: Vec<(Id, f32)> = best.into_iter().map(|(id, d)| (id.clone(), d)).collect();
+    list.sort_by(|a, b| {
+        a.1.total_cmp(&b.1)
+            .then_with(|| a.0.as_str().cmp(b.0.as_str()))
+    });
+    list.truncate(k);
+    list
+}
+
+/// Match faces against the gallery one-to-one. A face the teacher assigned to an enrolled
+/// student is that student's (present); the other faces are matched against the rest.
+/// Returns the faces in order and the enrolled students no face stands for.
+pub(crate) fn review(
+    rows: &[GalleryRow],
+    members: &[Member],
+    faces: &[FaceIn],
+    thresholds: &Thresholds,
+) -> Result<(Vec<MarkedFace>, Vec<Member>)> {
     let by_id: HashMap<&str, &Member> = members.iter().map(|m| (m.id.as_str(), m)).collect();
-    let gallery = Gallery::from_blobs(rows.iter().map(|r| (r.student_id.clone(), &r.embedding)))
-        .map_err(|e| Error::Internal(anyhow::anyhow!("face gallery: {e}")))?;
-    let embeddings: Vec<[f32; crate::matching::DIM]> =
-        analysis.faces.iter().map(|f| f.embedding).collect();
+    let member = |id: &Id| by_id.get(id.as_str()).map(|m| (*m).clone());
+    let fixed: HashSet<&Id> = faces
+        .iter()
+        .filter_map(|f| f.assigned.as_ref())
+        .filter(|id| by_id.contains_key(id.as_str()))
+        .collect();
+    let gallery = Gallery::from_blobs(
+        rows.iter()
+            .filter(|r| !fixed.contains(&r.student_id))
+            .map(|r| (r.student_id.clone(), &r.embedding)),
+    )
+    .map_err(|e| Error::Internal(anyhow::anyhow!("face gallery: {e}")))?;
+    let open: Vec<usize> = (0..faces.len())
+        .filter(|&i| {
+            faces[i]
+                .assigned
+                .as_ref()
+                .is_none_or(|id| !by_id.contains_key(id.as_str()))
+        })
+        .collect();
+    let embeddings: Vec<[f32; DIM]> = open.iter().map(|&i| faces[i].embedding).collect();
     let matches = if gallery.is_empty() || embeddings.is_empty() {
         Vec::new()
     } else {
-        match_faces(&gallery, &embeddings, &thresholds, REVIEW_K)
+        match_faces(&gallery, &embeddings, thresholds, REVIEW_K)
     };
-    let member = |id: &Id| by_id.get(id.as_str()).map(|m| (*m).clone());
+    let matched: HashMap<usize, &crate::matching::FaceMatch<Id>> =
+        open.iter().copied().zip(matches.iter()).collect();
     let mut seen = HashSet::new();
-    let faces = analysis
-        .faces
-        .iter()
-        .enumerate()
-        .map(|(i, face)| {
-            let m = matches.get(i);
-            let assigned = m.and_then(|m| m.student.as_ref());
-            let student = assigned.and_then(|(id, _)| member(id));
-            if let Some(s) = &student {
-                seen.insert(s.id.clone());
-            }
-            MarkedFace {
-                bbox: face.clipped(analysis.width, analysis.height),
-                verdict: if student.is_some() {
-                    m.map_or(Verdict::Unknown, |m| m.verdict)
-                } else {
-                    Verdict::Unknown
-                },
-                distance: student.as_ref().and(assigned.map(|(_, d)| *d)),
+    let mut out = Vec::with_capacity(faces.len());
+    for (i, face) in faces.iter().enumerate() {
+        let candidates = |list: &[(Id, f32)]| -> Vec<(Member, f32)> {
+            list.iter()
+                .filter_map(|(id, d)| Some((member(id)?, *d)))
+                .collect()
+        };
+        if let Some(student) = face.assigned.as_ref().and_then(member) {
+            let near = nearest(rows, &face.embedding, REVIEW_K);
+            let distance = nearest(
+                &rows
+                    .iter()
+                    .filter(|r| r.student_id == student.id)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                &face.embedding,
+                1,
+            )
+            .first()
+            .map(|(_, d)| *d);
+            seen.insert(student.id.clone());
+            out.push(MarkedFace {
+                bbox: face.bbox,
+                verdict: Verdict::Present,
+                distance,
                 detector_score: face.score,
-                student,
-                candidates: m
-                    .map(|m| {
-                        m.candidates
-                            .iter()
-                            .filter_map(|(id, d)| Some((member(id)?, *d)))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            }
-        })
-        .collect();
+                student: Some(student),
+                candidates: candidates(&near),
+                by_teacher: true,
+                displaced: false,
+            });
+            continue;
+        }
+        let m = matched.get(&i);
+        let assigned = m.and_then(|m| m.student.as_ref());
+        let student = assigned.and_then(|(id, _)| member(id));
+        if let Some(s) = &student {
+            seen.insert(s.id.clone());
+        }
+        out.push(MarkedFace {
+            bbox: face.bbox,
+            verdict: if student.is_some() {
+                m.map_or(Verdict::Unknown, |m| m.verdict)
+            } else {
+                Verdict::Unknown
+            },
+            distance: student.as_ref().and(assigned.map(|(_, d)| *d)),
+            detector_score: face.score,
+            student,
+            candidates: m.map(|m| candidates(&m.candidates)).unwrap_or_default(),
+            by_teacher: false,
+            displaced: m.is_some_and(|m| m.displaced),
+        });
+    }
     let not_seen = members
         .iter()
         .filter(|m| !seen.contains(&m.id))
         .cloned()
         .collect();
-    Ok(Marked {
-        subject_id: subject,
-        faces,
-        not_seen,
-        elapsed: started.elapsed(),
-    })
+    Ok((out, not_seen))
+}
+
+/// The school's date and wall-clock time now: the machine's time zone (`TZ` overrides it).
+#[must_use]
+pub fn local_now() -> (time::Date, ClockTime) {
+    use chrono::{Datelike, Timelike};
+    let now = chrono::Local::now();
+    let date = time::Month::try_from(u8::try_from(now.month()).unwrap_or(1))
+        .ok()
+        .and_then(|m| {
+            time::Date::from_calendar_date(now.year(), m, u8::try_from(now.day()).unwrap_or(1)).ok()
+        })
+        .unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
+    let clock = ClockTime::from_hm(
+        u8::try_from(now.hour()).unwrap_or(0),
+        u8::try_from(now.minute()).unwrap_or(0),
+    )
+    .unwrap_or_else(|| ClockTime::from_hm(0, 0).unwrap_or_else(|| unreachable!()));
+    (date, clock)
+}
+
+/// The session a photo or confirmation is for: `date` (default: today in the school's time
+/// zone) and `slot` (default: the subject's period running now in its teachers' timetables,
+/// else its only period that day, else 0). A day that the timetables make a holiday or an exam
+/// day without a period of this subject is refused (422): no attendance is taken then.
+pub(crate) fn session_of(
+    conn: &rusqlite::Connection,
+    subject: &Id,
+    date: Option<&str>,
+    slot: Option<i64>,
+) -> Result<(String, i64)> {
+    let (today, now) = local_now();
+    let day = match date.map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => {
+            parse_date(d).ok_or_else(|| Error::Invalid("date must be a date YYYY-MM-DD".into()))?
+        }
+        None => today,
+    };
+    if let Some(s) = slot
+        && !(0..=99).contains(&s)
+    {
+        return Err(Error::Invalid("slot must be between 0 and 99".into()));
+    }
+    let mut schedules = Vec::new();
+    for t in crate::storage::subjects::teacher_ids(conn, subject)? {
+        let stored = crate::storage::users::teacher_profile(conn, &t)?
+            .and_then(|p| p.schedule)
+            .and_then(|raw| serde_json::from_str::<serde_json::Value>(&raw).ok());
+        if let Some(v) = stored {
+            schedules.push(super::schedule::from_stored(&v));
+        }
+    }
+    let days: Vec<_> = schedules.iter().map(|s| s.day(day)).collect();
+    let periods: Vec<_> = days
+        .iter()
+        .flat_map(|d| d.periods.iter())
+        .filter(|p| p.is_of(subject.as_str()))
+        .collect();
+    if periods.is_empty() {
+        let off = days.iter().find_map(|d| {
+            d.holiday
+                .as_ref()
+                .map(|h| ("a holiday", h))
+                .or_else(|| d.exam.as_ref().map(|e| ("an exam day", e)))
+        });
+        if let Some((what, name)) = off {
+            let named = if name.is_empty() {
+                String::new()
+            } else {
+                format!(" ({name})")
+            };
+            return Err(Error::Invalid(format!(
+                "{} is {what}{named} in the timetable: no attendance is taken",
+                format_date(day)
+            )));
+        }
+    }
+    let slot = slot.unwrap_or_else(|| {
+        let running = (day == today)
+            .then(|| {
+                periods.iter().find(|p| {
+                    matches!((ClockTime::parse(&p.start), ClockTime::parse(&p.end)),
+                        (Some(a), Some(b)) if a <= now && now < b)
+                })
+            })
+            .flatten();
+        let mut slots: Vec<u32> = periods.iter().map(|p| p.slot).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        match (running, slots.as_slice()) {
+            (Some(p), _) => i64::from(p.slot),
+            (None, [only]) => i64::from(*only),
+            _ => 0,
+        }
+    });
+    Ok((format_date(day), slot))
 }
 
 /// What a teacher confirms.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ConfirmInput {
-    pub subject_id: Id,
-    /// `YYYY-MM-DD`; today (UTC) when absent.
+    /// Required without a draft; must be the draft's subject with one.
+    pub subject_id: Option<Id>,
+    /// A saved draft: its session, and its matches as the starting point (present: the faces
+    /// matched confidently or assigned by the teacher; absent: every other verified student).
+    /// Decisions override it. The draft is deleted with its photos once confirmed.
+    pub draft: Option<Id>,
+    /// `YYYY-MM-DD`; today in the school's time zone when absent.
     pub date: Option<String>,
+    /// Default: the subject's period running now (see [`session_of`]).
     pub slot: Option<i64>,
     /// Applied in order: a later decision for the same student wins.
     pub decisions: Vec<DecisionInput>,
@@ -219,6 +508,8 @@ pub struct Confirmed {
     pub counts: Counts,
     /// Records the session had before (0 on the first confirmation).
     pub replaced: usize,
+    /// Absence notices queued by this confirmation.
+    pub notices: usize,
 }
 
 /// Percentage attended: (present + late) over (total − excused), two decimals; 0 with nothing.
@@ -233,10 +524,6 @@ pub fn percentage(c: &Counts) -> f64 {
     (p * 100.0).round() / 100.0
 }
 
-fn today() -> String {
-    format_date(time::OffsetDateTime::now_utc().date())
-}
-
 fn format_date(d: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
@@ -247,37 +534,26 @@ fn check_date(field: &str, raw: &str) -> Result<String> {
         .ok_or_else(|| Error::Invalid(format!("{field} must be a date YYYY-MM-DD")))
 }
 
-/// Apply the teacher's decisions: one transaction upserts the session, replaces its records
-/// and writes an audit entry. Only students enrolled in the subject are accepted (422).
-pub async fn confirm(db: &Db, user: &AuthUser, input: ConfirmInput) -> Result<Confirmed> {
-    let date = match input.date.as_deref() {
-        Some(d) if !d.trim().is_empty() => check_date("date", d)?,
-        _ => today(),
-    };
-    let slot = input.slot.unwrap_or(0);
-    if !(0..=99).contains(&slot) {
-        return Err(Error::Invalid("slot must be between 0 and 99".into()));
-    }
-    // An empty confirmation would wipe a session's records: refused (corrections go through
-    // `correct`).
-    if input.decisions.is_empty() {
-        return Err(Error::Invalid(
-            "No decisions: send present_students / absent_students or decisions".into(),
-        ));
-    }
-    let mut decided: BTreeMap<Id, (&'static str, Option<f64>)> = BTreeMap::new();
-    for d in &input.decisions {
+type Decided = BTreeMap<Id, (&'static str, Option<f64>)>;
+
+fn parse_status(raw: &str) -> Result<&'static str> {
+    STATUSES
+        .iter()
+        .copied()
+        .find(|s| s.eq_ignore_ascii_case(raw.trim()))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "status must be one of present, late, excused, absent (got {raw:?})"
+            ))
+        })
+}
+
+fn parse_decisions(decisions: &[DecisionInput]) -> Result<Decided> {
+    let mut decided = Decided::new();
+    for d in decisions {
         let id = Id::parse(d.student_id.trim())
             .map_err(|_| Error::BadRequest("Invalid student_id format".into()))?;
-        let status = STATUSES
-            .iter()
-            .find(|s| s.eq_ignore_ascii_case(d.status.trim()))
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "status must be one of present, late, excused, absent (got {:?})",
-                    d.status
-                ))
-            })?;
+        let status = parse_status(&d.status)?;
         if let Some(x) = d.distance
             && !(x.is_finite() && (0.0..=4.0).contains(&x))
         {
@@ -285,13 +561,96 @@ pub async fn confirm(db: &Db, user: &AuthUser, input: ConfirmInput) -> Result<Co
         }
         decided.insert(id, (status, d.distance));
     }
+    Ok(decided)
+}
+
+/// Apply the teacher's decisions: one transaction upserts the session, replaces its records,
+/// brings the absence notices in the outbox in line, deletes the draft it came from and writes
+/// an audit entry. Only students enrolled in the subject are accepted (422).
+pub async fn confirm(
+    db: &Db,
+    faces_dir: &Path,
+    config: &MarkConfig,
+    user: &AuthUser,
+    input: ConfirmInput,
+) -> Result<Confirmed> {
+    let explicit = parse_decisions(&input.decisions)?;
+    if input.draft.is_none() && explicit.is_empty() {
+        // An empty confirmation would wipe a session's records: refused (corrections go
+        // through `correct`).
+        return Err(Error::Invalid(
+            "No decisions: send present_students / absent_students or decisions".into(),
+        ));
+    }
+    if input.draft.is_none() && input.subject_id.is_none() {
+        return Err(Error::BadRequest("subject_id required".into()));
+    }
+    let thresholds = config.thresholds()?;
+    let consent = config.require_consent;
     let user = user.clone();
-    let subject = input.subject_id;
-    run(db, move |conn| {
+    let dir = faces_dir.to_owned();
+    let (confirmed, photos) = run(db, move |conn| {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StorageError::from)?;
-        managed(&tx, &user, &subject)?;
+        let mut decided = Decided::new();
+        let (subject, date, slot, draft) = if let Some(id) = &input.draft {
+            let draft = drafts::get(&tx, id)?
+                .ok_or_else(|| Error::NotFound("Draft not found".into()))?;
+            if input.subject_id.as_ref().is_some_and(|s| *s != draft.subject_id) {
+                return Err(Error::Invalid(
+                    "subject_id is not the draft's subject".into(),
+                ));
+            }
+            let date_differs = input
+                .date
+                .as_deref()
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .is_some_and(|d| check_date("date", d).ok().as_deref() != Some(&draft.date));
+            if date_differs || input.slot.is_some_and(|s| s != draft.slot) {
+                return Err(Error::Invalid(format!(
+                    "The draft is for {} slot {}",
+                    draft.date, draft.slot
+                )));
+            }
+            managed(&tx, &user, &draft.subject_id)?;
+            let view = super::drafts::review_draft(&tx, &draft, consent, &thresholds)?;
+            for f in view.faces {
+                if let Some(s) = f.marked.student
+                    && (f.marked.verdict == Verdict::Present)
+                {
+                    let d = f.marked.distance.map(f64::from);
+                    decided.insert(s.id, ("present", d));
+                }
+            }
+            for m in store::members(&tx, &draft.subject_id)? {
+                if m.verified {
+                    decided.entry(m.id).or_insert(("absent", None));
+                }
+            }
+            (
+                draft.subject_id.clone(),
+                draft.date.clone(),
+                draft.slot,
+                Some(draft.id),
+            )
+        } else {
+            let subject = input
+                .subject_id
+                .clone()
+                .ok_or_else(|| Error::BadRequest("subject_id required".into()))?;
+            managed(&tx, &user, &subject)?;
+            let (date, slot) = session_of(&tx, &subject, input.date.as_deref(), input.slot)?;
+            (subject, date, slot, None)
+        };
+        decided.extend(explicit);
+        if decided.is_empty() {
+            return Err(Error::Invalid(
+                "Nothing to confirm: the subject has no verified students".into(),
+            ));
+        }
+        let info = managed(&tx, &user, &subject)?;
         let enrolled: HashSet<Id> = store::members(&tx, &subject)?
             .into_iter()
             .map(|m| m.id)
@@ -337,30 +696,53 @@ pub async fn confirm(db: &Db, user: &AuthUser, input: ConfirmInput) -> Result<Co
             .collect();
         let replaced = store::replace_records(&tx, &session, &records)?;
         let counts = store::session_counts(&tx, &session)?;
+        let about = notify::SessionInfo {
+            session: &session,
+            subject_name: &info.name,
+            subject_code: &info.code,
+            date: &date,
+            slot,
+        };
+        let mut notices = 0;
+        for id in decided.keys().chain(before.keys().filter(|id| !decided.contains_key(*id))) {
+            let status = decided.get(id).map_or("none", |(s, _)| s);
+            notices += usize::from(notify::absence(&tx, &about, id, status)?);
+        }
+        let photos = match &draft {
+            Some(d) => drafts::delete(&tx, d)?,
+            None => Vec::new(),
+        };
         audit::record(
             &tx,
             Some(&user.id),
             "attendance.confirm",
             Some(session.as_str()),
             &format!(
-                "subject={} date={date} slot={slot} present={} late={} excused={} absent={} replaced={replaced}",
+                "subject={} date={date} slot={slot} present={} late={} excused={} absent={} replaced={replaced}{}",
                 subject.as_str(),
                 counts.present,
                 counts.late,
                 counts.excused,
-                counts.absent
+                counts.absent,
+                draft.as_ref().map(|d| format!(" draft={}", d.as_str())).unwrap_or_default()
             ),
         )?;
         tx.commit().map_err(StorageError::from)?;
-        Ok(Confirmed {
-            session_id: session,
-            date,
-            slot,
-            counts,
-            replaced,
-        })
+        Ok((
+            Confirmed {
+                session_id: session,
+                date,
+                slot,
+                counts,
+                replaced,
+                notices,
+            },
+            photos,
+        ))
     })
-    .await
+    .await?;
+    super::faces::remove_unreferenced(db, &dir, photos).await?;
+    Ok(confirmed)
 }
 
 /// Change one student's status in a confirmed session (teachers of the subject, administrators):
@@ -372,14 +754,7 @@ pub async fn correct(
     student: Id,
     status: &str,
 ) -> Result<Confirmed> {
-    let status = STATUSES
-        .iter()
-        .find(|s| s.eq_ignore_ascii_case(status.trim()))
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "status must be one of present, late, excused, absent (got {status:?})"
-            ))
-        })?;
+    let status = parse_status(status)?;
     let user = user.clone();
     run(db, move |conn| {
         let tx = conn
@@ -387,7 +762,7 @@ pub async fn correct(
             .map_err(StorageError::from)?;
         let s = store::session(&tx, &session)?
             .ok_or_else(|| Error::NotFound("Session not found".into()))?;
-        managed(&tx, &user, &s.subject_id)?;
+        let subject = managed(&tx, &user, &s.subject_id)?;
         if !crate::storage::subjects::is_enrolled(&tx, &s.subject_id, &student)? {
             return Err(Error::Invalid(format!(
                 "Not enrolled in this subject: {}",
@@ -407,6 +782,18 @@ pub async fn correct(
             ),
         )?;
         let counts = store::session_counts(&tx, &session)?;
+        let notices = usize::from(notify::absence(
+            &tx,
+            &notify::SessionInfo {
+                session: &session,
+                subject_name: &subject.name,
+                subject_code: &subject.code,
+                date: &s.date,
+                slot: s.slot,
+            },
+            &student,
+            status,
+        )?);
         tx.commit().map_err(StorageError::from)?;
         Ok(Confirmed {
             session_id: s.id,
@@ -414,6 +801,7 @@ pub async fn correct(
             slot: s.slot,
             counts,
             replaced: usize::from(before.is_some()),
+            notices,
         })
     })
     .await

@@ -75,7 +75,7 @@ impl FaceEngine {
     }
 
     /// The loaded pipeline (loading it if needed); call on the blocking pool.
-    fn pipeline(&self) -> Result<Arc<Pipeline>> {
+    pub(crate) fn pipeline(&self) -> Result<Arc<Pipeline>> {
         let mut slot = self.pipeline.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = slot.as_ref() {
             return Ok(Arc::clone(p));
@@ -102,12 +102,22 @@ impl FaceEngine {
     /// portrait profile), analysed on the blocking pool behind the same admission limit as
     /// enrolment (busy: 503 with Retry-After).
     pub async fn photo(self: &Arc<Self>, bytes: Vec<u8>, kind: Subject) -> Result<Analysis> {
+        Ok(self.photo_keep(bytes, kind).await?.1)
+    }
+
+    /// [`FaceEngine::photo`], handing the bytes back for storing.
+    pub async fn photo_keep(
+        self: &Arc<Self>,
+        bytes: Vec<u8>,
+        kind: Subject,
+    ) -> Result<(Vec<u8>, Analysis)> {
         let permit = self.admit().await?;
         let engine = Arc::clone(self);
-        blocking(move || -> Result<Analysis> {
+        blocking(move || -> Result<(Vec<u8>, Analysis)> {
             let _permit = permit;
             let pipeline = engine.pipeline()?;
-            Ok(pipeline.faces_of(&bytes, kind)?)
+            let analysis = pipeline.faces_of(&bytes, kind)?;
+            Ok((bytes, analysis))
         })
         .await?
     }
@@ -120,7 +130,7 @@ pub fn image_file(faces_dir: &Path, sha: &str) -> PathBuf {
 }
 
 /// Write the bytes under their hash (temp file + rename, so a reader never sees half a file).
-fn store(faces_dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
+pub(crate) fn store(faces_dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
     let sha = sha256_hex(bytes);
     let path = image_file(faces_dir, &sha);
     if path.exists() {
@@ -141,7 +151,7 @@ fn store(faces_dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
     written.map(|()| sha)
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
@@ -325,13 +335,7 @@ pub fn check(pipeline: &Pipeline, bytes: Vec<u8>) -> Result<Checked> {
     })
 }
 
-/// Record a checked photo as the student's newest sample and put the image in the store,
-/// keeping the newest [`MAX_SAMPLES`] and deleting images no sample uses any more. Returns the
-/// sample and the student's total.
-///
-/// The image is written inside the same write transaction (`BEGIN IMMEDIATE`) that inserts the
-/// row, and files are only unlinked inside one too: SQLite serialises writers, even across
-/// processes (`rollcall enroll`), so a file is never unlinked while a new sample takes it up.
+/// Record a checked photo as the student's newest sample (see [`record_sample`]).
 pub fn record(
     conn: &mut rusqlite::Connection,
     faces_dir: &Path,
@@ -339,19 +343,59 @@ pub fn record(
     actor: Option<&Id>,
     checked: &Checked,
 ) -> Result<(Sample, i64)> {
+    record_sample(
+        conn,
+        faces_dir,
+        student,
+        actor,
+        &SampleParts {
+            bytes: &checked.bytes,
+            sha: &checked.sha,
+            content_type: checked.content_type,
+            bbox: checked.usable.bbox,
+            score: checked.usable.score,
+            embedding: &checked.usable.embedding,
+        },
+    )
+}
+
+/// A face image and what the pipeline found in it, ready to be stored as a sample.
+pub(crate) struct SampleParts<'a> {
+    pub bytes: &'a [u8],
+    pub sha: &'a str,
+    pub content_type: &'a str,
+    pub bbox: [i64; 4],
+    pub score: f32,
+    pub embedding: &'a [f32; crate::matching::DIM],
+}
+
+/// Record a face as the student's newest sample and put the image in the store, keeping the
+/// newest [`MAX_SAMPLES`] and deleting images nothing uses any more. Returns the sample and the
+/// student's total.
+///
+/// The image is written inside the same write transaction (`BEGIN IMMEDIATE`) that inserts the
+/// row, and files are only unlinked inside one too: SQLite serialises writers, even across
+/// processes (`rollcall enroll`), so a file is never unlinked while a new sample takes it up.
+pub(crate) fn record_sample(
+    conn: &mut rusqlite::Connection,
+    faces_dir: &Path,
+    student: &Id,
+    actor: Option<&Id>,
+    parts: &SampleParts<'_>,
+) -> Result<(Sample, i64)> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(StorageError::from)?;
-    let blob = encode_blob(&checked.usable.embedding);
+    let blob = encode_blob(parts.embedding);
     let sample = samples::insert(
         &tx,
         &NewSample {
             student_id: student,
-            image_sha256: &checked.sha,
-            content_type: checked.content_type,
+            image_sha256: parts.sha,
+            content_type: parts.content_type,
             embedding: &blob,
-            bbox: checked.usable.bbox,
-            score: f64::from(checked.usable.score),
+            bbox: parts.bbox,
+            score: f64::from(parts.score),
             added_by: actor,
         },
     )?;
@@ -364,7 +408,7 @@ pub fn record(
         Some(student.as_str()),
         sample.id.as_str(),
     )?;
-    store(faces_dir, &checked.bytes)
+    store(faces_dir, parts.bytes)
         .map_err(|e| Error::Internal(anyhow::anyhow!("storing the face image: {e}")))?;
     tx.commit().map_err(StorageError::from)?;
     unlink_unreferenced(conn, faces_dir, &pruned)?;
@@ -372,7 +416,7 @@ pub fn record(
 }
 
 /// Delete the files of these images that no sample refers to any more.
-fn unlink_unreferenced(
+pub(crate) fn unlink_unreferenced(
     conn: &mut rusqlite::Connection,
     faces_dir: &Path,
     shas: &[String],

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod attendance;
 pub mod auth;
 pub mod avatars;
+pub mod drafts;
 pub mod faces;
 pub mod notify;
 pub mod password;

@@ -12,7 +12,7 @@ use crate::helpers::{TestApp, body, expect_detail, spawn_app};
 use crate::students::{decode, ok, photo, png, upload};
 use crate::subjects::{student, subject, teacher};
 
-fn data_url(bytes: &[u8]) -> String {
+pub(crate) fn data_url(bytes: &[u8]) -> String {
     format!(
         "data:image/jpeg;base64,{}",
         base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -20,7 +20,7 @@ fn data_url(bytes: &[u8]) -> String {
 }
 
 /// Two photos side by side (PNG).
-fn side_by_side(a: &[u8], b: &[u8]) -> Vec<u8> {
+pub(crate) fn side_by_side(a: &[u8], b: &[u8]) -> Vec<u8> {
     let (a, b) = (decode(a), decode(b));
     let mut out = RgbImage::new(a.width() + b.width(), a.height().max(b.height()));
     out.copy_from(&a, 0, 0)
@@ -35,7 +35,12 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 /// Record consent and enrol the given photos for a student (as their teacher).
-async fn enrol_faces(app: &TestApp, teacher: &str, student: &str, photos: &[Vec<u8>]) -> usize {
+pub(crate) async fn enrol_faces(
+    app: &TestApp,
+    teacher: &str,
+    student: &str,
+    photos: &[Vec<u8>],
+) -> usize {
     ok(app
         .post(
             &format!("/api/students/{student}/consent"),

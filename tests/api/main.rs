@@ -4,6 +4,7 @@
 mod attendance;
 mod auth;
 mod cli;
+mod drafts;
 mod errors;
 mod helpers;
 mod ops;
