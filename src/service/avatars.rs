@@ -1,5 +1,6 @@
-//! Teachers' profile pictures: checked like the seed (extension, content type, 5 MiB) and kept
-//! on local disk under `<data_dir>/avatars/`, content-addressed, served at `/avatars/...`.
+//! Teachers' profile pictures: checked like the seed (extension, content type, 5 MiB), decoded
+//! and re-encoded (see [`normalise`]), kept on local disk under `<data_dir>/avatars/`,
+//! content-addressed, served at `/avatars/...`.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,41 @@ pub fn check_upload(file_name: &str, content_type: &str) -> Result<&'static str>
     }
 }
 
+/// Longest side of a stored avatar.
+pub const AVATAR_SIDE: usize = 512;
+
+/// Decode the upload completely (under the photo limits: a truncated file or a decompression
+/// bomb is refused, not stored), turn it upright, shrink it to [`AVATAR_SIDE`] and re-encode it
+/// as a JPEG, so nothing of the original file but its pixels is kept or served (no EXIF: no GPS
+/// position, no camera serial).
+fn normalise(bytes: &[u8]) -> Result<Vec<u8>> {
+    let limits = crate::vision::decode::Limits {
+        max_bytes: MAX_AVATAR_BYTES,
+        ..crate::vision::decode::Limits::default()
+    };
+    let img = crate::vision::decode::decode(bytes, &limits)
+        .map_err(crate::vision::pipeline::PipelineError::from)?;
+    let longest = img.width.max(img.height).max(1);
+    let (w, h, data) = if longest > AVATAR_SIDE {
+        let w = (img.width * AVATAR_SIDE / longest).max(1);
+        let h = (img.height * AVATAR_SIDE / longest).max(1);
+        let data = crate::vision::resize::resize_rgb(&img.data, img.width, img.height, w, h);
+        (w, h, data)
+    } else {
+        (img.width, img.height, img.data)
+    };
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode(
+            &data,
+            u32::try_from(w).unwrap_or(u32::MAX),
+            u32::try_from(h).unwrap_or(u32::MAX),
+            image::ExtendedColorType::Rgb8,
+        )
+        .map_err(|e| Error::Internal(anyhow::anyhow!("encoding the avatar: {e}")))?;
+    Ok(out)
+}
+
 /// Store the image and point the teacher's profile at it; returns the public URL.
 pub async fn save(
     db: &Db,
@@ -50,19 +86,23 @@ pub async fn save(
         return Err(Error::BadRequest("Invalid file content type".into()));
     }
     let dir = data_dir.join(AVATAR_DIR);
-    let name = format!("{}.{ext}", hex::encode(Sha256::digest(&bytes)));
-    let target: PathBuf = dir.join(&name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    blocking(move || -> std::io::Result<()> {
-        std::fs::create_dir_all(&dir)?;
-        if !target.exists() {
-            std::fs::write(&tmp, &bytes)?;
-            std::fs::rename(&tmp, &target)?;
-        }
-        Ok(())
+    let name = blocking(move || -> Result<String> {
+        let jpeg = normalise(&bytes)?;
+        let name = format!("{}.jpg", hex::encode(Sha256::digest(&jpeg)));
+        let target: PathBuf = dir.join(&name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let store = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            if !target.exists() {
+                std::fs::write(&tmp, &jpeg)?;
+                std::fs::rename(&tmp, &target)?;
+            }
+            Ok(())
+        };
+        store().map_err(|e| Error::Internal(anyhow::anyhow!("storing avatar: {e}")))?;
+        Ok(name)
     })
-    .await?
-    .map_err(|e| Error::Internal(anyhow::anyhow!("storing avatar: {e}")))?;
+    .await??;
     let url = format!("{base_url}/{AVATAR_DIR}/{name}");
     let (id, stored) = (teacher.id.clone(), url.clone());
     if db.call(move |c| repo::set_avatar(c, &id, &stored)).await? {

@@ -430,7 +430,8 @@ async fn avatar_upload_is_checked_stored_and_served() {
 
     let v = ok(upload(&app, &t, multipart("me.PNG", "image/png", &png)).await).await;
     let url = v["avatarUrl"].as_str().unwrap_or_default().to_owned();
-    assert!(url.ends_with(".png"), "{url}");
+    // Avatars are decoded and stored re-encoded as JPEG.
+    assert!(url.ends_with(".jpg"), "{url}");
     assert_eq!(
         ok(app.get("/api/settings", Some(&t)).await).await["avatarUrl"],
         url.as_str()
@@ -441,9 +442,33 @@ async fn avatar_upload_is_checked_stored_and_served() {
         .unwrap_or_else(|| panic!("{url}"));
     let served = app.get(&path, None).await;
     assert_eq!(served.status(), StatusCode::OK);
-    assert_eq!(
-        served.bytes().await.unwrap_or_default().as_ref(),
-        png.as_slice()
+    let served = served.bytes().await.unwrap_or_default();
+    let img = image::load_from_memory_with_format(&served, image::ImageFormat::Jpeg)
+        .unwrap_or_else(|e| panic!("served avatar: {e}"));
+    assert_eq!((img.width(), img.height()), (2, 2));
+
+    // Nothing of the file but its pixels is kept: an EXIF block (GPS position...) is dropped.
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    image::RgbImage::new(8, 8)
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .unwrap_or_else(|e| panic!("jpeg: {e}"));
+    let jpeg = jpeg.into_inner();
+    let secret = b"Exif\0\0GPS-SECRET-4711";
+    let mut tagged = jpeg[..2].to_vec();
+    tagged.extend_from_slice(&[0xFF, 0xE1, 0, u8::try_from(secret.len() + 2).unwrap_or(0)]);
+    tagged.extend_from_slice(secret);
+    tagged.extend_from_slice(&jpeg[2..]);
+    let v = ok(upload(&app, &t, multipart("me.jpg", "image/jpeg", &tagged)).await).await;
+    let url = v["avatarUrl"].as_str().unwrap_or_default().to_owned();
+    let path = url
+        .find("/avatars/")
+        .map(|i| url[i..].to_owned())
+        .unwrap_or_else(|| panic!("{url}"));
+    let served = app.get(&path, None).await.bytes().await.unwrap_or_default();
+    assert!(served.starts_with(&[0xFF, 0xD8]));
+    assert!(
+        !served.windows(10).any(|w| w == b"GPS-SECRET"),
+        "the avatar kept its EXIF"
     );
 
     for (name, ct, bytes, status, detail) in [
