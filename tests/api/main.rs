@@ -8,6 +8,7 @@ mod drafts;
 mod errors;
 mod guards;
 mod helpers;
+mod hostile;
 mod ops;
 mod recovery;
 mod settings;
