@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod drafts;
 mod errors;
+mod faults;
 mod guards;
 mod helpers;
 mod hostile;

@@ -1,0 +1,434 @@
+//! Faults: the real binary is killed with SIGKILL while it confirms sessions and while it enrols
+//! faces; after a restart the database passes SQLite's integrity check, everything the server
+//! had answered 200 for is there, and nothing is half-written. A data directory that cannot
+//! be used stops the server at start with a message naming it.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, SECRET};
+use crate::students::photo;
+
+struct Server {
+    /// `None` for a handle that only talks to a server another handle owns.
+    child: Option<Child>,
+    base: String,
+    client: Client,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("free port: {e}"))
+}
+
+fn command(data_dir: &Path, port: u16) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    cmd.args([
+        "serve",
+        "--bind",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+        &data_dir.display().to_string(),
+        "--cache-dir",
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(".cache")
+            .display()
+            .to_string(),
+        "--jwt-secret",
+        SECRET,
+        "--admin-email",
+        ADMIN_EMAIL,
+        "--admin-password",
+        ADMIN_PASSWORD,
+        "--log-format",
+        "json",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    cmd
+}
+
+impl Server {
+    async fn start(data_dir: &Path) -> Self {
+        let port = free_port();
+        let child = command(data_dir, port)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn rollcall: {e}"));
+        let server = Self {
+            child: Some(child),
+            base: format!("http://127.0.0.1:{port}"),
+            client: Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = server
+                .client
+                .get(format!("{}/health", server.base))
+                .send()
+                .await
+                && r.status() == StatusCode::OK
+            {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "rollcall did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: no shutdown hook runs.
+    fn kill9(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> reqwest::Result<reqwest::Response> {
+        let mut req = self.client.post(format!("{}{path}", self.base)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await
+    }
+
+    async fn ok(&self, path: &str, body: &Value, token: Option<&str>) -> Value {
+        let resp = self
+            .post(path, body, token)
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, StatusCode::OK, "POST {path}: {v}");
+        v
+    }
+
+    async fn login(&self, email: &str, password: &str) -> String {
+        self.ok(
+            "/api/auth/login",
+            &json!({"email": email, "password": password}),
+            None,
+        )
+        .await["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// Enrol one photo: `Err` when the server is gone, `Ok(None)` when it refused the photo.
+async fn upload(
+    s: &Server,
+    token: &str,
+    student: &str,
+    photo: &[u8],
+) -> Result<Option<String>, reqwest::Error> {
+    let boundary = "fault-boundary-9c2e";
+    let mut raw = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"student_id\"\r\n\r\n{student}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"face.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+    )
+    .into_bytes();
+    raw.extend_from_slice(photo);
+    raw.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = s
+        .client
+        .post(format!("{}/api/students/upload-face", s.base))
+        .bearer_auth(token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(raw)
+        .send()
+        .await?;
+    if r.status() != StatusCode::OK {
+        return Ok(None);
+    }
+    let v: Value = r.json().await?;
+    Ok(v["sample_id"].as_str().map(str::to_owned))
+}
+
+fn db(data_dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(data_dir.join("rollcall.sqlite3")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn integrity(data_dir: &Path) {
+    let check: String = db(data_dir)
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(check, "ok");
+    let fk: i64 = db(data_dir)
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap_or(-1);
+    assert_eq!(fk, 0, "foreign key violations after the crash");
+}
+
+/// A teacher with a subject of `n` students (consent recorded); (teacher token, subject, students).
+async fn school(s: &Server, n: usize) -> (String, String, Vec<String>) {
+    let admin = s.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    s.ok(
+        "/api/admin/users",
+        &json!({"role": "teacher", "email": "t@school.test", "name": "T", "password": "teacher-pass-1"}),
+        Some(&admin),
+    )
+    .await;
+    let teacher = s.login("t@school.test", "teacher-pass-1").await;
+    let subject = s
+        .ok(
+            "/api/subjects",
+            &json!({"name": "Faults", "code": "FLT1"}),
+            Some(&teacher),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut students = Vec::new();
+    for i in 0..n {
+        let v = s
+            .ok(
+                "/api/students",
+                &json!({"name": format!("Student {i}"), "email": format!("s{i}@school.test"),
+                        "subject_ids": [subject]}),
+                Some(&teacher),
+            )
+            .await;
+        let id = v["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {v}"))
+            .to_owned();
+        s.ok(
+            &format!("/api/students/{id}/consent"),
+            &Value::Null,
+            Some(&teacher),
+        )
+        .await;
+        students.push(id);
+    }
+    (teacher, subject, students)
+}
+
+fn day(n: usize) -> String {
+    let base = time::macros::date!(2026 - 01 - 05);
+    let d = base + time::Duration::days(i64::try_from(n).unwrap_or(0));
+    format!("{}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+#[tokio::test]
+async fn kill_9_during_confirm_loses_nothing_confirmed() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().to_owned();
+    let s = Server::start(&data).await;
+    let (teacher, subject, students) = school(&s, 30).await;
+    let mut confirmed: Vec<String> = Vec::new();
+    let mut next = 0;
+    let mut server = Some(s);
+    for round in 0..3u64 {
+        let s = server.take().unwrap_or_else(|| panic!("no server"));
+        // Confirm session after session; the kill lands at a different moment each round.
+        let kill_at = Instant::now() + Duration::from_millis(300 + 250 * round);
+        while Instant::now() < kill_at {
+            let date = day(next);
+            next += 1;
+            let decisions: Vec<Value> = students
+                .iter()
+                .enumerate()
+                .map(|(i, id)| json!({"student_id": id, "status": if i % 3 == 0 { "absent" } else { "present" }}))
+                .collect();
+            let body = json!({"subject_id": subject, "date": date, "decisions": decisions});
+            if let Ok(r) = s
+                .post("/api/attendance/confirm", &body, Some(&teacher))
+                .await
+                && r.status() == StatusCode::OK
+            {
+                confirmed.push(date);
+            }
+        }
+        // One more in flight while the process dies.
+        let inflight = {
+            let body = json!({"subject_id": subject, "date": day(next),
+                "decisions": students.iter().map(|id| json!({"student_id": id, "status": "late"})).collect::<Vec<_>>()});
+            next += 1;
+            let req = s
+                .client
+                .post(format!("{}/api/attendance/confirm", s.base))
+                .bearer_auth(&teacher)
+                .json(&body);
+            tokio::spawn(async move { req.send().await.map(|r| r.status()) })
+        };
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        s.kill9();
+        if let Ok(Ok(status)) = inflight.await
+            && status == StatusCode::OK
+        {
+            confirmed.push(day(next - 1));
+        }
+        integrity(&data);
+        server = Some(Server::start(&data).await);
+    }
+    assert!(
+        confirmed.len() >= 3,
+        "too few confirmations to mean anything: {confirmed:?}"
+    );
+    // Every session the server said it confirmed is there in full; no session is partial.
+    let conn = db(&data);
+    let mut stmt = conn
+        .prepare(
+            "SELECT s.date, COUNT(r.student_id) FROM attendance_sessions s
+             LEFT JOIN attendance_records r ON r.session_id = s.id GROUP BY s.id",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sessions: Vec<(String, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(Result::ok)
+        .collect();
+    for (date, records) in &sessions {
+        assert_eq!(*records, 30, "session {date} has {records} records");
+    }
+    for date in &confirmed {
+        assert!(
+            sessions.iter().any(|(d, _)| d == date),
+            "confirmed session {date} was lost"
+        );
+    }
+    println!(
+        "{} sessions confirmed over 3 kills, {} on disk, all complete",
+        confirmed.len(),
+        sessions.len()
+    );
+    if let Some(s) = server {
+        s.kill9();
+    }
+}
+
+#[tokio::test]
+async fn kill_9_during_enrolment_leaves_no_sample_without_its_image() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().to_owned();
+    let s = Server::start(&data).await;
+    let (teacher, _, students) = school(&s, 3).await;
+    let photos = vec![photo("obama.jpg"), photo("obama2.jpg"), photo("biden.jpg")];
+    let mut accepted: Vec<String> = Vec::new();
+    let mut server = Some(s);
+    for round in 0..3u64 {
+        let s = server.take().unwrap_or_else(|| panic!("no server"));
+        // Load the models first, so that the kill lands among uploads, not model loading.
+        let warm = upload(&s, &teacher, &students[0], &photos[0]).await;
+        accepted.extend(warm.ok().flatten());
+        let (client, base, token) = (s.client.clone(), s.base.clone(), teacher.clone());
+        let (ids, photos2) = (students.clone(), photos.clone());
+        let uploads = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let server = Server {
+                child: None,
+                base,
+                client,
+            };
+            // Each student gets at most 9 uploads in all (they keep 10).
+            for i in 0..6 {
+                match upload(
+                    &server,
+                    &token,
+                    &ids[i % ids.len()],
+                    &photos2[(i + 1) % photos2.len()],
+                )
+                .await
+                {
+                    Ok(Some(id)) => got.push(id),
+                    Ok(None) => {}
+                    Err(_) => break,
+                }
+            }
+            got
+        });
+        tokio::time::sleep(Duration::from_millis(500 + 400 * round)).await;
+        s.kill9();
+        accepted.extend(uploads.await.unwrap_or_default());
+        integrity(&data);
+        server = Some(Server::start(&data).await);
+    }
+    let conn = db(&data);
+    let mut stmt = conn
+        .prepare("SELECT id, image_sha256 FROM face_samples")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(Result::ok)
+        .collect();
+    for (id, sha) in &rows {
+        let file = rollcall::service::faces::image_file(&data.join("faces"), sha);
+        assert!(
+            file.exists(),
+            "sample {id} lost its image {}",
+            file.display()
+        );
+    }
+    // A student keeps their newest 10 samples: with fewer uploads per student than that, every
+    // accepted one must still be there.
+    assert!(
+        accepted.len() >= 5,
+        "too few uploads to mean anything: {}",
+        accepted.len()
+    );
+    for id in &accepted {
+        assert!(
+            rows.iter().any(|(r, _)| r == id),
+            "accepted sample {id} was lost"
+        );
+    }
+    println!(
+        "{} uploads answered 200 before the kills, {} samples on disk, every one with its image",
+        accepted.len(),
+        rows.len()
+    );
+    if let Some(s) = server {
+        s.kill9();
+    }
+}
+
+#[test]
+fn an_unusable_data_dir_stops_the_server_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // A data "directory" that is a file.
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap_or_else(|e| panic!("{e}"));
+    let out = command(&file, free_port())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started on a file as data dir");
+    assert!(
+        stderr.contains("not-a-dir"),
+        "the message names the path: {stderr}"
+    );
+    // A database file that is not a database.
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(data.join("rollcall.sqlite3"), vec![b'x'; 4096])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = command(&data, free_port())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started on a corrupt database");
+    assert!(
+        stderr.contains("rollcall.sqlite3"),
+        "the message names the database: {stderr}"
+    );
+}
