@@ -34,16 +34,27 @@ const SHARPNESS_SIDE: usize = 128;
 /// commit message): sharp portraits score several hundred, a 4-px box blur well under 40.
 pub const MIN_SHARPNESS: f64 = 40.0;
 
-/// Enrolment photos analysed at once (each uses every core through ONNX Runtime already).
+/// Photos analysed at once (each uses every core through ONNX Runtime already).
 const CONCURRENT_ANALYSES: usize = 2;
-/// How long an upload waits for an analysis slot before a 503.
+/// Photos that may wait for a slot; one more is answered 503 at once, so the queue (and the
+/// memory its decoded photos would hold) never grows past this.
+const WAITING_ANALYSES: usize = 4;
+/// How long a waiting photo waits for a slot before a 503.
 const ADMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Leave to analyse one photo: a place in the bounded line and a slot.
+pub(crate) struct Admission {
+    _place: tokio::sync::OwnedSemaphorePermit,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
 
 /// The face models, loaded on first use (start-up stays fast and works without models).
 pub struct FaceEngine {
     cache_dir: PathBuf,
     /// Photos analysed at once; more wait up to [`ADMIT_WAIT`], then get a 503.
     permits: Arc<tokio::sync::Semaphore>,
+    /// Places in line (analysing or waiting); none left: 503 at once.
+    places: Arc<tokio::sync::Semaphore>,
     options: std::result::Result<PipelineOptions, String>,
     pipeline: Mutex<Option<Arc<Pipeline>>>,
 }
@@ -55,16 +66,26 @@ impl FaceEngine {
             cache_dir,
             options: options.map_err(|e| format!("{e:#}")),
             permits: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_ANALYSES)),
+            places: Arc::new(tokio::sync::Semaphore::new(
+                CONCURRENT_ANALYSES + WAITING_ANALYSES,
+            )),
             pipeline: Mutex::new(None),
         }
     }
 
-    /// A slot to analyse one photo: waits a little, then answers busy rather than queueing
-    /// without bound.
-    async fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+    /// A slot to analyse one photo: busy at once when the line is full, else waits a little
+    /// for a slot, then answers busy rather than queueing without bound.
+    async fn admit(&self) -> Result<Admission> {
+        let busy = || Error::Busy("Face analysis is busy; try again in a few seconds".into());
+        let place = Arc::clone(&self.places)
+            .try_acquire_owned()
+            .map_err(|_| busy())?;
         let acquire = Arc::clone(&self.permits).acquire_owned();
         match tokio::time::timeout(ADMIT_WAIT, acquire).await {
-            Ok(Ok(permit)) => Ok(permit),
+            Ok(Ok(slot)) => Ok(Admission {
+                _place: place,
+                _slot: slot,
+            }),
             Ok(Err(e)) => Err(Error::Internal(anyhow::anyhow!(
                 "face analysis closed: {e}"
             ))),

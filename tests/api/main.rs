@@ -10,6 +10,7 @@ mod faults;
 mod guards;
 mod helpers;
 mod hostile;
+mod load;
 mod ops;
 mod recovery;
 mod settings;
