@@ -12,13 +12,122 @@ use super::error::{ApiResult, Detail};
 use super::extract::{Admin, ApiJson, ApiQuery};
 use super::{AppState, parse_id};
 use crate::domain::Role;
+use crate::service::Error;
 use crate::service::accounts::{self, NewAccount};
+use crate::service::privacy;
+use crate::storage::audit::Filter;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_user, list_users))
         .routes(routes!(verify_user))
         .routes(routes!(revoke_sessions))
+        .routes(routes!(audit_log))
+        .routes(routes!(run_retention))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    /// Only entries by this user id.
+    pub actor: Option<String>,
+    /// An action (`face.view`), or a prefix ending in `.` (`attendance.`).
+    pub action: Option<String>,
+    /// Only entries about this id (a student, subject, draft...).
+    pub target: Option<String>,
+    /// Only entries at or after this unix time.
+    pub since: Option<i64>,
+    /// 1..500, default 100.
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditList {
+    pub entries: Vec<AuditEntry>,
+}
+
+/// The audit log, newest first: who changed or viewed attendance, faces and accounts.
+#[utoipa::path(get, path = "/audit", tag = "admin", params(AuditQuery),
+    responses((status = 200, body = AuditList), (status = 401, body = Detail), (status = 403, body = Detail),
+              (status = 422, body = Detail)),
+    security(("bearer" = [])))]
+async fn audit_log(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<AuditList>> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(Error::Invalid("limit must be between 1 and 500".into()).into());
+    }
+    let entries = privacy::audit_log(
+        &state.db,
+        Filter {
+            actor: q.actor,
+            action: q.action,
+            target: q.target,
+            since: q.since,
+            limit,
+            offset: q.offset.unwrap_or(0),
+        },
+    )
+    .await?;
+    Ok(Json(AuditList {
+        entries: entries
+            .into_iter()
+            .map(|e| AuditEntry {
+                id: e.id,
+                at: super::rfc3339(e.at),
+                actor_id: e.actor_id,
+                action: e.action,
+                target: e.target,
+                detail: e.detail,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurgeReport {
+    pub drafts: usize,
+    pub face_samples: usize,
+    pub files: usize,
+}
+
+/// Apply the retention settings now (the server also does it hourly): expired drafts with
+/// their photos, and face samples past `ROLLCALL_FACE_RETENTION_DAYS`.
+#[utoipa::path(post, path = "/retention/run", tag = "admin",
+    responses((status = 200, body = PurgeReport), (status = 401, body = Detail), (status = 403, body = Detail)),
+    security(("bearer" = [])))]
+async fn run_retention(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> ApiResult<Json<PurgeReport>> {
+    let p = privacy::purge(
+        &state.db,
+        &state.settings.faces_dir(),
+        privacy::Retention {
+            draft_days: state.settings.draft_retention_days,
+            face_days: state.settings.face_retention_days,
+        },
+    )
+    .await?;
+    Ok(Json(PurgeReport {
+        drafts: p.drafts,
+        face_samples: p.face_samples,
+        files: p.files,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

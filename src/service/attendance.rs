@@ -973,6 +973,18 @@ pub async fn subject_csv(
     run(db, move |conn| {
         let s = managed(conn, &user, &subject)?;
         let sessions = store::sessions(conn, &subject, from.as_deref(), to.as_deref())?;
+        audit::record(
+            conn,
+            Some(&user.id),
+            "attendance.export",
+            Some(subject.as_str()),
+            &format!(
+                "from={} to={} sessions={}",
+                from.as_deref().unwrap_or("-"),
+                to.as_deref().unwrap_or("-"),
+                sessions.len()
+            ),
+        )?;
         Ok(Csv {
             filename: format!("attendance-{}.csv", sanitize(&s.code)),
             text: table(conn, &subject, &sessions)?,
@@ -988,6 +1000,13 @@ pub async fn session_csv(db: &Db, user: &AuthUser, session: Id) -> Result<Csv> {
         let s = store::session(conn, &session)?
             .ok_or_else(|| Error::NotFound("Session not found".into()))?;
         let subject = managed(conn, &user, &s.subject_id)?;
+        audit::record(
+            conn,
+            Some(&user.id),
+            "attendance.export",
+            Some(s.subject_id.as_str()),
+            &format!("session={}", session.as_str()),
+        )?;
         Ok(Csv {
             filename: format!(
                 "attendance-{}-{}-{}.csv",

@@ -155,10 +155,18 @@ pub async fn photo(
         let draft =
             drafts::get(conn, &id)?.ok_or_else(|| Error::NotFound("Draft not found".into()))?;
         managed(conn, &user, &draft.subject_id)?;
-        drafts::photos(conn, &id)?
+        let found = drafts::photos(conn, &id)?
             .into_iter()
             .find(|p| p.photo == number)
-            .ok_or_else(|| Error::NotFound("Photo not found".into()))
+            .ok_or_else(|| Error::NotFound("Photo not found".into()))?;
+        audit::record(
+            conn,
+            Some(&user.id),
+            "attendance.draft.photo_view",
+            Some(id.as_str()),
+            &format!("photo={number}"),
+        )?;
+        Ok(found)
     })
     .await?;
     let path = image_file(faces_dir, &found.image_sha256);

@@ -57,7 +57,12 @@ pub struct FaceEngine {
     places: Arc<tokio::sync::Semaphore>,
     options: std::result::Result<PipelineOptions, String>,
     pipeline: Mutex<Option<Arc<Pipeline>>>,
+    /// A biometric-free server: no face is ever analysed.
+    off: bool,
 }
+
+/// What a biometric-free server answers to anything that would analyse a face.
+pub const BIOMETRICS_OFF: &str = "Face recognition is turned off on this server (ROLLCALL_BIOMETRICS=false): take attendance manually";
 
 impl FaceEngine {
     #[must_use]
@@ -70,12 +75,31 @@ impl FaceEngine {
                 CONCURRENT_ANALYSES + WAITING_ANALYSES,
             )),
             pipeline: Mutex::new(None),
+            off: false,
         }
+    }
+
+    /// The engine of a biometric-free server: every analysis is refused with 403.
+    #[must_use]
+    pub fn turned_off(cache_dir: PathBuf) -> Self {
+        Self {
+            off: true,
+            ..Self::new(cache_dir, Ok(PipelineOptions::default()))
+        }
+    }
+
+    /// Whether faces may be analysed at all.
+    #[must_use]
+    pub fn is_on(&self) -> bool {
+        !self.off
     }
 
     /// A slot to analyse one photo: busy at once when the line is full, else waits a little
     /// for a slot, then answers busy rather than queueing without bound.
     async fn admit(&self) -> Result<Admission> {
+        if self.off {
+            return Err(Error::Forbidden(BIOMETRICS_OFF.into()));
+        }
         let busy = || Error::Busy("Face analysis is busy; try again in a few seconds".into());
         let place = Arc::clone(&self.places)
             .try_acquire_owned()
@@ -97,6 +121,9 @@ impl FaceEngine {
 
     /// The loaded pipeline (loading it if needed); call on the blocking pool.
     pub(crate) fn pipeline(&self) -> Result<Arc<Pipeline>> {
+        if self.off {
+            return Err(Error::Forbidden(BIOMETRICS_OFF.into()));
+        }
         let mut slot = self.pipeline.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = slot.as_ref() {
             return Ok(Arc::clone(p));
@@ -144,11 +171,7 @@ impl FaceEngine {
     }
 }
 
-/// The content-addressed image store's path of an image.
-#[must_use]
-pub fn image_file(faces_dir: &Path, sha: &str) -> PathBuf {
-    faces_dir.join(sha.get(..2).unwrap_or("xx")).join(sha)
-}
+pub use crate::storage::faces::image_file;
 
 /// Write the bytes under their hash (temp file + rename, so a reader never sees half a file).
 pub(crate) fn store(faces_dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
@@ -182,7 +205,7 @@ pub async fn remove_unreferenced(db: &Db, faces_dir: &Path, shas: Vec<String>) -
         return Ok(());
     }
     let dir = faces_dir.to_owned();
-    db.call(move |conn| unlink_unreferenced(conn, &dir, &shas))
+    db.call(move |conn| unlink_unreferenced(conn, &dir, &shas).map(|_| ()))
         .await?;
     Ok(())
 }
@@ -441,24 +464,27 @@ pub(crate) fn unlink_unreferenced(
     conn: &mut rusqlite::Connection,
     faces_dir: &Path,
     shas: &[String],
-) -> crate::storage::Result<()> {
+) -> crate::storage::Result<usize> {
     if shas.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     // A write transaction only to exclude a concurrent `record` of the same image.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut removed = 0;
     for sha in shas {
         if !samples::image_referenced(&tx, sha)? {
             let path = image_file(faces_dir, sha);
-            if let Err(e) = std::fs::remove_file(&path)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                tracing::warn!(path = %path.display(), error = %e, "removing a face image failed");
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "removing a face image failed");
+                }
             }
         }
     }
     tx.commit()?;
-    Ok(())
+    Ok(removed)
 }
 
 /// Enrol a face photo for `student` (the caller, or a student the staff member may manage).
@@ -528,8 +554,17 @@ pub async fn image(
     let user = user.clone();
     let s = run(db, move |conn| {
         visible(conn, &user, &student)?;
-        samples::get(conn, &student, &sample)?
-            .ok_or_else(|| Error::NotFound("Face sample not found".into()))
+        let found = samples::get(conn, &student, &sample)?
+            .ok_or_else(|| Error::NotFound("Face sample not found".into()))?;
+        // Who looked at whose face: biometric data, so views are audited as changes are.
+        crate::storage::audit::record(
+            conn,
+            Some(&user.id),
+            "face.view",
+            Some(student.as_str()),
+            &format!("sample={}", sample.as_str()),
+        )?;
+        Ok(found)
     })
     .await?;
     let path = image_file(faces_dir, &s.image_sha256);

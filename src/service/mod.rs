@@ -8,6 +8,7 @@ pub mod drafts;
 pub mod faces;
 pub mod notify;
 pub mod password;
+pub mod privacy;
 pub mod ratelimit;
 pub mod schedule;
 pub mod students;

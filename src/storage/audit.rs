@@ -18,3 +18,66 @@ pub fn record(
     )?;
     Ok(())
 }
+
+/// One audit entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: i64,
+    pub at: i64,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// What to list: every filter is optional; `action` matches exactly or, ending in `.`, as a
+/// prefix (`face.` lists every face action).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub since: Option<i64>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// Entries matching `filter`, newest first.
+pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Entry>> {
+    let (action_exact, action_prefix) = match filter.action.as_deref() {
+        Some(a) if a.ends_with('.') => (None, Some(a.to_owned())),
+        Some(a) => (Some(a.to_owned()), None),
+        None => (None, None),
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, at, actor_id, action, target, detail FROM audit_log
+         WHERE (?1 IS NULL OR actor_id = ?1)
+           AND (?2 IS NULL OR action = ?2)
+           AND (?3 IS NULL OR substr(action, 1, length(?3)) = ?3)
+           AND (?4 IS NULL OR target = ?4)
+           AND (?5 IS NULL OR at >= ?5)
+         ORDER BY id DESC LIMIT ?6 OFFSET ?7",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            filter.actor,
+            action_exact,
+            action_prefix,
+            filter.target,
+            filter.since,
+            filter.limit,
+            filter.offset
+        ],
+        |r| {
+            Ok(Entry {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                actor_id: r.get(2)?,
+                action: r.get(3)?,
+                target: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}

@@ -149,3 +149,9 @@ pub fn image_referenced(conn: &Connection, sha256: &str) -> Result<bool> {
         .optional()?
         .is_some())
 }
+
+/// The content-addressed image store's path of an image (`<faces dir>/<sha[0..2]>/<sha>`).
+#[must_use]
+pub fn image_file(faces_dir: &std::path::Path, sha: &str) -> std::path::PathBuf {
+    faces_dir.join(sha.get(..2).unwrap_or("xx")).join(sha)
+}

@@ -36,6 +36,8 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/admin/users", "admin"),
     ("POST", "/api/admin/users/{id}/verify", "admin"),
     ("POST", "/api/admin/users/{id}/revoke-sessions", "admin"),
+    ("GET", "/api/admin/audit", "admin"),
+    ("POST", "/api/admin/retention/run", "admin"),
     ("GET", "/api/settings", "owner,stranger"),
     ("PUT", "/api/settings", "owner,stranger"),
     ("PATCH", "/api/settings", "owner,stranger"),
