@@ -86,6 +86,21 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_REQUIRE_CONSENT", default_value_t = true, action = clap::ArgAction::Set)]
     pub require_consent: bool,
 
+    /// Whether faces are processed at all. `false`: a biometric-free school; face enrolment,
+    /// photo marking and drafts answer 403 and attendance is taken manually.
+    #[arg(long, env = "ROLLCALL_BIOMETRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub biometrics: bool,
+
+    /// Days an unconfirmed attendance draft (with its class photos) is kept after its last
+    /// change; 0 keeps drafts until confirmed or discarded.
+    #[arg(long, env = "ROLLCALL_DRAFT_RETENTION_DAYS", default_value_t = 14)]
+    pub draft_retention_days: u32,
+
+    /// Days a face sample (its embedding and photo) is kept after enrolment; 0 keeps samples
+    /// until consent is withdrawn or the student is deleted.
+    #[arg(long, env = "ROLLCALL_FACE_RETENTION_DAYS", default_value_t = 0)]
+    pub face_retention_days: u32,
+
     /// Public base URL of this server, used in e-mailed links. Default: http://<bind>.
     #[arg(long, env = "BACKEND_BASE_URL")]
     pub backend_base_url: Option<String>,
@@ -345,7 +360,7 @@ impl Settings {
         format!(
             "bind={} data_dir={} cache_dir={} mode={:?} jwt_secret={} access_ttl={}s refresh_ttl={}s \
              admin_email={} admin_password={} demo={} student_signup={} teacher_signup={} \
-             email_verification={} require_consent={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
+             email_verification={} require_consent={} biometrics={} draft_retention_days={} face_retention_days={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
              login_max_per_ip={} login_window={}s trust_proxy={} metrics_token={} \
              thresholds={}/{} smtp_host={:?} smtp_port={} smtp_user={:?} smtp_password={} smtp_from={}",
             self.bind,
@@ -362,6 +377,9 @@ impl Settings {
             self.allow_teacher_signup,
             self.require_email_verification,
             self.require_consent,
+            self.biometrics,
+            self.draft_retention_days,
+            self.face_retention_days,
             self.cors_origins,
             self.max_body_bytes,
             self.login_max_failures,

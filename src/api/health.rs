@@ -112,7 +112,7 @@ async fn health_detailed(State(state): State<AppState>) -> Response {
             detail: None,
         },
     };
-    let models = models_check(&state.cache_dir);
+    let models = models_check(&state.cache_dir, state.faces.is_on());
     let storage = disk_check(&state.settings.data_dir, state.settings.min_free_disk_mb);
     let healthy = database.healthy && models.healthy && storage.healthy;
     let body = DetailedHealth {
@@ -134,9 +134,10 @@ async fn health_detailed(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// The face models are not part of the server yet (they arrive with the vision pipeline), so
-/// their absence is reported but does not make the server unhealthy.
-fn models_check(cache: &Path) -> Check {
+/// The face models: their absence is reported (`missing`: face features answer 503 until
+/// `scripts/setup` fetches them) but does not make the server unhealthy, since manual
+/// attendance and everything else still work; on a biometric-free server they are `turned_off`.
+fn models_check(cache: &Path, biometrics: bool) -> Check {
     let dir = cache.join("models");
     let files: Vec<String> = std::fs::read_dir(&dir)
         .map(|rd| {
@@ -147,8 +148,10 @@ fn models_check(cache: &Path) -> Check {
         })
         .unwrap_or_default();
     Check {
-        status: if files.is_empty() {
-            "not_required"
+        status: if !biometrics {
+            "turned_off"
+        } else if files.is_empty() {
+            "missing"
         } else {
             "ok"
         }
