@@ -89,13 +89,22 @@ pub enum Command {
         #[command(flatten)]
         cache: CacheArg,
     },
-    /// Write a consistent copy of the database (safe while the server runs).
+    /// Write a backup folder: a consistent copy of the database (`VACUUM INTO`, safe while the
+    /// server runs), then the face images and avatars it refers to, and the signing secret.
     Backup {
         /// Data directory of the server.
         #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
         data_dir: std::path::PathBuf,
-        /// File to create.
+        /// Folder to create (must not exist).
         out: std::path::PathBuf,
+    },
+    /// Restore a backup folder into an empty data directory (stop the server first).
+    Restore {
+        /// Data directory to restore into; must hold no database.
+        #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+        /// Folder written by `rollcall backup`.
+        backup: std::path::PathBuf,
     },
 }
 
@@ -207,10 +216,24 @@ pub fn run() -> anyhow::Result<()> {
             cache: cache.resolve(),
         }),
         Command::Backup { data_dir, out } => {
-            let path = data_dir.join(crate::config::DATABASE_FILE);
-            anyhow::ensure!(path.is_file(), "no database at {}", path.display());
-            crate::storage::Db::open(&path)?.backup(&out)?;
-            println!("backup written to {}", out.display());
+            let report = crate::storage::backup::write(&data_dir, &out)?;
+            println!(
+                "backup written to {}: database, {} face images, {} avatars",
+                out.display(),
+                report.images,
+                report.avatars
+            );
+            Ok(())
+        }
+        Command::Restore { data_dir, backup } => {
+            let report = crate::storage::backup::restore(&backup, &data_dir)?;
+            println!(
+                "restored {} into {}: database (integrity ok), {} face images, {} avatars",
+                backup.display(),
+                data_dir.display(),
+                report.images,
+                report.avatars
+            );
             Ok(())
         }
     }

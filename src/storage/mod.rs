@@ -3,6 +3,7 @@
 
 pub mod attendance;
 pub mod audit;
+pub mod backup;
 pub mod drafts;
 pub mod faces;
 pub mod migrations;
