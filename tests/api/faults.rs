@@ -14,11 +14,11 @@ use serde_json::{Value, json};
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, SECRET};
 use crate::students::photo;
 
-struct Server {
+pub(crate) struct Server {
     /// `None` for a handle that only talks to a server another handle owns.
-    child: Option<Child>,
-    base: String,
-    client: Client,
+    pub(crate) child: Option<Child>,
+    pub(crate) base: String,
+    pub(crate) client: Client,
 }
 
 fn free_port() -> u16 {
@@ -56,7 +56,7 @@ fn command(data_dir: &Path, port: u16) -> Command {
 }
 
 impl Server {
-    async fn start(data_dir: &Path) -> Self {
+    pub(crate) async fn start(data_dir: &Path) -> Self {
         let port = free_port();
         let child = command(data_dir, port)
             .stderr(Stdio::null())
@@ -84,7 +84,7 @@ impl Server {
     }
 
     /// SIGKILL: no shutdown hook runs.
-    fn kill9(mut self) {
+    pub(crate) fn kill9(mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -115,7 +115,7 @@ impl Server {
         v
     }
 
-    async fn login(&self, email: &str, password: &str) -> String {
+    pub(crate) async fn login(&self, email: &str, password: &str) -> String {
         self.ok(
             "/api/auth/login",
             &json!({"email": email, "password": password}),

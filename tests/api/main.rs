@@ -12,6 +12,7 @@ mod helpers;
 mod hostile;
 mod load;
 mod ops;
+mod privacy;
 mod recovery;
 mod settings;
 mod students;
