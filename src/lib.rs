@@ -44,6 +44,16 @@ impl App {
         let (db, secret, bootstrap) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             std::fs::create_dir_all(&s.data_dir)
                 .with_context(|| format!("creating data directory {}", s.data_dir.display()))?;
+            // Fail at start, naming the cause, rather than on the first write a teacher makes.
+            let probe = s.data_dir.join(".rollcall-write-test");
+            std::fs::write(&probe, b"ok")
+                .and_then(|()| std::fs::remove_file(&probe))
+                .with_context(|| {
+                    format!(
+                        "the data directory {} is not writable",
+                        s.data_dir.display()
+                    )
+                })?;
             let db = Db::open(&s.database_path())?;
             let secret = config::load_or_create_secret(&s)?;
             let bootstrap = accounts::bootstrap(&db, &s)?;

@@ -206,8 +206,7 @@ pub async fn mark(
             })
             .collect();
         let photo = drafts::add_photo(&tx, &draft.id, &sha, content_type, size, &rows)?;
-        super::faces::store(&dir, &bytes)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("storing the photo: {e}")))?;
+        super::faces::store(&dir, &bytes).map_err(|e| Error::from_io("storing the photo", &e))?;
         tx.commit().map_err(StorageError::from)?;
         let view = super::drafts::review_draft(conn, &draft, consent, &thresholds)?;
         let faces = view

@@ -99,7 +99,7 @@ pub async fn save(
             }
             Ok(())
         };
-        store().map_err(|e| Error::Internal(anyhow::anyhow!("storing avatar: {e}")))?;
+        store().map_err(|e| Error::from_io("storing avatar", &e))?;
         Ok(name)
     })
     .await??;

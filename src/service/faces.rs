@@ -452,8 +452,7 @@ pub(crate) fn record_sample(
         Some(student.as_str()),
         sample.id.as_str(),
     )?;
-    store(faces_dir, parts.bytes)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("storing the face image: {e}")))?;
+    store(faces_dir, parts.bytes).map_err(|e| Error::from_io("storing the face image", &e))?;
     tx.commit().map_err(StorageError::from)?;
     unlink_unreferenced(conn, faces_dir, &pruned)?;
     Ok((sample, total))

@@ -58,9 +58,46 @@ pub enum Error {
     Internal(#[from] anyhow::Error),
 }
 
+/// What a client is told when the data directory cannot take a write.
+pub const DISK_FULL: &str =
+    "The server's disk is full: nothing was saved; ask the administrator to free space";
+pub const READ_ONLY: &str =
+    "The server's data directory is read-only: nothing was saved; ask the administrator";
+
 impl From<StorageError> for Error {
     fn from(e: StorageError) -> Self {
-        Self::Internal(e.into())
+        match &e {
+            StorageError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => match f.code {
+                rusqlite::ErrorCode::DiskFull => {
+                    tracing::error!(error = %e, "database write failed: disk full");
+                    Self::Unavailable(DISK_FULL.into())
+                }
+                rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen => {
+                    tracing::error!(error = %e, "database write failed: read-only");
+                    Self::Unavailable(READ_ONLY.into())
+                }
+                _ => Self::Internal(e.into()),
+            },
+            _ => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl Error {
+    /// A failed file write: a full or read-only disk is the client's 503 with a clear message;
+    /// anything else is internal.
+    pub fn from_io(what: &str, e: &std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                tracing::error!(error = %e, "{what}: disk full");
+                Self::Unavailable(DISK_FULL.into())
+            }
+            std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => {
+                tracing::error!(error = %e, "{what}: read-only");
+                Self::Unavailable(READ_ONLY.into())
+            }
+            _ => Self::Internal(anyhow::anyhow!("{what}: {e}")),
+        }
     }
 }
 
