@@ -432,3 +432,179 @@ fn an_unusable_data_dir_stops_the_server_with_a_clear_message() {
         "the message names the database: {stderr}"
     );
 }
+
+/// A small tmpfs mounted for one test (needs root or CAP_SYS_ADMIN); unmounted on drop.
+struct SmallDisk {
+    mount: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(at: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(at).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Self {
+            mount: at.to_owned(),
+        })
+    }
+
+    fn remount(&self, mode: &str) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,{mode}")])
+            .arg(&self.mount)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "remount {mode}");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
+    }
+}
+
+/// Fill the file system holding `dir` with one file; returns it.
+fn fill(dir: &Path) -> PathBuf {
+    use std::io::Write as _;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+    let chunk = vec![0u8; 64 * 1024];
+    while f.write_all(&chunk).is_ok() {}
+    for _ in 0..64 {
+        if f.write_all(&[0u8; 512]).is_err() {
+            break;
+        }
+    }
+    let _ = f.sync_all();
+    path
+}
+
+#[tokio::test]
+async fn a_full_or_read_only_disk_gets_a_clear_503_and_the_server_recovers() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let Some(disk) = SmallDisk::mount(&dir.path().join("mnt"), "8m") else {
+        eprintln!(
+            "SKIPPED a_full_or_read_only_disk: mounting a tmpfs needs root (CI runs as root)"
+        );
+        return;
+    };
+    let data = disk.mount.join("data");
+    let s = Server::start(&data).await;
+    let (teacher, subject, students) = school(&s, 2).await;
+    let confirm = json!({"subject_id": subject, "date": "2026-03-03",
+        "decisions": [{"student_id": students[0], "status": "present"}]});
+    s.ok("/api/attendance/confirm", &confirm, Some(&teacher))
+        .await;
+    // Warm the models so that the full disk, not loading, is what the upload meets.
+    let warm = upload(&s, &teacher, &students[1], &photo("biden.jpg")).await;
+    assert!(matches!(warm, Ok(Some(_))), "{warm:?}");
+
+    let filler = fill(&disk.mount);
+    let photo_bytes = photo("obama.jpg");
+    for (what, resp) in [
+        (
+            "enrolment",
+            s.client
+                .post(format!("{}/api/students/upload-face", s.base))
+                .bearer_auth(&teacher)
+                .header("content-type", "multipart/form-data; boundary=b0")
+                .body(
+                    [
+                        format!("--b0\r\nContent-Disposition: form-data; name=\"student_id\"\r\n\r\n{}\r\n--b0\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n", students[0]).into_bytes(),
+                        photo_bytes.clone(),
+                        b"\r\n--b0--\r\n".to_vec(),
+                    ]
+                    .concat(),
+                )
+                .send()
+                .await,
+        ),
+        (
+            "confirm",
+            s.post(
+                "/api/attendance/confirm",
+                &json!({"subject_id": subject, "date": "2026-03-04",
+                        "decisions": students.iter().map(|id| json!({"student_id": id, "status": "absent"})).collect::<Vec<_>>()}),
+                Some(&teacher),
+            )
+            .await,
+        ),
+    ] {
+        let resp = resp.unwrap_or_else(|e| panic!("{what}: {e}"));
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{what} on a full disk: {v}");
+        assert!(
+            v["detail"].as_str().is_some_and(|d| d.contains("disk is full")),
+            "{what}: {v}"
+        );
+    }
+    // Space again: the same requests succeed, nothing was lost.
+    std::fs::remove_file(&filler).unwrap_or_else(|e| panic!("{e}"));
+    let again = upload(&s, &teacher, &students[0], &photo_bytes).await;
+    assert!(matches!(again, Ok(Some(_))), "{again:?}");
+
+    s.kill9();
+    integrity(&data);
+
+    // A read-only data directory: the server either refuses to start, naming the problem, or
+    // serves reads and answers writes with a clear 503.
+    disk.remount("ro");
+    let port = free_port();
+    let mut child = command(&data, port)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let client = Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let outcome = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut stderr = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read as _;
+                let _ = e.read_to_string(&mut stderr);
+            }
+            assert!(!status.success());
+            assert!(
+                stderr.to_ascii_lowercase().contains("read-only")
+                    || stderr.to_ascii_lowercase().contains("readonly"),
+                "start on a read-only data dir: {stderr}"
+            );
+            break "refused to start, naming the read-only file system";
+        }
+        if let Ok(r) = client.get(format!("{base}/health")).send().await
+            && r.status() == StatusCode::OK
+        {
+            let server = Server {
+                child: Some(child),
+                base: base.clone(),
+                client: client.clone(),
+            };
+            let token = server.login("t@school.test", "teacher-pass-1").await;
+            let resp = server
+                .post("/api/attendance/confirm", &confirm, Some(&token))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let status = resp.status();
+            let v: Value = resp.json().await.unwrap_or(Value::Null);
+            server.kill9();
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+            assert!(
+                v["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("read-only")),
+                "{v}"
+            );
+            break "served reads, refused writes with 503";
+        }
+        assert!(Instant::now() < deadline, "neither started nor exited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    println!("read-only data dir: {outcome}");
+    disk.remount("rw");
+}
