@@ -7,6 +7,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod jobs;
 pub mod matching;
 pub mod service;
 pub mod storage;
@@ -95,7 +96,7 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tokio::spawn(retention(self.state.clone()));
+        jobs::start(&self.state);
         axum::serve(
             listener,
             self.router
@@ -103,30 +104,5 @@ impl App {
         )
         .with_graceful_shutdown(shutdown)
         .await
-    }
-}
-
-/// Purge what the retention settings say has expired, at start and then every hour.
-async fn retention(state: AppState) {
-    let retention = service::privacy::Retention {
-        draft_days: state.settings.draft_retention_days,
-        face_days: state.settings.face_retention_days,
-    };
-    if retention.draft_days == 0 && retention.face_days == 0 {
-        return;
-    }
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        every.tick().await;
-        match service::privacy::purge(&state.db, &state.settings.faces_dir(), retention).await {
-            Ok(p) if p == service::privacy::Purged::default() => {}
-            Ok(p) => tracing::info!(
-                drafts = p.drafts,
-                face_samples = p.face_samples,
-                files = p.files,
-                "retention: purged expired drafts and face samples"
-            ),
-            Err(e) => tracing::warn!(error = %e, "retention purge failed"),
-        }
     }
 }

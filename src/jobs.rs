@@ -1,0 +1,34 @@
+//! Background work started and stopped with the server: the retention purge.
+
+use crate::api::AppState;
+use crate::service;
+
+/// Start every background job for this server (they end when the runtime does).
+pub fn start(state: &AppState) {
+    tokio::spawn(retention(state.clone()));
+}
+
+/// Purge what the retention settings say has expired, at start and then every hour.
+async fn retention(state: AppState) {
+    let retention = service::privacy::Retention {
+        draft_days: state.settings.draft_retention_days,
+        face_days: state.settings.face_retention_days,
+    };
+    if retention.draft_days == 0 && retention.face_days == 0 {
+        return;
+    }
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match service::privacy::purge(&state.db, &state.settings.faces_dir(), retention).await {
+            Ok(p) if p == service::privacy::Purged::default() => {}
+            Ok(p) => tracing::info!(
+                drafts = p.drafts,
+                face_samples = p.face_samples,
+                files = p.files,
+                "retention: purged expired drafts and face samples"
+            ),
+            Err(e) => tracing::warn!(error = %e, "retention purge failed"),
+        }
+    }
+}
