@@ -375,6 +375,7 @@ fn corrupt(e: ImageError) -> DecodeError {
 
 #[cfg(test)]
 mod tests {
+    use crate::vision::testdata::crc32;
     use std::path::Path;
     use std::time::{Duration, Instant};
 
@@ -402,22 +403,6 @@ mod tests {
         img.write_to(&mut out, format)
             .unwrap_or_else(|e| panic!("{e}"));
         out.into_inner()
-    }
-
-    /// CRC-32 (IEEE, reflected) as PNG chunks use; bitwise is plenty for a test.
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
     }
 
     #[test]

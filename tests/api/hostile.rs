@@ -8,10 +8,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::attendance::data_url;
-use crate::helpers::{body, spawn_app};
+use crate::helpers::{body, peak_rss_mib, spawn_app};
 use crate::students::{ok, photo};
 use crate::subjects::{student, subject, teacher};
 
+/// CRC-32 as PNG chunks use (the library's copy is test-only).
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
     for &b in bytes {
@@ -53,15 +54,6 @@ fn png_bomb(w: u32, h: u32) -> Vec<u8> {
     );
     png_chunk(&mut out, b"IEND", &[]);
     out
-}
-
-fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or(0, |kib| kib / 1024)
 }
 
 /// One multipart part: field name, file name, content type, bytes.

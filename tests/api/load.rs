@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::attendance::{data_url, enrol_faces};
-use crate::helpers::spawn_app;
+use crate::helpers::{peak_rss_mib, spawn_app};
 use crate::students::photo;
 use crate::subjects::{student, subject, teacher};
 
@@ -124,15 +124,6 @@ fn check(name: &str, o: &Outcome, allowed: &[u16]) {
         "{name}: nothing succeeded: {:?}",
         o.statuses
     );
-}
-
-fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or(0, |kib| kib / 1024)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

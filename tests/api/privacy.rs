@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::attendance::{data_url, enrol_faces};
 use crate::faults::Server;
 use crate::helpers::{expect_detail, spawn_app, spawn_app_with};
-use crate::students::{ok, photo, upload};
+use crate::students::{files_in, ok, photo, upload};
 use crate::subjects::{student, subject, teacher};
 
 #[tokio::test]
@@ -184,7 +184,7 @@ async fn views_are_audited_embeddings_never_served_and_drafts_expire() {
         .await)
     .await;
     assert_eq!(purged, json!({"drafts": 0, "face_samples": 0, "files": 0}));
-    let files_before = count_files(&app.data_dir.path().join("faces"));
+    let files_before = files_in(&app.data_dir.path().join("faces"));
     assert_eq!(files_before, 2, "one enrolment photo and one class photo");
     let db = app.db();
     let day = 24 * 3600;
@@ -203,7 +203,7 @@ async fn views_are_audited_embeddings_never_served_and_drafts_expire() {
         .await)
     .await;
     assert_eq!(purged, json!({"drafts": 1, "face_samples": 1, "files": 2}));
-    assert_eq!(count_files(&app.data_dir.path().join("faces")), 0);
+    assert_eq!(files_in(&app.data_dir.path().join("faces")), 0);
     expect_detail(
         app.get(&format!("/api/attendance/drafts/{draft}"), Some(&t1))
             .await,
@@ -215,22 +215,6 @@ async fn views_are_audited_embeddings_never_served_and_drafts_expire() {
         .await)
     .await;
     assert_eq!(log["entries"].as_array().map(Vec::len), Some(1), "{log}");
-}
-
-fn count_files(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| {
-            if e.path().is_dir() {
-                count_files(&e.path())
-            } else {
-                usize::from(!e.file_name().to_string_lossy().starts_with('.'))
-            }
-        })
-        .sum()
 }
 
 fn rollcall(args: &[&str]) -> std::process::Output {

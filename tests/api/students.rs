@@ -97,7 +97,7 @@ pub(crate) async fn upload(
         .await
 }
 
-fn files_in(dir: &std::path::Path) -> usize {
+pub(crate) fn files_in(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
