@@ -9,6 +9,7 @@ mod errors;
 mod guards;
 mod helpers;
 mod hostile;
+mod mail;
 mod ops;
 mod recovery;
 mod settings;
