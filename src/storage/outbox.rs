@@ -273,3 +273,120 @@ pub fn sent_recently(
         |r| r.get(0),
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        super::super::migrations::apply(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        conn
+    }
+
+    fn queue(conn: &Connection, to: &str) -> i64 {
+        enqueue(
+            conn,
+            &NewMessage {
+                kind: "notify.custom",
+                recipient: to,
+                subject: "s",
+                body_text: "b",
+                ..NewMessage::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("not queued"))
+    }
+
+    /// A leased message is not handed out again until its lease runs out (its worker died
+    /// mid-send): then it is, so it is sent at least once.
+    #[test]
+    fn a_lease_hides_a_message_until_it_runs_out() {
+        let conn = db();
+        let now = now_unix();
+        let id = queue(&conn, "a@school.test");
+        let first = claim_due(&conn, now, 100, 10).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first.iter().map(|d| d.id).collect::<Vec<_>>(), vec![id]);
+        assert!(
+            claim_due(&conn, now + 99, 100, 10)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
+        let again = claim_due(&conn, now + 100, 100, 10).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.len(), 1);
+        mark_sent(&conn, id, now + 101).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            claim_due(&conn, now + 10_000, 100, 10)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn failures_wait_for_their_retry_time_and_dead_messages_can_be_retried() {
+        let conn = db();
+        let now = now_unix();
+        let id = queue(&conn, "b@school.test");
+        claim_due(&conn, now, 100, 1).unwrap_or_else(|e| panic!("{e}"));
+        mark_failed(&conn, id, "connection refused", Some(now + 60))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            claim_due(&conn, now + 59, 100, 1)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
+        let due = claim_due(&conn, now + 60, 100, 1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(due.first().map(|d| d.attempts), Some(1));
+        mark_failed(&conn, id, "550 no such user", None).unwrap_or_else(|e| panic!("{e}"));
+        let row = get(&conn, id)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("gone"));
+        assert_eq!((row.status.as_str(), row.attempts), ("dead", 2));
+        assert_eq!(row.last_error.as_deref(), Some("550 no such user"));
+        assert!(
+            claim_due(&conn, now + 10_000, 100, 1)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
+        assert_eq!(
+            retry_dead(&conn, Some(id), now + 5).unwrap_or_else(|e| panic!("{e}")),
+            1
+        );
+        assert_eq!(
+            retry_dead(&conn, Some(id), now + 5).unwrap_or_else(|e| panic!("{e}")),
+            0
+        );
+        let due = claim_due(&conn, now + 5, 100, 1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(due.first().map(|d| d.attempts), Some(0));
+    }
+
+    #[test]
+    fn a_switched_off_topic_is_not_queued() {
+        let conn = db();
+        let user = Id::generate();
+        conn.execute(
+            "INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
+             VALUES (?1, 'c@school.test', 'C', 'student', 'x', 0, 0)",
+            [user.as_str()],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        set_switch(&conn, &user, "absence", false).unwrap_or_else(|e| panic!("{e}"));
+        let msg = |kind| NewMessage {
+            kind,
+            recipient: "c@school.test",
+            subject: "s",
+            body_text: "b",
+            user: Some(&user),
+            ..NewMessage::default()
+        };
+        let queued = |kind| enqueue(&conn, &msg(kind)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(queued("attendance.absent"), None);
+        assert_eq!(queued("notify.absence"), None);
+        assert!(queued("notify.exam").is_some());
+        assert!(
+            queued("password_reset").is_some(),
+            "account mail has no switch"
+        );
+    }
+}
