@@ -103,17 +103,15 @@ async fn deliver(db: &Db, mailer: &Mailer, policy: &Policy, due: Due) {
     let outcome = mailer.send(&due).await;
     let now = now_unix();
     let id = due.id;
-    match &outcome {
-        Outcome::Sent => {
-            tracing::info!(id, kind = %due.kind, attempts = due.attempts + 1, "e-mail sent");
-        }
-        Outcome::Retry(e) | Outcome::Reject(e) => {
-            let retry_at = policy.next_attempt(&outcome, due.attempts, now);
-            tracing::warn!(id, kind = %due.kind, attempts = due.attempts + 1, error = %e,
-                dead = retry_at.is_none(), "e-mail not delivered");
-        }
-    }
+    let attempt = due.attempts + 1;
     let retry_at = policy.next_attempt(&outcome, due.attempts, now);
+    match &outcome {
+        Outcome::Sent => tracing::info!(id, kind = %due.kind, attempt, "e-mail sent"),
+        Outcome::Retry(e) | Outcome::Reject(e) => tracing::warn!(
+            id, kind = %due.kind, attempt, error = %e, retry_at, dead = retry_at.is_none(),
+            "e-mail not delivered"
+        ),
+    }
     let recorded = db
         .call(move |c| match outcome {
             Outcome::Sent => outbox::mark_sent(c, id, now),

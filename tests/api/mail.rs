@@ -801,3 +801,76 @@ async fn mail_queued_without_a_relay_goes_out_after_a_restart_with_one() {
     let (status, attempts, _) = wait_row(&app, "jo@school.test", |r| r.0 == "sent").await;
     assert_eq!((status.as_str(), attempts), ("sent", 1));
 }
+
+#[tokio::test]
+async fn the_cli_lists_dead_messages_and_retries_them() {
+    let port = closed_port();
+    let app = app_mailing_to(port, 1).await;
+    let (t, _) = teacher(&app, "cli-teacher@school.test").await;
+    student(&app, "kit@school.test").await;
+    ok(app
+        .post(
+            "/notifications/custom",
+            &json!({"student_emails": ["kit@school.test"], "message_title": "CLI",
+                    "message_body": "Via the command line.", "teacher_name": "T"}),
+            Some(&t),
+        )
+        .await)
+    .await;
+    wait_row(&app, "kit@school.test", |r| r.0 == "dead").await;
+    let id: i64 = app
+        .db()
+        .query_row(
+            "SELECT id FROM outbox WHERE recipient = 'kit@school.test'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = app.data_dir.path().display().to_string();
+    let run = |args: Vec<String>| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("rollcall {args:?}: {e}"));
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok_dead, listed, _) = run(vec![
+        "mail".into(),
+        "dead".into(),
+        "--data-dir".into(),
+        dir.clone(),
+    ]);
+    assert!(ok_dead);
+    assert!(
+        listed.contains(&format!(
+            "{id}\tnotify.custom\tkit@school.test\t1 attempts\t"
+        )),
+        "{listed}"
+    );
+
+    let smtp = smtp_on(listener(port), false);
+    let (ok_retry, said, _) = run(vec![
+        "mail".into(),
+        "retry".into(),
+        id.to_string(),
+        "--data-dir".into(),
+        dir.clone(),
+    ]);
+    assert!(ok_retry, "{said}");
+    assert!(said.contains("1 message(s) queued again"), "{said}");
+    let got = smtp.wait_for(1).await;
+    assert_eq!(got[0].header("Subject"), Some("CLI"));
+    wait_row(&app, "kit@school.test", |r| r.0 == "sent").await;
+    let (ok_again, _, err) = run(vec![
+        "mail".into(),
+        "retry".into(),
+        id.to_string(),
+        "--data-dir".into(),
+        dir,
+    ]);
+    assert!(!ok_again && err.contains("no dead message"), "{err}");
+}
