@@ -129,7 +129,7 @@ impl Email {
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
         // The transport must be able to send to it: refuse at input what it would refuse later.
-        (ok_local && ok_domain && crate::notify::parse_address(&s).is_ok()).then_some(Self(s))
+        (ok_local && ok_domain && s.parse::<lettre::Address>().is_ok()).then_some(Self(s))
     }
 
     #[must_use]
