@@ -106,6 +106,30 @@ pub enum Command {
         /// Folder written by `rollcall backup`.
         backup: std::path::PathBuf,
     },
+    /// The e-mail outbox: list messages that could not be delivered, retry them (safe while
+    /// the server runs; its worker sends retried messages on its next poll).
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Messages given up on (dead), newest first: id, kind, recipient, attempts, last error.
+    Dead {
+        #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Give dead messages a fresh set of attempts, due now: the one `ID`, or all with `--all`.
+    Retry {
+        #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,6 +239,7 @@ pub fn run() -> anyhow::Result<()> {
             vision,
             cache: cache.resolve(),
         }),
+        Command::Mail(command) => mail(command),
         Command::Backup { data_dir, out } => {
             let report = crate::storage::backup::write(&data_dir, &out)?;
             println!(
@@ -237,6 +262,50 @@ pub fn run() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn open_db(data_dir: &std::path::Path) -> anyhow::Result<crate::storage::Db> {
+    let path = data_dir.join(crate::config::DATABASE_FILE);
+    anyhow::ensure!(path.is_file(), "no database at {}", path.display());
+    crate::storage::Db::open(&path)
+}
+
+fn mail(command: MailCommand) -> anyhow::Result<()> {
+    use crate::storage::{audit, now_unix, outbox};
+    match command {
+        MailCommand::Dead { data_dir, limit } => {
+            let rows = open_db(&data_dir)?.call_blocking(|c| outbox::list(c, "dead", limit, 0))?;
+            for r in &rows {
+                println!(
+                    "{}\t{}\t{}\t{} attempts\t{}",
+                    r.id,
+                    r.kind,
+                    r.recipient,
+                    r.attempts,
+                    r.last_error.as_deref().unwrap_or("")
+                );
+            }
+            println!("{} dead message(s)", rows.len());
+        }
+        MailCommand::Retry { data_dir, id, all } => {
+            let id = if all { None } else { id };
+            let n = open_db(&data_dir)?.call_blocking(|c| {
+                let tx = c.transaction()?;
+                let n = outbox::retry_dead(&tx, id, now_unix())?;
+                let target = id.map(|i| i.to_string());
+                audit::record(&tx, None, "outbox.retry", target.as_deref(), "cli")?;
+                tx.commit()?;
+                Ok(n)
+            })?;
+            anyhow::ensure!(
+                n > 0 || id.is_none(),
+                "no dead message with id {}",
+                id.unwrap_or_default()
+            );
+            println!("{n} message(s) queued again");
+        }
+    }
+    Ok(())
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {

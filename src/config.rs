@@ -16,6 +16,17 @@ pub enum Mode {
     Production,
 }
 
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SmtpTls {
+    /// Plain text (a relay on localhost or the school network).
+    None,
+    /// Plain connection upgraded with STARTTLS, which is required (the usual port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Json,
@@ -158,18 +169,53 @@ pub struct Settings {
     #[arg(long, env = "SMTP_HOST")]
     pub smtp_host: Option<String>,
 
-    #[arg(long, env = "SMTP_PORT", default_value_t = 587)]
-    pub smtp_port: u16,
+    /// SMTP port. Default: 25 with `SMTP_TLS=none`, 587 with `starttls`, 465 with `tls`.
+    #[arg(long, env = "SMTP_PORT")]
+    pub smtp_port: Option<u16>,
 
+    /// How the connection to the relay is secured: `starttls` (587), `tls` (implicit TLS, 465)
+    /// or `none` (plain text, only for a relay on the same machine or network).
+    #[arg(long, env = "SMTP_TLS", value_enum, default_value_t = SmtpTls::Starttls)]
+    pub smtp_tls: SmtpTls,
+
+    /// SMTP login; with `SMTP_PASSWORD`, the relay is authenticated (PLAIN or LOGIN).
     #[arg(long, env = "SMTP_USER")]
     pub smtp_user: Option<String>,
+
+    /// The same as `SMTP_USER` (the seed's spelling); `SMTP_USER` wins when both are set.
+    #[arg(long, env = "SMTP_USERNAME", hide = true)]
+    pub smtp_username: Option<String>,
 
     #[arg(long, env = "SMTP_PASSWORD", hide_env_values = true)]
     pub smtp_password: Option<String>,
 
-    /// Sender address of outgoing mail.
-    #[arg(long, env = "SMTP_FROM", default_value = "rollcall@localhost")]
+    /// Sender of outgoing mail: `address` or `Name <address>`.
+    #[arg(
+        long,
+        env = "SMTP_FROM",
+        default_value = "rollcall <rollcall@localhost>"
+    )]
     pub smtp_from: String,
+
+    /// Seconds to wait for the relay (connect and each command) before the attempt counts as failed.
+    #[arg(long, env = "SMTP_TIMEOUT", default_value_t = 30)]
+    pub smtp_timeout_secs: u64,
+
+    /// Delivery attempts per message before it is marked dead (an administrator can retry it).
+    #[arg(long, env = "ROLLCALL_MAIL_MAX_ATTEMPTS", default_value_t = 8)]
+    pub mail_max_attempts: u32,
+
+    /// Wait after the first failed attempt, in seconds; it doubles with every further failure.
+    #[arg(long, env = "ROLLCALL_MAIL_RETRY_BASE", default_value_t = 60)]
+    pub mail_retry_base_secs: u64,
+
+    /// Longest wait between two attempts, in seconds.
+    #[arg(long, env = "ROLLCALL_MAIL_RETRY_MAX", default_value_t = 3600)]
+    pub mail_retry_max_secs: u64,
+
+    /// How often the delivery worker looks for due messages, in milliseconds.
+    #[arg(long, env = "ROLLCALL_MAIL_POLL_MS", default_value_t = 5000)]
+    pub mail_poll_ms: u64,
 
     /// Log line format.
     #[arg(long, env = "ROLLCALL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
@@ -298,6 +344,30 @@ impl Settings {
             "login rate limits must be positive"
         );
         self.vision.pipeline_options()?;
+        self.smtp_sender()?;
+        ensure!(
+            (1..=100).contains(&self.mail_max_attempts),
+            "ROLLCALL_MAIL_MAX_ATTEMPTS must be between 1 and 100"
+        );
+        ensure!(
+            self.mail_retry_base_secs >= 1 && self.mail_retry_base_secs <= self.mail_retry_max_secs,
+            "ROLLCALL_MAIL_RETRY_BASE must be at least 1 and at most ROLLCALL_MAIL_RETRY_MAX"
+        );
+        ensure!(
+            (50..=3_600_000).contains(&self.mail_poll_ms),
+            "ROLLCALL_MAIL_POLL_MS must be between 50 and 3600000"
+        );
+        ensure!(
+            (1..=600).contains(&self.smtp_timeout_secs),
+            "SMTP_TIMEOUT must be between 1 and 600 seconds"
+        );
+        if let Some(host) = &self.smtp_host {
+            ensure!(!host.trim().is_empty(), "SMTP_HOST is empty");
+        }
+        ensure!(
+            self.smtp_login().is_some() || self.smtp_password.is_none(),
+            "SMTP_PASSWORD is set without SMTP_USER"
+        );
         for origin in &self.cors_origins {
             ensure!(
                 origin != "*" && (origin.starts_with("http://") || origin.starts_with("https://")),
@@ -316,6 +386,32 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The `From` of outgoing mail, parsed from `SMTP_FROM`.
+    pub fn smtp_sender(&self) -> anyhow::Result<lettre::message::Mailbox> {
+        self.smtp_from
+            .parse()
+            .with_context(|| format!("SMTP_FROM {:?} is not an e-mail address", self.smtp_from))
+    }
+
+    /// The SMTP login (`SMTP_USER`, else `SMTP_USERNAME`).
+    #[must_use]
+    pub fn smtp_login(&self) -> Option<&str> {
+        self.smtp_user
+            .as_deref()
+            .or(self.smtp_username.as_deref())
+            .filter(|u| !u.is_empty())
+    }
+
+    /// The SMTP port: `SMTP_PORT`, else the usual port of the TLS mode.
+    #[must_use]
+    pub fn smtp_port(&self) -> u16 {
+        self.smtp_port.unwrap_or(match self.smtp_tls {
+            SmtpTls::None => 25,
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+        })
     }
 
     pub fn access_token_ttl(&self) -> Duration {
@@ -362,7 +458,8 @@ impl Settings {
              admin_email={} admin_password={} demo={} student_signup={} teacher_signup={} \
              email_verification={} require_consent={} biometrics={} draft_retention_days={} face_retention_days={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
              login_max_per_ip={} login_window={}s trust_proxy={} metrics_token={} \
-             thresholds={}/{} smtp_host={:?} smtp_port={} smtp_user={:?} smtp_password={} smtp_from={}",
+             thresholds={}/{} smtp_host={:?} smtp_port={} smtp_tls={:?} smtp_user={:?} smtp_password={} smtp_from={} \
+             mail_max_attempts={} mail_retry={}s..{}s mail_poll={}ms",
             self.bind,
             self.data_dir.display(),
             self.resolved_cache_dir().display(),
@@ -390,10 +487,15 @@ impl Settings {
             self.confident_threshold,
             self.uncertain_threshold,
             self.smtp_host,
-            self.smtp_port,
-            self.smtp_user,
+            self.smtp_port(),
+            self.smtp_tls,
+            self.smtp_login(),
             secret(&self.smtp_password),
             self.smtp_from,
+            self.mail_max_attempts,
+            self.mail_retry_base_secs,
+            self.mail_retry_max_secs,
+            self.mail_poll_ms,
         )
     }
 }
@@ -496,5 +598,28 @@ mod tests {
         assert!(ok.validate().is_ok());
         let wildcard = parse(&["--cors-origins", "*"]);
         assert!(wildcard.validate().is_err());
+        let sender = parse(&["--smtp-from", "not an address"]);
+        assert!(sender.validate().is_err());
+        let backoff = parse(&[
+            "--mail-retry-base-secs",
+            "600",
+            "--mail-retry-max-secs",
+            "60",
+        ]);
+        assert!(backoff.validate().is_err());
+        let password_only = parse(&["--smtp-password", "x"]);
+        assert!(password_only.validate().is_err());
+    }
+
+    #[test]
+    fn smtp_port_follows_the_tls_mode_and_the_seed_spelling_of_the_login_works() {
+        assert_eq!(parse(&[]).smtp_port(), 587);
+        assert_eq!(parse(&["--smtp-tls", "tls"]).smtp_port(), 465);
+        assert_eq!(parse(&["--smtp-tls", "none"]).smtp_port(), 25);
+        assert_eq!(parse(&["--smtp-port", "2525"]).smtp_port(), 2525);
+        let s = parse(&["--smtp-username", "office@school.test"]);
+        assert_eq!(s.smtp_login(), Some("office@school.test"));
+        let named = parse(&["--smtp-from", "Attendance <attendance@school.test>"]);
+        assert!(named.validate().is_ok());
     }
 }

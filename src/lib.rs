@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod jobs;
 pub mod matching;
+pub mod notify;
 pub mod service;
 pub mod storage;
 pub mod telemetry;
@@ -34,12 +35,15 @@ pub struct App {
     pub state: AppState,
     /// What start-up created (first admin, demo accounts), for the console.
     pub bootstrap: Bootstrap,
+    /// The SMTP relay; `None` when none is configured (mail stays in the outbox).
+    mailer: Option<notify::Mailer>,
 }
 
 impl App {
     /// Validate settings, open and migrate the database, create the first admin if needed.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
+        let mailer = notify::Mailer::from_settings(&settings)?;
         let settings = Arc::new(settings);
         let s = Arc::clone(&settings);
         let (db, secret, bootstrap) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -80,6 +84,7 @@ impl App {
             } else {
                 service::faces::FaceEngine::turned_off(settings.resolved_cache_dir())
             }),
+            mail_wake: Arc::new(tokio::sync::Notify::new()),
             settings,
         };
         let router = api::router(state.clone())?;
@@ -87,22 +92,48 @@ impl App {
             router,
             state,
             bootstrap,
+            mailer,
         })
     }
 
-    /// Serve on `listener` until `shutdown` resolves, then finish in-flight requests.
+    /// Serve on `listener` until `shutdown` resolves, then finish in-flight requests. The e-mail
+    /// delivery worker runs alongside and stops after the message it is sending.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         jobs::start(&self.state);
-        axum::serve(
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = match self.mailer {
+            Some(mailer) => Some(tokio::spawn(notify::worker::run(
+                self.state.db.clone(),
+                mailer,
+                notify::worker::Policy::from_settings(&self.state.settings),
+                Arc::clone(&self.state.mail_wake),
+                stopped,
+            ))),
+            None => {
+                tracing::warn!(
+                    "SMTP_HOST is not set: e-mail is not sent; messages stay queued in the outbox"
+                );
+                None
+            }
+        };
+        let served = axum::serve(
             listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        let _ = stop.send(true);
+        if let Some(worker) = worker {
+            let grace = std::time::Duration::from_secs(self.state.settings.smtp_timeout_secs + 5);
+            if tokio::time::timeout(grace, worker).await.is_err() {
+                tracing::warn!("e-mail worker still busy at shutdown; its message will be retried");
+            }
+        }
+        served
     }
 }

@@ -1,4 +1,4 @@
-//! `/api/admin/*`: account administration (administrators only).
+//! `/api/admin/*`: account administration and the e-mail outbox (administrators only).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,12 +10,14 @@ use utoipa_axum::routes;
 use super::auth::{AccountResponse, Message, ProfileFields};
 use super::error::{ApiResult, Detail};
 use super::extract::{Admin, ApiJson, ApiQuery};
-use super::{AppState, parse_id};
+use super::{AppState, parse_id, rfc3339};
 use crate::domain::Role;
 use crate::service::Error;
 use crate::service::accounts::{self, NewAccount};
+use crate::service::mail;
 use crate::service::privacy;
 use crate::storage::audit::Filter;
+use crate::storage::outbox::Row;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -24,6 +26,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_sessions))
         .routes(routes!(audit_log))
         .routes(routes!(run_retention))
+        .routes(routes!(list_outbox))
+        .routes(routes!(retry_message))
+        .routes(routes!(retry_dead))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -249,4 +254,131 @@ async fn revoke_sessions(
     Ok(Json(Revoked {
         revoked_sessions: n,
     }))
+}
+
+/// Which outbox messages to list.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxStatus {
+    /// Waiting for their first or next attempt.
+    Pending,
+    /// Accepted by the relay.
+    Sent,
+    /// Given up on after the last attempt or a permanent refusal; can be retried.
+    Dead,
+}
+
+impl OutboxStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Dead => "dead",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct OutboxQuery {
+    /// Default `dead` (the failed messages).
+    pub status: Option<OutboxStatus>,
+    /// 1..500, default 100.
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+/// One outbox message (without its body).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    /// `pending`, `sent` or `dead`.
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub next_attempt_at: String,
+    pub sent_at: Option<String>,
+}
+
+impl From<Row> for OutboxMessage {
+    fn from(r: Row) -> Self {
+        Self {
+            id: r.id,
+            kind: r.kind,
+            recipient: r.recipient,
+            subject: r.subject,
+            status: r.status,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            created_at: rfc3339(r.created_at),
+            next_attempt_at: rfc3339(r.next_attempt_at),
+            sent_at: r.sent_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxList {
+    pub messages: Vec<OutboxMessage>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Retried {
+    pub retried: usize,
+}
+
+/// Outbox messages, newest first: by default the dead ones (not delivered after every attempt).
+#[utoipa::path(get, path = "/outbox", tag = "admin", params(OutboxQuery),
+    responses((status = 200, body = OutboxList), (status = 401, body = Detail), (status = 403, body = Detail),
+              (status = 422, body = Detail)),
+    security(("bearer" = [])))]
+async fn list_outbox(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiQuery(q): ApiQuery<OutboxQuery>,
+) -> ApiResult<Json<OutboxList>> {
+    let rows = mail::list_messages(
+        &state.db,
+        q.status.unwrap_or(OutboxStatus::Dead).as_str(),
+        q.limit.unwrap_or(100),
+        q.offset.unwrap_or(0),
+    )
+    .await?;
+    Ok(Json(OutboxList {
+        messages: rows.into_iter().map(OutboxMessage::from).collect(),
+    }))
+}
+
+/// Give a dead message a fresh set of attempts, starting now.
+#[utoipa::path(post, path = "/outbox/{id}/retry", tag = "admin", params(("id" = i64, Path)),
+    responses((status = 200, body = OutboxMessage), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 409, body = Detail)),
+    security(("bearer" = [])))]
+async fn retry_message(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OutboxMessage>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::BadRequest("Invalid message id format".into()))?;
+    let row = mail::retry_message(&state.db, &admin, id).await?;
+    state.mail_wake.notify_one();
+    Ok(Json(row.into()))
+}
+
+/// Give every dead message a fresh set of attempts, starting now.
+#[utoipa::path(post, path = "/outbox/retry-dead", tag = "admin",
+    responses((status = 200, body = Retried), (status = 401, body = Detail), (status = 403, body = Detail)),
+    security(("bearer" = [])))]
+async fn retry_dead(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+) -> ApiResult<Json<Retried>> {
+    let retried = mail::retry_all_dead(&state.db, &admin).await?;
+    state.mail_wake.notify_one();
+    Ok(Json(Retried { retried }))
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod middleware;
+pub mod notifications;
 pub mod settings;
 pub mod students;
 pub mod subjects;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub openapi_json: Arc<String>,
     /// The face models, loaded on first use.
     pub faces: Arc<crate::service::faces::FaceEngine>,
+    /// Wakes the e-mail worker when messages were queued that should go out now.
+    pub mail_wake: Arc<tokio::sync::Notify>,
 }
 
 #[derive(OpenApi)]
@@ -56,7 +59,7 @@ pub struct AppState {
     info(
         title = "rollcall",
         description = "Face-recognition school attendance server. Errors are always JSON `{\"detail\": \"...\"}`. \
-                       The seed system's paths (`/auth/...`) are served as undocumented aliases of `/api/auth/...`.",
+                       The seed system's paths (`/auth/...`, `/notifications/...`) are served as undocumented aliases of `/api/auth/...`, `/api/notifications/...`.",
     ),
     modifiers(&BearerAuth),
     tags(
@@ -67,6 +70,7 @@ pub struct AppState {
         (name = "subjects", description = "Subjects, their teachers and rosters"),
         (name = "students", description = "Student accounts, consent and face enrolment"),
         (name = "attendance", description = "Marking class photos, confirming sessions, figures and CSV exports"),
+        (name = "notifications", description = "A teacher's e-mails to students (queued in the outbox), statistics, and everyone's e-mail switches"),
         (name = "health", description = "Liveness, readiness and metrics"),
     )
 )]
@@ -99,6 +103,7 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .nest("/api/subjects", subjects::router())
         .nest("/api/students", students::router())
         .nest("/api/attendance", attendance::router())
+        .nest("/api/notifications", notifications::router())
         .merge(subjects::seed_router())
         .merge(students::seed_router())
         .split_for_parts()
@@ -109,6 +114,7 @@ fn seed_aliases() -> Router<AppState> {
     let (aliases, _) = OpenApiRouter::new()
         .nest("/auth", auth::router())
         .nest("/settings", settings::router())
+        .nest("/notifications", notifications::router())
         .split_for_parts();
     aliases
 }

@@ -128,7 +128,8 @@ impl Email {
             && domain
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
-        (ok_local && ok_domain).then_some(Self(s))
+        // The transport must be able to send to it: refuse at input what it would refuse later.
+        (ok_local && ok_domain && s.parse::<lettre::Address>().is_ok()).then_some(Self(s))
     }
 
     #[must_use]

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod avatars;
 pub mod drafts;
 pub mod faces;
+pub mod mail;
 pub mod notify;
 pub mod password;
 pub mod privacy;

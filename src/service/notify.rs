@@ -5,6 +5,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::domain::Id;
+use crate::notify::templates;
 use crate::storage::Result;
 use crate::storage::outbox::{self, NewMessage};
 
@@ -43,27 +44,22 @@ pub fn absence(
     let Some((email, name)) = who else {
         return Ok(false);
     };
-    let period = if info.slot > 0 {
-        format!(" (period {})", info.slot)
-    } else {
-        String::new()
-    };
-    let subject = format!(
-        "Absent: {} ({}) on {}",
-        info.subject_name, info.subject_code, info.date
-    );
-    let body = format!(
-        "Dear {name},\n\nyou were recorded absent from {} ({}) on {}{period}.\n\
-         If this is a mistake, please speak to your teacher.\n",
-        info.subject_name, info.subject_code, info.date
+    let m = templates::attendance_absent(
+        &name,
+        info.subject_name,
+        info.subject_code,
+        info.date,
+        info.slot,
     );
     Ok(outbox::enqueue(
         conn,
         &NewMessage {
             kind: ABSENCE,
             recipient: &email,
-            subject: &subject,
-            body_text: &body,
+            subject: &m.subject,
+            body_text: &m.text,
+            body_html: Some(&m.html),
+            recipient_name: Some(&name),
             user: Some(student),
             ref_key: Some(key),
             ..NewMessage::default()

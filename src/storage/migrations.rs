@@ -27,6 +27,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "drafts",
         include_str!("../../migrations/0004_drafts.sql"),
     ),
+    (
+        5,
+        "analytics",
+        include_str!("../../migrations/0005_analytics.sql"),
+    ),
+    (6, "mail", include_str!("../../migrations/0006_mail.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,8 @@
-//! The notification outbox: messages are enqueued in the transaction of the event that causes them.
+//! The notification outbox: messages are enqueued in the transaction of the event that causes them;
+//! the delivery worker leases due rows, sends them and records the outcome. Also the per-user
+//! switches that stop a topic's messages from being queued at all.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, now_unix};
 use crate::domain::Id;
@@ -17,14 +19,27 @@ pub struct NewMessage<'a> {
     /// What caused it (a session id, ...): a message with the same kind, recipient and key is
     /// queued once however often its cause repeats.
     pub ref_key: Option<&'a str>,
+    /// The teacher who sent it through the notification API.
+    pub sent_by: Option<&'a Id>,
+    /// The recipient's display name (used in the `To` header).
+    pub recipient_name: Option<&'a str>,
+    /// Details for the sender's statistics, a JSON object.
+    pub meta: Option<&'a str>,
 }
 
-/// Queue a message; `None` when the same (kind, recipient, ref_key) is already queued or sent.
+/// Queue a message; `None` when the same (kind, recipient, ref_key) is already queued or sent,
+/// or when the user it concerns has switched its topic off.
 pub fn enqueue(conn: &Connection, msg: &NewMessage<'_>) -> Result<Option<i64>> {
+    if let (Some(user), Some(topic)) = (msg.user, topic_of(msg.kind))
+        && !switch_on(conn, user, topic)?
+    {
+        return Ok(None);
+    }
     let now = now_unix();
     let n = conn.execute(
-        "INSERT INTO outbox (kind, recipient, subject, body_text, body_html, next_attempt_at, created_at, user_id, ref_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+        "INSERT INTO outbox (kind, recipient, subject, body_text, body_html, next_attempt_at, created_at,
+                             user_id, ref_key, sent_by, recipient_name, meta)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
         params![
             msg.kind,
             msg.recipient,
@@ -33,7 +48,10 @@ pub fn enqueue(conn: &Connection, msg: &NewMessage<'_>) -> Result<Option<i64>> {
             msg.body_html,
             now,
             msg.user.map(Id::as_str),
-            msg.ref_key
+            msg.ref_key,
+            msg.sent_by.map(Id::as_str),
+            msg.recipient_name,
+            msg.meta,
         ],
     )?;
     Ok((n > 0).then(|| conn.last_insert_rowid()))
@@ -46,4 +64,329 @@ pub fn withdraw(conn: &Connection, kind: &str, user: &Id, ref_key: &str) -> Resu
         "DELETE FROM outbox WHERE kind = ?1 AND user_id = ?2 AND ref_key = ?3 AND status = 'pending'",
         params![kind, user.as_str(), ref_key],
     )?)
+}
+
+/// Topics a user can switch off, by the seed's notification type names. Account mails
+/// (verification, password reset) have no topic: they always go out.
+pub const TOPICS: [&str; 5] = ["absence", "low_attendance", "assignment", "exam", "custom"];
+
+/// Outbox kinds of the teacher notification API: `notify.<topic>`.
+pub const TEACHER_KIND_PREFIX: &str = "notify.";
+
+/// The switchable topic a message kind belongs to.
+#[must_use]
+pub fn topic_of(kind: &str) -> Option<&'static str> {
+    let name = match kind {
+        "attendance.absent" => "absence",
+        other => other.strip_prefix(TEACHER_KIND_PREFIX)?,
+    };
+    TOPICS.iter().copied().find(|t| *t == name)
+}
+
+/// Whether `user` receives messages of `topic` (on unless switched off).
+pub fn switch_on(conn: &Connection, user: &Id, topic: &str) -> Result<bool> {
+    let enabled: Option<bool> = conn
+        .query_row(
+            "SELECT enabled FROM mail_switches WHERE user_id = ?1 AND topic = ?2",
+            params![user.as_str(), topic],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(enabled.unwrap_or(true))
+}
+
+/// Every topic with its switch for `user`.
+pub fn switches(conn: &Connection, user: &Id) -> Result<Vec<(&'static str, bool)>> {
+    TOPICS
+        .iter()
+        .map(|t| Ok((*t, switch_on(conn, user, t)?)))
+        .collect()
+}
+
+/// Set one switch of `user`.
+pub fn set_switch(conn: &Connection, user: &Id, topic: &str, enabled: bool) -> Result<()> {
+    conn.execute(
+        "INSERT INTO mail_switches (user_id, topic, enabled, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (user_id, topic) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+        params![user.as_str(), topic, enabled, now_unix()],
+    )?;
+    Ok(())
+}
+
+/// A leased message, ready to send.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub recipient_name: Option<String>,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    /// Attempts before this one.
+    pub attempts: u32,
+    pub created_at: i64,
+}
+
+/// Lease up to `limit` due pending messages until `now + lease_secs`, oldest due first. A lease
+/// that ran out (its worker died mid-send) makes the row due again.
+pub fn claim_due(conn: &Connection, now: i64, lease_secs: i64, limit: u32) -> Result<Vec<Due>> {
+    let mut stmt = conn.prepare(
+        "UPDATE outbox SET claimed_until = ?1
+         WHERE id IN (SELECT id FROM outbox
+                      WHERE status = 'pending' AND next_attempt_at <= ?2 AND COALESCE(claimed_until, 0) <= ?2
+                      ORDER BY next_attempt_at, id LIMIT ?3)
+         RETURNING id, kind, recipient, recipient_name, subject, body_text, body_html, attempts, created_at",
+    )?;
+    let mut due = stmt
+        .query_map(params![now + lease_secs, now, limit], |r| {
+            Ok(Due {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                recipient: r.get(2)?,
+                recipient_name: r.get(3)?,
+                subject: r.get(4)?,
+                body_text: r.get(5)?,
+                body_html: r.get(6)?,
+                attempts: r.get(7)?,
+                created_at: r.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    due.sort_by_key(|d| d.id);
+    Ok(due)
+}
+
+/// The relay accepted the message.
+pub fn mark_sent(conn: &Connection, id: i64, now: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL,
+                           claimed_until = NULL
+         WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+/// An attempt failed: try again at `retry_at`, or give up (`None`: dead).
+pub fn mark_failed(conn: &Connection, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
+    conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, claimed_until = NULL,
+                           status = CASE WHEN ?3 IS NULL THEN 'dead' ELSE 'pending' END,
+                           next_attempt_at = COALESCE(?3, next_attempt_at)
+         WHERE id = ?1",
+        params![id, error, retry_at],
+    )?;
+    Ok(())
+}
+
+/// One outbox row as administrators and senders see it.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub recipient_name: Option<String>,
+    pub subject: String,
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub sent_by: Option<String>,
+    pub meta: Option<String>,
+}
+
+const ROW_COLUMNS: &str = "id, kind, recipient, recipient_name, subject, status, attempts, last_error, \
+                           next_attempt_at, created_at, sent_at, sent_by, meta";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        recipient: r.get(2)?,
+        recipient_name: r.get(3)?,
+        subject: r.get(4)?,
+        status: r.get(5)?,
+        attempts: r.get(6)?,
+        last_error: r.get(7)?,
+        next_attempt_at: r.get(8)?,
+        created_at: r.get(9)?,
+        sent_at: r.get(10)?,
+        sent_by: r.get(11)?,
+        meta: r.get(12)?,
+    })
+}
+
+/// Messages in `status`, newest first.
+pub fn list(conn: &Connection, status: &str, limit: u32, offset: u32) -> Result<Vec<Row>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ROW_COLUMNS} FROM outbox WHERE status = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    Ok(stmt
+        .query_map(params![status, limit, offset], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Option<Row>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {ROW_COLUMNS} FROM outbox WHERE id = ?1"),
+            [id],
+            row,
+        )
+        .optional()?)
+}
+
+/// Give dead messages (all, or the one `id`) a fresh set of attempts, due now. Returns how many.
+pub fn retry_dead(conn: &Connection, id: Option<i64>, now: i64) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, claimed_until = NULL
+         WHERE status = 'dead' AND (?1 IS NULL OR id = ?1)",
+        params![id, now],
+    )?)
+}
+
+/// Messages a teacher sent through the notification API since `since`, newest first.
+pub fn sent_by(conn: &Connection, teacher: &Id, since: i64) -> Result<Vec<Row>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ROW_COLUMNS} FROM outbox WHERE sent_by = ?1 AND created_at >= ?2 ORDER BY id DESC"
+    ))?;
+    Ok(stmt
+        .query_map(params![teacher.as_str(), since], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Whether `teacher` queued (or sent) a message of `kind` to `recipient` since `since`.
+pub fn sent_recently(
+    conn: &Connection,
+    teacher: &Id,
+    kind: &str,
+    recipient: &str,
+    since: i64,
+) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_by = ?1 AND kind = ?2 AND recipient = ?3 COLLATE NOCASE
+                        AND status IN ('pending', 'sent') AND created_at >= ?4)",
+        params![teacher.as_str(), kind, recipient, since],
+        |r| r.get(0),
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        super::super::migrations::apply(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        conn
+    }
+
+    fn queue(conn: &Connection, to: &str) -> i64 {
+        enqueue(
+            conn,
+            &NewMessage {
+                kind: "notify.custom",
+                recipient: to,
+                subject: "s",
+                body_text: "b",
+                ..NewMessage::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("not queued"))
+    }
+
+    /// A leased message is not handed out again until its lease runs out (its worker died
+    /// mid-send): then it is, so it is sent at least once.
+    #[test]
+    fn a_lease_hides_a_message_until_it_runs_out() {
+        let conn = db();
+        let now = now_unix();
+        let id = queue(&conn, "a@school.test");
+        let first = claim_due(&conn, now, 100, 10).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first.iter().map(|d| d.id).collect::<Vec<_>>(), vec![id]);
+        assert!(
+            claim_due(&conn, now + 99, 100, 10)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
+        let again = claim_due(&conn, now + 100, 100, 10).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.len(), 1);
+        mark_sent(&conn, id, now + 101).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            claim_due(&conn, now + 10_000, 100, 10)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn failures_wait_for_their_retry_time_and_dead_messages_can_be_retried() {
+        let conn = db();
+        let now = now_unix();
+        let id = queue(&conn, "b@school.test");
+        claim_due(&conn, now, 100, 1).unwrap_or_else(|e| panic!("{e}"));
+        mark_failed(&conn, id, "connection refused", Some(now + 60))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            claim_due(&conn, now + 59, 100, 1)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
+        let due = claim_due(&conn, now + 60, 100, 1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(due.first().map(|d| d.attempts), Some(1));
+        mark_failed(&conn, id, "550 no such user", None).unwrap_or_else(|e| panic!("{e}"));
+        let row = get(&conn, id)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("gone"));
+        assert_eq!((row.status.as_str(), row.attempts), ("dead", 2));
+        assert_eq!(row.last_error.as_deref(), Some("550 no such user"));
+        assert!(
+            claim_due(&conn, now + 10_000, 100, 1)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
+        assert_eq!(
+            retry_dead(&conn, Some(id), now + 5).unwrap_or_else(|e| panic!("{e}")),
+            1
+        );
+        assert_eq!(
+            retry_dead(&conn, Some(id), now + 5).unwrap_or_else(|e| panic!("{e}")),
+            0
+        );
+        let due = claim_due(&conn, now + 5, 100, 1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(due.first().map(|d| d.attempts), Some(0));
+    }
+
+    #[test]
+    fn a_switched_off_topic_is_not_queued() {
+        let conn = db();
+        let user = Id::generate();
+        conn.execute(
+            "INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
+             VALUES (?1, 'c@school.test', 'C', 'student', 'x', 0, 0)",
+            [user.as_str()],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        set_switch(&conn, &user, "absence", false).unwrap_or_else(|e| panic!("{e}"));
+        let msg = |kind| NewMessage {
+            kind,
+            recipient: "c@school.test",
+            subject: "s",
+            body_text: "b",
+            user: Some(&user),
+            ..NewMessage::default()
+        };
+        let queued = |kind| enqueue(&conn, &msg(kind)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(queued("attendance.absent"), None);
+        assert_eq!(queued("notify.absence"), None);
+        assert!(queued("notify.exam").is_some());
+        assert!(
+            queued("password_reset").is_some(),
+            "account mail has no switch"
+        );
+    }
 }

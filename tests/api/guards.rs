@@ -38,6 +38,26 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/admin/users/{id}/revoke-sessions", "admin"),
     ("GET", "/api/admin/audit", "admin"),
     ("POST", "/api/admin/retention/run", "admin"),
+    ("GET", "/api/admin/outbox", "admin"),
+    ("POST", "/api/admin/outbox/{id}/retry", "admin"),
+    ("POST", "/api/admin/outbox/retry-dead", "admin"),
+    ("POST", "/api/notifications/absence", "owner,stranger"),
+    (
+        "POST",
+        "/api/notifications/low-attendance",
+        "owner,stranger",
+    ),
+    ("POST", "/api/notifications/assignment", "owner,stranger"),
+    ("POST", "/api/notifications/exam", "owner,stranger"),
+    ("POST", "/api/notifications/custom", "owner,stranger"),
+    ("GET", "/api/notifications/stats", "owner,stranger"),
+    (
+        "GET",
+        "/api/notifications/check-duplicate",
+        "owner,stranger",
+    ),
+    ("GET", "/api/notifications/preferences", "any"),
+    ("PUT", "/api/notifications/preferences", "any"),
     ("GET", "/api/settings", "owner,stranger"),
     ("PUT", "/api/settings", "owner,stranger"),
     ("PATCH", "/api/settings", "owner,stranger"),
@@ -452,7 +472,7 @@ async fn every_route_is_guarded_for_every_caller() {
         }
     }
     // The seed's aliases answer like their /api twins.
-    for alias in ["/auth/me", "/settings"] {
+    for alias in ["/auth/me", "/settings", "/notifications/stats"] {
         let (got, _) = send(&app, "GET", alias, None, &Payload::None).await;
         if got != StatusCode::UNAUTHORIZED {
             failures.push(format!("GET {alias} without a token: {got}"));

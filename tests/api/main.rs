@@ -11,6 +11,7 @@ mod guards;
 mod helpers;
 mod hostile;
 mod load;
+mod mail;
 mod ops;
 mod privacy;
 mod recovery;

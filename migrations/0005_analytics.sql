@@ -1,0 +1,3 @@
+-- Placeholder for schema version 5, which the analytics branch defines (0005_analytics.sql).
+-- It exists only so that this branch's versions stay consecutive; on merge, the analytics
+-- branch's file replaces this one.

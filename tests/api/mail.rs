@@ -1,0 +1,876 @@
+//! E-mail through the outbox, delivered over real SMTP to a server the test starts on a
+//! loopback port (mailin-embedded): the right recipients get the right message, messages wait
+//! while the relay is down and go out when it is back, malformed addresses are refused at
+//! input, dead messages can be retried by an administrator, and the seed's teacher
+//! notification API keeps its shapes.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mailin_embedded::{Handler, Response, Server, response};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, SECRET, TestApp, expect_detail, spawn_app, spawn_app_with,
+};
+use crate::students::ok;
+use crate::subjects::{student, subject, teacher};
+
+/// One message as the SMTP server received it.
+#[derive(Debug, Clone)]
+struct Received {
+    from: String,
+    to: Vec<String>,
+    /// The raw message with quoted-printable soft line breaks undone.
+    data: String,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{name}: ");
+        self.data
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+    }
+}
+
+/// A mailin handler: collects accepted messages; `refuse` answers every recipient 550.
+#[derive(Clone)]
+struct Sink {
+    inbox: Arc<Mutex<Vec<Received>>>,
+    refuse: bool,
+    current: Option<Received>,
+}
+
+impl Handler for Sink {
+    fn rcpt(&mut self, _to: &str) -> Response {
+        if self.refuse {
+            response::NO_MAILBOX
+        } else {
+            response::OK
+        }
+    }
+
+    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.current = Some(Received {
+            from: from.to_owned(),
+            to: to.to_vec(),
+            data: String::new(),
+        });
+        response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if let Some(m) = self.current.as_mut() {
+            m.data.push_str(&String::from_utf8_lossy(buf));
+        }
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        if let Some(mut m) = self.current.take() {
+            m.data = m.data.replace("=\r\n", "").replace("=3D", "=");
+            self.inbox
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(m);
+        }
+        response::OK
+    }
+}
+
+/// A running SMTP server on 127.0.0.1 and what it received.
+struct Smtp {
+    inbox: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Smtp {
+    fn messages(&self) -> Vec<Received> {
+        self.inbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Wait until `n` messages arrived.
+    async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let start = Instant::now();
+        loop {
+            let got = self.messages();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "expected {n} messages, got {got:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Start an SMTP server on `listener` (it runs until the test process ends).
+fn smtp_on(listener: TcpListener, refuse: bool) -> Smtp {
+    let inbox = Arc::new(Mutex::new(Vec::new()));
+    let mut server = Server::new(Sink {
+        inbox: Arc::clone(&inbox),
+        refuse,
+        current: None,
+    });
+    server
+        .with_name("smtp.school.test")
+        .with_num_threads(2)
+        .with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        if let Err(e) = server.serve() {
+            eprintln!("test SMTP server stopped: {e}");
+        }
+    });
+    Smtp { inbox }
+}
+
+fn listener(port: u16) -> TcpListener {
+    TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| panic!("bind {port}: {e}"))
+}
+
+/// A loopback port nobody listens on (yet).
+fn closed_port() -> u16 {
+    listener(0)
+        .local_addr()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .port()
+}
+
+/// The server, sending through 127.0.0.1:`port` in plain text with fast retries.
+async fn app_mailing_to(port: u16, max_attempts: u32) -> TestApp {
+    let port = port.to_string();
+    let attempts = max_attempts.to_string();
+    spawn_app_with(&[
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port,
+        "--smtp-tls",
+        "none",
+        "--smtp-from",
+        "School Office <office@school.test>",
+        "--smtp-timeout-secs",
+        "5",
+        "--mail-retry-base-secs",
+        "1",
+        "--mail-retry-max-secs",
+        "1",
+        "--mail-poll-ms",
+        "100",
+        "--mail-max-attempts",
+        &attempts,
+    ])
+    .await
+}
+
+/// (status, attempts, last_error) of the newest outbox row to `recipient`.
+fn outbox_row(app: &TestApp, recipient: &str) -> (String, i64, Option<String>) {
+    app.db()
+        .query_row(
+            "SELECT status, attempts, last_error FROM outbox WHERE recipient = ?1 ORDER BY id DESC LIMIT 1",
+            [recipient],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap_or_else(|e| panic!("no outbox row to {recipient}: {e}"))
+}
+
+/// Wait until the newest row to `recipient` satisfies `done`.
+async fn wait_row(
+    app: &TestApp,
+    recipient: &str,
+    done: impl Fn(&(String, i64, Option<String>)) -> bool,
+) -> (String, i64, Option<String>) {
+    let start = Instant::now();
+    loop {
+        let row = outbox_row(app, recipient);
+        if done(&row) {
+            return row;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "outbox row to {recipient} stuck at {row:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn confirming_attendance_mails_the_absent_students_only() {
+    let port_listener = listener(0);
+    let port = port_listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .port();
+    let smtp = smtp_on(port_listener, false);
+    let app = app_mailing_to(port, 8).await;
+    let (t, _) = teacher(&app, "mail-teacher@school.test").await;
+    let (_, ann) = student(&app, "ann@school.test").await;
+    let (_, ben) = student(&app, "ben@school.test").await;
+    let sid = subject(&app, &t, "MAIL1", &[&ann, &ben]).await;
+    ok(app
+        .post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid, "date": "2026-01-05", "decisions": [
+                {"student_id": ann, "status": "absent"},
+                {"student_id": ben, "status": "present"}]}),
+            Some(&t),
+        )
+        .await)
+    .await;
+
+    smtp.wait_for(1).await;
+    let (status, attempts, error) = wait_row(&app, "ann@school.test", |r| r.0 == "sent").await;
+    assert_eq!((status.as_str(), attempts, error), ("sent", 1, None));
+    // Give a wrongly queued second message the time to arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = smtp.messages();
+    assert_eq!(got.len(), 1, "only Ann was absent: {got:?}");
+    let m = &got[0];
+    assert_eq!(m.to, vec!["ann@school.test".to_owned()]);
+    assert_eq!(m.from, "office@school.test");
+    assert_eq!(
+        m.header("Subject"),
+        Some("Absent: Subject MAIL1 (MAIL1) on 2026-01-05")
+    );
+    assert_eq!(
+        m.header("From"),
+        Some("\"School Office\" <office@school.test>")
+    );
+    assert!(
+        m.header("To")
+            .is_some_and(|to| to.contains("<ann@school.test>")),
+        "{m:?}"
+    );
+    assert!(
+        m.data.contains("multipart/alternative")
+            && m.data.contains("text/plain")
+            && m.data.contains("text/html"),
+        "a text and an HTML part: {}",
+        m.data
+    );
+    assert!(
+        m.data.contains("Dear student ann@school.test,")
+            && m.data
+                .contains("you were recorded absent from Subject MAIL1 (MAIL1) on 2026-01-05"),
+        "{}",
+        m.data
+    );
+    assert!(
+        m.header("Message-ID")
+            .is_some_and(|id| id.starts_with("<rollcall.outbox.") && id.ends_with("@school.test>")),
+        "{m:?}"
+    );
+}
+
+#[tokio::test]
+async fn messages_wait_while_the_relay_is_down_and_go_out_when_it_is_back() {
+    let port = closed_port();
+    let app = app_mailing_to(port, 100).await;
+    let (t, _) = teacher(&app, "down-teacher@school.test").await;
+    student(&app, "cara@school.test").await;
+    let v = ok(app
+        .post(
+            "/notifications/custom",
+            &json!({"student_emails": ["cara@school.test"], "message_title": "Trip <tomorrow>",
+                    "message_body": "Bring <b>boots</b> & a coat.", "teacher_name": "T. Down"}),
+            Some(&t),
+        )
+        .await)
+    .await;
+    assert_eq!(
+        v,
+        json!({"total": 1, "sent": 1, "failed": 0,
+               "details": [{"email": "cara@school.test", "status": "sent", "error": null}]})
+    );
+
+    // Relay down: the message stays queued, with its failed attempts recorded.
+    let (status, attempts, error) = wait_row(&app, "cara@school.test", |r| r.1 >= 2).await;
+    assert_eq!(status, "pending");
+    assert!(attempts >= 2);
+    assert!(error.is_some_and(|e| !e.is_empty()));
+
+    // The relay comes back on the same port: delivered on the next attempt.
+    let smtp = smtp_on(listener(port), false);
+    let got = smtp.wait_for(1).await;
+    let (status, _, error) = wait_row(&app, "cara@school.test", |r| r.0 == "sent").await;
+    assert_eq!((status.as_str(), error), ("sent", None));
+    assert_eq!(got.len(), 1);
+    let m = &got[0];
+    assert_eq!(m.to, vec!["cara@school.test".to_owned()]);
+    assert_eq!(m.header("Subject"), Some("Trip <tomorrow>"));
+    assert!(
+        m.data.contains("Bring <b>boots</b> & a coat."),
+        "{}",
+        m.data
+    );
+    assert!(
+        m.data
+            .contains("Bring &lt;b&gt;boots&lt;/b&gt; &amp; a coat."),
+        "the HTML part is escaped: {}",
+        m.data
+    );
+}
+
+#[tokio::test]
+async fn an_administrator_lists_dead_messages_and_retries_them() {
+    // One attempt only, relay down: the message dies at once.
+    let port = closed_port();
+    let app = app_mailing_to(port, 1).await;
+    let admin = app.admin_token().await;
+    let (t, _) = teacher(&app, "dead-teacher@school.test").await;
+    student(&app, "dan@school.test").await;
+    ok(app
+        .post(
+            "/api/notifications/exam",
+            &json!({"student_emails": ["dan@school.test"], "exam_name": "Midterm", "subject": "Physics",
+                    "exam_date": "2026-03-01", "time": "09:00", "venue": "Hall 1"}),
+            Some(&t),
+        )
+        .await)
+    .await;
+    let (status, attempts, _) = wait_row(&app, "dan@school.test", |r| r.0 == "dead").await;
+    assert_eq!((status.as_str(), attempts), ("dead", 1));
+
+    let list = ok(app.get("/api/admin/outbox", Some(&admin)).await).await;
+    let dead = &list["messages"][0];
+    assert_eq!(dead["recipient"], "dan@school.test");
+    assert_eq!(dead["kind"], "notify.exam");
+    assert_eq!(dead["subject"], "Exam Alert - Midterm");
+    assert_eq!(dead["status"], "dead");
+    assert!(dead["last_error"].as_str().is_some_and(|e| !e.is_empty()));
+    let id = dead["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no id: {list}"));
+    assert!(
+        ok(app.get("/api/admin/outbox?status=sent", Some(&admin)).await).await["messages"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+    // Teachers cannot see or retry the outbox.
+    assert_eq!(
+        app.get("/api/admin/outbox", Some(&t)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // The relay is back; the administrator retries the message and it goes out.
+    let smtp = smtp_on(listener(port), false);
+    let retried = ok(app
+        .post(
+            &format!("/api/admin/outbox/{id}/retry"),
+            &json!({}),
+            Some(&admin),
+        )
+        .await)
+    .await;
+    assert_eq!(retried["status"], "pending");
+    assert_eq!(retried["attempts"], 0);
+    let got = smtp.wait_for(1).await;
+    assert_eq!(got[0].to, vec!["dan@school.test".to_owned()]);
+    assert_eq!(got[0].header("Subject"), Some("Exam Alert - Midterm"));
+    assert!(got[0].data.contains("Venue: Hall 1"), "{}", got[0].data);
+    wait_row(&app, "dan@school.test", |r| r.0 == "sent").await;
+
+    // Only a dead message can be retried; unknown and malformed ids are told apart.
+    let path = format!("/api/admin/outbox/{id}/retry");
+    let detail = expect_detail(
+        app.post(&path, &json!({}), Some(&admin)).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(detail.contains("sent"), "{detail}");
+    expect_detail(
+        app.post("/api/admin/outbox/999999/retry", &json!({}), Some(&admin))
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    expect_detail(
+        app.post("/api/admin/outbox/abc/retry", &json!({}), Some(&admin))
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let all = ok(app
+        .post("/api/admin/outbox/retry-dead", &json!({}), Some(&admin))
+        .await)
+    .await;
+    assert_eq!(all["retried"], 0);
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_kills_the_message_at_once() {
+    let port_listener = listener(0);
+    let port = port_listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .port();
+    let smtp = smtp_on(port_listener, true);
+    let app = app_mailing_to(port, 100).await;
+    let (t, _) = teacher(&app, "refused-teacher@school.test").await;
+    student(&app, "eve@school.test").await;
+    ok(app
+        .post(
+            "/api/notifications/assignment",
+            &json!({"student_emails": ["eve@school.test"], "assignment_title": "Essay",
+                    "subject": "English", "due_date": "Friday", "teacher_name": "T. R"}),
+            Some(&t),
+        )
+        .await)
+    .await;
+    let (status, attempts, error) = wait_row(&app, "eve@school.test", |r| r.0 != "pending").await;
+    assert_eq!((status.as_str(), attempts), ("dead", 1));
+    assert!(error.is_some_and(|e| e.contains("550")));
+    assert!(smtp.messages().is_empty());
+}
+
+#[tokio::test]
+async fn malformed_addresses_are_refused_at_input() {
+    let app = spawn_app().await;
+    let (t, _) = teacher(&app, "input-teacher@school.test").await;
+    student(&app, "fay@school.test").await;
+    for bad in [
+        "not-an-address",
+        "fay@",
+        "fay school@x.test",
+        "<fay@school.test>",
+        "",
+    ] {
+        let resp = app
+            .post(
+                "/api/notifications/absence",
+                &json!({"student_emails": ["fay@school.test", bad], "subject": "Maths",
+                        "date": "2026-02-15", "teacher_name": "T"}),
+                Some(&t),
+            )
+            .await;
+        let detail = expect_detail(resp, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(detail.contains("student_emails[1]"), "{bad:?}: {detail}");
+    }
+    let resp = app
+        .post(
+            "/notifications/low-attendance",
+            &json!([{"student_email": "fay(at)school.test", "student_name": "Fay",
+                     "subject": "Maths", "attendance_percentage": 60.0}]),
+            Some(&t),
+        )
+        .await;
+    expect_detail(resp, StatusCode::UNPROCESSABLE_ENTITY).await;
+    // Nothing was queued by the refused requests.
+    let queued: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM outbox WHERE kind LIKE 'notify.%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(-1);
+    assert_eq!(queued, 0);
+
+    // Accounts cannot be created with an address the transport would refuse either.
+    let admin = app.admin_token().await;
+    let resp = app
+        .post(
+            "/api/admin/users",
+            &json!({"role": "student", "email": "gus@school..test", "name": "Gus", "password": "student-pass-1"}),
+            Some(&admin),
+        )
+        .await;
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+}
+
+fn count_notices(app: &TestApp, kind: &str) -> i64 {
+    app.db()
+        .query_row("SELECT COUNT(*) FROM outbox WHERE kind = ?1", [kind], |r| {
+            r.get(0)
+        })
+        .unwrap_or(-1)
+}
+
+#[tokio::test]
+async fn teacher_notification_api_keeps_the_seed_shapes() {
+    let app = spawn_app().await;
+    let (t, t_id) = teacher(&app, "api-teacher@school.test").await;
+    let (s_token, _) = student(&app, "gil@school.test").await;
+    student(&app, "hal@school.test").await;
+
+    // Only teachers, with the seed's wording.
+    let absence = json!({"student_emails": ["gil@school.test"], "subject": "Maths",
+                         "date": "2026-02-15", "teacher_name": "T. One"});
+    let d = expect_detail(
+        app.post("/notifications/absence", &absence, Some(&s_token))
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(d, "Only teachers can send notifications");
+    let d = expect_detail(
+        app.get("/notifications/stats", Some(&s_token)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(d, "Only teachers can view statistics");
+    let d = expect_detail(
+        app.get(
+            "/notifications/check-duplicate?notification_type=absence&recipient_email=gil@school.test",
+            Some(&s_token),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(d, "Only teachers can check duplicates");
+
+    // Unknown students fail individually; known ones are queued with both parts.
+    let v = ok(app
+        .post(
+            "/notifications/absence",
+            &json!({"student_emails": ["gil@school.test", "nobody@school.test"], "subject": "Maths",
+                    "date": "2026-02-15", "teacher_name": "T. One"}),
+            Some(&t),
+        )
+        .await)
+    .await;
+    assert_eq!(
+        v,
+        json!({"total": 2, "sent": 1, "failed": 1, "details": [
+            {"email": "gil@school.test", "status": "sent", "error": null},
+            {"email": "nobody@school.test", "status": "failed", "error": "Student not found"}]})
+    );
+    let (subject, html): (String, Option<String>) = app
+        .db()
+        .query_row(
+            "SELECT subject, body_html FROM outbox WHERE kind = 'notify.absence' AND recipient = 'gil@school.test'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(subject, "Absence Notification - Maths");
+    assert!(html.is_some_and(|h| h.contains("<html>")));
+
+    // Low attendance: an array, at most 200; the threshold defaults to 75.
+    let v = ok(app
+        .post(
+            "/notifications/low-attendance",
+            &json!([{"student_email": "hal@school.test", "student_name": "Hal",
+                     "subject": "Maths", "attendance_percentage": 61.5}]),
+            Some(&t),
+        )
+        .await)
+    .await;
+    assert_eq!(v["sent"], 1);
+    assert!(
+        app.last_mail("notify.low_attendance", "hal@school.test")
+            .contains("below the required 75%")
+    );
+    let many: Vec<Value> = (0..201)
+        .map(|i| {
+            json!({"student_email": format!("s{i}@school.test"), "student_name": "S",
+                        "subject": "Maths", "attendance_percentage": 50.0})
+        })
+        .collect();
+    let d = expect_detail(
+        app.post("/notifications/low-attendance", &json!(many), Some(&t))
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(d, "Cannot send more than 200 warnings at once");
+    let emails: Vec<String> = (0..201).map(|i| format!("s{i}@school.test")).collect();
+    expect_detail(
+        app.post(
+            "/notifications/custom",
+            &json!({"student_emails": emails, "message_title": "Hi", "message_body": "x", "teacher_name": "T"}),
+            Some(&t),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    expect_detail(
+        app.post(
+            "/notifications/custom",
+            &json!({"student_emails": ["gil@school.test"], "message_title": "Hi",
+                    "message_body": "x".repeat(2001), "teacher_name": "T"}),
+            Some(&t),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    // Duplicate check: the absence to Gil was queued within the hour, nothing else.
+    let dup = |kind: &str, to: &str| {
+        format!(
+            "/notifications/check-duplicate?notification_type={kind}&recipient_email={to}&within_hours=2"
+        )
+    };
+    let v = ok(app.get(&dup("absence", "gil@school.test"), Some(&t)).await).await;
+    assert_eq!(v, json!({"is_duplicate": true}));
+    let v = ok(app.get(&dup("exam", "gil@school.test"), Some(&t)).await).await;
+    assert_eq!(v, json!({"is_duplicate": false}));
+    expect_detail(
+        app.get(
+            "/notifications/check-duplicate?notification_type=absence&recipient_email=gil@school.test&within_hours=169",
+            Some(&t),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    // Statistics over the window, newest first.
+    let v = ok(app.get("/api/notifications/stats?days=7", Some(&t)).await).await;
+    assert_eq!(v["total_sent"], 2, "{v}");
+    assert_eq!(v["total_failed"], 0);
+    assert_eq!(
+        v["sent_by_type"],
+        json!({"absence": {"sent": 1, "failed": 0}, "low_attendance": {"sent": 1, "failed": 0}})
+    );
+    let log = &v["recent_logs"][1];
+    assert_eq!(log["notification_type"], "absence");
+    assert_eq!(log["recipient_email"], "gil@school.test");
+    assert_eq!(log["recipient_name"], "student gil@school.test");
+    assert_eq!(log["subject"], "Absence Notification - Maths");
+    assert_eq!(log["status"], "pending", "no SMTP here: queued");
+    assert_eq!(log["sent_by"], t_id.as_str());
+    assert_eq!(
+        log["metadata"],
+        json!({"subject": "Maths", "date": "2026-02-15"})
+    );
+    expect_detail(
+        app.get("/notifications/stats?days=0", Some(&t)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_student_who_switches_absence_mails_off_gets_none() {
+    let app = spawn_app().await;
+    let (t, _) = teacher(&app, "switch-teacher@school.test").await;
+    let (ivy_token, ivy) = student(&app, "ivy@school.test").await;
+    let on = ok(app
+        .get("/api/notifications/preferences", Some(&ivy_token))
+        .await)
+    .await;
+    assert_eq!(
+        on,
+        json!({"absence": true, "assignment": true, "custom": true, "exam": true, "low_attendance": true})
+    );
+    let off = ok(app
+        .put(
+            "/api/notifications/preferences",
+            &json!({"absence": false}),
+            Some(&ivy_token),
+        )
+        .await)
+    .await;
+    assert_eq!(off["absence"], false);
+    assert_eq!(off["exam"], true);
+    expect_detail(
+        app.put(
+            "/api/notifications/preferences",
+            &json!({"holidays": false}),
+            Some(&ivy_token),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    // Neither the confirmation nor the teacher API queues an absence mail for her.
+    let sid = subject(&app, &t, "SW1", &[&ivy]).await;
+    ok(app
+        .post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid, "date": "2026-01-05",
+                    "decisions": [{"student_id": ivy, "status": "absent"}]}),
+            Some(&t),
+        )
+        .await)
+    .await;
+    assert_eq!(count_notices(&app, "attendance.absent"), 0);
+    let v = ok(app
+        .post(
+            "/notifications/absence",
+            &json!({"student_emails": ["ivy@school.test"], "subject": "Maths",
+                    "date": "2026-02-15", "teacher_name": "T"}),
+            Some(&t),
+        )
+        .await)
+    .await;
+    assert_eq!(v["failed"], 1);
+    assert_eq!(
+        v["details"][0]["error"],
+        "Student has turned off absence e-mails"
+    );
+    // Other topics still reach her.
+    let v = ok(app
+        .post(
+            "/notifications/custom",
+            &json!({"student_emails": ["ivy@school.test"], "message_title": "Hi",
+                    "message_body": "Hello", "teacher_name": "T"}),
+            Some(&t),
+        )
+        .await)
+    .await;
+    assert_eq!(v["sent"], 1);
+    assert_eq!(count_notices(&app, "notify.custom"), 1);
+}
+
+/// Another server on `app`'s data directory, sending through 127.0.0.1:`port`: the same database
+/// after a restart, now with a relay configured.
+async fn restart_with_relay(app: &TestApp, port: u16) {
+    let dir = app.data_dir.path().display().to_string();
+    let cache = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache");
+    let cache = cache.display().to_string();
+    let port = port.to_string();
+    let args = [
+        "rollcall",
+        "--bind",
+        "127.0.0.1:0",
+        "--data-dir",
+        &dir,
+        "--cache-dir",
+        &cache,
+        "--jwt-secret",
+        SECRET,
+        "--admin-email",
+        ADMIN_EMAIL,
+        "--admin-password",
+        ADMIN_PASSWORD,
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port,
+        "--smtp-tls",
+        "none",
+        "--mail-poll-ms",
+        "100",
+    ];
+    let settings =
+        rollcall::config::Settings::try_from_args(args).unwrap_or_else(|e| panic!("settings: {e}"));
+    let second = rollcall::App::build(settings)
+        .await
+        .unwrap_or_else(|e| panic!("build: {e:#}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    tokio::spawn(second.serve(listener, std::future::pending()));
+}
+
+#[tokio::test]
+async fn mail_queued_without_a_relay_goes_out_after_a_restart_with_one() {
+    // No SMTP configured: the message is kept, not attempted.
+    let app = spawn_app().await;
+    let (t, _) = teacher(&app, "restart-teacher@school.test").await;
+    student(&app, "jo@school.test").await;
+    ok(app
+        .post(
+            "/notifications/custom",
+            &json!({"student_emails": ["jo@school.test"], "message_title": "Kept",
+                    "message_body": "Queued before the relay existed.", "teacher_name": "T"}),
+            Some(&t),
+        )
+        .await)
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        outbox_row(&app, "jo@school.test"),
+        ("pending".to_owned(), 0, None)
+    );
+
+    let port_listener = listener(0);
+    let port = port_listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .port();
+    let smtp = smtp_on(port_listener, false);
+    restart_with_relay(&app, port).await;
+    let got = smtp.wait_for(1).await;
+    assert_eq!(got[0].to, vec!["jo@school.test".to_owned()]);
+    assert_eq!(got[0].header("Subject"), Some("Kept"));
+    let (status, attempts, _) = wait_row(&app, "jo@school.test", |r| r.0 == "sent").await;
+    assert_eq!((status.as_str(), attempts), ("sent", 1));
+}
+
+#[tokio::test]
+async fn the_cli_lists_dead_messages_and_retries_them() {
+    let port = closed_port();
+    let app = app_mailing_to(port, 1).await;
+    let (t, _) = teacher(&app, "cli-teacher@school.test").await;
+    student(&app, "kit@school.test").await;
+    ok(app
+        .post(
+            "/notifications/custom",
+            &json!({"student_emails": ["kit@school.test"], "message_title": "CLI",
+                    "message_body": "Via the command line.", "teacher_name": "T"}),
+            Some(&t),
+        )
+        .await)
+    .await;
+    wait_row(&app, "kit@school.test", |r| r.0 == "dead").await;
+    let id: i64 = app
+        .db()
+        .query_row(
+            "SELECT id FROM outbox WHERE recipient = 'kit@school.test'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = app.data_dir.path().display().to_string();
+    let run = |args: Vec<String>| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("rollcall {args:?}: {e}"));
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok_dead, listed, _) = run(vec![
+        "mail".into(),
+        "dead".into(),
+        "--data-dir".into(),
+        dir.clone(),
+    ]);
+    assert!(ok_dead);
+    assert!(
+        listed.contains(&format!(
+            "{id}\tnotify.custom\tkit@school.test\t1 attempts\t"
+        )),
+        "{listed}"
+    );
+
+    let smtp = smtp_on(listener(port), false);
+    let (ok_retry, said, _) = run(vec![
+        "mail".into(),
+        "retry".into(),
+        id.to_string(),
+        "--data-dir".into(),
+        dir.clone(),
+    ]);
+    assert!(ok_retry, "{said}");
+    assert!(said.contains("1 message(s) queued again"), "{said}");
+    let got = smtp.wait_for(1).await;
+    assert_eq!(got[0].header("Subject"), Some("CLI"));
+    wait_row(&app, "kit@school.test", |r| r.0 == "sent").await;
+    let (ok_again, _, err) = run(vec![
+        "mail".into(),
+        "retry".into(),
+        id.to_string(),
+        "--data-dir".into(),
+        dir,
+    ]);
+    assert!(!ok_again && err.contains("no dead message"), "{err}");
+}
