@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "drafts",
         include_str!("../../migrations/0004_drafts.sql"),
     ),
+    (
+        5,
+        "analytics",
+        include_str!("../../migrations/0005_analytics.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
