@@ -86,6 +86,14 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_REQUIRE_CONSENT", default_value_t = true, action = clap::ArgAction::Set)]
     pub require_consent: bool,
 
+    /// Whether a late arrival counts as attended in analytics percentages (excused never counts).
+    #[arg(long, env = "ROLLCALL_LATE_COUNTS_AS_PRESENT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub late_counts_as_present: bool,
+
+    /// Attendance percentage strictly below which a class or a student is listed as at risk.
+    #[arg(long, env = "ROLLCALL_RISK_THRESHOLD", default_value_t = 75.0)]
+    pub risk_threshold: f64,
+
     /// Public base URL of this server, used in e-mailed links. Default: http://<bind>.
     #[arg(long, env = "BACKEND_BASE_URL")]
     pub backend_base_url: Option<String>,
@@ -282,6 +290,11 @@ impl Settings {
             self.login_max_failures > 0 && self.login_max_per_ip > 0 && self.login_window_secs > 0,
             "login rate limits must be positive"
         );
+        ensure!(
+            self.risk_threshold.is_finite() && (0.0..=100.0).contains(&self.risk_threshold),
+            "ROLLCALL_RISK_THRESHOLD ({}) must be a percentage between 0 and 100",
+            self.risk_threshold
+        );
         self.vision.pipeline_options()?;
         for origin in &self.cors_origins {
             ensure!(
@@ -347,7 +360,7 @@ impl Settings {
              admin_email={} admin_password={} demo={} student_signup={} teacher_signup={} \
              email_verification={} require_consent={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
              login_max_per_ip={} login_window={}s trust_proxy={} metrics_token={} \
-             thresholds={}/{} smtp_host={:?} smtp_port={} smtp_user={:?} smtp_password={} smtp_from={}",
+             thresholds={}/{} late_counts_as_present={} risk_threshold={} smtp_host={:?} smtp_port={} smtp_user={:?} smtp_password={} smtp_from={}",
             self.bind,
             self.data_dir.display(),
             self.resolved_cache_dir().display(),
@@ -371,6 +384,8 @@ impl Settings {
             secret(&self.metrics_token),
             self.confident_threshold,
             self.uncertain_threshold,
+            self.late_counts_as_present,
+            self.risk_threshold,
             self.smtp_host,
             self.smtp_port,
             self.smtp_user,
@@ -448,6 +463,8 @@ mod tests {
         assert!((s.confident_threshold - 0.50).abs() < f32::EPSILON);
         assert!((s.uncertain_threshold - 0.60).abs() < f32::EPSILON);
         assert_eq!(s.access_token_ttl_secs, 900);
+        assert!(s.late_counts_as_present);
+        assert!((s.risk_threshold - 75.0).abs() < f64::EPSILON);
     }
 
     #[test]
@@ -478,5 +495,9 @@ mod tests {
         assert!(ok.validate().is_ok());
         let wildcard = parse(&["--cors-origins", "*"]);
         assert!(wildcard.validate().is_err());
+        for bad in ["150", "-1", "NaN"] {
+            let risk = parse(&[&format!("--risk-threshold={bad}")]);
+            assert!(risk.validate().is_err(), "risk threshold {bad}");
+        }
     }
 }
