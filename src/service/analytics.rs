@@ -8,7 +8,7 @@
 //! subject (the days `attendance::confirm` refuses) are not sessions: anything recorded on them
 //! is left out.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::Connection;
 
@@ -18,7 +18,7 @@ use super::subjects::{managed, run};
 use super::{Error, Result};
 use crate::domain::{Id, Role};
 use crate::storage::Db;
-use crate::storage::analytics::{self as store, DayRow};
+use crate::storage::analytics as store;
 use crate::storage::attendance::{Counts, members};
 use crate::storage::subjects::{self, Subject};
 
@@ -89,13 +89,6 @@ pub fn hundredths(num: i64, den: i64) -> f64 {
 #[must_use]
 pub fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
-}
-
-fn sum(into: &mut Counts, c: &Counts) {
-    into.present += c.present;
-    into.late += c.late;
-    into.excused += c.excused;
-    into.absent += c.absent;
 }
 
 /// The stored schedules of the subject's teachers (each teacher read once per request).
@@ -175,20 +168,6 @@ pub fn off_days(schedules: &[Schedule], subject: &str) -> Vec<String> {
         .collect()
 }
 
-/// A subject's days, holidays and exam days left out.
-fn days(
-    conn: &Connection,
-    tables: &mut Timetables,
-    subject: &Id,
-    from: Option<&str>,
-    to: Option<&str>,
-) -> Result<Vec<DayRow>> {
-    let off = tables.off_days(conn, subject)?;
-    let mut rows = store::days_of(conn, subject, from, to)?;
-    rows.retain(|r| off.binary_search(&r.date).is_err());
-    Ok(rows)
-}
-
 /// The subjects the caller's school-wide figures cover: a teacher's own, every one for an
 /// administrator. Students are refused.
 fn scope(conn: &Connection, user: &AuthUser) -> Result<Vec<Subject>> {
@@ -197,33 +176,6 @@ fn scope(conn: &Connection, user: &AuthUser) -> Result<Vec<Subject>> {
         Role::Teacher => Ok(subjects::of_teacher(conn, &user.id)?),
         Role::Student => Err(Error::Forbidden("Teacher access required".into())),
     }
-}
-
-/// Every day of every subject in scope, holidays and exam days left out, by subject.
-fn days_in_scope(
-    conn: &Connection,
-    user: &AuthUser,
-    subjects: &[Subject],
-) -> Result<HashMap<Id, Vec<DayRow>>> {
-    let mut tables = Timetables::new();
-    let mut out: HashMap<Id, Vec<DayRow>> = HashMap::new();
-    if user.role == Role::Admin {
-        // One pass over the whole table beats one query per subject.
-        for row in store::days_all(conn)? {
-            out.entry(row.subject_id.clone()).or_default().push(row);
-        }
-        for s in subjects {
-            let off = tables.off_days(conn, &s.id)?;
-            if let Some(rows) = out.get_mut(&s.id) {
-                rows.retain(|r| off.binary_search(&r.date).is_err());
-            }
-        }
-    } else {
-        for s in subjects {
-            out.insert(s.id.clone(), days(conn, &mut tables, &s.id, None, None)?);
-        }
-    }
-    Ok(out)
 }
 
 /// One day of a subject's trend.
@@ -246,13 +198,8 @@ pub async fn trend(
     let user = user.clone();
     run(db, move |conn| {
         managed(conn, &user, &subject)?;
-        let rows = days(
-            conn,
-            &mut Timetables::new(),
-            &subject,
-            Some(&from),
-            Some(&to),
-        )?;
+        let off = Timetables::new().off_days(conn, &subject)?;
+        let rows = store::days_of(conn, &subject, Some(&from), Some(&to), &off)?;
         Ok(rows
             .into_iter()
             .map(|r| TrendDay {
@@ -282,36 +229,26 @@ pub struct Month {
 pub async fn monthly(db: &Db, user: &AuthUser, subject: Option<Id>) -> Result<Vec<Month>> {
     let user = user.clone();
     run(db, move |conn| {
-        let by_subject = match subject {
-            Some(id) => {
-                managed(conn, &user, &id)?;
-                let rows = days(conn, &mut Timetables::new(), &id, None, None)?;
-                HashMap::from([(id, rows)])
-            }
-            None => {
-                let subjects = scope(conn, &user)?;
-                days_in_scope(conn, &user, &subjects)?
-            }
+        let subjects = match subject {
+            Some(id) => vec![managed(conn, &user, &id)?],
+            None => scope(conn, &user)?,
         };
-        let mut months: BTreeMap<(String, Id), Month> = BTreeMap::new();
-        for (id, rows) in by_subject {
-            for r in rows {
-                let month = r.date.get(..7).unwrap_or(&r.date).to_owned();
-                let m = months
-                    .entry((month.clone(), id.clone()))
-                    .or_insert_with(|| Month {
-                        subject_id: id.clone(),
-                        month,
-                        counts: Counts::default(),
-                        days: 0,
-                        sessions: 0,
-                    });
-                sum(&mut m.counts, &r.counts);
-                m.days += 1;
-                m.sessions += r.sessions;
-            }
+        let mut tables = Timetables::new();
+        let mut out = Vec::new();
+        for s in subjects {
+            let off = tables.off_days(conn, &s.id)?;
+            out.extend(
+                store::months_of(conn, &s.id, &off)?
+                    .into_iter()
+                    .map(|m| Month {
+                        subject_id: s.id.clone(),
+                        month: m.month,
+                        counts: m.counts,
+                        days: m.days,
+                        sessions: m.sessions,
+                    }),
+            );
         }
-        let mut out: Vec<Month> = months.into_values().collect();
         out.sort_by(|a, b| {
             b.month
                 .cmp(&a.month)
@@ -334,27 +271,20 @@ pub struct SubjectTotals {
 }
 
 fn totals(conn: &Connection, user: &AuthUser) -> Result<Vec<SubjectTotals>> {
-    let subjects = scope(conn, user)?;
-    let mut by_subject = days_in_scope(conn, user, &subjects)?;
-    Ok(subjects
-        .into_iter()
-        .map(|subject| {
-            let rows = by_subject.remove(&subject.id).unwrap_or_default();
-            let mut counts = Counts::default();
-            let mut sessions = 0;
-            for r in &rows {
-                sum(&mut counts, &r.counts);
-                sessions += r.sessions;
-            }
-            SubjectTotals {
-                subject,
-                counts,
-                days: i64::try_from(rows.len()).unwrap_or(i64::MAX),
-                sessions,
-                last: rows.last().map(|r| r.date.clone()),
-            }
-        })
-        .collect())
+    let mut tables = Timetables::new();
+    let mut out = Vec::new();
+    for subject in scope(conn, user)? {
+        let off = tables.off_days(conn, &subject.id)?;
+        let t = store::totals_of(conn, &subject.id, &off)?;
+        out.push(SubjectTotals {
+            subject,
+            counts: t.counts,
+            days: t.days,
+            sessions: t.sessions,
+            last: t.last,
+        });
+    }
+    Ok(out)
 }
 
 /// Subjects in the caller's scope whose attendance is below the threshold, lowest first (then

@@ -1,6 +1,7 @@
-//! Analytics reads: counts per subject and day from `attendance_counts` (kept by triggers, see
-//! `migrations/0005_analytics.sql`), and per student from the records. Days to leave out
-//! (holidays, exam days) are passed in as a list of `YYYY-MM-DD` strings.
+//! Analytics reads: a subject's counts per day, per month and in total from
+//! `attendance_counts` (kept by triggers, see `migrations/0005_analytics.sql`: one small row per
+//! session, read through a covering index), and per student from the records. Days to leave
+//! out (holidays, exam days) are passed in as a list of `YYYY-MM-DD` strings.
 
 use rusqlite::{Connection, params};
 
@@ -11,7 +12,6 @@ use crate::domain::Id;
 /// One subject's sessions on one day, summed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayRow {
-    pub subject_id: Id,
     /// `YYYY-MM-DD`.
     pub date: String,
     /// Sessions with at least one record that day (a subject may meet twice a day).
@@ -19,50 +19,99 @@ pub struct DayRow {
     pub counts: Counts,
 }
 
-const DAY_COLUMNS: &str =
-    "subject_id, date, COUNT(*), SUM(present), SUM(late), SUM(excused), SUM(absent)";
+/// One subject's sessions in one month, summed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthRow {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Days with at least one session.
+    pub days: i64,
+    pub sessions: i64,
+    pub counts: Counts,
+}
 
-fn day_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DayRow> {
-    Ok(DayRow {
-        subject_id: Id::from_db(r.get(0)?),
-        date: r.get(1)?,
-        sessions: r.get(2)?,
-        counts: Counts {
-            present: r.get(3)?,
-            late: r.get(4)?,
-            excused: r.get(5)?,
-            absent: r.get(6)?,
-        },
+/// One subject's sessions, all summed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub days: i64,
+    pub sessions: i64,
+    pub counts: Counts,
+    /// Newest day with a session.
+    pub last: Option<String>,
+}
+
+/// The sessions of `?1` that count: with records, not on a day of the JSON array `?2`.
+const SESSIONS: &str = "FROM attendance_counts
+     WHERE subject_id = ?1 AND present + late + excused + absent > 0
+       AND date NOT IN (SELECT value FROM json_each(?2))";
+
+const SUMS: &str = "SUM(present), SUM(late), SUM(excused), SUM(absent)";
+
+fn counts_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Counts> {
+    Ok(Counts {
+        present: r.get::<_, Option<i64>>(at)?.unwrap_or(0),
+        late: r.get::<_, Option<i64>>(at + 1)?.unwrap_or(0),
+        excused: r.get::<_, Option<i64>>(at + 2)?.unwrap_or(0),
+        absent: r.get::<_, Option<i64>>(at + 3)?.unwrap_or(0),
     })
 }
 
-/// The subject's days within `[from, to]` (inclusive; `None` = open), oldest first. Sessions
-/// without records are not counted.
+/// The subject's days within `[from, to]` (inclusive; `None` = open), oldest first, leaving
+/// out the days in `skip`.
 pub fn days_of(
     conn: &Connection,
     subject: &Id,
     from: Option<&str>,
     to: Option<&str>,
+    skip: &[String],
 ) -> Result<Vec<DayRow>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {DAY_COLUMNS} FROM attendance_counts
-         WHERE subject_id = ?1 AND (?2 IS NULL OR date >= ?2) AND (?3 IS NULL OR date <= ?3)
-           AND present + late + excused + absent > 0
-         GROUP BY subject_id, date ORDER BY date"
+        "SELECT date, COUNT(*), {SUMS} {SESSIONS}
+           AND (?3 IS NULL OR date >= ?3) AND (?4 IS NULL OR date <= ?4)
+         GROUP BY date ORDER BY date"
     ))?;
-    let rows = stmt.query_map(params![subject.as_str(), from, to], day_row)?;
+    let rows = stmt.query_map(params![subject.as_str(), skip_json(skip), from, to], |r| {
+        Ok(DayRow {
+            date: r.get(0)?,
+            sessions: r.get(1)?,
+            counts: counts_at(r, 2)?,
+        })
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Every subject's days (administrators' school-wide figures), by subject then date.
-pub fn days_all(conn: &Connection) -> Result<Vec<DayRow>> {
+/// The subject's months, oldest first, leaving out the days in `skip`.
+pub fn months_of(conn: &Connection, subject: &Id, skip: &[String]) -> Result<Vec<MonthRow>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {DAY_COLUMNS} FROM attendance_counts
-         WHERE present + late + excused + absent > 0
-         GROUP BY subject_id, date ORDER BY subject_id, date"
+        "SELECT substr(date, 1, 7) AS month, COUNT(DISTINCT date), COUNT(*), {SUMS} {SESSIONS}
+         GROUP BY month ORDER BY month"
     ))?;
-    let rows = stmt.query_map([], day_row)?;
+    let rows = stmt.query_map(params![subject.as_str(), skip_json(skip)], |r| {
+        Ok(MonthRow {
+            month: r.get(0)?,
+            days: r.get(1)?,
+            sessions: r.get(2)?,
+            counts: counts_at(r, 3)?,
+        })
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The subject's totals over all its sessions, leaving out the days in `skip`.
+pub fn totals_of(conn: &Connection, subject: &Id, skip: &[String]) -> Result<Totals> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT COUNT(DISTINCT date), COUNT(*), MAX(date), {SUMS} {SESSIONS}"
+    ))?;
+    Ok(
+        stmt.query_row(params![subject.as_str(), skip_json(skip)], |r| {
+            Ok(Totals {
+                days: r.get(0)?,
+                sessions: r.get(1)?,
+                last: r.get(2)?,
+                counts: counts_at(r, 3)?,
+            })
+        })?,
+    )
 }
 
 fn skip_json(skip: &[String]) -> String {
@@ -201,22 +250,49 @@ mod tests {
             ),
         );
         let id = Id::from_db(s.clone());
-        let days = days_of(&c, &id, None, None).unwrap_or_else(|e| panic!("{e}"));
+        let days = days_of(&c, &id, None, None, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let counts = Counts {
+            present: 2 + 3,
+            late: 1,
+            excused: 1,
+            absent: 0,
+        };
         assert_eq!(
             days,
             [DayRow {
-                subject_id: id.clone(),
                 date: "2026-03-02".into(),
                 sessions: 2,
-                counts: Counts {
-                    present: 2 + 3,
-                    late: 1,
-                    excused: 1,
-                    absent: 0
-                },
+                counts,
             }]
         );
-        assert_eq!(days_all(&c).unwrap_or_else(|e| panic!("{e}")), days);
+        assert_eq!(
+            months_of(&c, &id, &[]).unwrap_or_else(|e| panic!("{e}")),
+            [MonthRow {
+                month: "2026-03".into(),
+                days: 1,
+                sessions: 2,
+                counts,
+            }]
+        );
+        assert_eq!(
+            totals_of(&c, &id, &[]).unwrap_or_else(|e| panic!("{e}")),
+            Totals {
+                days: 1,
+                sessions: 2,
+                counts,
+                last: Some("2026-03-02".into()),
+            }
+        );
+        let skip = ["2026-03-02".to_owned()];
+        assert!(
+            days_of(&c, &id, None, None, &skip)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
+        assert_eq!(
+            totals_of(&c, &id, &skip).unwrap_or_else(|e| panic!("{e}")),
+            Totals::default()
+        );
         let per_student = students_of(&c, &id, &[]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(per_student.len(), 4);
         let off =
@@ -234,7 +310,7 @@ mod tests {
             ),
         );
         put(&ses[0], &students[0], "absent");
-        let days = days_of(&c, &id, None, None).unwrap_or_else(|e| panic!("{e}"));
+        let days = days_of(&c, &id, None, None, &[]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             days[0].counts,
             Counts {
