@@ -595,6 +595,13 @@ async fn bad_requests_and_who_may_see_what() {
         StatusCode::NOT_FOUND,
     )
     .await;
+    // The OpenAPI document names the seed's query parameters.
+    let doc = crate::helpers::body(app.get("/openapi.json", None).await).await;
+    let names: Vec<&str> = doc["paths"]["/api/analytics/attendance-trend"]["get"]["parameters"]
+        .as_array()
+        .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["classId", "dateFrom", "dateTo"]);
     // A student's own view through the id path works too.
     ok(app
         .get(
