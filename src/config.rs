@@ -112,6 +112,14 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_FACE_RETENTION_DAYS", default_value_t = 0)]
     pub face_retention_days: u32,
 
+    /// Whether a late arrival counts as attended in analytics percentages (excused never counts).
+    #[arg(long, env = "ROLLCALL_LATE_COUNTS_AS_PRESENT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub late_counts_as_present: bool,
+
+    /// Attendance percentage strictly below which a class or a student is listed as at risk.
+    #[arg(long, env = "ROLLCALL_RISK_THRESHOLD", default_value_t = 75.0)]
+    pub risk_threshold: f64,
+
     /// Public base URL of this server, used in e-mailed links. Default: http://<bind>.
     #[arg(long, env = "BACKEND_BASE_URL")]
     pub backend_base_url: Option<String>,
@@ -343,6 +351,11 @@ impl Settings {
             self.login_max_failures > 0 && self.login_max_per_ip > 0 && self.login_window_secs > 0,
             "login rate limits must be positive"
         );
+        ensure!(
+            self.risk_threshold.is_finite() && (0.0..=100.0).contains(&self.risk_threshold),
+            "ROLLCALL_RISK_THRESHOLD ({}) must be a percentage between 0 and 100",
+            self.risk_threshold
+        );
         self.vision.pipeline_options()?;
         self.smtp_sender()?;
         ensure!(
@@ -458,7 +471,7 @@ impl Settings {
              admin_email={} admin_password={} demo={} student_signup={} teacher_signup={} \
              email_verification={} require_consent={} biometrics={} draft_retention_days={} face_retention_days={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
              login_max_per_ip={} login_window={}s trust_proxy={} metrics_token={} \
-             thresholds={}/{} smtp_host={:?} smtp_port={} smtp_tls={:?} smtp_user={:?} smtp_password={} smtp_from={} \
+             thresholds={}/{} late_counts_as_present={} risk_threshold={} smtp_host={:?} smtp_port={} smtp_tls={:?} smtp_user={:?} smtp_password={} smtp_from={} \
              mail_max_attempts={} mail_retry={}s..{}s mail_poll={}ms",
             self.bind,
             self.data_dir.display(),
@@ -486,6 +499,8 @@ impl Settings {
             secret(&self.metrics_token),
             self.confident_threshold,
             self.uncertain_threshold,
+            self.late_counts_as_present,
+            self.risk_threshold,
             self.smtp_host,
             self.smtp_port(),
             self.smtp_tls,
@@ -568,6 +583,8 @@ mod tests {
         assert!((s.confident_threshold - 0.50).abs() < f32::EPSILON);
         assert!((s.uncertain_threshold - 0.60).abs() < f32::EPSILON);
         assert_eq!(s.access_token_ttl_secs, 900);
+        assert!(s.late_counts_as_present);
+        assert!((s.risk_threshold - 75.0).abs() < f64::EPSILON);
     }
 
     #[test]
@@ -609,6 +626,10 @@ mod tests {
         assert!(backoff.validate().is_err());
         let password_only = parse(&["--smtp-password", "x"]);
         assert!(password_only.validate().is_err());
+        for bad in ["150", "-1", "NaN"] {
+            let risk = parse(&[&format!("--risk-threshold={bad}")]);
+            assert!(risk.validate().is_err(), "risk threshold {bad}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! served as aliases so its frontend works unchanged.
 
 pub mod admin;
+pub mod analytics;
 pub mod attendance;
 pub mod auth;
 pub mod docs;
@@ -71,6 +72,7 @@ pub struct AppState {
         (name = "students", description = "Student accounts, consent and face enrolment"),
         (name = "attendance", description = "Marking class photos, confirming sessions, figures and CSV exports"),
         (name = "notifications", description = "A teacher's e-mails to students (queued in the outbox), statistics, and everyone's e-mail switches"),
+        (name = "analytics", description = "Trends, monthly summaries, classes and students at risk, a teacher's overview, a student's own figures"),
         (name = "health", description = "Liveness, readiness and metrics"),
     )
 )]
@@ -104,6 +106,7 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .nest("/api/students", students::router())
         .nest("/api/attendance", attendance::router())
         .nest("/api/notifications", notifications::router())
+        .nest("/api/analytics", analytics::router())
         .merge(subjects::seed_router())
         .merge(students::seed_router())
         .split_for_parts()

@@ -1,6 +1,7 @@
 //! Use-cases in plain Rust: no axum types. Each area returns [`Error`], which the API maps once.
 
 pub mod accounts;
+pub mod analytics;
 pub mod attendance;
 pub mod auth;
 pub mod avatars;

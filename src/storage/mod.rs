@@ -1,6 +1,7 @@
 //! SQLite storage: a small connection pool, migrations, and one module per aggregate.
 //! Every call runs on tokio's blocking pool; the async side only awaits it.
 
+pub mod analytics;
 pub mod attendance;
 pub mod audit;
 pub mod backup;

@@ -124,6 +124,21 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "/api/attendance/drafts/{id}/faces/{photo}/{face}",
         "admin,owner",
     ),
+    ("GET", "/api/analytics/attendance-trend", "admin,owner"),
+    (
+        "GET",
+        "/api/analytics/monthly-summary",
+        "admin,owner,stranger",
+    ),
+    ("GET", "/api/analytics/class-risk", "admin,owner,stranger"),
+    ("GET", "/api/analytics/global", "admin,owner,stranger"),
+    (
+        "GET",
+        "/api/analytics/subjects/{id}/students-at-risk",
+        "admin,owner",
+    ),
+    ("GET", "/api/analytics/students/{id}", "admin,owner,self"),
+    ("GET", "/api/analytics/me", "self,other"),
     ("POST", "/settings/add-subject", "owner,stranger"),
     ("GET", "/settings/teachers/me/subjects", "owner,stranger"),
     ("GET", "/settings/teachers/students", "owner,stranger"),
@@ -238,10 +253,18 @@ fn concrete(path: &str, w: &World) -> String {
         &w.ids["draft"]
     } else if path.starts_with("/api/attendance/sessions") {
         &w.ids["session"]
-    } else if path.starts_with("/api/students") {
+    } else if path.starts_with("/api/students") || path.starts_with("/api/analytics/students") {
         &w.ids["self"]
     } else {
         &w.ids["subject"]
+    };
+    let query = if path == "/api/analytics/attendance-trend" {
+        format!(
+            "?classId={}&dateFrom=2026-03-01&dateTo=2026-03-31",
+            w.ids["subject"]
+        )
+    } else {
+        String::new()
     };
     path.replace("{id}", id)
         .replace("{student_id}", &w.ids["self"])
@@ -250,6 +273,7 @@ fn concrete(path: &str, w: &World) -> String {
         .replace("{sample_id}", &w.ids["sample"])
         .replace("{photo}", "1")
         .replace("{face}", "0")
+        + &query
 }
 
 /// A body the route's rightful callers would send, so a refusal is about who calls.

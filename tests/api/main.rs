@@ -1,6 +1,7 @@
 //! Integration tests: each test spawns the real server on a random port with a fresh data dir
 //! and talks HTTP to it.
 
+mod analytics;
 mod attendance;
 mod auth;
 mod cli;
