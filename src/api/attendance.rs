@@ -183,7 +183,14 @@ fn slot_of(raw: &str) -> Result<i64, Error> {
         .map_err(|_| Error::Invalid("slot must be a whole number".into()))
 }
 
-async fn read_mark(state: &AppState, req: Request) -> Result<MarkForm, Error> {
+/// [`read_mark`] without a server or state: the photo bytes and subject id of a mark request's
+/// body (JSON or multipart), for the fuzz targets in `fuzz/`. Not part of the API.
+#[doc(hidden)]
+pub async fn parse_mark_request(req: Request) -> Result<(Vec<u8>, String), Error> {
+    read_mark(&(), req).await.map(|f| (f.bytes, f.subject))
+}
+
+async fn read_mark<S: Send + Sync>(state: &S, req: Request) -> Result<MarkForm, Error> {
     let query = req.uri().query().unwrap_or("").to_owned();
     let flag = |name: &str| {
         query

@@ -29,10 +29,13 @@ pub const REVIEW_K: usize = 3;
 pub const STATUSES: [&str; 4] = ["present", "late", "excused", "absent"];
 
 /// The photo inside a seed `image` field: a data URL (everything up to the first comma is
-/// dropped) or bare base64. Too long: 413; not base64: 400 `Invalid base64 image`.
+/// dropped) or bare base64. Too long: 413; not base64, or a data URL without its comma:
+/// 400 `Invalid base64 image`.
 pub fn decode_image(raw: &str) -> Result<Vec<u8>> {
+    let invalid = || Error::BadRequest("Invalid base64 image".into());
     let data = if raw.trim_start().starts_with("data:") {
-        raw.split_once(',').map_or("", |(_, d)| d)
+        // Without the comma there is no data part: refused, not read as an empty image.
+        raw.split_once(',').map(|(_, d)| d).ok_or_else(invalid)?
     } else {
         raw
     };
@@ -49,9 +52,7 @@ pub fn decode_image(raw: &str) -> Result<Vec<u8>> {
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
             .with_decode_allow_trailing_bits(true),
     );
-    engine
-        .decode(compact.as_bytes())
-        .map_err(|_| Error::BadRequest("Invalid base64 image".into()))
+    engine.decode(compact.as_bytes()).map_err(|_| invalid())
 }
 
 /// One face found in a marked photo.
@@ -1041,6 +1042,13 @@ mod tests {
         assert_eq!(bytes, vec![0xff, 0xd8, 0xff, 0xe0]);
         assert_eq!(decode_image("/9j/4A").unwrap_or_default(), bytes);
         assert!(matches!(decode_image("%%%"), Err(Error::BadRequest(_))));
+        // Found by fuzzing (fuzz/fuzz_targets/mark_request.rs): a data URL cut before its
+        // comma was read as an empty image.
+        assert!(matches!(
+            decode_image("data:image/2wBDAP/Z"),
+            Err(Error::BadRequest(_))
+        ));
+        assert_eq!(decode_image("data:image/png;base64,").ok(), Some(vec![]));
         let huge = "A".repeat(MAX_BASE64_LEN + 4);
         assert!(matches!(decode_image(&huge), Err(Error::TooLarge(_))));
     }
