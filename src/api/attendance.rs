@@ -34,6 +34,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(draft_photo))
         .routes(routes!(draft_assign))
         .routes(routes!(subject_drafts))
+        .routes(routes!(subject_sessions))
+        .routes(routes!(session_view))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -862,4 +864,99 @@ async fn subject_drafts(
             })
             .collect(),
     ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionListed {
+    pub session_id: String,
+    pub date: String,
+    pub slot: i64,
+    pub summary: Summary,
+}
+
+/// A subject's confirmed sessions, newest first (teachers of the subject, administrators);
+/// `from`/`to` narrow the dates.
+#[utoipa::path(get, path = "/subjects/{id}/sessions", tag = "attendance",
+    params(("id" = String, Path), Range),
+    responses((status = 200, body = Vec<SessionListed>), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn subject_sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiQuery(range): ApiQuery<Range>,
+) -> ApiResult<Json<Vec<SessionListed>>> {
+    let list =
+        attendance::sessions_of(&state.db, &user, parse_id("id", &id)?, range.from, range.to)
+            .await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|s| SessionListed {
+                session_id: s.session.id.to_string(),
+                date: s.session.date,
+                slot: s.session.slot,
+                summary: Summary::from(&s.counts),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionRecordOut {
+    pub student_id: String,
+    pub name: String,
+    pub roll: String,
+    /// present | late | excused | absent; null for a student enrolled after the session.
+    pub status: Option<String>,
+    /// photo | manual | correction
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub session_id: String,
+    pub subject_id: String,
+    pub subject_name: String,
+    pub subject_code: String,
+    pub date: String,
+    pub slot: i64,
+    /// Every student enrolled now, by name.
+    pub records: Vec<SessionRecordOut>,
+    pub summary: Summary,
+}
+
+/// A confirmed session: every enrolled student with their status and where it came from
+/// (teachers of the subject, administrators).
+#[utoipa::path(get, path = "/sessions/{id}", tag = "attendance",
+    params(("id" = String, Path)),
+    responses((status = 200, body = SessionResponse), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn session_view(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SessionResponse>> {
+    let v = attendance::session_view(&state.db, &user, parse_id("id", &id)?).await?;
+    Ok(Json(SessionResponse {
+        session_id: v.session.id.to_string(),
+        subject_id: v.session.subject_id.to_string(),
+        subject_name: v.subject_name,
+        subject_code: v.subject_code,
+        date: v.session.date,
+        slot: v.session.slot,
+        records: v
+            .lines
+            .into_iter()
+            .map(|l| SessionRecordOut {
+                student_id: l.student.id.to_string(),
+                name: l.student.name,
+                roll: l.student.roll,
+                status: l.status,
+                source: l.source,
+            })
+            .collect(),
+        summary: Summary::from(&v.counts),
+    }))
 }

@@ -1020,6 +1020,97 @@ pub async fn session_csv(db: &Db, user: &AuthUser, session: Id) -> Result<Csv> {
     .await
 }
 
+/// A confirmed session with its subject's counts.
+pub struct SessionSummary {
+    pub session: store::Session,
+    pub counts: Counts,
+}
+
+/// A subject's confirmed sessions between `from` and `to` (inclusive, optional), newest first
+/// (teachers of the subject, administrators).
+pub async fn sessions_of(
+    db: &Db,
+    user: &AuthUser,
+    subject: Id,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<Vec<SessionSummary>> {
+    let from = from
+        .filter(|f| !f.trim().is_empty())
+        .map(|f| check_date("from", &f))
+        .transpose()?;
+    let to = to
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| check_date("to", &t))
+        .transpose()?;
+    let user = user.clone();
+    run(db, move |conn| {
+        managed(conn, &user, &subject)?;
+        let mut out = store::sessions(conn, &subject, from.as_deref(), to.as_deref())?
+            .into_iter()
+            .map(|session| {
+                let counts = store::session_counts(conn, &session.id)?;
+                Ok(SessionSummary { session, counts })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    })
+    .await
+}
+
+/// One student's line in a session: their record, or none when they were enrolled after it.
+pub struct SessionLine {
+    pub student: Member,
+    pub status: Option<String>,
+    /// `photo`, `manual` or `correction`.
+    pub source: Option<String>,
+}
+
+/// A confirmed session as its teacher reviews it: every enrolled student with their record.
+pub struct SessionView {
+    pub session: store::Session,
+    pub subject_name: String,
+    pub subject_code: String,
+    pub lines: Vec<SessionLine>,
+    pub counts: Counts,
+}
+
+/// A confirmed session with every enrolled student's record (teachers of the subject,
+/// administrators).
+pub async fn session_view(db: &Db, user: &AuthUser, session: Id) -> Result<SessionView> {
+    let user = user.clone();
+    run(db, move |conn| {
+        let s = store::session(conn, &session)?
+            .ok_or_else(|| Error::NotFound("Session not found".into()))?;
+        let subject = managed(conn, &user, &s.subject_id)?;
+        let mut records: HashMap<Id, (String, String)> = store::records_with_source(conn, &s.id)?
+            .into_iter()
+            .map(|(id, status, source)| (id, (status, source)))
+            .collect();
+        let counts = store::session_counts(conn, &s.id)?;
+        let lines = store::members(conn, &s.subject_id)?
+            .into_iter()
+            .map(|student| {
+                let record = records.remove(&student.id);
+                SessionLine {
+                    student,
+                    status: record.as_ref().map(|r| r.0.clone()),
+                    source: record.map(|r| r.1),
+                }
+            })
+            .collect();
+        Ok(SessionView {
+            session: s,
+            subject_name: subject.name,
+            subject_code: subject.code,
+            lines,
+            counts,
+        })
+    })
+    .await
+}
+
 fn sanitize(raw: &str) -> String {
     raw.chars()
         .map(|c| {

@@ -798,3 +798,86 @@ async fn futures_join4<F: std::future::Future>(a: F, b: F, c: F, d: F) -> Vec<F:
     let (a, b, c, d) = tokio::join!(a, b, c, d);
     vec![a, b, c, d]
 }
+
+/// The page's session list and session view: newest first, narrowed by dates, every enrolled
+/// student with the status and where it came from.
+#[tokio::test]
+async fn sessions_are_listed_and_shown_with_their_records() {
+    let app = spawn_app().await;
+    let (t, _) = teacher(&app, "list@school.test").await;
+    let (_, a) = student(&app, "a@school.test").await;
+    let (_, b) = student(&app, "b@school.test").await;
+    let sid = subject(&app, &t, "SES1", &[&a, &b]).await;
+    for (date, b_status) in [("2026-03-05", "absent"), ("2026-03-06", "late")] {
+        ok(app
+            .post(
+                "/api/attendance/confirm",
+                &json!({"subject_id": sid, "date": date, "slot": 1, "decisions": [
+                    {"student_id": a, "status": "present"}, {"student_id": b, "status": b_status}]}),
+                Some(&t),
+            )
+            .await)
+        .await;
+    }
+    let list = ok(app
+        .get(
+            &format!("/api/attendance/subjects/{sid}/sessions"),
+            Some(&t),
+        )
+        .await)
+    .await;
+    let dates: Vec<&str> = list
+        .as_array()
+        .map(|l| l.iter().filter_map(|s| s["date"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(dates, ["2026-03-06", "2026-03-05"], "{list}");
+    assert_eq!(list[0]["summary"]["late"], 1);
+    let narrowed = ok(app
+        .get(
+            &format!("/api/attendance/subjects/{sid}/sessions?from=2026-03-06&to=2026-03-31"),
+            Some(&t),
+        )
+        .await)
+    .await;
+    assert_eq!(narrowed.as_array().map(Vec::len), Some(1));
+    expect_detail(
+        app.get(
+            &format!("/api/attendance/subjects/{sid}/sessions?from=March"),
+            Some(&t),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    let id = list[1]["session_id"].as_str().unwrap_or_default();
+    let one = ok(app
+        .get(&format!("/api/attendance/sessions/{id}"), Some(&t))
+        .await)
+    .await;
+    assert_eq!(one["date"], "2026-03-05");
+    assert_eq!(one["slot"], 1);
+    assert_eq!(one["subject_code"], "SES1");
+    assert_eq!(one["summary"]["present"], 1);
+    assert_eq!(one["summary"]["absent"], 1);
+    let records = one["records"].as_array().cloned().unwrap_or_default();
+    assert_eq!(records.len(), 2, "{one}");
+    for r in &records {
+        let want = if r["student_id"] == a.as_str() {
+            "present"
+        } else {
+            "absent"
+        };
+        assert_eq!(r["status"], want, "{r}");
+        assert_eq!(r["source"], "manual", "{r}");
+    }
+    expect_detail(
+        app.get(
+            "/api/attendance/sessions/0123456789abcdef01234567",
+            Some(&t),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}

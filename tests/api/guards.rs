@@ -112,6 +112,12 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "admin,owner",
     ),
     ("GET", "/api/attendance/subjects/{id}/drafts", "admin,owner"),
+    (
+        "GET",
+        "/api/attendance/subjects/{id}/sessions",
+        "admin,owner",
+    ),
+    ("GET", "/api/attendance/sessions/{id}", "admin,owner"),
     ("GET", "/api/attendance/drafts/{id}", "admin,owner"),
     ("DELETE", "/api/attendance/drafts/{id}", "admin,owner"),
     (
