@@ -66,14 +66,24 @@ pub struct DetailedHealth {
     pub checks: Checks,
 }
 
-/// Service banner (the seed frontend's "is it up" ping accepts any 2xx).
-#[utoipa::path(get, path = "/", tag = "health", responses((status = 200, body = ServiceInfo)))]
-async fn root() -> Json<ServiceInfo> {
+/// Service banner (the seed frontend's "is it up" ping accepts any 2xx). A browser asking for a
+/// page (`Accept: text/html`) is sent to the web app at `/app/` instead.
+#[utoipa::path(get, path = "/", tag = "health", responses((status = 200, body = ServiceInfo),
+    (status = 303, description = "A browser: to the web app")))]
+async fn root(headers: axum::http::HeaderMap) -> Response {
+    let wants_page = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_page {
+        return axum::response::Redirect::to("/app/").into_response();
+    }
     Json(ServiceInfo {
         service: "rollcall".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         status: "running".into(),
     })
+    .into_response()
 }
 
 /// Liveness: the process answers.

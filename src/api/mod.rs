@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod settings;
 pub mod students;
 pub mod subjects;
+pub mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -130,6 +131,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     Ok(api
         .merge(seed_aliases())
         .merge(docs::router(&state))
+        .merge(web::router())
         .nest_service(
             "/avatars",
             tower_http::services::ServeDir::new(

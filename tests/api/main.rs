@@ -4,6 +4,7 @@
 mod analytics;
 mod attendance;
 mod auth;
+mod browser;
 mod cli;
 mod drafts;
 mod errors;

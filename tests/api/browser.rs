@@ -1,0 +1,251 @@
+//! The web page at `/app/`, driven in Debian's Chromium by `tests/browser/flow.mjs`
+//! (playwright-core): the teacher logs in with the keyboard, enrols a student from photos, takes
+//! attendance from a group photo, fixes the unknown face, confirms, corrects a record, exports
+//! the CSV and reads the analytics; then a student sees their own figures. Screenshots land in
+//! `artifacts/browser/`. `scripts/test` installs Chromium and playwright-core first
+//! (`scripts/setup-browser`) and sets `ROLLCALL_REQUIRE_BROWSER=1`, so in CI a missing browser
+//! fails instead of skipping.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::attendance::side_by_side;
+use crate::helpers::{TestApp, body, spawn_app, token_of};
+use crate::students::{ok, photo};
+
+const TEACHER_EMAIL: &str = "teacher@school.test";
+const TEACHER_PASSWORD: &str = "teacher-pass-1";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Chromium and playwright-core, or why they are missing.
+fn browser() -> Result<PathBuf, String> {
+    let modules = repo().join("tests/browser/node_modules/playwright-core");
+    if !modules.is_dir() {
+        return Err(format!("{} is missing", modules.display()));
+    }
+    let chromium = std::env::var_os("ROLLCALL_CHROMIUM")
+        .map(PathBuf::from)
+        .or_else(|| {
+            ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_file())
+        });
+    chromium.ok_or_else(|| "no chromium (set ROLLCALL_CHROMIUM)".to_owned())
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    path.display().to_string()
+}
+
+/// A student created by the teacher in the subject; (id, generated password).
+async fn add_student(
+    app: &TestApp,
+    token: &str,
+    sid: &str,
+    name: &str,
+    email: &str,
+) -> (String, String) {
+    let s = ok(app
+        .post(
+            "/api/students",
+            &json!({"name": name, "email": email, "subject_ids": [sid]}),
+            Some(token),
+        )
+        .await)
+    .await;
+    let field = |k: &str| {
+        s[k].as_str()
+            .unwrap_or_else(|| panic!("no {k} in {s}"))
+            .to_owned()
+    };
+    (field("id"), field("password"))
+}
+
+fn status_of<'a>(session: &'a Value, student: &str) -> (&'a str, &'a str) {
+    let rec = session["records"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["student_id"] == student))
+        .unwrap_or_else(|| panic!("no record of {student} in {session}"));
+    (
+        rec["status"].as_str().unwrap_or_default(),
+        rec["source"].as_str().unwrap_or_default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teacher_flow_in_a_real_browser() {
+    let chromium = match browser() {
+        Ok(c) => c,
+        Err(why) if std::env::var("ROLLCALL_REQUIRE_BROWSER").as_deref() == Ok("1") => {
+            panic!("the browser test cannot run: {why}; run scripts/setup-browser")
+        }
+        Err(why) => {
+            println!("SKIPPED: the browser test needs scripts/setup-browser ({why})");
+            return;
+        }
+    };
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    ok(app
+        .post(
+            "/api/admin/users",
+            &json!({"role": "teacher", "email": TEACHER_EMAIL, "name": "Ana Rivera", "password": TEACHER_PASSWORD}),
+            Some(&admin),
+        )
+        .await)
+    .await;
+    let token = token_of(&app.login(TEACHER_EMAIL, TEACHER_PASSWORD).await);
+    let sid = ok(app
+        .post(
+            "/api/subjects",
+            &json!({"name": "Civics", "code": "CIV1"}),
+            Some(&token),
+        )
+        .await)
+    .await["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (obama, _) = add_student(&app, &token, &sid, "Barack Obama", "obama@school.test").await;
+    let (biden, _) = add_student(&app, &token, &sid, "Joe Biden", "biden@school.test").await;
+    let (carol, carol_password) =
+        add_student(&app, &token, &sid, "Carol Away", "carol@school.test").await;
+    // Biden's face is fixed by hand in the review, so he needs consent but no photos.
+    ok(app
+        .post(
+            &format!("/api/students/{biden}/consent"),
+            &Value::Null,
+            Some(&token),
+        )
+        .await)
+    .await;
+
+    let photos = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let enrol = write(photos.path(), "obama.jpg", &photo("obama.jpg"));
+    // Chromium's fake camera plays an MJPEG file: one JPEG is a one-frame stream.
+    let camera = write(photos.path(), "camera.mjpeg", &photo("obama2.jpg"));
+    let group = write(
+        photos.path(),
+        "class.png",
+        &side_by_side(&photo("obama3.jpg"), &photo("biden.jpg")),
+    );
+    let artifacts = repo().join("artifacts/browser");
+    let mut node = std::process::Command::new("node");
+    node.arg(repo().join("tests/browser/flow.mjs"))
+        .current_dir(repo().join("tests/browser"))
+        .env("ROLLCALL_URL", &app.base)
+        .env("CHROMIUM", &chromium)
+        .env("ARTIFACTS", &artifacts)
+        .env("TEACHER_EMAIL", TEACHER_EMAIL)
+        .env("TEACHER_PASSWORD", TEACHER_PASSWORD)
+        .env("SUBJECT_NAME", "Civics")
+        .env("ENROL_NAME", "Barack Obama")
+        .env("ENROL_PHOTOS", &enrol)
+        .env("CAMERA_FILE", &camera)
+        .env("GROUP_PHOTO", &group)
+        .env("GROUP_FACES", "2")
+        .env("FIX_NAME", "Joe Biden")
+        .env("AT_RISK_NAME", "Carol Away")
+        .env("STUDENT_EMAIL", "carol@school.test")
+        .env("STUDENT_PASSWORD", &carol_password);
+    // The server runs on this test's runtime: wait for the browser off it.
+    let out = tokio::task::spawn_blocking(move || node.output())
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"))
+        .unwrap_or_else(|e| panic!("node: {e}"));
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{log}");
+    assert!(
+        out.status.success(),
+        "the browser flow failed (screenshots in {}):\n{log}",
+        artifacts.display()
+    );
+
+    // What the page did is what the API now holds.
+    let sessions = ok(app
+        .get(
+            &format!("/api/attendance/subjects/{sid}/sessions"),
+            Some(&token),
+        )
+        .await)
+    .await;
+    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "{sessions}");
+    let session_id = sessions[0]["session_id"].as_str().unwrap_or_default();
+    let resp = app
+        .get(
+            &format!("/api/attendance/sessions/{session_id}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let session = body(resp).await;
+    assert_eq!(status_of(&session, &obama), ("present", "photo"));
+    assert_eq!(status_of(&session, &biden), ("late", "correction"));
+    assert_eq!(status_of(&session, &carol), ("absent", "manual"));
+    let samples = ok(app
+        .get(&format!("/api/students/{obama}/faces"), Some(&token))
+        .await)
+    .await;
+    assert_eq!(samples.as_array().map(Vec::len), Some(2), "{samples}");
+    assert!(artifacts.join("review-screen.jpg").is_file());
+}
+
+#[tokio::test]
+async fn the_page_is_served_with_a_strict_policy() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .get(app.url("/"))
+        .header("Accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        resp.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/app/")
+    );
+    // API clients keep the JSON banner.
+    let banner = body(app.get("/", None).await).await;
+    assert_eq!(banner["service"], "rollcall");
+    for (path, kind) in [
+        ("/app/", "text/html"),
+        ("/app/app.js", "text/javascript"),
+        ("/app/app.css", "text/css"),
+    ] {
+        let resp = app.get(path, None).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let header = |h: &str| {
+            resp.headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(header("content-type").starts_with(kind), "{path}");
+        let csp = header("content-security-policy");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+            "{path}: {csp}"
+        );
+        let text = resp.text().await.unwrap_or_default();
+        // Only the SVG namespace, which is a name, not a request.
+        let foreign = text.replace("http://www.w3.org/2000/svg", "");
+        assert!(
+            !foreign.contains("http://") && !foreign.contains("https://"),
+            "{path} must not load anything from another host"
+        );
+    }
+}

@@ -1,0 +1,187 @@
+// The teacher's whole flow in a real browser (Debian's Chromium through playwright-core), on a
+// server the Rust test `browser::teacher_flow_in_a_real_browser` spawned and filled:
+// log in with the keyboard, enrol a student from photos, take attendance from a group photo,
+// fix the unknown face with the keyboard, confirm, correct one record, export the CSV, read the
+// analytics, then the student's own view. Screenshots go to $ARTIFACTS. Exits non-zero on the
+// first failed step, naming it.
+import { chromium } from 'playwright-core';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env('ROLLCALL_URL');
+const artifacts = env('ARTIFACTS');
+rmSync(artifacts, { recursive: true, force: true });
+mkdirSync(artifacts, { recursive: true });
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+  console.log(`ok: ${what}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: env('CHROMIUM'),
+  headless: true,
+  // The webcam is a file: a face photo as a one-frame MJPEG stream.
+  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--use-fake-ui-for-media-stream',
+    '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${env('CAMERA_FILE')}`],
+});
+// A tablet in landscape.
+const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, acceptDownloads: true, locale: 'en-GB' });
+await context.grantPermissions(['camera'], { origin: base });
+const page = await context.newPage();
+const problems = [];
+page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} from ${r.request().method()} ${r.url()}`); });
+page.setDefaultTimeout(30000);
+
+let step = 'start';
+const shot = async (name) => {
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+};
+const noSideways = async (where) => {
+  const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  check(scroll <= width, `${where}: no sideways scrolling at ${width}px (content ${scroll}px)`);
+};
+
+try {
+  step = 'log in with the keyboard';
+  const r = await page.goto(`${base}/`);
+  check(r && r.ok(), 'the server answers the browser');
+  await page.waitForURL(/\/app\/#\/login$/);
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await page.keyboard.type(env('TEACHER_EMAIL'));
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(env('TEACHER_PASSWORD'));
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'My subjects' }).waitFor();
+  check(await page.getByText(env('SUBJECT_NAME')).count() > 0, 'the teacher sees the subject');
+  await noSideways('subjects');
+  await shot('01-subjects');
+
+  step = 'open the subject';
+  await page.getByRole('link', { name: env('SUBJECT_NAME') }).click();
+  await page.getByRole('heading', { name: new RegExp(env('SUBJECT_NAME')) }).waitFor();
+  const enrolName = env('ENROL_NAME');
+  step = `enrol ${enrolName} from photos`;
+  await page.getByRole('link', { name: `Enrol face of ${enrolName}` }).click();
+  await page.getByRole('heading', { name: `Enrol ${enrolName}` }).waitFor();
+  await page.getByRole('button', { name: /Record consent/ }).click();
+  await page.locator('.badge.good', { hasText: 'consent recorded' }).waitFor();
+  await page.getByLabel('Face photos').setInputFiles(env('ENROL_PHOTOS').split(','));
+  await page.getByRole('button', { name: 'Upload and enrol' }).click();
+  await page.getByText(/enrolled \(\d+ face photo/).first().waitFor();
+  await page.getByText('1 of 1 photo enrolled.').waitFor();
+  step = `enrol ${enrolName} from the webcam`;
+  await page.getByRole('button', { name: 'Start camera' }).click();
+  const shoot = page.getByRole('button', { name: 'Take photo and enrol' });
+  await shoot.waitFor();
+  await page.locator('video').evaluate((v) => (v.videoWidth > 0 ? null : new Promise((res) => { v.onloadeddata = res; })));
+  check(await shoot.evaluate((el) => el === document.activeElement), 'the shutter button takes the focus');
+  await page.keyboard.press('Enter');
+  await page.getByText(/^camera-\d+\.jpg: enrolled \(2 face photos now\)/).waitFor();
+  check(true, 'a webcam still is enrolled');
+  await noSideways('enrolment');
+  await shot('02-enrolled');
+
+  step = 'take attendance from a group photo';
+  await page.getByRole('link', { name: /Back to the subject/ }).click();
+  await page.getByRole('link', { name: 'Take attendance' }).first().click();
+  await page.getByLabel('Class photo').setInputFiles(env('GROUP_PHOTO'));
+  await page.getByRole('button', { name: 'Find faces' }).click();
+  await page.getByRole('heading', { name: /Check the faces/ }).waitFor({ timeout: 120000 });
+  await page.locator('.frame img').evaluate((img) => img.complete || new Promise((res) => { img.onload = res; }));
+  const boxes = await page.locator('.frame .box').count();
+  check(boxes === Number(env('GROUP_FACES')), `every face is boxed (${boxes})`);
+  check(await page.locator('.frame .box.present').count() >= 1, 'the enrolled student is recognised');
+  const unknown = page.locator('.faces .face-item.unknown');
+  check(await unknown.count() >= 1, 'the face of the student without photos is unknown');
+  const firstItem = await page.locator('.faces .face-item').first().getAttribute('class');
+  check(!/present/.test(firstItem), 'faces to check come before recognised ones');
+  await noSideways('review');
+  await shot('03-review');
+
+  step = 'fix the unknown face with the keyboard';
+  const fixName = env('FIX_NAME');
+  await unknown.first().focus();
+  await page.keyboard.press('Enter');
+  const pick = page.getByLabel('Who is this?');
+  await pick.waitFor();
+  check(await pick.evaluate((el) => el === document.activeElement), 'the picker takes the focus');
+  await pick.selectOption({ label: fixName });
+  await page.keyboard.press('Tab'); // the enrol checkbox
+  await page.keyboard.press('Tab'); // Save this face
+  check(await page.evaluate(() => document.activeElement && document.activeElement.id) === 'apply-face', 'Tab reaches "Save this face"');
+  await page.keyboard.press('Enter');
+  await page.locator('.frame .box.assigned').waitFor();
+  check((await page.locator('.frame .box.assigned .tag').textContent()).trim() === fixName.split(' ')[0], `the face is now ${fixName}`);
+  await shot('04-review-fixed');
+  // The README's picture of the review screen: the photo with its boxes, one face chosen by hand.
+  await page.locator('.review').screenshot({ path: join(artifacts, 'review-screen.jpg'), type: 'jpeg', quality: 80 });
+
+  step = 'confirm';
+  const confirm = page.getByRole('button', { name: /Confirm attendance \(2 present\)/ });
+  await confirm.click();
+  await page.getByRole('heading', { name: /period/ }).waitFor();
+  check(/2 present/.test(await page.locator('p.big').textContent()), 'the session shows 2 present');
+
+  step = 'correct one record';
+  await page.getByLabel(`Status of ${fixName}`).selectOption('late');
+  await page.getByText(`${fixName}: late.`).waitFor();
+  check(/1 present, 1 late/.test(await page.locator('p.big').textContent()), 'the correction updates the totals');
+  await noSideways('session');
+  await shot('05-session');
+
+  step = 'export the CSV';
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Export CSV' }).click(),
+  ]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  check(csv.startsWith('name,roll,') && csv.includes(fixName), `the CSV export has the session (${download.suggestedFilename()})`);
+
+  step = 'see the analytics';
+  await page.getByRole('link', { name: 'Analytics' }).last().click();
+  await page.getByRole('heading', { name: /^Analytics:/ }).waitFor();
+  await page.locator('svg.chart circle').first().waitFor();
+  check(await page.locator('svg.chart circle').count() === 1, 'the trend has today');
+  const atRisk = env('AT_RISK_NAME');
+  await page.locator('#at-risk').getByText(atRisk).waitFor();
+  check(true, `${atRisk} is listed below the threshold`);
+  await noSideways('analytics');
+  await shot('06-analytics');
+  await page.getByRole('navigation').getByRole('link', { name: 'Analytics' }).click();
+  await page.getByRole('heading', { name: 'Analytics', exact: true }).waitFor();
+  check(await page.locator('svg.chart rect').count() >= 1, 'the overview draws a bar per subject');
+  await shot('07-overview');
+
+  step = "the student's own view";
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await page.getByLabel('E-mail').fill(env('STUDENT_EMAIL'));
+  await page.getByLabel('Password').fill(env('STUDENT_PASSWORD'));
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'My attendance' }).waitFor();
+  check(/0\.0%/.test(await page.locator('p.big').textContent()), 'the absent student sees 0%');
+  check(await page.getByText('below threshold').count() === 1, 'and that they are below the threshold');
+
+  step = 'a tablet in portrait';
+  await page.setViewportSize({ width: 768, height: 1024 });
+  await noSideways('student view, portrait');
+  await shot('08-student');
+
+  check(problems.length === 0, `no console errors or CSP violations${problems.length ? `: ${problems.join(' | ')}` : ''}`);
+  console.log('browser flow passed');
+  await browser.close();
+} catch (e) {
+  console.error(`FAILED at step "${step}": ${e.message}`);
+  if (problems.length) console.error(problems.join('\n'));
+  await shot('failure').catch(() => {});
+  await browser.close();
+  process.exit(1);
+}
