@@ -5,7 +5,7 @@ use super::{Error, Result, blocking, password};
 use crate::config::Settings;
 use crate::domain::{Email, Id, Role};
 use crate::storage::users::{self, NewUser, Profile, User};
-use crate::storage::{Db, audit, sessions};
+use crate::storage::{Db, audit, sessions, subjects};
 
 /// Password of the accounts `--demo` creates.
 pub const DEMO_PASSWORD: &str = "rollcall-demo";
@@ -200,6 +200,7 @@ pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
             report.demo.push((role, email.to_string()));
         }
     }
+    let mut created = Vec::new();
     for (role, email, name, pw, profile) in accounts {
         let record = NewUser {
             email,
@@ -221,8 +222,35 @@ pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
                 role.as_str(),
             )?;
             tx.commit()?;
+            created.push((role, user.id));
             Ok(())
         })?;
     }
+    if demo {
+        demo_class(db, &created)?;
+    }
     Ok(report)
+}
+
+/// A subject for the demo teacher with the demo student enrolled, so the web page has a class
+/// to show on first start.
+fn demo_class(db: &Db, created: &[(Role, Id)]) -> anyhow::Result<()> {
+    let of = |role: Role| {
+        created
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, id)| id.clone())
+    };
+    let (Some(teacher), Some(student)) = (of(Role::Teacher), of(Role::Student)) else {
+        return Ok(());
+    };
+    db.call_blocking(move |conn| {
+        let tx = conn.transaction()?;
+        let subject = subjects::insert(&tx, "Demo class", "DEMO-101", None)?;
+        subjects::add_teacher(&tx, &subject.id, &teacher)?;
+        subjects::enrol(&tx, &subject.id, &student, true)?;
+        tx.commit()?;
+        Ok(())
+    })?;
+    Ok(())
 }

@@ -279,3 +279,24 @@ async fn backup_is_a_consistent_copy_taken_while_serving() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(n, 1);
 }
+
+/// `--demo` (what `scripts/start` uses) gives the demo teacher a class with the demo student, so
+/// the web page has something to show on first start.
+#[tokio::test]
+async fn demo_accounts_come_with_a_class() {
+    let app = spawn_app_with(&["--demo"]).await;
+    let teacher = token_of(
+        &app.login("teacher@demo.rollcall.local", "rollcall-demo")
+            .await,
+    );
+    let subjects = body(app.get("/api/subjects", Some(&teacher)).await).await;
+    assert_eq!(subjects[0]["code"], "DEMO-101", "{subjects}");
+    assert_eq!(subjects[0]["student_count"], 1, "{subjects}");
+    let student = token_of(
+        &app.login("student@demo.rollcall.local", "rollcall-demo")
+            .await,
+    );
+    let mine = body(app.get("/api/subjects", Some(&student)).await).await;
+    assert_eq!(mine[0]["code"], "DEMO-101", "{mine}");
+    assert_eq!(mine[0]["verified"], true, "{mine}");
+}
