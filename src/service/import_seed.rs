@@ -444,7 +444,6 @@ fn row<T>(d: &Doc, data: T) -> Row<T> {
     }
 }
 
-#[allow(clippy::too_many_lines)]
 fn check(conn: &Connection, raw: &Raw, report: &mut Report) -> anyhow::Result<Plan> {
     let mut plan = Plan::default();
     let problems = &mut report.problems;
@@ -997,7 +996,6 @@ fn write_all(conn: &Connection, plan: &Plan, report: &mut Report) -> anyhow::Res
     Ok(())
 }
 
-#[allow(clippy::too_many_lines)]
 fn write_step(
     conn: &Connection,
     step: usize,

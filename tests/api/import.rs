@@ -198,6 +198,10 @@ async fn import(app: &TestApp, export: &Path, extra: &[&str]) -> Output {
     tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_rollcall"))
             .args(&args)
+            .env(
+                "ROLLCALL_CACHE_DIR",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache"),
+            )
             .output()
             .unwrap_or_else(|e| panic!("running rollcall: {e}"))
     })
@@ -445,6 +449,56 @@ async fn seed_passwords_log_in_and_are_upgraded_to_argon2id() {
     assert_eq!(v["face_enrolment_needed"], true, "{v}");
     assert_eq!(v["face_samples"], 0, "{v}");
     assert_eq!(v["roll"], "R-001", "{v}");
+}
+
+#[tokio::test]
+async fn faces_enrol_from_photos_named_by_email_or_seed_id() {
+    let app = spawn_app().await;
+    let (dir, _) = export();
+    let faces = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/testdata/face_recognition");
+    for (from, to) in [
+        ("obama.jpg", "sam@seed.test.jpg".to_owned()),
+        ("biden.jpg", format!("{S2}.jpg")),
+    ] {
+        std::fs::copy(photos.join(from), faces.path().join(to)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let faces_dir = faces.path().display().to_string();
+    // Without recorded consent the enrolment path refuses, as the server does; the import stands.
+    let out = import(&app, dir.path(), &["--faces", &faces_dir]).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no biometric consent recorded"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM users WHERE role = 'student'"),
+        3
+    );
+    let out = import(
+        &app,
+        dir.path(),
+        &["--faces", &faces_dir, "--record-consent"],
+    )
+    .await;
+    let report = stdout(&out);
+    assert!(
+        report.contains("enrolled 2 photos of 2 students"),
+        "{report}"
+    );
+    let samples = |id: &str| {
+        count(
+            &app,
+            &format!("SELECT COUNT(*) FROM face_samples WHERE student_id = '{id}'"),
+        )
+    };
+    assert_eq!((samples(S1), samples(S2), samples(S3)), (1, 1, 0));
+    let admin = app.admin_token().await;
+    for (id, needed) in [(S1, false), (S3, true)] {
+        let v = body(app.get(&format!("/api/students/{id}"), Some(&admin)).await).await;
+        assert_eq!(v["face_enrolment_needed"], needed, "{v}");
+    }
 }
 
 #[tokio::test]
