@@ -110,7 +110,7 @@ pub enum Command {
         #[arg(long)]
         record_consent: bool,
         /// Check the export and report what would be imported, without writing anything.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "faces")]
         dry_run: bool,
         #[command(flatten)]
         vision: crate::config::VisionSettings,

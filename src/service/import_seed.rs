@@ -341,6 +341,19 @@ fn oids(doc: &Map<String, Value>, key: &str) -> Vec<Option<String>> {
         .unwrap_or_default()
 }
 
+/// The highest bcrypt cost accepted (the seed uses the library default, 12).
+const MAX_BCRYPT_COST: u32 = 16;
+
+/// `$2b$NN$` and 53 characters of salt and digest, with a cost a login can afford.
+fn plausible_bcrypt(hash: &str) -> bool {
+    hash.len() == 60
+        && hash
+            .get(4..6)
+            .and_then(|c| c.parse::<u32>().ok())
+            .is_some_and(|c| (4..=MAX_BCRYPT_COST).contains(&c))
+        && hash.get(6..7) == Some("$")
+}
+
 fn is_day(s: &str) -> bool {
     s.len() == 10
         && time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).is_ok()
@@ -483,8 +496,17 @@ fn check(conn: &Connection, raw: &Raw, report: &mut Report) -> anyhow::Result<Pl
         }
         let hash = text(&d.v, "password_hash");
         let legacy_hash = crate::service::password::is_legacy(&hash).then_some(hash);
-        if legacy_hash.is_none() {
-            no_password += 1;
+        match &legacy_hash {
+            None => no_password += 1,
+            // A hash that could never match, or so costly that checking it would stall logins.
+            Some(h) if !plausible_bcrypt(h) => {
+                problems.push(format!(
+                    "{}: user {} has a malformed bcrypt password_hash, or a cost above {MAX_BCRYPT_COST}",
+                    d.at, d.id
+                ));
+                continue;
+            }
+            Some(_) => {}
         }
         roles.insert(d.id.clone(), role);
         plan.users.push(row(
@@ -1142,6 +1164,13 @@ mod tests {
         assert_eq!(int(v.get("d")), Some(7));
         assert_eq!(float(v.get("e")), Some(66.67));
         assert_eq!(oid(v.get("d")), None);
+        assert!(plausible_bcrypt(
+            "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+        ));
+        assert!(!plausible_bcrypt(
+            "$2b$31$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+        ));
+        assert!(!plausible_bcrypt("$2b$12$short"));
         assert!(is_day("2024-02-29") && !is_day("2023-02-29") && !is_day("2024-1-5"));
     }
 
