@@ -330,10 +330,7 @@ fn import_seed(
 ) -> anyhow::Result<()> {
     let db = crate::storage::Db::open(&data_dir.join(crate::config::DATABASE_FILE))?;
     let report = db
-        .call_blocking(|c| {
-            crate::service::import_seed::run(c, dir, dry_run)
-                .map_err(|e| crate::storage::StorageError::Worker(format!("{e:#}")))
-        })
+        .call_blocking(|c| Ok(crate::service::import_seed::run(c, dir, dry_run)))?
         .context("importing the seed export")?;
     if !report.is_ok() {
         eprint!("{report}");
