@@ -531,10 +531,8 @@ fn check(conn: &Connection, raw: &Raw, report: &mut Report) -> anyhow::Result<Pl
     let role_of = |id: &str| roles.get(id).copied();
 
     // subjects first (teachers and students refer to them), written after them
-    let mut subject_ids = BTreeSet::new();
     let mut codes: HashMap<String, String> = HashMap::new();
     for d in docs(raw, "subjects") {
-        subject_ids.insert(d.id.clone());
         let code = text(&d.v, "code").to_uppercase();
         if code.is_empty() {
             problems.push(format!("{}: subject {} has no code", d.at, d.id));
