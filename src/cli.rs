@@ -57,8 +57,8 @@ pub enum Command {
     /// Accuracy on public data sets.
     #[command(subcommand)]
     Eval(EvalCommand),
-    /// Enrol students' faces from a folder: `<roll or e-mail>.<jpg|png|webp>`, or a sub-folder
-    /// named by roll or e-mail holding several photos. The students must exist. Every photo is
+    /// Enrol students' faces from a folder: `<roll, e-mail or id>.<jpg|png|webp>`, or a
+    /// sub-folder named by roll, e-mail or id holding several photos. The students must exist. Every photo is
     /// checked as an upload is (one sharp face of at least 80 px); the newest 10 are kept.
     /// Exits non-zero if any photo was not enrolled.
     Enroll {
@@ -84,6 +84,34 @@ pub enum Command {
         /// Domain of the e-mail addresses `--create-missing` gives.
         #[arg(long, default_value = "students.invalid")]
         email_domain: String,
+        #[command(flatten)]
+        vision: crate::config::VisionSettings,
+        #[command(flatten)]
+        cache: CacheArg,
+    },
+    /// Move a school from the seed system (Smart Attendance): import its MongoDB export
+    /// (`<collection>.json` files from `mongoexport`, as a JSON array or one document per line)
+    /// into the database, one transaction per collection. The whole export is checked first; if
+    /// anything is wrong the report goes to stderr, the exit status is non-zero and nothing is
+    /// written. Importing the same export again changes nothing.
+    ImportSeed {
+        /// Folder holding users.json, teachers.json, students.json, subjects.json,
+        /// attendance_daily.json and email_logs.json.
+        dir: std::path::PathBuf,
+        /// Data directory of the server (the database is created if there is none).
+        #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+        /// After the import, enrol students' faces from this folder of photos named by the
+        /// student's e-mail address or seed id (as `rollcall enroll` does).
+        #[arg(long, value_name = "DIR")]
+        faces: Option<std::path::PathBuf>,
+        /// With `--faces`: record biometric consent for those students (the school holds their
+        /// signed forms).
+        #[arg(long)]
+        record_consent: bool,
+        /// Check the export and report what would be imported, without writing anything.
+        #[arg(long, conflicts_with = "faces")]
+        dry_run: bool,
         #[command(flatten)]
         vision: crate::config::VisionSettings,
         #[command(flatten)]
@@ -240,6 +268,31 @@ pub fn run() -> anyhow::Result<()> {
             cache: cache.resolve(),
         }),
         Command::Mail(command) => mail(command),
+        Command::ImportSeed {
+            dir,
+            data_dir,
+            faces,
+            record_consent,
+            dry_run,
+            vision,
+            cache,
+        } => {
+            import_seed(&dir, &data_dir, dry_run)?;
+            match faces {
+                Some(folder) if !dry_run => enroll(&EnrollOptions {
+                    folder,
+                    data_dir,
+                    record_consent,
+                    require_consent: true,
+                    subject: None,
+                    create_missing: false,
+                    email_domain: String::new(),
+                    vision,
+                    cache: cache.resolve(),
+                }),
+                _ => Ok(()),
+            }
+        }
         Command::Backup { data_dir, out } => {
             let report = crate::storage::backup::write(&data_dir, &out)?;
             println!(
@@ -268,6 +321,27 @@ fn open_db(data_dir: &std::path::Path) -> anyhow::Result<crate::storage::Db> {
     let path = data_dir.join(crate::config::DATABASE_FILE);
     anyhow::ensure!(path.is_file(), "no database at {}", path.display());
     crate::storage::Db::open(&path)
+}
+
+fn import_seed(
+    dir: &std::path::Path,
+    data_dir: &std::path::Path,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let db = crate::storage::Db::open(&data_dir.join(crate::config::DATABASE_FILE))?;
+    let report = db
+        .call_blocking(|c| Ok(crate::service::import_seed::run(c, dir, dry_run)))?
+        .context("importing the seed export")?;
+    if !report.is_ok() {
+        eprint!("{report}");
+        anyhow::bail!(
+            "the export in {} was not imported: {} problem(s)",
+            dir.display(),
+            report.problems.len()
+        );
+    }
+    print!("{report}");
+    Ok(())
 }
 
 fn mail(command: MailCommand) -> anyhow::Result<()> {
@@ -610,7 +684,8 @@ struct EnrollOptions {
     cache: std::path::PathBuf,
 }
 
-/// The student a folder key names: an e-mail address, or exactly one roll number; with
+/// The student a folder key names: a student's id (the seed's ids are kept by `import-seed`),
+/// an e-mail address, or exactly one roll number; with
 /// `create` (a password hash), a new student account when nobody has that roll.
 fn student_for(
     conn: &rusqlite::Connection,
@@ -618,6 +693,11 @@ fn student_for(
     create: Option<(&str, &str)>,
 ) -> anyhow::Result<Result<crate::domain::Id, String>> {
     use crate::storage::{students, users};
+    if let Ok(id) = crate::domain::Id::parse(key)
+        && students::get(conn, &id)?.is_some()
+    {
+        return Ok(Ok(id));
+    }
     if key.contains('@') {
         let Some(email) = crate::domain::Email::parse(key) else {
             return Ok(Err(format!("{key:?} is not a valid e-mail address")));

@@ -60,6 +60,9 @@ pub struct StudentResponse {
     /// Who recorded the consent (the student or a staff member).
     pub consent_by: Option<String>,
     pub face_samples: i64,
+    /// True while the student has no face sample (e.g. imported from the seed system, whose
+    /// stored faces are not usable): they cannot be recognised in photos until enrolled.
+    pub face_enrolment_needed: bool,
     /// Link to the newest face photo.
     pub image_url: Option<String>,
     pub created_at: String,
@@ -81,6 +84,7 @@ impl From<StudentRecord> for StudentResponse {
             consent_at: s.consent_at.map(rfc3339),
             consent_by: s.consent_by.map(|i| i.to_string()),
             face_samples: s.faces,
+            face_enrolment_needed: s.faces == 0,
             image_url,
             created_at: rfc3339(s.created_at),
         }

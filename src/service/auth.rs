@@ -189,16 +189,47 @@ impl Auth {
         let stored = user
             .as_ref()
             .map_or_else(|| self.dummy_hash.clone(), |u| u.password_hash.clone());
-        let ok = blocking(move || password::verify(&pw, &stored)).await?;
+        let legacy = password::is_legacy(&stored);
+        let (ok, pw) = blocking(move || {
+            let ok = password::verify(&pw, &stored);
+            (ok, pw)
+        })
+        .await?;
         let Some(user) = user.filter(|_| ok) else {
             self.account_failures.hit(&key);
             return Err(Error::Unauthorized(INVALID_LOGIN.into()));
         };
+        if legacy {
+            self.upgrade_legacy_hash(&user.id, pw).await?;
+        }
         if !user.is_verified && self.settings.require_email_verification {
             return Err(Error::Forbidden("Please verify your email first..".into()));
         }
         self.account_failures.clear(&key);
         self.start_session(user, client.to_owned()).await
+    }
+
+    /// Replace an imported seed account's bcrypt hash by argon2id of the password that has just
+    /// matched it (trimmed, as the seed hashed it), so that no one has to reset their password.
+    async fn upgrade_legacy_hash(&self, id: &Id, pw: String) -> Result<()> {
+        let hash = blocking(move || password::hash(pw.trim())).await??;
+        let id = id.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                users::set_password_hash(&tx, &id, &hash)?;
+                audit::record(
+                    &tx,
+                    Some(&id),
+                    "auth.password_upgraded",
+                    None,
+                    "seed bcrypt -> argon2id",
+                )?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
     }
 
     async fn start_session(&self, user: User, client: String) -> Result<Grant> {

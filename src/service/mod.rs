@@ -7,6 +7,7 @@ pub mod auth;
 pub mod avatars;
 pub mod drafts;
 pub mod faces;
+pub mod import_seed;
 pub mod mail;
 pub mod notify;
 pub mod password;

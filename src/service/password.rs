@@ -1,9 +1,12 @@
 //! Password hashing (argon2id, OWASP parameters) and the password policy. Synchronous and slow
-//! on purpose: callers run it through [`super::blocking`].
+//! on purpose: callers run it through [`super::blocking`]. Accounts imported from the seed system
+//! keep its legacy hash, bcrypt over the hex SHA-256 of the trimmed password, until their next
+//! successful login replaces it with argon2id ([`is_legacy`]).
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use sha2::{Digest, Sha256};
 
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 128;
@@ -31,14 +34,27 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
 }
 
-/// True when `password` matches `stored`; an unparsable hash never matches.
+/// True when `password` matches `stored` (argon2id, or the seed's legacy bcrypt); an unparsable
+/// hash never matches.
 #[must_use]
 pub fn verify(password: &str, stored: &str) -> bool {
+    if is_legacy(stored) {
+        let digest = hex::encode(Sha256::digest(password.trim().as_bytes()));
+        return bcrypt::verify(digest, stored).unwrap_or(false);
+    }
     PasswordHash::new(stored).is_ok_and(|parsed| {
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok()
     })
+}
+
+/// True for the seed system's hashes (bcrypt, `$2a$` / `$2b$` / `$2y$`).
+#[must_use]
+pub fn is_legacy(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|prefix| stored.starts_with(prefix))
 }
 
 /// A random password for generated accounts: 20 characters from an unambiguous alphabet.
@@ -61,6 +77,20 @@ mod tests {
         assert!(verify("correct horse", &h));
         assert!(!verify("correct horsE", &h));
         assert!(!verify("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn legacy_seed_hash() {
+        // What the seed stores: bcrypt over the hex SHA-256 of the trimmed password.
+        let digest = hex::encode(Sha256::digest(b"correct horse"));
+        let stored = bcrypt::hash(digest, 4).unwrap_or_else(|e| panic!("{e}"));
+        assert!(is_legacy(&stored));
+        assert!(verify("correct horse", &stored));
+        assert!(verify("  correct horse ", &stored));
+        assert!(!verify("correct horsE", &stored));
+        assert!(!verify("correct horse", "$2b$04$not-a-real-hash"));
+        let fresh = hash("correct horse").unwrap_or_else(|e| panic!("{e}"));
+        assert!(!is_legacy(&fresh));
     }
 
     #[test]

@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0005_analytics.sql"),
     ),
     (6, "mail", include_str!("../../migrations/0006_mail.sql")),
+    (
+        7,
+        "seed_import",
+        include_str!("../../migrations/0007_seed_import.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

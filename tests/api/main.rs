@@ -12,6 +12,7 @@ mod faults;
 mod guards;
 mod helpers;
 mod hostile;
+mod import;
 mod load;
 mod mail;
 mod ops;

@@ -1,0 +1,1187 @@
+//! `rollcall import-seed`: a school's data from the seed system (Smart Attendance, MongoDB),
+//! read from a `mongoexport` / `bsondump` folder, checked whole, then written one transaction per
+//! collection. Importing the same export again writes nothing: every document is remembered in
+//! `seed_imports` with a digest, and a document that changed since is reported, not overwritten.
+//!
+//! What becomes what (seed model: `../shared/docs/seed-api.md` §3):
+//! * `users` -> `users` with the seed's ObjectId as id and its bcrypt hash kept as a legacy hash
+//!   (replaced by argon2id at the next login, see [`super::password`]);
+//! * `teachers`, `students` -> the role profiles (ids of these documents stay reachable through
+//!   `seed_imports`); the seed's face "embeddings" (raw pixels) are not imported;
+//! * `subjects` -> subjects, their teachers (`professor_ids` and `teachers.subjects`) and
+//!   enrolments (`subjects.students`, plus `students.subjects` entries the seed lost, unverified);
+//! * `attendance_daily` -> one attendance session per day in slot [`IMPORTED_SLOT`] whose counts
+//!   are the seed's summary (no per-student records: the seed kept none);
+//! * `email_logs` -> outbox rows already sent (or dead), so mail statistics keep their history.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{Email, Id};
+use crate::storage::{audit, now_unix};
+
+/// The collections read, in the order they are written (each refers only to earlier ones).
+pub const COLLECTIONS: [&str; 6] = [
+    "users",
+    "teachers",
+    "students",
+    "subjects",
+    "attendance_daily",
+    "email_logs",
+];
+
+/// Slot of the sessions that hold imported day summaries; live sessions use 0..=99.
+pub const IMPORTED_SLOT: i64 = -1;
+
+/// What an import did (or would do), collection by collection.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Why the export was refused; when not empty nothing was written.
+    pub problems: Vec<String>,
+    pub collections: Vec<CollectionReport>,
+    /// Things imported as they were but worth knowing (seed double counts, dropped data).
+    pub notes: Vec<String>,
+    /// Students that have no face sample in rollcall (face enrolment needed).
+    pub faces_needed: usize,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct CollectionReport {
+    pub name: &'static str,
+    pub read: usize,
+    pub imported: usize,
+    /// Imported by an earlier run, unchanged.
+    pub already: usize,
+    /// Documents skipped for a reason given in the notes (e.g. a summary of a deleted subject).
+    pub skipped: usize,
+    /// Imported by an earlier run and changed in the export since: left as they are.
+    pub changed: Vec<String>,
+}
+
+impl Report {
+    #[must_use]
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn collection(&mut self, name: &'static str) -> &mut CollectionReport {
+        if let Some(i) = self.collections.iter().position(|c| c.name == name) {
+            return &mut self.collections[i];
+        }
+        self.collections.push(CollectionReport {
+            name,
+            ..CollectionReport::default()
+        });
+        let last = self.collections.len() - 1;
+        &mut self.collections[last]
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.problems.is_empty() {
+            writeln!(
+                f,
+                "import refused: {} problem(s) in the export; nothing was written",
+                self.problems.len()
+            )?;
+            for p in &self.problems {
+                writeln!(f, "  error: {p}")?;
+            }
+            return Ok(());
+        }
+        let verb = if self.dry_run {
+            "would import"
+        } else {
+            "imported"
+        };
+        writeln!(
+            f,
+            "seed import{}:",
+            if self.dry_run { " (dry run)" } else { "" }
+        )?;
+        for c in &self.collections {
+            write!(
+                f,
+                "  {:<17} read {:>5}, {verb} {:>5}, skipped: already imported {:>5}",
+                c.name, c.read, c.imported, c.already
+            )?;
+            if c.skipped > 0 {
+                write!(f, ", skipped: see notes {}", c.skipped)?;
+            }
+            if !c.changed.is_empty() {
+                write!(
+                    f,
+                    ", changed since the last import (not overwritten) {}: {}",
+                    c.changed.len(),
+                    c.changed.join(", ")
+                )?;
+            }
+            writeln!(f)?;
+        }
+        writeln!(
+            f,
+            "  face enrolment needed: {} student(s) have no face sample",
+            self.faces_needed
+        )?;
+        for n in &self.notes {
+            writeln!(f, "  note: {n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Read, check and import the export in `dir`. With `dry_run` everything is written inside one
+/// transaction that is then rolled back. Problems in the export are returned in the report (and
+/// nothing is written); `Err` is for failures of the database itself.
+pub fn run(conn: &mut Connection, dir: &Path, dry_run: bool) -> anyhow::Result<Report> {
+    let mut report = Report {
+        dry_run,
+        ..Report::default()
+    };
+    for name in COLLECTIONS {
+        report.collection(name);
+    }
+    let raw = read_export(dir, &mut report);
+    if !report.is_ok() {
+        return Ok(report);
+    }
+    let plan = check(conn, &raw, &mut report)?;
+    if !report.is_ok() {
+        return Ok(report);
+    }
+    let days = report.collection("attendance_daily");
+    days.skipped = plan.skipped_days;
+    days.read = plan.skipped_days;
+    if dry_run {
+        let tx = conn.transaction()?;
+        write_all(&tx, &plan, &mut report)?;
+        report.faces_needed = faces_needed(&tx, &plan)?;
+        drop(tx);
+    } else {
+        for step in 0..COLLECTIONS.len() {
+            let tx = conn.transaction()?;
+            write_step(&tx, step, &plan, &mut report)?;
+            tx.commit()?;
+        }
+        report.faces_needed = faces_needed(conn, &plan)?;
+    }
+    Ok(report)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading: JSON arrays (`mongoexport --jsonArray`) or one document after another (mongoexport's
+// default, `bsondump`), Extended JSON in its relaxed or canonical form.
+
+struct Doc {
+    /// "users.json, document 3".
+    at: String,
+    id: String,
+    digest: String,
+    v: Map<String, Value>,
+}
+
+type Raw = BTreeMap<&'static str, Vec<Doc>>;
+
+fn read_export(dir: &Path, report: &mut Report) -> Raw {
+    let mut out = Raw::new();
+    if !dir.is_dir() {
+        report
+            .problems
+            .push(format!("{} is not a folder", dir.display()));
+        return out;
+    }
+    for name in COLLECTIONS {
+        let path = dir.join(format!("{name}.json"));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                report.problems.push(format!(
+                    "missing collection {name}: no {} (export every collection, even an empty one)",
+                    path.display()
+                ));
+                continue;
+            }
+            Err(e) => {
+                report
+                    .problems
+                    .push(format!("reading {}: {e}", path.display()));
+                continue;
+            }
+        };
+        let docs = match parse_documents(&text) {
+            Ok(d) => d,
+            Err(e) => {
+                report
+                    .problems
+                    .push(format!("{name}.json: malformed JSON: {e}"));
+                continue;
+            }
+        };
+        let mut seen = BTreeSet::new();
+        let mut list = Vec::new();
+        for (i, v) in docs.into_iter().enumerate() {
+            let at = format!("{name}.json, document {}", i + 1);
+            let Value::Object(map) = v else {
+                report.problems.push(format!("{at}: not a JSON object"));
+                continue;
+            };
+            let Some(id) = oid(map.get("_id")) else {
+                report.problems.push(format!("{at}: no ObjectId in _id"));
+                continue;
+            };
+            if !seen.insert(id.clone()) {
+                report
+                    .problems
+                    .push(format!("{at}: _id {id} appears twice in {name}"));
+                continue;
+            }
+            let digest = hex::encode(Sha256::digest(
+                Value::Object(map.clone()).to_string().as_bytes(),
+            ));
+            list.push(Doc {
+                at,
+                id,
+                digest,
+                v: map,
+            });
+        }
+        out.insert(name, list);
+    }
+    out
+}
+
+fn parse_documents(text: &str) -> Result<Vec<Value>, serde_json::Error> {
+    if text.trim_start().starts_with('[') {
+        return serde_json::from_str(text);
+    }
+    serde_json::Deserializer::from_str(text)
+        .into_iter::<Value>()
+        .collect()
+}
+
+/// An ObjectId: `{"$oid": "..."}` or a bare 24-hex string.
+fn oid(v: Option<&Value>) -> Option<String> {
+    let raw = match v? {
+        Value::String(s) => s.as_str(),
+        Value::Object(m) => m.get("$oid")?.as_str()?,
+        _ => return None,
+    };
+    Id::parse(raw).ok().map(|i| i.to_string())
+}
+
+/// A number: plain JSON, or `{"$numberInt" | "$numberLong" | "$numberDouble" | "$numberDecimal": "..."}`.
+fn float(v: Option<&Value>) -> Option<f64> {
+    match v? {
+        Value::Number(n) => n.as_f64(),
+        Value::Object(m) => {
+            let (key, inner) = m.iter().next()?;
+            matches!(
+                key.as_str(),
+                "$numberInt" | "$numberLong" | "$numberDouble" | "$numberDecimal"
+            )
+            .then(|| inner.as_str()?.parse::<f64>().ok())
+            .flatten()
+        }
+        _ => None,
+    }
+}
+
+#[allow(clippy::cast_possible_truncation)]
+fn int(v: Option<&Value>) -> Option<i64> {
+    float(v).filter(|f| f.is_finite()).map(|f| f.round() as i64)
+}
+
+/// A time as unix seconds: `{"$date": "2024-01-15T10:30:00Z"}`, `{"$date": {"$numberLong":
+/// "<ms>"}}`, `{"$date": <ms>}` or a bare RFC 3339 string.
+fn datetime(v: Option<&Value>) -> Option<i64> {
+    let v = v?;
+    let inner = match v {
+        Value::Object(m) => m.get("$date")?,
+        other => other,
+    };
+    match inner {
+        Value::String(s) => {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(time::OffsetDateTime::unix_timestamp)
+        }
+        other => int(Some(other)).map(|ms| ms.div_euclid(1000)),
+    }
+}
+
+fn text(doc: &Map<String, Value>, key: &str) -> String {
+    match doc.get(key) {
+        Some(Value::String(s)) => s.trim().to_owned(),
+        Some(v @ (Value::Number(_) | Value::Object(_))) => {
+            float(Some(v)).map_or_else(String::new, |f| f.to_string())
+        }
+        _ => String::new(),
+    }
+}
+
+fn opt_text(doc: &Map<String, Value>, key: &str) -> Option<String> {
+    Some(text(doc, key)).filter(|s| !s.is_empty())
+}
+
+fn flag(doc: &Map<String, Value>, key: &str) -> bool {
+    doc.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+fn oids(doc: &Map<String, Value>, key: &str) -> Vec<Option<String>> {
+    doc.get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(|v| oid(Some(v))).collect())
+        .unwrap_or_default()
+}
+
+/// The highest bcrypt cost accepted (the seed uses the library default, 12).
+const MAX_BCRYPT_COST: u32 = 16;
+
+/// `$2b$NN$` and 53 characters of salt and digest, with a cost a login can afford.
+fn plausible_bcrypt(hash: &str) -> bool {
+    hash.len() == 60
+        && hash
+            .get(4..6)
+            .and_then(|c| c.parse::<u32>().ok())
+            .is_some_and(|c| (4..=MAX_BCRYPT_COST).contains(&c))
+        && hash.get(6..7) == Some("$")
+}
+
+fn is_day(s: &str) -> bool {
+    s.len() == 10
+        && time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).is_ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking: every document mapped to the rows it becomes, every reference resolved, nothing in
+// the database in the way. Problems are collected, not stopped at, so one run lists them all.
+
+struct Row<T> {
+    seed_id: String,
+    digest: String,
+    data: T,
+}
+
+struct User {
+    email: String,
+    name: String,
+    role: &'static str,
+    /// The seed's bcrypt hash; None when the account had none (e.g. Google sign-in).
+    legacy_hash: Option<String>,
+    college: String,
+    verified: bool,
+    created: i64,
+}
+
+struct Teacher {
+    user: String,
+    employee_id: String,
+    phone: String,
+    branch: String,
+    department: Option<String>,
+    avatar: Option<String>,
+    settings: Option<String>,
+    schedule: Option<String>,
+}
+
+struct Student {
+    user: String,
+    roll: String,
+    branch: String,
+    year: String,
+}
+
+struct Subject {
+    name: String,
+    code: String,
+    kind: Option<String>,
+    created: i64,
+    updated: i64,
+    teachers: BTreeSet<String>,
+    /// (student user id, teacher's approval).
+    enrolments: BTreeMap<String, bool>,
+}
+
+struct Day {
+    subject: String,
+    date: String,
+    teacher: Option<String>,
+    present: i64,
+    late: i64,
+    absent: i64,
+    created: i64,
+}
+
+struct Mail {
+    kind: String,
+    recipient: String,
+    recipient_name: Option<String>,
+    subject: String,
+    sent: bool,
+    error: Option<String>,
+    sent_by: Option<String>,
+    at: i64,
+    meta: Option<String>,
+}
+
+#[derive(Default)]
+struct Plan {
+    users: Vec<Row<User>>,
+    teachers: Vec<Row<Teacher>>,
+    students: Vec<Row<Student>>,
+    subjects: Vec<Row<Subject>>,
+    days: Vec<Row<Day>>,
+    mails: Vec<Row<Mail>>,
+    /// Summaries of subjects that do not exist.
+    skipped_days: usize,
+    /// Placeholder hash for accounts without a seed password (nobody knows the password).
+    placeholder: String,
+}
+
+fn docs<'a>(raw: &'a Raw, name: &str) -> &'a [Doc] {
+    raw.get(name).map_or(&[], Vec::as_slice)
+}
+
+fn row<T>(d: &Doc, data: T) -> Row<T> {
+    Row {
+        seed_id: d.id.clone(),
+        digest: d.digest.clone(),
+        data,
+    }
+}
+
+fn check(conn: &Connection, raw: &Raw, report: &mut Report) -> anyhow::Result<Plan> {
+    let mut plan = Plan::default();
+    let problems = &mut report.problems;
+    let notes = &mut report.notes;
+    let now = now_unix();
+
+    // users
+    let mut roles: HashMap<String, &'static str> = HashMap::new();
+    let mut emails: HashMap<String, String> = HashMap::new();
+    let mut no_password = 0usize;
+    for d in docs(raw, "users") {
+        let role = match text(&d.v, "role").to_lowercase().as_str() {
+            "teacher" => "teacher",
+            "student" => "student",
+            other => {
+                problems.push(format!(
+                    "{}: user {} has role {other:?}; only teacher and student accounts can be imported (fix or remove it in the export)",
+                    d.at, d.id
+                ));
+                continue;
+            }
+        };
+        let Some(email) = Email::parse(&text(&d.v, "email")) else {
+            problems.push(format!(
+                "{}: user {} has no valid e-mail address",
+                d.at, d.id
+            ));
+            continue;
+        };
+        let email = email.as_str().to_owned();
+        if let Some(first) = emails.insert(email.clone(), d.id.clone()) {
+            problems.push(format!(
+                "{}: duplicate e-mail {email}: users {first} and {} (e-mails are unique, case-insensitive, in rollcall; merge or remove one)",
+                d.at, d.id
+            ));
+            continue;
+        }
+        let hash = text(&d.v, "password_hash");
+        let legacy_hash = crate::service::password::is_legacy(&hash).then_some(hash);
+        match &legacy_hash {
+            None => no_password += 1,
+            // A hash that could never match, or so costly that checking it would stall logins.
+            Some(h) if !plausible_bcrypt(h) => {
+                problems.push(format!(
+                    "{}: user {} has a malformed bcrypt password_hash, or a cost above {MAX_BCRYPT_COST}",
+                    d.at, d.id
+                ));
+                continue;
+            }
+            Some(_) => {}
+        }
+        roles.insert(d.id.clone(), role);
+        plan.users.push(row(
+            d,
+            User {
+                email,
+                name: text(&d.v, "name"),
+                role,
+                legacy_hash,
+                college: text(&d.v, "college_name"),
+                verified: flag(&d.v, "is_verified"),
+                created: datetime(d.v.get("created_at")).unwrap_or(now),
+            },
+        ));
+    }
+    if no_password > 0 {
+        notes.push(format!(
+            "{no_password} account(s) had no seed password (Google sign-in?): they get one with \"forgot password\""
+        ));
+        plan.placeholder = crate::service::password::hash(&crate::service::password::generate())?;
+    }
+    let role_of = |id: &str| roles.get(id).copied();
+
+    // subjects first (teachers and students refer to them), written after them
+    let mut codes: HashMap<String, String> = HashMap::new();
+    for d in docs(raw, "subjects") {
+        let code = text(&d.v, "code").to_uppercase();
+        if code.is_empty() {
+            problems.push(format!("{}: subject {} has no code", d.at, d.id));
+            continue;
+        }
+        if let Some(first) = codes.insert(code.clone(), d.id.clone()) {
+            problems.push(format!(
+                "{}: duplicate subject code {code}: subjects {first} and {}",
+                d.at, d.id
+            ));
+            continue;
+        }
+        let mut teachers = BTreeSet::new();
+        for p in oids(&d.v, "professor_ids") {
+            match p {
+                Some(t) if role_of(&t) == Some("teacher") => {
+                    teachers.insert(t);
+                }
+                Some(t) => problems.push(format!(
+                    "{}: subject {code} names professor {t}, who is not a teacher in users",
+                    d.at
+                )),
+                None => problems.push(format!(
+                    "{}: subject {code} has a professor_ids entry that is not an ObjectId",
+                    d.at
+                )),
+            }
+        }
+        let mut enrolments = BTreeMap::new();
+        for e in
+            d.v.get("students")
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice)
+        {
+            let Some(entry) = e.as_object() else {
+                problems.push(format!(
+                    "{}: subject {code} has a students entry that is not an object",
+                    d.at
+                ));
+                continue;
+            };
+            match oid(entry.get("student_id")) {
+                Some(s) if role_of(&s) == Some("student") => {
+                    enrolments.insert(s, flag(entry, "verified"));
+                }
+                Some(s) => problems.push(format!(
+                    "{}: subject {code} enrols {s}, who is not a student in users (dangling reference)",
+                    d.at
+                )),
+                None => problems.push(format!(
+                    "{}: subject {code} has an enrolment without a student_id ObjectId",
+                    d.at
+                )),
+            }
+        }
+        let created = datetime(d.v.get("created_at")).unwrap_or(now);
+        let kind =
+            opt_text(&d.v, "type").filter(|k| ["Core", "Lab", "Elective"].contains(&k.as_str()));
+        plan.subjects.push(row(
+            d,
+            Subject {
+                name: text(&d.v, "name"),
+                code,
+                kind,
+                created,
+                updated: datetime(d.v.get("updated_at")).unwrap_or(created),
+                teachers,
+                enrolments,
+            },
+        ));
+    }
+    let subject_at: HashMap<String, usize> = plan
+        .subjects
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.seed_id.clone(), i))
+        .collect();
+
+    // teachers
+    let mut profiles = BTreeSet::new();
+    for d in docs(raw, "teachers") {
+        let user = oid(d.v.get("userId")).or_else(|| oid(d.v.get("user_id")));
+        let Some(user) = user.filter(|u| role_of(u) == Some("teacher")) else {
+            problems.push(format!(
+                "{}: teacher profile {} refers to no teacher in users (userId {})",
+                d.at,
+                d.id,
+                text(&d.v, "userId")
+            ));
+            continue;
+        };
+        if !profiles.insert(user.clone()) {
+            problems.push(format!(
+                "{}: a second teacher profile for user {user}",
+                d.at
+            ));
+            continue;
+        }
+        for s in oids(&d.v, "subjects") {
+            match s.as_ref().and_then(|s| subject_at.get(s)) {
+                Some(&i) => {
+                    plan.subjects[i].data.teachers.insert(user.clone());
+                }
+                None => problems.push(format!(
+                    "{}: teacher {user} lists subject {}, which is not in subjects (dangling reference)",
+                    d.at,
+                    s.unwrap_or_default()
+                )),
+            }
+        }
+        let json = |key: &str| d.v.get(key).filter(|v| v.is_object()).map(Value::to_string);
+        plan.teachers.push(row(
+            d,
+            Teacher {
+                user,
+                employee_id: text(&d.v, "employee_id"),
+                phone: text(&d.v, "phone"),
+                branch: text(&d.v, "branch"),
+                department: opt_text(&d.v, "department"),
+                avatar: opt_text(&d.v, "avatarUrl"),
+                settings: json("settings"),
+                schedule: json("schedule"),
+            },
+        ));
+    }
+
+    // students
+    let mut pixels = 0usize;
+    let mut drift = 0usize;
+    for d in docs(raw, "students") {
+        let user = oid(d.v.get("userId"));
+        let Some(user) = user.filter(|u| role_of(u) == Some("student")) else {
+            problems.push(format!(
+                "{}: student profile {} refers to no student in users (userId {})",
+                d.at,
+                d.id,
+                text(&d.v, "userId")
+            ));
+            continue;
+        };
+        if !profiles.insert(user.clone()) {
+            problems.push(format!(
+                "{}: a second student profile for user {user}",
+                d.at
+            ));
+            continue;
+        }
+        if d.v
+            .get("face_embeddings")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+        {
+            pixels += 1;
+        }
+        for s in oids(&d.v, "subjects") {
+            match s.as_ref().and_then(|s| subject_at.get(s)) {
+                Some(&i) => {
+                    let e = &mut plan.subjects[i].data.enrolments;
+                    if !e.contains_key(&user) {
+                        e.insert(user.clone(), false);
+                        drift += 1;
+                    }
+                }
+                None => problems.push(format!(
+                    "{}: student {user} lists subject {}, which is not in subjects (dangling reference)",
+                    d.at,
+                    s.unwrap_or_default()
+                )),
+            }
+        }
+        plan.students.push(row(
+            d,
+            Student {
+                user,
+                roll: text(&d.v, "roll"),
+                branch: text(&d.v, "branch"),
+                year: text(&d.v, "year"),
+            },
+        ));
+    }
+    if pixels > 0 {
+        notes.push(format!(
+            "{pixels} student(s) had seed face \"embeddings\" (9,216 raw pixels, not usable for matching): not imported; those students need face enrolment"
+        ));
+    }
+    if drift > 0 {
+        notes.push(format!(
+            "{drift} enrolment(s) were only on the student side (students.subjects, the seed's two copies drifted): imported as not yet approved by the teacher"
+        ));
+    }
+
+    // attendance_daily
+    let mut day_keys = BTreeSet::new();
+    let mut recorded_days: HashMap<String, i64> = HashMap::new();
+    for d in docs(raw, "attendance_daily") {
+        let subject = oid(d.v.get("classId")).or_else(|| oid(d.v.get("subjectId")));
+        let date = text(&d.v, "date");
+        let Some(subject) = subject else {
+            problems.push(format!("{}: daily summary {} has no classId", d.at, d.id));
+            continue;
+        };
+        if !is_day(&date) {
+            problems.push(format!(
+                "{}: daily summary {} has date {date:?}, not YYYY-MM-DD",
+                d.at, d.id
+            ));
+            continue;
+        }
+        let Some(&si) = subject_at.get(&subject) else {
+            // The seed writes a summary even for a subject that does not exist (seed-api §4.3).
+            notes.push(format!(
+                "attendance_daily {}: subject {subject} does not exist (the seed records confirmations of missing subjects): skipped",
+                d.id
+            ));
+            plan.skipped_days += 1;
+            continue;
+        };
+        if !day_keys.insert((subject.clone(), date.clone())) {
+            problems.push(format!(
+                "{}: a second daily summary for subject {subject} on {date}",
+                d.at
+            ));
+            continue;
+        }
+        let summary = d.v.get("summary").and_then(Value::as_object);
+        let get = |k: &str| summary.and_then(|s| int(s.get(k))).unwrap_or(0).max(0);
+        let (present, absent, late) = (get("present"), get("absent"), get("late"));
+        let sum = present + absent + late;
+        let code = &plan.subjects[si].data.code;
+        if let Some(total) = summary.and_then(|s| int(s.get("total")))
+            && total != sum
+        {
+            notes.push(format!(
+                "attendance_daily {}: {code} on {date}: total {total} but present + absent + late = {sum}; imported the three counts as recorded",
+                d.id
+            ));
+        }
+        let enrolled = i64::try_from(plan.subjects[si].data.enrolments.len()).unwrap_or(i64::MAX);
+        if sum > enrolled {
+            notes.push(format!(
+                "attendance_daily {}: {code} on {date} counts {sum} students but {enrolled} are enrolled (the seed counts duplicate and non-enrolled ids): imported as recorded, not corrected",
+                d.id
+            ));
+        }
+        *recorded_days.entry(subject.clone()).or_default() += 1;
+        let teacher = match oid(d.v.get("teacherId")) {
+            Some(t) if roles.contains_key(&t) => Some(t),
+            Some(t) => {
+                notes.push(format!(
+                    "attendance_daily {}: teacher {t} is not in users: imported without a teacher",
+                    d.id
+                ));
+                None
+            }
+            None => None,
+        };
+        plan.days.push(row(
+            d,
+            Day {
+                subject,
+                date,
+                teacher,
+                present,
+                late,
+                absent,
+                created: datetime(d.v.get("createdAt")).unwrap_or(now),
+            },
+        ));
+    }
+
+    // Per-student counters of the enrolment entries: not imported (rollcall counts from
+    // per-student records, which the seed never kept), but counters that exceed the days the
+    // subject has summaries for were counted twice somewhere and are worth telling.
+    for d in docs(raw, "subjects") {
+        let days = recorded_days.get(&d.id).copied().unwrap_or(0);
+        let code = text(&d.v, "code").to_uppercase();
+        for e in
+            d.v.get("students")
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice)
+        {
+            let Some(a) = e.get("attendance").and_then(Value::as_object) else {
+                continue;
+            };
+            let n = int(a.get("present")).unwrap_or(0) + int(a.get("absent")).unwrap_or(0);
+            if n > days {
+                notes.push(format!(
+                    "subjects {code}: student {} has seed counters present + absent = {n} over {days} recorded day(s) (double-counted in the seed): reported only; rollcall counts from records",
+                    oid(e.get("student_id")).unwrap_or_default()
+                ));
+            }
+        }
+    }
+
+    // email_logs
+    for d in docs(raw, "email_logs") {
+        let sent_by = match oid(d.v.get("sent_by")) {
+            Some(t) if roles.contains_key(&t) => Some(t),
+            Some(t) => {
+                notes.push(format!(
+                    "email_logs {}: sender {t} is not in users: imported without a sender",
+                    d.id
+                ));
+                None
+            }
+            None => None,
+        };
+        let Some(at) = datetime(d.v.get("sent_at")) else {
+            problems.push(format!("{}: e-mail log {} has no sent_at date", d.at, d.id));
+            continue;
+        };
+        let kind = text(&d.v, "notification_type");
+        plan.mails.push(row(
+            d,
+            Mail {
+                kind: format!(
+                    "{}{}",
+                    crate::storage::outbox::TEACHER_KIND_PREFIX,
+                    if kind.is_empty() { "custom" } else { &kind }
+                ),
+                recipient: text(&d.v, "recipient_email"),
+                recipient_name: opt_text(&d.v, "recipient_name"),
+                subject: text(&d.v, "subject"),
+                sent: text(&d.v, "status") == "sent",
+                error: opt_text(&d.v, "error_message"),
+                sent_by,
+                at,
+                meta: d
+                    .v
+                    .get("metadata")
+                    .filter(|m| m.is_object())
+                    .map(Value::to_string),
+            },
+        ));
+    }
+
+    check_database(conn, &plan, problems)?;
+    Ok(plan)
+}
+
+/// What is already in the database must not be in the way of a new document: an id or e-mail
+/// address or subject code used by a row that this import did not write.
+fn check_database(
+    conn: &Connection,
+    plan: &Plan,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    for u in &plan.users {
+        if imported(conn, "users", &u.seed_id)?.is_some() {
+            continue;
+        }
+        let owner: Option<String> = conn
+            .query_row(
+                "SELECT id FROM users WHERE id = ?1 OR email = ?2",
+                params![u.seed_id, u.data.email],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(owner) = owner {
+            problems.push(format!(
+                "users {}: rollcall already has an account {owner} with this id or the e-mail {} (not from an import)",
+                u.seed_id, u.data.email
+            ));
+        }
+    }
+    for s in &plan.subjects {
+        if imported(conn, "subjects", &s.seed_id)?.is_some() {
+            continue;
+        }
+        let owner: Option<String> = conn
+            .query_row(
+                "SELECT id FROM subjects WHERE id = ?1 OR code = ?2",
+                params![s.seed_id, s.data.code],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(owner) = owner {
+            problems.push(format!(
+                "subjects {}: rollcall already has a subject {owner} with this id or the code {}",
+                s.seed_id, s.data.code
+            ));
+        }
+    }
+    for d in &plan.days {
+        if imported(conn, "attendance_daily", &d.seed_id)?.is_some() {
+            continue;
+        }
+        let taken: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM attendance_sessions WHERE id = ?1
+                OR (subject_id = ?2 AND date = ?3 AND slot = ?4))",
+            params![d.seed_id, d.data.subject, d.data.date, IMPORTED_SLOT],
+            |r| r.get(0),
+        )?;
+        if taken {
+            problems.push(format!(
+                "attendance_daily {}: a session with this id, or an imported summary of the same subject and day, exists already",
+                d.seed_id
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing.
+
+enum Seen {
+    New,
+    Same,
+    Changed,
+}
+
+fn imported(
+    conn: &Connection,
+    collection: &str,
+    seed_id: &str,
+) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT digest FROM seed_imports WHERE collection = ?1 AND seed_id = ?2",
+        params![collection, seed_id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+fn seen<T>(conn: &Connection, collection: &str, r: &Row<T>) -> rusqlite::Result<Seen> {
+    Ok(match imported(conn, collection, &r.seed_id)? {
+        None => Seen::New,
+        Some(d) if d == r.digest => Seen::Same,
+        Some(_) => Seen::Changed,
+    })
+}
+
+fn remember<T>(
+    conn: &Connection,
+    collection: &str,
+    r: &Row<T>,
+    target: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO seed_imports (collection, seed_id, target, digest, imported_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![collection, r.seed_id, target, r.digest, now_unix()],
+    )?;
+    Ok(())
+}
+
+/// Write each row of `rows` that is new with `insert` (returning the rollcall row it became),
+/// counting the others.
+fn each<T>(
+    conn: &Connection,
+    collection: &'static str,
+    rows: &[Row<T>],
+    report: &mut Report,
+    mut insert: impl FnMut(&Row<T>) -> rusqlite::Result<String>,
+) -> anyhow::Result<()> {
+    let c = report.collection(collection);
+    c.read += rows.len();
+    for r in rows {
+        match seen(conn, collection, r)? {
+            Seen::Same => c.already += 1,
+            Seen::Changed => c.changed.push(r.seed_id.clone()),
+            Seen::New => {
+                let target = insert(r)?;
+                remember(conn, collection, r, &target)?;
+                c.imported += 1;
+            }
+        }
+    }
+    if c.imported > 0 {
+        let detail = format!("{} {collection} document(s) imported", c.imported);
+        audit::record(conn, None, "seed.import", Some(collection), &detail)?;
+    }
+    Ok(())
+}
+
+fn write_all(conn: &Connection, plan: &Plan, report: &mut Report) -> anyhow::Result<()> {
+    for step in 0..COLLECTIONS.len() {
+        write_step(conn, step, plan, report)?;
+    }
+    Ok(())
+}
+
+fn write_step(
+    conn: &Connection,
+    step: usize,
+    plan: &Plan,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    match COLLECTIONS[step] {
+        "users" => each(conn, "users", &plan.users, report, |r| {
+            let u = &r.data;
+            let hash = u.legacy_hash.as_deref().unwrap_or(&plan.placeholder);
+            conn.execute(
+                "INSERT INTO users (id, email, name, role, password_hash, college_name, is_verified, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                params![r.seed_id, u.email, u.name, u.role, hash, u.college, u.verified, u.created],
+            )?;
+            // Every account gets its role profile, whether or not the seed had one for it.
+            conn.execute(
+                &format!("INSERT INTO {}s (user_id) VALUES (?1)", u.role),
+                [&r.seed_id],
+            )?;
+            Ok(r.seed_id.clone())
+        })?,
+        "teachers" => {
+            each(conn, "teachers", &plan.teachers, report, |r| {
+                let t = &r.data;
+                conn.execute(
+                "UPDATE teachers SET employee_id = ?2, phone = ?3, branch = ?4, department = ?5,
+                        avatar_url = ?6, settings = ?7, schedule = ?8
+                 WHERE user_id = ?1",
+                params![
+                    t.user, t.employee_id, t.phone, t.branch, t.department, t.avatar, t.settings,
+                    t.schedule
+                ],
+            )?;
+                Ok(t.user.clone())
+            })?
+        }
+        "students" => each(conn, "students", &plan.students, report, |r| {
+            let s = &r.data;
+            conn.execute(
+                "UPDATE students SET roll = ?2, branch = ?3, year = ?4 WHERE user_id = ?1",
+                params![s.user, s.roll, s.branch, s.year],
+            )?;
+            Ok(s.user.clone())
+        })?,
+        "subjects" => each(conn, "subjects", &plan.subjects, report, |r| {
+            let s = &r.data;
+            conn.execute(
+                "INSERT INTO subjects (id, name, code, kind, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![r.seed_id, s.name, s.code, s.kind, s.created, s.updated],
+            )?;
+            for t in &s.teachers {
+                conn.execute(
+                    "INSERT INTO subject_teachers (subject_id, teacher_id, added_at) VALUES (?1, ?2, ?3)",
+                    params![r.seed_id, t, s.created],
+                )?;
+            }
+            for (student, verified) in &s.enrolments {
+                conn.execute(
+                    "INSERT INTO enrolments (subject_id, student_id, verified, enrolled_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![r.seed_id, student, verified, s.created],
+                )?;
+            }
+            Ok(r.seed_id.clone())
+        })?,
+        "attendance_daily" => each(conn, "attendance_daily", &plan.days, report, |r| {
+            let d = &r.data;
+            conn.execute(
+                "INSERT INTO attendance_sessions (id, subject_id, date, slot, confirmed_by, confirmed_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                params![r.seed_id, d.subject, d.date, IMPORTED_SLOT, d.teacher, d.created],
+            )?;
+            conn.execute(
+                "INSERT INTO attendance_counts (session_id, subject_id, date, present, late, excused, absent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+                params![r.seed_id, d.subject, d.date, d.present, d.late, d.absent],
+            )?;
+            Ok(r.seed_id.clone())
+        })?,
+        _ => each(conn, "email_logs", &plan.mails, report, |r| {
+            let m = &r.data;
+            let ref_key = format!("seed:{}", r.seed_id);
+            conn.execute(
+                "INSERT INTO outbox (kind, recipient, subject, body_text, status, attempts,
+                                     next_attempt_at, last_error, created_at, sent_at, ref_key,
+                                     sent_by, recipient_name, meta)
+                 VALUES (?1, ?2, ?3, '', ?4, 1, ?5, ?6, ?5, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    m.kind,
+                    m.recipient,
+                    m.subject,
+                    if m.sent { "sent" } else { "dead" },
+                    m.at,
+                    m.error,
+                    m.sent.then_some(m.at),
+                    ref_key,
+                    m.sent_by,
+                    m.recipient_name,
+                    m.meta
+                ],
+            )?;
+            Ok(conn.last_insert_rowid().to_string())
+        })?,
+    }
+    Ok(())
+}
+
+/// Imported students without a face sample.
+fn faces_needed(conn: &Connection, plan: &Plan) -> rusqlite::Result<usize> {
+    let mut stmt = conn
+        .prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM face_samples WHERE student_id = ?1)")?;
+    let mut n = 0;
+    for u in plan.users.iter().filter(|u| u.data.role == "student") {
+        if stmt.query_row([&u.seed_id], |r| r.get::<_, bool>(0))? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extended_json() {
+        let v: Value = serde_json::json!({
+            "a": {"$oid": "65A1B2C3D4E5F60718293A4B"},
+            "b": {"$date": "2024-01-15T10:30:00.000Z"},
+            "c": {"$date": {"$numberLong": "1705314600000"}},
+            "d": {"$numberInt": "7"},
+            "e": {"$numberDouble": "66.67"},
+            "f": 1705314600000_i64,
+        });
+        assert_eq!(oid(v.get("a")).as_deref(), Some("65a1b2c3d4e5f60718293a4b"));
+        assert_eq!(datetime(v.get("b")), Some(1_705_314_600));
+        assert_eq!(datetime(v.get("c")), Some(1_705_314_600));
+        assert_eq!(
+            datetime(Some(&serde_json::json!({"$date": 1_705_314_600_000_i64}))),
+            Some(1_705_314_600)
+        );
+        assert_eq!(int(v.get("d")), Some(7));
+        assert_eq!(float(v.get("e")), Some(66.67));
+        assert_eq!(oid(v.get("d")), None);
+        assert!(plausible_bcrypt(
+            "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+        ));
+        assert!(!plausible_bcrypt(
+            "$2b$31$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+        ));
+        assert!(!plausible_bcrypt("$2b$12$short"));
+        assert!(is_day("2024-02-29") && !is_day("2023-02-29") && !is_day("2024-1-5"));
+    }
+
+    #[test]
+    fn array_or_one_document_per_line() {
+        let a = parse_documents("[{\"x\": 1}, {\"x\": 2}]").unwrap_or_else(|e| panic!("{e}"));
+        let b = parse_documents("{\"x\": 1}\n{\"x\": 2}\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a, b);
+        assert!(parse_documents("{\"x\": 1}\n{\"x\": ").is_err());
+        assert!(
+            parse_documents("")
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
+    }
+}
