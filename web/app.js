@@ -317,7 +317,7 @@ route('/subject/([0-9a-f]{24})', async (id) => {
     : null;
   const sessionList = sessions.length
     ? h('ul', { class: 'plain' }, sessions.slice(0, 20).map((x) => h('li', {},
-      h('a', { href: `#/session/${x.session_id}` }, `${x.date}, period ${x.slot}`),
+      h('a', { href: `#/session/${x.session_id}` }, x.imported ? `${x.date}, imported day summary` : `${x.date}, period ${x.slot}`),
       ` — ${x.summary.present + x.summary.late} of ${x.summary.total} present (${pct(x.summary.percentage)})`)))
     : h('p', { class: 'muted' }, 'No attendance recorded yet.');
   render(
@@ -627,6 +627,14 @@ route('/session/([0-9a-f]{24})', async (id) => {
     summary.textContent = `${sm.present} present, ${sm.late} late, ${sm.excused} excused, ${sm.absent} absent — ${pct(sm.percentage)}`;
   };
   showSummary(x.summary);
+  if (x.imported) {
+    render(
+      h('p', {}, h('a', { href: `#/subject/${x.subject_id}` }, `← ${x.subject_name}`)),
+      h('h1', {}, `${x.subject_name}: ${x.date}`),
+      summary,
+      h('p', {}, 'A day summary imported from Smart Attendance: it counts toward the analytics, but the old system kept no per-student records, so there is nothing to correct.'));
+    return;
+  }
   const rows = x.records.map((r) => {
     const sel = h('select', { id: `s-${r.student_id}`, 'aria-label': `Status of ${r.name}` },
       ['present', 'late', 'excused', 'absent'].map((v) => h('option', { value: v }, v)));

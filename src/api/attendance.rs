@@ -20,6 +20,7 @@ use crate::service::attendance::{
     self, ConfirmInput, Csv, DecisionInput, MarkConfig, MarkedFace, SaveTo, percentage,
 };
 use crate::service::drafts::{self, DraftView};
+use crate::service::import_seed::IMPORTED_SLOT;
 use crate::storage::attendance::{Counts, Member};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -870,7 +871,10 @@ async fn subject_drafts(
 pub struct SessionListed {
     pub session_id: String,
     pub date: String,
+    /// -1 for a day summary imported from the seed system (`imported`).
     pub slot: i64,
+    /// A day summary imported by `rollcall import-seed`: totals only, no per-student records.
+    pub imported: bool,
     pub summary: Summary,
 }
 
@@ -894,6 +898,7 @@ async fn subject_sessions(
         list.into_iter()
             .map(|s| SessionListed {
                 session_id: s.session.id.to_string(),
+                imported: s.session.slot == IMPORTED_SLOT,
                 date: s.session.date,
                 slot: s.session.slot,
                 summary: Summary::from(&s.counts),
@@ -921,6 +926,9 @@ pub struct SessionResponse {
     pub subject_code: String,
     pub date: String,
     pub slot: i64,
+    /// A day summary imported by `rollcall import-seed`: `summary` holds its totals and no
+    /// student has a status.
+    pub imported: bool,
     /// Every student enrolled now, by name.
     pub records: Vec<SessionRecordOut>,
     pub summary: Summary,
@@ -944,6 +952,7 @@ async fn session_view(
         subject_id: v.session.subject_id.to_string(),
         subject_name: v.subject_name,
         subject_code: v.subject_code,
+        imported: v.session.slot == IMPORTED_SLOT,
         date: v.session.date,
         slot: v.session.slot,
         records: v

@@ -763,6 +763,11 @@ pub async fn correct(
         let s = store::session(&tx, &session)?
             .ok_or_else(|| Error::NotFound("Session not found".into()))?;
         let subject = managed(&tx, &user, &s.subject_id)?;
+        if s.slot == super::import_seed::IMPORTED_SLOT {
+            return Err(Error::Invalid(
+                "This is a day summary imported from the old system; it has no per-student records to correct".into(),
+            ));
+        }
         if !crate::storage::subjects::is_enrolled(&tx, &s.subject_id, &student)? {
             return Err(Error::Invalid(format!(
                 "Not enrolled in this subject: {}",
@@ -1049,7 +1054,7 @@ pub async fn sessions_of(
         let mut out = store::sessions(conn, &subject, from.as_deref(), to.as_deref())?
             .into_iter()
             .map(|session| {
-                let counts = store::session_counts(conn, &session.id)?;
+                let counts = store::kept_counts(conn, &session.id)?;
                 Ok(SessionSummary { session, counts })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -1088,7 +1093,7 @@ pub async fn session_view(db: &Db, user: &AuthUser, session: Id) -> Result<Sessi
             .into_iter()
             .map(|(id, status, source)| (id, (status, source)))
             .collect();
-        let counts = store::session_counts(conn, &s.id)?;
+        let counts = store::kept_counts(conn, &s.id)?;
         let lines = store::members(conn, &s.subject_id)?
             .into_iter()
             .map(|student| {

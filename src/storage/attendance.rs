@@ -161,6 +161,26 @@ pub fn session_counts(conn: &Connection, session: &Id) -> Result<Counts> {
     Ok(counts)
 }
 
+/// A session's counts as analytics keep them (`attendance_counts`): its records' for a session
+/// confirmed here, the seed's day summary for an imported one.
+pub fn kept_counts(conn: &Connection, session: &Id) -> Result<Counts> {
+    Ok(conn
+        .query_row(
+            "SELECT present, late, excused, absent FROM attendance_counts WHERE session_id = ?1",
+            [session.as_str()],
+            |r| {
+                Ok(Counts {
+                    present: r.get(0)?,
+                    late: r.get(1)?,
+                    excused: r.get(2)?,
+                    absent: r.get(3)?,
+                })
+            },
+        )
+        .optional()?
+        .unwrap_or_default())
+}
+
 /// A student's counts per subject they are enrolled in (subject id, name, code, counts).
 pub fn of_student(conn: &Connection, student: &Id) -> Result<Vec<(Id, String, String, Counts)>> {
     let mut stmt = conn.prepare(

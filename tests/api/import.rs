@@ -552,6 +552,40 @@ async fn seed_day_summaries_show_in_analytics() {
     assert_eq!(month["totalPresent"], 4, "{v}");
     assert_eq!(month["totalAbsent"], 2, "{v}");
     assert_eq!(month["averagePercentage"], 66.67, "{v}");
+
+    // The web page's session list shows them as imported day summaries with their totals; they
+    // have no per-student records, so a correction is refused.
+    let resp = app
+        .get(
+            &format!("/api/attendance/subjects/{SUBJECT}/sessions"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let list = body(resp).await;
+    let first = &list[0];
+    assert_eq!(first["date"], "2024-01-16", "{list}");
+    assert_eq!(first["imported"], true, "{list}");
+    assert_eq!(first["summary"]["present"], 3, "{list}");
+    assert_eq!(first["summary"]["percentage"], 75.0, "{list}");
+    let id = first["session_id"].as_str().unwrap_or_default();
+    let resp = app
+        .get(&format!("/api/attendance/sessions/{id}"), Some(&token))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let one = body(resp).await;
+    assert_eq!(one["imported"], true, "{one}");
+    assert_eq!(one["summary"]["absent"], 1, "{one}");
+    let student = one["records"][0]["student_id"].as_str().unwrap_or_default();
+    assert!(one["records"][0]["status"].is_null(), "{one}");
+    let resp = app
+        .put(
+            &format!("/api/attendance/sessions/{id}/records/{student}"),
+            &json!({"status": "present"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test]
