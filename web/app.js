@@ -450,7 +450,7 @@ route('/subject/([0-9a-f]{24})/take', async (id) => {
     api('GET', `/api/subjects/${id}`),
     api('GET', `/api/attendance/subjects/${id}/drafts`),
   ]);
-  const file = h('input', { id: 'photo', type: 'file', accept: 'image/jpeg,image/png,image/webp', capture: 'environment', required: true });
+  const file = h('input', { id: 'photo', type: 'file', accept: 'image/jpeg,image/png,image/webp', required: true });
   const date = h('input', { id: 'date', type: 'date', value: '' });
   const slot = h('input', { id: 'slot', type: 'number', min: 0, max: 23, inputmode: 'numeric' });
   const form = h('form', { class: 'card' },
@@ -561,12 +561,12 @@ route('/draft/([0-9a-f]{24})', async (draftId) => {
             height: `${(100 * (Math.min(p.height, f.box.bottom) - Math.max(0, f.box.top))) / p.height}%`,
           },
           onclick: () => select(f),
-        }, h('span', { class: 'tag' }, f.student ? f.student.name.split(' ')[0] : '?')))),
+        }, h('span', { class: 'tag' }, f.student ? f.student.name.split(' ')[0] : `#${f.face + 1}`)))),
       draft.photos.length > 1 ? h('figcaption', {}, `Photo ${p.photo}`) : null));
     const list = h('ol', { class: 'faces', 'aria-label': 'Faces, the ones to check first' }, faces.map((f) => h('li', {},
       h('button', { type: 'button', class: `face-item ${faceStatus(f)}`, 'data-face': faceKey(f), 'aria-pressed': String(selected === faceKey(f)), onclick: () => select(f) },
         h('span', { class: `dot ${faceStatus(f)}`, 'aria-hidden': 'true' }),
-        h('span', {}, f.student ? f.student.name : 'Unknown face'),
+        h('span', {}, f.student ? f.student.name : `Face #${f.face + 1}${draft.photos.length > 1 ? ` (photo ${f.photo})` : ''}`),
         h('span', { class: 'muted' }, ` ${STATUS_TEXT[faceStatus(f)]}${f.needs_review && f.status === 'present' ? ', check' : ''}`)))));
     const present = new Set(draft.faces.filter((f) => f.student && (f.status === 'present' || f.assigned_by_teacher)).map((f) => f.student.id));
     const others = draft.not_seen.concat(draft.faces.filter((f) => f.student && !present.has(f.student.id) && f.status === 'uncertain').map((f) => f.student))

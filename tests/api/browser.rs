@@ -1,7 +1,8 @@
 //! The web page at `/app/`, driven in Debian's Chromium by `tests/browser/flow.mjs`
 //! (playwright-core): the teacher logs in with the keyboard, enrols a student from photos, takes
 //! attendance from a group photo, fixes the unknown face, confirms, corrects a record, exports
-//! the CSV and reads the analytics; then a student sees their own figures. Screenshots land in
+//! the CSV and reads the analytics; with `../shared`, also reviews a real group photo (25 faces,
+//! dlib's `bald_guys.jpg`) and discards it; then a student sees their own figures. Screenshots land in
 //! `artifacts/browser/`. `scripts/test` installs Chromium and playwright-core first
 //! (`scripts/setup-browser`) and sets `ROLLCALL_REQUIRE_BROWSER=1`, so in CI a missing browser
 //! fails instead of skipping.
@@ -138,6 +139,10 @@ async fn teacher_flow_in_a_real_browser() {
         &side_by_side(&photo("obama3.jpg"), &photo("biden.jpg")),
     );
     let artifacts = repo().join("artifacts/browser");
+    // With the shared data set, also a real group photo (25 labelled faces, dlib's test set).
+    let class_photo = std::env::var_os("ROLLCALL_SHARED_DIR")
+        .map_or_else(|| repo().join("../shared"), PathBuf::from)
+        .join("data/dlib-faces/bald_guys.jpg");
     let mut node = std::process::Command::new("node");
     node.arg(repo().join("tests/browser/flow.mjs"))
         .current_dir(repo().join("tests/browser"))
@@ -156,6 +161,10 @@ async fn teacher_flow_in_a_real_browser() {
         .env("AT_RISK_NAME", "Carol Away")
         .env("STUDENT_EMAIL", "carol@school.test")
         .env("STUDENT_PASSWORD", &carol_password);
+    if class_photo.is_file() {
+        node.env("CLASS_PHOTO", &class_photo)
+            .env("CLASS_PHOTO_FACES", "22");
+    }
     // The server runs on this test's runtime: wait for the browser off it.
     let out = tokio::task::spawn_blocking(move || node.output())
         .await

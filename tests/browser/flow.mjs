@@ -160,6 +160,28 @@ try {
   check(await page.locator('svg.chart rect').count() >= 1, 'the overview draws a bar per subject');
   await shot('07-overview');
 
+  const classPhoto = process.env.CLASS_PHOTO;
+  if (classPhoto) {
+    step = 'a real class photo, then discard it';
+    await page.getByRole('navigation').getByRole('link', { name: 'Subjects' }).click();
+    await page.getByRole('link', { name: 'Take attendance' }).first().click();
+    await page.getByLabel('Class photo').setInputFiles(classPhoto);
+    await page.getByRole('button', { name: 'Find faces' }).click();
+    await page.getByRole('heading', { name: /Check the faces/ }).waitFor({ timeout: 180000 });
+    const drawn = await page.locator('.frame .box').count();
+    const least = Number(env('CLASS_PHOTO_FACES'));
+    check(drawn >= least && drawn === await page.locator('.faces .face-item').count(),
+      `every face of the class photo is boxed and listed (${drawn}, at least ${least})`);
+    await noSideways('review of a class photo');
+    await shot('07b-class-photo');
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: 'Discard' }).click();
+    await page.getByRole('heading', { name: new RegExp(env('SUBJECT_NAME')) }).waitFor();
+    check(await page.getByText('Waiting for confirmation').count() === 0, 'the discarded photo is gone');
+  } else {
+    console.log('SKIPPED the real class photo: ../shared is not present');
+  }
+
   step = "the student's own view";
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
