@@ -957,6 +957,19 @@ fn table(conn: &rusqlite::Connection, subject: &Id, sessions: &[store::Session])
     Ok(out)
 }
 
+/// Optional `from`/`to` query dates (blank = open), each checked: 422 naming the bad one.
+fn date_range(
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<(Option<String>, Option<String>)> {
+    let check = |field: &str, d: Option<String>| {
+        d.filter(|d| !d.trim().is_empty())
+            .map(|d| check_date(field, &d))
+            .transpose()
+    };
+    Ok((check("from", from)?, check("to", to)?))
+}
+
 /// A subject's sessions between `from` and `to` (inclusive, optional) as a CSV table: one row
 /// per enrolled student, one column per session (P/L/E/A), then totals and percentage.
 pub async fn subject_csv(
@@ -966,14 +979,7 @@ pub async fn subject_csv(
     from: Option<String>,
     to: Option<String>,
 ) -> Result<Csv> {
-    let from = from
-        .filter(|f| !f.trim().is_empty())
-        .map(|f| check_date("from", &f))
-        .transpose()?;
-    let to = to
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| check_date("to", &t))
-        .transpose()?;
+    let (from, to) = date_range(from, to)?;
     let user = user.clone();
     run(db, move |conn| {
         let s = managed(conn, &user, &subject)?;
@@ -1040,14 +1046,7 @@ pub async fn sessions_of(
     from: Option<String>,
     to: Option<String>,
 ) -> Result<Vec<SessionSummary>> {
-    let from = from
-        .filter(|f| !f.trim().is_empty())
-        .map(|f| check_date("from", &f))
-        .transpose()?;
-    let to = to
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| check_date("to", &t))
-        .transpose()?;
+    let (from, to) = date_range(from, to)?;
     let user = user.clone();
     run(db, move |conn| {
         managed(conn, &user, &subject)?;
