@@ -18,11 +18,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Email, Id};
+use crate::domain::{Email, Id, Role};
+use crate::storage::seed_import::{
+    self as store, NewDaySummary, NewSeedSubject, NewSeedUser, SeedMail, SeedTeacherProfile,
+};
 use crate::storage::{audit, now_unix};
 
 /// The collections read, in the order they are written (each refers only to earlier ones).
@@ -35,8 +38,8 @@ pub const COLLECTIONS: [&str; 6] = [
     "email_logs",
 ];
 
-/// Slot of the sessions that hold imported day summaries; live sessions use 0..=99.
-pub const IMPORTED_SLOT: i64 = -1;
+/// Slot of the sessions that hold imported day summaries (defined with the storage that writes them).
+pub use crate::storage::seed_import::IMPORTED_SLOT;
 
 /// What an import did (or would do), collection by collection.
 #[derive(Debug, Default)]
@@ -372,7 +375,7 @@ struct Row<T> {
 struct User {
     email: String,
     name: String,
-    role: &'static str,
+    role: Role,
     /// The seed's bcrypt hash; None when the account had none (e.g. Google sign-in).
     legacy_hash: Option<String>,
     college: String,
@@ -464,13 +467,13 @@ fn check(conn: &Connection, raw: &Raw, report: &mut Report) -> anyhow::Result<Pl
     let now = now_unix();
 
     // users
-    let mut roles: HashMap<String, &'static str> = HashMap::new();
+    let mut roles: HashMap<String, Role> = HashMap::new();
     let mut emails: HashMap<String, String> = HashMap::new();
     let mut no_password = 0usize;
     for d in docs(raw, "users") {
         let role = match text(&d.v, "role").to_lowercase().as_str() {
-            "teacher" => "teacher",
-            "student" => "student",
+            "teacher" => Role::Teacher,
+            "student" => Role::Student,
             other => {
                 problems.push(format!(
                     "{}: user {} has role {other:?}; only teacher and student accounts can be imported (fix or remove it in the export)",
@@ -548,7 +551,7 @@ fn check(conn: &Connection, raw: &Raw, report: &mut Report) -> anyhow::Result<Pl
         let mut teachers = BTreeSet::new();
         for p in oids(&d.v, "professor_ids") {
             match p {
-                Some(t) if role_of(&t) == Some("teacher") => {
+                Some(t) if role_of(&t) == Some(Role::Teacher) => {
                     teachers.insert(t);
                 }
                 Some(t) => problems.push(format!(
@@ -575,7 +578,7 @@ fn check(conn: &Connection, raw: &Raw, report: &mut Report) -> anyhow::Result<Pl
                 continue;
             };
             match oid(entry.get("student_id")) {
-                Some(s) if role_of(&s) == Some("student") => {
+                Some(s) if role_of(&s) == Some(Role::Student) => {
                     enrolments.insert(s, flag(entry, "verified"));
                 }
                 Some(s) => problems.push(format!(
@@ -615,7 +618,7 @@ fn check(conn: &Connection, raw: &Raw, report: &mut Report) -> anyhow::Result<Pl
     let mut profiles = BTreeSet::new();
     for d in docs(raw, "teachers") {
         let user = oid(d.v.get("userId")).or_else(|| oid(d.v.get("user_id")));
-        let Some(user) = user.filter(|u| role_of(u) == Some("teacher")) else {
+        let Some(user) = user.filter(|u| role_of(u) == Some(Role::Teacher)) else {
             problems.push(format!(
                 "{}: teacher profile {} refers to no teacher in users (userId {})",
                 d.at,
@@ -664,7 +667,7 @@ fn check(conn: &Connection, raw: &Raw, report: &mut Report) -> anyhow::Result<Pl
     let mut drift = 0usize;
     for d in docs(raw, "students") {
         let user = oid(d.v.get("userId"));
-        let Some(user) = user.filter(|u| role_of(u) == Some("student")) else {
+        let Some(user) = user.filter(|u| role_of(u) == Some(Role::Student)) else {
             problems.push(format!(
                 "{}: student profile {} refers to no student in users (userId {})",
                 d.at,
@@ -881,17 +884,10 @@ fn check_database(
     problems: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     for u in &plan.users {
-        if imported(conn, "users", &u.seed_id)?.is_some() {
+        if store::imported_digest(conn, "users", &u.seed_id)?.is_some() {
             continue;
         }
-        let owner: Option<String> = conn
-            .query_row(
-                "SELECT id FROM users WHERE id = ?1 OR email = ?2",
-                params![u.seed_id, u.data.email],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(owner) = owner {
+        if let Some(owner) = store::user_owner(conn, &u.seed_id, &u.data.email)? {
             problems.push(format!(
                 "users {}: rollcall already has an account {owner} with this id or the e-mail {} (not from an import)",
                 u.seed_id, u.data.email
@@ -899,17 +895,10 @@ fn check_database(
         }
     }
     for s in &plan.subjects {
-        if imported(conn, "subjects", &s.seed_id)?.is_some() {
+        if store::imported_digest(conn, "subjects", &s.seed_id)?.is_some() {
             continue;
         }
-        let owner: Option<String> = conn
-            .query_row(
-                "SELECT id FROM subjects WHERE id = ?1 OR code = ?2",
-                params![s.seed_id, s.data.code],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(owner) = owner {
+        if let Some(owner) = store::subject_owner(conn, &s.seed_id, &s.data.code)? {
             problems.push(format!(
                 "subjects {}: rollcall already has a subject {owner} with this id or the code {}",
                 s.seed_id, s.data.code
@@ -917,16 +906,10 @@ fn check_database(
         }
     }
     for d in &plan.days {
-        if imported(conn, "attendance_daily", &d.seed_id)?.is_some() {
+        if store::imported_digest(conn, "attendance_daily", &d.seed_id)?.is_some() {
             continue;
         }
-        let taken: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM attendance_sessions WHERE id = ?1
-                OR (subject_id = ?2 AND date = ?3 AND slot = ?4))",
-            params![d.seed_id, d.data.subject, d.data.date, IMPORTED_SLOT],
-            |r| r.get(0),
-        )?;
-        if taken {
+        if store::imported_day_taken(conn, &d.seed_id, &d.data.subject, &d.data.date)? {
             problems.push(format!(
                 "attendance_daily {}: a session with this id, or an imported summary of the same subject and day, exists already",
                 d.seed_id
@@ -945,39 +928,14 @@ enum Seen {
     Changed,
 }
 
-fn imported(
-    conn: &Connection,
-    collection: &str,
-    seed_id: &str,
-) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
-        "SELECT digest FROM seed_imports WHERE collection = ?1 AND seed_id = ?2",
-        params![collection, seed_id],
-        |r| r.get(0),
+fn seen<T>(conn: &Connection, collection: &str, r: &Row<T>) -> crate::storage::Result<Seen> {
+    Ok(
+        match store::imported_digest(conn, collection, &r.seed_id)? {
+            None => Seen::New,
+            Some(d) if d == r.digest => Seen::Same,
+            Some(_) => Seen::Changed,
+        },
     )
-    .optional()
-}
-
-fn seen<T>(conn: &Connection, collection: &str, r: &Row<T>) -> rusqlite::Result<Seen> {
-    Ok(match imported(conn, collection, &r.seed_id)? {
-        None => Seen::New,
-        Some(d) if d == r.digest => Seen::Same,
-        Some(_) => Seen::Changed,
-    })
-}
-
-fn remember<T>(
-    conn: &Connection,
-    collection: &str,
-    r: &Row<T>,
-    target: &str,
-) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO seed_imports (collection, seed_id, target, digest, imported_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![collection, r.seed_id, target, r.digest, now_unix()],
-    )?;
-    Ok(())
 }
 
 /// Write each row of `rows` that is new with `insert` (returning the rollcall row it became),
@@ -987,7 +945,7 @@ fn each<T>(
     collection: &'static str,
     rows: &[Row<T>],
     report: &mut Report,
-    mut insert: impl FnMut(&Row<T>) -> rusqlite::Result<String>,
+    mut insert: impl FnMut(&Row<T>) -> crate::storage::Result<String>,
 ) -> anyhow::Result<()> {
     let c = report.collection(collection);
     c.read += rows.len();
@@ -997,7 +955,7 @@ fn each<T>(
             Seen::Changed => c.changed.push(r.seed_id.clone()),
             Seen::New => {
                 let target = insert(r)?;
-                remember(conn, collection, r, &target)?;
+                store::remember(conn, collection, &r.seed_id, &target, &r.digest)?;
                 c.imported += 1;
             }
         }
@@ -1025,113 +983,107 @@ fn write_step(
     match COLLECTIONS[step] {
         "users" => each(conn, "users", &plan.users, report, |r| {
             let u = &r.data;
-            let hash = u.legacy_hash.as_deref().unwrap_or(&plan.placeholder);
-            conn.execute(
-                "INSERT INTO users (id, email, name, role, password_hash, college_name, is_verified, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                params![r.seed_id, u.email, u.name, u.role, hash, u.college, u.verified, u.created],
-            )?;
             // Every account gets its role profile, whether or not the seed had one for it.
-            conn.execute(
-                &format!("INSERT INTO {}s (user_id) VALUES (?1)", u.role),
-                [&r.seed_id],
+            store::insert_user(
+                conn,
+                &NewSeedUser {
+                    id: &r.seed_id,
+                    email: &u.email,
+                    name: &u.name,
+                    role: u.role,
+                    password_hash: u.legacy_hash.as_deref().unwrap_or(&plan.placeholder),
+                    college_name: &u.college,
+                    is_verified: u.verified,
+                    created_at: u.created,
+                },
             )?;
             Ok(r.seed_id.clone())
         })?,
-        "teachers" => {
-            each(conn, "teachers", &plan.teachers, report, |r| {
-                let t = &r.data;
-                conn.execute(
-                "UPDATE teachers SET employee_id = ?2, phone = ?3, branch = ?4, department = ?5,
-                        avatar_url = ?6, settings = ?7, schedule = ?8
-                 WHERE user_id = ?1",
-                params![
-                    t.user, t.employee_id, t.phone, t.branch, t.department, t.avatar, t.settings,
-                    t.schedule
-                ],
+        "teachers" => each(conn, "teachers", &plan.teachers, report, |r| {
+            let t = &r.data;
+            store::set_teacher_profile(
+                conn,
+                &SeedTeacherProfile {
+                    user_id: &t.user,
+                    employee_id: &t.employee_id,
+                    phone: &t.phone,
+                    branch: &t.branch,
+                    department: t.department.as_deref(),
+                    avatar_url: t.avatar.as_deref(),
+                    settings: t.settings.as_deref(),
+                    schedule: t.schedule.as_deref(),
+                },
             )?;
-                Ok(t.user.clone())
-            })?
-        }
+            Ok(t.user.clone())
+        })?,
         "students" => each(conn, "students", &plan.students, report, |r| {
             let s = &r.data;
-            conn.execute(
-                "UPDATE students SET roll = ?2, branch = ?3, year = ?4 WHERE user_id = ?1",
-                params![s.user, s.roll, s.branch, s.year],
-            )?;
+            store::set_student_profile(conn, &s.user, &s.roll, &s.branch, &s.year)?;
             Ok(s.user.clone())
         })?,
         "subjects" => each(conn, "subjects", &plan.subjects, report, |r| {
             let s = &r.data;
-            conn.execute(
-                "INSERT INTO subjects (id, name, code, kind, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![r.seed_id, s.name, s.code, s.kind, s.created, s.updated],
+            store::insert_subject(
+                conn,
+                &NewSeedSubject {
+                    id: &r.seed_id,
+                    name: &s.name,
+                    code: &s.code,
+                    kind: s.kind.as_deref(),
+                    created_at: s.created,
+                    updated_at: s.updated,
+                    teachers: &s.teachers,
+                    enrolments: &s.enrolments,
+                },
             )?;
-            for t in &s.teachers {
-                conn.execute(
-                    "INSERT INTO subject_teachers (subject_id, teacher_id, added_at) VALUES (?1, ?2, ?3)",
-                    params![r.seed_id, t, s.created],
-                )?;
-            }
-            for (student, verified) in &s.enrolments {
-                conn.execute(
-                    "INSERT INTO enrolments (subject_id, student_id, verified, enrolled_at)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![r.seed_id, student, verified, s.created],
-                )?;
-            }
             Ok(r.seed_id.clone())
         })?,
         "attendance_daily" => each(conn, "attendance_daily", &plan.days, report, |r| {
             let d = &r.data;
-            conn.execute(
-                "INSERT INTO attendance_sessions (id, subject_id, date, slot, confirmed_by, confirmed_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                params![r.seed_id, d.subject, d.date, IMPORTED_SLOT, d.teacher, d.created],
-            )?;
-            conn.execute(
-                "INSERT INTO attendance_counts (session_id, subject_id, date, present, late, excused, absent)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
-                params![r.seed_id, d.subject, d.date, d.present, d.late, d.absent],
+            store::insert_day_summary(
+                conn,
+                &NewDaySummary {
+                    id: &r.seed_id,
+                    subject_id: &d.subject,
+                    date: &d.date,
+                    teacher_id: d.teacher.as_deref(),
+                    present: d.present,
+                    late: d.late,
+                    absent: d.absent,
+                    created_at: d.created,
+                },
             )?;
             Ok(r.seed_id.clone())
         })?,
         _ => each(conn, "email_logs", &plan.mails, report, |r| {
             let m = &r.data;
             let ref_key = format!("seed:{}", r.seed_id);
-            conn.execute(
-                "INSERT INTO outbox (kind, recipient, subject, body_text, status, attempts,
-                                     next_attempt_at, last_error, created_at, sent_at, ref_key,
-                                     sent_by, recipient_name, meta)
-                 VALUES (?1, ?2, ?3, '', ?4, 1, ?5, ?6, ?5, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    m.kind,
-                    m.recipient,
-                    m.subject,
-                    if m.sent { "sent" } else { "dead" },
-                    m.at,
-                    m.error,
-                    m.sent.then_some(m.at),
-                    ref_key,
-                    m.sent_by,
-                    m.recipient_name,
-                    m.meta
-                ],
+            let rowid = store::insert_sent_mail(
+                conn,
+                &SeedMail {
+                    kind: &m.kind,
+                    recipient: &m.recipient,
+                    recipient_name: m.recipient_name.as_deref(),
+                    subject: &m.subject,
+                    sent: m.sent,
+                    error: m.error.as_deref(),
+                    sent_by: m.sent_by.as_deref(),
+                    at: m.at,
+                    meta: m.meta.as_deref(),
+                    ref_key: &ref_key,
+                },
             )?;
-            Ok(conn.last_insert_rowid().to_string())
+            Ok(rowid.to_string())
         })?,
     }
     Ok(())
 }
 
 /// Imported students without a face sample.
-fn faces_needed(conn: &Connection, plan: &Plan) -> rusqlite::Result<usize> {
-    let mut stmt = conn
-        .prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM face_samples WHERE student_id = ?1)")?;
+fn faces_needed(conn: &Connection, plan: &Plan) -> crate::storage::Result<usize> {
     let mut n = 0;
-    for u in plan.users.iter().filter(|u| u.data.role == "student") {
-        if stmt.query_row([&u.seed_id], |r| r.get::<_, bool>(0))? {
+    for u in plan.users.iter().filter(|u| u.data.role == Role::Student) {
+        if !store::has_face_samples(conn, &u.seed_id)? {
             n += 1;
         }
     }

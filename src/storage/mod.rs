@@ -9,6 +9,7 @@ pub mod drafts;
 pub mod faces;
 pub mod migrations;
 pub mod outbox;
+pub mod seed_import;
 pub mod sessions;
 pub mod students;
 pub mod subjects;
