@@ -360,15 +360,35 @@ function addStudentForm(subjectId) {
 
 route('/subject/([0-9a-f]{24})/enrol/([0-9a-f]{24})', async (subjectId, studentId) => {
   const st = await api('GET', `/api/students/${studentId}`);
-  const samples = await api('GET', `/api/students/${studentId}/faces`);
-  const gallery = h('ul', { class: 'thumbs', 'aria-label': 'Enrolled face photos' });
-  for (const x of samples) {
-    const img = h('img', { alt: `Face photo of ${st.name}, ${x.created_at.slice(0, 10)}` });
-    gallery.append(h('li', {}, img));
-    imageUrl(x.image_url).then((u) => { img.src = u; onLeave(() => URL.revokeObjectURL(u)); }).catch(() => {});
-  }
+  // The enrolled face photos, each with a Delete button; drawn again after every change.
+  const gallery = h('section', { class: 'card', 'aria-live': 'polite' });
+  let urls = [];
+  onLeave(() => urls.forEach((u) => URL.revokeObjectURL(u)));
+  const drawGallery = async () => {
+    const samples = await api('GET', `/api/students/${studentId}/faces`);
+    urls.forEach((u) => URL.revokeObjectURL(u));
+    urls = [];
+    gallery.hidden = samples.length === 0;
+    gallery.replaceChildren(h('h2', {}, `Enrolled photos (${samples.length})`),
+      h('ul', { class: 'thumbs' }, samples.map((x, i) => {
+        const img = h('img', { alt: `Face photo ${i + 1} of ${st.name}, ${x.created_at.slice(0, 10)}` });
+        imageUrl(x.image_url).then((u) => { urls.push(u); img.src = u; }).catch(() => {});
+        return h('li', {}, img, action('Delete', async () => {
+          await api('DELETE', `/api/students/${studentId}/faces/${x.id}`);
+          notice(`Face photo ${i + 1} of ${st.name} deleted.`);
+          await drawGallery();
+        }, { 'aria-label': `Delete face photo ${i + 1} of ${st.name}`, class: 'small' }));
+      })));
+  };
+  await drawGallery();
   const consent = st.consent_at
-    ? h('p', {}, h('span', { class: 'badge good' }, 'consent recorded'), ` on ${st.consent_at.slice(0, 10)}`)
+    ? h('p', { class: 'row' }, h('span', { class: 'badge good' }, 'consent recorded'), ` on ${st.consent_at.slice(0, 10)}`,
+      action('Withdraw consent', async () => {
+        if (!window.confirm(`Withdraw ${st.name}'s consent? Every face photo of ${st.name} is deleted.`)) return;
+        const r = await api('DELETE', `/api/students/${studentId}/consent`);
+        notice(`Consent withdrawn; ${r.deleted_samples} face photo${r.deleted_samples === 1 ? '' : 's'} deleted.`);
+        await navigate();
+      }, { class: 'small' }))
     : h('div', { class: 'card warn-card' },
       h('p', {}, `Face recognition needs ${st.name}'s consent (or their guardian's signed form).`),
       action('Record consent (signed form received)', async () => {
@@ -384,6 +404,7 @@ route('/subject/([0-9a-f]{24})/enrol/([0-9a-f]{24})', async (subjectId, studentI
     try {
       const r = await api('POST', '/api/students/upload-face', form);
       results.append(h('li', { class: 'good-text' }, `${name}: enrolled (${r.faces_total} face photo${r.faces_total === 1 ? '' : 's'} now).`));
+      await drawGallery();
       return true;
     } catch (e) {
       results.append(h('li', { class: 'error-text' }, `${name}: ${e.message}`));
@@ -410,7 +431,7 @@ route('/subject/([0-9a-f]{24})/enrol/([0-9a-f]{24})', async (subjectId, studentI
     consent,
     h('div', { class: 'two' }, uploadForm, webcamCard((blob) => upload(blob, `camera-${Date.now()}.jpg`))),
     results,
-    samples.length ? h('section', { class: 'card' }, h('h2', {}, `Enrolled photos (${samples.length})`), gallery) : null);
+    gallery);
 });
 
 /// The laptop's camera: preview, then take a still as a JPEG.

@@ -86,6 +86,11 @@ try {
   await page.keyboard.press('Enter');
   await page.getByText(/^camera-\d+\.jpg: enrolled \(2 face photos now\)/).waitFor();
   check(true, 'a webcam still is enrolled');
+  await page.getByRole('heading', { name: 'Enrolled photos (2)' }).waitFor();
+  step = 'delete a face photo';
+  await page.getByRole('button', { name: `Delete face photo 2 of ${enrolName}` }).click();
+  await page.getByRole('heading', { name: 'Enrolled photos (1)' }).waitFor();
+  check(await page.locator('.thumbs img').count() === 1, 'one face photo is left');
   await noSideways('enrolment');
   await shot('02-enrolled');
 
