@@ -73,21 +73,3 @@ pub fn with_exif_orientation(jpeg: &[u8], orientation: u8) -> Vec<u8> {
     ]
     .concat()
 }
-
-/// CRC-32 (IEEE, reflected) as PNG chunks use, for tests that craft PNG files; bitwise is
-/// plenty for a test.
-#[must_use]
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
