@@ -618,22 +618,10 @@ fn check(conn: &Connection, raw: &Raw, report: &mut Report) -> anyhow::Result<Pl
     let mut profiles = BTreeSet::new();
     for d in docs(raw, "teachers") {
         let user = oid(d.v.get("userId")).or_else(|| oid(d.v.get("user_id")));
-        let Some(user) = user.filter(|u| role_of(u) == Some(Role::Teacher)) else {
-            problems.push(format!(
-                "{}: teacher profile {} refers to no teacher in users (userId {})",
-                d.at,
-                d.id,
-                text(&d.v, "userId")
-            ));
+        let Some(user) = profile_owner(d, user, Role::Teacher, &roles, &mut profiles, problems)
+        else {
             continue;
         };
-        if !profiles.insert(user.clone()) {
-            problems.push(format!(
-                "{}: a second teacher profile for user {user}",
-                d.at
-            ));
-            continue;
-        }
         for s in oids(&d.v, "subjects") {
             match s.as_ref().and_then(|s| subject_at.get(s)) {
                 Some(&i) => {
@@ -667,22 +655,10 @@ fn check(conn: &Connection, raw: &Raw, report: &mut Report) -> anyhow::Result<Pl
     let mut drift = 0usize;
     for d in docs(raw, "students") {
         let user = oid(d.v.get("userId"));
-        let Some(user) = user.filter(|u| role_of(u) == Some(Role::Student)) else {
-            problems.push(format!(
-                "{}: student profile {} refers to no student in users (userId {})",
-                d.at,
-                d.id,
-                text(&d.v, "userId")
-            ));
+        let Some(user) = profile_owner(d, user, Role::Student, &roles, &mut profiles, problems)
+        else {
             continue;
         };
-        if !profiles.insert(user.clone()) {
-            problems.push(format!(
-                "{}: a second student profile for user {user}",
-                d.at
-            ));
-            continue;
-        }
         if d.v
             .get("face_embeddings")
             .and_then(Value::as_array)
@@ -878,6 +854,33 @@ fn check(conn: &Connection, raw: &Raw, report: &mut Report) -> anyhow::Result<Pl
 
 /// What is already in the database must not be in the way of a new document: an id or e-mail
 /// address or subject code used by a row that this import did not write.
+/// The account a `teachers` or `students` profile document belongs to: `user` must be an account
+/// of `role`, with no other profile. Otherwise the problem is recorded and there is none.
+fn profile_owner(
+    d: &Doc,
+    user: Option<String>,
+    role: Role,
+    roles: &HashMap<String, Role>,
+    profiles: &mut BTreeSet<String>,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    let kind = role.as_str();
+    let Some(user) = user.filter(|u| roles.get(u) == Some(&role)) else {
+        problems.push(format!(
+            "{}: {kind} profile {} refers to no {kind} in users (userId {})",
+            d.at,
+            d.id,
+            text(&d.v, "userId")
+        ));
+        return None;
+    };
+    if !profiles.insert(user.clone()) {
+        problems.push(format!("{}: a second {kind} profile for user {user}", d.at));
+        return None;
+    }
+    Some(user)
+}
+
 fn check_database(
     conn: &Connection,
     plan: &Plan,
