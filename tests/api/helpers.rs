@@ -22,13 +22,28 @@ pub struct TestApp {
 /// Start the server with test defaults plus `extra` flags.
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let addr = serve(data_dir.path(), extra).await;
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        client: Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}")),
+        data_dir,
+    }
+}
+
+/// A server on `data_dir` (a new one, or an existing one as after a restart) with the test
+/// defaults plus `extra` flags, on a random port of this test's runtime.
+pub async fn serve(data_dir: &std::path::Path, extra: &[&str]) -> SocketAddr {
     let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache");
     let mut args: Vec<String> = vec![
         "rollcall".into(),
         "--bind".into(),
         "127.0.0.1:0".into(),
         "--data-dir".into(),
-        data_dir.path().display().to_string(),
+        data_dir.display().to_string(),
         "--jwt-secret".into(),
         SECRET.into(),
         "--admin-email".into(),
@@ -54,15 +69,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         .local_addr()
         .unwrap_or_else(|e| panic!("addr: {e}"));
     tokio::spawn(app.serve(listener, std::future::pending()));
-    TestApp {
-        addr,
-        base: format!("http://{addr}"),
-        client: Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_else(|e| panic!("{e}")),
-        data_dir,
-    }
+    addr
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -12,9 +12,7 @@ use mailin_embedded::{Handler, Response, Server, response};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, SECRET, TestApp, expect_detail, spawn_app, spawn_app_with,
-};
+use crate::helpers::{TestApp, expect_detail, serve, spawn_app, spawn_app_with};
 use crate::students::ok;
 use crate::subjects::{student, subject, teacher};
 
@@ -276,14 +274,14 @@ async fn messages_wait_while_the_relay_is_down_and_go_out_when_it_is_back() {
     let app = app_mailing_to(port, 100).await;
     let (t, _) = teacher(&app, "down-teacher@school.test").await;
     student(&app, "cara@school.test").await;
-    let v = ok(app
-        .post(
-            "/notifications/custom",
-            &json!({"student_emails": ["cara@school.test"], "message_title": "Trip <tomorrow>",
-                    "message_body": "Bring <b>boots</b> & a coat.", "teacher_name": "T. Down"}),
-            Some(&t),
-        )
-        .await)
+    let v = send_custom(
+        &app,
+        &t,
+        "cara@school.test",
+        "Trip <tomorrow>",
+        "Bring <b>boots</b> & a coat.",
+        "T. Down",
+    )
     .await;
     assert_eq!(
         v,
@@ -713,58 +711,49 @@ async fn a_student_who_switches_absence_mails_off_gets_none() {
         "Student has turned off absence e-mails"
     );
     // Other topics still reach her.
-    let v = ok(app
-        .post(
-            "/notifications/custom",
-            &json!({"student_emails": ["ivy@school.test"], "message_title": "Hi",
-                    "message_body": "Hello", "teacher_name": "T"}),
-            Some(&t),
-        )
-        .await)
-    .await;
+    let v = send_custom(&app, &t, "ivy@school.test", "Hi", "Hello", "T").await;
     assert_eq!(v["sent"], 1);
     assert_eq!(count_notices(&app, "notify.custom"), 1);
+}
+
+/// A teacher's own message to one student through the seed's path; its 200 answer.
+async fn send_custom(
+    app: &TestApp,
+    token: &str,
+    email: &str,
+    title: &str,
+    body: &str,
+    teacher_name: &str,
+) -> Value {
+    ok(app
+        .post(
+            "/notifications/custom",
+            &json!({"student_emails": [email], "message_title": title,
+                    "message_body": body, "teacher_name": teacher_name}),
+            Some(token),
+        )
+        .await)
+    .await
 }
 
 /// Another server on `app`'s data directory, sending through 127.0.0.1:`port`: the same database
 /// after a restart, now with a relay configured.
 async fn restart_with_relay(app: &TestApp, port: u16) {
-    let dir = app.data_dir.path().display().to_string();
-    let cache = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache");
-    let cache = cache.display().to_string();
     let port = port.to_string();
-    let args = [
-        "rollcall",
-        "--bind",
-        "127.0.0.1:0",
-        "--data-dir",
-        &dir,
-        "--cache-dir",
-        &cache,
-        "--jwt-secret",
-        SECRET,
-        "--admin-email",
-        ADMIN_EMAIL,
-        "--admin-password",
-        ADMIN_PASSWORD,
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port,
-        "--smtp-tls",
-        "none",
-        "--mail-poll-ms",
-        "100",
-    ];
-    let settings =
-        rollcall::config::Settings::try_from_args(args).unwrap_or_else(|e| panic!("settings: {e}"));
-    let second = rollcall::App::build(settings)
-        .await
-        .unwrap_or_else(|e| panic!("build: {e:#}"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    tokio::spawn(second.serve(listener, std::future::pending()));
+    serve(
+        app.data_dir.path(),
+        &[
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            &port,
+            "--smtp-tls",
+            "none",
+            "--mail-poll-ms",
+            "100",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -773,14 +762,14 @@ async fn mail_queued_without_a_relay_goes_out_after_a_restart_with_one() {
     let app = spawn_app().await;
     let (t, _) = teacher(&app, "restart-teacher@school.test").await;
     student(&app, "jo@school.test").await;
-    ok(app
-        .post(
-            "/notifications/custom",
-            &json!({"student_emails": ["jo@school.test"], "message_title": "Kept",
-                    "message_body": "Queued before the relay existed.", "teacher_name": "T"}),
-            Some(&t),
-        )
-        .await)
+    send_custom(
+        &app,
+        &t,
+        "jo@school.test",
+        "Kept",
+        "Queued before the relay existed.",
+        "T",
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
@@ -808,14 +797,14 @@ async fn the_cli_lists_dead_messages_and_retries_them() {
     let app = app_mailing_to(port, 1).await;
     let (t, _) = teacher(&app, "cli-teacher@school.test").await;
     student(&app, "kit@school.test").await;
-    ok(app
-        .post(
-            "/notifications/custom",
-            &json!({"student_emails": ["kit@school.test"], "message_title": "CLI",
-                    "message_body": "Via the command line.", "teacher_name": "T"}),
-            Some(&t),
-        )
-        .await)
+    send_custom(
+        &app,
+        &t,
+        "kit@school.test",
+        "CLI",
+        "Via the command line.",
+        "T",
+    )
     .await;
     wait_row(&app, "kit@school.test", |r| r.0 == "dead").await;
     let id: i64 = app
