@@ -128,27 +128,14 @@ async fn views_are_audited_embeddings_never_served_and_drafts_expire() {
     }
 
     // Looking at a face or exporting attendance leaves a trace an administrator can read.
-    let resp = app
-        .get(
-            &format!("/api/students/{s1}/faces/{sample}/image"),
-            Some(&t1),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let resp = app
-        .get(
-            &format!("/api/attendance/drafts/{draft}/photos/1"),
-            Some(&t1),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let resp = app
-        .get(
-            &format!("/api/attendance/subjects/{sid}/export.csv"),
-            Some(&t1),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK);
+    for path in [
+        format!("/api/students/{s1}/faces/{sample}/image"),
+        format!("/api/attendance/drafts/{draft}/photos/1"),
+        format!("/api/attendance/subjects/{sid}/export.csv"),
+    ] {
+        let resp = app.get(&path, Some(&t1)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    }
     let log = ok(app
         .get("/api/admin/audit?action=face.view", Some(&admin))
         .await)
