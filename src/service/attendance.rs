@@ -1050,15 +1050,12 @@ pub async fn sessions_of(
     let user = user.clone();
     run(db, move |conn| {
         managed(conn, &user, &subject)?;
-        let mut out = store::sessions(conn, &subject, from.as_deref(), to.as_deref())?
-            .into_iter()
-            .map(|session| {
-                let counts = store::kept_counts(conn, &session.id)?;
-                Ok(SessionSummary { session, counts })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        out.reverse();
-        Ok(out)
+        Ok(
+            store::sessions_with_counts(conn, &subject, from.as_deref(), to.as_deref())?
+                .into_iter()
+                .map(|(session, counts)| SessionSummary { session, counts })
+                .collect(),
+        )
     })
     .await
 }

@@ -260,6 +260,40 @@ pub fn sessions(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The subject's sessions within `[from, to]` (inclusive dates; None = open), newest first, each
+/// with its counts as analytics keep them (see [`kept_counts`]).
+pub fn sessions_with_counts(
+    conn: &Connection,
+    subject: &Id,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Vec<(Session, Counts)>> {
+    let mut stmt = conn.prepare(
+        "SELECT a.id, a.subject_id, a.date, a.slot, COALESCE(c.present, 0), COALESCE(c.late, 0),
+                COALESCE(c.excused, 0), COALESCE(c.absent, 0)
+         FROM attendance_sessions a LEFT JOIN attendance_counts c ON c.session_id = a.id
+         WHERE a.subject_id = ?1 AND (?2 IS NULL OR a.date >= ?2) AND (?3 IS NULL OR a.date <= ?3)
+         ORDER BY a.date DESC, a.slot DESC",
+    )?;
+    let rows = stmt.query_map(params![subject.as_str(), from, to], |r| {
+        Ok((
+            Session {
+                id: Id::from_db(r.get(0)?),
+                subject_id: Id::from_db(r.get(1)?),
+                date: r.get(2)?,
+                slot: r.get(3)?,
+            },
+            Counts {
+                present: r.get(4)?,
+                late: r.get(5)?,
+                excused: r.get(6)?,
+                absent: r.get(7)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Every record of the session: (student, status).
 pub fn records(conn: &Connection, session: &Id) -> Result<Vec<(Id, String)>> {
     let mut stmt =
