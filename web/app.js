@@ -62,14 +62,12 @@ function notice(text, kind) {
 }
 
 const pct = (x) => (x === null || x === undefined ? '–' : `${Number(x).toFixed(1)}%`);
-const today = () => {
-  const d = new Date();
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
-};
+/// `YYYY-MM-DD` of the local day `n` days ago.
 const daysAgo = (n) => {
   const d = new Date(Date.now() - n * 86400000);
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 };
+const today = () => daysAgo(0);
 
 // ---------------------------------------------------------------------------------------------
 // Session and API
