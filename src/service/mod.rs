@@ -69,6 +69,10 @@ pub const READ_ONLY: &str =
 
 impl From<StorageError> for Error {
     fn from(e: StorageError) -> Self {
+        if e.is_busy() {
+            tracing::warn!(error = %e, "database busy past the timeout");
+            return Self::Busy("The server is busy; try again in a few seconds".into());
+        }
         match &e {
             StorageError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => match f.code {
                 rusqlite::ErrorCode::DiskFull => {

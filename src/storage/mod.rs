@@ -26,6 +26,8 @@ use tokio::sync::Semaphore;
 
 /// Most connections open at once; SQLite serialises writers anyway, readers run in parallel (WAL).
 const MAX_CONNECTIONS: usize = 8;
+/// How long a statement waits for another connection's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -44,6 +46,17 @@ impl StorageError {
             Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
                 if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                     || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        )
+    }
+
+    /// True when another connection held the lock past the busy timeout (`SQLITE_BUSY`,
+    /// `SQLITE_LOCKED`): the write may succeed if tried again.
+    #[must_use]
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
         )
     }
 }
@@ -145,13 +158,19 @@ impl Inner {
 }
 
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
+    let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+    // A writer waits for the lock this long (SQLite's busy handler retries with back-off);
+    // past it the client gets a 503 with Retry-After, never a 500.
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Every transaction takes the write lock when it begins. A deferred transaction that reads
+    // and then writes cannot wait for the lock (upgrading it would deadlock), so under concurrent
+    // writers it fails at once with SQLITE_BUSY; an immediate one waits in the busy handler.
+    conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // FULL: a committed transaction survives power loss, not only a killed process.
     conn.pragma_update(None, "synchronous", "FULL")?;
