@@ -188,6 +188,7 @@ async fn create_user(
     let (college_name, profile) = body.profile.into_parts();
     let created = accounts::create(
         &state.db,
+        state.auth.hashing(),
         &admin,
         NewAccount {
             role: body.role,

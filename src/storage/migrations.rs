@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "seed_import",
         include_str!("../../migrations/0007_seed_import.sql"),
     ),
+    (
+        8,
+        "auth_limits",
+        include_str!("../../migrations/0008_auth_limits.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

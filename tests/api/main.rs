@@ -13,6 +13,7 @@ mod guards;
 mod helpers;
 mod hostile;
 mod import;
+mod limits;
 mod load;
 mod mail;
 mod ops;
