@@ -156,7 +156,8 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_LOGIN_WINDOW", default_value_t = 900)]
     pub login_window_secs: u64,
 
-    /// Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
+    /// Take the client address from X-Forwarded-For (only behind a trusted reverse proxy; see
+    /// `ROLLCALL_PROXY_HOPS`).
     #[arg(long, env = "ROLLCALL_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
 
@@ -199,6 +200,12 @@ pub struct Settings {
     /// current code and refuses every code until the oldest wrong one is a day old.
     #[arg(long, env = "ROLLCALL_OTP_MAX_FAILURES_PER_DAY", default_value_t = 15)]
     pub otp_max_failures_per_day: u32,
+
+    /// Reverse proxies in front of rollcall (with `ROLLCALL_TRUST_PROXY=true`): the client is the
+    /// address that many entries from the right of X-Forwarded-For, which the outermost trusted
+    /// proxy wrote. With fewer entries, the connection's own address is used.
+    #[arg(long, env = "ROLLCALL_PROXY_HOPS", default_value_t = 1)]
+    pub proxy_hops: u8,
 
     /// Bearer token that lets a Prometheus scraper read /metrics (admins can always read it).
     #[arg(long, env = "ROLLCALL_METRICS_TOKEN", hide_env_values = true)]
@@ -509,6 +516,10 @@ impl Settings {
                 && self.otp_max_failures_per_day > 0,
             "registration, recovery and reset limits must be positive"
         );
+        ensure!(
+            (1..=16).contains(&self.proxy_hops),
+            "ROLLCALL_PROXY_HOPS must be between 1 and 16"
+        );
         Ok(())
     }
 
@@ -518,6 +529,16 @@ impl Settings {
         self.hash_workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
         })
+    }
+
+    /// Entries of X-Forwarded-For written by proxies we trust: 0 when the header is ignored.
+    #[must_use]
+    pub fn trusted_proxy_hops(&self) -> usize {
+        if self.trust_proxy {
+            usize::from(self.proxy_hops)
+        } else {
+            0
+        }
     }
 
     /// The content-addressed store of enrolment photos.
@@ -555,7 +576,7 @@ impl Settings {
              thresholds={}/{} late_counts_as_present={} risk_threshold={} smtp_host={:?} smtp_port={} smtp_tls={:?} smtp_user={:?} smtp_password={} smtp_from={} \
              mail_max_attempts={} mail_retry={}s..{}s mail_poll={}ms \
              hash_workers={} hash_wait={}ms login_delay={}s..{}s register_max_per_ip={} recovery_max_per_ip={} \
-             reset_max_per_hour={} otp_max_failures_per_day={}",
+             reset_max_per_hour={} otp_max_failures_per_day={} proxy_hops={}",
             self.bind,
             self.data_dir.display(),
             self.resolved_cache_dir().display(),
@@ -602,6 +623,7 @@ impl Settings {
             self.recovery_max_per_ip,
             self.reset_max_per_hour,
             self.otp_max_failures_per_day,
+            self.proxy_hops,
         )
     }
 }
@@ -724,7 +746,7 @@ mod tests {
     }
 
     #[test]
-    fn authentication_limits_are_checked() {
+    fn authentication_limits_are_checked_and_trust_proxy_means_one_hop() {
         for bad in [
             &["--hash-workers", "0"][..],
             &["--hash-wait-ms", "600000"],
@@ -732,9 +754,15 @@ mod tests {
             &["--login-delay-secs", "60", "--login-delay-max-secs", "30"],
             &["--recovery-max-per-ip", "0"],
             &["--otp-max-failures-per-day", "0"],
+            &["--proxy-hops", "0"],
         ] {
             assert!(parse(bad).validate().is_err(), "{bad:?}");
         }
+        assert_eq!(parse(&[]).trusted_proxy_hops(), 0);
+        assert_eq!(parse(&["--trust-proxy", "true"]).trusted_proxy_hops(), 1);
+        let two = parse(&["--trust-proxy", "true", "--proxy-hops", "2"]);
+        assert!(two.validate().is_ok());
+        assert_eq!(two.trusted_proxy_hops(), 2);
         assert_eq!(parse(&["--hash-workers", "3"]).hash_workers(), 3);
     }
 

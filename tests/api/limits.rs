@@ -1,7 +1,8 @@
 //! Authentication limits under attack: concurrent bursts are counted exactly (an attempt is
 //! counted before its password or code is checked), password hashing is bounded in CPU and
 //! memory, each kind of request has its own allowance per client address, an account gets
-//! growing delays instead of a lock, and account recovery is capped per account. Time is a clock the test moves.
+//! growing delays instead of a lock, the client address behind proxies is the one our proxy
+//! wrote, and account recovery is capped per account. Time is a clock the test moves.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -350,6 +351,108 @@ async fn each_kind_of_request_has_its_own_allowance_per_address() {
     let (status, retry) = try_login(&app, "t@school.test", "teacher-pass-1").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(retry.is_some());
+}
+
+async fn login_via(app: &TestApp, forwarded: &str, email: &str, password: &str) -> StatusCode {
+    app.client
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", forwarded)
+        .json(&login_body(email, password))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("login: {e}"))
+        .status()
+}
+
+/// Finding 5: behind a trusted proxy the client is the address the proxy appended (right-most),
+/// not whatever the client wrote in front of it; with several proxies, counted from the right;
+/// with fewer entries than proxies, the connection's own address.
+#[tokio::test]
+async fn forwarded_for_is_read_from_the_right() {
+    let app = spawn_app_with(&["--trust-proxy", "true", "--login-max-per-ip", "4"]).await;
+    app.create_user("student", "s@school.test", "student-pass-1")
+        .await;
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let spoofed = format!("10.9.8.{i}, 203.0.113.7");
+        statuses.push(
+            login_via(
+                &app,
+                &spoofed,
+                &format!("u{i}@school.test"),
+                "wrong-password",
+            )
+            .await,
+        );
+    }
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(refused, 6, "{statuses:?}");
+    // Another real client behind the same proxy has its own allowance, and its session records
+    // the address the proxy saw.
+    assert_eq!(
+        login_via(
+            &app,
+            "10.9.8.1, 203.0.113.8",
+            "s@school.test",
+            "student-pass-1"
+        )
+        .await,
+        StatusCode::OK
+    );
+    let client: String = app
+        .db()
+        .query_row(
+            "SELECT s.client FROM auth_sessions s JOIN users u ON u.id = s.user_id
+             WHERE u.email = ?1 ORDER BY s.rowid DESC LIMIT 1",
+            ["s@school.test"],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(client, "203.0.113.8");
+
+    let two = spawn_app_with(&[
+        "--trust-proxy",
+        "true",
+        "--proxy-hops",
+        "2",
+        "--login-max-per-ip",
+        "2",
+    ])
+    .await;
+    for i in 0..3 {
+        let chain = format!("10.9.8.{i}, 203.0.113.9, 198.51.100.1");
+        let expected = if i < 2 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(
+            login_via(&two, &chain, &format!("v{i}@school.test"), "wrong-password").await,
+            expected
+        );
+    }
+    // One entry for two proxies: not what our proxies write, so the connection's address counts
+    // (a fresh bucket here), however the entry varies.
+    for i in 0..3 {
+        let expected = if i < 2 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(
+            login_via(
+                &two,
+                &format!("10.7.7.{i}"),
+                "w@school.test",
+                "wrong-password"
+            )
+            .await,
+            expected
+        );
+    }
 }
 
 fn otp_in(mail: &str) -> String {
