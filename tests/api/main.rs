@@ -19,6 +19,7 @@ mod mail;
 mod ops;
 mod privacy;
 mod recovery;
+mod secrets;
 mod settings;
 mod students;
 mod subjects;
