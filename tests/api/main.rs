@@ -21,3 +21,4 @@ mod recovery;
 mod settings;
 mod students;
 mod subjects;
+mod tenancy;
