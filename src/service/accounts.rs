@@ -58,6 +58,8 @@ pub async fn create(
         college_name,
         is_verified: true,
         profile,
+        created_by: Some(admin.id.clone()),
+        roll_confirmed: true,
     };
     let actor = admin.id.clone();
     let user = db
@@ -216,6 +218,8 @@ pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
             college_name: String::new(),
             is_verified: true,
             profile,
+            created_by: None,
+            roll_confirmed: true,
         };
         db.call_blocking(|conn| {
             let tx = conn.transaction()?;

@@ -40,8 +40,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         8,
+        "tenancy",
+        include_str!("../../migrations/0008_tenancy.sql"),
+    ),
+    (
+        9,
         "auth_limits",
-        include_str!("../../migrations/0008_auth_limits.sql"),
+        include_str!("../../migrations/0009_auth_limits.sql"),
     ),
 ];
 

@@ -23,3 +23,4 @@ mod secrets;
 mod settings;
 mod students;
 mod subjects;
+mod tenancy;
