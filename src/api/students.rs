@@ -241,6 +241,7 @@ async fn create_student(
         .collect::<Result<Vec<_>, _>>()?;
     let (student, password) = students::create(
         &state.db,
+        state.auth.hashing(),
         &user,
         NewStudent {
             name: body.name,

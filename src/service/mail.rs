@@ -519,6 +519,43 @@ pub async fn list_messages(
         .await?)
 }
 
+/// One outbox message as its recipient reads it: its row, text body and HTML body.
+pub struct MessageWithBody {
+    pub row: Row,
+    pub body_text: String,
+    pub body_html: Option<String>,
+}
+
+/// Read one message with its body (administrators only; audited as `outbox.view`). Without an
+/// SMTP relay this is how a reset code or a verification link reaches its owner: they are never
+/// logged.
+pub async fn read_message(db: &Db, admin: &AuthUser, id: i64) -> Result<MessageWithBody> {
+    let actor = admin.id.clone();
+    db.call(move |c| {
+        let tx = c.transaction()?;
+        let (Some(row), Some((body_text, body_html))) =
+            (outbox::get(&tx, id)?, outbox::body(&tx, id)?)
+        else {
+            return Ok(None);
+        };
+        audit::record(
+            &tx,
+            Some(&actor),
+            "outbox.view",
+            Some(&id.to_string()),
+            &row.kind,
+        )?;
+        tx.commit()?;
+        Ok(Some(MessageWithBody {
+            row,
+            body_text,
+            body_html,
+        }))
+    })
+    .await?
+    .ok_or_else(|| Error::NotFound("Message not found".into()))
+}
+
 /// Give a dead message a fresh set of attempts.
 pub async fn retry_message(db: &Db, admin: &AuthUser, id: i64) -> Result<Row> {
     let actor = admin.id.clone();

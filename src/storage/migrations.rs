@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "tenancy",
         include_str!("../../migrations/0008_tenancy.sql"),
     ),
+    (
+        9,
+        "auth_limits",
+        include_str!("../../migrations/0009_auth_limits.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -39,6 +39,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/admin/audit", "admin"),
     ("POST", "/api/admin/retention/run", "admin"),
     ("GET", "/api/admin/outbox", "admin"),
+    ("GET", "/api/admin/outbox/{id}", "admin"),
     ("POST", "/api/admin/outbox/{id}/retry", "admin"),
     ("POST", "/api/admin/outbox/retry-dead", "admin"),
     ("POST", "/api/notifications/absence", "owner,stranger"),
