@@ -374,9 +374,11 @@ fn seed_access(e: Error) -> Error {
     }
 }
 
+/// The seed's add-subject for a teacher's own new subject; a code already in use is a 409 (the
+/// seed made the caller a co-teacher of that subject).
 #[utoipa::path(post, path = "/settings/add-subject", tag = "seed",
     request_body = SubjectRequest,
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 422, body = Detail)),
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 409, body = Detail), (status = 422, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_add_subject(
     State(state): State<AppState>,
