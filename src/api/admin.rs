@@ -11,7 +11,7 @@ use super::auth::{AccountResponse, Message, ProfileFields};
 use super::error::{ApiResult, Detail};
 use super::extract::{Admin, ApiJson, ApiQuery};
 use super::{AppState, parse_id, rfc3339};
-use crate::domain::Role;
+use crate::domain::{Id, Role};
 use crate::service::Error;
 use crate::service::accounts::{self, NewAccount};
 use crate::service::mail;
@@ -32,8 +32,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only entries by this user id.
+    #[param(value_type = Option<Id>)]
     pub actor: Option<String>,
     /// An action (`face.view`), or a prefix ending in `.` (`attendance.`).
     pub action: Option<String>,
@@ -51,6 +53,7 @@ pub struct AuditEntry {
     pub id: i64,
     /// RFC 3339, UTC.
     pub at: String,
+    #[schema(value_type = Option<Id>)]
     pub actor_id: Option<String>,
     pub action: String,
     pub target: Option<String>,
@@ -157,6 +160,7 @@ pub struct CreatedUser {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only accounts of this role.
     pub role: Option<Role>,
@@ -227,7 +231,7 @@ async fn list_users(
 }
 
 /// Mark an account's e-mail as verified.
-#[utoipa::path(post, path = "/users/{id}/verify", tag = "admin", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/users/{id}/verify", tag = "admin", params(("id" = Id, Path)),
     responses((status = 200, body = Message), (status = 400, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn verify_user(
@@ -242,7 +246,7 @@ async fn verify_user(
 }
 
 /// End every session of an account.
-#[utoipa::path(post, path = "/users/{id}/revoke-sessions", tag = "admin", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/users/{id}/revoke-sessions", tag = "admin", params(("id" = Id, Path)),
     responses((status = 200, body = Revoked), (status = 400, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn revoke_sessions(
@@ -279,8 +283,10 @@ impl OutboxStatus {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
     /// Default `dead` (the failed messages).
+    #[param(inline)]
     pub status: Option<OutboxStatus>,
     /// 1..500, default 100.
     pub limit: Option<u32>,

@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::{ApiResult, Detail};
 use super::extract::{ApiJson, ApiQuery, AuthUser, ClientAddr};
+use crate::domain::Id;
 use crate::service::Error;
 use crate::service::auth::{Grant, Registration};
 use crate::storage::users::{Profile, User};
@@ -77,6 +78,7 @@ impl ProfileFields {
 /// An account as the seed's frontend reads it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccountResponse {
+    #[schema(value_type = Id)]
     pub user_id: String,
     pub email: String,
     pub role: String,
@@ -111,6 +113,7 @@ pub struct LoginRequest {
 /// plus an OAuth-style token pair.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {
+    #[schema(value_type = Id)]
     pub user_id: String,
     pub email: String,
     pub role: String,
@@ -186,6 +189,7 @@ pub struct ResetRequest {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VerifyEmailQuery {
     pub token: String,
 }

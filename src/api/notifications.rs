@@ -258,6 +258,7 @@ async fn send(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// 1..365, default 30.
     pub days: Option<i64>,
@@ -348,6 +349,7 @@ async fn stats(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DuplicateQuery {
     pub notification_type: String,
     pub recipient_email: String,

@@ -27,7 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// `branch` come from the teacher profile).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SettingsResponse {
-    #[schema(value_type = String)]
     pub id: Id,
     pub name: String,
     #[schema(value_type = String)]
@@ -53,7 +52,6 @@ pub struct SettingsResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubjectItem {
     #[serde(rename = "_id")]
-    #[schema(value_type = String)]
     pub id: Id,
     pub name: String,
     pub code: String,

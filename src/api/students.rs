@@ -49,6 +49,7 @@ pub fn seed_router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StudentResponse {
+    #[schema(value_type = Id)]
     pub id: String,
     pub name: String,
     pub email: String,
@@ -58,6 +59,7 @@ pub struct StudentResponse {
     /// RFC 3339; null until biometric consent is recorded.
     pub consent_at: Option<String>,
     /// Who recorded the consent (the student or a staff member).
+    #[schema(value_type = Option<Id>)]
     pub consent_by: Option<String>,
     pub face_samples: i64,
     /// True while the student has no face sample (e.g. imported from the seed system, whose
@@ -92,6 +94,7 @@ impl From<StudentRecord> for StudentResponse {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// 1-based page, default 1.
     pub page: Option<u32>,
@@ -121,6 +124,7 @@ pub struct CreateStudentRequest {
     pub year: Option<String>,
     /// Subjects (that the caller manages) to enrol the student in.
     #[serde(default)]
+    #[schema(value_type = Vec<Id>)]
     pub subject_ids: Vec<String>,
 }
 
@@ -143,6 +147,7 @@ pub struct UpdateStudentRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FaceSample {
+    #[schema(value_type = Id)]
     pub id: String,
     pub created_at: String,
     /// `[left, top, right, bottom]` in the upright photo.
@@ -168,6 +173,7 @@ impl From<Sample> for FaceSample {
 pub struct UploadResponse {
     pub message: String,
     pub image_url: String,
+    #[schema(value_type = Id)]
     pub sample_id: String,
     /// Face samples the student now has (at most 10).
     pub faces_total: i64,
@@ -244,7 +250,7 @@ async fn create_student(
 }
 
 /// A student (the student themselves, their teachers, administrators).
-#[utoipa::path(get, path = "/{id}", tag = "students", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/{id}", tag = "students", params(("id" = Id, Path)),
     responses((status = 200, body = StudentResponse), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -258,7 +264,7 @@ async fn get_student(
 }
 
 /// Change a student's profile; a student may change their own name, branch and year.
-#[utoipa::path(put, path = "/{id}", tag = "students", params(("id" = String, Path)),
+#[utoipa::path(put, path = "/{id}", tag = "students", params(("id" = Id, Path)),
     request_body = UpdateStudentRequest,
     responses((status = 200, body = StudentResponse), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail), (status = 422, body = Detail)),
@@ -285,7 +291,7 @@ async fn update_student(
 }
 
 /// Delete a student for good: account, enrolments, face samples and their images (audited).
-#[utoipa::path(delete, path = "/{id}", tag = "students", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/{id}", tag = "students", params(("id" = Id, Path)),
     responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -302,7 +308,7 @@ async fn delete_student(
 }
 
 /// Record biometric consent (the student, or staff recording a signed form).
-#[utoipa::path(post, path = "/{id}/consent", tag = "students", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/{id}/consent", tag = "students", params(("id" = Id, Path)),
     responses((status = 200, body = StudentResponse), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -316,7 +322,7 @@ async fn give_consent(
 }
 
 /// Withdraw consent: every face sample of the student is deleted with its image.
-#[utoipa::path(delete, path = "/{id}/consent", tag = "students", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/{id}/consent", tag = "students", params(("id" = Id, Path)),
     responses((status = 200, body = Withdrawn), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -421,7 +427,7 @@ async fn upload_face(
 }
 
 /// A student's face samples (no embeddings).
-#[utoipa::path(get, path = "/{id}/faces", tag = "students", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/{id}/faces", tag = "students", params(("id" = Id, Path)),
     responses((status = 200, body = Vec<FaceSample>), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -436,7 +442,7 @@ async fn list_faces(
 
 /// The photo of a face sample (the student, their teachers, administrators).
 #[utoipa::path(get, path = "/{id}/faces/{sample_id}/image", tag = "students",
-    params(("id" = String, Path), ("sample_id" = String, Path)),
+    params(("id" = Id, Path), ("sample_id" = Id, Path)),
     responses((status = 200, content_type = "image/jpeg"), (status = 400, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -466,7 +472,7 @@ async fn face_image(
 
 /// Delete one face sample.
 #[utoipa::path(delete, path = "/{id}/faces/{sample_id}", tag = "students",
-    params(("id" = String, Path), ("sample_id" = String, Path)),
+    params(("id" = Id, Path), ("sample_id" = Id, Path)),
     responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -505,7 +511,7 @@ async fn seed_profile(
 /// The seed's unauthenticated `/students/{user_id}/profile`, now for the student, their teachers
 /// and administrators only.
 #[utoipa::path(get, path = "/students/{user_id}/profile", tag = "seed",
-    params(("user_id" = String, Path, description = "24-hex id")),
+    params(("user_id" = Id, Path)),
     responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_profile_of(
@@ -580,7 +586,7 @@ async fn seed_face_image(
     Ok(Json(enrol(&state, &user, id, bytes).await?))
 }
 
-#[utoipa::path(get, path = "/students/me/subjects", tag = "seed",
+#[utoipa::path(get, path = "/students/me/subjects", tag = "seed", operation_id = "seed_student_subjects",
     responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_my_subjects(
@@ -634,7 +640,7 @@ struct JoinQuery {
 }
 
 #[utoipa::path(post, path = "/students/me/subjects", tag = "seed",
-    params(("subject_id" = String, Query, description = "the subject to join")),
+    params(("subject_id" = Id, Query, description = "The subject to join")),
     responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_join(
@@ -649,7 +655,7 @@ async fn seed_join(
 }
 
 #[utoipa::path(delete, path = "/students/me/remove-subject/{subject_id}", tag = "seed",
-    params(("subject_id" = String, Path, description = "24-hex id")),
+    params(("subject_id" = Id, Path)),
     responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_leave(

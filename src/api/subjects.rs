@@ -13,6 +13,7 @@ use super::auth::Message;
 use super::error::{ApiResult, Detail};
 use super::extract::{ApiJson, AuthUser, Staff, Teacher};
 use super::{AppState, parse_id, rfc3339};
+use crate::domain::Id;
 use crate::service::Error;
 use crate::service::subjects::{self, SubjectDetail, SubjectInput};
 use crate::storage::subjects::{Enrolled, RosterEntry};
@@ -60,6 +61,7 @@ impl From<SubjectRequest> for SubjectInput {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubjectResponse {
+    #[schema(value_type = Id)]
     pub id: String,
     pub name: String,
     pub code: String,
@@ -68,6 +70,7 @@ pub struct SubjectResponse {
     pub student_count: i64,
     /// Teachers of the subject (the seed's `professor_ids`); absent in lists.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Id>>)]
     pub teacher_ids: Option<Vec<String>>,
     /// Only in a student's list: whether a teacher approved the enrolment.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,6 +114,7 @@ impl SubjectResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AddStudentsRequest {
     #[serde(default)]
+    #[schema(value_type = Vec<Id>)]
     pub student_ids: Vec<String>,
     #[serde(default)]
     pub rolls: Vec<String>,
@@ -123,6 +127,7 @@ pub struct Added {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RosterStudent {
+    #[schema(value_type = Id)]
     pub student_id: String,
     pub name: String,
     pub email: String,
@@ -201,7 +206,7 @@ async fn list_subjects(
 }
 
 /// One subject with its teachers (its teachers and administrators).
-#[utoipa::path(get, path = "/{id}", tag = "subjects", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/{id}", tag = "subjects", params(("id" = Id, Path)),
     responses((status = 200, body = SubjectResponse), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -215,7 +220,7 @@ async fn get_subject(
 }
 
 /// Rename a subject or change its code or type; 409 if the code belongs to another subject.
-#[utoipa::path(put, path = "/{id}", tag = "subjects", params(("id" = String, Path)), request_body = SubjectRequest,
+#[utoipa::path(put, path = "/{id}", tag = "subjects", params(("id" = Id, Path)), request_body = SubjectRequest,
     responses((status = 200, body = SubjectResponse), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail), (status = 409, body = Detail)),
     security(("bearer" = [])))]
@@ -230,7 +235,7 @@ async fn update_subject(
 }
 
 /// Delete a subject and its enrolments.
-#[utoipa::path(delete, path = "/{id}", tag = "subjects", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/{id}", tag = "subjects", params(("id" = Id, Path)),
     responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -250,7 +255,7 @@ fn parse_ids(field: &str, raw: &[String]) -> Result<Vec<crate::domain::Id>, Erro
 }
 
 /// Enrol students by id and/or roll number (approved at once).
-#[utoipa::path(post, path = "/{id}/students", tag = "subjects", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/{id}/students", tag = "subjects", params(("id" = Id, Path)),
     request_body = AddStudentsRequest,
     responses((status = 200, body = Added), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
@@ -268,7 +273,7 @@ async fn add_students(
 }
 
 /// The subject's students, in enrolment order (no embeddings).
-#[utoipa::path(get, path = "/{id}/students", tag = "subjects", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/{id}/students", tag = "subjects", params(("id" = Id, Path)),
     responses((status = 200, body = Vec<RosterStudent>), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -283,7 +288,7 @@ async fn roster(
 
 /// Remove a student from the subject.
 #[utoipa::path(delete, path = "/{id}/students/{student_id}", tag = "subjects",
-    params(("id" = String, Path), ("student_id" = String, Path)),
+    params(("id" = Id, Path), ("student_id" = Id, Path)),
     responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -329,7 +334,7 @@ async fn seed_add_subject(
     })))
 }
 
-#[utoipa::path(get, path = "/settings/teachers/me/subjects", tag = "seed",
+#[utoipa::path(get, path = "/settings/teachers/me/subjects", tag = "seed", operation_id = "seed_teacher_subjects",
     responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_my_subjects(
@@ -348,7 +353,7 @@ async fn seed_my_subjects(
 }
 
 #[utoipa::path(get, path = "/settings/teachers/subjects/{subject_id}/students", tag = "seed",
-    params(("subject_id" = String, Path, description = "24-hex id")),
+    params(("subject_id" = Id, Path)),
     responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_roster(
@@ -375,7 +380,7 @@ async fn seed_roster(
 }
 
 #[utoipa::path(post, path = "/settings/teachers/subjects/{subject_id}/students/{student_id}/verify", tag = "seed",
-    params(("subject_id" = String, Path, description = "24-hex id"), ("student_id" = String, Path, description = "24-hex id")),
+    params(("subject_id" = Id, Path), ("student_id" = Id, Path)),
     responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_verify(
@@ -397,7 +402,7 @@ async fn seed_verify(
 }
 
 #[utoipa::path(delete, path = "/settings/teachers/subjects/{subject_id}/students/{student_id}", tag = "seed",
-    params(("subject_id" = String, Path, description = "24-hex id"), ("student_id" = String, Path, description = "24-hex id")),
+    params(("subject_id" = Id, Path), ("student_id" = Id, Path)),
     responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_remove(

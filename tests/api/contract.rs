@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
-pub const ID_PATTERN: &str = "^[0-9a-f]{24}$";
+pub use rollcall::domain::ID_PATTERN;
 
 /// The server's OpenAPI document, as `/openapi.json` serves it.
 pub fn document() -> &'static Value {
