@@ -232,7 +232,8 @@ async fn list_users(
 
 /// Mark an account's e-mail as verified.
 #[utoipa::path(post, path = "/users/{id}/verify", tag = "admin", params(("id" = Id, Path)),
-    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 404, body = Detail)),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn verify_user(
     State(state): State<AppState>,
@@ -247,7 +248,8 @@ async fn verify_user(
 
 /// End every session of an account.
 #[utoipa::path(post, path = "/users/{id}/revoke-sessions", tag = "admin", params(("id" = Id, Path)),
-    responses((status = 200, body = Revoked), (status = 400, body = Detail), (status = 404, body = Detail)),
+    responses((status = 200, body = Revoked), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn revoke_sessions(
     State(state): State<AppState>,

@@ -167,6 +167,38 @@ impl From<MarkedFace> for MarkFace {
     }
 }
 
+/// The seed's JSON mark request.
+#[derive(Debug, ToSchema)]
+pub struct MarkRequest {
+    /// The photo as a data URL (`data:image/jpeg;base64,...`) or plain base64: JPEG, PNG or WebP.
+    pub image: String,
+    #[schema(value_type = Id)]
+    pub subject_id: String,
+    /// A webcam frame of the live mode: analysed with the portrait profile (faces >= 80 px and
+    /// 10% of the frame). Also `?live=true`.
+    pub live: Option<bool>,
+    /// Keep the photo in its session's draft. Also `?save=true`.
+    pub save: Option<bool>,
+    /// With `save`: the session's day, `YYYY-MM-DD` (default today).
+    pub date: Option<String>,
+    /// With `save`: the session's period (default the subject's period now in the timetable).
+    pub slot: Option<i64>,
+}
+
+/// The same as a multipart form; `true` or `1` switch `live` and `save` on.
+#[derive(Debug, ToSchema)]
+pub struct MarkUpload {
+    /// The photo (JPEG, PNG or WebP); also accepted as `image`.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    #[schema(value_type = Id)]
+    pub subject_id: String,
+    pub live: Option<String>,
+    pub save: Option<String>,
+    pub date: Option<String>,
+    pub slot: Option<i64>,
+}
+
 fn required() -> Error {
     Error::BadRequest("image and subject_id required".into())
 }
@@ -304,10 +336,13 @@ async fn read_mark<S: Send + Sync>(state: &S, req: Request) -> Result<MarkForm, 
 /// session (`date`, default today; `slot`, default the subject's period now in the timetable),
 /// all the draft's photos are matched together (each student once) and the answer covers them.
 #[utoipa::path(post, path = "/mark", tag = "attendance",
-    request_body(content = Object, description = "{\"image\": data URL or base64, \"subject_id\", \"live\"?: bool, \"save\"?: bool, \"date\"?, \"slot\"?} or multipart file + subject_id (+ live, save, date, slot). `live` (also `?live=true`): a webcam frame of the seed frontend's live mode, analysed with the portrait profile (faces >= 80 px and 10% of the frame; ~60 ms for 640x480)"),
+    params(("live" = Option<bool>, Query, description = "A webcam frame of the seed frontend's live mode: analysed with the portrait profile (faces >= 80 px and 10% of the frame; ~60 ms for 640x480)"),
+           ("save" = Option<bool>, Query, description = "Keep the photo in its session's draft")),
+    request_body(description = "The seed's JSON body, or the same as a multipart form",
+        content((MarkRequest = "application/json"), (MarkUpload = "multipart/form-data"))),
     responses((status = 200, body = MarkResponse), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail), (status = 413, body = Detail),
-              (status = 415, body = Detail), (status = 422, body = Detail), (status = 503, body = Detail)),
+              (status = 415, body = Detail), (status = 422, body = Detail), (status = 503, body = Detail, description = "Face analysis is busy (`Retry-After`), the face models are not installed, or the database is busy or its disk full")),
     security(("bearer" = [])))]
 async fn mark(
     State(state): State<AppState>,
@@ -767,7 +802,7 @@ async fn draft_discard(
 /// One photo of a draft, as uploaded (to draw the faces' boxes on).
 #[utoipa::path(get, path = "/drafts/{id}/photos/{photo}", tag = "attendance",
     params(("id" = Id, Path), ("photo" = i64, Path)),
-    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>), (status = 400, body = Detail),
+    responses((status = 200, description = "The photo as uploaded", content(("image/jpeg"), ("image/png"), ("image/webp"))), (status = 400, body = Detail),
               (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn draft_photo(
@@ -818,7 +853,8 @@ pub struct AssignResponse {
     params(("id" = Id, Path), ("photo" = i64, Path), ("face" = i64, Path)),
     request_body = AssignRequest,
     responses((status = 200, body = AssignResponse), (status = 400, body = Detail), (status = 401, body = Detail),
-              (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail),
+              (status = 503, body = Detail, description = "With `enrol`: the face models are not installed; or the database is busy or its disk full")),
     security(("bearer" = [])))]
 async fn draft_assign(
     State(state): State<AppState>,

@@ -315,7 +315,8 @@ async fn forgot_password(
 
 /// Check a reset code without using it (5 wrong tries end the code).
 #[utoipa::path(post, path = "/verify-otp", tag = "auth", request_body = OtpRequest,
-    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 422, body = Detail)))]
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 422, body = Detail),
+              (status = 429, body = Detail)))]
 async fn verify_otp(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -328,7 +329,8 @@ async fn verify_otp(
 
 /// Set a new password with a reset code. The code is single-use; every session of the account ends.
 #[utoipa::path(post, path = "/reset-password", tag = "auth", request_body = ResetRequest,
-    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 422, body = Detail)))]
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 422, body = Detail),
+              (status = 429, body = Detail)))]
 async fn reset_password(
     State(state): State<AppState>,
     client: ClientAddr,

@@ -181,6 +181,25 @@ pub struct UploadResponse {
     pub sharpness: f64,
 }
 
+/// The parts of a face upload (`multipart/form-data`; other parts are ignored).
+#[derive(Debug, ToSchema)]
+pub struct FaceUpload {
+    /// The photo: JPEG, PNG or WebP, at most 10 MiB.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// The student to enrol: required from staff; a student enrols themselves.
+    #[schema(value_type = Option<Id>)]
+    pub student_id: Option<String>,
+}
+
+/// The part of the seed's face upload (`multipart/form-data`).
+#[derive(Debug, ToSchema)]
+pub struct SeedFacePhoto {
+    /// The photo: JPEG, PNG or WebP, at most 10 MiB.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Withdrawn {
     pub message: String,
@@ -407,10 +426,10 @@ async fn enrol(
 /// the student's recorded consent, exactly one sharp face at least 80 px wide; keeps the
 /// newest 10 samples.
 #[utoipa::path(post, path = "/upload-face", tag = "students",
-    request_body(content_type = "multipart/form-data", content = Object),
+    request_body(content_type = "multipart/form-data", content = FaceUpload),
     responses((status = 200, body = UploadResponse), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail), (status = 413, body = Detail), (status = 415, body = Detail),
-              (status = 422, body = Detail), (status = 503, body = Detail)),
+              (status = 422, body = Detail), (status = 503, body = Detail, description = "Face analysis is busy (`Retry-After`), the face models are not installed, or the database is busy or its disk full")),
     security(("bearer" = [])))]
 async fn upload_face(
     State(state): State<AppState>,
@@ -443,7 +462,7 @@ async fn list_faces(
 /// The photo of a face sample (the student, their teachers, administrators).
 #[utoipa::path(get, path = "/{id}/faces/{sample_id}/image", tag = "students",
     params(("id" = Id, Path), ("sample_id" = Id, Path)),
-    responses((status = 200, content_type = "image/jpeg"), (status = 400, body = Detail),
+    responses((status = 200, description = "The photo as uploaded", content(("image/jpeg"), ("image/png"), ("image/webp"))), (status = 400, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn face_image(
@@ -496,9 +515,107 @@ async fn delete_face(
 }
 
 // ---- seed paths ----
+//
+// The seed handlers build their answers with `json!`; the `Seed*` types below describe those
+// shapes for the OpenAPI document only (every answer the API tests receive is checked against
+// them).
+
+/// A student's profile in the seed's shape (`/students/me/profile`, `/students/{user_id}/profile`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedProfile {
+    #[schema(value_type = Id)]
+    pub id: String,
+    /// The same as `id`.
+    #[serde(rename = "userId")]
+    #[schema(value_type = Id)]
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    pub branch: String,
+    pub roll: String,
+    pub year: String,
+    pub subjects: Vec<super::settings::SubjectItem>,
+    /// Always null (the seed's field); the face photo is `image_url`.
+    #[serde(rename = "avatarUrl")]
+    pub avatar_url: Option<String>,
+    /// Link to the newest face photo.
+    pub image_url: Option<String>,
+    pub attendance: SeedProfileAttendance,
+    /// The newest 5 records, newest first (also inside `attendance`).
+    pub recent_attendance: Vec<SeedRecentRecord>,
+}
+
+/// Figures over every enrolled subject; excused absences are left out of `total_classes`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedProfileAttendance {
+    pub total_classes: i64,
+    /// Present or late.
+    pub present: i64,
+    pub absent: i64,
+    pub late: i64,
+    pub excused: i64,
+    /// 0 (an integer) when nothing was counted, else two decimals.
+    pub percentage: f64,
+    /// 2 below 50 %, else 5 (the seed's rule).
+    pub forecasted_score: i64,
+    pub recent_attendance: Vec<SeedRecentRecord>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedRecentRecord {
+    /// The session.
+    #[schema(value_type = Id)]
+    pub id: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// The session's slot of the day.
+    pub period: i64,
+    /// Present or late.
+    pub present: bool,
+    /// present | late | excused | absent
+    pub status: String,
+    /// The subject.
+    #[schema(value_type = Id)]
+    pub class_id: String,
+}
+
+/// One of the calling student's subjects with their figures (`GET /students/me/subjects`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedStudentSubject {
+    #[schema(value_type = Id)]
+    pub id: String,
+    pub name: String,
+    pub code: String,
+    /// Core, Lab or Elective.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Percentage: 0 (an integer) when nothing was counted, else two decimals.
+    pub attendance: f64,
+    /// Present or late.
+    pub attended: i64,
+    /// Sessions counted (excused ones left out).
+    pub total: i64,
+}
+
+/// A subject a student may join (`GET /students/me/available-subjects`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedAvailableSubject {
+    #[serde(rename = "_id")]
+    #[schema(value_type = Id)]
+    pub id: String,
+    pub name: String,
+    pub code: String,
+    /// Core, Lab or Elective; null when created without one (Core).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The subject's teachers.
+    #[schema(value_type = Vec<Id>)]
+    pub professor_ids: Vec<String>,
+    pub created_at: String,
+}
 
 #[utoipa::path(get, path = "/students/me/profile", tag = "seed",
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    responses((status = 200, body = SeedProfile), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_profile(
     State(state): State<AppState>,
@@ -512,7 +629,7 @@ async fn seed_profile(
 /// and administrators only.
 #[utoipa::path(get, path = "/students/{user_id}/profile", tag = "seed",
     params(("user_id" = Id, Path)),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    responses((status = 200, body = SeedProfile), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_profile_of(
     State(state): State<AppState>,
@@ -573,8 +690,8 @@ async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResu
 }
 
 #[utoipa::path(post, path = "/students/me/face-image", tag = "seed",
-    request_body(content_type = "multipart/form-data", content = Object),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 413, body = Detail), (status = 415, body = Detail), (status = 422, body = Detail), (status = 503, body = Detail)),
+    request_body(content_type = "multipart/form-data", content = SeedFacePhoto),
+    responses((status = 200, body = UploadResponse), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 413, body = Detail), (status = 415, body = Detail), (status = 422, body = Detail), (status = 503, body = Detail, description = "Face analysis is busy (`Retry-After`), the face models are not installed, or the database is busy or its disk full")),
     security(("bearer" = [])))]
 async fn seed_face_image(
     State(state): State<AppState>,
@@ -587,7 +704,7 @@ async fn seed_face_image(
 }
 
 #[utoipa::path(get, path = "/students/me/subjects", tag = "seed", operation_id = "seed_student_subjects",
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    responses((status = 200, body = Vec<SeedStudentSubject>), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_my_subjects(
     State(state): State<AppState>,
@@ -616,7 +733,7 @@ async fn seed_my_subjects(
 }
 
 #[utoipa::path(get, path = "/students/me/available-subjects", tag = "seed",
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
+    responses((status = 200, body = Vec<SeedAvailableSubject>), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_available(
     State(state): State<AppState>,
@@ -641,7 +758,7 @@ struct JoinQuery {
 
 #[utoipa::path(post, path = "/students/me/subjects", tag = "seed",
     params(("subject_id" = Id, Query, description = "The subject to join")),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_join(
     State(state): State<AppState>,
@@ -656,7 +773,7 @@ async fn seed_join(
 
 #[utoipa::path(delete, path = "/students/me/remove-subject/{subject_id}", tag = "seed",
     params(("subject_id" = Id, Path)),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_leave(
     State(state): State<AppState>,

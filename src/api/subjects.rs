@@ -306,6 +306,78 @@ async fn remove_student(
 }
 
 // ---- seed paths ----
+//
+// The seed handlers build their answers with `json!`; the `Seed*` types below describe those
+// shapes for the OpenAPI document only (every answer the API tests receive is checked against
+// them).
+
+/// `POST /settings/add-subject`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedAddedSubject {
+    #[schema(value_type = Id)]
+    pub subject_id: String,
+    pub name: String,
+    pub code: String,
+}
+
+/// One of a teacher's subjects (`GET /settings/teachers/me/subjects`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedTeacherSubject {
+    #[serde(rename = "_id")]
+    #[schema(value_type = Id)]
+    pub id: String,
+    pub name: String,
+    pub code: String,
+    pub student_count: i64,
+}
+
+/// A roster entry on the seed's roster path; `attendance` is always zero there (the seed
+/// kept its counters elsewhere; figures are under `/api/analytics`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedRosterStudent {
+    #[schema(value_type = Id)]
+    pub student_id: String,
+    pub name: String,
+    pub roll: String,
+    pub year: String,
+    pub branch: String,
+    /// Link to the newest face photo.
+    pub avatar: Option<String>,
+    pub verified: bool,
+    pub attendance: SeedZeroAttendance,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedZeroAttendance {
+    pub present: i64,
+    pub absent: i64,
+    pub total: i64,
+    pub percentage: f64,
+}
+
+/// `GET /settings/teachers/students`: the students of the teacher's subjects.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedStudentList {
+    pub students: Vec<SeedStudent>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedStudent {
+    #[schema(value_type = Id)]
+    pub id: String,
+    /// The same as `id`.
+    #[schema(value_type = Id)]
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    /// The roll number.
+    pub usn: String,
+    pub branch: String,
+    /// Always 0 (rollcall keeps a free-text `year` instead).
+    pub semester: i64,
+    /// The student has at least one face sample.
+    pub verified: bool,
+}
 
 /// The seed answers "not yours" and "not there" alike on its roster paths.
 fn seed_access(e: Error) -> Error {
@@ -319,7 +391,7 @@ fn seed_access(e: Error) -> Error {
 
 #[utoipa::path(post, path = "/settings/add-subject", tag = "seed",
     request_body = SubjectRequest,
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 422, body = Detail)),
+    responses((status = 200, body = SeedAddedSubject), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 422, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_add_subject(
     State(state): State<AppState>,
@@ -335,7 +407,7 @@ async fn seed_add_subject(
 }
 
 #[utoipa::path(get, path = "/settings/teachers/me/subjects", tag = "seed", operation_id = "seed_teacher_subjects",
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
+    responses((status = 200, body = Vec<SeedTeacherSubject>), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_my_subjects(
     State(state): State<AppState>,
@@ -354,7 +426,7 @@ async fn seed_my_subjects(
 
 #[utoipa::path(get, path = "/settings/teachers/subjects/{subject_id}/students", tag = "seed",
     params(("subject_id" = Id, Path)),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    responses((status = 200, body = Vec<SeedRosterStudent>), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_roster(
     State(state): State<AppState>,
@@ -381,7 +453,7 @@ async fn seed_roster(
 
 #[utoipa::path(post, path = "/settings/teachers/subjects/{subject_id}/students/{student_id}/verify", tag = "seed",
     params(("subject_id" = Id, Path), ("student_id" = Id, Path)),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_verify(
     State(state): State<AppState>,
@@ -403,7 +475,7 @@ async fn seed_verify(
 
 #[utoipa::path(delete, path = "/settings/teachers/subjects/{subject_id}/students/{student_id}", tag = "seed",
     params(("subject_id" = Id, Path), ("student_id" = Id, Path)),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_remove(
     State(state): State<AppState>,
@@ -421,7 +493,7 @@ async fn seed_remove(
 }
 
 #[utoipa::path(get, path = "/settings/teachers/students", tag = "seed",
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
+    responses((status = 200, body = SeedStudentList), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_students(
     State(state): State<AppState>,
