@@ -10,7 +10,7 @@
 //!   operation with a JSON body (except [`RAW_JSON_BODY`]).
 //! - `ApiQuery`: 422 on every operation with query parameters (a missing or ill-typed value, a
 //!   repeated key).
-//! - `parse_id`: 400 on every operation with an id parameter that is not 24 hex digits.
+//! - `parse_id`: 400 on every operation with an id in its path (one that is not 24 hex digits).
 //! - Storage: 503 on every operation that touches the database (all but [`NO_DATABASE`]): the
 //!   write lock held past the busy timeout (with `Retry-After`), a full disk, a read-only or
 //!   unopenable database file. Authenticating a bearer token reads the database too.
@@ -62,7 +62,8 @@ fn shared_responses(path: &str, op: &mut Operation) {
     let json_body = body_types.iter().any(|t| t == "application/json");
     let mut params = op.parameters.iter().flatten();
     let query = params.clone().any(|p| p.parameter_in == ParameterIn::Query);
-    let id_param = params.any(|p| is_id(p.schema.as_ref()));
+    let id_in_path =
+        params.any(|p| p.parameter_in == ParameterIn::Path && is_id(p.schema.as_ref()));
 
     if bearer {
         add(
@@ -72,8 +73,8 @@ fn shared_responses(path: &str, op: &mut Operation) {
              (`WWW-Authenticate: Bearer`)",
         );
     }
-    if id_param {
-        add(op, 400, "An id is not 24 hexadecimal digits");
+    if id_in_path {
+        add(op, 400, "An id in the path is not 24 hexadecimal digits");
     }
     if !body_types.is_empty() {
         add(

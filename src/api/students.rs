@@ -237,7 +237,7 @@ async fn list_students(
 /// e-mail is taken.
 #[utoipa::path(post, path = "", tag = "students", request_body = CreateStudentRequest,
     responses((status = 200, body = CreatedStudent), (status = 401, body = Detail), (status = 403, body = Detail),
-              (status = 409, body = Detail), (status = 422, body = Detail)),
+              (status = 404, body = Detail, description = "A subject in `subject_ids` does not exist"), (status = 409, body = Detail), (status = 422, body = Detail)),
     security(("bearer" = [])))]
 async fn create_student(
     State(state): State<AppState>,
@@ -615,7 +615,7 @@ pub struct SeedAvailableSubject {
 }
 
 #[utoipa::path(get, path = "/students/me/profile", tag = "seed",
-    responses((status = 200, body = SeedProfile), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    responses((status = 200, body = SeedProfile), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_profile(
     State(state): State<AppState>,
@@ -704,7 +704,7 @@ async fn seed_face_image(
 }
 
 #[utoipa::path(get, path = "/students/me/subjects", tag = "seed", operation_id = "seed_student_subjects",
-    responses((status = 200, body = Vec<SeedStudentSubject>), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    responses((status = 200, body = Vec<SeedStudentSubject>), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_my_subjects(
     State(state): State<AppState>,
@@ -733,7 +733,7 @@ async fn seed_my_subjects(
 }
 
 #[utoipa::path(get, path = "/students/me/available-subjects", tag = "seed",
-    responses((status = 200, body = Vec<SeedAvailableSubject>), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
+    responses((status = 200, body = Vec<SeedAvailableSubject>), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_available(
     State(state): State<AppState>,

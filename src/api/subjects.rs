@@ -258,7 +258,7 @@ fn parse_ids(field: &str, raw: &[String]) -> Result<Vec<crate::domain::Id>, Erro
 #[utoipa::path(post, path = "/{id}/students", tag = "subjects", params(("id" = Id, Path)),
     request_body = AddStudentsRequest,
     responses((status = 200, body = Added), (status = 400, body = Detail), (status = 403, body = Detail),
-              (status = 404, body = Detail)),
+              (status = 409, body = Detail, description = "Several students have that roll number"), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn add_students(
     State(state): State<AppState>,
@@ -407,7 +407,7 @@ async fn seed_add_subject(
 }
 
 #[utoipa::path(get, path = "/settings/teachers/me/subjects", tag = "seed", operation_id = "seed_teacher_subjects",
-    responses((status = 200, body = Vec<SeedTeacherSubject>), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
+    responses((status = 200, body = Vec<SeedTeacherSubject>), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_my_subjects(
     State(state): State<AppState>,
@@ -493,7 +493,7 @@ async fn seed_remove(
 }
 
 #[utoipa::path(get, path = "/settings/teachers/students", tag = "seed",
-    responses((status = 200, body = SeedStudentList), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
+    responses((status = 200, body = SeedStudentList), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_students(
     State(state): State<AppState>,

@@ -135,10 +135,10 @@ fn openapi_document_is_well_formed() {
     let mut operation_ids = std::collections::BTreeMap::new();
     for (method, path, op) in operations(doc) {
         let name = format!("{method} {path}");
-        if let Some(id) = op["operationId"].as_str() {
-            if let Some(other) = operation_ids.insert(id.to_owned(), name.clone()) {
-                problems.push(format!("{name}: operationId {id} is also {other}'s"));
-            }
+        if let Some(id) = op["operationId"].as_str()
+            && let Some(other) = operation_ids.insert(id.to_owned(), name.clone())
+        {
+            problems.push(format!("{name}: operationId {id} is also {other}'s"));
         }
         let params: Vec<&Value> = op["parameters"].as_array().into_iter().flatten().collect();
         let in_template = template_params(&path);
