@@ -290,6 +290,8 @@ pub struct LogEntry {
     /// `sent` (delivered), `pending` (queued, maybe after failed attempts) or `failed` (dead).
     pub status: String,
     pub error_message: Option<String>,
+    /// The teacher who sent it.
+    #[schema(value_type = Option<crate::domain::Id>)]
     pub sent_by: Option<String>,
     /// When it was delivered, else when it was queued.
     pub sent_at: String,

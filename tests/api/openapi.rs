@@ -61,7 +61,14 @@ fn is_id_name(name: &str) -> bool {
             || name.ends_with("_id")
             || name.ends_with("Id")
             || name.ends_with("_ids")
-            || ["present_students", "absent_students", "consent_by", "actor"].contains(&name))
+            || [
+                "present_students",
+                "absent_students",
+                "consent_by",
+                "sent_by",
+                "actor",
+            ]
+            .contains(&name))
 }
 
 /// Whether `schema` (after `$ref`s, through arrays, nullable unions and `allOf`/`oneOf`) is a
