@@ -97,6 +97,12 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_REQUIRE_CONSENT", default_value_t = true, action = clap::ArgAction::Set)]
     pub require_consent: bool,
 
+    /// Whether a face photo a student uploads of themselves waits for a teacher's or an
+    /// administrator's approval before it is matched in class photos (otherwise a student could
+    /// enrol someone else's face as their own).
+    #[arg(long, env = "ROLLCALL_REVIEW_SELF_UPLOADS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub review_self_uploads: bool,
+
     /// Whether faces are processed at all. `false`: a biometric-free school; face enrolment,
     /// photo marking and drafts answer 403 and attendance is taken manually.
     #[arg(long, env = "ROLLCALL_BIOMETRICS", default_value_t = true, action = clap::ArgAction::Set)]
@@ -469,7 +475,7 @@ impl Settings {
         format!(
             "bind={} data_dir={} cache_dir={} mode={:?} jwt_secret={} access_ttl={}s refresh_ttl={}s \
              admin_email={} admin_password={} demo={} student_signup={} teacher_signup={} \
-             email_verification={} require_consent={} biometrics={} draft_retention_days={} face_retention_days={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
+             email_verification={} require_consent={} review_self_uploads={} biometrics={} draft_retention_days={} face_retention_days={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
              login_max_per_ip={} login_window={}s trust_proxy={} metrics_token={} \
              thresholds={}/{} late_counts_as_present={} risk_threshold={} smtp_host={:?} smtp_port={} smtp_tls={:?} smtp_user={:?} smtp_password={} smtp_from={} \
              mail_max_attempts={} mail_retry={}s..{}s mail_poll={}ms",
@@ -487,6 +493,7 @@ impl Settings {
             self.allow_teacher_signup,
             self.require_email_verification,
             self.require_consent,
+            self.review_self_uploads,
             self.biometrics,
             self.draft_retention_days,
             self.face_retention_days,

@@ -52,6 +52,8 @@ pub async fn create(db: &Db, admin: &AuthUser, new: NewAccount) -> Result<Create
         college_name,
         is_verified: true,
         profile,
+        created_by: Some(admin.id.clone()),
+        roll_confirmed: true,
     };
     let actor = admin.id.clone();
     let user = db
@@ -210,6 +212,8 @@ pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
             college_name: String::new(),
             is_verified: true,
             profile,
+            created_by: None,
+            roll_confirmed: true,
         };
         db.call_blocking(|conn| {
             let tx = conn.transaction()?;

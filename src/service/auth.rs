@@ -132,6 +132,9 @@ impl Auth {
             college_name,
             is_verified: verified,
             profile,
+            created_by: None,
+            // Roll numbers come from staff: what a student types here is shown, never matched.
+            roll_confirmed: false,
         };
         let link_base = self.settings.base_url();
         let token = tokens::random_secret();
@@ -561,7 +564,19 @@ pub(crate) fn optional_text(field: &str, value: &str, max: usize) -> Result<Stri
             "{field} must not contain control characters"
         )));
     }
+    if v.chars().any(is_bidi_control) {
+        return Err(Error::Invalid(format!(
+            "{field} must not contain text-direction override characters"
+        )));
+    }
     Ok(v.to_owned())
+}
+
+/// The Unicode characters that reorder the text around them (embeddings, overrides, isolates):
+/// in a name they make a list or an e-mail show something other than what was stored.
+#[must_use]
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Trim and bound the role-specific fields.

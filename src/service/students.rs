@@ -107,6 +107,8 @@ pub async fn create(db: &Db, user: &AuthUser, new: NewStudent) -> Result<(Studen
         college_name: String::new(),
         is_verified: true,
         profile,
+        created_by: Some(user.id.clone()),
+        roll_confirmed: true,
     };
     let user = user.clone();
     let created = run(db, move |conn| {
@@ -123,6 +125,13 @@ pub async fn create(db: &Db, user: &AuthUser, new: NewStudent) -> Result<(Studen
         };
         for sid in &new.subject_ids {
             subjects::enrol(&tx, sid, &created.id, true)?;
+            audit::record(
+                &tx,
+                Some(&user.id),
+                "subject.enrol",
+                Some(sid.as_str()),
+                &format!("student={}", created.id),
+            )?;
         }
         audit::record(
             &tx,

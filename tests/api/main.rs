@@ -23,3 +23,4 @@ mod recovery;
 mod settings;
 mod students;
 mod subjects;
+mod tenancy;
