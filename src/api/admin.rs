@@ -11,7 +11,7 @@ use super::auth::{AccountResponse, Message, ProfileFields};
 use super::error::{ApiResult, Detail};
 use super::extract::{Admin, ApiJson, ApiQuery};
 use super::{AppState, parse_id, rfc3339};
-use crate::domain::Role;
+use crate::domain::{Id, Role};
 use crate::service::Error;
 use crate::service::accounts::{self, NewAccount};
 use crate::service::mail;
@@ -33,8 +33,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only entries by this user id.
+    #[param(value_type = Option<Id>)]
     pub actor: Option<String>,
     /// An action (`face.view`), or a prefix ending in `.` (`attendance.`).
     pub action: Option<String>,
@@ -52,6 +54,7 @@ pub struct AuditEntry {
     pub id: i64,
     /// RFC 3339, UTC.
     pub at: String,
+    #[schema(value_type = Option<Id>)]
     pub actor_id: Option<String>,
     pub action: String,
     pub target: Option<String>,
@@ -158,6 +161,7 @@ pub struct CreatedUser {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only accounts of this role.
     pub role: Option<Role>,
@@ -229,8 +233,9 @@ async fn list_users(
 }
 
 /// Mark an account's e-mail as verified.
-#[utoipa::path(post, path = "/users/{id}/verify", tag = "admin", params(("id" = String, Path)),
-    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 404, body = Detail)),
+#[utoipa::path(post, path = "/users/{id}/verify", tag = "admin", params(("id" = Id, Path)),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn verify_user(
     State(state): State<AppState>,
@@ -244,8 +249,9 @@ async fn verify_user(
 }
 
 /// End every session of an account.
-#[utoipa::path(post, path = "/users/{id}/revoke-sessions", tag = "admin", params(("id" = String, Path)),
-    responses((status = 200, body = Revoked), (status = 400, body = Detail), (status = 404, body = Detail)),
+#[utoipa::path(post, path = "/users/{id}/revoke-sessions", tag = "admin", params(("id" = Id, Path)),
+    responses((status = 200, body = Revoked), (status = 400, body = Detail), (status = 403, body = Detail),
+              (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn revoke_sessions(
     State(state): State<AppState>,
@@ -281,8 +287,10 @@ impl OutboxStatus {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
     /// Default `dead` (the failed messages).
+    #[param(inline)]
     pub status: Option<OutboxStatus>,
     /// 1..500, default 100.
     pub limit: Option<u32>,

@@ -59,8 +59,10 @@ fn total(c: &Counts) -> i64 {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct TrendQuery {
     /// The subject's id.
+    #[param(value_type = Id)]
     pub class_id: String,
     /// First day, `YYYY-MM-DD` (inclusive).
     pub date_from: String,
@@ -86,6 +88,7 @@ pub struct TrendPoint {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrendResponse {
+    #[schema(value_type = Id)]
     pub class_id: String,
     pub date_from: String,
     pub date_to: String,
@@ -135,14 +138,17 @@ async fn attendance_trend(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct MonthlyQuery {
     /// One subject; by default every subject the caller teaches (administrators: all).
+    #[param(value_type = Option<Id>)]
     pub class_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MonthlyRow {
+    #[schema(value_type = Id)]
     pub class_id: String,
     /// `YYYY-MM`.
     pub month: String,
@@ -201,6 +207,7 @@ async fn monthly_summary(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClassRiskRow {
+    #[schema(value_type = Id)]
     pub class_id: String,
     pub class_name: String,
     pub class_code: String,
@@ -258,6 +265,7 @@ async fn class_risk(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubjectFigure {
+    #[schema(value_type = Id)]
     pub subject_id: String,
     pub subject_name: String,
     pub subject_code: String,
@@ -321,6 +329,7 @@ async fn global(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StudentRisk {
+    #[schema(value_type = Id)]
     pub student_id: String,
     pub name: String,
     pub roll: String,
@@ -335,6 +344,7 @@ pub struct StudentRisk {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StudentsAtRiskResponse {
+    #[schema(value_type = Id)]
     pub subject_id: String,
     pub threshold: f64,
     /// Enrolled students below the threshold, lowest first.
@@ -344,7 +354,7 @@ pub struct StudentsAtRiskResponse {
 /// A subject's enrolled students whose own attendance is below the risk threshold (teachers of
 /// the subject, administrators).
 #[utoipa::path(get, path = "/subjects/{id}/students-at-risk", tag = "analytics",
-    params(("id" = String, Path)),
+    params(("id" = Id, Path)),
     responses((status = 200, body = StudentsAtRiskResponse), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -379,6 +389,7 @@ async fn students_at_risk(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StudentSubject {
+    #[schema(value_type = Id)]
     pub subject_id: String,
     pub subject_name: String,
     pub subject_code: String,
@@ -395,6 +406,7 @@ pub struct StudentSubject {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StudentAnalytics {
+    #[schema(value_type = Id)]
     pub student_id: String,
     pub name: String,
     pub threshold: f64,
@@ -446,7 +458,7 @@ async fn student_analytics(
 /// A student's figures per enrolled subject (the student themselves, administrators, and
 /// teachers for the subjects they teach the student).
 #[utoipa::path(get, path = "/students/{id}", tag = "analytics",
-    params(("id" = String, Path)),
+    params(("id" = Id, Path)),
     responses((status = 200, body = StudentAnalytics), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -460,7 +472,7 @@ async fn student(
 }
 
 /// The calling student's own figures per enrolled subject.
-#[utoipa::path(get, path = "/me", tag = "analytics",
+#[utoipa::path(get, path = "/me", tag = "analytics", operation_id = "my_analytics",
     responses((status = 200, body = StudentAnalytics), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
 async fn mine(

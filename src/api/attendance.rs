@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::error::{ApiResult, Detail};
 use super::extract::{ApiJson, ApiQuery, AuthUser};
 use super::{AppState, parse_id};
+use crate::domain::Id;
 use crate::matching::Verdict;
 use crate::service::Error;
 use crate::service::attendance::{
@@ -49,6 +50,7 @@ pub struct FaceBox {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MarkedStudent {
+    #[schema(value_type = Id)]
     pub id: String,
     pub roll: String,
     pub name: String,
@@ -56,6 +58,7 @@ pub struct MarkedStudent {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MarkCandidate {
+    #[schema(value_type = Id)]
     pub student_id: String,
     pub name: String,
     pub distance: f64,
@@ -86,6 +89,7 @@ pub struct MarkFace {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotSeen {
+    #[schema(value_type = Id)]
     pub id: String,
     pub name: String,
     pub roll: String,
@@ -97,6 +101,7 @@ pub struct MarkResponse {
     pub count: usize,
     /// Enrolled students no face was matched to.
     pub not_seen: Vec<NotSeen>,
+    #[schema(value_type = Id)]
     pub subject_id: String,
     /// With `save`: the draft the photo joined (faces and `not_seen` then cover all its photos).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,6 +110,7 @@ pub struct MarkResponse {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SavedTo {
+    #[schema(value_type = Id)]
     pub draft_id: String,
     pub date: String,
     pub slot: i64,
@@ -159,6 +165,38 @@ impl From<MarkedFace> for MarkFace {
             assigned_by_teacher: f.by_teacher,
         }
     }
+}
+
+/// The seed's JSON mark request.
+#[derive(Debug, ToSchema)]
+pub struct MarkRequest {
+    /// The photo as a data URL (`data:image/jpeg;base64,...`) or plain base64: JPEG, PNG or WebP.
+    pub image: String,
+    #[schema(value_type = Id)]
+    pub subject_id: String,
+    /// A webcam frame of the live mode: analysed with the portrait profile (faces >= 80 px and
+    /// 10% of the frame). Also `?live=true`.
+    pub live: Option<bool>,
+    /// Keep the photo in its session's draft. Also `?save=true`.
+    pub save: Option<bool>,
+    /// With `save`: the session's day, `YYYY-MM-DD` (default today).
+    pub date: Option<String>,
+    /// With `save`: the session's period (default the subject's period now in the timetable).
+    pub slot: Option<i64>,
+}
+
+/// The same as a multipart form; `true` or `1` switch `live` and `save` on.
+#[derive(Debug, ToSchema)]
+pub struct MarkUpload {
+    /// The photo (JPEG, PNG or WebP); also accepted as `image`.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    #[schema(value_type = Id)]
+    pub subject_id: String,
+    pub live: Option<String>,
+    pub save: Option<String>,
+    pub date: Option<String>,
+    pub slot: Option<i64>,
 }
 
 fn required() -> Error {
@@ -298,10 +336,13 @@ async fn read_mark<S: Send + Sync>(state: &S, req: Request) -> Result<MarkForm, 
 /// session (`date`, default today; `slot`, default the subject's period now in the timetable),
 /// all the draft's photos are matched together (each student once) and the answer covers them.
 #[utoipa::path(post, path = "/mark", tag = "attendance",
-    request_body(content = Object, description = "{\"image\": data URL or base64, \"subject_id\", \"live\"?: bool, \"save\"?: bool, \"date\"?, \"slot\"?} or multipart file + subject_id (+ live, save, date, slot). `live` (also `?live=true`): a webcam frame of the seed frontend's live mode, analysed with the portrait profile (faces >= 80 px and 10% of the frame; ~60 ms for 640x480)"),
+    params(("live" = Option<bool>, Query, description = "A webcam frame of the seed frontend's live mode: analysed with the portrait profile (faces >= 80 px and 10% of the frame; ~60 ms for 640x480)"),
+           ("save" = Option<bool>, Query, description = "Keep the photo in its session's draft")),
+    request_body(description = "The seed's JSON body, or the same as a multipart form",
+        content((MarkRequest = "application/json"), (MarkUpload = "multipart/form-data"))),
     responses((status = 200, body = MarkResponse), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail), (status = 413, body = Detail),
-              (status = 415, body = Detail), (status = 422, body = Detail), (status = 503, body = Detail)),
+              (status = 415, body = Detail), (status = 422, body = Detail), (status = 503, body = Detail, description = "Face analysis is busy (`Retry-After`), the face models are not installed, or the database is busy or its disk full")),
     security(("bearer" = [])))]
 async fn mark(
     State(state): State<AppState>,
@@ -353,6 +394,7 @@ fn mark_config(state: &AppState, live: bool) -> MarkConfig {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Decision {
+    #[schema(value_type = Id)]
     pub student_id: String,
     /// present | late | excused | absent
     pub status: String,
@@ -364,10 +406,12 @@ pub struct Decision {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ConfirmRequest {
     /// Required unless `draft_id` is given.
+    #[schema(value_type = Option<Id>)]
     pub subject_id: Option<String>,
     /// A saved draft to confirm: its session, and its matches as the starting point (present:
     /// faces matched confidently or assigned by the teacher; absent: every other verified
     /// student); the lists and decisions override it. The draft and its photos are deleted.
+    #[schema(value_type = Option<Id>)]
     pub draft_id: Option<String>,
     /// `YYYY-MM-DD`; today (the school's time zone) by default. A holiday or exam day of the
     /// timetable without a period of this subject is refused.
@@ -377,9 +421,11 @@ pub struct ConfirmRequest {
     pub slot: Option<i64>,
     /// Seed shape: present ids.
     #[serde(default)]
+    #[schema(value_type = Vec<Id>)]
     pub present_students: Vec<String>,
     /// Seed shape: absent ids (a student in both lists is present).
     #[serde(default)]
+    #[schema(value_type = Vec<Id>)]
     pub absent_students: Vec<String>,
     /// Richer shape; applied after the lists, a later decision wins.
     #[serde(default)]
@@ -415,6 +461,7 @@ pub struct ConfirmResponse {
     pub ok: bool,
     pub present_updated: i64,
     pub absent_updated: i64,
+    #[schema(value_type = Id)]
     pub session_id: String,
     pub date: String,
     pub slot: i64,
@@ -483,6 +530,7 @@ async fn confirm(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubjectAttendance {
+    #[schema(value_type = Id)]
     pub subject_id: String,
     pub name: String,
     pub code: String,
@@ -495,7 +543,7 @@ pub struct SubjectAttendance {
 }
 
 /// The calling student's attendance per enrolled subject.
-#[utoipa::path(get, path = "/me", tag = "attendance",
+#[utoipa::path(get, path = "/me", tag = "attendance", operation_id = "my_attendance",
     responses((status = 200, body = Vec<SubjectAttendance>), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
 async fn mine(
@@ -521,6 +569,7 @@ async fn mine(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Range {
     /// First day, `YYYY-MM-DD` (inclusive).
     pub from: Option<String>,
@@ -545,7 +594,7 @@ fn csv_response(csv: Csv) -> Response {
 /// A subject's attendance as CSV (teachers of the subject, administrators): one row per
 /// enrolled student, one column per session (`date#slot`: P/L/E/A), totals and percentage.
 #[utoipa::path(get, path = "/subjects/{id}/export.csv", tag = "attendance",
-    params(("id" = String, Path), Range),
+    params(("id" = Id, Path), Range),
     responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
     security(("bearer" = [])))]
@@ -562,7 +611,7 @@ async fn subject_export(
 
 /// One session's records as CSV (same columns).
 #[utoipa::path(get, path = "/sessions/{id}/export.csv", tag = "attendance",
-    params(("id" = String, Path)),
+    params(("id" = Id, Path)),
     responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -584,7 +633,7 @@ pub struct CorrectionRequest {
 /// Correct one student's status in a confirmed session (teachers of the subject,
 /// administrators). Stored with source `correction` and audited; answers like confirm.
 #[utoipa::path(put, path = "/sessions/{id}/records/{student_id}", tag = "attendance",
-    params(("id" = String, Path), ("student_id" = String, Path)),
+    params(("id" = Id, Path), ("student_id" = Id, Path)),
     request_body = CorrectionRequest,
     responses((status = 200, body = ConfirmResponse), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
@@ -635,7 +684,9 @@ pub struct DraftFaceOut {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DraftResponse {
+    #[schema(value_type = Id)]
     pub draft_id: String,
+    #[schema(value_type = Id)]
     pub subject_id: String,
     pub date: String,
     pub slot: i64,
@@ -703,7 +754,7 @@ impl From<DraftView> for DraftResponse {
 /// A saved draft: its photos and every face matched now against the subject's students
 /// (teachers of the subject, administrators).
 #[utoipa::path(get, path = "/drafts/{id}", tag = "attendance",
-    params(("id" = String, Path)),
+    params(("id" = Id, Path)),
     responses((status = 200, body = DraftResponse), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -729,7 +780,7 @@ pub struct Discarded {
 
 /// Discard a draft and its photos.
 #[utoipa::path(delete, path = "/drafts/{id}", tag = "attendance",
-    params(("id" = String, Path)),
+    params(("id" = Id, Path)),
     responses((status = 200, body = Discarded), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -750,8 +801,8 @@ async fn draft_discard(
 
 /// One photo of a draft, as uploaded (to draw the faces' boxes on).
 #[utoipa::path(get, path = "/drafts/{id}/photos/{photo}", tag = "attendance",
-    params(("id" = String, Path), ("photo" = i64, Path)),
-    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>), (status = 400, body = Detail),
+    params(("id" = Id, Path), ("photo" = i64, Path)),
+    responses((status = 200, description = "The photo as uploaded", content(("image/jpeg"), ("image/png"), ("image/webp"))), (status = 400, body = Detail),
               (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn draft_photo(
@@ -780,6 +831,7 @@ async fn draft_photo(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AssignRequest {
     /// The student this face is; null hands the face back to matching.
+    #[schema(value_type = Option<Id>)]
     pub student_id: Option<String>,
     /// Also add this face to the student's enrolment samples (needs their consent when
     /// consent is required, and a face at least 80 px wide).
@@ -790,6 +842,7 @@ pub struct AssignRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AssignResponse {
     /// The face sample added with `enrol`.
+    #[schema(value_type = Option<Id>)]
     pub sample_id: Option<String>,
     pub draft: DraftResponse,
 }
@@ -797,10 +850,11 @@ pub struct AssignResponse {
 /// The teacher says whose a face is (an unknown face, an uncertain one, or a wrong match); the
 /// student must be enrolled in the subject, and a face of theirs assigned before is released.
 #[utoipa::path(put, path = "/drafts/{id}/faces/{photo}/{face}", tag = "attendance",
-    params(("id" = String, Path), ("photo" = i64, Path), ("face" = i64, Path)),
+    params(("id" = Id, Path), ("photo" = i64, Path), ("face" = i64, Path)),
     request_body = AssignRequest,
     responses((status = 200, body = AssignResponse), (status = 400, body = Detail), (status = 401, body = Detail),
-              (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail),
+              (status = 503, body = Detail, description = "With `enrol`: the face models are not installed; or the database is busy or its disk full")),
     security(("bearer" = [])))]
 async fn draft_assign(
     State(state): State<AppState>,
@@ -835,6 +889,7 @@ async fn draft_assign(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DraftSummary {
+    #[schema(value_type = Id)]
     pub draft_id: String,
     pub date: String,
     pub slot: i64,
@@ -844,7 +899,7 @@ pub struct DraftSummary {
 
 /// A subject's open drafts, newest first.
 #[utoipa::path(get, path = "/subjects/{id}/drafts", tag = "attendance",
-    params(("id" = String, Path)),
+    params(("id" = Id, Path)),
     responses((status = 200, body = Vec<DraftSummary>), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -869,6 +924,7 @@ async fn subject_drafts(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionListed {
+    #[schema(value_type = Id)]
     pub session_id: String,
     pub date: String,
     /// -1 for a day summary imported from the seed system (`imported`).
@@ -881,7 +937,7 @@ pub struct SessionListed {
 /// A subject's confirmed sessions, newest first (teachers of the subject, administrators);
 /// `from`/`to` narrow the dates.
 #[utoipa::path(get, path = "/subjects/{id}/sessions", tag = "attendance",
-    params(("id" = String, Path), Range),
+    params(("id" = Id, Path), Range),
     responses((status = 200, body = Vec<SessionListed>), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -909,6 +965,7 @@ async fn subject_sessions(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionRecordOut {
+    #[schema(value_type = Id)]
     pub student_id: String,
     pub name: String,
     pub roll: String,
@@ -920,7 +977,9 @@ pub struct SessionRecordOut {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionResponse {
+    #[schema(value_type = Id)]
     pub session_id: String,
+    #[schema(value_type = Id)]
     pub subject_id: String,
     pub subject_name: String,
     pub subject_code: String,
@@ -938,7 +997,7 @@ pub struct SessionResponse {
 /// A confirmed session: every enrolled student with their status and where it came from
 /// (teachers of the subject, administrators).
 #[utoipa::path(get, path = "/sessions/{id}", tag = "attendance",
-    params(("id" = String, Path)),
+    params(("id" = Id, Path)),
     responses((status = 200, body = SessionResponse), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]

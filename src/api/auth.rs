@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::{ApiResult, Detail};
 use super::extract::{ApiJson, ApiQuery, AuthUser, ClientAddr};
+use crate::domain::Id;
 use crate::service::Error;
 use crate::service::auth::{Allowance, Grant, Registration};
 use crate::storage::users::{Profile, User};
@@ -77,6 +78,7 @@ impl ProfileFields {
 /// An account as the seed's frontend reads it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccountResponse {
+    #[schema(value_type = Id)]
     pub user_id: String,
     pub email: String,
     pub role: String,
@@ -111,6 +113,7 @@ pub struct LoginRequest {
 /// plus an OAuth-style token pair.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {
+    #[schema(value_type = Id)]
     pub user_id: String,
     pub email: String,
     pub role: String,
@@ -186,6 +189,7 @@ pub struct ResetRequest {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VerifyEmailQuery {
     pub token: String,
 }
@@ -313,7 +317,8 @@ async fn forgot_password(
 
 /// Check a reset code without using it (5 wrong tries end the code).
 #[utoipa::path(post, path = "/verify-otp", tag = "auth", request_body = OtpRequest,
-    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 422, body = Detail)))]
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 422, body = Detail),
+              (status = 429, body = Detail)))]
 async fn verify_otp(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -326,7 +331,8 @@ async fn verify_otp(
 
 /// Set a new password with a reset code. The code is single-use; every session of the account ends.
 #[utoipa::path(post, path = "/reset-password", tag = "auth", request_body = ResetRequest,
-    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 422, body = Detail)))]
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 422, body = Detail),
+              (status = 429, body = Detail)))]
 async fn reset_password(
     State(state): State<AppState>,
     client: ClientAddr,

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod health;
 pub mod middleware;
 pub mod notifications;
+pub mod openapi;
 pub mod settings;
 pub mod students;
 pub mod subjects;
@@ -64,6 +65,7 @@ pub struct AppState {
                        The seed system's paths (`/auth/...`, `/notifications/...`) are served as undocumented aliases of `/api/auth/...`, `/api/notifications/...`.",
     ),
     modifiers(&BearerAuth),
+    components(schemas(crate::domain::Id)),
     tags(
         (name = "auth", description = "Accounts, sessions and recovery"),
         (name = "admin", description = "Account administration"),
@@ -98,7 +100,7 @@ impl Modify for BearerAuth {
 
 /// The documented routes and their OpenAPI document.
 pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/api/auth", auth::router())
         .nest("/api/admin", admin::router())
@@ -110,7 +112,9 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .nest("/api/analytics", analytics::router())
         .merge(subjects::seed_router())
         .merge(students::seed_router())
-        .split_for_parts()
+        .split_for_parts();
+    openapi::add_shared_responses(&mut doc);
+    (router, doc)
 }
 
 /// The seed's real paths, answering exactly like their `/api` twins.

@@ -258,6 +258,7 @@ async fn send(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// 1..365, default 30.
     pub days: Option<i64>,
@@ -289,6 +290,8 @@ pub struct LogEntry {
     /// `sent` (delivered), `pending` (queued, maybe after failed attempts) or `failed` (dead).
     pub status: String,
     pub error_message: Option<String>,
+    /// The teacher who sent it.
+    #[schema(value_type = Option<crate::domain::Id>)]
     pub sent_by: Option<String>,
     /// When it was delivered, else when it was queued.
     pub sent_at: String,
@@ -348,6 +351,7 @@ async fn stats(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DuplicateQuery {
     pub notification_type: String,
     pub recipient_email: String,

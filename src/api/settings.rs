@@ -27,7 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// `branch` come from the teacher profile).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SettingsResponse {
-    #[schema(value_type = String)]
     pub id: Id,
     pub name: String,
     #[schema(value_type = String)]
@@ -53,7 +52,6 @@ pub struct SettingsResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubjectItem {
     #[serde(rename = "_id")]
-    #[schema(value_type = String)]
     pub id: Id,
     pub name: String,
     pub code: String,
@@ -141,6 +139,14 @@ async fn put_settings(
     Ok(Json(teachers::put(&state.db, &teacher, body).await?.into()))
 }
 
+/// The part of an avatar upload (`multipart/form-data`; other parts are ignored).
+#[derive(Debug, ToSchema)]
+pub struct AvatarUpload {
+    /// A `.jpg`, `.jpeg`, `.png` or `.webp` file with a matching content type, at most 5 MiB.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AvatarResponse {
     #[serde(rename = "avatarUrl")]
@@ -152,9 +158,10 @@ pub struct AvatarResponse {
 /// (else 400 `Invalid file content type`), at most 5 MiB (413). Stored on the server and
 /// served at the returned `avatarUrl`.
 #[utoipa::path(post, path = "/upload-avatar", tag = "settings",
-    request_body(content_type = "multipart/form-data", content = Object),
+    request_body(content_type = "multipart/form-data", content = AvatarUpload),
     responses((status = 200, body = AvatarResponse), (status = 400, body = Detail), (status = 401, body = Detail),
-              (status = 403, body = Detail), (status = 404, body = Detail), (status = 413, body = Detail)),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 413, body = Detail),
+              (status = 422, body = Detail, description = "No `file` part, or the image is corrupt or truncated")),
     security(("bearer" = [])))]
 async fn upload_avatar(
     State(state): State<AppState>,

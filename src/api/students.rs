@@ -50,6 +50,7 @@ pub fn seed_router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StudentResponse {
+    #[schema(value_type = Id)]
     pub id: String,
     pub name: String,
     pub email: String,
@@ -59,6 +60,7 @@ pub struct StudentResponse {
     /// RFC 3339; null until biometric consent is recorded.
     pub consent_at: Option<String>,
     /// Who recorded the consent (the student or a staff member).
+    #[schema(value_type = Option<Id>)]
     pub consent_by: Option<String>,
     /// Approved face samples, matched in class photos.
     pub face_samples: i64,
@@ -101,6 +103,7 @@ impl From<StudentRecord> for StudentResponse {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// 1-based page, default 1.
     pub page: Option<u32>,
@@ -130,6 +133,7 @@ pub struct CreateStudentRequest {
     pub year: Option<String>,
     /// Subjects (that the caller manages) to enrol the student in.
     #[serde(default)]
+    #[schema(value_type = Vec<Id>)]
     pub subject_ids: Vec<String>,
 }
 
@@ -152,6 +156,7 @@ pub struct UpdateStudentRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FaceSample {
+    #[schema(value_type = Id)]
     pub id: String,
     pub created_at: String,
     /// `[left, top, right, bottom]` in the upright photo.
@@ -180,6 +185,7 @@ impl From<Sample> for FaceSample {
 pub struct UploadResponse {
     pub message: String,
     pub image_url: String,
+    #[schema(value_type = Id)]
     pub sample_id: String,
     /// Approved face samples the student now has (at most 10).
     pub faces_total: i64,
@@ -188,6 +194,25 @@ pub struct UploadResponse {
     /// True when the photo waits for a teacher's approval before it is used (a student's own
     /// upload, with `ROLLCALL_REVIEW_SELF_UPLOADS` on).
     pub pending_review: bool,
+}
+
+/// The parts of a face upload (`multipart/form-data`; other parts are ignored).
+#[derive(Debug, ToSchema)]
+pub struct FaceUpload {
+    /// The photo: JPEG, PNG or WebP, at most 10 MiB.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// The student to enrol: required from staff; a student enrols themselves.
+    #[schema(value_type = Option<Id>)]
+    pub student_id: Option<String>,
+}
+
+/// The part of the seed's face upload (`multipart/form-data`).
+#[derive(Debug, ToSchema)]
+pub struct SeedFacePhoto {
+    /// The photo: JPEG, PNG or WebP, at most 10 MiB.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -227,7 +252,7 @@ async fn list_students(
 /// e-mail is taken.
 #[utoipa::path(post, path = "", tag = "students", request_body = CreateStudentRequest,
     responses((status = 200, body = CreatedStudent), (status = 401, body = Detail), (status = 403, body = Detail),
-              (status = 409, body = Detail), (status = 422, body = Detail)),
+              (status = 404, body = Detail, description = "A subject in `subject_ids` does not exist"), (status = 409, body = Detail), (status = 422, body = Detail)),
     security(("bearer" = [])))]
 async fn create_student(
     State(state): State<AppState>,
@@ -260,7 +285,7 @@ async fn create_student(
 }
 
 /// A student (the student themselves, their teachers, administrators).
-#[utoipa::path(get, path = "/{id}", tag = "students", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/{id}", tag = "students", params(("id" = Id, Path)),
     responses((status = 200, body = StudentResponse), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -274,7 +299,7 @@ async fn get_student(
 }
 
 /// Change a student's profile; a student may change their own name, branch and year.
-#[utoipa::path(put, path = "/{id}", tag = "students", params(("id" = String, Path)),
+#[utoipa::path(put, path = "/{id}", tag = "students", params(("id" = Id, Path)),
     request_body = UpdateStudentRequest,
     responses((status = 200, body = StudentResponse), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail), (status = 422, body = Detail)),
@@ -302,7 +327,7 @@ async fn update_student(
 
 /// Delete a student for good: account, enrolments, attendance records, face samples and their
 /// images (administrators only, audited; a teacher removes a student from their subject).
-#[utoipa::path(delete, path = "/{id}", tag = "students", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/{id}", tag = "students", params(("id" = Id, Path)),
     responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -319,7 +344,7 @@ async fn delete_student(
 }
 
 /// Record biometric consent (the student, or staff recording a signed form).
-#[utoipa::path(post, path = "/{id}/consent", tag = "students", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/{id}/consent", tag = "students", params(("id" = Id, Path)),
     responses((status = 200, body = StudentResponse), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -333,7 +358,7 @@ async fn give_consent(
 }
 
 /// Withdraw consent: every face sample of the student is deleted with its image.
-#[utoipa::path(delete, path = "/{id}/consent", tag = "students", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/{id}/consent", tag = "students", params(("id" = Id, Path)),
     responses((status = 200, body = Withdrawn), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -427,10 +452,10 @@ async fn enrol(
 /// the student's recorded consent, exactly one sharp face at least 80 px wide; keeps the
 /// newest 10 samples.
 #[utoipa::path(post, path = "/upload-face", tag = "students",
-    request_body(content_type = "multipart/form-data", content = Object),
+    request_body(content_type = "multipart/form-data", content = FaceUpload),
     responses((status = 200, body = UploadResponse), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail), (status = 413, body = Detail), (status = 415, body = Detail),
-              (status = 422, body = Detail), (status = 503, body = Detail)),
+              (status = 422, body = Detail), (status = 503, body = Detail, description = "Face analysis is busy (`Retry-After`), the face models are not installed, or the database is busy or its disk full")),
     security(("bearer" = [])))]
 async fn upload_face(
     State(state): State<AppState>,
@@ -447,7 +472,7 @@ async fn upload_face(
 }
 
 /// A student's face samples (no embeddings).
-#[utoipa::path(get, path = "/{id}/faces", tag = "students", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/{id}/faces", tag = "students", params(("id" = Id, Path)),
     responses((status = 200, body = Vec<FaceSample>), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -462,8 +487,8 @@ async fn list_faces(
 
 /// The photo of a face sample (the student, their teachers, administrators).
 #[utoipa::path(get, path = "/{id}/faces/{sample_id}/image", tag = "students",
-    params(("id" = String, Path), ("sample_id" = String, Path)),
-    responses((status = 200, content_type = "image/jpeg"), (status = 400, body = Detail),
+    params(("id" = Id, Path), ("sample_id" = Id, Path)),
+    responses((status = 200, description = "The photo as uploaded", content(("image/jpeg"), ("image/png"), ("image/webp"))), (status = 400, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn face_image(
@@ -493,7 +518,7 @@ async fn face_image(
 /// Approve a face photo the student uploaded of themselves, so that it is matched in class
 /// photos (their teachers, administrators; audited).
 #[utoipa::path(post, path = "/{id}/faces/{sample_id}/approve", tag = "students",
-    params(("id" = String, Path), ("sample_id" = String, Path)),
+    params(("id" = Id, Path), ("sample_id" = Id, Path)),
     responses((status = 200, body = FaceSample), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -516,7 +541,7 @@ async fn approve_face(
 
 /// Delete one face sample.
 #[utoipa::path(delete, path = "/{id}/faces/{sample_id}", tag = "students",
-    params(("id" = String, Path), ("sample_id" = String, Path)),
+    params(("id" = Id, Path), ("sample_id" = Id, Path)),
     responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -540,9 +565,107 @@ async fn delete_face(
 }
 
 // ---- seed paths ----
+//
+// The seed handlers build their answers with `json!`; the `Seed*` types below describe those
+// shapes for the OpenAPI document only (every answer the API tests receive is checked against
+// them).
+
+/// A student's profile in the seed's shape (`/students/me/profile`, `/students/{user_id}/profile`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedProfile {
+    #[schema(value_type = Id)]
+    pub id: String,
+    /// The same as `id`.
+    #[serde(rename = "userId")]
+    #[schema(value_type = Id)]
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    pub branch: String,
+    pub roll: String,
+    pub year: String,
+    pub subjects: Vec<super::settings::SubjectItem>,
+    /// Always null (the seed's field); the face photo is `image_url`.
+    #[serde(rename = "avatarUrl")]
+    pub avatar_url: Option<String>,
+    /// Link to the newest face photo.
+    pub image_url: Option<String>,
+    pub attendance: SeedProfileAttendance,
+    /// The newest 5 records, newest first (also inside `attendance`).
+    pub recent_attendance: Vec<SeedRecentRecord>,
+}
+
+/// Figures over every enrolled subject; excused absences are left out of `total_classes`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedProfileAttendance {
+    pub total_classes: i64,
+    /// Present or late.
+    pub present: i64,
+    pub absent: i64,
+    pub late: i64,
+    pub excused: i64,
+    /// 0 (an integer) when nothing was counted, else two decimals.
+    pub percentage: f64,
+    /// 2 below 50 %, else 5 (the seed's rule).
+    pub forecasted_score: i64,
+    pub recent_attendance: Vec<SeedRecentRecord>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedRecentRecord {
+    /// The session.
+    #[schema(value_type = Id)]
+    pub id: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// The session's slot of the day.
+    pub period: i64,
+    /// Present or late.
+    pub present: bool,
+    /// present | late | excused | absent
+    pub status: String,
+    /// The subject.
+    #[schema(value_type = Id)]
+    pub class_id: String,
+}
+
+/// One of the calling student's subjects with their figures (`GET /students/me/subjects`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedStudentSubject {
+    #[schema(value_type = Id)]
+    pub id: String,
+    pub name: String,
+    pub code: String,
+    /// Core, Lab or Elective.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Percentage: 0 (an integer) when nothing was counted, else two decimals.
+    pub attendance: f64,
+    /// Present or late.
+    pub attended: i64,
+    /// Sessions counted (excused ones left out).
+    pub total: i64,
+}
+
+/// A subject a student may join (`GET /students/me/available-subjects`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedAvailableSubject {
+    #[serde(rename = "_id")]
+    #[schema(value_type = Id)]
+    pub id: String,
+    pub name: String,
+    pub code: String,
+    /// Core, Lab or Elective; null when created without one (Core).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The subject's teachers.
+    #[schema(value_type = Vec<Id>)]
+    pub professor_ids: Vec<String>,
+    pub created_at: String,
+}
 
 #[utoipa::path(get, path = "/students/me/profile", tag = "seed",
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    responses((status = 200, body = SeedProfile), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_profile(
     State(state): State<AppState>,
@@ -555,8 +678,8 @@ async fn seed_profile(
 /// The seed's unauthenticated `/students/{user_id}/profile`, now for the student, their teachers
 /// and administrators only.
 #[utoipa::path(get, path = "/students/{user_id}/profile", tag = "seed",
-    params(("user_id" = String, Path, description = "24-hex id")),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    params(("user_id" = Id, Path)),
+    responses((status = 200, body = SeedProfile), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_profile_of(
     State(state): State<AppState>,
@@ -620,8 +743,8 @@ async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResu
 }
 
 #[utoipa::path(post, path = "/students/me/face-image", tag = "seed",
-    request_body(content_type = "multipart/form-data", content = Object),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 413, body = Detail), (status = 415, body = Detail), (status = 422, body = Detail), (status = 503, body = Detail)),
+    request_body(content_type = "multipart/form-data", content = SeedFacePhoto),
+    responses((status = 200, body = UploadResponse), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 413, body = Detail), (status = 415, body = Detail), (status = 422, body = Detail), (status = 503, body = Detail, description = "Face analysis is busy (`Retry-After`), the face models are not installed, or the database is busy or its disk full")),
     security(("bearer" = [])))]
 async fn seed_face_image(
     State(state): State<AppState>,
@@ -633,8 +756,8 @@ async fn seed_face_image(
     Ok(Json(enrol(&state, &user, id, bytes).await?))
 }
 
-#[utoipa::path(get, path = "/students/me/subjects", tag = "seed",
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+#[utoipa::path(get, path = "/students/me/subjects", tag = "seed", operation_id = "seed_student_subjects",
+    responses((status = 200, body = Vec<SeedStudentSubject>), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_my_subjects(
     State(state): State<AppState>,
@@ -663,7 +786,7 @@ async fn seed_my_subjects(
 }
 
 #[utoipa::path(get, path = "/students/me/available-subjects", tag = "seed",
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
+    responses((status = 200, body = Vec<SeedAvailableSubject>), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_available(
     State(state): State<AppState>,
@@ -687,8 +810,8 @@ struct JoinQuery {
 }
 
 #[utoipa::path(post, path = "/students/me/subjects", tag = "seed",
-    params(("subject_id" = String, Query, description = "the subject to join")),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
+    params(("subject_id" = Id, Query, description = "The subject to join")),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_join(
     State(state): State<AppState>,
@@ -702,8 +825,8 @@ async fn seed_join(
 }
 
 #[utoipa::path(delete, path = "/students/me/remove-subject/{subject_id}", tag = "seed",
-    params(("subject_id" = String, Path, description = "24-hex id")),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    params(("subject_id" = Id, Path)),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_leave(
     State(state): State<AppState>,

@@ -13,6 +13,7 @@ use super::auth::Message;
 use super::error::{ApiResult, Detail};
 use super::extract::{ApiJson, AuthUser, Staff, Teacher};
 use super::{AppState, parse_id, rfc3339};
+use crate::domain::Id;
 use crate::service::Error;
 use crate::service::subjects::{self, SubjectDetail, SubjectInput, TeacherRef};
 use crate::storage::subjects::{Enrolled, RosterEntry};
@@ -62,6 +63,7 @@ impl From<SubjectRequest> for SubjectInput {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubjectResponse {
+    #[schema(value_type = Id)]
     pub id: String,
     pub name: String,
     pub code: String,
@@ -70,6 +72,7 @@ pub struct SubjectResponse {
     pub student_count: i64,
     /// Teachers of the subject (the seed's `professor_ids`); absent in lists.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Id>>)]
     pub teacher_ids: Option<Vec<String>>,
     /// Only in a student's list: whether a teacher approved the enrolment.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,6 +116,7 @@ impl SubjectResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AddStudentsRequest {
     #[serde(default)]
+    #[schema(value_type = Vec<Id>)]
     pub student_ids: Vec<String>,
     #[serde(default)]
     pub rolls: Vec<String>,
@@ -125,6 +129,7 @@ pub struct Added {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RosterStudent {
+    #[schema(value_type = Id)]
     pub student_id: String,
     pub name: String,
     pub email: String,
@@ -208,7 +213,7 @@ async fn list_subjects(
 }
 
 /// One subject with its teachers (its teachers and administrators).
-#[utoipa::path(get, path = "/{id}", tag = "subjects", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/{id}", tag = "subjects", params(("id" = Id, Path)),
     responses((status = 200, body = SubjectResponse), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -222,7 +227,7 @@ async fn get_subject(
 }
 
 /// Rename a subject or change its code or type; 409 if the code belongs to another subject.
-#[utoipa::path(put, path = "/{id}", tag = "subjects", params(("id" = String, Path)), request_body = SubjectRequest,
+#[utoipa::path(put, path = "/{id}", tag = "subjects", params(("id" = Id, Path)), request_body = SubjectRequest,
     responses((status = 200, body = SubjectResponse), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail), (status = 409, body = Detail)),
     security(("bearer" = [])))]
@@ -238,7 +243,7 @@ async fn update_subject(
 
 /// Delete a subject with its enrolments; one with recorded attendance sessions only by an
 /// administrator (its history goes with it).
-#[utoipa::path(delete, path = "/{id}", tag = "subjects", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/{id}", tag = "subjects", params(("id" = Id, Path)),
     responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -260,7 +265,7 @@ fn parse_ids(field: &str, raw: &[String]) -> Result<Vec<crate::domain::Id>, Erro
 /// Enrol students by id and/or roll number (approved at once). A teacher adds students they
 /// created or who are in no other teacher's class; anyone else is refused (403) and joins the
 /// subject themselves, or an administrator adds them.
-#[utoipa::path(post, path = "/{id}/students", tag = "subjects", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/{id}/students", tag = "subjects", params(("id" = Id, Path)),
     request_body = AddStudentsRequest,
     responses((status = 200, body = Added), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail), (status = 409, body = Detail)),
@@ -278,7 +283,7 @@ async fn add_students(
 }
 
 /// The subject's students, in enrolment order (no embeddings).
-#[utoipa::path(get, path = "/{id}/students", tag = "subjects", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/{id}/students", tag = "subjects", params(("id" = Id, Path)),
     responses((status = 200, body = Vec<RosterStudent>), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -293,7 +298,7 @@ async fn roster(
 
 /// Remove a student from the subject.
 #[utoipa::path(delete, path = "/{id}/students/{student_id}", tag = "subjects",
-    params(("id" = String, Path), ("student_id" = String, Path)),
+    params(("id" = Id, Path), ("student_id" = Id, Path)),
     responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
@@ -314,6 +319,7 @@ async fn remove_student(
 pub struct AddTeacherRequest {
     /// The teacher's account id (24 hex); or give `email`.
     #[serde(default)]
+    #[schema(value_type = Option<Id>)]
     pub teacher_id: Option<String>,
     /// The teacher's e-mail address.
     #[serde(default)]
@@ -321,7 +327,7 @@ pub struct AddTeacherRequest {
 }
 
 /// Make another teacher a co-teacher of the subject (its teachers, administrators; audited).
-#[utoipa::path(post, path = "/{id}/teachers", tag = "subjects", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/{id}/teachers", tag = "subjects", params(("id" = Id, Path)),
     request_body = AddTeacherRequest,
     responses((status = 200, body = SubjectResponse), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
@@ -347,7 +353,7 @@ async fn add_teacher(
 /// Remove a teacher from the subject: an administrator removes anyone, a teacher only
 /// themselves and never as its last teacher (audited).
 #[utoipa::path(delete, path = "/{id}/teachers/{teacher_id}", tag = "subjects",
-    params(("id" = String, Path), ("teacher_id" = String, Path)),
+    params(("id" = Id, Path), ("teacher_id" = Id, Path)),
     responses((status = 200, body = SubjectResponse), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 404, body = Detail), (status = 409, body = Detail)),
     security(("bearer" = [])))]
@@ -363,6 +369,78 @@ async fn remove_teacher(
 }
 
 // ---- seed paths ----
+//
+// The seed handlers build their answers with `json!`; the `Seed*` types below describe those
+// shapes for the OpenAPI document only (every answer the API tests receive is checked against
+// them).
+
+/// `POST /settings/add-subject`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedAddedSubject {
+    #[schema(value_type = Id)]
+    pub subject_id: String,
+    pub name: String,
+    pub code: String,
+}
+
+/// One of a teacher's subjects (`GET /settings/teachers/me/subjects`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedTeacherSubject {
+    #[serde(rename = "_id")]
+    #[schema(value_type = Id)]
+    pub id: String,
+    pub name: String,
+    pub code: String,
+    pub student_count: i64,
+}
+
+/// A roster entry on the seed's roster path; `attendance` is always zero there (the seed
+/// kept its counters elsewhere; figures are under `/api/analytics`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedRosterStudent {
+    #[schema(value_type = Id)]
+    pub student_id: String,
+    pub name: String,
+    pub roll: String,
+    pub year: String,
+    pub branch: String,
+    /// Link to the newest face photo.
+    pub avatar: Option<String>,
+    pub verified: bool,
+    pub attendance: SeedZeroAttendance,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedZeroAttendance {
+    pub present: i64,
+    pub absent: i64,
+    pub total: i64,
+    pub percentage: f64,
+}
+
+/// `GET /settings/teachers/students`: the students of the teacher's subjects.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedStudentList {
+    pub students: Vec<SeedStudent>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedStudent {
+    #[schema(value_type = Id)]
+    pub id: String,
+    /// The same as `id`.
+    #[schema(value_type = Id)]
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    /// The roll number.
+    pub usn: String,
+    pub branch: String,
+    /// Always 0 (rollcall keeps a free-text `year` instead).
+    pub semester: i64,
+    /// The student has at least one face sample.
+    pub verified: bool,
+}
 
 /// The seed answers "not yours" and "not there" alike on its roster paths.
 fn seed_access(e: Error) -> Error {
@@ -378,7 +456,7 @@ fn seed_access(e: Error) -> Error {
 /// seed made the caller a co-teacher of that subject).
 #[utoipa::path(post, path = "/settings/add-subject", tag = "seed",
     request_body = SubjectRequest,
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 409, body = Detail), (status = 422, body = Detail)),
+    responses((status = 200, body = SeedAddedSubject), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 409, body = Detail, description = "The code is in use by another subject"), (status = 422, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_add_subject(
     State(state): State<AppState>,
@@ -393,8 +471,8 @@ async fn seed_add_subject(
     })))
 }
 
-#[utoipa::path(get, path = "/settings/teachers/me/subjects", tag = "seed",
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
+#[utoipa::path(get, path = "/settings/teachers/me/subjects", tag = "seed", operation_id = "seed_teacher_subjects",
+    responses((status = 200, body = Vec<SeedTeacherSubject>), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_my_subjects(
     State(state): State<AppState>,
@@ -412,8 +490,8 @@ async fn seed_my_subjects(
 }
 
 #[utoipa::path(get, path = "/settings/teachers/subjects/{subject_id}/students", tag = "seed",
-    params(("subject_id" = String, Path, description = "24-hex id")),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    params(("subject_id" = Id, Path)),
+    responses((status = 200, body = Vec<SeedRosterStudent>), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_roster(
     State(state): State<AppState>,
@@ -439,8 +517,8 @@ async fn seed_roster(
 }
 
 #[utoipa::path(post, path = "/settings/teachers/subjects/{subject_id}/students/{student_id}/verify", tag = "seed",
-    params(("subject_id" = String, Path, description = "24-hex id"), ("student_id" = String, Path, description = "24-hex id")),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    params(("subject_id" = Id, Path), ("student_id" = Id, Path)),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_verify(
     State(state): State<AppState>,
@@ -461,8 +539,8 @@ async fn seed_verify(
 }
 
 #[utoipa::path(delete, path = "/settings/teachers/subjects/{subject_id}/students/{student_id}", tag = "seed",
-    params(("subject_id" = String, Path, description = "24-hex id"), ("student_id" = String, Path, description = "24-hex id")),
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
+    params(("subject_id" = Id, Path), ("student_id" = Id, Path)),
+    responses((status = 200, body = Message), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_remove(
     State(state): State<AppState>,
@@ -480,7 +558,7 @@ async fn seed_remove(
 }
 
 #[utoipa::path(get, path = "/settings/teachers/students", tag = "seed",
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail)),
+    responses((status = 200, body = SeedStudentList), (status = 401, body = Detail), (status = 403, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_students(
     State(state): State<AppState>,

@@ -71,6 +71,31 @@ impl fmt::Debug for Id {
 #[error("invalid id: expected 24 hexadecimal characters")]
 pub struct InvalidId;
 
+/// What the API documents for an id: the lower-case hex that [`Id`] holds and every answer
+/// carries ([`Id::parse`] also takes upper case on input and lowers it).
+pub const ID_PATTERN: &str = "^[0-9a-f]{24}$";
+
+/// In the OpenAPI document: a string with [`ID_PATTERN`]. Path and query parameters and body
+/// fields that carry an id as a `String` are declared with `value_type = Id`.
+impl utoipa::PartialSchema for Id {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(ID_PATTERN))
+            .description(Some(
+                "24 lower-case hexadecimal digits (the layout of a MongoDB ObjectId)",
+            ))
+            .examples(["65f1c0ffee0123456789abcd"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Id {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Id".into()
+    }
+}
+
 /// Who an account is. Stored and sent as lower-case strings, as in the seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

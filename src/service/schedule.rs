@@ -200,6 +200,7 @@ pub fn validate(raw: &Value, own_subjects: &HashSet<String>) -> Result<Schedule>
 /// One weekly period a subject occupies in a teacher's timetable.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct SubjectSlot {
+    #[schema(value_type = crate::domain::Id)]
     pub teacher_id: String,
     pub day: String,
     pub slot: u32,

@@ -375,6 +375,7 @@ async fn send(
     token: Option<&str>,
     payload: &Payload,
 ) -> (StatusCode, Value) {
+    let method_name = method;
     let method = Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
     let mut req = app.client.request(method, app.url(path));
     if let Some(t) = token {
@@ -386,6 +387,7 @@ async fn send(
         Payload::Form(ct, raw) => req = req.header("content-type", ct).body(raw.clone()),
     }
     let resp = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
+    let resp = crate::contract::checked(method_name, path, resp).await;
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
     (

@@ -1,4 +1,5 @@
-//! `spawn_app()` and small HTTP helpers shared by the integration tests.
+//! `spawn_app()` and small HTTP helpers shared by the integration tests. Every answer that
+//! comes through a `TestApp` method is checked against the OpenAPI document (`contract.rs`).
 
 #![allow(dead_code)]
 
@@ -7,6 +8,8 @@ use std::path::PathBuf;
 
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
+
+use crate::contract::checked;
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const ADMIN_EMAIL: &str = "admin@school.test";
@@ -103,9 +106,11 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        req.send()
+        let resp = req
+            .send()
             .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        checked("GET", path, resp).await
     }
 
     pub async fn post(&self, path: &str, json: &Value, token: Option<&str>) -> Response {
@@ -113,9 +118,11 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        req.send()
+        let resp = req
+            .send()
             .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        checked("POST", path, resp).await
     }
 
     pub async fn put(&self, path: &str, json: &Value, token: Option<&str>) -> Response {
@@ -123,9 +130,11 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        req.send()
+        let resp = req
+            .send()
             .await
-            .unwrap_or_else(|e| panic!("PUT {path}: {e}"))
+            .unwrap_or_else(|e| panic!("PUT {path}: {e}"));
+        checked("PUT", path, resp).await
     }
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
@@ -133,9 +142,11 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        req.send()
+        let resp = req
+            .send()
             .await
-            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"))
+            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"));
+        checked("DELETE", path, resp).await
     }
 
     /// POST a multipart/form-data body with the given (name, filename, content type, bytes) parts.
@@ -171,9 +182,11 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        req.send()
+        let resp = req
+            .send()
             .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        checked("POST", path, resp).await
     }
 
     pub async fn post_raw(
@@ -182,13 +195,15 @@ impl TestApp {
         content_type: &str,
         raw: impl Into<reqwest::Body>,
     ) -> Response {
-        self.client
+        let resp = self
+            .client
             .post(self.url(path))
             .header("content-type", content_type)
             .body(raw)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        checked("POST", path, resp).await
     }
 
     /// Log in and return the whole login answer.

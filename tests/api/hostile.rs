@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::attendance::data_url;
+use crate::contract::checked;
 use crate::helpers::{body, peak_rss_mib, spawn_app};
 use crate::students::{ok, photo};
 use crate::subjects::{student, subject, teacher};
@@ -167,14 +168,19 @@ async fn crafted_uploads_and_bodies_get_clear_4xx() {
     .await;
     expect_4xx(
         "mark: text/plain body",
-        app.client
-            .post(app.url(mark))
-            .bearer_auth(&t1)
-            .header("content-type", "text/plain")
-            .body("hello")
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
+        checked(
+            "POST",
+            mark,
+            app.client
+                .post(app.url(mark))
+                .bearer_auth(&t1)
+                .header("content-type", "text/plain")
+                .body("hello")
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await,
         &[415],
     )
     .await;
@@ -201,6 +207,12 @@ async fn crafted_uploads_and_bodies_get_clear_4xx() {
             .send()
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+        let method = if path == "/api/settings" {
+            "PATCH"
+        } else {
+            "POST"
+        };
+        let resp = checked(method, path, resp).await;
         expect_4xx(
             &format!("{path}: JSON nested 10000 deep"),
             resp,

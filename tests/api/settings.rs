@@ -21,9 +21,11 @@ async fn send(
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
-    req.send()
+    let resp = req
+        .send()
         .await
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    crate::contract::checked(method.as_str(), path, resp).await
 }
 
 async fn ok(resp: Response) -> Value {
@@ -408,14 +410,16 @@ fn multipart(file_name: &str, content_type: &str, bytes: &[u8]) -> Vec<u8> {
 }
 
 async fn upload(app: &TestApp, token: &str, body: Vec<u8>) -> Response {
-    app.client
+    let resp = app
+        .client
         .post(app.url("/settings/upload-avatar"))
         .bearer_auth(token)
         .header("content-type", "multipart/form-data; boundary=XBOUNDARYX")
         .body(body)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("upload: {e}"))
+        .unwrap_or_else(|e| panic!("upload: {e}"));
+    crate::contract::checked("POST", "/settings/upload-avatar", resp).await
 }
 
 #[tokio::test]
