@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 use tracing::Instrument;
 
@@ -25,6 +25,42 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    connections: ConnectionMetrics,
+}
+
+/// What the server (`crate::server`) does with connections.
+struct ConnectionMetrics {
+    open: IntGauge,
+    shed: IntCounterVec,
+    timeouts: IntCounterVec,
+}
+
+impl ConnectionMetrics {
+    fn new(registry: &Registry) -> anyhow::Result<Self> {
+        let open = IntGauge::new("http_connections_open", "Client connections being served")?;
+        let shed = IntCounterVec::new(
+            Opts::new(
+                "http_connections_shed_total",
+                "Connections answered 503 and closed at once, by reason (full, per_address)",
+            ),
+            &["reason"],
+        )?;
+        let timeouts = IntCounterVec::new(
+            Opts::new(
+                "http_read_timeouts_total",
+                "Connections cut off because the client was too slow: headers (or an idle kept-alive connection), body",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(open.clone()))?;
+        registry.register(Box::new(shed.clone()))?;
+        registry.register(Box::new(timeouts.clone()))?;
+        Ok(Self {
+            open,
+            shed,
+            timeouts,
+        })
+    }
 }
 
 impl Metrics {
@@ -49,11 +85,29 @@ impl Metrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        let connections = ConnectionMetrics::new(&registry)?;
         Ok(Self {
             registry,
             requests,
             latency,
+            connections,
         })
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.open.inc();
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.open.dec();
+    }
+
+    pub fn connection_shed(&self, reason: &str) {
+        self.connections.shed.with_label_values(&[reason]).inc();
+    }
+
+    pub fn timed_out(&self, kind: &str) {
+        self.connections.timeouts.with_label_values(&[kind]).inc();
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
