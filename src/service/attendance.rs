@@ -872,11 +872,37 @@ pub async fn mine(db: &Db, user: &AuthUser) -> Result<Vec<SubjectFigures>> {
     of_student(db, user.id.clone()).await
 }
 
+/// What makes a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula:
+/// OWASP's list (`=`, `+`, `-`, `@`, tab, carriage return), `|` (DDE in older Excel), a line
+/// feed, and the full-width forms of `=`, `+`, `-`, `@`, which some spreadsheets also accept.
+const FORMULA_LEADS: [char; 12] = [
+    '=', '+', '-', '@', '|', '\t', '\r', '\n', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+];
+
+/// Whether a spreadsheet could run this cell: it starts with a formula character, possibly
+/// after spaces (which some importers trim). A plain negative number (`-12`, `-0.5`) is left
+/// alone: it can only ever be read as that number, and it stays one in the sheet.
+fn runs_as_formula(raw: &str) -> bool {
+    let leads = |s: &str| s.starts_with(FORMULA_LEADS);
+    (leads(raw) || leads(raw.trim_start())) && !is_plain_negative_number(raw)
+}
+
+/// `-` and digits, with at most one decimal point between digits.
+fn is_plain_negative_number(raw: &str) -> bool {
+    let Some(digits) = raw.strip_prefix('-') else {
+        return false;
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && all_digits(fraction)
+}
+
 /// One CSV field, RFC 4180: quoted when it holds a comma, quote or line break (quotes doubled).
-/// A leading `=`, `+`, `@` or tab gets an apostrophe, so spreadsheets do not run it as a formula.
+/// A cell a spreadsheet could run as a formula (see [`runs_as_formula`]) gets a leading
+/// apostrophe, so it is shown as the text it is (OWASP's advice for CSV injection).
 #[must_use]
 pub fn csv_field(raw: &str) -> String {
-    let guarded = if raw.starts_with(['=', '+', '@', '\t', '\r']) {
+    let guarded = if runs_as_formula(raw) {
         format!("'{raw}")
     } else {
         raw.to_owned()
@@ -1164,5 +1190,50 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("Zoë"), "Zoë");
         assert_eq!(csv_field("=1+1"), "'=1+1");
+    }
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_run_are_neutralised() {
+        for (raw, out) in [
+            ("=1+1", "'=1+1"),
+            ("+1+1", "'+1+1"),
+            ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+            ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+            ("|calc", "'|calc"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "\"'\r=1\""),
+            ("\n=1", "\"'\n=1\""),
+            (" =1+1", "' =1+1"),
+            ("  @x", "'  @x"),
+            ("\u{FF1D}1+1", "'\u{FF1D}1+1"),
+            ("\u{FF0D}1+1", "'\u{FF0D}1+1"),
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"",
+            ),
+            ("-", "'-"),
+            ("-1-1", "'-1-1"),
+            ("-1e5", "'-1e5"),
+            ("-.5", "'-.5"),
+            ("-5.", "'-5."),
+            ("- 5", "'- 5"),
+        ] {
+            assert_eq!(csv_field(raw), out, "{raw:?}");
+        }
+        // Plain numbers, negative ones too, stay numbers; so does everything harmless.
+        for raw in [
+            "-12",
+            "-0.5",
+            "12",
+            "100.00",
+            "2026-01-05#-1",
+            "R-3",
+            "Zoë",
+            "",
+            " ",
+            "a=b",
+        ] {
+            assert_eq!(csv_field(raw), raw, "{raw:?}");
+        }
     }
 }
