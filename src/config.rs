@@ -157,7 +157,8 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
 
-    /// Bearer token that lets a Prometheus scraper read /metrics (admins can always read it).
+    /// Bearer token that lets a Prometheus scraper or a monitor read /metrics and
+    /// /health/detailed (admins can always read them).
     #[arg(long, env = "ROLLCALL_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
 

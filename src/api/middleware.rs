@@ -1,5 +1,6 @@
-//! Cross-cutting HTTP behaviour: request ids, access logs, Prometheus metrics, and turning every
-//! error answer that is not already JSON (404, 405, 413, panics) into `{"detail": "..."}`.
+//! Cross-cutting HTTP behaviour: request ids, access logs, Prometheus metrics, turning every
+//! error answer that is not already JSON (404, 405, 413, panics) into `{"detail": "..."}`, and
+//! the headers every answer or every photo of a person carries.
 
 use std::time::Instant;
 
@@ -219,6 +220,28 @@ pub fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Respo
         .unwrap_or("unknown panic");
     tracing::error!(panic = message, "handler panicked");
     detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response()
+}
+
+/// Every answer, errors and files included: browsers must take the declared content type as it
+/// is and never guess (an upload served as an image must not be run as a script or page).
+pub async fn nosniff<B>(mut response: Response<B>) -> Response<B> {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// Photos of people (face samples, class photos, avatars) and exports of personal data: kept
+/// in no cache, neither the browser's nor a proxy's.
+pub const NO_STORE: &str = "no-store";
+
+/// [`NO_STORE`] on every answer of a service (the avatar files).
+pub async fn no_store<B>(mut response: Response<B>) -> Response<B> {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+    response
 }
 
 /// Answer for paths that match no route.

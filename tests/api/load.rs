@@ -191,7 +191,8 @@ async fn load_is_served_or_shed_never_crashed() {
     check("mark", &marks, &[200, 503]);
 
     // Still healthy, still answering, memory bounded.
-    let resp = app.get("/health/detailed", None).await;
+    let admin = app.admin_token().await;
+    let resp = app.get("/health/detailed", Some(&admin)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let me = app.get("/api/auth/me", Some(&t1)).await;
     assert_eq!(me.status(), StatusCode::OK);

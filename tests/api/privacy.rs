@@ -54,7 +54,8 @@ async fn a_biometric_free_server_takes_attendance_manually() {
         .await)
     .await;
     assert_eq!(v["summary"]["present"], 1);
-    let health = ok(app.get("/health/detailed", None).await).await;
+    let admin = app.admin_token().await;
+    let health = ok(app.get("/health/detailed", Some(&admin)).await).await;
     assert_eq!(health["checks"]["models"]["status"], "turned_off");
 }
 
