@@ -147,17 +147,18 @@ pub async fn mark(
     if bytes.is_empty() {
         return Err(Error::Invalid("The image is empty".into()));
     }
-    let Some(content_type) = crate::vision::decode::mime_type(&bytes) else {
+    if crate::vision::decode::mime_type(&bytes).is_none() {
         return Err(Error::UnsupportedMedia(
             "The image must be a JPEG, PNG or WebP photo".into(),
         ));
-    };
+    }
     let kind = if config.live {
         crate::vision::pipeline::Subject::Portrait
     } else {
         crate::vision::pipeline::Subject::Class
     };
-    let (bytes, analysis) = engine.photo_keep(bytes, kind).await?;
+    // A saved photo is stored re-encoded, without its metadata (see `StoredPhoto`).
+    let (stored, analysis) = engine.photo_keep(bytes, kind, session.is_some()).await?;
     let found: Vec<FaceIn> = analysis
         .faces
         .iter()
@@ -195,7 +196,9 @@ pub async fn mark(
                 super::drafts::MAX_PHOTOS
             )));
         }
-        let sha = super::faces::sha256_hex(&bytes);
+        let stored = stored.ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("a saved photo without its stored copy"))
+        })?;
         let rows: Vec<([i64; 4], f64, Vec<u8>)> = found
             .iter()
             .map(|f| {
@@ -206,8 +209,16 @@ pub async fn mark(
                 )
             })
             .collect();
-        let photo = drafts::add_photo(&tx, &draft.id, &sha, content_type, size, &rows)?;
-        super::faces::store(&dir, &bytes).map_err(|e| Error::from_io("storing the photo", &e))?;
+        let photo = drafts::add_photo(
+            &tx,
+            &draft.id,
+            &stored.sha,
+            stored.content_type,
+            size,
+            &rows,
+        )?;
+        super::faces::store(&dir, &stored.bytes)
+            .map_err(|e| Error::from_io("storing the photo", &e))?;
         tx.commit().map_err(StorageError::from)?;
         let view = super::drafts::review_draft(conn, &draft, consent, &thresholds)?;
         let faces = view
