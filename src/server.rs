@@ -264,6 +264,8 @@ pub async fn serve(
             }
         }
     }
+    // New connections are refused from now on, not left waiting in the kernel's queue.
+    drop(listener);
     drop(stopping);
     let _ = stop.send(true);
     stop.closed().await;

@@ -478,6 +478,11 @@ async fn shutdown_lets_the_request_in_flight_finish_and_handlers_see_the_peer() 
         idle_closed.is_ok(),
         "an idle connection kept shutdown waiting"
     );
+    // ... new connections are refused (the listener is closed before connections are told) ...
+    assert!(
+        TcpStream::connect(server).await.is_err(),
+        "still accepting after shutdown"
+    );
     // ... the busy one is still served, ...
     assert!(
         !serving.is_finished(),
