@@ -749,6 +749,8 @@ fn student_for(
                         roll: key.to_owned(),
                         ..users::Profile::default()
                     },
+                    created_by: None,
+                    roll_confirmed: true,
                 },
             )?;
             Ok(user.id)
@@ -830,8 +832,9 @@ fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
                 Err(e @ crate::service::Error::Internal(_)) => return Err(e.into()),
                 Err(e) => return Ok(Err(e.to_string())),
             };
-            let result =
-                db.call_blocking(|c| Ok(faces::record(c, &faces_dir, &student, None, &checked)))?;
+            let result = db.call_blocking(|c| {
+                Ok(faces::record(c, &faces_dir, &student, None, &checked, true))
+            })?;
             match result {
                 Ok((_, n)) => {
                     students_seen.insert(student.clone());

@@ -97,6 +97,12 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_REQUIRE_CONSENT", default_value_t = true, action = clap::ArgAction::Set)]
     pub require_consent: bool,
 
+    /// Whether a face photo a student uploads of themselves waits for a teacher's or an
+    /// administrator's approval before it is matched in class photos (otherwise a student could
+    /// enrol someone else's face as their own).
+    #[arg(long, env = "ROLLCALL_REVIEW_SELF_UPLOADS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub review_self_uploads: bool,
+
     /// Whether faces are processed at all. `false`: a biometric-free school; face enrolment,
     /// photo marking and drafts answer 403 and attendance is taken manually.
     #[arg(long, env = "ROLLCALL_BIOMETRICS", default_value_t = true, action = clap::ArgAction::Set)]
@@ -141,21 +147,71 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_MAX_BODY_BYTES", default_value_t = 20 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
-    /// Failed logins allowed per account within the login window before 429.
+    /// Failed logins per account that cost nothing; after them each further attempt waits a
+    /// growing delay (`ROLLCALL_LOGIN_DELAY`, doubling, at most `ROLLCALL_LOGIN_DELAY_MAX`).
     #[arg(long, env = "ROLLCALL_LOGIN_MAX_FAILURES", default_value_t = 5)]
     pub login_max_failures: u32,
 
-    /// Account-related requests (login, register, password reset) allowed per client address per window.
+    /// Login attempts per client address per window that did not succeed (a successful login
+    /// gives its attempt back).
     #[arg(long, env = "ROLLCALL_LOGIN_MAX_PER_IP", default_value_t = 60)]
     pub login_max_per_ip: u32,
 
-    /// Length of the login rate-limit window, in seconds.
+    /// Length of the per-address window, in seconds; also how long an account must stay quiet
+    /// after its last delay before its failures are forgotten.
     #[arg(long, env = "ROLLCALL_LOGIN_WINDOW", default_value_t = 900)]
     pub login_window_secs: u64,
 
-    /// Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
+    /// Take the client address from X-Forwarded-For (only behind a trusted reverse proxy; see
+    /// `ROLLCALL_PROXY_HOPS`).
     #[arg(long, env = "ROLLCALL_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
+
+    // Authentication limits: the password-hashing pool, per-address allowances of registration
+    // and recovery, an account's login delays, recovery caps per account, proxy hops.
+    /// Password hashes (argon2id, 19 MiB of memory each) computed at the same time; other
+    /// requests wait for one. Default: the number of cores.
+    #[arg(long, env = "ROLLCALL_HASH_WORKERS")]
+    pub hash_workers: Option<usize>,
+
+    /// How long a request waits for a free hashing worker before it is answered 503 with
+    /// Retry-After, in milliseconds.
+    #[arg(long, env = "ROLLCALL_HASH_WAIT_MS", default_value_t = 2000)]
+    pub hash_wait_ms: u64,
+
+    /// First delay after an account's free failures, in seconds; it doubles with each further
+    /// failure.
+    #[arg(long, env = "ROLLCALL_LOGIN_DELAY", default_value_t = 30)]
+    pub login_delay_secs: u64,
+
+    /// Longest delay between two login attempts on one account, in seconds.
+    #[arg(long, env = "ROLLCALL_LOGIN_DELAY_MAX", default_value_t = 900)]
+    pub login_delay_max_secs: u64,
+
+    /// Registrations per client address per window.
+    #[arg(long, env = "ROLLCALL_REGISTER_MAX_PER_IP", default_value_t = 20)]
+    pub register_max_per_ip: u32,
+
+    /// Recovery requests (forgot-password, verify-otp and reset-password together) per client
+    /// address per window.
+    #[arg(long, env = "ROLLCALL_RECOVERY_MAX_PER_IP", default_value_t = 30)]
+    pub recovery_max_per_ip: u32,
+
+    /// Password-reset codes (and their e-mails) per account per hour; further requests get the
+    /// usual answer but nothing is queued and the current code stays valid.
+    #[arg(long, env = "ROLLCALL_RESET_MAX_PER_HOUR", default_value_t = 3)]
+    pub reset_max_per_hour: u32,
+
+    /// Wrong reset codes per account per 24 hours, across all its codes; reaching it ends the
+    /// current code and refuses every code until the oldest wrong one is a day old.
+    #[arg(long, env = "ROLLCALL_OTP_MAX_FAILURES_PER_DAY", default_value_t = 15)]
+    pub otp_max_failures_per_day: u32,
+
+    /// Reverse proxies in front of rollcall (with `ROLLCALL_TRUST_PROXY=true`): the client is the
+    /// address that many entries from the right of X-Forwarded-For, which the outermost trusted
+    /// proxy wrote. With fewer entries, the connection's own address is used.
+    #[arg(long, env = "ROLLCALL_PROXY_HOPS", default_value_t = 1)]
+    pub proxy_hops: u8,
 
     /// Bearer token that lets a Prometheus scraper or a monitor read /metrics and
     /// /health/detailed (admins can always read them).
@@ -430,6 +486,7 @@ impl Settings {
             self.login_max_failures > 0 && self.login_max_per_ip > 0 && self.login_window_secs > 0,
             "login rate limits must be positive"
         );
+        self.validate_auth_limits()?;
         ensure!(
             self.risk_threshold.is_finite() && (0.0..=100.0).contains(&self.risk_threshold),
             "ROLLCALL_RISK_THRESHOLD ({}) must be a percentage between 0 and 100",
@@ -519,6 +576,57 @@ impl Settings {
         Duration::from_secs(self.login_window_secs)
     }
 
+    fn validate_auth_limits(&self) -> anyhow::Result<()> {
+        if let Some(n) = self.hash_workers {
+            ensure!(
+                (1..=256).contains(&n),
+                "ROLLCALL_HASH_WORKERS must be between 1 and 256"
+            );
+        }
+        ensure!(
+            self.hash_wait_ms <= 60_000,
+            "ROLLCALL_HASH_WAIT_MS must be at most 60000"
+        );
+        ensure!(
+            self.login_delay_secs >= 1 && self.login_delay_secs <= self.login_delay_max_secs,
+            "ROLLCALL_LOGIN_DELAY must be at least 1 and at most ROLLCALL_LOGIN_DELAY_MAX"
+        );
+        ensure!(
+            self.login_delay_max_secs <= 86_400,
+            "ROLLCALL_LOGIN_DELAY_MAX must be at most 86400 (a day)"
+        );
+        ensure!(
+            self.register_max_per_ip > 0
+                && self.recovery_max_per_ip > 0
+                && self.reset_max_per_hour > 0
+                && self.otp_max_failures_per_day > 0,
+            "registration, recovery and reset limits must be positive"
+        );
+        ensure!(
+            (1..=16).contains(&self.proxy_hops),
+            "ROLLCALL_PROXY_HOPS must be between 1 and 16"
+        );
+        Ok(())
+    }
+
+    /// Concurrent password hashes: `ROLLCALL_HASH_WORKERS`, else the number of cores.
+    #[must_use]
+    pub fn hash_workers(&self) -> usize {
+        self.hash_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        })
+    }
+
+    /// Entries of X-Forwarded-For written by proxies we trust: 0 when the header is ignored.
+    #[must_use]
+    pub fn trusted_proxy_hops(&self) -> usize {
+        if self.trust_proxy {
+            usize::from(self.proxy_hops)
+        } else {
+            0
+        }
+    }
+
     /// The content-addressed store of enrolment photos.
     #[must_use]
     pub fn faces_dir(&self) -> PathBuf {
@@ -549,10 +657,12 @@ impl Settings {
         format!(
             "bind={} data_dir={} cache_dir={} mode={:?} jwt_secret={} access_ttl={}s refresh_ttl={}s \
              admin_email={} admin_password={} demo={} student_signup={} teacher_signup={} \
-             email_verification={} require_consent={} biometrics={} draft_retention_days={} face_retention_days={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
+             email_verification={} require_consent={} review_self_uploads={} biometrics={} draft_retention_days={} face_retention_days={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
              login_max_per_ip={} login_window={}s trust_proxy={} metrics_token={} \
              thresholds={}/{} late_counts_as_present={} risk_threshold={} smtp_host={:?} smtp_port={} smtp_tls={:?} smtp_user={:?} smtp_password={} smtp_from={} \
-             mail_max_attempts={} mail_retry={}s..{}s mail_poll={}ms",
+             mail_max_attempts={} mail_retry={}s..{}s mail_poll={}ms \
+             hash_workers={} hash_wait={}ms login_delay={}s..{}s register_max_per_ip={} recovery_max_per_ip={} \
+             reset_max_per_hour={} otp_max_failures_per_day={} proxy_hops={}",
             self.bind,
             self.data_dir.display(),
             self.resolved_cache_dir().display(),
@@ -567,6 +677,7 @@ impl Settings {
             self.allow_teacher_signup,
             self.require_email_verification,
             self.require_consent,
+            self.review_self_uploads,
             self.biometrics,
             self.draft_retention_days,
             self.face_retention_days,
@@ -591,6 +702,15 @@ impl Settings {
             self.mail_retry_base_secs,
             self.mail_retry_max_secs,
             self.mail_poll_ms,
+            self.hash_workers(),
+            self.hash_wait_ms,
+            self.login_delay_secs,
+            self.login_delay_max_secs,
+            self.register_max_per_ip,
+            self.recovery_max_per_ip,
+            self.reset_max_per_hour,
+            self.otp_max_failures_per_day,
+            self.proxy_hops,
         )
     }
 }
@@ -710,6 +830,27 @@ mod tests {
             let risk = parse(&[&format!("--risk-threshold={bad}")]);
             assert!(risk.validate().is_err(), "risk threshold {bad}");
         }
+    }
+
+    #[test]
+    fn authentication_limits_are_checked_and_trust_proxy_means_one_hop() {
+        for bad in [
+            &["--hash-workers", "0"][..],
+            &["--hash-wait-ms", "600000"],
+            &["--login-delay-secs", "0"],
+            &["--login-delay-secs", "60", "--login-delay-max-secs", "30"],
+            &["--recovery-max-per-ip", "0"],
+            &["--otp-max-failures-per-day", "0"],
+            &["--proxy-hops", "0"],
+        ] {
+            assert!(parse(bad).validate().is_err(), "{bad:?}");
+        }
+        assert_eq!(parse(&[]).trusted_proxy_hops(), 0);
+        assert_eq!(parse(&["--trust-proxy", "true"]).trusted_proxy_hops(), 1);
+        let two = parse(&["--trust-proxy", "true", "--proxy-hops", "2"]);
+        assert!(two.validate().is_ok());
+        assert_eq!(two.trusted_proxy_hops(), 2);
+        assert_eq!(parse(&["--hash-workers", "3"]).hash_workers(), 3);
     }
 
     #[test]

@@ -44,6 +44,14 @@ pub struct App {
 impl App {
     /// Validate settings, open and migrate the database, create the first admin if needed.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(service::clock::SystemClock)).await
+    }
+
+    /// [`App::build`] with the clock the authentication limits read (tests move it).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn service::clock::Clock>,
+    ) -> anyhow::Result<Self> {
         settings.validate()?;
         let limits = server::Limits::from_settings(&settings)?;
         let mailer = notify::Mailer::from_settings(&settings)?;
@@ -70,7 +78,7 @@ impl App {
         .await??;
         let s = Arc::clone(&settings);
         let db2 = db.clone();
-        let auth = tokio::task::spawn_blocking(move || Auth::new(db2, s, &secret)).await??;
+        let auth = tokio::task::spawn_blocking(move || Auth::new(db2, s, &secret, clock)).await??;
         let (_, openapi) = api::documented();
         let state = AppState {
             cache_dir: settings.resolved_cache_dir(),

@@ -307,8 +307,10 @@ route('/subject/([0-9a-f]{24})', async (id) => {
     h('tbody', {}, roster.map((st) => h('tr', {},
       h('th', { scope: 'row' }, st.name, st.verified ? null : h('span', { class: 'badge' }, 'not approved')),
       h('td', {}, st.roll || '–'),
-      h('td', {}, st.face_samples ? String(st.face_samples) : h('span', { class: 'badge warn' }, 'none')),
-      h('td', {}, h('a', { class: 'button', href: `#/subject/${id}/enrol/${st.student_id}` }, `Enrol face of ${st.name}`))))));
+      h('td', {}, st.face_samples ? String(st.face_samples) : h('span', { class: 'badge warn' }, 'none'),
+        st.face_samples_pending ? h('span', { class: 'badge warn' }, `${st.face_samples_pending} to approve`) : null),
+      h('td', {}, h('a', { class: 'button', href: `#/subject/${id}/enrol/${st.student_id}` },
+        st.face_samples_pending ? `Review face photos of ${st.name}` : `Enrol face of ${st.name}`))))));
   const draftList = drafts.length
     ? h('ul', { class: 'plain' }, drafts.map((d) => h('li', {},
       h('a', { href: `#/draft/${d.draft_id}` }, `Unconfirmed: ${d.date}, period ${d.slot} (${d.photos} photo${d.photos === 1 ? '' : 's'})`))))
@@ -371,7 +373,15 @@ route('/subject/([0-9a-f]{24})/enrol/([0-9a-f]{24})', async (subjectId, studentI
       h('ul', { class: 'thumbs' }, samples.map((x, i) => {
         const img = h('img', { alt: `Face photo ${i + 1} of ${st.name}, ${x.created_at.slice(0, 10)}` });
         imageUrl(x.image_url).then((u) => { urls.push(u); img.src = u; }).catch(() => {});
-        return h('li', {}, img, action('Delete', async () => {
+        // A photo the student uploaded of themselves is used only once a teacher approves it.
+        const review = x.approved ? null : [
+          h('span', { class: 'badge warn' }, 'uploaded by the student: is this them?'),
+          action('Approve', async () => {
+            await api('POST', `/api/students/${studentId}/faces/${x.id}/approve`);
+            notice(`Face photo ${i + 1} of ${st.name} approved.`);
+            await drawGallery();
+          }, { 'aria-label': `Approve face photo ${i + 1} of ${st.name}`, class: 'small' })];
+        return h('li', {}, img, review, action('Delete', async () => {
           await api('DELETE', `/api/students/${studentId}/faces/${x.id}`);
           notice(`Face photo ${i + 1} of ${st.name} deleted.`);
           await drawGallery();

@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit_log))
         .routes(routes!(run_retention))
         .routes(routes!(list_outbox))
+        .routes(routes!(read_message))
         .routes(routes!(retry_message))
         .routes(routes!(retry_dead))
 }
@@ -188,6 +189,7 @@ async fn create_user(
     let (college_name, profile) = body.profile.into_parts();
     let created = accounts::create(
         &state.db,
+        state.auth.hashing(),
         &admin,
         NewAccount {
             role: body.role,
@@ -349,6 +351,38 @@ async fn list_outbox(
     .await?;
     Ok(Json(OutboxList {
         messages: rows.into_iter().map(OutboxMessage::from).collect(),
+    }))
+}
+
+/// One outbox message with its body, as the recipient reads it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxMessageWithBody {
+    #[serde(flatten)]
+    pub message: OutboxMessage,
+    pub body_text: String,
+    pub body_html: Option<String>,
+}
+
+/// Read one message with its body: without an SMTP relay, how an administrator hands a user
+/// their password-reset code or verification link (these are never logged). Audited as
+/// `outbox.view`.
+#[utoipa::path(get, path = "/outbox/{id}", tag = "admin", params(("id" = i64, Path)),
+    responses((status = 200, body = OutboxMessageWithBody), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn read_message(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OutboxMessageWithBody>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::BadRequest("Invalid message id format".into()))?;
+    let m = mail::read_message(&state.db, &admin, id).await?;
+    Ok(Json(OutboxMessageWithBody {
+        message: m.row.into(),
+        body_text: m.body_text,
+        body_html: m.body_html,
     }))
 }
 

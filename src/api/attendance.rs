@@ -936,7 +936,8 @@ pub struct SessionResponse {
     /// A day summary imported by `rollcall import-seed`: `summary` holds its totals and no
     /// student has a status.
     pub imported: bool,
-    /// Every student enrolled now, by name.
+    /// Every student enrolled now, and every former student with a record in this session, by
+    /// name.
     pub records: Vec<SessionRecordOut>,
     pub summary: Summary,
 }

@@ -12,7 +12,7 @@ use super::AppState;
 use super::error::{ApiResult, Detail};
 use super::extract::{ApiJson, ApiQuery, AuthUser, ClientAddr};
 use crate::service::Error;
-use crate::service::auth::{Grant, Registration};
+use crate::service::auth::{Allowance, Grant, Registration};
 use crate::storage::users::{Profile, User};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -200,7 +200,9 @@ async fn register(
     client: ClientAddr,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> ApiResult<Json<AccountResponse>> {
-    state.auth.throttle_client(&client.0)?;
+    state
+        .auth
+        .throttle_client(Allowance::Registration, &client.0)?;
     let (college_name, profile) = body.profile.into_parts();
     let reg = Registration {
         role: body.role,
@@ -302,7 +304,7 @@ async fn forgot_password(
     client: ClientAddr,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> ApiResult<Json<Message>> {
-    state.auth.throttle_client(&client.0)?;
+    state.auth.throttle_client(Allowance::Recovery, &client.0)?;
     state.auth.forgot_password(&body.email).await?;
     Ok(message(
         "If an account exists with this email, you will receive an OTP shortly.",
@@ -317,7 +319,7 @@ async fn verify_otp(
     client: ClientAddr,
     ApiJson(body): ApiJson<OtpRequest>,
 ) -> ApiResult<Json<Message>> {
-    state.auth.throttle_client(&client.0)?;
+    state.auth.throttle_client(Allowance::Recovery, &client.0)?;
     state.auth.verify_otp(&body.email, &body.otp).await?;
     Ok(message("OTP verified successfully."))
 }
@@ -330,7 +332,7 @@ async fn reset_password(
     client: ClientAddr,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> ApiResult<Json<Message>> {
-    state.auth.throttle_client(&client.0)?;
+    state.auth.throttle_client(Allowance::Recovery, &client.0)?;
     state
         .auth
         .reset_password(&body.email, &body.otp, body.new_password)

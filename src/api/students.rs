@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::auth::Message;
 use super::error::{ApiResult, Detail};
-use super::extract::{ApiJson, ApiQuery, AuthUser, Staff, Student};
+use super::extract::{Admin, ApiJson, ApiQuery, AuthUser, Staff, Student};
 use super::subjects::image_path;
 use super::{AppState, parse_id, rfc3339};
 use crate::domain::{Id, Role};
@@ -34,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_faces))
         .routes(routes!(face_image))
         .routes(routes!(delete_face))
+        .routes(routes!(approve_face))
 }
 
 /// The seed's own `/students/...` paths, answering in its shapes (documented under "seed").
@@ -59,10 +60,16 @@ pub struct StudentResponse {
     pub consent_at: Option<String>,
     /// Who recorded the consent (the student or a staff member).
     pub consent_by: Option<String>,
+    /// Approved face samples, matched in class photos.
     pub face_samples: i64,
-    /// True while the student has no face sample (e.g. imported from the seed system, whose
-    /// stored faces are not usable): they cannot be recognised in photos until enrolled.
+    /// Face photos the student uploaded of themselves that await a teacher's approval.
+    pub face_samples_pending: i64,
+    /// True while the student has no approved face sample (e.g. imported from the seed system,
+    /// whose stored faces are not usable): they cannot be recognised in photos until enrolled.
     pub face_enrolment_needed: bool,
+    /// False while the roll number is only what the student typed when registering: staff
+    /// confirm it by setting it; until then adding students by roll does not find it.
+    pub roll_confirmed: bool,
     /// Link to the newest face photo.
     pub image_url: Option<String>,
     pub created_at: String,
@@ -84,7 +91,9 @@ impl From<StudentRecord> for StudentResponse {
             consent_at: s.consent_at.map(rfc3339),
             consent_by: s.consent_by.map(|i| i.to_string()),
             face_samples: s.faces,
+            face_samples_pending: s.faces_pending,
             face_enrolment_needed: s.faces == 0,
+            roll_confirmed: s.roll_confirmed,
             image_url,
             created_at: rfc3339(s.created_at),
         }
@@ -150,11 +159,14 @@ pub struct FaceSample {
     pub bbox: [i64; 4],
     pub score: f64,
     pub image_url: String,
+    /// False while a photo the student uploaded awaits staff approval (not matched until then).
+    pub approved: bool,
 }
 
 impl From<Sample> for FaceSample {
     fn from(s: Sample) -> Self {
         Self {
+            approved: s.approved,
             image_url: image_path(s.student_id.as_str(), s.id.as_str()),
             id: s.id.to_string(),
             created_at: rfc3339(s.created_at),
@@ -169,10 +181,13 @@ pub struct UploadResponse {
     pub message: String,
     pub image_url: String,
     pub sample_id: String,
-    /// Face samples the student now has (at most 10).
+    /// Approved face samples the student now has (at most 10).
     pub faces_total: i64,
     /// Sharpness of the face (variance of the Laplacian).
     pub sharpness: f64,
+    /// True when the photo waits for a teacher's approval before it is used (a student's own
+    /// upload, with `ROLLCALL_REVIEW_SELF_UPLOADS` on).
+    pub pending_review: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -226,6 +241,7 @@ async fn create_student(
         .collect::<Result<Vec<_>, _>>()?;
     let (student, password) = students::create(
         &state.db,
+        state.auth.hashing(),
         &user,
         NewStudent {
             name: body.name,
@@ -284,14 +300,15 @@ async fn update_student(
     Ok(Json(s.into()))
 }
 
-/// Delete a student for good: account, enrolments, face samples and their images (audited).
+/// Delete a student for good: account, enrolments, attendance records, face samples and their
+/// images (administrators only, audited; a teacher removes a student from their subject).
 #[utoipa::path(delete, path = "/{id}", tag = "students", params(("id" = String, Path)),
     responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
     security(("bearer" = [])))]
 async fn delete_student(
     State(state): State<AppState>,
-    Staff(user): Staff,
+    Admin(user): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Message>> {
     let dir = state.settings.faces_dir();
@@ -382,14 +399,23 @@ async fn enrol(
         &state.db,
         &state.faces,
         &dir,
-        state.settings.require_consent,
+        faces::UploadPolicy {
+            require_consent: state.settings.require_consent,
+            review_self_uploads: state.settings.review_self_uploads,
+        },
         user,
         student.clone(),
         bytes.to_vec(),
     )
     .await?;
+    let pending_review = !done.sample.approved;
     Ok(UploadResponse {
-        message: "Photo uploaded and face registered successfully".into(),
+        message: if pending_review {
+            "Photo uploaded; a teacher will check it before it is used for attendance".into()
+        } else {
+            "Photo uploaded and face registered successfully".into()
+        },
+        pending_review,
         image_url: image_path(student.as_str(), done.sample.id.as_str()),
         sample_id: done.sample.id.to_string(),
         faces_total: done.faces_total,
@@ -467,6 +493,30 @@ async fn face_image(
         .into_response())
 }
 
+/// Approve a face photo the student uploaded of themselves, so that it is matched in class
+/// photos (their teachers, administrators; audited).
+#[utoipa::path(post, path = "/{id}/faces/{sample_id}/approve", tag = "students",
+    params(("id" = String, Path), ("sample_id" = String, Path)),
+    responses((status = 200, body = FaceSample), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn approve_face(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    Path((id, sample_id)): Path<(String, String)>,
+) -> ApiResult<Json<FaceSample>> {
+    let dir = state.settings.faces_dir();
+    let sample = faces::approve(
+        &state.db,
+        &dir,
+        &user,
+        parse_id("id", &id)?,
+        parse_id("sample_id", &sample_id)?,
+    )
+    .await?;
+    Ok(Json(sample.into()))
+}
+
 /// Delete one face sample.
 #[utoipa::path(delete, path = "/{id}/faces/{sample_id}", tag = "students",
     params(("id" = String, Path), ("sample_id" = String, Path)),
@@ -526,14 +576,18 @@ fn seed_percentage(pct: f64, counted: i64) -> Value {
 }
 
 /// The seed's profile body (2.2.1), with attendance figures computed from the records.
+/// A teacher sees only the subjects they teach the student.
 async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResult<Json<Value>> {
-    let s = students::get(&state.db, user, id).await?;
-    let subjects = subjects::of_student(&state.db, s.id.clone()).await?;
+    let attendance::ScopedProfile {
+        student: s,
+        subjects,
+        figures,
+        recent,
+    } = attendance::profile(&state.db, user, id, 5).await?;
     let image_url = s
         .latest_sample
         .as_ref()
         .map(|x| image_path(s.id.as_str(), x.as_str()));
-    let figures = attendance::of_student(&state.db, s.id.clone()).await?;
     let mut all = Counts::default();
     for f in &figures {
         all.present += f.counts.present;
@@ -542,8 +596,7 @@ async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResu
         all.absent += f.counts.absent;
     }
     let pct = attendance::percentage(&all);
-    let recent: Vec<Value> = attendance::recent(&state.db, s.id.clone(), 5)
-        .await?
+    let recent: Vec<Value> = recent
         .into_iter()
         .map(|r| {
             json!({"id": r.session_id, "date": r.date, "period": r.slot,

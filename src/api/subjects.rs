@@ -14,7 +14,7 @@ use super::error::{ApiResult, Detail};
 use super::extract::{ApiJson, AuthUser, Staff, Teacher};
 use super::{AppState, parse_id, rfc3339};
 use crate::service::Error;
-use crate::service::subjects::{self, SubjectDetail, SubjectInput};
+use crate::service::subjects::{self, SubjectDetail, SubjectInput, TeacherRef};
 use crate::storage::subjects::{Enrolled, RosterEntry};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -23,6 +23,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_subject, update_subject, delete_subject))
         .routes(routes!(add_students, roster))
         .routes(routes!(remove_student))
+        .routes(routes!(add_teacher))
+        .routes(routes!(remove_teacher))
 }
 
 /// The seed's `/settings/...` subject and roster paths, answering in its shapes (documented
@@ -132,7 +134,10 @@ pub struct RosterStudent {
     /// The teacher approved the enrolment (only approved students are matched in photos).
     pub verified: bool,
     pub enrolled_at: String,
+    /// Approved face samples, matched in class photos.
     pub face_samples: i64,
+    /// Face photos the student uploaded of themselves that wait for a teacher's approval.
+    pub face_samples_pending: i64,
     /// Link to the newest face photo, if any.
     pub avatar: Option<String>,
 }
@@ -159,15 +164,17 @@ impl From<RosterEntry> for RosterStudent {
             verified: e.verified,
             enrolled_at: rfc3339(e.enrolled_at),
             face_samples: e.faces,
+            face_samples_pending: e.faces_pending,
             avatar,
         }
     }
 }
 
-/// Create a subject; an existing code adds the caller as a co-teacher and returns that subject.
+/// Create a subject (a teacher becomes its first teacher); 409 if the code is in use: its
+/// teachers or an administrator add co-teachers (`POST /api/subjects/{id}/teachers`).
 #[utoipa::path(post, path = "", tag = "subjects", request_body = SubjectRequest,
     responses((status = 200, body = SubjectResponse), (status = 400, body = Detail), (status = 401, body = Detail),
-              (status = 403, body = Detail), (status = 422, body = Detail)),
+              (status = 403, body = Detail), (status = 409, body = Detail), (status = 422, body = Detail)),
     security(("bearer" = [])))]
 async fn create_subject(
     State(state): State<AppState>,
@@ -229,7 +236,8 @@ async fn update_subject(
     Ok(Json(SubjectResponse::detail(d)))
 }
 
-/// Delete a subject and its enrolments.
+/// Delete a subject with its enrolments; one with recorded attendance sessions only by an
+/// administrator (its history goes with it).
 #[utoipa::path(delete, path = "/{id}", tag = "subjects", params(("id" = String, Path)),
     responses((status = 200, body = Message), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
@@ -249,11 +257,13 @@ fn parse_ids(field: &str, raw: &[String]) -> Result<Vec<crate::domain::Id>, Erro
     raw.iter().map(|s| parse_id(field, s)).collect()
 }
 
-/// Enrol students by id and/or roll number (approved at once).
+/// Enrol students by id and/or roll number (approved at once). A teacher adds students they
+/// created or who are in no other teacher's class; anyone else is refused (403) and joins the
+/// subject themselves, or an administrator adds them.
 #[utoipa::path(post, path = "/{id}/students", tag = "subjects", params(("id" = String, Path)),
     request_body = AddStudentsRequest,
     responses((status = 200, body = Added), (status = 400, body = Detail), (status = 403, body = Detail),
-              (status = 404, body = Detail)),
+              (status = 404, body = Detail), (status = 409, body = Detail)),
     security(("bearer" = [])))]
 async fn add_students(
     State(state): State<AppState>,
@@ -300,6 +310,58 @@ async fn remove_student(
     }))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AddTeacherRequest {
+    /// The teacher's account id (24 hex); or give `email`.
+    #[serde(default)]
+    pub teacher_id: Option<String>,
+    /// The teacher's e-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// Make another teacher a co-teacher of the subject (its teachers, administrators; audited).
+#[utoipa::path(post, path = "/{id}/teachers", tag = "subjects", params(("id" = String, Path)),
+    request_body = AddTeacherRequest,
+    responses((status = 200, body = SubjectResponse), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
+    security(("bearer" = [])))]
+async fn add_teacher(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AddTeacherRequest>,
+) -> ApiResult<Json<SubjectResponse>> {
+    let id = parse_id("id", &id)?;
+    let teacher = match (body.teacher_id, body.email) {
+        (Some(t), None) => TeacherRef::Id(parse_id("teacher_id", t.trim())?),
+        (None, Some(e)) => TeacherRef::Email(e),
+        _ => {
+            return Err(Error::Invalid("give exactly one of teacher_id and email".into()).into());
+        }
+    };
+    let d = subjects::add_teacher(&state.db, &user, id, teacher).await?;
+    Ok(Json(SubjectResponse::detail(d)))
+}
+
+/// Remove a teacher from the subject: an administrator removes anyone, a teacher only
+/// themselves and never as its last teacher (audited).
+#[utoipa::path(delete, path = "/{id}/teachers/{teacher_id}", tag = "subjects",
+    params(("id" = String, Path), ("teacher_id" = String, Path)),
+    responses((status = 200, body = SubjectResponse), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 409, body = Detail)),
+    security(("bearer" = [])))]
+async fn remove_teacher(
+    State(state): State<AppState>,
+    Staff(user): Staff,
+    Path((id, teacher_id)): Path<(String, String)>,
+) -> ApiResult<Json<SubjectResponse>> {
+    let id = parse_id("id", &id)?;
+    let teacher = parse_id("teacher_id", &teacher_id)?;
+    let d = subjects::remove_teacher(&state.db, &user, id, teacher).await?;
+    Ok(Json(SubjectResponse::detail(d)))
+}
+
 // ---- seed paths ----
 
 /// The seed answers "not yours" and "not there" alike on its roster paths.
@@ -312,9 +374,11 @@ fn seed_access(e: Error) -> Error {
     }
 }
 
+/// The seed's add-subject for a teacher's own new subject; a code already in use is a 409 (the
+/// seed made the caller a co-teacher of that subject).
 #[utoipa::path(post, path = "/settings/add-subject", tag = "seed",
     request_body = SubjectRequest,
-    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 422, body = Detail)),
+    responses((status = 200, body = Object), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 409, body = Detail), (status = 422, body = Detail)),
     security(("bearer" = [])))]
 async fn seed_add_subject(
     State(state): State<AppState>,

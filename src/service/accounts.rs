@@ -1,7 +1,8 @@
 //! Administration of accounts: the first administrator, demo accounts, and admin-created users.
 
 use super::auth::{AuthUser, checked_profile, optional_text, required_text};
-use super::{Error, Result, blocking, password};
+use super::password::{self, HashPool};
+use super::{Error, Result};
 use crate::config::Settings;
 use crate::domain::{Email, Id, Role};
 use crate::storage::users::{self, NewUser, Profile, User};
@@ -27,7 +28,12 @@ pub struct Created {
 }
 
 /// Create a verified account of any role (administrators only).
-pub async fn create(db: &Db, admin: &AuthUser, new: NewAccount) -> Result<Created> {
+pub async fn create(
+    db: &Db,
+    hashing: &HashPool,
+    admin: &AuthUser,
+    new: NewAccount,
+) -> Result<Created> {
     let email = Email::parse(&new.email)
         .ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
     let name = required_text("name", &new.name, 100)?;
@@ -43,7 +49,7 @@ pub async fn create(db: &Db, admin: &AuthUser, new: NewAccount) -> Result<Create
             (pw.clone(), Some(pw))
         }
     };
-    let hash = blocking(move || password::hash(&pw)).await??;
+    let hash = hashing.hash(pw).await?;
     let record = NewUser {
         email,
         name,
@@ -52,6 +58,8 @@ pub async fn create(db: &Db, admin: &AuthUser, new: NewAccount) -> Result<Create
         college_name,
         is_verified: true,
         profile,
+        created_by: Some(admin.id.clone()),
+        roll_confirmed: true,
     };
     let actor = admin.id.clone();
     let user = db
@@ -210,6 +218,8 @@ pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
             college_name: String::new(),
             is_verified: true,
             profile,
+            created_by: None,
+            roll_confirmed: true,
         };
         db.call_blocking(|conn| {
             let tx = conn.transaction()?;

@@ -19,7 +19,7 @@ use super::{Error, Result};
 use crate::domain::{Id, Role};
 use crate::storage::Db;
 use crate::storage::analytics as store;
-use crate::storage::attendance::{Counts, members};
+use crate::storage::attendance::{Counts, report_members};
 use crate::storage::subjects::{self, Subject};
 
 /// How figures are computed (from the settings).
@@ -353,7 +353,8 @@ pub struct StudentTotals {
     pub counts: Counts,
 }
 
-/// The subject's enrolled students below the threshold, lowest first (then by name).
+/// The subject's students (enrolled, or with records in it) below the threshold, lowest first
+/// (then by name).
 /// Teachers of the subject and administrators.
 pub async fn students_at_risk(
     db: &Db,
@@ -368,7 +369,9 @@ pub async fn students_at_risk(
         let counts: HashMap<Id, Counts> = store::students_of(conn, &subject, &off)?
             .into_iter()
             .collect();
-        let mut list: Vec<(f64, StudentTotals)> = members(conn, &subject)?
+        // Former students with records in the subject are listed too: leaving the class does
+        // not take anyone off the at-risk list of the sessions they missed.
+        let mut list: Vec<(f64, StudentTotals)> = report_members(conn, &subject)?
             .into_iter()
             .filter_map(|m| {
                 let c = counts.get(&m.id).copied().unwrap_or_default();

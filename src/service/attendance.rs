@@ -414,6 +414,7 @@ pub(crate) fn session_of(
         }
         None => today,
     };
+    check_session_day(day, today)?;
     if let Some(s) = slot
         && !(0..=99).contains(&s)
     {
@@ -533,6 +534,23 @@ pub fn percentage(c: &Counts) -> f64 {
     #[allow(clippy::cast_precision_loss)]
     let p = (c.present + c.late) as f64 * 100.0 / denominator as f64;
     (p * 100.0).round() / 100.0
+}
+
+/// The first day attendance may be recorded for.
+const FIRST_SESSION_DAY: time::Date = time::macros::date!(2000 - 01 - 01);
+
+/// A session's day is a real school day: not before [`FIRST_SESSION_DAY`] and not after
+/// tomorrow (one day of slack for a laptop whose clock or time zone is off).
+fn check_session_day(day: time::Date, today: time::Date) -> Result<()> {
+    let latest = today.next_day().unwrap_or(today);
+    if day < FIRST_SESSION_DAY || day > latest {
+        return Err(Error::Invalid(format!(
+            "date must be between {} and {} (attendance is not recorded ahead of time)",
+            format_date(FIRST_SESSION_DAY),
+            format_date(latest)
+        )));
+    }
+    Ok(())
 }
 
 fn format_date(d: time::Date) -> String {
@@ -875,6 +893,70 @@ pub async fn recent(db: &Db, student: Id, limit: u32) -> Result<Vec<RecentRecord
         .collect())
 }
 
+/// A student's profile as `user` may see it: the student themselves and administrators see every
+/// subject; a teacher only the subjects they teach the student (their figures and records).
+pub struct ScopedProfile {
+    pub student: crate::storage::students::StudentRecord,
+    pub subjects: Vec<crate::storage::subjects::Enrolled>,
+    pub figures: Vec<SubjectFigures>,
+    pub recent: Vec<RecentRecord>,
+}
+
+pub async fn profile(
+    db: &Db,
+    user: &AuthUser,
+    student: Id,
+    recent_limit: u32,
+) -> Result<ScopedProfile> {
+    let user = user.clone();
+    run(db, move |conn| {
+        let record = super::students::visible(conn, &user, &student)?;
+        let mut subjects = crate::storage::subjects::of_student(conn, &student)?;
+        let scope: Option<Vec<Id>> = if user.role == Role::Teacher {
+            let mut own = Vec::new();
+            for e in &subjects {
+                if crate::storage::subjects::is_teacher(conn, &e.subject.id, &user.id)? {
+                    own.push(e.subject.id.clone());
+                }
+            }
+            subjects.retain(|e| own.contains(&e.subject.id));
+            Some(own)
+        } else {
+            None
+        };
+        let figures = store::of_student(conn, &student)?
+            .into_iter()
+            .filter(|(id, ..)| scope.as_ref().is_none_or(|s| s.contains(id)))
+            .map(|(subject_id, name, code, counts)| SubjectFigures {
+                percentage: percentage(&counts),
+                subject_id,
+                name,
+                code,
+                counts,
+            })
+            .collect();
+        let recent = store::recent_in(conn, &student, scope.as_deref(), recent_limit)?
+            .into_iter()
+            .map(
+                |(session_id, subject_id, date, slot, status)| RecentRecord {
+                    session_id,
+                    subject_id,
+                    date,
+                    slot,
+                    status,
+                },
+            )
+            .collect();
+        Ok(ScopedProfile {
+            student: record,
+            subjects,
+            figures,
+            recent,
+        })
+    })
+    .await
+}
+
 /// The caller's own figures (students only).
 pub async fn mine(db: &Db, user: &AuthUser) -> Result<Vec<SubjectFigures>> {
     if user.role != Role::Student {
@@ -951,8 +1033,10 @@ pub struct Csv {
     pub text: String,
 }
 
+/// The CSV table of `sessions`: a row per enrolled student, and per former student who has a
+/// record in one of them (so the totals add up to the sessions' counts).
 fn table(conn: &rusqlite::Connection, subject: &Id, sessions: &[store::Session]) -> Result<String> {
-    let members = store::members(conn, subject)?;
+    let members = store::report_members(conn, subject)?;
     let mut header = vec!["name".to_owned(), "roll".to_owned()];
     let mut marks: Vec<HashMap<Id, String>> = Vec::with_capacity(sessions.len());
     for s in sessions {
@@ -972,6 +1056,10 @@ fn table(conn: &rusqlite::Connection, subject: &Id, sessions: &[store::Session])
     );
     let mut out = csv_line(&header);
     for m in &members {
+        let enrolled = store::is_member(conn, subject, &m.id)?;
+        if !enrolled && !marks.iter().any(|s| s.contains_key(&m.id)) {
+            continue;
+        }
         let mut row = vec![m.name.clone(), m.roll.clone()];
         let mut counts = Counts::default();
         for session in &marks {
@@ -1127,17 +1215,20 @@ pub async fn session_view(db: &Db, user: &AuthUser, session: Id) -> Result<Sessi
             .map(|(id, status, source)| (id, (status, source)))
             .collect();
         let counts = store::kept_counts(conn, &s.id)?;
-        let lines = store::members(conn, &s.subject_id)?
-            .into_iter()
-            .map(|student| {
-                let record = records.remove(&student.id);
-                SessionLine {
-                    student,
-                    status: record.as_ref().map(|r| r.0.clone()),
-                    source: record.map(|r| r.1),
-                }
-            })
-            .collect();
+        let mut lines = Vec::new();
+        for student in store::report_members(conn, &s.subject_id)? {
+            let record = records.remove(&student.id);
+            // A student no longer enrolled is listed where they have a record, so that the
+            // lines add up to the session's counts.
+            if record.is_none() && !store::is_member(conn, &s.subject_id, &student.id)? {
+                continue;
+            }
+            lines.push(SessionLine {
+                student,
+                status: record.as_ref().map(|r| r.0.clone()),
+                source: record.map(|r| r.1),
+            });
+        }
         Ok(SessionView {
             session: s,
             subject_name: subject.name,
@@ -1180,6 +1271,22 @@ mod tests {
         assert_eq!(decode_image("data:image/png;base64,").ok(), Some(vec![]));
         let huge = "A".repeat(MAX_BASE64_LEN + 4);
         assert!(matches!(decode_image(&huge), Err(Error::TooLarge(_))));
+    }
+
+    #[test]
+    fn session_days_are_real_school_days() {
+        use time::macros::date;
+        let today = date!(2026 - 12 - 06);
+        assert!(check_session_day(today, today).is_ok());
+        assert!(
+            check_session_day(date!(2026 - 12 - 07), today).is_ok(),
+            "tomorrow: slack"
+        );
+        assert!(check_session_day(date!(2026 - 12 - 08), today).is_err());
+        assert!(check_session_day(date!(2000 - 01 - 01), today).is_ok());
+        assert!(check_session_day(date!(1999 - 12 - 31), today).is_err());
+        assert!(check_session_day(date!(0000 - 01 - 01), today).is_err());
+        assert!(check_session_day(date!(9999 - 12 - 31), today).is_err());
     }
 
     #[test]

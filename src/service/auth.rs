@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use super::password;
-use super::ratelimit::RateLimiter;
+use super::clock::Clock;
+use super::password::{self, HashPool};
+use super::ratelimit::{self, LoginPolicy, RateLimiter};
 use super::tokens::{self, Claims, Keys};
-use super::{Error, Result, blocking};
+use super::{Error, Result};
 use crate::config::Settings;
 use crate::domain::{Email, Id, Role};
 use crate::notify::templates;
+use crate::storage::limits::{self, RecoveryEvent};
 use crate::storage::users::{self, NewUser, Profile, User};
 use crate::storage::{Db, audit, now_unix, outbox, sessions};
 
@@ -18,6 +20,12 @@ const VERIFICATION_TTL_SECS: i64 = 24 * 3600;
 const OTP_TTL_SECS: i64 = 10 * 60;
 /// Wrong codes allowed per reset request (shared by verify-otp and reset-password).
 pub const OTP_MAX_ATTEMPTS: i64 = 5;
+/// The window of `ROLLCALL_RESET_MAX_PER_HOUR`.
+const RESET_CAP_WINDOW_SECS: i64 = 3600;
+/// The window of `ROLLCALL_OTP_MAX_FAILURES_PER_DAY`.
+const OTP_FAILURE_WINDOW_SECS: i64 = 24 * 3600;
+/// Longest account key kept for the login limits (longer input is cut, never stored whole).
+const MAX_ACCOUNT_KEY_CHARS: usize = 320;
 const INVALID_LOGIN: &str = "Invalid email or password";
 const INVALID_TOKEN: &str = "Invalid token";
 const INVALID_OTP: &str = "Invalid or expired OTP";
@@ -50,25 +58,54 @@ pub struct Grant {
     pub expires_in: u64,
 }
 
+/// The per-address allowances other than logins (which [`Auth::login`] counts itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allowance {
+    Registration,
+    /// forgot-password, verify-otp and reset-password together.
+    Recovery,
+}
+
 pub struct Auth {
     db: Db,
     settings: Arc<Settings>,
     keys: Keys,
-    account_failures: RateLimiter,
-    client_attempts: RateLimiter,
+    clock: Arc<dyn Clock>,
+    /// Every password hash and check a request causes runs here (bounded CPU and memory).
+    hashing: HashPool,
+    login_policy: LoginPolicy,
+    login_per_client: RateLimiter,
+    registration_per_client: RateLimiter,
+    recovery_per_client: RateLimiter,
     /// A real argon2 hash checked when the account does not exist, so both paths cost the same.
     dummy_hash: String,
 }
 
 impl Auth {
-    pub fn new(db: Db, settings: Arc<Settings>, secret: &[u8]) -> anyhow::Result<Self> {
+    pub fn new(
+        db: Db,
+        settings: Arc<Settings>,
+        secret: &[u8],
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let window = settings.login_window();
+        let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX / 4);
         Ok(Self {
             keys: Keys::new(secret),
-            account_failures: RateLimiter::new(
-                settings.login_max_failures,
-                settings.login_window(),
+            clock,
+            hashing: HashPool::new(
+                settings.hash_workers(),
+                std::time::Duration::from_millis(settings.hash_wait_ms),
             ),
-            client_attempts: RateLimiter::new(settings.login_max_per_ip, settings.login_window()),
+            login_policy: LoginPolicy {
+                free: i64::from(settings.login_max_failures),
+                base: secs(settings.login_delay_secs),
+                max: secs(settings.login_delay_max_secs),
+                forget_after: secs(settings.login_window_secs),
+            },
+            login_per_client: RateLimiter::new(settings.login_max_per_ip, window),
+            registration_per_client: RateLimiter::new(settings.register_max_per_ip, window),
+            recovery_per_client: RateLimiter::new(settings.recovery_max_per_ip, window),
             dummy_hash: password::hash(&password::generate())?,
             db,
             settings,
@@ -80,10 +117,21 @@ impl Auth {
         &self.keys
     }
 
-    /// Count one account-related request from `client`; 429 once its allowance is spent.
-    pub fn throttle_client(&self, client: &str) -> Result<()> {
-        self.client_attempts
-            .check_and_hit(client)
+    /// The pool every password hash goes through (also for accounts staff create).
+    #[must_use]
+    pub fn hashing(&self) -> &HashPool {
+        &self.hashing
+    }
+
+    /// Count one registration or recovery request from `client`; 429 once that allowance of its
+    /// address is spent. Each allowance is separate, so one kind cannot lock out another.
+    pub fn throttle_client(&self, allowance: Allowance, client: &str) -> Result<()> {
+        let limiter = match allowance {
+            Allowance::Registration => &self.registration_per_client,
+            Allowance::Recovery => &self.recovery_per_client,
+        };
+        limiter
+            .check_and_hit(&ratelimit::client_key(client))
             .map_err(|retry_after| Error::RateLimited { retry_after })
     }
 
@@ -121,8 +169,7 @@ impl Auth {
             return Err(Error::BadRequest("Phone number required".into()));
         }
 
-        let pw = reg.password;
-        let hash = blocking(move || password::hash(&pw)).await??;
+        let hash = self.hashing.hash(reg.password).await?;
         let verified = !self.settings.require_email_verification;
         let new = NewUser {
             email,
@@ -132,6 +179,9 @@ impl Auth {
             college_name,
             is_verified: verified,
             profile,
+            created_by: None,
+            // Roll numbers come from staff: what a student types here is shown, never matched.
+            roll_confirmed: false,
         };
         let link_base = self.settings.base_url();
         let token = tokens::random_secret();
@@ -159,7 +209,6 @@ impl Auth {
                         "email_verification",
                         &user,
                         &templates::email_verification(&user.name, &link),
-                        &link,
                     )?;
                 }
                 audit::record(
@@ -176,43 +225,84 @@ impl Auth {
         user.ok_or_else(|| Error::BadRequest("Email already registered".into()))
     }
 
+    /// Log in. Limits, in this order: the client address's allowance of failed logins (an
+    /// attempt is counted before its password is checked and given back unless the password
+    /// was wrong); the account's delay, read without writing (a locked account costs no hashing
+    /// worker); a hashing worker (503 when none frees up in time; nothing is counted); then the
+    /// attempt is counted on the account in one transaction, which is what makes the free
+    /// failures exact under concurrency, and only then is the password checked.
     pub async fn login(&self, email: &str, pw: String, client: &str) -> Result<Grant> {
-        self.throttle_client(client)?;
-        let key = email.trim().to_lowercase();
-        self.account_failures
-            .check(&key)
+        let address = ratelimit::client_key(client);
+        self.login_per_client
+            .check_and_hit(&address)
             .map_err(|retry_after| Error::RateLimited { retry_after })?;
-        let user = match Email::parse(email) {
-            Some(e) => self.db.call(move |c| users::by_email(c, &e)).await?,
-            None => None,
-        };
+        let outcome = self.login_counted(email, pw, client).await;
+        if !matches!(outcome, Err(Error::Unauthorized(_))) {
+            self.login_per_client.undo(&address);
+        }
+        outcome
+    }
+
+    async fn login_counted(&self, email: &str, pw: String, client: &str) -> Result<Grant> {
+        let account = account_key(email);
+        let key = account.clone();
+        let now = self.clock.now();
+        if let Some(row) = self
+            .db
+            .call(move |c| limits::login_throttle(c, &key))
+            .await?
+            .filter(|r| now < r.blocked_until)
+        {
+            return Err(wait_secs(row.blocked_until - now));
+        }
+        let mut slot = self.hashing.acquire().await?;
+        let (key, policy, now) = (account.clone(), self.login_policy, self.clock.now());
+        let parsed = Email::parse(email);
+        let admitted = self
+            .db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let decision = policy.admit(limits::login_throttle(&tx, &key)?, now);
+                let Ok(counted) = decision else {
+                    return Ok(decision.map(|_| None));
+                };
+                limits::forget_quiet_accounts(&tx, now)?;
+                limits::put_login_throttle(&tx, &key, counted)?;
+                let user = match &parsed {
+                    Some(e) => users::by_email(&tx, e)?,
+                    None => None,
+                };
+                tx.commit()?;
+                Ok(Ok(user))
+            })
+            .await?;
+        let user = admitted.map_err(wait_secs)?;
         let stored = user
             .as_ref()
             .map_or_else(|| self.dummy_hash.clone(), |u| u.password_hash.clone());
         let legacy = password::is_legacy(&stored);
-        let (ok, pw) = blocking(move || {
-            let ok = password::verify(&pw, &stored);
-            (ok, pw)
-        })
-        .await?;
-        let Some(user) = user.filter(|_| ok) else {
-            self.account_failures.hit(&key);
+        let verified = slot.verify(pw.clone(), stored).await?;
+        let Some(user) = user.filter(|_| verified) else {
             return Err(Error::Unauthorized(INVALID_LOGIN.into()));
         };
         if legacy {
-            self.upgrade_legacy_hash(&user.id, pw).await?;
+            let hash = slot.hash(pw.trim().to_owned()).await?;
+            self.store_upgraded_hash(&user.id, hash).await?;
         }
+        drop(slot);
         if !user.is_verified && self.settings.require_email_verification {
+            // The password was right: the attempt is not a failure.
+            self.db
+                .call(move |c| limits::clear_login_throttle(c, &account))
+                .await?;
             return Err(Error::Forbidden("Please verify your email first..".into()));
         }
-        self.account_failures.clear(&key);
-        self.start_session(user, client.to_owned()).await
+        self.start_session(user, client.to_owned(), account).await
     }
 
-    /// Replace an imported seed account's bcrypt hash by argon2id of the password that has just
-    /// matched it (trimmed, as the seed hashed it), so that no one has to reset their password.
-    async fn upgrade_legacy_hash(&self, id: &Id, pw: String) -> Result<()> {
-        let hash = blocking(move || password::hash(pw.trim())).await??;
+    /// Replace an imported seed account's bcrypt hash by the argon2id hash of the password that
+    /// has just matched it (trimmed, as the seed hashed it), so that no one has to reset it.
+    async fn store_upgraded_hash(&self, id: &Id, hash: String) -> Result<()> {
         let id = id.clone();
         self.db
             .call(move |conn| {
@@ -232,7 +322,8 @@ impl Auth {
         Ok(())
     }
 
-    async fn start_session(&self, user: User, client: String) -> Result<Grant> {
+    /// Open a session and forget the account's counted login attempts.
+    async fn start_session(&self, user: User, client: String, account: String) -> Result<Grant> {
         let sid = tokens::random_secret();
         let refresh = tokens::random_secret();
         let refresh_hash = tokens::sha256_hex(&refresh);
@@ -243,6 +334,7 @@ impl Auth {
                 let tx = conn.transaction()?;
                 sessions::create(&tx, &sid2, &uid, expires_at, &client)?;
                 sessions::insert_refresh(&tx, &refresh_hash, &sid2, expires_at)?;
+                limits::clear_login_throttle(&tx, &account)?;
                 audit::record(&tx, Some(&uid), "auth.login", None, &client)?;
                 tx.commit()?;
                 Ok(())
@@ -415,25 +507,32 @@ impl Auth {
     }
 
     /// Start a password reset: a 6-digit code valid for 10 minutes is queued for the account's
-    /// e-mail. The answer never says whether the account exists.
+    /// e-mail. The answer never says whether the account exists. Past the account's hourly cap
+    /// of codes the answer is the same, but nothing is queued and the current code stays valid.
     pub async fn forgot_password(&self, email: &str) -> Result<()> {
         let email = Email::parse(email)
             .ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
         let otp = format!("{:06}", rand::random_range(0..1_000_000u32));
         let otp_hash = self.keys.mac("password-reset", &otp);
+        let now = self.clock.now();
+        let cap = i64::from(self.settings.reset_max_per_hour);
         self.db
             .call(move |conn| {
                 let tx = conn.transaction()?;
                 let Some(user) = users::by_email(&tx, &email)? else {
                     return Ok(());
                 };
-                users::put_reset(&tx, &user.id, &otp_hash, now_unix() + OTP_TTL_SECS)?;
+                let since = now - RESET_CAP_WINDOW_SECS;
+                if limits::count_recovery(&tx, &user.id, RecoveryEvent::CodeIssued, since)? >= cap {
+                    return Ok(());
+                }
+                limits::record_recovery(&tx, &user.id, RecoveryEvent::CodeIssued, now, since)?;
+                users::put_reset(&tx, &user.id, &otp_hash, now + OTP_TTL_SECS)?;
                 queue_mail(
                     &tx,
                     "password_reset",
                     &user,
                     &templates::password_reset(&user.name, &otp),
-                    &otp,
                 )?;
                 audit::record(&tx, Some(&user.id), "user.forgot_password", None, "")?;
                 tx.commit()?;
@@ -443,26 +542,45 @@ impl Auth {
         Ok(())
     }
 
-    /// Check a reset code without using it up. Wrong codes count against the attempt limit.
+    /// Check a reset code without using it up. Wrong codes count against the attempt limits.
     pub async fn verify_otp(&self, email: &str, otp: &str) -> Result<()> {
-        self.check_otp(email, otp, None).await
+        if self.check_otp(email, otp, None).await? {
+            Ok(())
+        } else {
+            Err(Error::BadRequest(INVALID_OTP.into()))
+        }
     }
 
-    /// Set a new password with a valid reset code; the code is single-use and every session ends.
+    /// Set a new password with a valid reset code; the code is single-use, every session ends
+    /// and the account's counted login attempts are forgotten. The code is checked (and a wrong
+    /// one counted) before the new password is hashed, so guesses cost no hashing; it is checked
+    /// again when it is used, in the transaction that sets the password.
     pub async fn reset_password(&self, email: &str, otp: &str, new_password: String) -> Result<()> {
         password::check_policy(&new_password).map_err(Error::Invalid)?;
-        let hash = blocking(move || password::hash(&new_password)).await??;
-        self.check_otp(email, otp, Some(hash)).await
+        if !self.check_otp(email, otp, None).await? {
+            return Err(Error::BadRequest(INVALID_OTP.into()));
+        }
+        let hash = self.hashing.hash(new_password).await?;
+        if !self.check_otp(email, otp, Some(hash)).await? {
+            return Err(Error::BadRequest(INVALID_OTP.into()));
+        }
+        Ok(())
     }
 
-    async fn check_otp(&self, email: &str, otp: &str, new_hash: Option<String>) -> Result<()> {
+    /// Whether `otp` is the account's live code; with `new_hash`, also use it up and set the
+    /// password. A wrong code counts against the code (`OTP_MAX_ATTEMPTS`) and against the
+    /// account across codes (`ROLLCALL_OTP_MAX_FAILURES_PER_DAY`); reaching either ends the code.
+    /// Read, count and decide happen in one transaction, so concurrent guesses are counted exactly.
+    async fn check_otp(&self, email: &str, otp: &str, new_hash: Option<String>) -> Result<bool> {
         let email = Email::parse(email)
             .ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
         if otp.len() != 6 || !otp.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::Invalid("otp must be 6 digits".into()));
         }
         let presented = self.keys.mac("password-reset", otp);
-        let ok = self
+        let now = self.clock.now();
+        let day_cap = i64::from(self.settings.otp_max_failures_per_day);
+        Ok(self
             .db
             .call(move |conn| {
                 let tx = conn.transaction()?;
@@ -472,8 +590,12 @@ impl Auth {
                 let Some(reset) = users::reset(&tx, &user.id)? else {
                     return Ok(false);
                 };
-                let usable =
-                    reset.failed_attempts < OTP_MAX_ATTEMPTS && reset.expires_at > now_unix();
+                let since = now - OTP_FAILURE_WINDOW_SECS;
+                let wrong_today =
+                    limits::count_recovery(&tx, &user.id, RecoveryEvent::WrongCode, since)?;
+                let usable = reset.failed_attempts < OTP_MAX_ATTEMPTS
+                    && reset.expires_at > now
+                    && wrong_today < day_cap;
                 if !usable {
                     users::clear_reset(&tx, &user.id)?;
                     tx.commit()?;
@@ -481,7 +603,8 @@ impl Auth {
                 }
                 if !tokens::constant_time_eq(&reset.otp_hash, &presented) {
                     users::record_reset_failure(&tx, &user.id)?;
-                    if reset.failed_attempts + 1 >= OTP_MAX_ATTEMPTS {
+                    limits::record_recovery(&tx, &user.id, RecoveryEvent::WrongCode, now, since)?;
+                    if reset.failed_attempts + 1 >= OTP_MAX_ATTEMPTS || wrong_today + 1 >= day_cap {
                         users::clear_reset(&tx, &user.id)?;
                     }
                     tx.commit()?;
@@ -491,6 +614,7 @@ impl Auth {
                     users::set_password_hash(&tx, &user.id, hash)?;
                     users::clear_reset(&tx, &user.id)?;
                     sessions::revoke_all_for_user(&tx, &user.id)?;
+                    limits::clear_login_throttle(&tx, user.email.as_str())?;
                     audit::record(
                         &tx,
                         Some(&user.id),
@@ -502,25 +626,20 @@ impl Auth {
                 }
                 Ok(true)
             })
-            .await?;
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::BadRequest(INVALID_OTP.into()))
-        }
+            .await?)
     }
 }
 
-/// Queue an e-mail in the outbox (same transaction as its cause). Until the delivery worker
-/// lands, the actionable part (link or code) is also logged so an offline operator can pass it on.
+/// Queue an e-mail in the outbox (same transaction as its cause). Its code or link is never
+/// logged: without a relay an administrator reads the message in the outbox
+/// (`GET /api/admin/outbox/{id}`, audited) and passes it on.
 fn queue_mail(
     tx: &Connection,
     kind: &str,
     to: &User,
     m: &templates::Rendered,
-    secret: &str,
 ) -> crate::storage::Result<()> {
-    outbox::enqueue(
+    let id = outbox::enqueue(
         tx,
         &outbox::NewMessage {
             kind,
@@ -532,9 +651,26 @@ fn queue_mail(
             ..outbox::NewMessage::default()
         },
     )?;
-    // Without SMTP (a classroom laptop) the log is how the administrator gets the code to a user.
-    tracing::info!(kind, recipient = %to.email, value = secret, "e-mail queued in the outbox");
+    tracing::info!(kind, outbox_id = id, "e-mail queued in the outbox");
     Ok(())
+}
+
+/// A 429 that says how many seconds to wait.
+fn wait_secs(secs: i64) -> Error {
+    Error::RateLimited {
+        retry_after: std::time::Duration::from_secs(u64::try_from(secs).unwrap_or(1).max(1)),
+    }
+}
+
+/// The key an account's login attempts are counted under: the e-mail as typed, trimmed and in
+/// lower case (also for addresses without an account, so the limits reveal nothing), bounded.
+fn account_key(email: &str) -> String {
+    email
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(MAX_ACCOUNT_KEY_CHARS)
+        .collect()
 }
 
 fn ttl_secs(secs: u64) -> i64 {
@@ -561,7 +697,19 @@ pub(crate) fn optional_text(field: &str, value: &str, max: usize) -> Result<Stri
             "{field} must not contain control characters"
         )));
     }
+    if v.chars().any(is_bidi_control) {
+        return Err(Error::Invalid(format!(
+            "{field} must not contain text-direction override characters"
+        )));
+    }
     Ok(v.to_owned())
+}
+
+/// The Unicode characters that reorder the text around them (embeddings, overrides, isolates):
+/// in a name they make a list or an e-mail show something other than what was stored.
+#[must_use]
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Trim and bound the role-specific fields.

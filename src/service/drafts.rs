@@ -294,6 +294,8 @@ pub async fn assign(
                     bbox,
                     score,
                     embedding: &embedding,
+                    // The teacher chose the student for this face: staff approval itself.
+                    approved: true,
                 },
             )
         })

@@ -38,16 +38,32 @@ pub const MIN_SHARPNESS: f64 = 40.0;
 
 /// Photos analysed at once (each uses every core through ONNX Runtime already).
 const CONCURRENT_ANALYSES: usize = 2;
-/// Photos that may wait for a slot; one more is answered 503 at once, so the queue (and the
-/// memory its decoded photos would hold) never grows past this.
+/// Of those, how many may be enrolment photos: class photos always keep a slot of their own, so
+/// students uploading faces in a loop can never push out a teacher taking attendance.
+const CONCURRENT_ENROLMENTS: usize = 1;
+/// Class photos that may wait for a slot; one more is answered 503 at once, so the queue (and
+/// the memory its decoded photos would hold) never grows past this.
 const WAITING_ANALYSES: usize = 4;
+/// Enrolment photos that may wait for their slot.
+const WAITING_ENROLMENTS: usize = 2;
 /// How long a waiting photo waits for a slot before a 503.
 const ADMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// Leave to analyse one photo: a place in the bounded line and a slot.
+/// Leave to analyse one photo: a place in its lane's bounded line, the lane's own slot (for
+/// enrolment) and a shared slot.
 pub(crate) struct Admission {
     _place: tokio::sync::OwnedSemaphorePermit,
+    _lane: Option<tokio::sync::OwnedSemaphorePermit>,
     _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Which line a photo waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// Class photos and live frames: a teacher taking attendance.
+    Mark,
+    /// Enrolment photos: at most [`CONCURRENT_ENROLMENTS`] at a time.
+    Enrol,
 }
 
 /// The face models, loaded on first use (start-up stays fast and works without models).
@@ -55,8 +71,12 @@ pub struct FaceEngine {
     cache_dir: PathBuf,
     /// Photos analysed at once; more wait up to [`ADMIT_WAIT`], then get a 503.
     permits: Arc<tokio::sync::Semaphore>,
-    /// Places in line (analysing or waiting); none left: 503 at once.
+    /// Class photos in line (analysing or waiting); none left: 503 at once.
     places: Arc<tokio::sync::Semaphore>,
+    /// Enrolment photos in line; none left: 503 at once.
+    enrol_places: Arc<tokio::sync::Semaphore>,
+    /// Enrolment photos being analysed.
+    enrol_slots: Arc<tokio::sync::Semaphore>,
     options: std::result::Result<PipelineOptions, String>,
     pipeline: Mutex<Option<Arc<Pipeline>>>,
     /// A biometric-free server: no face is ever analysed.
@@ -76,6 +96,10 @@ impl FaceEngine {
             places: Arc::new(tokio::sync::Semaphore::new(
                 CONCURRENT_ANALYSES + WAITING_ANALYSES,
             )),
+            enrol_places: Arc::new(tokio::sync::Semaphore::new(
+                CONCURRENT_ENROLMENTS + WAITING_ENROLMENTS,
+            )),
+            enrol_slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_ENROLMENTS)),
             pipeline: Mutex::new(None),
             off: false,
         }
@@ -96,28 +120,38 @@ impl FaceEngine {
         !self.off
     }
 
-    /// A slot to analyse one photo: busy at once when the line is full, else waits a little
-    /// for a slot, then answers busy rather than queueing without bound.
-    async fn admit(&self) -> Result<Admission> {
+    /// A slot to analyse one photo in `lane`: busy at once when the lane's line is full, else
+    /// waits a little for a slot, then answers busy rather than queueing without bound.
+    async fn admit(&self, lane: Lane) -> Result<Admission> {
         if self.off {
             return Err(Error::Forbidden(BIOMETRICS_OFF.into()));
         }
         let busy = || Error::Busy("Face analysis is busy; try again in a few seconds".into());
-        let place = Arc::clone(&self.places)
-            .try_acquire_owned()
-            .map_err(|_| busy())?;
-        let acquire = Arc::clone(&self.permits).acquire_owned();
+        let places = match lane {
+            Lane::Mark => &self.places,
+            Lane::Enrol => &self.enrol_places,
+        };
+        let place = Arc::clone(places).try_acquire_owned().map_err(|_| busy())?;
+        let permits = Arc::clone(&self.permits);
+        let enrol_slots = (lane == Lane::Enrol).then(|| Arc::clone(&self.enrol_slots));
+        let acquire = async move {
+            let lane = match enrol_slots {
+                Some(s) => Some(s.acquire_owned().await?),
+                None => None,
+            };
+            let slot = permits.acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>((lane, slot))
+        };
         match tokio::time::timeout(ADMIT_WAIT, acquire).await {
-            Ok(Ok(slot)) => Ok(Admission {
+            Ok(Ok((lane, slot))) => Ok(Admission {
                 _place: place,
+                _lane: lane,
                 _slot: slot,
             }),
             Ok(Err(e)) => Err(Error::Internal(anyhow::anyhow!(
                 "face analysis closed: {e}"
             ))),
-            Err(_) => Err(Error::Busy(
-                "Face analysis is busy; try again in a few seconds".into(),
-            )),
+            Err(_) => Err(busy()),
         }
     }
 
@@ -163,7 +197,7 @@ impl FaceEngine {
         kind: Subject,
         keep: bool,
     ) -> Result<(Option<StoredPhoto>, Analysis)> {
-        let permit = self.admit().await?;
+        let permit = self.admit(Lane::Mark).await?;
         let engine = Arc::clone(self);
         blocking(move || -> Result<(Option<StoredPhoto>, Analysis)> {
             let _permit = permit;
@@ -410,13 +444,15 @@ pub fn check(pipeline: &Pipeline, bytes: Vec<u8>) -> Result<Checked> {
     Ok(Checked { usable, stored })
 }
 
-/// Record a checked photo as the student's newest sample (see [`record_sample`]).
+/// Record a checked photo as the student's newest sample (see [`record_sample`]); `approved`
+/// false keeps it out of matching until staff approve it.
 pub fn record(
     conn: &mut rusqlite::Connection,
     faces_dir: &Path,
     student: &Id,
     actor: Option<&Id>,
     checked: &Checked,
+    approved: bool,
 ) -> Result<(Sample, i64)> {
     record_sample(
         conn,
@@ -430,6 +466,7 @@ pub fn record(
             bbox: checked.usable.bbox,
             score: checked.usable.score,
             embedding: &checked.usable.embedding,
+            approved,
         },
     )
 }
@@ -442,6 +479,8 @@ pub(crate) struct SampleParts<'a> {
     pub bbox: [i64; 4],
     pub score: f32,
     pub embedding: &'a [f32; crate::matching::DIM],
+    /// False for a student's own photo awaiting staff approval.
+    pub approved: bool,
 }
 
 /// Record a face as the student's newest sample and put the image in the store, keeping the
@@ -472,6 +511,7 @@ pub(crate) fn record_sample(
             bbox: parts.bbox,
             score: f64::from(parts.score),
             added_by: actor,
+            approved: parts.approved,
         },
     )?;
     let pruned = samples::prune(&tx, student, MAX_SAMPLES)?;
@@ -481,7 +521,11 @@ pub(crate) fn record_sample(
         actor,
         "face.enrol",
         Some(student.as_str()),
-        sample.id.as_str(),
+        &if parts.approved {
+            sample.id.to_string()
+        } else {
+            format!("{} (awaiting approval)", sample.id)
+        },
     )?;
     store(faces_dir, parts.bytes).map_err(|e| Error::from_io("storing the face image", &e))?;
     tx.commit().map_err(StorageError::from)?;
@@ -517,16 +561,26 @@ pub(crate) fn unlink_unreferenced(
     Ok(removed)
 }
 
+/// The server's rules for enrolment photos.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadPolicy {
+    /// Refuse students whose biometric consent is not recorded.
+    pub require_consent: bool,
+    /// A photo a student uploads of themselves is matched only once staff approved it.
+    pub review_self_uploads: bool,
+}
+
 /// Enrol a face photo for `student` (the caller, or a student the staff member may manage).
 pub async fn upload(
     db: &Db,
     engine: &Arc<FaceEngine>,
     faces_dir: &Path,
-    require_consent: bool,
+    policy: UploadPolicy,
     user: &AuthUser,
     student: Id,
     bytes: Vec<u8>,
 ) -> Result<Enrolled> {
+    let require_consent = policy.require_consent;
     if user.role == Role::Student && user.id != student {
         return Err(Error::Forbidden(
             "Students may only enrol their own face".into(),
@@ -542,7 +596,7 @@ pub async fn upload(
     }
     // Cheap checks first, so a PDF never waits for the models to load.
     precheck(&bytes)?;
-    let permit = engine.admit().await?;
+    let permit = engine.admit(Lane::Enrol).await?;
     let engine = Arc::clone(engine);
     let checked = blocking(move || -> Result<Checked> {
         let _permit = permit;
@@ -553,8 +607,9 @@ pub async fn upload(
     let actor = user.id.clone();
     let dir = faces_dir.to_owned();
     let sharpness = checked.sharpness();
+    let approved = !(policy.review_self_uploads && user.role == Role::Student);
     let (sample, total) = run(db, move |conn| {
-        record(conn, &dir, &student, Some(&actor), &checked)
+        record(conn, &dir, &student, Some(&actor), &checked, approved)
     })
     .await?;
     Ok(Enrolled {
@@ -606,6 +661,46 @@ pub async fn image(
         }
     })?;
     Ok((bytes, s.content_type))
+}
+
+/// Staff approve a face photo a student uploaded of themselves: from now on it is matched in
+/// class photos (audited). Approving an approved sample changes nothing.
+pub async fn approve(
+    db: &Db,
+    faces_dir: &Path,
+    user: &AuthUser,
+    student: Id,
+    sample: Id,
+) -> Result<Sample> {
+    if user.role == Role::Student {
+        return Err(Error::Forbidden("Only staff approve face photos".into()));
+    }
+    let user = user.clone();
+    let (out, shas) = run(db, move |conn| {
+        visible(conn, &user, &student)?;
+        let tx = conn.transaction().map_err(StorageError::from)?;
+        let changed = samples::approve(&tx, &student, &sample, &user.id)?
+            .ok_or_else(|| Error::NotFound("Face sample not found".into()))?;
+        let pruned = if changed {
+            audit::record(
+                &tx,
+                Some(&user.id),
+                "face.approve",
+                Some(student.as_str()),
+                sample.as_str(),
+            )?;
+            samples::prune(&tx, &student, MAX_SAMPLES)?
+        } else {
+            Vec::new()
+        };
+        let out = samples::get(&tx, &student, &sample)?
+            .ok_or_else(|| Error::NotFound("Face sample not found".into()))?;
+        tx.commit().map_err(StorageError::from)?;
+        Ok((out, pruned))
+    })
+    .await?;
+    remove_unreferenced(db, faces_dir, shas).await?;
+    Ok(out)
 }
 
 pub async fn delete(

@@ -236,8 +236,28 @@ fn teacher_only(sender: &AuthUser, message: &str) -> Result<()> {
     }
 }
 
-/// Queue `notice` for each student account among `emails`; addresses that are no student's
-/// are reported failed (`Student not found`), as are students who switched the topic off.
+/// What a recipient who is not one of the sender's students is told: the same whether or not
+/// the address belongs to an account, so the answer reveals nothing about who is registered.
+pub const NOT_YOUR_STUDENT: &str = "Not one of your students";
+
+/// The student behind `raw` if they are enrolled in a subject `teacher` teaches.
+fn own_student(
+    conn: &rusqlite::Connection,
+    teacher: &Id,
+    raw: &str,
+) -> crate::storage::Result<Option<users::User>> {
+    let Some(email) = Email::parse(raw) else {
+        return Ok(None);
+    };
+    let Some(user) = users::by_email(conn, &email)?.filter(|u| u.role == Role::Student) else {
+        return Ok(None);
+    };
+    Ok(crate::storage::subjects::teaches_student(conn, teacher, &user.id)?.then_some(user))
+}
+
+/// Queue `notice` for each of the teacher's students among `emails` (students enrolled in a
+/// subject they teach); any other address is reported failed ([`NOT_YOUR_STUDENT`]), as are
+/// students who switched the topic off.
 pub async fn notify_students(
     db: &Db,
     sender: &AuthUser,
@@ -260,12 +280,8 @@ pub async fn notify_students(
         let meta = notice.meta().to_string();
         let mut bulk = Bulk::default();
         for raw in emails {
-            let student = match Email::parse(&raw) {
-                Some(e) => users::by_email(&tx, &e)?.filter(|u| u.role == Role::Student),
-                None => None,
-            };
-            let Some(student) = student else {
-                bulk.push(raw, Some("Student not found".into()));
+            let Some(student) = own_student(&tx, &teacher, &raw)? else {
+                bulk.push(raw, Some(NOT_YOUR_STUDENT.into()));
                 continue;
             };
             let m = notice.render(&student.name);
@@ -306,7 +322,7 @@ pub struct Warning {
     pub threshold: i64,
 }
 
-/// Queue low-attendance warnings.
+/// Queue low-attendance warnings to the teacher's own students (others: [`NOT_YOUR_STUDENT`]).
 pub async fn warn_low_attendance(
     db: &Db,
     sender: &AuthUser,
@@ -342,12 +358,12 @@ pub async fn warn_low_attendance(
         let kind = format!("{TEACHER_KIND_PREFIX}low_attendance");
         let mut bulk = Bulk::default();
         for w in warnings {
-            // A known account's switch is honoured; the message goes to the address as given.
-            let user = match Email::parse(&w.student_email) {
-                Some(e) => users::by_email(&tx, &e)?,
-                None => None,
+            // Only the teacher's own students, at the address of their account.
+            let Some(user) = own_student(&tx, &teacher, &w.student_email)? else {
+                bulk.push(w.student_email, Some(NOT_YOUR_STUDENT.into()));
+                continue;
             };
-            let recipient = w.student_email.trim().to_owned();
+            let recipient = user.email.to_string();
             let m = templates::low_attendance(
                 w.student_name.trim(),
                 w.subject.trim(),
@@ -365,7 +381,7 @@ pub async fn warn_low_attendance(
                     subject: &m.subject,
                     body_text: &m.text,
                     body_html: Some(&m.html),
-                    user: user.as_ref().map(|u| &u.id),
+                    user: Some(&user.id),
                     sent_by: Some(&teacher),
                     recipient_name: Some(w.student_name.trim()),
                     meta: Some(&meta),
@@ -501,6 +517,43 @@ pub async fn list_messages(
     Ok(db
         .call(move |c| outbox::list(c, status, limit, offset))
         .await?)
+}
+
+/// One outbox message as its recipient reads it: its row, text body and HTML body.
+pub struct MessageWithBody {
+    pub row: Row,
+    pub body_text: String,
+    pub body_html: Option<String>,
+}
+
+/// Read one message with its body (administrators only; audited as `outbox.view`). Without an
+/// SMTP relay this is how a reset code or a verification link reaches its owner: they are never
+/// logged.
+pub async fn read_message(db: &Db, admin: &AuthUser, id: i64) -> Result<MessageWithBody> {
+    let actor = admin.id.clone();
+    db.call(move |c| {
+        let tx = c.transaction()?;
+        let (Some(row), Some((body_text, body_html))) =
+            (outbox::get(&tx, id)?, outbox::body(&tx, id)?)
+        else {
+            return Ok(None);
+        };
+        audit::record(
+            &tx,
+            Some(&actor),
+            "outbox.view",
+            Some(&id.to_string()),
+            &row.kind,
+        )?;
+        tx.commit()?;
+        Ok(Some(MessageWithBody {
+            row,
+            body_text,
+            body_html,
+        }))
+    })
+    .await?
+    .ok_or_else(|| Error::NotFound("Message not found".into()))
 }
 
 /// Give a dead message a fresh set of attempts.

@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod attendance;
 pub mod auth;
 pub mod avatars;
+pub mod clock;
 pub mod drafts;
 pub mod faces;
 pub mod import_seed;

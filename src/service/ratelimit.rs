@@ -1,8 +1,14 @@
-//! In-memory sliding-window limiter for login and account-recovery attempts.
+//! Rate limits of the account routes: an in-memory sliding window per client address (one for
+//! logins, one for registrations, one for recovery), the key a client address is counted under,
+//! and the per-account login policy (a few free failures, then doubling delays) whose counters
+//! live in the database (`storage::limits`).
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::storage::limits::LoginThrottle;
 
 /// Keys tracked before stale ones are swept, so a flood of distinct keys cannot grow memory forever.
 const SWEEP_AT: usize = 10_000;
@@ -64,6 +70,14 @@ impl RateLimiter {
         Ok(())
     }
 
+    /// Give back the newest attempt of `key` (it succeeded, or was never tried).
+    pub fn undo(&self, key: &str) {
+        let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(q) = hits.get_mut(key) {
+            q.pop_back();
+        }
+    }
+
     pub fn clear(&self, key: &str) {
         self.hits
             .lock()
@@ -78,9 +92,116 @@ impl RateLimiter {
     }
 }
 
+/// The key a client address is counted under: an IPv4 address as it is (also when written as
+/// IPv6-mapped), an IPv6 address by its /64 prefix, the network one subscriber is usually given
+/// (otherwise one machine could spread its attempts over 2^64 addresses).
+#[must_use]
+pub fn client_key(client: &str) -> String {
+    match client.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(ip) => ip.to_string(),
+        Err(_) => client.to_owned(),
+    }
+}
+
+/// Login attempts on one account: the first `free` failures cost nothing; from then on each
+/// attempt waits `base` seconds after the previous one, doubling with every further failure up
+/// to `max`. An account quiet for `forget_after` seconds after its last delay starts afresh.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginPolicy {
+    pub free: i64,
+    pub base: i64,
+    pub max: i64,
+    pub forget_after: i64,
+}
+
+impl LoginPolicy {
+    /// The wait imposed after the `failures`-th counted attempt.
+    #[must_use]
+    pub fn delay_after(&self, failures: i64) -> i64 {
+        if failures < self.free {
+            return 0;
+        }
+        let doublings = u32::try_from(failures - self.free)
+            .unwrap_or(u32::MAX)
+            .min(62);
+        self.base.saturating_mul(1i64 << doublings).min(self.max)
+    }
+
+    /// Count one attempt at `now` against the account's `row`: `Ok` with the row to store (the
+    /// attempt is counted as a failure until it succeeds), or `Err(seconds to wait)`.
+    pub fn admit(&self, row: Option<LoginThrottle>, now: i64) -> Result<LoginThrottle, i64> {
+        let row = row.filter(|r| now < r.forget_at);
+        if let Some(r) = row
+            && now < r.blocked_until
+        {
+            return Err(r.blocked_until - now);
+        }
+        let failures = row.map_or(0, |r| r.failures) + 1;
+        let blocked_until = now + self.delay_after(failures);
+        Ok(LoginThrottle {
+            failures,
+            blocked_until,
+            forget_at: blocked_until + self.forget_after,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_keys_group_an_ipv6_subscriber_and_unwrap_mapped_ipv4() {
+        assert_eq!(client_key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(client_key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(client_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            client_key("2001:db8:1:2:bbbb:cccc:dddd:eeee"),
+            client_key("2001:db8:1:2::9")
+        );
+        assert_ne!(client_key("2001:db8:1:3::1"), client_key("2001:db8:1:2::1"));
+        assert_eq!(client_key("unknown"), "unknown");
+    }
+
+    #[test]
+    fn login_delays_start_after_the_free_failures_and_double_up_to_the_cap() {
+        let p = LoginPolicy {
+            free: 3,
+            base: 30,
+            max: 200,
+            forget_after: 900,
+        };
+        let delays: Vec<i64> = (1..=8).map(|n| p.delay_after(n)).collect();
+        assert_eq!(delays, [0, 0, 30, 60, 120, 200, 200, 200]);
+        assert_eq!(p.delay_after(i64::MAX), 200);
+
+        let mut row = None;
+        let mut t = 1000;
+        for expected_wait in [0, 0, 30, 60] {
+            let stored = p
+                .admit(row, t)
+                .unwrap_or_else(|w| panic!("blocked for {w}"));
+            assert_eq!(stored.blocked_until, t + expected_wait);
+            row = Some(stored);
+            if expected_wait > 0 {
+                assert_eq!(p.admit(row, t + 1), Err(expected_wait - 1));
+            }
+            t += expected_wait;
+        }
+        // Quiet for the delay plus `forget_after`: a fresh start.
+        let last = row.unwrap_or_else(|| unreachable!());
+        let fresh = p
+            .admit(row, last.forget_at)
+            .unwrap_or_else(|w| panic!("blocked for {w}"));
+        assert_eq!(fresh.failures, 1);
+    }
 
     #[test]
     fn allows_up_to_max_then_refuses_with_retry_after() {

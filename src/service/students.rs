@@ -7,8 +7,9 @@ use std::path::Path;
 use rusqlite::Connection;
 
 use super::auth::{AuthUser, optional_text, required_text};
+use super::password::{self, HashPool};
 use super::subjects::{managed, run};
-use super::{Error, Result, blocking, faces, password};
+use super::{Error, Result, faces};
 use crate::domain::{Email, Id, Role};
 use crate::storage::students::{self, StudentRecord};
 use crate::storage::users::{self, NewUser, Profile};
@@ -78,7 +79,12 @@ pub struct NewStudent {
 }
 
 /// A staff member creates a student account with a generated password (returned once).
-pub async fn create(db: &Db, user: &AuthUser, new: NewStudent) -> Result<(StudentRecord, String)> {
+pub async fn create(
+    db: &Db,
+    hashing: &HashPool,
+    user: &AuthUser,
+    new: NewStudent,
+) -> Result<(StudentRecord, String)> {
     let email = Email::parse(&new.email)
         .ok_or_else(|| Error::Invalid("email is not a valid e-mail address".into()))?;
     let name = required_text("name", &new.name, 100)?;
@@ -97,8 +103,7 @@ pub async fn create(db: &Db, user: &AuthUser, new: NewStudent) -> Result<(Studen
         ..Profile::default()
     };
     let pw = password::generate();
-    let pw2 = pw.clone();
-    let hash = blocking(move || password::hash(&pw2)).await??;
+    let hash = hashing.hash(pw.clone()).await?;
     let record = NewUser {
         email,
         name,
@@ -107,6 +112,8 @@ pub async fn create(db: &Db, user: &AuthUser, new: NewStudent) -> Result<(Studen
         college_name: String::new(),
         is_verified: true,
         profile,
+        created_by: Some(user.id.clone()),
+        roll_confirmed: true,
     };
     let user = user.clone();
     let created = run(db, move |conn| {
@@ -123,6 +130,13 @@ pub async fn create(db: &Db, user: &AuthUser, new: NewStudent) -> Result<(Studen
         };
         for sid in &new.subject_ids {
             subjects::enrol(&tx, sid, &created.id, true)?;
+            audit::record(
+                &tx,
+                Some(&user.id),
+                "subject.enrol",
+                Some(sid.as_str()),
+                &format!("student={}", created.id),
+            )?;
         }
         audit::record(
             &tx,

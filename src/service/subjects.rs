@@ -1,9 +1,11 @@
 //! Subjects and their rosters: who may see and change a subject (its teachers and
-//! administrators), enrolment and the teacher's approval of it.
+//! administrators), who becomes one of its teachers (only by a current teacher's or an
+//! administrator's hand), enrolment and the teacher's approval of it. Every change of a
+//! subject's teachers or students is audited.
 
 use rusqlite::Connection;
 
-use super::auth::AuthUser;
+use super::auth::{AuthUser, optional_text};
 use super::{Error, Result};
 use crate::domain::{Id, Role};
 use crate::storage::subjects::{self, Enrolled, RosterEntry, Subject};
@@ -57,11 +59,18 @@ fn check(input: SubjectInput) -> Result<Checked> {
     if name.is_empty() || code.is_empty() {
         return Err(Error::BadRequest("Name and Code required".into()));
     }
-    if name.chars().count() > 100 {
-        return Err(Error::Invalid("name must be at most 100 characters".into()));
-    }
+    // Names and codes end up in lists, CSV file names, e-mail subjects: one line of plain text.
+    let name = optional_text("name", &name, 100)?;
     if code.chars().count() > 30 {
         return Err(Error::Invalid("code must be at most 30 characters".into()));
+    }
+    if !code
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '/'))
+    {
+        return Err(Error::Invalid(
+            "code may hold only letters, digits, spaces and - _ . /".into(),
+        ));
     }
     let kind = match input.kind.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -101,29 +110,44 @@ pub(crate) fn run<T: Send + 'static>(
     }
 }
 
-/// Create a subject; if its code exists, the teacher joins it as a co-teacher and the stored
-/// subject (its name wins) is returned, as the seed's add-subject does.
+fn code_taken(code: &str) -> Error {
+    Error::Conflict(format!(
+        "Subject code {code} is already in use. To teach that subject, ask one of its teachers or an administrator to add you; otherwise choose another code"
+    ))
+}
+
+/// Create a subject; a teacher who creates one is its first teacher. A code already in use is a
+/// 409: nobody joins someone else's subject by knowing its code (the seed added them as a
+/// co-teacher); its teachers or an administrator add co-teachers ([`add_teacher`]).
 pub async fn create(db: &Db, user: &AuthUser, input: SubjectInput) -> Result<SubjectDetail> {
     let c = check(input)?;
     let user = user.clone();
     run(db, move |conn| {
         let tx = conn.transaction().map_err(StorageError::from)?;
-        let subject = match subjects::by_code(&tx, &c.code)? {
-            Some(existing) => existing,
-            None => {
-                let s = subjects::insert(&tx, &c.name, &c.code, c.kind.as_deref())?;
-                audit::record(
-                    &tx,
-                    Some(&user.id),
-                    "subject.create",
-                    Some(s.id.as_str()),
-                    &s.code,
-                )?;
-                s
-            }
+        if subjects::by_code(&tx, &c.code)?.is_some() {
+            return Err(code_taken(&c.code));
+        }
+        let subject = match subjects::insert(&tx, &c.name, &c.code, c.kind.as_deref()) {
+            Ok(s) => s,
+            Err(e) if e.is_unique_violation() => return Err(code_taken(&c.code)),
+            Err(e) => return Err(e.into()),
         };
+        audit::record(
+            &tx,
+            Some(&user.id),
+            "subject.create",
+            Some(subject.id.as_str()),
+            &subject.code,
+        )?;
         if user.role == Role::Teacher {
             subjects::add_teacher(&tx, &subject.id, &user.id)?;
+            audit::record(
+                &tx,
+                Some(&user.id),
+                "subject.teacher_add",
+                Some(subject.id.as_str()),
+                &format!("teacher={} (creator)", user.id),
+            )?;
         }
         let teacher_ids = subjects::teacher_ids(&tx, &subject.id)?;
         let slots = slots(&tx, &subject.id, &teacher_ids)?;
@@ -211,8 +235,9 @@ pub async fn update(
     let c = check(input)?;
     let user = user.clone();
     run(db, move |conn| {
-        managed(conn, &user, &id)?;
-        match subjects::update(conn, &id, &c.name, &c.code, c.kind.as_deref()) {
+        let tx = conn.transaction().map_err(StorageError::from)?;
+        let before = managed(&tx, &user, &id)?;
+        match subjects::update(&tx, &id, &c.name, &c.code, c.kind.as_deref()) {
             Ok(_) => {}
             Err(e) if e.is_unique_violation() => {
                 return Err(Error::Conflict(format!(
@@ -222,10 +247,18 @@ pub async fn update(
             }
             Err(e) => return Err(e.into()),
         }
-        let subject = subjects::by_id(conn, &id)?
+        audit::record(
+            &tx,
+            Some(&user.id),
+            "subject.update",
+            Some(id.as_str()),
+            &format!("{} -> {}", before.code, c.code),
+        )?;
+        let subject = subjects::by_id(&tx, &id)?
             .ok_or_else(|| Error::NotFound("Subject not found".into()))?;
-        let teacher_ids = subjects::teacher_ids(conn, &id)?;
-        let slots = slots(conn, &id, &teacher_ids)?;
+        let teacher_ids = subjects::teacher_ids(&tx, &id)?;
+        let slots = slots(&tx, &id, &teacher_ids)?;
+        tx.commit().map_err(StorageError::from)?;
         Ok(SubjectDetail {
             subject,
             teacher_ids,
@@ -240,13 +273,20 @@ pub async fn delete(db: &Db, user: &AuthUser, id: Id) -> Result<()> {
     run(db, move |conn| {
         let tx = conn.transaction().map_err(StorageError::from)?;
         let subject = managed(&tx, &user, &id)?;
+        // Recorded attendance is the school's record, not one teacher's to erase.
+        let sessions = subjects::session_count(&tx, &id)?;
+        if sessions > 0 && user.role != Role::Admin {
+            return Err(Error::Forbidden(format!(
+                "This subject has {sessions} recorded attendance sessions; only an administrator can delete it"
+            )));
+        }
         subjects::delete(&tx, &id)?;
         audit::record(
             &tx,
             Some(&user.id),
             "subject.delete",
             Some(id.as_str()),
-            &subject.code,
+            &format!("{} ({sessions} sessions)", subject.code),
         )?;
         tx.commit().map_err(StorageError::from)?;
         Ok(())
@@ -254,8 +294,28 @@ pub async fn delete(db: &Db, user: &AuthUser, id: Id) -> Result<()> {
     .await
 }
 
+/// Whether `user` may enrol `student` in a subject they manage without anyone else's consent:
+/// an administrator always; a teacher for students they created, and for students in no class
+/// of another teacher. Anyone else joins the subject themselves ([`join`]) for the teacher to
+/// approve, or an administrator enrols them.
+fn may_enrol(
+    conn: &Connection,
+    user: &AuthUser,
+    student: &students::StudentRecord,
+) -> Result<bool> {
+    Ok(match user.role {
+        Role::Admin => true,
+        Role::Teacher => {
+            student.created_by.as_ref() == Some(&user.id)
+                || !subjects::in_other_class(conn, &student.id, &user.id)?
+        }
+        Role::Student => false,
+    })
+}
+
 /// Enrol students by id and/or roll number; a teacher's enrolments are approved at once.
-/// Returns how many new enrolments were made.
+/// A teacher may add only students they may enrol ([`may_enrol`]); the whole request is refused
+/// (403, naming them) otherwise. Returns how many new enrolments were made.
 pub async fn add_students(
     db: &Db,
     user: &AuthUser,
@@ -267,30 +327,52 @@ pub async fn add_students(
     run(db, move |conn| {
         let tx = conn.transaction().map_err(StorageError::from)?;
         managed(&tx, &user, &id)?;
-        let mut targets = Vec::new();
+        let mut targets: Vec<(students::StudentRecord, String)> = Vec::new();
         for sid in student_ids {
-            if students::get(&tx, &sid)?.is_none() {
+            let Some(record) = students::get(&tx, &sid)? else {
                 return Err(Error::NotFound(format!("Student {sid} not found")));
-            }
-            targets.push(sid);
+            };
+            targets.push((record, sid.to_string()));
         }
         for roll in rolls {
             let roll = roll.trim().to_owned();
             let found = students::by_roll(&tx, &roll)?;
-            match found.as_slice() {
-                [one] => targets.push(one.clone()),
+            let one = match found.as_slice() {
+                [one] => one.clone(),
                 [] => return Err(Error::NotFound(format!("No student with roll {roll}"))),
                 _ => {
                     return Err(Error::Conflict(format!(
                         "Several students have roll {roll}; add them by id"
                     )));
                 }
+            };
+            let record = students::get(&tx, &one)?
+                .ok_or_else(|| Error::NotFound(format!("No student with roll {roll}")))?;
+            targets.push((record, format!("roll {roll}")));
+        }
+        let mut refused = Vec::new();
+        for (record, asked) in &targets {
+            if !subjects::is_enrolled(&tx, &id, &record.id)? && !may_enrol(&tx, &user, record)? {
+                refused.push(asked.clone());
             }
         }
+        if !refused.is_empty() {
+            return Err(Error::Forbidden(format!(
+                "Not added: {} already in another teacher's class. Ask them to join this subject themselves (you then approve them), or ask an administrator",
+                refused.join(", ")
+            )));
+        }
         let mut added = 0;
-        for sid in &targets {
-            if subjects::enrol(&tx, &id, sid, true)? {
+        for (record, _) in &targets {
+            if subjects::enrol(&tx, &id, &record.id, true)? {
                 added += 1;
+                audit::record(
+                    &tx,
+                    Some(&user.id),
+                    "subject.enrol",
+                    Some(id.as_str()),
+                    &format!("student={}", record.id),
+                )?;
             }
         }
         tx.commit().map_err(StorageError::from)?;
@@ -299,12 +381,25 @@ pub async fn add_students(
     .await
 }
 
-/// Remove a student from a subject (no error if they were not enrolled).
+/// Remove a student from a subject (no error if they were not enrolled). Their attendance
+/// records stay: reports of the subject keep showing them for the sessions they were in.
 pub async fn remove_student(db: &Db, user: &AuthUser, id: Id, student: Id) -> Result<bool> {
     let user = user.clone();
     run(db, move |conn| {
-        managed(conn, &user, &id)?;
-        Ok(subjects::unenrol(conn, &id, &student)?)
+        let tx = conn.transaction().map_err(StorageError::from)?;
+        managed(&tx, &user, &id)?;
+        let removed = subjects::unenrol(&tx, &id, &student)?;
+        if removed {
+            audit::record(
+                &tx,
+                Some(&user.id),
+                "subject.unenrol",
+                Some(id.as_str()),
+                &format!("student={student}"),
+            )?;
+        }
+        tx.commit().map_err(StorageError::from)?;
+        Ok(removed)
     })
     .await
 }
@@ -313,14 +408,25 @@ pub async fn remove_student(db: &Db, user: &AuthUser, id: Id, student: Id) -> Re
 pub async fn verify_student(db: &Db, user: &AuthUser, id: Id, student: Id) -> Result<()> {
     let user = user.clone();
     run(db, move |conn| {
-        managed(conn, &user, &id)?;
-        if subjects::is_enrolled(conn, &id, &student)? {
-            subjects::set_verified(conn, &id, &student)?;
-            Ok(())
-        } else {
-            Err(Error::NotFound(
+        let tx = conn.transaction().map_err(StorageError::from)?;
+        managed(&tx, &user, &id)?;
+        match subjects::enrolment_verified(&tx, &id, &student)? {
+            None => Err(Error::NotFound(
                 "Student not enrolled in this subject".into(),
-            ))
+            )),
+            Some(true) => Ok(()),
+            Some(false) => {
+                subjects::set_verified(&tx, &id, &student)?;
+                audit::record(
+                    &tx,
+                    Some(&user.id),
+                    "subject.approve",
+                    Some(id.as_str()),
+                    &format!("student={student}"),
+                )?;
+                tx.commit().map_err(StorageError::from)?;
+                Ok(())
+            }
         }
     })
     .await
@@ -335,34 +441,162 @@ pub async fn roster(db: &Db, user: &AuthUser, id: Id) -> Result<Vec<RosterEntry>
     .await
 }
 
-/// A student joins a subject (awaiting their teacher's approval); idempotent.
+/// A student asks to join a subject (awaiting its teacher's approval); idempotent.
 pub async fn join(db: &Db, student: &AuthUser, id: Id) -> Result<()> {
     let student = student.id.clone();
     run(db, move |conn| {
-        if students::get(conn, &student)?.is_none() {
+        let tx = conn.transaction().map_err(StorageError::from)?;
+        if students::get(&tx, &student)?.is_none() {
             return Err(Error::NotFound("Student not found".into()));
         }
-        if subjects::by_id(conn, &id)?.is_none() {
+        if subjects::by_id(&tx, &id)?.is_none() {
             return Err(Error::NotFound("Subject not found".into()));
         }
-        subjects::enrol(conn, &id, &student, false)?;
+        if subjects::enrol(&tx, &id, &student, false)? {
+            audit::record(
+                &tx,
+                Some(&student),
+                "subject.join",
+                Some(id.as_str()),
+                &format!("student={student}"),
+            )?;
+        }
+        tx.commit().map_err(StorageError::from)?;
         Ok(())
     })
     .await
 }
 
-/// A student leaves a subject; 400 if they were not in it.
+/// A student withdraws their request to join a subject; 400 if they were not in it. Once a
+/// teacher approved the enrolment only staff remove them (403): a student cannot drop out of a
+/// class's register by themselves.
 pub async fn leave(db: &Db, student: &AuthUser, id: Id) -> Result<()> {
     let student = student.id.clone();
     run(db, move |conn| {
-        if subjects::by_id(conn, &id)?.is_none() {
+        let tx = conn.transaction().map_err(StorageError::from)?;
+        if subjects::by_id(&tx, &id)?.is_none() {
             return Err(Error::NotFound("Subject not found".into()));
         }
-        if subjects::unenrol(conn, &id, &student)? {
-            Ok(())
-        } else {
-            Err(Error::BadRequest("Subject not assigned to student".into()))
+        match subjects::enrolment_verified(&tx, &id, &student)? {
+            None => Err(Error::BadRequest("Subject not assigned to student".into())),
+            Some(true) => Err(Error::Forbidden(
+                "Your teacher has approved your enrolment in this subject; ask them to remove you"
+                    .into(),
+            )),
+            Some(false) => {
+                subjects::unenrol(&tx, &id, &student)?;
+                audit::record(
+                    &tx,
+                    Some(&student),
+                    "subject.leave",
+                    Some(id.as_str()),
+                    &format!("student={student} (request withdrawn)"),
+                )?;
+                tx.commit().map_err(StorageError::from)?;
+                Ok(())
+            }
         }
     })
     .await
+}
+
+/// Who is to become a co-teacher: an account id or an e-mail address.
+pub enum TeacherRef {
+    Id(Id),
+    Email(String),
+}
+
+/// A current teacher of the subject or an administrator makes another teacher a co-teacher
+/// (audited). Idempotent.
+pub async fn add_teacher(
+    db: &Db,
+    user: &AuthUser,
+    id: Id,
+    teacher: TeacherRef,
+) -> Result<SubjectDetail> {
+    let user = user.clone();
+    run(db, move |conn| {
+        let tx = conn.transaction().map_err(StorageError::from)?;
+        managed(&tx, &user, &id)?;
+        let account = match &teacher {
+            TeacherRef::Id(t) => crate::storage::users::by_id(&tx, t)?,
+            TeacherRef::Email(e) => match crate::domain::Email::parse(e) {
+                Some(e) => crate::storage::users::by_email(&tx, &e)?,
+                None => {
+                    return Err(Error::Invalid("email is not a valid e-mail address".into()));
+                }
+            },
+        }
+        .filter(|u| u.role == Role::Teacher)
+        .ok_or_else(|| Error::NotFound("No teacher account found".into()))?;
+        if !subjects::is_teacher(&tx, &id, &account.id)? {
+            subjects::add_teacher(&tx, &id, &account.id)?;
+            audit::record(
+                &tx,
+                Some(&user.id),
+                "subject.teacher_add",
+                Some(id.as_str()),
+                &format!("teacher={}", account.id),
+            )?;
+        }
+        let detail = detail_of(&tx, &id)?;
+        tx.commit().map_err(StorageError::from)?;
+        Ok(detail)
+    })
+    .await
+}
+
+/// Remove a teacher from a subject (audited): an administrator removes anyone; a teacher only
+/// themselves, and not as its last teacher (an administrator then hands the class over).
+pub async fn remove_teacher(
+    db: &Db,
+    user: &AuthUser,
+    id: Id,
+    teacher: Id,
+) -> Result<SubjectDetail> {
+    let user = user.clone();
+    run(db, move |conn| {
+        let tx = conn.transaction().map_err(StorageError::from)?;
+        managed(&tx, &user, &id)?;
+        if user.role != Role::Admin {
+            if teacher != user.id {
+                return Err(Error::Forbidden(
+                    "Teachers may remove only themselves from a subject; ask an administrator"
+                        .into(),
+                ));
+            }
+            if subjects::teacher_ids(&tx, &id)?.len() <= 1 {
+                return Err(Error::Conflict(
+                    "You are this subject's only teacher; add another teacher first, or ask an administrator"
+                        .into(),
+                ));
+            }
+        }
+        if !subjects::remove_teacher(&tx, &id, &teacher)? {
+            return Err(Error::NotFound("Not a teacher of this subject".into()));
+        }
+        audit::record(
+            &tx,
+            Some(&user.id),
+            "subject.teacher_remove",
+            Some(id.as_str()),
+            &format!("teacher={teacher}"),
+        )?;
+        let detail = detail_of(&tx, &id)?;
+        tx.commit().map_err(StorageError::from)?;
+        Ok(detail)
+    })
+    .await
+}
+
+fn detail_of(conn: &Connection, id: &Id) -> Result<SubjectDetail> {
+    let subject =
+        subjects::by_id(conn, id)?.ok_or_else(|| Error::NotFound("Subject not found".into()))?;
+    let teacher_ids = subjects::teacher_ids(conn, id)?;
+    let slots = slots(conn, id, &teacher_ids)?;
+    Ok(SubjectDetail {
+        subject,
+        teacher_ids,
+        slots,
+    })
 }

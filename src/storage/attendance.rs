@@ -23,14 +23,15 @@ pub struct Member {
     pub verified: bool,
 }
 
-/// Face samples of the subject's students with a verified enrolment (and, when `require_consent`,
-/// recorded consent).
+/// Approved face samples of the subject's students with a verified enrolment (and, when
+/// `require_consent`, recorded consent).
 pub fn gallery(conn: &Connection, subject: &Id, require_consent: bool) -> Result<Vec<GalleryRow>> {
     let mut stmt = conn.prepare(
         "SELECT f.student_id, f.embedding FROM enrolments e
          JOIN face_samples f ON f.student_id = e.student_id
          JOIN students st ON st.user_id = e.student_id
-         WHERE e.subject_id = ?1 AND e.verified = 1 AND (?2 = 0 OR st.consent_at IS NOT NULL)
+         WHERE e.subject_id = ?1 AND e.verified = 1 AND f.approved = 1
+           AND (?2 = 0 OR st.consent_at IS NOT NULL)
          ORDER BY f.student_id, f.created_at",
     )?;
     let rows = stmt.query_map(params![subject.as_str(), require_consent], |r| {
@@ -58,6 +59,45 @@ pub fn members(conn: &Connection, subject: &Id) -> Result<Vec<Member>> {
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Everyone a subject's reports list: its enrolled students and the students who have records
+/// in its sessions but are no longer enrolled (removed, or left before the rule that only staff
+/// remove them); the latter with `verified` false. By name.
+pub fn report_members(conn: &Connection, subject: &Id) -> Result<Vec<Member>> {
+    let mut stmt = conn.prepare(
+        "SELECT u.id, u.name, COALESCE(st.roll, ''), e.verified FROM enrolments e
+         JOIN users u ON u.id = e.student_id LEFT JOIN students st ON st.user_id = u.id
+         WHERE e.subject_id = ?1
+         UNION
+         SELECT u.id, u.name, COALESCE(st.roll, ''), 0 FROM attendance_sessions a
+         JOIN attendance_records r ON r.session_id = a.id
+         JOIN users u ON u.id = r.student_id LEFT JOIN students st ON st.user_id = u.id
+         WHERE a.subject_id = ?1 AND NOT EXISTS (
+             SELECT 1 FROM enrolments e WHERE e.subject_id = ?1 AND e.student_id = r.student_id)
+         ORDER BY 2 COLLATE NOCASE, 1",
+    )?;
+    let rows = stmt.query_map([subject.as_str()], |r| {
+        Ok(Member {
+            id: Id::from_db(r.get(0)?),
+            name: r.get(1)?,
+            roll: r.get(2)?,
+            verified: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// True when the student is enrolled in the subject.
+pub fn is_member(conn: &Connection, subject: &Id, student: &Id) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM enrolments WHERE subject_id = ?1 AND student_id = ?2",
+            [subject.as_str(), student.as_str()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 /// The session's id, creating it if needed, stamped as confirmed by `by` now.
@@ -309,12 +349,28 @@ pub type RecentRow = (Id, Id, String, i64, String);
 
 /// A student's newest records, newest first.
 pub fn recent(conn: &Connection, student: &Id, limit: u32) -> Result<Vec<RecentRow>> {
+    recent_in(conn, student, None, limit)
+}
+
+/// A student's newest `limit` records, only in `subjects` when given.
+pub fn recent_in(
+    conn: &Connection,
+    student: &Id,
+    subjects: Option<&[Id]>,
+    limit: u32,
+) -> Result<Vec<RecentRow>> {
+    let only = subjects.map(|s| {
+        serde_json::to_string(&s.iter().map(Id::as_str).collect::<Vec<_>>())
+            .unwrap_or_else(|_| "[]".to_owned())
+    });
     let mut stmt = conn.prepare(
         "SELECT a.id, a.subject_id, a.date, a.slot, r.status FROM attendance_records r
          JOIN attendance_sessions a ON a.id = r.session_id
-         WHERE r.student_id = ?1 ORDER BY a.date DESC, a.slot DESC, a.id LIMIT ?2",
+         WHERE r.student_id = ?1
+           AND (?3 IS NULL OR a.subject_id IN (SELECT value FROM json_each(?3)))
+         ORDER BY a.date DESC, a.slot DESC, a.id LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![student.as_str(), limit], |r| {
+    let rows = stmt.query_map(params![student.as_str(), limit, only], |r| {
         Ok((
             Id::from_db(r.get(0)?),
             Id::from_db(r.get(1)?),

@@ -17,6 +17,9 @@ pub struct Sample {
     pub score: f64,
     pub added_by: Option<Id>,
     pub created_at: i64,
+    /// False while a photo the student uploaded of themselves awaits staff approval; only
+    /// approved samples are matched.
+    pub approved: bool,
 }
 
 pub struct NewSample<'a> {
@@ -27,9 +30,10 @@ pub struct NewSample<'a> {
     pub bbox: [i64; 4],
     pub score: f64,
     pub added_by: Option<&'a Id>,
+    pub approved: bool,
 }
 
-const COLUMNS: &str = "id, student_id, image_sha256, content_type, box_left, box_top, box_right, box_bottom, score, added_by, created_at";
+const COLUMNS: &str = "id, student_id, image_sha256, content_type, box_left, box_top, box_right, box_bottom, score, added_by, created_at, approved";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Sample> {
     Ok(Sample {
@@ -41,6 +45,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Sample> {
         score: r.get(8)?,
         added_by: r.get::<_, Option<String>>(9)?.map(Id::from_db),
         created_at: r.get(10)?,
+        approved: r.get(11)?,
     })
 }
 
@@ -50,7 +55,7 @@ pub fn insert(conn: &Connection, new: &NewSample<'_>) -> Result<Sample> {
     let [l, t, r, b] = new.bbox;
     conn.execute(
         &format!(
-            "INSERT INTO face_samples ({COLUMNS}, embedding) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            "INSERT INTO face_samples ({COLUMNS}, embedding) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
         ),
         params![
             id.as_str(),
@@ -64,6 +69,7 @@ pub fn insert(conn: &Connection, new: &NewSample<'_>) -> Result<Sample> {
             new.score,
             new.added_by.map(Id::as_str),
             now,
+            new.approved,
             new.embedding
         ],
     )?;
@@ -76,6 +82,7 @@ pub fn insert(conn: &Connection, new: &NewSample<'_>) -> Result<Sample> {
         score: new.score,
         added_by: new.added_by.cloned(),
         created_at: now,
+        approved: new.approved,
     })
 }
 
@@ -117,24 +124,53 @@ pub fn delete_all(conn: &Connection, student: &Id) -> Result<Vec<String>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Keep only the newest `keep` samples of a student; returns the removed samples' image hashes.
+/// Keep only the newest `keep` approved and the newest `keep` awaiting approval of a student's
+/// samples (so photos waiting for review never push out approved ones); returns the removed
+/// samples' image hashes.
 pub fn prune(conn: &Connection, student: &Id, keep: u32) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(
         "DELETE FROM face_samples WHERE id IN (
-             SELECT id FROM face_samples WHERE student_id = ?1
-             ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)
+             SELECT id FROM (
+                 SELECT id, ROW_NUMBER() OVER (
+                     PARTITION BY approved ORDER BY created_at DESC, rowid DESC) AS n
+                 FROM face_samples WHERE student_id = ?1)
+             WHERE n > ?2)
          RETURNING image_sha256",
     )?;
     let rows = stmt.query_map(params![student.as_str(), keep], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// How many approved samples (matched in photos) a student has.
 pub fn count(conn: &Connection, student: &Id) -> Result<i64> {
     Ok(conn.query_row(
-        "SELECT COUNT(*) FROM face_samples WHERE student_id = ?1",
+        "SELECT COUNT(*) FROM face_samples WHERE student_id = ?1 AND approved = 1",
         [student.as_str()],
         |r| r.get(0),
     )?)
+}
+
+/// Approve a sample awaiting review; `None` if there is no such sample, else whether it was
+/// waiting (approving twice is harmless).
+pub fn approve(conn: &Connection, student: &Id, sample: &Id, by: &Id) -> Result<Option<bool>> {
+    let found: Option<bool> = conn
+        .query_row(
+            "SELECT approved FROM face_samples WHERE student_id = ?1 AND id = ?2",
+            [student.as_str(), sample.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match found {
+        None => Ok(None),
+        Some(true) => Ok(Some(false)),
+        Some(false) => {
+            conn.execute(
+                "UPDATE face_samples SET approved = 1, approved_by = ?3 WHERE student_id = ?1 AND id = ?2",
+                params![student.as_str(), sample.as_str(), by.as_str()],
+            )?;
+            Ok(Some(true))
+        }
+    }
 }
 
 /// True while some sample or attendance draft still points at this image.

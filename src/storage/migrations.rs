@@ -38,6 +38,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "seed_import",
         include_str!("../../migrations/0007_seed_import.sql"),
     ),
+    (
+        8,
+        "tenancy",
+        include_str!("../../migrations/0008_tenancy.sql"),
+    ),
+    (
+        9,
+        "auth_limits",
+        include_str!("../../migrations/0009_auth_limits.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backup;
 pub mod drafts;
 pub mod faces;
+pub mod limits;
 pub mod migrations;
 pub mod outbox;
 pub mod seed_import;

@@ -239,6 +239,17 @@ pub fn get(conn: &Connection, id: i64) -> Result<Option<Row>> {
         .optional()?)
 }
 
+/// A message's text and HTML bodies (what the recipient reads).
+pub fn body(conn: &Connection, id: i64) -> Result<Option<(String, Option<String>)>> {
+    Ok(conn
+        .query_row(
+            "SELECT body_text, body_html FROM outbox WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
 /// Give dead messages (all, or the one `id`) a fresh set of attempts, due now. Returns how many.
 pub fn retry_dead(conn: &Connection, id: Option<i64>, now: i64) -> Result<usize> {
     Ok(conn.execute(

@@ -16,14 +16,23 @@ pub struct StudentRecord {
     pub consent_at: Option<i64>,
     pub consent_by: Option<Id>,
     pub created_at: i64,
+    /// Approved face samples (matched in photos).
     pub faces: i64,
+    /// Face photos the student uploaded that await staff approval.
+    pub faces_pending: i64,
     /// Newest face sample.
     pub latest_sample: Option<Id>,
+    /// False while the roll number is only what the student typed at self-registration.
+    pub roll_confirmed: bool,
+    /// The staff member who created the account.
+    pub created_by: Option<Id>,
 }
 
 const COLUMNS: &str = "u.id, u.name, u.email, st.roll, st.branch, st.year, st.consent_at, st.consent_by, u.created_at,
-     (SELECT COUNT(*) FROM face_samples f WHERE f.student_id = u.id),
-     (SELECT f.id FROM face_samples f WHERE f.student_id = u.id ORDER BY f.created_at DESC, f.rowid DESC LIMIT 1)";
+     (SELECT COUNT(*) FROM face_samples f WHERE f.student_id = u.id AND f.approved = 1),
+     (SELECT COUNT(*) FROM face_samples f WHERE f.student_id = u.id AND f.approved = 0),
+     (SELECT f.id FROM face_samples f WHERE f.student_id = u.id ORDER BY f.created_at DESC, f.rowid DESC LIMIT 1),
+     st.roll_confirmed, st.created_by";
 
 const FROM: &str = "users u JOIN students st ON st.user_id = u.id";
 
@@ -39,7 +48,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<StudentRecord> {
         consent_by: r.get::<_, Option<String>>(7)?.map(Id::from_db),
         created_at: r.get(8)?,
         faces: r.get(9)?,
-        latest_sample: r.get::<_, Option<String>>(10)?.map(Id::from_db),
+        faces_pending: r.get(10)?,
+        latest_sample: r.get::<_, Option<String>>(11)?.map(Id::from_db),
+        roll_confirmed: r.get(12)?,
+        created_by: r.get::<_, Option<String>>(13)?.map(Id::from_db),
     })
 }
 
@@ -54,11 +66,13 @@ pub fn get(conn: &Connection, id: &Id) -> Result<Option<StudentRecord>> {
         .optional()?)
 }
 
-/// Students by roll number (exact, case-insensitive).
+/// Students by roll number (exact, case-insensitive), among rolls staff gave: a roll a student
+/// typed at self-registration never matches.
 pub fn by_roll(conn: &Connection, roll: &str) -> Result<Vec<Id>> {
     let mut stmt = conn.prepare(
         "SELECT u.id FROM users u JOIN students st ON st.user_id = u.id
-         WHERE u.role = 'student' AND st.roll <> '' AND st.roll = ?1 COLLATE NOCASE",
+         WHERE u.role = 'student' AND st.roll <> '' AND st.roll_confirmed = 1
+           AND st.roll = ?1 COLLATE NOCASE",
     )?;
     let rows = stmt.query_map([roll], |r| Ok(Id::from_db(r.get(0)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -97,7 +111,7 @@ pub fn list(
     Ok((rows.collect::<rusqlite::Result<_>>()?, total))
 }
 
-/// Change the given profile fields.
+/// Change the given profile fields (a roll set here comes from staff: it is confirmed).
 pub fn update(
     conn: &Connection,
     id: &Id,
@@ -115,7 +129,9 @@ pub fn update(
     }
     conn.execute(
         "UPDATE students SET roll = COALESCE(?2, roll), branch = COALESCE(?3, branch),
-                             year = COALESCE(?4, year) WHERE user_id = ?1",
+                             year = COALESCE(?4, year),
+                             roll_confirmed = CASE WHEN ?2 IS NULL THEN roll_confirmed ELSE 1 END
+         WHERE user_id = ?1",
         params![id.as_str(), roll, branch, year],
     )?;
     Ok(())

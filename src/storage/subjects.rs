@@ -36,7 +36,10 @@ pub struct RosterEntry {
     pub year: String,
     pub verified: bool,
     pub enrolled_at: i64,
+    /// Approved face samples (matched in photos).
     pub faces: i64,
+    /// Face photos the student uploaded that await staff approval.
+    pub faces_pending: i64,
     /// Newest face sample, for an avatar link.
     pub latest_sample: Option<Id>,
 }
@@ -122,6 +125,48 @@ pub fn add_teacher(conn: &Connection, subject: &Id, teacher: &Id) -> Result<()> 
         params![subject.as_str(), teacher.as_str(), now_unix()],
     )?;
     Ok(())
+}
+
+/// Remove a teacher from a subject; false if they were not one of its teachers.
+pub fn remove_teacher(conn: &Connection, subject: &Id, teacher: &Id) -> Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM subject_teachers WHERE subject_id = ?1 AND teacher_id = ?2",
+        [subject.as_str(), teacher.as_str()],
+    )? > 0)
+}
+
+/// How many attendance sessions (confirmed or imported) a subject has.
+pub fn session_count(conn: &Connection, subject: &Id) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM attendance_sessions WHERE subject_id = ?1",
+        [subject.as_str()],
+        |r| r.get(0),
+    )?)
+}
+
+/// True when the student is enrolled (approved or not) in a subject `teacher` does not teach.
+pub fn in_other_class(conn: &Connection, student: &Id, teacher: &Id) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM enrolments e WHERE e.student_id = ?1 AND NOT EXISTS (
+                 SELECT 1 FROM subject_teachers t
+                 WHERE t.subject_id = e.subject_id AND t.teacher_id = ?2) LIMIT 1",
+            [student.as_str(), teacher.as_str()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Whether the enrolment exists and was approved: `None` if the student is not enrolled.
+pub fn enrolment_verified(conn: &Connection, subject: &Id, student: &Id) -> Result<Option<bool>> {
+    Ok(conn
+        .query_row(
+            "SELECT verified FROM enrolments WHERE subject_id = ?1 AND student_id = ?2",
+            [subject.as_str(), student.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?)
 }
 
 pub fn is_teacher(conn: &Connection, subject: &Id, teacher: &Id) -> Result<bool> {
@@ -226,7 +271,8 @@ pub fn is_enrolled(conn: &Connection, subject: &Id, student: &Id) -> Result<bool
 pub fn roster(conn: &Connection, subject: &Id) -> Result<Vec<RosterEntry>> {
     let mut stmt = conn.prepare(
         "SELECT u.id, u.name, u.email, st.roll, st.branch, st.year, e.verified, e.enrolled_at,
-                (SELECT COUNT(*) FROM face_samples f WHERE f.student_id = u.id),
+                (SELECT COUNT(*) FROM face_samples f WHERE f.student_id = u.id AND f.approved = 1),
+                (SELECT COUNT(*) FROM face_samples f WHERE f.student_id = u.id AND f.approved = 0),
                 (SELECT f.id FROM face_samples f WHERE f.student_id = u.id
                   ORDER BY f.created_at DESC, f.rowid DESC LIMIT 1)
          FROM enrolments e JOIN users u ON u.id = e.student_id
@@ -244,7 +290,8 @@ pub fn roster(conn: &Connection, subject: &Id) -> Result<Vec<RosterEntry>> {
             verified: r.get(6)?,
             enrolled_at: r.get(7)?,
             faces: r.get(8)?,
-            latest_sample: r.get::<_, Option<String>>(9)?.map(Id::from_db),
+            faces_pending: r.get(9)?,
+            latest_sample: r.get::<_, Option<String>>(10)?.map(Id::from_db),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -27,6 +27,11 @@ pub struct NewUser {
     pub college_name: String,
     pub is_verified: bool,
     pub profile: Profile,
+    /// The staff member creating the account (`None`: self-registration, the command line).
+    pub created_by: Option<Id>,
+    /// Whether the profile's roll number comes from staff; a roll typed at self-registration is
+    /// kept for display but never matched when staff add students by roll.
+    pub roll_confirmed: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -83,8 +88,16 @@ pub fn insert(conn: &Connection, new: &NewUser) -> Result<User> {
         }
         Role::Student => {
             conn.execute(
-                "INSERT INTO students (user_id, roll, branch, year) VALUES (?1, ?2, ?3, ?4)",
-                params![id.as_str(), p.roll, p.branch, p.year],
+                "INSERT INTO students (user_id, roll, branch, year, roll_confirmed, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    id.as_str(),
+                    p.roll,
+                    p.branch,
+                    p.year,
+                    new.roll_confirmed,
+                    new.created_by.as_ref().map(Id::as_str)
+                ],
             )?;
         }
         Role::Admin => {}

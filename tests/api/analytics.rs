@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, expect_detail, spawn_app, spawn_app_with};
 use crate::students::ok;
-use crate::subjects::{student, subject, teacher};
+use crate::subjects::{enrol, student, subject, teacher};
 
 /// Confirm one session with `(student id, status)` decisions; the confirmation's answer.
-async fn confirm(
+pub(crate) async fn confirm(
     app: &TestApp,
     token: &str,
     sid: &str,
@@ -62,7 +62,9 @@ async fn school(app: &TestApp) -> School {
     let alg = subject(app, &t1, "ALG101", &[s1, s2, s3, s4]).await;
     let bio = subject(app, &t1, "BIO101", &[s1, s2]).await;
     let dra = subject(app, &t1, "DRA101", &[s1]).await;
-    let che = subject(app, &t2, "CHE101", &[s3]).await;
+    // s3 is in t1's class too: only an administrator enrols them in a second teacher's.
+    let che = subject(app, &t2, "CHE101", &[]).await;
+    enrol(app, &app.admin_token().await, &che, &[s3]).await;
 
     // ALG101.
     let c = |date: &'static str, slot: i64, d: [&'static str; 4]| {

@@ -332,6 +332,7 @@ async fn kill_9_during_enrolment_leaves_no_sample_without_its_image() {
         accepted.extend(warm.ok().flatten());
         let (client, base, token) = (s.client.clone(), s.base.clone(), teacher.clone());
         let (ids, photos2) = (students.clone(), photos.clone());
+        let (answered_tx, mut answered) = tokio::sync::mpsc::unbounded_channel::<()>();
         let uploads = tokio::spawn(async move {
             let mut got = Vec::new();
             let server = Server {
@@ -353,10 +354,16 @@ async fn kill_9_during_enrolment_leaves_no_sample_without_its_image() {
                     Ok(None) => {}
                     Err(_) => break,
                 }
+                let _ = answered_tx.send(());
             }
             got
         });
-        tokio::time::sleep(Duration::from_millis(500 + 400 * round)).await;
+        // Kill while an upload is in flight: after this round's first answers (how many grows
+        // with the round), and a little into the next one; however slow the machine is.
+        for _ in 0..=round {
+            let _ = tokio::time::timeout(Duration::from_secs(60), answered.recv()).await;
+        }
+        tokio::time::sleep(Duration::from_millis(150 + 100 * round)).await;
         s.kill9();
         accepted.extend(uploads.await.unwrap_or_default());
         integrity(&data);

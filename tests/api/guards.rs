@@ -39,6 +39,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/admin/audit", "admin"),
     ("POST", "/api/admin/retention/run", "admin"),
     ("GET", "/api/admin/outbox", "admin"),
+    ("GET", "/api/admin/outbox/{id}", "admin"),
     ("POST", "/api/admin/outbox/{id}/retry", "admin"),
     ("POST", "/api/admin/outbox/retry-dead", "admin"),
     ("POST", "/api/notifications/absence", "owner,stranger"),
@@ -74,12 +75,18 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "/api/subjects/{id}/students/{student_id}",
         "admin,owner",
     ),
+    ("POST", "/api/subjects/{id}/teachers", "admin,owner"),
+    (
+        "DELETE",
+        "/api/subjects/{id}/teachers/{teacher_id}",
+        "admin,owner",
+    ),
     ("GET", "/api/students", "admin,owner,stranger"),
     ("POST", "/api/students", "admin,owner,stranger"),
     ("POST", "/api/students/upload-face", "admin,owner,self"),
     ("GET", "/api/students/{id}", "admin,owner,self"),
     ("PUT", "/api/students/{id}", "admin,owner,self"),
-    ("DELETE", "/api/students/{id}", "admin,owner"),
+    ("DELETE", "/api/students/{id}", "admin"),
     ("POST", "/api/students/{id}/consent", "admin,owner,self"),
     ("DELETE", "/api/students/{id}/consent", "admin,owner,self"),
     ("GET", "/api/students/{id}/faces", "admin,owner,self"),
@@ -92,6 +99,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "GET",
         "/api/students/{id}/faces/{sample_id}/image",
         "admin,owner,self",
+    ),
+    (
+        "POST",
+        "/api/students/{id}/faces/{sample_id}/approve",
+        "admin,owner",
     ),
     ("POST", "/api/attendance/mark", "admin,owner"),
     ("POST", "/api/attendance/confirm", "admin,owner"),
@@ -275,6 +287,7 @@ fn concrete(path: &str, w: &World) -> String {
     path.replace("{id}", id)
         .replace("{student_id}", &w.ids["self"])
         .replace("{user_id}", &w.ids["self"])
+        .replace("{teacher_id}", &w.ids["owner"])
         .replace("{subject_id}", &w.ids["subject"])
         .replace("{sample_id}", &w.ids["sample"])
         .replace("{photo}", "1")
@@ -294,6 +307,7 @@ fn request_body(method: &str, path: &str, w: &World) -> Option<Value> {
         ("PUT", p) if p.contains("/records/") => json!({"status": "absent"}),
         ("PUT", p) if p.contains("/drafts/") => json!({"student_id": student}),
         ("POST", "/api/subjects/{id}/students") => json!({"student_ids": [student]}),
+        ("POST", "/api/subjects/{id}/teachers") => json!({"email": "stranger@school.test"}),
         ("PUT", "/api/subjects/{id}") => json!({"name": "Renamed", "code": "GUARD1"}),
         ("PUT", "/api/students/{id}") => json!({"name": "Renamed"}),
         ("POST", "/api/students") => json!({"name": "New", "email": "new@school.test"}),

@@ -273,7 +273,9 @@ async fn messages_wait_while_the_relay_is_down_and_go_out_when_it_is_back() {
     let port = closed_port();
     let app = app_mailing_to(port, 100).await;
     let (t, _) = teacher(&app, "down-teacher@school.test").await;
-    student(&app, "cara@school.test").await;
+    let (_, cara_id) = student(&app, "cara@school.test").await;
+    // Teachers write only to their own students.
+    subject(&app, &t, "MCARA", &[&cara_id]).await;
     let v = send_custom(
         &app,
         &t,
@@ -324,7 +326,9 @@ async fn an_administrator_lists_dead_messages_and_retries_them() {
     let app = app_mailing_to(port, 1).await;
     let admin = app.admin_token().await;
     let (t, _) = teacher(&app, "dead-teacher@school.test").await;
-    student(&app, "dan@school.test").await;
+    let (_, dan_id) = student(&app, "dan@school.test").await;
+    // Teachers write only to their own students.
+    subject(&app, &t, "MDAN", &[&dan_id]).await;
     ok(app
         .post(
             "/api/notifications/exam",
@@ -413,7 +417,9 @@ async fn a_permanent_refusal_kills_the_message_at_once() {
     let smtp = smtp_on(port_listener, true);
     let app = app_mailing_to(port, 100).await;
     let (t, _) = teacher(&app, "refused-teacher@school.test").await;
-    student(&app, "eve@school.test").await;
+    let (_, eve_id) = student(&app, "eve@school.test").await;
+    // Teachers write only to their own students.
+    subject(&app, &t, "MEVE", &[&eve_id]).await;
     ok(app
         .post(
             "/api/notifications/assignment",
@@ -433,7 +439,9 @@ async fn a_permanent_refusal_kills_the_message_at_once() {
 async fn malformed_addresses_are_refused_at_input() {
     let app = spawn_app().await;
     let (t, _) = teacher(&app, "input-teacher@school.test").await;
-    student(&app, "fay@school.test").await;
+    let (_, fay_id) = student(&app, "fay@school.test").await;
+    // Teachers write only to their own students.
+    subject(&app, &t, "MFAY", &[&fay_id]).await;
     for bad in [
         "not-an-address",
         "fay@",
@@ -496,8 +504,10 @@ fn count_notices(app: &TestApp, kind: &str) -> i64 {
 async fn teacher_notification_api_keeps_the_seed_shapes() {
     let app = spawn_app().await;
     let (t, t_id) = teacher(&app, "api-teacher@school.test").await;
-    let (s_token, _) = student(&app, "gil@school.test").await;
-    student(&app, "hal@school.test").await;
+    let (s_token, gil_id) = student(&app, "gil@school.test").await;
+    let (_, hal_id) = student(&app, "hal@school.test").await;
+    // Teachers write only to their own students.
+    subject(&app, &t, "MGIL", &[&gil_id, &hal_id]).await;
 
     // Only teachers, with the seed's wording.
     let absence = json!({"student_emails": ["gil@school.test"], "subject": "Maths",
@@ -540,7 +550,7 @@ async fn teacher_notification_api_keeps_the_seed_shapes() {
         v,
         json!({"total": 2, "sent": 1, "failed": 1, "details": [
             {"email": "gil@school.test", "status": "sent", "error": null},
-            {"email": "nobody@school.test", "status": "failed", "error": "Student not found"}]})
+            {"email": "nobody@school.test", "status": "failed", "error": "Not one of your students"}]})
     );
     let (subject, html): (String, Option<String>) = app
         .db()
@@ -761,7 +771,9 @@ async fn mail_queued_without_a_relay_goes_out_after_a_restart_with_one() {
     // No SMTP configured: the message is kept, not attempted.
     let app = spawn_app().await;
     let (t, _) = teacher(&app, "restart-teacher@school.test").await;
-    student(&app, "jo@school.test").await;
+    let (_, jo_id) = student(&app, "jo@school.test").await;
+    // Teachers write only to their own students.
+    subject(&app, &t, "MJO", &[&jo_id]).await;
     send_custom(
         &app,
         &t,
@@ -796,7 +808,9 @@ async fn the_cli_lists_dead_messages_and_retries_them() {
     let port = closed_port();
     let app = app_mailing_to(port, 1).await;
     let (t, _) = teacher(&app, "cli-teacher@school.test").await;
-    student(&app, "kit@school.test").await;
+    let (_, kit_id) = student(&app, "kit@school.test").await;
+    // Teachers write only to their own students.
+    subject(&app, &t, "MKIT", &[&kit_id]).await;
     send_custom(
         &app,
         &t,

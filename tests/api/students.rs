@@ -187,7 +187,9 @@ async fn face_enrolment_consent_checks_and_access() {
         .await)
     .await;
     println!("obama2.jpg sharpness {}", mine["sharpness"]);
-    assert_eq!(mine["faces_total"], 2);
+    // A student's photo of themselves waits for a teacher's approval before it is matched.
+    assert_eq!(mine["pending_review"], true);
+    assert_eq!(mine["faces_total"], 1);
 
     // Rejected photos.
     let d = expect_detail(
@@ -285,7 +287,14 @@ async fn face_enrolment_consent_checks_and_access() {
 
 #[tokio::test]
 async fn consent_can_be_switched_off_and_samples_are_capped() {
-    let app = spawn_app_with(&["--require-consent", "false"]).await;
+    // Students' own uploads used at once, as before staff review existed.
+    let app = spawn_app_with(&[
+        "--require-consent",
+        "false",
+        "--review-self-uploads",
+        "false",
+    ])
+    .await;
     let (s1, s1_id) = student(&app, "s1@school.test").await;
     let photos = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"];
     let mut last = Value::Null;
@@ -456,12 +465,20 @@ async fn student_accounts_crud_delete_and_audit() {
     ok(upload(&app, &t1, Some(&id), &photo("biden.jpg")).await).await;
     let faces_dir = app.data_dir.path().join("faces");
     assert_eq!(files_in(&faces_dir), 1);
-    expect_detail(
-        app.delete(&format!("/api/students/{id}"), Some(&t2)).await,
-        StatusCode::FORBIDDEN,
-    )
+    // Deleting an account is an administrator's act, even for the teacher who created it (a
+    // teacher removes a student from their subject).
+    for t in [&t2, &t1] {
+        let d = expect_detail(
+            app.delete(&format!("/api/students/{id}"), Some(t)).await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        assert_eq!(d, "Administrator access required");
+    }
+    ok(app
+        .delete(&format!("/api/students/{id}"), Some(&admin))
+        .await)
     .await;
-    ok(app.delete(&format!("/api/students/{id}"), Some(&t1)).await).await;
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM users WHERE id = ?1", &id),
         0

@@ -33,6 +33,13 @@ pub async fn subject(app: &TestApp, token: &str, code: &str, students: &[&str]) 
         .await)
     .await;
     let sid = s["id"].as_str().unwrap_or_default().to_owned();
+    enrol(app, token, &sid, students).await;
+    sid
+}
+
+/// Enrol `students` in the subject `sid` as `token` (its teacher, or an administrator, who may
+/// also enrol students of another teacher's class).
+pub async fn enrol(app: &TestApp, token: &str, sid: &str, students: &[&str]) {
     ok(app
         .post(
             &format!("/api/subjects/{sid}/students"),
@@ -41,7 +48,6 @@ pub async fn subject(app: &TestApp, token: &str, code: &str, students: &[&str]) 
         )
         .await)
     .await;
-    sid
 }
 
 #[tokio::test]
@@ -66,19 +72,35 @@ async fn subjects_crud_code_uniqueness_and_ownership() {
     assert_eq!(created["teacher_ids"], json!([t1_id]));
     let id = created["id"].as_str().unwrap_or_default().to_owned();
 
-    // The same code from another teacher (seed path): joins the existing subject, its name wins.
-    let joined = ok(app
+    // The same code from another teacher (either path) is a conflict, never a way into the class.
+    for path in ["/settings/add-subject", "/api/subjects"] {
+        let d = expect_detail(
+            app.post(
+                path,
+                &json!({"name": "Other name", "code": "Math101"}),
+                Some(&t2),
+            )
+            .await,
+            StatusCode::CONFLICT,
+        )
+        .await;
+        assert!(d.contains("already in use"), "{d}");
+    }
+    expect_detail(
+        app.get(&format!("/api/subjects/{id}/students"), Some(&t2))
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    // A teacher of the subject invites a co-teacher.
+    ok(app
         .post(
-            "/settings/add-subject",
-            &json!({"name": "Other name", "code": "Math101"}),
-            Some(&t2),
+            &format!("/api/subjects/{id}/teachers"),
+            &json!({"email": "t2@school.test"}),
+            Some(&t1),
         )
         .await)
     .await;
-    assert_eq!(
-        joined,
-        json!({"subject_id": id, "name": "Maths", "code": "MATH101"})
-    );
     let detail = ok(app.get(&format!("/api/subjects/{id}"), Some(&t1)).await).await;
     // Both teachers, in no promised order (two added in the same second sort by id).
     let mut teachers: Vec<&str> = detail["teacher_ids"]
@@ -307,7 +329,28 @@ async fn rosters_enrolment_and_seed_paths() {
     let none = ok(app.get("/settings/teachers/students", Some(&t2)).await).await;
     assert_eq!(none, json!({"students": []}));
 
-    // A student leaves and re-joins (unverified until the teacher verifies, twice is fine).
+    // An approved enrolment is the teacher's to end: the student cannot leave by themselves.
+    let d = expect_detail(
+        app.delete(&format!("/students/me/remove-subject/{id}"), Some(&s1))
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(d.contains("ask them to remove you"), "{d}");
+    ok(app
+        .delete(&format!("/api/subjects/{id}/students/{s1_id}"), Some(&t1))
+        .await)
+    .await;
+    // The student asks to join again, withdraws the request (allowed while it is pending) and
+    // asks once more (unverified until the teacher verifies, twice is fine).
+    ok(app
+        .post(
+            &format!("/students/me/subjects?subject_id={id}"),
+            &Value::Null,
+            Some(&s1),
+        )
+        .await)
+    .await;
     ok(app
         .delete(&format!("/students/me/remove-subject/{id}"), Some(&s1))
         .await)
