@@ -213,7 +213,8 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_PROXY_HOPS", default_value_t = 1)]
     pub proxy_hops: u8,
 
-    /// Bearer token that lets a Prometheus scraper read /metrics (admins can always read it).
+    /// Bearer token that lets a Prometheus scraper or a monitor read /metrics and
+    /// /health/detailed (admins can always read them).
     #[arg(long, env = "ROLLCALL_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
 
@@ -287,6 +288,84 @@ pub struct Settings {
 
     #[command(flatten)]
     pub vision: VisionSettings,
+
+    #[command(flatten)]
+    pub connections: ConnectionSettings,
+}
+
+/// How client connections are limited, so that slow or flooding clients cannot hold the server
+/// (see `crate::server`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionSettings {
+    /// Seconds a client has to send a request's headers, from the moment the connection opens
+    /// or the previous answer was sent; an idle kept-alive connection is closed after as long.
+    #[arg(long, env = "ROLLCALL_HEADER_TIMEOUT", default_value_t = 15)]
+    pub header_timeout_secs: u64,
+
+    /// Longest pause in a request body, in seconds; then 408 and the connection is closed.
+    #[arg(long, env = "ROLLCALL_BODY_IDLE_TIMEOUT", default_value_t = 30)]
+    pub body_idle_timeout_secs: u64,
+
+    /// Seconds a whole request body may take after its headers; then 408 and the connection is
+    /// closed. 300 s lets a 20 MiB photo through at about 0.6 Mbit/s.
+    #[arg(long, env = "ROLLCALL_BODY_TIMEOUT", default_value_t = 300)]
+    pub body_timeout_secs: u64,
+
+    /// Connections served at once; more are answered 503 and closed. Lowered at start to fit
+    /// the process's open-file limit.
+    #[arg(long, env = "ROLLCALL_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Connections one client address may hold at once (0: no limit). Default 256, and none
+    /// behind a trusted proxy (`ROLLCALL_TRUST_PROXY`), where every connection comes from the
+    /// proxy's address.
+    #[arg(long, env = "ROLLCALL_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+}
+
+/// Connections per client address when `ROLLCALL_MAX_CONNECTIONS_PER_IP` is not set.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
+
+impl ConnectionSettings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            (1..=600).contains(&self.header_timeout_secs),
+            "ROLLCALL_HEADER_TIMEOUT must be between 1 and 600 seconds"
+        );
+        ensure!(
+            (1..=3600).contains(&self.body_idle_timeout_secs),
+            "ROLLCALL_BODY_IDLE_TIMEOUT must be between 1 and 3600 seconds"
+        );
+        ensure!(
+            self.body_timeout_secs >= self.body_idle_timeout_secs
+                && self.body_timeout_secs <= 86_400,
+            "ROLLCALL_BODY_TIMEOUT must be at least ROLLCALL_BODY_IDLE_TIMEOUT and at most 86400 seconds"
+        );
+        ensure!(
+            (1..=1_000_000).contains(&self.max_connections),
+            "ROLLCALL_MAX_CONNECTIONS must be between 1 and 1000000"
+        );
+        if let Some(n) = self.max_connections_per_ip {
+            ensure!(
+                n <= self.max_connections,
+                "ROLLCALL_MAX_CONNECTIONS_PER_IP ({n}) must not exceed ROLLCALL_MAX_CONNECTIONS ({})",
+                self.max_connections
+            );
+        }
+        Ok(())
+    }
+
+    /// The per-address cap in force: the setting (0: none), else the default, except behind a
+    /// trusted proxy, where one address is everyone and the proxy limits its clients.
+    #[must_use]
+    pub fn per_address_cap(&self, trust_proxy: bool) -> Option<usize> {
+        match self.max_connections_per_ip {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None if trust_proxy => None,
+            None => Some(DEFAULT_MAX_CONNECTIONS_PER_IP),
+        }
+    }
 }
 
 /// How photos are analysed (shared by `serve` and the vision commands).
@@ -414,6 +493,7 @@ impl Settings {
             self.risk_threshold
         );
         self.vision.pipeline_options()?;
+        self.connections.validate()?;
         self.smtp_sender()?;
         ensure!(
             (1..=100).contains(&self.mail_max_attempts),
@@ -783,5 +863,35 @@ mod tests {
         assert_eq!(s.smtp_login(), Some("office@school.test"));
         let named = parse(&["--smtp-from", "Attendance <attendance@school.test>"]);
         assert!(named.validate().is_ok());
+    }
+
+    #[test]
+    fn connection_limits_are_checked_and_the_per_address_cap_follows_the_proxy_setting() {
+        let s = parse(&[]);
+        assert_eq!(s.connections.header_timeout_secs, 15);
+        assert_eq!(s.connections.per_address_cap(false), Some(256));
+        assert_eq!(s.connections.per_address_cap(true), None, "behind a proxy");
+        let set = parse(&["--max-connections-per-ip", "20"]);
+        assert_eq!(set.connections.per_address_cap(true), Some(20));
+        assert_eq!(
+            parse(&["--max-connections-per-ip", "0"])
+                .connections
+                .per_address_cap(false),
+            None
+        );
+        for bad in [
+            &["--header-timeout-secs", "0"][..],
+            &["--body-idle-timeout-secs", "0"],
+            &[
+                "--body-idle-timeout-secs",
+                "60",
+                "--body-timeout-secs",
+                "30",
+            ],
+            &["--max-connections", "0"],
+            &["--max-connections", "10", "--max-connections-per-ip", "11"],
+        ] {
+            assert!(parse(bad).validate().is_err(), "{bad:?}");
+        }
     }
 }

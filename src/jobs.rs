@@ -1,4 +1,5 @@
-//! Background work started and stopped with the server: the retention purge.
+//! Background work started and stopped with the server: the retention purge, and re-encoding
+//! photos an older rollcall stored with their metadata.
 
 use crate::api::AppState;
 use crate::service;
@@ -6,6 +7,20 @@ use crate::service;
 /// Start every background job for this server (they end when the runtime does).
 pub fn start(state: &AppState) {
     tokio::spawn(retention(state.clone()));
+    tokio::spawn(reencode_old_photos(state.clone()));
+}
+
+/// Once at start: photos stored before rollcall re-encoded them lose their metadata.
+async fn reencode_old_photos(state: AppState) {
+    match service::privacy::reencode_old_photos(&state.db, &state.settings.faces_dir()).await {
+        Ok(done) if done == service::privacy::Reencoded::default() => {}
+        Ok(done) => tracing::info!(
+            photos = done.photos,
+            failed = done.failed,
+            "stored photos re-encoded without their metadata"
+        ),
+        Err(e) => tracing::warn!(error = %e, "re-encoding stored photos failed"),
+    }
 }
 
 /// Purge what the retention settings say has expired, at start and then every hour.

@@ -10,13 +10,13 @@ pub mod domain;
 pub mod jobs;
 pub mod matching;
 pub mod notify;
+pub mod server;
 pub mod service;
 pub mod storage;
 pub mod telemetry;
 pub mod vision;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,6 +37,8 @@ pub struct App {
     pub bootstrap: Bootstrap,
     /// The SMTP relay; `None` when none is configured (mail stays in the outbox).
     mailer: Option<notify::Mailer>,
+    /// Connection caps and read timeouts of the HTTP server.
+    limits: server::Limits,
 }
 
 impl App {
@@ -51,6 +53,7 @@ impl App {
         clock: Arc<dyn service::clock::Clock>,
     ) -> anyhow::Result<Self> {
         settings.validate()?;
+        let limits = server::Limits::from_settings(&settings)?;
         let mailer = notify::Mailer::from_settings(&settings)?;
         let settings = Arc::new(settings);
         let s = Arc::clone(&settings);
@@ -101,11 +104,13 @@ impl App {
             state,
             bootstrap,
             mailer,
+            limits,
         })
     }
 
     /// Serve on `listener` until `shutdown` resolves, then finish in-flight requests. The e-mail
-    /// delivery worker runs alongside and stops after the message it is sending.
+    /// delivery worker runs alongside and stops after the message it is sending. Connections are
+    /// capped and slow clients cut off as [`server::Limits`] says.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -128,12 +133,31 @@ impl App {
                 None
             }
         };
-        let served = axum::serve(
+        let limits = self.limits;
+        tracing::info!(
+            max_connections = limits.max_connections,
+            max_connections_setting = self.state.settings.connections.max_connections,
+            max_connections_per_ip = limits.max_per_address,
+            open_file_limit = limits.open_file_limit,
+            header_timeout_secs = limits.header_timeout.as_secs(),
+            body_idle_timeout_secs = limits.body_idle_timeout.as_secs(),
+            body_timeout_secs = limits.body_timeout.as_secs(),
+            "connection limits"
+        );
+        if limits.max_connections < self.state.settings.connections.max_connections {
+            tracing::warn!(
+                max_connections = limits.max_connections,
+                open_file_limit = limits.open_file_limit,
+                "ROLLCALL_MAX_CONNECTIONS lowered to fit the open-file limit; raise `ulimit -n` to serve more"
+            );
+        }
+        let served = server::serve(
             listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.router,
+            limits,
+            Arc::clone(&self.state.metrics),
+            shutdown,
         )
-        .with_graceful_shutdown(shutdown)
         .await;
         let _ = stop.send(true);
         if let Some(worker) = worker {

@@ -585,6 +585,10 @@ fn csv_response(csv: Csv) -> Response {
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{}\"", csv.filename),
             ),
+            (
+                header::CACHE_CONTROL,
+                super::middleware::NO_STORE.to_owned(),
+            ),
         ],
         csv.text,
     )
@@ -821,7 +825,10 @@ async fn draft_photo(
     Ok((
         [
             (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+            (
+                header::CACHE_CONTROL,
+                super::middleware::NO_STORE.to_owned(),
+            ),
         ],
         bytes,
     )

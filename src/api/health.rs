@@ -96,9 +96,17 @@ async fn health() -> Json<Health> {
 }
 
 /// Readiness: database reachable and writable, models present, disk not full. 503 when unhealthy.
+/// It names paths and free disk, so it is for administrators or with `ROLLCALL_METRICS_TOKEN`
+/// as bearer token (a monitor); `/health` stays public.
 #[utoipa::path(get, path = "/health/detailed", tag = "health",
-    responses((status = 200, body = DetailedHealth), (status = 503, body = DetailedHealth)))]
-async fn health_detailed(State(state): State<AppState>) -> Response {
+    responses((status = 200, body = DetailedHealth), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 503, body = DetailedHealth)),
+    security(("bearer" = [])))]
+async fn health_detailed(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> ApiResult<Response> {
+    operator(&state, req).await?;
     let database = match state
         .db
         .call(|c| {
@@ -141,7 +149,27 @@ async fn health_detailed(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(body)).into_response()
+    Ok((status, Json(body)).into_response())
+}
+
+/// Let through an administrator, or a monitor bearing `ROLLCALL_METRICS_TOKEN`: 401 without a
+/// valid token, 403 for anyone else.
+async fn operator(state: &AppState, req: axum::extract::Request) -> ApiResult<()> {
+    let (mut parts, _) = req.into_parts();
+    let token_ok = match (&state.settings.metrics_token, bearer(&parts)) {
+        (Some(expected), Some(given)) => constant_time_eq(expected, given),
+        _ => false,
+    };
+    if !token_ok {
+        let user = <AuthUser as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            &mut parts, state,
+        )
+        .await?;
+        if user.role != Role::Admin {
+            return Err(Error::Forbidden("Administrator access required".into()).into());
+        }
+    }
+    Ok(())
 }
 
 /// The face models: their absence is reported (`missing`: face features answer 503 until
@@ -201,20 +229,7 @@ async fn metrics(
     State(state): State<AppState>,
     req: axum::extract::Request,
 ) -> ApiResult<Response> {
-    let (mut parts, _) = req.into_parts();
-    let token_ok = match (&state.settings.metrics_token, bearer(&parts)) {
-        (Some(expected), Some(given)) => constant_time_eq(expected, given),
-        _ => false,
-    };
-    if !token_ok {
-        let user = <AuthUser as axum::extract::FromRequestParts<AppState>>::from_request_parts(
-            &mut parts, &state,
-        )
-        .await?;
-        if user.role != Role::Admin {
-            return Err(Error::Forbidden("Administrator access required".into()).into());
-        }
-    }
+    operator(&state, req).await?;
     let text = state.metrics.render()?;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }

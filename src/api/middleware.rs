@@ -1,5 +1,6 @@
-//! Cross-cutting HTTP behaviour: request ids, access logs, Prometheus metrics, and turning every
-//! error answer that is not already JSON (404, 405, 413, panics) into `{"detail": "..."}`.
+//! Cross-cutting HTTP behaviour: request ids, access logs, Prometheus metrics, turning every
+//! error answer that is not already JSON (404, 405, 413, panics) into `{"detail": "..."}`, and
+//! the headers every answer or every photo of a person carries.
 
 use std::time::Instant;
 
@@ -9,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 use tracing::Instrument;
 
@@ -25,6 +26,42 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    connections: ConnectionMetrics,
+}
+
+/// What the server (`crate::server`) does with connections.
+struct ConnectionMetrics {
+    open: IntGauge,
+    shed: IntCounterVec,
+    timeouts: IntCounterVec,
+}
+
+impl ConnectionMetrics {
+    fn new(registry: &Registry) -> anyhow::Result<Self> {
+        let open = IntGauge::new("http_connections_open", "Client connections being served")?;
+        let shed = IntCounterVec::new(
+            Opts::new(
+                "http_connections_shed_total",
+                "Connections answered 503 and closed at once, by reason (full, per_address)",
+            ),
+            &["reason"],
+        )?;
+        let timeouts = IntCounterVec::new(
+            Opts::new(
+                "http_read_timeouts_total",
+                "Connections cut off because the client was too slow: headers (or an idle kept-alive connection), body",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(open.clone()))?;
+        registry.register(Box::new(shed.clone()))?;
+        registry.register(Box::new(timeouts.clone()))?;
+        Ok(Self {
+            open,
+            shed,
+            timeouts,
+        })
+    }
 }
 
 impl Metrics {
@@ -49,11 +86,29 @@ impl Metrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        let connections = ConnectionMetrics::new(&registry)?;
         Ok(Self {
             registry,
             requests,
             latency,
+            connections,
         })
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.open.inc();
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.open.dec();
+    }
+
+    pub fn connection_shed(&self, reason: &str) {
+        self.connections.shed.with_label_values(&[reason]).inc();
+    }
+
+    pub fn timed_out(&self, kind: &str) {
+        self.connections.timeouts.with_label_values(&[kind]).inc();
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
@@ -165,6 +220,28 @@ pub fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Respo
         .unwrap_or("unknown panic");
     tracing::error!(panic = message, "handler panicked");
     detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response()
+}
+
+/// Every answer, errors and files included: browsers must take the declared content type as it
+/// is and never guess (an upload served as an image must not be run as a script or page).
+pub async fn nosniff<B>(mut response: Response<B>) -> Response<B> {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// Photos of people (face samples, class photos, avatars) and exports of personal data: kept
+/// in no cache, neither the browser's nor a proxy's.
+pub const NO_STORE: &str = "no-store";
+
+/// [`NO_STORE`] on every answer of a service (the avatar files).
+pub async fn no_store<B>(mut response: Response<B>) -> Response<B> {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+    response
 }
 
 /// Answer for paths that match no route.

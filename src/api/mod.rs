@@ -138,12 +138,14 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         .merge(web::router())
         .nest_service(
             "/avatars",
-            tower_http::services::ServeDir::new(
-                state
-                    .settings
-                    .data_dir
-                    .join(crate::service::avatars::AVATAR_DIR),
-            ),
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::map_response(middleware::no_store))
+                .service(tower_http::services::ServeDir::new(
+                    state
+                        .settings
+                        .data_dir
+                        .join(crate::service::avatars::AVATAR_DIR),
+                )),
         )
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(limit))
@@ -154,6 +156,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
             middleware::observe,
         ))
         .layer(cors)
+        .layer(axum::middleware::map_response(middleware::nosniff))
         .with_state(state))
 }
 

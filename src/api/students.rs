@@ -508,7 +508,10 @@ async fn face_image(
     Ok((
         [
             (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
+            (
+                header::CACHE_CONTROL,
+                super::middleware::NO_STORE.to_owned(),
+            ),
         ],
         bytes,
     )

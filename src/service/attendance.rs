@@ -147,17 +147,18 @@ pub async fn mark(
     if bytes.is_empty() {
         return Err(Error::Invalid("The image is empty".into()));
     }
-    let Some(content_type) = crate::vision::decode::mime_type(&bytes) else {
+    if crate::vision::decode::mime_type(&bytes).is_none() {
         return Err(Error::UnsupportedMedia(
             "The image must be a JPEG, PNG or WebP photo".into(),
         ));
-    };
+    }
     let kind = if config.live {
         crate::vision::pipeline::Subject::Portrait
     } else {
         crate::vision::pipeline::Subject::Class
     };
-    let (bytes, analysis) = engine.photo_keep(bytes, kind).await?;
+    // A saved photo is stored re-encoded, without its metadata (see `StoredPhoto`).
+    let (stored, analysis) = engine.photo_keep(bytes, kind, session.is_some()).await?;
     let found: Vec<FaceIn> = analysis
         .faces
         .iter()
@@ -195,7 +196,9 @@ pub async fn mark(
                 super::drafts::MAX_PHOTOS
             )));
         }
-        let sha = super::faces::sha256_hex(&bytes);
+        let stored = stored.ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("a saved photo without its stored copy"))
+        })?;
         let rows: Vec<([i64; 4], f64, Vec<u8>)> = found
             .iter()
             .map(|f| {
@@ -206,8 +209,16 @@ pub async fn mark(
                 )
             })
             .collect();
-        let photo = drafts::add_photo(&tx, &draft.id, &sha, content_type, size, &rows)?;
-        super::faces::store(&dir, &bytes).map_err(|e| Error::from_io("storing the photo", &e))?;
+        let photo = drafts::add_photo(
+            &tx,
+            &draft.id,
+            &stored.sha,
+            stored.content_type,
+            size,
+            &rows,
+        )?;
+        super::faces::store(&dir, &stored.bytes)
+            .map_err(|e| Error::from_io("storing the photo", &e))?;
         tx.commit().map_err(StorageError::from)?;
         let view = super::drafts::review_draft(conn, &draft, consent, &thresholds)?;
         let faces = view
@@ -954,11 +965,37 @@ pub async fn mine(db: &Db, user: &AuthUser) -> Result<Vec<SubjectFigures>> {
     of_student(db, user.id.clone()).await
 }
 
+/// What makes a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula:
+/// OWASP's list (`=`, `+`, `-`, `@`, tab, carriage return), `|` (DDE in older Excel), a line
+/// feed, and the full-width forms of `=`, `+`, `-`, `@`, which some spreadsheets also accept.
+const FORMULA_LEADS: [char; 12] = [
+    '=', '+', '-', '@', '|', '\t', '\r', '\n', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+];
+
+/// Whether a spreadsheet could run this cell: it starts with a formula character, possibly
+/// after spaces (which some importers trim). A plain negative number (`-12`, `-0.5`) is left
+/// alone: it can only ever be read as that number, and it stays one in the sheet.
+fn runs_as_formula(raw: &str) -> bool {
+    let leads = |s: &str| s.starts_with(FORMULA_LEADS);
+    (leads(raw) || leads(raw.trim_start())) && !is_plain_negative_number(raw)
+}
+
+/// `-` and digits, with at most one decimal point between digits.
+fn is_plain_negative_number(raw: &str) -> bool {
+    let Some(digits) = raw.strip_prefix('-') else {
+        return false;
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && all_digits(fraction)
+}
+
 /// One CSV field, RFC 4180: quoted when it holds a comma, quote or line break (quotes doubled).
-/// A leading `=`, `+`, `@` or tab gets an apostrophe, so spreadsheets do not run it as a formula.
+/// A cell a spreadsheet could run as a formula (see [`runs_as_formula`]) gets a leading
+/// apostrophe, so it is shown as the text it is (OWASP's advice for CSV injection).
 #[must_use]
 pub fn csv_field(raw: &str) -> String {
-    let guarded = if raw.starts_with(['=', '+', '@', '\t', '\r']) {
+    let guarded = if runs_as_formula(raw) {
         format!("'{raw}")
     } else {
         raw.to_owned()
@@ -1271,5 +1308,50 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("Zoë"), "Zoë");
         assert_eq!(csv_field("=1+1"), "'=1+1");
+    }
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_run_are_neutralised() {
+        for (raw, out) in [
+            ("=1+1", "'=1+1"),
+            ("+1+1", "'+1+1"),
+            ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+            ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+            ("|calc", "'|calc"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "\"'\r=1\""),
+            ("\n=1", "\"'\n=1\""),
+            (" =1+1", "' =1+1"),
+            ("  @x", "'  @x"),
+            ("\u{FF1D}1+1", "'\u{FF1D}1+1"),
+            ("\u{FF0D}1+1", "'\u{FF0D}1+1"),
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"",
+            ),
+            ("-", "'-"),
+            ("-1-1", "'-1-1"),
+            ("-1e5", "'-1e5"),
+            ("-.5", "'-.5"),
+            ("-5.", "'-5."),
+            ("- 5", "'- 5"),
+        ] {
+            assert_eq!(csv_field(raw), out, "{raw:?}");
+        }
+        // Plain numbers, negative ones too, stay numbers; so does everything harmless.
+        for raw in [
+            "-12",
+            "-0.5",
+            "12",
+            "100.00",
+            "2026-01-05#-1",
+            "R-3",
+            "Zoë",
+            "",
+            " ",
+            "a=b",
+        ] {
+            assert_eq!(csv_field(raw), raw, "{raw:?}");
+        }
     }
 }

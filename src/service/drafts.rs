@@ -322,14 +322,8 @@ fn crop_face(img: &crate::vision::image::RgbImage, bbox: [i64; 4]) -> Result<(Ve
     }
     let size = |v: i64| usize::try_from(v).unwrap_or(0);
     let crop = img.crop(size(x0), size(y0), size(x1 - x0), size(y1 - y0));
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
-        .encode(
-            &crop.data,
-            u32::try_from(crop.width).unwrap_or(u32::MAX),
-            u32::try_from(crop.height).unwrap_or(u32::MAX),
-            image::ExtendedColorType::Rgb8,
-        )
-        .map_err(|e| Error::Internal(anyhow::anyhow!("encoding the face crop: {e}")))?;
+    let out = crop
+        .to_jpeg(super::faces::STORED_JPEG_QUALITY)
+        .map_err(|e| Error::Internal(e.context("encoding the face crop")))?;
     Ok((out, [l - x0, t - y0, r - x0, b - y0]))
 }

@@ -1,6 +1,8 @@
 //! Face enrolment: checking an enrolment photo (one sharp, large enough face), storing it in the
 //! content-addressed image store and its embedding as a face sample; listing, serving and
-//! deleting samples. The models load on first use.
+//! deleting samples. The models load on first use. Photos of people are stored as their upright
+//! pixels re-encoded ([`StoredPhoto`]), never as uploaded: no EXIF, GPS position or other
+//! metadata is kept.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -184,24 +186,55 @@ impl FaceEngine {
     /// portrait profile), analysed on the blocking pool behind the same admission limit as
     /// enrolment (busy: 503 with Retry-After).
     pub async fn photo(self: &Arc<Self>, bytes: Vec<u8>, kind: Subject) -> Result<Analysis> {
-        Ok(self.photo_keep(bytes, kind).await?.1)
+        Ok(self.photo_keep(bytes, kind, false).await?.1)
     }
 
-    /// [`FaceEngine::photo`], handing the bytes back for storing.
+    /// [`FaceEngine::photo`]; with `keep`, also the photo to store (its upright pixels,
+    /// re-encoded: the boxes of the analysis are in its pixels).
     pub async fn photo_keep(
         self: &Arc<Self>,
         bytes: Vec<u8>,
         kind: Subject,
-    ) -> Result<(Vec<u8>, Analysis)> {
+        keep: bool,
+    ) -> Result<(Option<StoredPhoto>, Analysis)> {
         let permit = self.admit(Lane::Mark).await?;
         let engine = Arc::clone(self);
-        blocking(move || -> Result<(Vec<u8>, Analysis)> {
+        blocking(move || -> Result<(Option<StoredPhoto>, Analysis)> {
             let _permit = permit;
             let pipeline = engine.pipeline()?;
-            let analysis = pipeline.faces_of(&bytes, kind)?;
-            Ok((bytes, analysis))
+            let (analysis, img) = pipeline.faces_and_image(&bytes, kind)?;
+            drop(bytes);
+            let stored = keep.then(|| StoredPhoto::of(&img)).transpose()?;
+            Ok((stored, analysis))
         })
         .await?
+    }
+}
+
+/// JPEG quality of stored photos of people: no visible loss, about a third of a phone's file.
+pub const STORED_JPEG_QUALITY: u8 = 92;
+
+/// A photo as it is stored and served: the upright pixels the faces were found in (EXIF
+/// orientation applied), re-encoded as a JPEG with no metadata at all (no EXIF: no GPS position,
+/// camera serial or capture time; no XMP, ICC profile or comment). Embeddings are computed from
+/// the uploaded bytes, before this; boxes are in these pixels.
+pub struct StoredPhoto {
+    pub bytes: Vec<u8>,
+    pub sha: String,
+    pub content_type: &'static str,
+}
+
+impl StoredPhoto {
+    /// Encode `img` for the store (CPU-bound: on the blocking pool).
+    pub fn of(img: &RgbImage) -> Result<Self> {
+        let bytes = img
+            .to_jpeg(STORED_JPEG_QUALITY)
+            .map_err(|e| Error::Internal(e.context("encoding the photo to store")))?;
+        Ok(Self {
+            sha: sha256_hex(&bytes),
+            bytes,
+            content_type: "image/jpeg",
+        })
     }
 }
 
@@ -333,7 +366,8 @@ struct Usable {
     sharpness: f64,
 }
 
-fn analyse(pipeline: &Pipeline, bytes: &[u8]) -> Result<Usable> {
+/// The photo's one usable face, and the upright image it was found in.
+fn analyse(pipeline: &Pipeline, bytes: &[u8]) -> Result<(Usable, RgbImage)> {
     let img = decode::decode(bytes, &pipeline.options().limits)
         .map_err(crate::vision::pipeline::PipelineError::from)?;
     let faces = pipeline
@@ -362,12 +396,13 @@ fn analyse(pipeline: &Pipeline, bytes: &[u8]) -> Result<Usable> {
             "Face too blurred (sharpness {sharp:.0}, at least {MIN_SHARPNESS:.0} needed); hold the camera still and retake the photo"
         )));
     }
-    Ok(Usable {
+    let usable = Usable {
         bbox,
         score: face.score,
         embedding: face.embedding,
         sharpness: sharp,
-    })
+    };
+    Ok((usable, img))
 }
 
 /// Enrol a face photo for `student` (the caller, or a student the staff member may manage).
@@ -386,12 +421,10 @@ pub fn precheck(bytes: &[u8]) -> Result<&'static str> {
         .ok_or_else(|| Error::UnsupportedMedia("Only JPG/PNG/WebP photos are accepted".into()))
 }
 
-/// A photo that passed every check, with its bytes (stored when the sample is recorded).
+/// A photo that passed every check, with what is stored when the sample is recorded.
 pub struct Checked {
     usable: Usable,
-    bytes: Vec<u8>,
-    sha: String,
-    content_type: &'static str,
+    stored: StoredPhoto,
 }
 
 impl Checked {
@@ -401,16 +434,14 @@ impl Checked {
     }
 }
 
-/// Check an enrolment photo (size, type, one usable face). CPU-bound: call on the blocking pool.
+/// Check an enrolment photo (size, type, one usable face) and prepare its stored copy
+/// ([`StoredPhoto`]); the embedding is the uploaded bytes'. CPU-bound: call on the blocking pool.
 pub fn check(pipeline: &Pipeline, bytes: Vec<u8>) -> Result<Checked> {
-    let content_type = precheck(&bytes)?;
-    let usable = analyse(pipeline, &bytes)?;
-    Ok(Checked {
-        usable,
-        sha: sha256_hex(&bytes),
-        bytes,
-        content_type,
-    })
+    precheck(&bytes)?;
+    let (usable, img) = analyse(pipeline, &bytes)?;
+    drop(bytes);
+    let stored = StoredPhoto::of(&img)?;
+    Ok(Checked { usable, stored })
 }
 
 /// Record a checked photo as the student's newest sample (see [`record_sample`]); `approved`
@@ -429,9 +460,9 @@ pub fn record(
         student,
         actor,
         &SampleParts {
-            bytes: &checked.bytes,
-            sha: &checked.sha,
-            content_type: checked.content_type,
+            bytes: &checked.stored.bytes,
+            sha: &checked.stored.sha,
+            content_type: checked.stored.content_type,
             bbox: checked.usable.bbox,
             score: checked.usable.score,
             embedding: &checked.usable.embedding,

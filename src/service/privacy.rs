@@ -1,5 +1,6 @@
-//! Privacy duties around biometric data: the audit log for administrators, and retention (old
-//! attendance drafts, with their class photos, and optionally old face samples are purged).
+//! Privacy duties around biometric data: the audit log for administrators, retention (old
+//! attendance drafts, with their class photos, and optionally old face samples are purged), and
+//! re-encoding photos that an older rollcall stored as they were uploaded, metadata and all.
 
 use std::path::Path;
 
@@ -92,4 +93,134 @@ pub async fn purge(db: &Db, faces_dir: &Path, retention: Retention) -> Result<Pu
         Ok(purged)
     })
     .await
+}
+
+/// What [`reencode_old_photos`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reencoded {
+    /// Photos that carried metadata (or were not JPEGs) and are now stored re-encoded.
+    pub photos: usize,
+    /// Photos that could not be read or decoded; left as they are.
+    pub failed: usize,
+}
+
+/// Whether a stored file is already what [`super::faces::StoredPhoto`] writes: a JPEG with no
+/// segment before its image data but the JFIF header and what decoding needs (no EXIF, XMP,
+/// ICC profile, other application data or comment).
+#[must_use]
+pub fn stored_without_metadata(file: &[u8]) -> bool {
+    if !file.starts_with(&[0xFF, 0xD8]) {
+        return false;
+    }
+    let mut i = 2;
+    while i + 4 <= file.len() && file[i] == 0xFF {
+        let marker = file[i + 1];
+        match marker {
+            0xDA => return true,
+            0xE0 if file.get(i + 4..i + 9) == Some(b"JFIF\0") => {}
+            0xE0..=0xEF | 0xFE => return false,
+            _ => {}
+        }
+        i += 2 + usize::from(u16::from_be_bytes([file[i + 2], file[i + 3]]));
+    }
+    false
+}
+
+/// Photos stored before rollcall re-encoded them (face samples and draft class photos kept as
+/// uploaded, EXIF and GPS position included) are replaced by their upright pixels re-encoded,
+/// like new ones: the new file first, then the rows pointing at it (boxes stay valid: they were
+/// always in the upright pixels), then the old file goes. Clean files are only read up to
+/// their image data. Run once at start, in the background; safe alongside requests.
+pub async fn reencode_old_photos(db: &Db, faces_dir: &Path) -> Result<Reencoded> {
+    let shas = run(db, |conn| Ok(crate::storage::faces::images_in_use(conn)?)).await?;
+    let mut done = Reencoded::default();
+    for sha in shas {
+        let path = crate::storage::faces::image_file(faces_dir, &sha);
+        // None: nothing to do (already clean, or gone); Some(Err): cannot be re-encoded.
+        let fresh = super::blocking(move || {
+            let bytes = std::fs::read(&path).ok()?;
+            if stored_without_metadata(&bytes) {
+                return None;
+            }
+            let limits = crate::vision::decode::Limits {
+                max_bytes: usize::MAX,
+                ..crate::vision::decode::Limits::default()
+            };
+            Some(
+                crate::vision::decode::decode(&bytes, &limits)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+                    .and_then(|img| super::faces::StoredPhoto::of(&img).map_err(|e| e.to_string())),
+            )
+        })
+        .await?;
+        let fresh = match fresh {
+            None => continue,
+            Some(Ok(fresh)) => fresh,
+            Some(Err(e)) => {
+                done.failed += 1;
+                tracing::warn!(error = %e, "a stored photo could not be re-encoded; left as it is");
+                continue;
+            }
+        };
+        let dir = faces_dir.to_owned();
+        let old = sha.clone();
+        let replaced = run(db, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(StorageError::from)?;
+            super::faces::store(&dir, &fresh.bytes)
+                .map_err(|e| super::Error::from_io("storing a re-encoded photo", &e))?;
+            let rows =
+                crate::storage::faces::replace_image(&tx, &old, &fresh.sha, fresh.content_type)?;
+            if rows > 0 {
+                audit::record(
+                    &tx,
+                    None,
+                    "face.reencode",
+                    None,
+                    &format!("image={} rows={rows}", &old[..old.len().min(12)]),
+                )?;
+            }
+            tx.commit().map_err(StorageError::from)?;
+            super::faces::unlink_unreferenced(conn, &dir, &[old])?;
+            Ok(rows)
+        })
+        .await;
+        match replaced {
+            Ok(0) => {}
+            Ok(_) => done.photos += 1,
+            Err(e) => {
+                done.failed += 1;
+                tracing::warn!(error = %e, "re-encoding a stored photo failed");
+            }
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bare_jpegs_count_as_stored_without_metadata() {
+        let img = crate::vision::image::RgbImage::new(16, 8);
+        let bare = super::super::faces::StoredPhoto::of(&img)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .bytes;
+        assert!(stored_without_metadata(&bare));
+        let with = |marker: u8, payload: &[u8]| {
+            let mut out = bare[..2].to_vec();
+            out.extend_from_slice(&[0xFF, marker]);
+            out.extend_from_slice(&u16::try_from(payload.len() + 2).unwrap_or(0).to_be_bytes());
+            out.extend_from_slice(payload);
+            out.extend_from_slice(&bare[2..]);
+            out
+        };
+        assert!(!stored_without_metadata(&with(0xE1, b"Exif\0\0II*\0")));
+        assert!(!stored_without_metadata(&with(0xE2, b"ICC_PROFILE\0")));
+        assert!(!stored_without_metadata(&with(0xFE, b"a comment")));
+        assert!(!stored_without_metadata(b"\x89PNG\r\n\x1a\n"));
+        assert!(!stored_without_metadata(&bare[..bare.len().min(20)]));
+    }
 }

@@ -191,3 +191,26 @@ pub fn image_referenced(conn: &Connection, sha256: &str) -> Result<bool> {
 pub fn image_file(faces_dir: &std::path::Path, sha: &str) -> std::path::PathBuf {
     faces_dir.join(sha.get(..2).unwrap_or("xx")).join(sha)
 }
+
+/// Every image the store must keep (face samples' and draft photos'), each once.
+pub fn images_in_use(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT image_sha256 FROM face_samples UNION SELECT image_sha256 FROM draft_photos",
+    )?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Point every face sample and draft photo showing image `old` at image `new` (the same
+/// pixels, stored otherwise); returns how many rows changed.
+pub fn replace_image(conn: &Connection, old: &str, new: &str, content_type: &str) -> Result<usize> {
+    let samples = conn.execute(
+        "UPDATE face_samples SET image_sha256 = ?2, content_type = ?3 WHERE image_sha256 = ?1",
+        params![old, new, content_type],
+    )?;
+    let photos = conn.execute(
+        "UPDATE draft_photos SET image_sha256 = ?2, content_type = ?3 WHERE image_sha256 = ?1",
+        params![old, new, content_type],
+    )?;
+    Ok(samples + photos)
+}

@@ -60,6 +60,19 @@ impl RgbImage {
             .map_err(|e| anyhow::anyhow!("decoding {}: {e}", path.display()))
     }
 
+    /// The pixels as a baseline JPEG at `quality` (1-100) and nothing else: a JFIF header, no
+    /// EXIF (so no GPS position, camera serial or orientation tag), XMP, ICC profile or comment.
+    pub fn to_jpeg(&self, quality: u8) -> anyhow::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality).encode(
+            &self.data,
+            u32::try_from(self.width)?,
+            u32::try_from(self.height)?,
+            image::ExtendedColorType::Rgb8,
+        )?;
+        Ok(out)
+    }
+
     /// Copy of the rectangle `[x0, x0+w) x [y0, y0+h)`, which must lie inside the image.
     #[must_use]
     pub fn crop(&self, x0: usize, y0: usize, w: usize, h: usize) -> Self {

@@ -280,17 +280,28 @@ impl Pipeline {
 
     /// Every face in an uploaded photo of the given kind.
     pub fn faces_of(&self, bytes: &[u8], subject: Subject) -> Result<Analysis, PipelineError> {
+        Ok(self.faces_and_image(bytes, subject)?.0)
+    }
+
+    /// [`Pipeline::faces_of`], also handing back the upright image the faces were found in
+    /// (their boxes are in its pixels).
+    pub fn faces_and_image(
+        &self,
+        bytes: &[u8],
+        subject: Subject,
+    ) -> Result<(Analysis, RgbImage), PipelineError> {
         let img = decode::decode(bytes, &self.options.limits)?;
         let upsample = match subject {
             Subject::Class => self.options.upsample,
             Subject::Portrait => self.options.portrait,
         };
         let faces = self.faces_with(&img, upsample)?;
-        Ok(Analysis {
+        let analysis = Analysis {
             width: img.width,
             height: img.height,
             faces,
-        })
+        };
+        Ok((analysis, img))
     }
 
     /// Every face in a decoded image, with the configured working resolution.

@@ -881,3 +881,68 @@ async fn sessions_are_listed_and_shown_with_their_records() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn csv_exports_neutralise_cells_a_spreadsheet_would_run() {
+    let app = spawn_app().await;
+    let (t1, _) = teacher(&app, "csv-teacher@school.test").await;
+    let sid = subject(&app, &t1, "CSV1", &[]).await;
+    let names = [
+        "-2+3+cmd|' /C calc'!A0",
+        "|calc",
+        "@SUM(A1:A9)",
+        "=HYPERLINK(\"http://evil.example\",\"x\")",
+        "+1 Plus",
+    ];
+    let mut decisions = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let created = ok(app
+            .post(
+                "/api/students",
+                &json!({"name": name, "email": format!("csv{i}@school.test"),
+                        "roll": format!("-{i}x"), "subject_ids": [sid]}),
+                Some(&t1),
+            )
+            .await)
+        .await;
+        decisions.push(json!({"student_id": str_of(&created, "id"), "status": "present"}));
+    }
+    let confirmed = ok(app
+        .post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid, "date": "2026-01-05", "decisions": decisions}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    let session = str_of(&confirmed, "session_id").to_owned();
+    for path in [
+        format!("/api/attendance/subjects/{sid}/export.csv"),
+        format!("/api/attendance/sessions/{session}/export.csv"),
+    ] {
+        let resp = app.get(&path, Some(&t1)).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let text = resp.text().await.unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), names.len() + 1, "{text}");
+        for (i, expected) in [
+            "'-2+3+cmd|' /C calc'!A0",
+            "'|calc",
+            "'@SUM(A1:A9)",
+            "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\"",
+            "'+1 Plus",
+        ]
+        .iter()
+        .enumerate()
+        {
+            // Name and roll neutralised; the figures stay numbers.
+            let row = format!("{expected},'-{i}x,P,1,0,0,0,1,100.00");
+            assert!(lines.contains(&row.as_str()), "{row} not in\n{text}");
+        }
+        // No line of the file starts a cell with a formula character.
+        for line in &lines {
+            let first = line.trim_start_matches('"');
+            assert!(!first.starts_with(['=', '+', '-', '@', '|']), "{line}");
+        }
+    }
+}

@@ -21,7 +21,7 @@ use crate::subjects::subject;
 const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/", "public"),
     ("GET", "/health", "public"),
-    ("GET", "/health/detailed", "public"),
+    ("GET", "/health/detailed", "admin"),
     ("GET", "/metrics", "admin"),
     ("POST", "/api/auth/register", "public"),
     ("GET", "/api/auth/verify-email", "public"),

@@ -6,6 +6,7 @@ mod attendance;
 mod auth;
 mod browser;
 mod cli;
+mod connections;
 mod contract;
 mod drafts;
 mod errors;

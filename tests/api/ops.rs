@@ -7,13 +7,39 @@ use crate::helpers::{body, expect_detail, spawn_app, spawn_app_with, token_of};
 
 #[tokio::test]
 async fn health_endpoints() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(&["--metrics-token", "monitor-token"]).await;
     let root = body(app.get("/", None).await).await;
     assert_eq!(root["service"], "rollcall");
     let h = body(app.get("/health", None).await).await;
     assert_eq!(h["status"], "healthy");
     assert!(h["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
-    let resp = app.get("/health/detailed", None).await;
+    // The detailed view names paths and free disk: administrators and the monitor's token only.
+    expect_detail(
+        app.get("/health/detailed", None).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    expect_detail(
+        app.get("/health/detailed", Some("wrong-token")).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    for role in ["student", "teacher"] {
+        let login = app
+            .create_user(role, &format!("{role}-h@school.test"), "health-pass-1")
+            .await;
+        expect_detail(
+            app.get("/health/detailed", Some(&token_of(&login))).await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    let admin = app.admin_token().await;
+    assert_eq!(
+        app.get("/health/detailed", Some(&admin)).await.status(),
+        StatusCode::OK
+    );
+    let resp = app.get("/health/detailed", Some("monitor-token")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let d = body(resp).await;
     assert_eq!(d["status"], "healthy");
@@ -23,7 +49,8 @@ async fn health_endpoints() {
 
     // Demand more free disk than any machine has: unhealthy, 503, same body shape.
     let starved = spawn_app_with(&["--min-free-disk-mb", "999999999"]).await;
-    let resp = starved.get("/health/detailed", None).await;
+    let admin = starved.admin_token().await;
+    let resp = starved.get("/health/detailed", Some(&admin)).await;
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     let d = body(resp).await;
     assert_eq!(d["status"], "unhealthy");
@@ -299,4 +326,148 @@ async fn demo_accounts_come_with_a_class() {
     let mine = body(app.get("/api/subjects", Some(&student)).await).await;
     assert_eq!(mine[0]["code"], "DEMO-101", "{mine}");
     assert_eq!(mine[0]["verified"], true, "{mine}");
+}
+
+#[tokio::test]
+async fn every_answer_says_nosniff_and_photos_of_people_are_never_cached() {
+    use crate::attendance::{data_url, enrol_faces};
+    use crate::students::photo;
+    use crate::subjects::{student, subject, teacher};
+
+    let app = spawn_app().await;
+    let (t1, _) = teacher(&app, "t-headers@school.test").await;
+    let (_, s1) = student(&app, "s-headers@school.test").await;
+    let sid = subject(&app, &t1, "HDR1", &[&s1]).await;
+    assert_eq!(enrol_faces(&app, &t1, &s1, &[photo("obama.jpg")]).await, 1);
+    let faces = body(
+        app.get(&format!("/api/students/{s1}/faces"), Some(&t1))
+            .await,
+    )
+    .await;
+    let sample = faces[0]["id"].as_str().unwrap_or_default().to_owned();
+    let marked = body(
+        app.post(
+            "/api/attendance/mark",
+            &json!({"image": data_url(&photo("obama3.jpg")), "subject_id": sid, "save": true}),
+            Some(&t1),
+        )
+        .await,
+    )
+    .await;
+    let draft = marked["draft"]["draft_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no draft: {marked}"))
+        .to_owned();
+    let boundary = "hdr-boundary";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"me.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(&photo("obama.jpg"));
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let avatar = body(
+        app.client
+            .post(app.url("/api/settings/upload-avatar"))
+            .bearer_auth(&t1)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(form)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    let avatar_path = avatar["avatarUrl"]
+        .as_str()
+        .and_then(|u| u.find("/avatars/").map(|i| u[i..].to_owned()))
+        .unwrap_or_else(|| panic!("no avatar URL: {avatar}"));
+
+    // (method, path, token, expected status, photo or export of a person)
+    let t1 = Some(t1.as_str());
+    let cases: Vec<(&str, String, Option<&str>, u16, bool)> = vec![
+        ("GET", "/health".into(), None, 200, false),
+        ("GET", "/".into(), None, 200, false),
+        ("GET", "/api/auth/me".into(), None, 401, false),
+        ("GET", "/api/auth/me".into(), t1, 200, false),
+        ("GET", "/no/such/route".into(), None, 404, false),
+        ("DELETE", "/health".into(), None, 405, false),
+        ("GET", "/app/".into(), None, 200, false),
+        ("GET", "/app/app.js".into(), None, 200, false),
+        ("GET", "/openapi.json".into(), None, 200, false),
+        ("GET", "/docs".into(), None, 200, false),
+        (
+            "GET",
+            "/docs/assets/swagger-ui.css".into(),
+            None,
+            200,
+            false,
+        ),
+        ("GET", "/avatars/missing.jpg".into(), None, 404, false),
+        ("GET", avatar_path, None, 200, true),
+        (
+            "GET",
+            format!("/api/students/{s1}/faces/{sample}/image"),
+            t1,
+            200,
+            true,
+        ),
+        (
+            "GET",
+            format!("/api/attendance/drafts/{draft}/photos/1"),
+            t1,
+            200,
+            true,
+        ),
+        (
+            "GET",
+            format!("/api/attendance/subjects/{sid}/export.csv"),
+            t1,
+            200,
+            true,
+        ),
+    ];
+    for (method, path, token, status, personal) in cases {
+        let method =
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let mut req = app.client.request(method.clone(), app.url(&path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(resp.status().as_u16(), status, "{method} {path}");
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(
+            header("x-content-type-options"),
+            "nosniff",
+            "{method} {path}"
+        );
+        if personal {
+            assert_eq!(header("cache-control"), "no-store", "{method} {path}");
+        }
+    }
+    // A CORS preflight is answered before any route, and says it too.
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/auth/me"))
+        .header("origin", "http://localhost:5173")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(preflight.status().is_success());
+    assert_eq!(
+        preflight
+            .headers()
+            .get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff")
+    );
 }

@@ -54,7 +54,8 @@ async fn a_biometric_free_server_takes_attendance_manually() {
         .await)
     .await;
     assert_eq!(v["summary"]["present"], 1);
-    let health = ok(app.get("/health/detailed", None).await).await;
+    let admin = app.admin_token().await;
+    let health = ok(app.get("/health/detailed", Some(&admin)).await).await;
     assert_eq!(health["checks"]["models"]["status"], "turned_off");
 }
 
@@ -308,4 +309,333 @@ async fn backup_while_serving_then_restore_into_a_new_data_dir() {
         .unwrap_or_default();
     assert!(csv.contains("2026-03-03"), "{csv}");
     server.kill9();
+}
+
+/// An EXIF block (APP1 payload) with orientation 6 and a GPS position, as a phone writes one.
+fn exif_with_gps(orientation: u16) -> Vec<u8> {
+    let mut t = b"Exif\0\0II\x2a\0\x08\0\0\0".to_vec();
+    let entry = |t: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: [u8; 4]| {
+        t.extend_from_slice(&tag.to_le_bytes());
+        t.extend_from_slice(&kind.to_le_bytes());
+        t.extend_from_slice(&count.to_le_bytes());
+        t.extend_from_slice(&value);
+    };
+    // Offsets are from the TIFF header (after "Exif\0\0"): IFD0 at 8 (2 entries, ends at 38),
+    // the GPS IFD at 38 (4 entries, ends at 92), latitude at 92, longitude at 116.
+    t.extend_from_slice(&2u16.to_le_bytes());
+    let o = orientation.to_le_bytes();
+    entry(&mut t, 0x0112, 3, 1, [o[0], o[1], 0, 0]);
+    entry(&mut t, 0x8825, 4, 1, 38u32.to_le_bytes());
+    t.extend_from_slice(&0u32.to_le_bytes());
+    t.extend_from_slice(&4u16.to_le_bytes());
+    entry(&mut t, 0x0001, 2, 2, *b"N\0\0\0");
+    entry(&mut t, 0x0002, 5, 3, 92u32.to_le_bytes());
+    entry(&mut t, 0x0003, 2, 2, *b"W\0\0\0");
+    entry(&mut t, 0x0004, 5, 3, 116u32.to_le_bytes());
+    t.extend_from_slice(&0u32.to_le_bytes());
+    for (num, den) in [
+        (51u32, 1u32),
+        (30, 1),
+        (1234, 100),
+        (0, 1),
+        (7, 1),
+        (3900, 100),
+    ] {
+        t.extend_from_slice(&num.to_le_bytes());
+        t.extend_from_slice(&den.to_le_bytes());
+    }
+    t
+}
+
+/// `jpeg` with an EXIF block (GPS, `orientation`), an XMP block and a comment after its SOI.
+fn with_metadata(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+    let segment = |marker: u8, payload: &[u8]| {
+        let mut s = vec![0xFF, marker];
+        s.extend_from_slice(
+            &u16::try_from(payload.len() + 2)
+                .unwrap_or(u16::MAX)
+                .to_be_bytes(),
+        );
+        s.extend_from_slice(payload);
+        s
+    };
+    let mut out = jpeg[..2].to_vec();
+    out.extend(segment(0xE1, &exif_with_gps(orientation)));
+    out.extend(segment(
+        0xE1,
+        b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta><exif:GPSLatitude>51,30.2N</exif:GPSLatitude></x:xmpmeta>",
+    ));
+    out.extend(segment(0xFE, b"taken at 10 Downing Street"));
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+/// The JPEG's markers before its image data, and whether any metadata text is in the file.
+fn jpeg_markers(jpeg: &[u8]) -> Vec<u8> {
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]), "not a JPEG");
+    let mut markers = Vec::new();
+    let mut i = 2;
+    while i + 4 <= jpeg.len() && jpeg[i] == 0xFF {
+        let marker = jpeg[i + 1];
+        markers.push(marker);
+        if marker == 0xDA {
+            break;
+        }
+        i += 2 + usize::from(u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]));
+    }
+    markers
+}
+
+fn assert_no_metadata(what: &str, jpeg: &[u8]) {
+    let markers = jpeg_markers(jpeg);
+    assert!(
+        markers.iter().all(|m| !matches!(m, 0xE1..=0xEF | 0xFE)),
+        "{what}: metadata segments {markers:02x?}"
+    );
+    for needle in [
+        &b"Exif"[..],
+        b"GPS",
+        b"xmpmeta",
+        b"ns.adobe.com",
+        b"Downing",
+        b"ICC_PROFILE",
+    ] {
+        assert!(
+            !jpeg.windows(needle.len()).any(|w| w == needle),
+            "{what}: {:?} is in the file",
+            String::from_utf8_lossy(needle)
+        );
+    }
+}
+
+#[tokio::test]
+async fn stored_photos_are_upright_and_free_of_metadata_and_embeddings_unchanged() {
+    use rollcall::vision::pipeline::{Pipeline, Subject};
+
+    let app = spawn_app().await;
+    let (t1, _) = teacher(&app, "t-exif@school.test").await;
+    let (_, s1) = student(&app, "s-exif@school.test").await;
+    let sid = subject(&app, &t1, "EXIF1", &[&s1]).await;
+
+    // A phone's portrait: the pixels stored on their side (the sensor's way round), EXIF
+    // orientation 6 to turn them upright, a GPS position, XMP and a comment.
+    let upright = image::load_from_memory(&photo("obama.jpg"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_rgb8();
+    let sideways = image::imageops::rotate270(&upright);
+    let mut raw = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut raw, 95)
+        .encode_image(&sideways)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let uploaded = with_metadata(&raw, 6);
+    assert!(uploaded.windows(4).any(|w| w == b"Exif"));
+
+    ok(app
+        .post(
+            &format!("/api/students/{s1}/consent"),
+            &Value::Null,
+            Some(&t1),
+        )
+        .await)
+    .await;
+    ok(upload(&app, &t1, Some(&s1), &uploaded).await).await;
+    let faces = ok(app
+        .get(&format!("/api/students/{s1}/faces"), Some(&t1))
+        .await)
+    .await;
+    let sample = faces[0]["id"].as_str().unwrap_or_default().to_owned();
+    let bbox: Vec<i64> = faces[0]["box"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    let resp = app
+        .get(
+            &format!("/api/students/{s1}/faces/{sample}/image"),
+            Some(&t1),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("image/jpeg")
+    );
+    let stored = resp.bytes().await.unwrap_or_default().to_vec();
+    assert_no_metadata("face image", &stored);
+    // Upright as it is, with no orientation tag left to apply; the box is in its pixels.
+    let shown = image::load_from_memory(&stored)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_rgb8();
+    assert_eq!(shown.dimensions(), upright.dimensions());
+    let (w, h) = (i64::from(shown.width()), i64::from(shown.height()));
+    assert!(
+        bbox.len() == 4 && bbox[0] >= 0 && bbox[1] >= 0 && bbox[2] <= w && bbox[3] <= h,
+        "box {bbox:?} outside {w}x{h}"
+    );
+
+    // The embedding is the one the pipeline computes from the uploaded bytes, metadata and all.
+    let settings =
+        rollcall::config::Settings::try_from_args(["rollcall"]).unwrap_or_else(|e| panic!("{e}"));
+    let options = settings
+        .vision
+        .pipeline_options()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cache = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache");
+    let pipeline = Pipeline::load(&cache, options).unwrap_or_else(|e| panic!("{e:#}"));
+    let direct = pipeline
+        .faces_of(&uploaded, Subject::Portrait)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(direct.faces.len(), 1);
+    let blob: Vec<u8> = app
+        .db()
+        .query_row(
+            "SELECT embedding FROM face_samples WHERE id = ?1",
+            [&sample],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let kept = rollcall::matching::decode_blob(&blob).unwrap_or_else(|e| panic!("{e}"));
+    let worst = kept
+        .iter()
+        .zip(direct.faces[0].embedding.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-6, "stored embedding differs by {worst}");
+    // The face found in the stored image is where the stored box says.
+    let again = pipeline
+        .faces_of(&stored, Subject::Portrait)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let found = again.faces[0].clipped(again.width, again.height);
+    for (a, b) in found.iter().zip(&bbox) {
+        assert!(
+            (a - b).abs() <= 4,
+            "box {bbox:?}, found in the stored image {found:?}"
+        );
+    }
+
+    // A class photo saved in a draft is stored the same way.
+    let marked = ok(app
+        .post(
+            "/api/attendance/mark",
+            &json!({"image": data_url(&uploaded), "subject_id": sid, "save": true}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    let draft = marked["draft"]["draft_id"].as_str().unwrap_or_default();
+    let resp = app
+        .get(
+            &format!("/api/attendance/drafts/{draft}/photos/1"),
+            Some(&t1),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let photo_bytes = resp.bytes().await.unwrap_or_default().to_vec();
+    assert_no_metadata("draft photo", &photo_bytes);
+    let shown = image::load_from_memory(&photo_bytes)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_rgb8();
+    assert_eq!(shown.dimensions(), upright.dimensions());
+    assert_eq!(marked["faces"][0]["student"]["id"], s1.as_str(), "{marked}");
+
+    // Nothing of the upload is on disk either.
+    for entry in walk_files(&app.data_dir.path().join("faces")) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert_no_metadata(&entry.display().to_string(), &bytes);
+    }
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn photos_an_older_version_stored_with_metadata_are_reencoded_at_start() {
+    use sha2::Digest;
+
+    let app = spawn_app().await;
+    let (t1, _) = teacher(&app, "t-old@school.test").await;
+    let (_, s1) = student(&app, "s-old@school.test").await;
+    subject(&app, &t1, "OLD1", &[&s1]).await;
+    let upright = image::load_from_memory(&photo("obama.jpg"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_rgb8();
+    let mut raw = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut raw, 95)
+        .encode_image(&image::imageops::rotate270(&upright))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let uploaded = with_metadata(&raw, 6);
+    assert_eq!(
+        enrol_faces(&app, &t1, &s1, std::slice::from_ref(&uploaded)).await,
+        1
+    );
+
+    // What an older rollcall did: the upload itself in the store, the sample pointing at it.
+    let old_sha = hex::encode(sha2::Sha256::digest(&uploaded));
+    let faces_dir = app.data_dir.path().join("faces");
+    let old_file = faces_dir.join(&old_sha[..2]).join(&old_sha);
+    std::fs::create_dir_all(old_file.parent().unwrap_or(&faces_dir))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&old_file, &uploaded).unwrap_or_else(|e| panic!("{e}"));
+    let sample: String = app
+        .db()
+        .query_row(
+            "UPDATE face_samples SET image_sha256 = ?1 RETURNING id",
+            [&old_sha],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // The next start re-encodes it in the background.
+    let restarted = crate::helpers::serve(app.data_dir.path(), &[]).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let sha: String = app
+            .db()
+            .query_row(
+                "SELECT image_sha256 FROM face_samples WHERE id = ?1",
+                [&sample],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        if sha != old_sha {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old photo was not re-encoded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let resp = app
+        .client
+        .get(format!(
+            "http://{restarted}/api/students/{s1}/faces/{sample}/image"
+        ))
+        .bearer_auth(&t1)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status(), StatusCode::OK);
+    let stored = resp.bytes().await.unwrap_or_default().to_vec();
+    assert_no_metadata("re-encoded face image", &stored);
+    let shown = image::load_from_memory(&stored)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_rgb8();
+    assert_eq!(shown.dimensions(), upright.dimensions());
+    assert!(!old_file.exists(), "the old file is still in the store");
+    for entry in walk_files(&faces_dir) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert_no_metadata(&entry.display().to_string(), &bytes);
+    }
 }

@@ -233,8 +233,12 @@ async fn face_enrolment_consent_checks_and_access() {
                 .and_then(|v| v.to_str().ok()),
             Some("image/jpeg")
         );
+        // The photo's pixels, re-encoded without the upload's metadata.
         let bytes = resp.bytes().await.unwrap_or_default();
-        assert_eq!(bytes.as_ref(), photo("obama.jpg").as_slice());
+        assert_eq!(
+            decode(&bytes).dimensions(),
+            decode(&photo("obama.jpg")).dimensions()
+        );
     }
     for token in [&s2, &t2] {
         expect_detail(
