@@ -854,16 +854,19 @@ pub struct SubjectFigures {
 /// A student's own attendance, per subject they are enrolled in.
 pub async fn of_student(db: &Db, student: Id) -> Result<Vec<SubjectFigures>> {
     let rows = run(db, move |conn| Ok(store::of_student(conn, &student)?)).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(subject_id, name, code, counts)| SubjectFigures {
+    Ok(rows.into_iter().map(SubjectFigures::from).collect())
+}
+
+impl From<(Id, String, String, Counts)> for SubjectFigures {
+    fn from((subject_id, name, code, counts): (Id, String, String, Counts)) -> Self {
+        Self {
             percentage: percentage(&counts),
             subject_id,
             name,
             code,
             counts,
-        })
-        .collect())
+        }
+    }
 }
 
 /// One of a student's newest records.
@@ -876,21 +879,16 @@ pub struct RecentRecord {
     pub status: String,
 }
 
-/// A student's newest `limit` records, newest first.
-pub async fn recent(db: &Db, student: Id, limit: u32) -> Result<Vec<RecentRecord>> {
-    let rows = run(db, move |conn| Ok(store::recent(conn, &student, limit)?)).await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(session_id, subject_id, date, slot, status)| RecentRecord {
-                session_id,
-                subject_id,
-                date,
-                slot,
-                status,
-            },
-        )
-        .collect())
+impl From<store::RecentRow> for RecentRecord {
+    fn from((session_id, subject_id, date, slot, status): store::RecentRow) -> Self {
+        Self {
+            session_id,
+            subject_id,
+            date,
+            slot,
+            status,
+        }
+    }
 }
 
 /// A student's profile as `user` may see it: the student themselves and administrators see every
@@ -927,25 +925,11 @@ pub async fn profile(
         let figures = store::of_student(conn, &student)?
             .into_iter()
             .filter(|(id, ..)| scope.as_ref().is_none_or(|s| s.contains(id)))
-            .map(|(subject_id, name, code, counts)| SubjectFigures {
-                percentage: percentage(&counts),
-                subject_id,
-                name,
-                code,
-                counts,
-            })
+            .map(SubjectFigures::from)
             .collect();
         let recent = store::recent_in(conn, &student, scope.as_deref(), recent_limit)?
             .into_iter()
-            .map(
-                |(session_id, subject_id, date, slot, status)| RecentRecord {
-                    session_id,
-                    subject_id,
-                    date,
-                    slot,
-                    status,
-                },
-            )
+            .map(RecentRecord::from)
             .collect();
         Ok(ScopedProfile {
             student: record,
@@ -1056,7 +1040,7 @@ fn table(conn: &rusqlite::Connection, subject: &Id, sessions: &[store::Session])
     );
     let mut out = csv_line(&header);
     for m in &members {
-        let enrolled = store::is_member(conn, subject, &m.id)?;
+        let enrolled = crate::storage::subjects::is_enrolled(conn, subject, &m.id)?;
         if !enrolled && !marks.iter().any(|s| s.contains_key(&m.id)) {
             continue;
         }
@@ -1220,7 +1204,9 @@ pub async fn session_view(db: &Db, user: &AuthUser, session: Id) -> Result<Sessi
             let record = records.remove(&student.id);
             // A student no longer enrolled is listed where they have a record, so that the
             // lines add up to the session's counts.
-            if record.is_none() && !store::is_member(conn, &s.subject_id, &student.id)? {
+            if record.is_none()
+                && !crate::storage::subjects::is_enrolled(conn, &s.subject_id, &student.id)?
+            {
                 continue;
             }
             lines.push(SessionLine {

@@ -43,6 +43,16 @@ pub fn gallery(conn: &Connection, subject: &Id, require_consent: bool) -> Result
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// A [`Member`] from (id, name, roll, verified).
+fn member(r: &rusqlite::Row<'_>) -> rusqlite::Result<Member> {
+    Ok(Member {
+        id: Id::from_db(r.get(0)?),
+        name: r.get(1)?,
+        roll: r.get(2)?,
+        verified: r.get(3)?,
+    })
+}
+
 /// The subject's enrolled students by name.
 pub fn members(conn: &Connection, subject: &Id) -> Result<Vec<Member>> {
     let mut stmt = conn.prepare(
@@ -50,14 +60,7 @@ pub fn members(conn: &Connection, subject: &Id) -> Result<Vec<Member>> {
          JOIN users u ON u.id = e.student_id LEFT JOIN students st ON st.user_id = u.id
          WHERE e.subject_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id",
     )?;
-    let rows = stmt.query_map([subject.as_str()], |r| {
-        Ok(Member {
-            id: Id::from_db(r.get(0)?),
-            name: r.get(1)?,
-            roll: r.get(2)?,
-            verified: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map([subject.as_str()], member)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -77,27 +80,8 @@ pub fn report_members(conn: &Connection, subject: &Id) -> Result<Vec<Member>> {
              SELECT 1 FROM enrolments e WHERE e.subject_id = ?1 AND e.student_id = r.student_id)
          ORDER BY 2 COLLATE NOCASE, 1",
     )?;
-    let rows = stmt.query_map([subject.as_str()], |r| {
-        Ok(Member {
-            id: Id::from_db(r.get(0)?),
-            name: r.get(1)?,
-            roll: r.get(2)?,
-            verified: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map([subject.as_str()], member)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// True when the student is enrolled in the subject.
-pub fn is_member(conn: &Connection, subject: &Id, student: &Id) -> Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM enrolments WHERE subject_id = ?1 AND student_id = ?2",
-            [subject.as_str(), student.as_str()],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
 }
 
 /// The session's id, creating it if needed, stamped as confirmed by `by` now.
@@ -347,12 +331,7 @@ pub fn records(conn: &Connection, session: &Id) -> Result<Vec<(Id, String)>> {
 /// (session id, subject id, date, slot, status).
 pub type RecentRow = (Id, Id, String, i64, String);
 
-/// A student's newest records, newest first.
-pub fn recent(conn: &Connection, student: &Id, limit: u32) -> Result<Vec<RecentRow>> {
-    recent_in(conn, student, None, limit)
-}
-
-/// A student's newest `limit` records, only in `subjects` when given.
+/// A student's newest `limit` records, newest first, only in `subjects` when given.
 pub fn recent_in(
     conn: &Connection,
     student: &Id,
