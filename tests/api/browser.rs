@@ -119,6 +119,25 @@ async fn teacher_flow_in_a_real_browser() {
     let (biden, _) = add_student(&app, &token, &sid, "Joe Biden", "biden@school.test").await;
     let (carol, carol_password) =
         add_student(&app, &token, &sid, "Carol Away", "carol@school.test").await;
+    // Carol uploads a photo of "herself" (the page shows it to the teacher for approval).
+    let carol_token = token_of(&app.login("carol@school.test", &carol_password).await);
+    ok(app
+        .post(
+            &format!("/api/students/{carol}/consent"),
+            &Value::Null,
+            Some(&carol_token),
+        )
+        .await)
+    .await;
+    let own = ok(app
+        .post_multipart(
+            "/students/me/face-image",
+            &[("file", Some("me.png"), "image/png", &photo("32bit.png"))],
+            Some(&carol_token),
+        )
+        .await)
+    .await;
+    assert_eq!(own["pending_review"], true, "{own}");
     // Biden's face is fixed by hand in the review, so he needs consent but no photos.
     ok(app
         .post(
@@ -159,6 +178,7 @@ async fn teacher_flow_in_a_real_browser() {
         .env("GROUP_FACES", "2")
         .env("FIX_NAME", "Joe Biden")
         .env("AT_RISK_NAME", "Carol Away")
+        .env("REVIEW_NAME", "Carol Away")
         .env("STUDENT_EMAIL", "carol@school.test")
         .env("STUDENT_PASSWORD", &carol_password);
     if class_photo.is_file() {
@@ -209,6 +229,12 @@ async fn teacher_flow_in_a_real_browser() {
     .await;
     // Two enrolled (upload, webcam), one deleted on the page.
     assert_eq!(samples.as_array().map(Vec::len), Some(1), "{samples}");
+    // Carol's own photo, approved on the page.
+    let own = ok(app
+        .get(&format!("/api/students/{carol}/faces"), Some(&token))
+        .await)
+    .await;
+    assert_eq!(own[0]["approved"], true, "{own}");
     assert!(artifacts.join("review-screen.jpg").is_file());
 }
 

@@ -2,7 +2,7 @@
 // server the Rust test `browser::teacher_flow_in_a_real_browser` spawned and filled:
 // log in with the keyboard, enrol a student from photos, take attendance from a group photo,
 // fix the unknown face with the keyboard, confirm, correct one record, export the CSV, read the
-// analytics, then the student's own view. Screenshots go to $ARTIFACTS. Exits non-zero on the
+// analytics, approve a face photo a student uploaded of themselves, then the student's own view. Screenshots go to $ARTIFACTS. Exits non-zero on the
 // first failed step, naming it.
 import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -186,6 +186,21 @@ try {
   } else {
     console.log('SKIPPED the real class photo: ../shared is not present');
   }
+
+  const reviewName = env('REVIEW_NAME');
+  step = `approve the face photo ${reviewName} uploaded of themselves`;
+  await page.getByRole('navigation').getByRole('link', { name: 'Subjects' }).click();
+  await page.getByRole('link', { name: env('SUBJECT_NAME') }).click();
+  await page.getByRole('heading', { name: new RegExp(env('SUBJECT_NAME')) }).waitFor();
+  check(await page.getByText('1 to approve').count() === 1, `the roster shows ${reviewName}'s photo waiting`);
+  await page.getByRole('link', { name: `Review face photos of ${reviewName}` }).click();
+  await page.getByRole('heading', { name: `Enrol ${reviewName}` }).waitFor();
+  await page.getByText('uploaded by the student: is this them?').waitFor();
+  await page.getByRole('button', { name: `Approve face photo 1 of ${reviewName}` }).click();
+  await page.getByText(`Face photo 1 of ${reviewName} approved.`).waitFor();
+  check(await page.getByText('uploaded by the student').count() === 0, 'the approved photo is no longer marked');
+  await noSideways('review of a student\'s own photo');
+  await shot('07c-approved');
 
   step = "the student's own view";
   await page.getByRole('button', { name: 'Log out' }).click();
