@@ -419,21 +419,16 @@ pub async fn student(db: &Db, user: &AuthUser, student: Id) -> Result<StudentVie
         let account = crate::storage::users::by_id(conn, &student)?
             .filter(|u| u.role == Role::Student)
             .ok_or_else(|| Error::NotFound("Student not found".into()))?;
-        let mut enrolled: Vec<Subject> = subjects::of_student(conn, &student)?
-            .into_iter()
-            .map(|e| e.subject)
-            .collect();
-        if user.role == Role::Teacher {
-            let mut own = Vec::new();
-            for s in enrolled {
-                if subjects::is_teacher(conn, &s.id, &user.id)? {
-                    own.push(s);
-                }
-            }
-            if own.is_empty() {
-                return Err(Error::Forbidden("You do not teach this student".into()));
-            }
-            enrolled = own;
+        let enrolled: Vec<Subject> = if user.role == Role::Teacher {
+            subjects::of_student_taught_by(conn, &student, &user.id)?
+        } else {
+            subjects::of_student(conn, &student)?
+        }
+        .into_iter()
+        .map(|e| e.subject)
+        .collect();
+        if user.role == Role::Teacher && enrolled.is_empty() {
+            return Err(Error::Forbidden("You do not teach this student".into()));
         }
         let mut tables = Timetables::new();
         let mut out = Vec::with_capacity(enrolled.len());

@@ -909,18 +909,12 @@ pub async fn profile(
     let user = user.clone();
     run(db, move |conn| {
         let record = super::students::visible(conn, &user, &student)?;
-        let mut subjects = crate::storage::subjects::of_student(conn, &student)?;
-        let scope: Option<Vec<Id>> = if user.role == Role::Teacher {
-            let mut own = Vec::new();
-            for e in &subjects {
-                if crate::storage::subjects::is_teacher(conn, &e.subject.id, &user.id)? {
-                    own.push(e.subject.id.clone());
-                }
-            }
-            subjects.retain(|e| own.contains(&e.subject.id));
-            Some(own)
+        let (subjects, scope) = if user.role == Role::Teacher {
+            let own = crate::storage::subjects::of_student_taught_by(conn, &student, &user.id)?;
+            let ids: Vec<Id> = own.iter().map(|e| e.subject.id.clone()).collect();
+            (own, Some(ids))
         } else {
-            None
+            (crate::storage::subjects::of_student(conn, &student)?, None)
         };
         let figures = store::of_student(conn, &student)?
             .into_iter()

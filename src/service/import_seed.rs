@@ -3,7 +3,7 @@
 //! collection. Importing the same export again writes nothing: every document is remembered in
 //! `seed_imports` with a digest, and a document that changed since is reported, not overwritten.
 //!
-//! What becomes what (seed model: `../shared/docs/seed-api.md` §3):
+//! What becomes what (README.md, "Moving from Smart Attendance", has the same table):
 //! * `users` -> `users` with the seed's ObjectId as id and its bcrypt hash kept as a legacy hash
 //!   (replaced by argon2id at the next login, see [`super::password`]);
 //! * `teachers`, `students` -> the role profiles (ids of these documents stay reachable through

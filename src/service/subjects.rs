@@ -149,14 +149,9 @@ pub async fn create(db: &Db, user: &AuthUser, input: SubjectInput) -> Result<Sub
                 &format!("teacher={} (creator)", user.id),
             )?;
         }
-        let teacher_ids = subjects::teacher_ids(&tx, &subject.id)?;
-        let slots = slots(&tx, &subject.id, &teacher_ids)?;
+        let detail = detail(&tx, subject)?;
         tx.commit().map_err(StorageError::from)?;
-        Ok(SubjectDetail {
-            subject,
-            teacher_ids,
-            slots,
-        })
+        Ok(detail)
     })
     .await
 }
@@ -197,15 +192,7 @@ pub async fn all_with_teachers(db: &Db) -> Result<Vec<SubjectDetail>> {
     run(db, |conn| {
         subjects::all(conn)?
             .into_iter()
-            .map(|subject| {
-                let teacher_ids = subjects::teacher_ids(conn, &subject.id)?;
-                let slots = slots(conn, &subject.id, &teacher_ids)?;
-                Ok(SubjectDetail {
-                    subject,
-                    teacher_ids,
-                    slots,
-                })
-            })
+            .map(|subject| detail(conn, subject))
             .collect()
     })
     .await
@@ -213,17 +200,7 @@ pub async fn all_with_teachers(db: &Db) -> Result<Vec<SubjectDetail>> {
 
 pub async fn get(db: &Db, user: &AuthUser, id: Id) -> Result<SubjectDetail> {
     let user = user.clone();
-    run(db, move |conn| {
-        let subject = managed(conn, &user, &id)?;
-        let teacher_ids = subjects::teacher_ids(conn, &id)?;
-        let slots = slots(conn, &id, &teacher_ids)?;
-        Ok(SubjectDetail {
-            subject,
-            teacher_ids,
-            slots,
-        })
-    })
-    .await
+    run(db, move |conn| detail(conn, managed(conn, &user, &id)?)).await
 }
 
 pub async fn update(
@@ -256,14 +233,9 @@ pub async fn update(
         )?;
         let subject = subjects::by_id(&tx, &id)?
             .ok_or_else(|| Error::NotFound("Subject not found".into()))?;
-        let teacher_ids = subjects::teacher_ids(&tx, &id)?;
-        let slots = slots(&tx, &id, &teacher_ids)?;
+        let detail = detail(&tx, subject)?;
         tx.commit().map_err(StorageError::from)?;
-        Ok(SubjectDetail {
-            subject,
-            teacher_ids,
-            slots,
-        })
+        Ok(detail)
     })
     .await
 }
@@ -517,7 +489,7 @@ pub async fn add_teacher(
     let user = user.clone();
     run(db, move |conn| {
         let tx = conn.transaction().map_err(StorageError::from)?;
-        managed(&tx, &user, &id)?;
+        let subject = managed(&tx, &user, &id)?;
         let account = match &teacher {
             TeacherRef::Id(t) => crate::storage::users::by_id(&tx, t)?,
             TeacherRef::Email(e) => match crate::domain::Email::parse(e) {
@@ -539,7 +511,7 @@ pub async fn add_teacher(
                 &format!("teacher={}", account.id),
             )?;
         }
-        let detail = detail_of(&tx, &id)?;
+        let detail = detail(&tx, subject)?;
         tx.commit().map_err(StorageError::from)?;
         Ok(detail)
     })
@@ -557,7 +529,7 @@ pub async fn remove_teacher(
     let user = user.clone();
     run(db, move |conn| {
         let tx = conn.transaction().map_err(StorageError::from)?;
-        managed(&tx, &user, &id)?;
+        let subject = managed(&tx, &user, &id)?;
         if user.role != Role::Admin {
             if teacher != user.id {
                 return Err(Error::Forbidden(
@@ -582,18 +554,17 @@ pub async fn remove_teacher(
             Some(id.as_str()),
             &format!("teacher={teacher}"),
         )?;
-        let detail = detail_of(&tx, &id)?;
+        let detail = detail(&tx, subject)?;
         tx.commit().map_err(StorageError::from)?;
         Ok(detail)
     })
     .await
 }
 
-fn detail_of(conn: &Connection, id: &Id) -> Result<SubjectDetail> {
-    let subject =
-        subjects::by_id(conn, id)?.ok_or_else(|| Error::NotFound("Subject not found".into()))?;
-    let teacher_ids = subjects::teacher_ids(conn, id)?;
-    let slots = slots(conn, id, &teacher_ids)?;
+/// A subject with its teachers and the slots their timetables give it.
+fn detail(conn: &Connection, subject: Subject) -> Result<SubjectDetail> {
+    let teacher_ids = subjects::teacher_ids(conn, &subject.id)?;
+    let slots = slots(conn, &subject.id, &teacher_ids)?;
     Ok(SubjectDetail {
         subject,
         teacher_ids,

@@ -208,11 +208,28 @@ pub fn all(conn: &Connection) -> Result<Vec<Subject>> {
 
 /// Subjects a student is enrolled in, by code.
 pub fn of_student(conn: &Connection, student: &Id) -> Result<Vec<Enrolled>> {
+    enrolled_in(conn, student, None)
+}
+
+/// The subjects a student is enrolled in that `teacher` teaches, by code: what of a student a
+/// teacher may see.
+pub fn of_student_taught_by(
+    conn: &Connection,
+    student: &Id,
+    teacher: &Id,
+) -> Result<Vec<Enrolled>> {
+    enrolled_in(conn, student, Some(teacher))
+}
+
+fn enrolled_in(conn: &Connection, student: &Id, taught_by: Option<&Id>) -> Result<Vec<Enrolled>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS}, e.verified FROM subjects s JOIN enrolments e ON e.subject_id = s.id
-         WHERE e.student_id = ?1 ORDER BY s.code"
+         WHERE e.student_id = ?1
+           AND (?2 IS NULL OR EXISTS (SELECT 1 FROM subject_teachers t
+                                      WHERE t.subject_id = s.id AND t.teacher_id = ?2))
+         ORDER BY s.code"
     ))?;
-    let rows = stmt.query_map([student.as_str()], |r| {
+    let rows = stmt.query_map(params![student.as_str(), taught_by.map(Id::as_str)], |r| {
         Ok(Enrolled {
             subject: from_row(r)?,
             verified: r.get(7)?,
