@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -24,8 +25,16 @@ pub struct TestApp {
 
 /// Start the server with test defaults plus `extra` flags.
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    spawn_app_with_clock(extra, Arc::new(rollcall::service::clock::SystemClock)).await
+}
+
+/// [`spawn_app_with`], the authentication limits reading `clock` (a test moves it).
+pub async fn spawn_app_with_clock(
+    extra: &[&str],
+    clock: Arc<dyn rollcall::service::clock::Clock>,
+) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let addr = serve(data_dir.path(), extra).await;
+    let addr = serve_with_clock(data_dir.path(), extra, clock).await;
     TestApp {
         addr,
         base: format!("http://{addr}"),
@@ -40,6 +49,19 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
 /// A server on `data_dir` (a new one, or an existing one as after a restart) with the test
 /// defaults plus `extra` flags, on a random port of this test's runtime.
 pub async fn serve(data_dir: &std::path::Path, extra: &[&str]) -> SocketAddr {
+    serve_with_clock(
+        data_dir,
+        extra,
+        Arc::new(rollcall::service::clock::SystemClock),
+    )
+    .await
+}
+
+async fn serve_with_clock(
+    data_dir: &std::path::Path,
+    extra: &[&str],
+    clock: Arc<dyn rollcall::service::clock::Clock>,
+) -> SocketAddr {
     let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache");
     let mut args: Vec<String> = vec![
         "rollcall".into(),
@@ -62,7 +84,7 @@ pub async fn serve(data_dir: &std::path::Path, extra: &[&str]) -> SocketAddr {
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     let settings = rollcall::config::Settings::try_from_args(&args)
         .unwrap_or_else(|e| panic!("settings: {e}"));
-    let app = rollcall::App::build(settings)
+    let app = rollcall::App::build_with_clock(settings, clock)
         .await
         .unwrap_or_else(|e| panic!("build: {e:#}"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -278,4 +300,19 @@ pub fn peak_rss_mib() -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         .map_or(0, |kib| kib / 1024)
+}
+
+/// The 6-digit code in a password-reset mail.
+pub fn otp_in(mail: &str) -> String {
+    mail.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_ascii_digit()))
+        .find(|w| w.len() == 6)
+        .unwrap_or_else(|| panic!("no code in {mail}"))
+        .to_owned()
+}
+
+/// A 6-digit code that is not `otp`.
+pub fn wrong(otp: &str) -> String {
+    let n: u32 = otp.parse().unwrap_or(0);
+    format!("{:06}", (n + 1) % 1_000_000)
 }

@@ -5,60 +5,21 @@
 //! wrote, and account recovery is capped per account. Time is a clock the test moves.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::future::join_all;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use rollcall::service::clock::ManualClock;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, SECRET, TestApp, body, expect_detail, peak_rss_mib, spawn_app_with,
+    TestApp, body, expect_detail, otp_in, peak_rss_mib, spawn_app_with, spawn_app_with_clock, wrong,
 };
 
 /// A server whose authentication limits read `clock`.
 async fn spawn_clocked(extra: &[&str]) -> (TestApp, ManualClock) {
     let clock = ManualClock::starting_now();
-    let data_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache");
-    let mut args: Vec<String> = [
-        "rollcall",
-        "--bind",
-        "127.0.0.1:0",
-        "--data-dir",
-        &data_dir.path().display().to_string(),
-        "--cache-dir",
-        &cache.display().to_string(),
-        "--jwt-secret",
-        SECRET,
-        "--admin-email",
-        ADMIN_EMAIL,
-        "--admin-password",
-        ADMIN_PASSWORD,
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    let settings = rollcall::config::Settings::try_from_args(&args)
-        .unwrap_or_else(|e| panic!("settings: {e}"));
-    let app = rollcall::App::build_with_clock(settings, Arc::new(clock.clone()))
-        .await
-        .unwrap_or_else(|e| panic!("build: {e:#}"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"));
-    tokio::spawn(app.serve(listener, std::future::pending()));
-    let app = TestApp {
-        addr,
-        base: format!("http://{addr}"),
-        client: Client::new(),
-        data_dir,
-    };
+    let app = spawn_app_with_clock(extra, Arc::new(clock.clone())).await;
     (app, clock)
 }
 
@@ -453,19 +414,6 @@ async fn forwarded_for_is_read_from_the_right() {
             expected
         );
     }
-}
-
-fn otp_in(mail: &str) -> String {
-    mail.split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_ascii_digit()))
-        .find(|w| w.len() == 6)
-        .unwrap_or_else(|| panic!("no code in {mail}"))
-        .to_owned()
-}
-
-fn wrong(otp: &str) -> String {
-    let n: u32 = otp.parse().unwrap_or(0);
-    format!("{:06}", (n + 1) % 1_000_000)
 }
 
 fn reset_mails(app: &TestApp, to: &str) -> i64 {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::attendance::{data_url, enrol_faces};
 use crate::faults::Server;
 use crate::helpers::{expect_detail, spawn_app, spawn_app_with};
-use crate::students::{files_in, ok, photo, upload};
+use crate::students::{files_in, ok, photo, upload, walk_files};
 use crate::subjects::{student, subject, teacher};
 
 #[tokio::test]
@@ -544,19 +544,6 @@ async fn stored_photos_are_upright_and_free_of_metadata_and_embeddings_unchanged
         let bytes = std::fs::read(&entry).unwrap_or_default();
         assert_no_metadata(&entry.display().to_string(), &bytes);
     }
-}
-
-fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk_files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[tokio::test]

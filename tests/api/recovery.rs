@@ -3,20 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{body, expect_detail, spawn_app, token_of};
-
-fn otp_in(mail: &str) -> String {
-    mail.split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_ascii_digit()))
-        .find(|w| w.len() == 6)
-        .unwrap_or_else(|| panic!("no code in {mail}"))
-        .to_owned()
-}
-
-fn wrong(otp: &str) -> String {
-    let n: u32 = otp.parse().unwrap_or(0);
-    format!("{:06}", (n + 1) % 1_000_000)
-}
+use crate::helpers::{body, expect_detail, otp_in, spawn_app, token_of, wrong};
 
 #[tokio::test]
 async fn reset_password_with_a_single_use_code() {

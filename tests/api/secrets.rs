@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, SECRET};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, SECRET, otp_in};
 
 struct Server {
     child: Child,
@@ -201,12 +201,7 @@ async fn codes_links_passwords_and_tokens_never_reach_the_log() {
         )
         .await;
     assert_eq!(reset["recipient"], "t@school.test");
-    let code = text(&reset, "body_text")
-        .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_ascii_digit()))
-        .find(|w| w.len() == 6)
-        .unwrap_or_else(|| panic!("no code in {reset}"))
-        .to_owned();
+    let code = otp_in(text(&reset, "body_text"));
     let verification = server
         .ok(
             "GET",

@@ -98,19 +98,21 @@ pub(crate) async fn upload(
 }
 
 pub(crate) fn files_in(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| {
-            if e.path().is_dir() {
-                files_in(&e.path())
-            } else {
-                1
-            }
-        })
-        .sum()
+    walk_files(dir).len()
+}
+
+/// Every file under `dir`, in its sub-folders too (none if it does not exist).
+pub(crate) fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 fn count(app: &TestApp, sql: &str, id: &str) -> i64 {
