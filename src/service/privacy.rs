@@ -95,6 +95,18 @@ pub async fn purge(db: &Db, faces_dir: &Path, retention: Retention) -> Result<Pu
     .await
 }
 
+/// How much of a stored file is read to see whether it carries metadata: a file rollcall wrote
+/// has its image data well within this (JFIF header, tables, frame header: about 600 bytes).
+const HEAD_BYTES: u64 = 64 * 1024;
+
+/// The first `n` bytes of a file (fewer if it is shorter).
+fn read_head(path: &Path, n: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)?.take(n).read_to_end(&mut head)?;
+    Ok(head)
+}
+
 /// What [`reencode_old_photos`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reencoded {
@@ -138,6 +150,11 @@ pub async fn reencode_old_photos(db: &Db, faces_dir: &Path) -> Result<Reencoded>
         let path = crate::storage::faces::image_file(faces_dir, &sha);
         // None: nothing to do (already clean, or gone); Some(Err): cannot be re-encoded.
         let fresh = super::blocking(move || {
+            // The segments before the image data are all the check reads: a clean file is
+            // read only that far, so a restart does not read every stored photo in full.
+            if stored_without_metadata(&read_head(&path, HEAD_BYTES).ok()?) {
+                return None;
+            }
             let bytes = std::fs::read(&path).ok()?;
             if stored_without_metadata(&bytes) {
                 return None;
