@@ -1034,8 +1034,7 @@ fn table(conn: &rusqlite::Connection, subject: &Id, sessions: &[store::Session])
     );
     let mut out = csv_line(&header);
     for m in &members {
-        let enrolled = crate::storage::subjects::is_enrolled(conn, subject, &m.id)?;
-        if !enrolled && !marks.iter().any(|s| s.contains_key(&m.id)) {
+        if !m.enrolled && !marks.iter().any(|s| s.contains_key(&m.id)) {
             continue;
         }
         let mut row = vec![m.name.clone(), m.roll.clone()];
@@ -1198,9 +1197,7 @@ pub async fn session_view(db: &Db, user: &AuthUser, session: Id) -> Result<Sessi
             let record = records.remove(&student.id);
             // A student no longer enrolled is listed where they have a record, so that the
             // lines add up to the session's counts.
-            if record.is_none()
-                && !crate::storage::subjects::is_enrolled(conn, &s.subject_id, &student.id)?
-            {
+            if record.is_none() && !student.enrolled {
                 continue;
             }
             lines.push(SessionLine {

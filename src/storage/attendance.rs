@@ -14,13 +14,15 @@ pub struct GalleryRow {
     pub embedding: Vec<u8>,
 }
 
-/// A student enrolled in a subject, as attendance lists them.
+/// A student of a subject, as attendance lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub id: Id,
     pub name: String,
     pub roll: String,
     pub verified: bool,
+    /// False for a former student that a report lists for their records.
+    pub enrolled: bool,
 }
 
 /// Approved face samples of the subject's students with a verified enrolment (and, when
@@ -43,20 +45,21 @@ pub fn gallery(conn: &Connection, subject: &Id, require_consent: bool) -> Result
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// A [`Member`] from (id, name, roll, verified).
+/// A [`Member`] from (id, name, roll, verified, enrolled).
 fn member(r: &rusqlite::Row<'_>) -> rusqlite::Result<Member> {
     Ok(Member {
         id: Id::from_db(r.get(0)?),
         name: r.get(1)?,
         roll: r.get(2)?,
         verified: r.get(3)?,
+        enrolled: r.get(4)?,
     })
 }
 
 /// The subject's enrolled students by name.
 pub fn members(conn: &Connection, subject: &Id) -> Result<Vec<Member>> {
     let mut stmt = conn.prepare(
-        "SELECT u.id, u.name, COALESCE(st.roll, ''), e.verified FROM enrolments e
+        "SELECT u.id, u.name, COALESCE(st.roll, ''), e.verified, 1 FROM enrolments e
          JOIN users u ON u.id = e.student_id LEFT JOIN students st ON st.user_id = u.id
          WHERE e.subject_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id",
     )?;
@@ -66,14 +69,14 @@ pub fn members(conn: &Connection, subject: &Id) -> Result<Vec<Member>> {
 
 /// Everyone a subject's reports list: its enrolled students and the students who have records
 /// in its sessions but are no longer enrolled (removed, or left before the rule that only staff
-/// remove them); the latter with `verified` false. By name.
+/// remove them); the latter with `verified` and `enrolled` false. By name.
 pub fn report_members(conn: &Connection, subject: &Id) -> Result<Vec<Member>> {
     let mut stmt = conn.prepare(
-        "SELECT u.id, u.name, COALESCE(st.roll, ''), e.verified FROM enrolments e
+        "SELECT u.id, u.name, COALESCE(st.roll, ''), e.verified, 1 FROM enrolments e
          JOIN users u ON u.id = e.student_id LEFT JOIN students st ON st.user_id = u.id
          WHERE e.subject_id = ?1
          UNION
-         SELECT u.id, u.name, COALESCE(st.roll, ''), 0 FROM attendance_sessions a
+         SELECT u.id, u.name, COALESCE(st.roll, ''), 0, 0 FROM attendance_sessions a
          JOIN attendance_records r ON r.session_id = a.id
          JOIN users u ON u.id = r.student_id LEFT JOIN students st ON st.user_id = u.id
          WHERE a.subject_id = ?1 AND NOT EXISTS (
