@@ -190,10 +190,12 @@ try {
   const reviewName = env('REVIEW_NAME');
   step = `approve the face photo ${reviewName} uploaded of themselves`;
   await page.getByRole('navigation').getByRole('link', { name: 'Subjects' }).click();
+  await page.getByRole('heading', { name: 'My subjects' }).waitFor();
   await page.getByRole('link', { name: env('SUBJECT_NAME') }).click();
-  await page.getByRole('heading', { name: new RegExp(env('SUBJECT_NAME')) }).waitFor();
+  const review = page.getByRole('link', { name: `Review face photos of ${reviewName}` });
+  await review.waitFor();
   check(await page.getByText('1 to approve').count() === 1, `the roster shows ${reviewName}'s photo waiting`);
-  await page.getByRole('link', { name: `Review face photos of ${reviewName}` }).click();
+  await review.click();
   await page.getByRole('heading', { name: `Enrol ${reviewName}` }).waitFor();
   await page.getByText('uploaded by the student: is this them?').waitFor();
   await page.getByRole('button', { name: `Approve face photo 1 of ${reviewName}` }).click();
