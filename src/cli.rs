@@ -59,7 +59,7 @@ pub enum Command {
     Eval(EvalCommand),
     /// Enrol students' faces from a folder: `<roll, e-mail or id>.<jpg|png|webp>`, or a
     /// sub-folder named by roll, e-mail or id holding several photos. The students must exist. Every photo is
-    /// checked as an upload is (one sharp face of at least 80 px); the newest 10 are kept.
+    /// checked as an upload is (one sharp face of at least 80 px); up to 30 are kept (the near-duplicates go).
     /// Exits non-zero if any photo was not enrolled.
     Enroll {
         /// Folder of photos.
@@ -833,7 +833,15 @@ fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
                 Err(e) => return Ok(Err(e.to_string())),
             };
             let result = db.call_blocking(|c| {
-                Ok(faces::record(c, &faces_dir, &student, None, &checked, true))
+                Ok(faces::record(
+                    c,
+                    &faces_dir,
+                    &student,
+                    None,
+                    &checked,
+                    true,
+                    crate::storage::faces::Source::Import,
+                ))
             })?;
             match result {
                 Ok((_, n)) => {

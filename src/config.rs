@@ -103,6 +103,12 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_REVIEW_SELF_UPLOADS", default_value_t = true, action = clap::ArgAction::Set)]
     pub review_self_uploads: bool,
 
+    /// Whether confirming an attendance draft adds to a student's face samples the face the
+    /// teacher vouched for (assigned to them, or accepted while uncertain; one per student,
+    /// consent and quality checked, audited as `face.learn`), so the next photo recognises them.
+    #[arg(long, env = "ROLLCALL_LEARN_FROM_CONFIRM", default_value_t = true, action = clap::ArgAction::Set)]
+    pub learn_from_confirm: bool,
+
     /// Whether faces are processed at all. `false`: a biometric-free school; face enrolment,
     /// photo marking and drafts answer 403 and attendance is taken manually.
     #[arg(long, env = "ROLLCALL_BIOMETRICS", default_value_t = true, action = clap::ArgAction::Set)]
@@ -657,7 +663,7 @@ impl Settings {
         format!(
             "bind={} data_dir={} cache_dir={} mode={:?} jwt_secret={} access_ttl={}s refresh_ttl={}s \
              admin_email={} admin_password={} demo={} student_signup={} teacher_signup={} \
-             email_verification={} require_consent={} review_self_uploads={} biometrics={} draft_retention_days={} face_retention_days={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
+             email_verification={} require_consent={} review_self_uploads={} learn_from_confirm={} biometrics={} draft_retention_days={} face_retention_days={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
              login_max_per_ip={} login_window={}s trust_proxy={} metrics_token={} \
              thresholds={}/{} late_counts_as_present={} risk_threshold={} smtp_host={:?} smtp_port={} smtp_tls={:?} smtp_user={:?} smtp_password={} smtp_from={} \
              mail_max_attempts={} mail_retry={}s..{}s mail_poll={}ms \
@@ -678,6 +684,7 @@ impl Settings {
             self.require_email_verification,
             self.require_consent,
             self.review_self_uploads,
+            self.learn_from_confirm,
             self.biometrics,
             self.draft_retention_days,
             self.face_retention_days,

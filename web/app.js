@@ -381,7 +381,10 @@ route('/subject/([0-9a-f]{24})/enrol/([0-9a-f]{24})', async (subjectId, studentI
             notice(`Face photo ${i + 1} of ${st.name} approved.`);
             await drawGallery();
           }, { 'aria-label': `Approve face photo ${i + 1} of ${st.name}`, class: 'small' })];
-        return h('li', {}, img, review, action('Delete', async () => {
+        // Where the photo came from, when not an enrolment upload.
+        const from = { teacher: 'from a class photo', learned: 'learned from a confirmed class photo',
+          import: 'imported' }[x.source];
+        return h('li', {}, img, from ? h('span', { class: 'badge' }, from) : null, review, action('Delete', async () => {
           await api('DELETE', `/api/students/${studentId}/faces/${x.id}`);
           notice(`Face photo ${i + 1} of ${st.name} deleted.`);
           await drawGallery();

@@ -389,6 +389,7 @@ fn mark_config(state: &AppState, live: bool) -> MarkConfig {
         confident: state.settings.confident_threshold,
         uncertain: state.settings.uncertain_threshold,
         live,
+        learn: state.settings.learn_from_confirm,
     }
 }
 
@@ -466,6 +467,10 @@ pub struct ConfirmResponse {
     pub date: String,
     pub slot: i64,
     pub summary: Summary,
+    /// Faces of the confirmed draft added to their students' face samples (source `learned`):
+    /// the faces the teacher assigned, and the uncertain matches the teacher confirmed present
+    /// (`ROLLCALL_LEARN_FROM_CONFIRM`). 0 for a correction.
+    pub learned: usize,
 }
 
 /// Record the teacher's decisions for a session (subject, date, slot) in one transaction.
@@ -505,6 +510,7 @@ async fn confirm(
         .collect();
     let done = attendance::confirm(
         &state.db,
+        &state.faces,
         &state.settings.faces_dir(),
         &mark_config(&state, false),
         &user,
@@ -525,6 +531,7 @@ async fn confirm(
         date: done.date,
         slot: done.slot,
         summary: Summary::from(&done.counts),
+        learned: done.learned,
     }))
 }
 
@@ -664,6 +671,7 @@ async fn correct(
         date: done.date,
         slot: done.slot,
         summary: Summary::from(&done.counts),
+        learned: done.learned,
     }))
 }
 

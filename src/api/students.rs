@@ -22,7 +22,7 @@ use crate::domain::{Id, Role};
 use crate::service::students::{self, MAX_PER_PAGE, NewStudent, StudentUpdate};
 use crate::service::{Error, attendance, faces, subjects};
 use crate::storage::attendance::Counts;
-use crate::storage::faces::Sample;
+use crate::storage::faces::{Sample, Source};
 use crate::storage::students::StudentRecord;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -166,12 +166,42 @@ pub struct FaceSample {
     pub image_url: String,
     /// False while a photo the student uploaded awaits staff approval (not matched until then).
     pub approved: bool,
+    /// Where the sample came from.
+    pub source: SampleSource,
+}
+
+/// Where a face sample came from.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SampleSource {
+    /// An enrolment photo uploaded (`POST /api/students/upload-face`; also samples from before
+    /// sources were recorded).
+    Upload,
+    /// A face a teacher assigned in an attendance draft and asked to enrol.
+    Teacher,
+    /// A face of a confirmed draft the teacher vouched for (assigned it, or accepted it while
+    /// uncertain), added by the server (`ROLLCALL_LEARN_FROM_CONFIRM`).
+    Learned,
+    /// A photo enrolled from a folder (`rollcall enroll`, `rollcall import-seed --faces`).
+    Import,
+}
+
+impl From<Source> for SampleSource {
+    fn from(s: Source) -> Self {
+        match s {
+            Source::Upload => Self::Upload,
+            Source::Teacher => Self::Teacher,
+            Source::Learned => Self::Learned,
+            Source::Import => Self::Import,
+        }
+    }
 }
 
 impl From<Sample> for FaceSample {
     fn from(s: Sample) -> Self {
         Self {
             approved: s.approved,
+            source: s.source.into(),
             image_url: image_path(s.student_id.as_str(), s.id.as_str()),
             id: s.id.to_string(),
             created_at: rfc3339(s.created_at),
@@ -187,7 +217,7 @@ pub struct UploadResponse {
     pub image_url: String,
     #[schema(value_type = Id)]
     pub sample_id: String,
-    /// Approved face samples the student now has (at most 10).
+    /// Approved face samples the student now has (at most 30).
     pub faces_total: i64,
     /// Sharpness of the face (variance of the Laplacian).
     pub sharpness: f64,
@@ -449,8 +479,8 @@ async fn enrol(
 }
 
 /// Enrol a face photo (multipart: `file`, and `student_id` when staff enrol a student). Needs
-/// the student's recorded consent, exactly one sharp face at least 80 px wide; keeps the
-/// newest 10 samples.
+/// the student's recorded consent, exactly one sharp face at least 80 px wide; keeps up to 30
+/// samples, chosen for coverage (a near-duplicate goes first).
 #[utoipa::path(post, path = "/upload-face", tag = "students",
     request_body(content_type = "multipart/form-data", content = FaceUpload),
     responses((status = 200, body = UploadResponse), (status = 400, body = Detail), (status = 403, body = Detail),

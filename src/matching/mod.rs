@@ -7,9 +7,11 @@
 //!   distance, per student the nearest embedding, the `k` nearest students per face.
 //! - [`Thresholds`] and [`Verdict`]: present / uncertain / unknown by distance.
 //! - [`assign`] / [`match_faces`]: one face per student and one student per face, globally optimal.
+//! - [`least_covering`]: which of a student's samples to let go when the gallery is full.
 
 mod assign;
 mod blob;
+mod coverage;
 mod gallery;
 mod search;
 mod simd;
@@ -17,6 +19,7 @@ mod verdict;
 
 pub use assign::{FaceMatch, assign, match_faces};
 pub use blob::{BLOB_LEN, BlobError, decode_blob, encode_blob};
+pub use coverage::least_covering;
 pub use gallery::{Gallery, GalleryBuilder, GalleryCache, GalleryError};
 pub use search::{Candidate, SearchOptions, distance, search, search_with, sq_norm};
 pub use simd::{Isa, detected_isa};

@@ -108,6 +108,9 @@ pub struct MarkConfig {
     /// A live webcam frame (the seed frontend's live mode): faces of at least 80 px and 10% of
     /// the frame are looked for, which keeps a 640x480 frame at its own size (about 60 ms).
     pub live: bool,
+    /// Confirming a draft adds the faces the teacher vouched for to their students' samples
+    /// (see [`super::learn`]).
+    pub learn: bool,
 }
 
 impl MarkConfig {
@@ -522,6 +525,8 @@ pub struct Confirmed {
     pub replaced: usize,
     /// Absence notices queued by this confirmation.
     pub notices: usize,
+    /// Faces of the draft added to their students' samples ([`super::learn`]).
+    pub learned: usize,
 }
 
 /// Percentage attended: (present + late) over (total − excused), two decimals; 0 with nothing.
@@ -595,9 +600,12 @@ fn parse_decisions(decisions: &[DecisionInput]) -> Result<Decided> {
 
 /// Apply the teacher's decisions: one transaction upserts the session, replaces its records,
 /// brings the absence notices in the outbox in line, deletes the draft it came from and writes
-/// an audit entry. Only students enrolled in the subject are accepted (422).
+/// an audit entry. Only students enrolled in the subject are accepted (422). Then, with
+/// `config.learn`, the draft's faces the teacher vouched for become samples ([`super::learn`];
+/// before the draft's photos are unlinked); that never fails the confirmation.
 pub async fn confirm(
     db: &Db,
+    engine: &Arc<FaceEngine>,
     faces_dir: &Path,
     config: &MarkConfig,
     user: &AuthUser,
@@ -616,13 +624,15 @@ pub async fn confirm(
     }
     let thresholds = config.thresholds()?;
     let consent = config.require_consent;
+    let learn = config.learn;
+    let teacher = user.id.clone();
     let user = user.clone();
-    let dir = faces_dir.to_owned();
-    let (confirmed, photos) = run(db, move |conn| {
+    let (confirmed, photos, lesson) = run(db, move |conn| {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StorageError::from)?;
         let mut decided = Decided::new();
+        let mut draft_faces = Vec::new();
         let (subject, date, slot, draft) = if let Some(id) = &input.draft {
             let draft = drafts::get(&tx, id)?
                 .ok_or_else(|| Error::NotFound("Draft not found".into()))?;
@@ -645,14 +655,15 @@ pub async fn confirm(
             }
             managed(&tx, &user, &draft.subject_id)?;
             let view = super::drafts::review_draft(&tx, &draft, consent, &thresholds)?;
-            for f in view.faces {
-                if let Some(s) = f.marked.student
+            for f in &view.faces {
+                if let Some(s) = &f.marked.student
                     && (f.marked.verdict == Verdict::Present)
                 {
                     let d = f.marked.distance.map(f64::from);
-                    decided.insert(s.id, ("present", d));
+                    decided.insert(s.id.clone(), ("present", d));
                 }
             }
+            draft_faces = view.faces;
             for m in store::members(&tx, &draft.subject_id)? {
                 if m.verified {
                     decided.entry(m.id).or_insert(("absent", None));
@@ -737,6 +748,18 @@ pub async fn confirm(
             let status = decided.get(id).map_or("none", |(s, _)| s);
             notices += usize::from(notify::absence(&tx, &about, id, status)?);
         }
+        // The faces to learn, found before the draft goes (their photos stay on disk until
+        // after learning).
+        let candidates = match &draft {
+            Some(d) if learn => super::learn::candidates(
+                &tx,
+                d,
+                &draft_faces,
+                &|id| decided.get(id).map(|(s, _)| *s),
+                consent,
+            )?,
+            _ => Vec::new(),
+        };
         let photos = match &draft {
             Some(d) => drafts::delete(&tx, d)?,
             None => Vec::new(),
@@ -765,12 +788,29 @@ pub async fn confirm(
                 counts,
                 replaced,
                 notices,
+                learned: 0,
             },
             photos,
+            (subject, candidates),
         ))
     })
     .await?;
-    super::faces::remove_unreferenced(db, &dir, photos).await?;
+    let (subject, candidates) = lesson;
+    let mut confirmed = confirmed;
+    confirmed.learned = super::learn::learn(
+        db,
+        engine,
+        faces_dir,
+        &super::learn::Lesson {
+            teacher: &teacher,
+            subject: &subject,
+            session: &confirmed.session_id,
+            require_consent: consent,
+        },
+        candidates,
+    )
+    .await;
+    super::faces::remove_unreferenced(db, faces_dir, photos).await?;
     Ok(confirmed)
 }
 
@@ -836,6 +876,7 @@ pub async fn correct(
             counts,
             replaced: usize::from(before.is_some()),
             notices,
+            learned: 0,
         })
     })
     .await

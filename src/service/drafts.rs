@@ -296,6 +296,8 @@ pub async fn assign(
                     embedding: &embedding,
                     // The teacher chose the student for this face: staff approval itself.
                     approved: true,
+                    source: crate::storage::faces::Source::Teacher,
+                    note: None,
                 },
             )
         })
@@ -310,7 +312,10 @@ pub async fn assign(
 
 /// The face's box with half its size of margin on every side, cut out of the photo and encoded
 /// as a JPEG; returns the bytes and the box within the crop.
-fn crop_face(img: &crate::vision::image::RgbImage, bbox: [i64; 4]) -> Result<(Vec<u8>, [i64; 4])> {
+pub(crate) fn crop_face(
+    img: &crate::vision::image::RgbImage,
+    bbox: [i64; 4],
+) -> Result<(Vec<u8>, [i64; 4])> {
     let [l, t, r, b] = bbox;
     let margin = (r - l).max(b - t) / 2;
     let w = i64::try_from(img.width).unwrap_or(i64::MAX);

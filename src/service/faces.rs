@@ -16,14 +16,18 @@ use super::subjects::run;
 use super::{Error, Result, blocking};
 use crate::domain::{Id, Role};
 use crate::matching::encode_blob;
-use crate::storage::faces::{self as samples, NewSample, Sample};
+use crate::storage::faces::{self as samples, NewSample, Sample, Source};
 use crate::storage::{Db, StorageError, audit};
 use crate::vision::decode;
 use crate::vision::image::RgbImage;
 use crate::vision::pipeline::{Analysis, Pipeline, PipelineOptions, Subject};
 
-/// Face samples kept per student; the oldest go first.
-pub const MAX_SAMPLES: u32 = 10;
+/// Approved face samples kept per student (all of them are matched). When one more arrives, the
+/// one that adds least coverage goes ([`crate::matching::least_covering`]), not the oldest.
+pub const MAX_SAMPLES: usize = 30;
+/// Photos a student uploaded of themselves kept while they await approval (the newest); they
+/// never push out approved samples.
+pub const MAX_PENDING: u32 = 10;
 /// Narrowest usable face box, in photo pixels.
 pub const MIN_FACE_WIDTH: i64 = 80;
 /// Largest enrolment photo.
@@ -153,6 +157,17 @@ impl FaceEngine {
             ))),
             Err(_) => Err(busy()),
         }
+    }
+
+    /// The limits a photo is decoded under (without loading the models).
+    pub(crate) fn decode_limits(&self) -> Result<crate::vision::decode::Limits> {
+        if self.off {
+            return Err(Error::Forbidden(BIOMETRICS_OFF.into()));
+        }
+        self.options
+            .as_ref()
+            .map(|o| o.limits)
+            .map_err(|e| Error::Unavailable(format!("Face recognition is not configured: {e}")))
     }
 
     /// The loaded pipeline (loading it if needed); call on the blocking pool.
@@ -445,7 +460,8 @@ pub fn check(pipeline: &Pipeline, bytes: Vec<u8>) -> Result<Checked> {
 }
 
 /// Record a checked photo as the student's newest sample (see [`record_sample`]); `approved`
-/// false keeps it out of matching until staff approve it.
+/// false keeps it out of matching until staff approve it. `source`: an upload, or an import
+/// from a folder.
 pub fn record(
     conn: &mut rusqlite::Connection,
     faces_dir: &Path,
@@ -453,6 +469,7 @@ pub fn record(
     actor: Option<&Id>,
     checked: &Checked,
     approved: bool,
+    source: Source,
 ) -> Result<(Sample, i64)> {
     record_sample(
         conn,
@@ -467,6 +484,8 @@ pub fn record(
             score: checked.usable.score,
             embedding: &checked.usable.embedding,
             approved,
+            source,
+            note: None,
         },
     )
 }
@@ -481,11 +500,14 @@ pub(crate) struct SampleParts<'a> {
     pub embedding: &'a [f32; crate::matching::DIM],
     /// False for a student's own photo awaiting staff approval.
     pub approved: bool,
+    pub source: Source,
+    /// Added to the audit entry (e.g. the session a learned face comes from).
+    pub note: Option<String>,
 }
 
-/// Record a face as the student's newest sample and put the image in the store, keeping the
-/// newest [`MAX_SAMPLES`] and deleting images nothing uses any more. Returns the sample and the
-/// student's total.
+/// Record a face as the student's newest sample and put the image in the store, keeping at most
+/// [`MAX_SAMPLES`] approved and [`MAX_PENDING`] pending samples ([`keep_within_caps`]) and
+/// deleting images nothing uses any more. Returns the sample and the student's total.
 ///
 /// The image is written inside the same write transaction (`BEGIN IMMEDIATE`) that inserts the
 /// row, and files are only unlinked inside one too: SQLite serialises writers, even across
@@ -500,9 +522,25 @@ pub(crate) fn record_sample(
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(StorageError::from)?;
+    let (sample, total, pruned) = record_in(&tx, faces_dir, student, actor, parts)?;
+    tx.commit().map_err(StorageError::from)?;
+    unlink_unreferenced(conn, faces_dir, &pruned)?;
+    Ok((sample, total))
+}
+
+/// [`record_sample`] inside the caller's write transaction (`BEGIN IMMEDIATE`), for callers that
+/// check something in the same transaction first. Returns the sample, the student's total and
+/// the image hashes to unlink (with [`unlink_unreferenced`]) once it is committed.
+pub(crate) fn record_in(
+    tx: &rusqlite::Transaction<'_>,
+    faces_dir: &Path,
+    student: &Id,
+    actor: Option<&Id>,
+    parts: &SampleParts<'_>,
+) -> Result<(Sample, i64, Vec<String>)> {
     let blob = encode_blob(parts.embedding);
     let sample = samples::insert(
-        &tx,
+        tx,
         &NewSample {
             student_id: student,
             image_sha256: parts.sha,
@@ -512,25 +550,49 @@ pub(crate) fn record_sample(
             score: f64::from(parts.score),
             added_by: actor,
             approved: parts.approved,
+            source: parts.source,
         },
     )?;
-    let pruned = samples::prune(&tx, student, MAX_SAMPLES)?;
-    let total = samples::count(&tx, student)?;
-    audit::record(
-        &tx,
-        actor,
-        "face.enrol",
-        Some(student.as_str()),
-        &if parts.approved {
-            sample.id.to_string()
-        } else {
-            format!("{} (awaiting approval)", sample.id)
-        },
-    )?;
+    let pruned = keep_within_caps(tx, student)?;
+    let total = samples::count(tx, student)?;
+    let action = if parts.source == Source::Learned {
+        "face.learn"
+    } else {
+        "face.enrol"
+    };
+    let mut detail = if parts.approved {
+        sample.id.to_string()
+    } else {
+        format!("{} (awaiting approval)", sample.id)
+    };
+    if let Some(note) = &parts.note {
+        detail = format!("{detail} {note}");
+    }
+    audit::record(tx, actor, action, Some(student.as_str()), &detail)?;
     store(faces_dir, parts.bytes).map_err(|e| Error::from_io("storing the face image", &e))?;
-    tx.commit().map_err(StorageError::from)?;
-    unlink_unreferenced(conn, faces_dir, &pruned)?;
-    Ok((sample, total))
+    Ok((sample, total, pruned))
+}
+
+/// Bring a student's samples within the caps: the newest [`MAX_PENDING`] awaiting approval, and
+/// of the approved ones the [`MAX_SAMPLES`] that cover the most (the near-duplicates go; see
+/// [`crate::matching::least_covering`]). Returns the removed samples' image hashes.
+pub(crate) fn keep_within_caps(conn: &rusqlite::Connection, student: &Id) -> Result<Vec<String>> {
+    let mut gone = samples::prune_pending(conn, student, MAX_PENDING)?;
+    let approved = samples::approved_embeddings(conn, student)?;
+    if approved.len() <= MAX_SAMPLES {
+        return Ok(gone);
+    }
+    let embeddings = approved
+        .iter()
+        .map(|(_, blob)| crate::matching::decode_blob(blob))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Internal(anyhow::anyhow!("face sample embedding: {e}")))?;
+    let drop: Vec<Id> = crate::matching::least_covering(&embeddings, MAX_SAMPLES)
+        .into_iter()
+        .filter_map(|i| approved.get(i).map(|(id, _)| id.clone()))
+        .collect();
+    gone.extend(samples::delete_many(conn, student, &drop)?);
+    Ok(gone)
 }
 
 /// Delete the files of these images that no sample refers to any more.
@@ -609,7 +671,15 @@ pub async fn upload(
     let sharpness = checked.sharpness();
     let approved = !(policy.review_self_uploads && user.role == Role::Student);
     let (sample, total) = run(db, move |conn| {
-        record(conn, &dir, &student, Some(&actor), &checked, approved)
+        record(
+            conn,
+            &dir,
+            &student,
+            Some(&actor),
+            &checked,
+            approved,
+            Source::Upload,
+        )
     })
     .await?;
     Ok(Enrolled {
@@ -689,7 +759,7 @@ pub async fn approve(
                 Some(student.as_str()),
                 sample.as_str(),
             )?;
-            samples::prune(&tx, &student, MAX_SAMPLES)?
+            keep_within_caps(&tx, &student)?
         } else {
             Vec::new()
         };
@@ -796,6 +866,113 @@ mod tests {
         assert_eq!(mime_type(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
         assert_eq!(mime_type(b"%PDF-1.4"), None);
         assert_eq!(mime_type(b""), None);
+    }
+
+    /// A synthetic embedding: `1.0` on `axis`, `nudge` on the last axis.
+    fn at(axis: usize, nudge: f32) -> [f32; crate::matching::DIM] {
+        let mut v = [0.0; crate::matching::DIM];
+        v[axis] = 1.0;
+        v[crate::matching::DIM - 1] += nudge;
+        v
+    }
+
+    fn add(conn: &mut rusqlite::Connection, dir: &Path, student: &Id, e: &[f32; 128], ok: bool) {
+        let bytes = encode_blob(e);
+        let sha = sha256_hex(&bytes);
+        record_sample(
+            conn,
+            dir,
+            student,
+            None,
+            &SampleParts {
+                bytes: &bytes,
+                sha: &sha,
+                content_type: "image/jpeg",
+                bbox: [0, 0, 100, 100],
+                score: 1.0,
+                embedding: e,
+                approved: ok,
+                source: Source::Upload,
+                note: None,
+            },
+        )
+        .unwrap_or_else(|e| panic!("record: {e}"));
+    }
+
+    #[test]
+    fn the_gallery_keeps_thirty_samples_and_lets_the_near_duplicate_go() {
+        let dir = std::env::temp_dir().join(format!("rollcall-cap-{}", rand::random::<u64>()));
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        crate::storage::migrations::apply(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let student = Id::generate();
+        conn.execute(
+            "INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
+             VALUES (?1, 's@x.test', 'S', 'student', 'h', 0, 0)",
+            [student.as_str()],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        // Thirty samples, each covering a direction of its own.
+        for axis in 0..MAX_SAMPLES {
+            add(&mut conn, &dir, &student, &at(axis, 0.0), true);
+        }
+        let ids = |conn: &rusqlite::Connection| -> Vec<String> {
+            samples::of_student(conn, &student)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .iter()
+                .filter(|s| s.approved)
+                .map(|s| s.id.to_string())
+                .collect()
+        };
+        let thirty = ids(&conn);
+        assert_eq!(thirty.len(), MAX_SAMPLES);
+        // The 31st nearly repeats the 6th: one of that pair goes, every other sample stays.
+        add(&mut conn, &dir, &student, &at(5, 0.01), true);
+        let after = ids(&conn);
+        assert_eq!(after.len(), MAX_SAMPLES);
+        let lost: Vec<&String> = thirty.iter().filter(|id| !after.contains(id)).collect();
+        assert!(
+            lost.is_empty() || lost == [&thirty[5]],
+            "only the near-duplicate's partner may go: {lost:?}"
+        );
+        let gone = if lost.is_empty() {
+            "the new one"
+        } else {
+            "the older one"
+        };
+        println!("31 in, 30 kept: of the near-identical pair {gone} went");
+        // A 32nd covering a new direction stays (all being equally spread, the oldest goes).
+        add(&mut conn, &dir, &student, &at(60, 0.0), true);
+        let newest = samples::of_student(&conn, &student)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .last()
+            .map(|s| s.id.to_string())
+            .unwrap_or_default();
+        let now = ids(&conn);
+        assert_eq!(now.len(), MAX_SAMPLES);
+        assert!(
+            now.contains(&newest),
+            "a sample covering something new must stay"
+        );
+        // Pending photos keep their own cap and never push out approved samples.
+        for k in 0..12 {
+            add(&mut conn, &dir, &student, &at(70 + k, 0.0), false);
+        }
+        let all = samples::of_student(&conn, &student).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(all.iter().filter(|s| s.approved).count(), MAX_SAMPLES);
+        assert_eq!(
+            all.iter().filter(|s| !s.approved).count(),
+            usize::try_from(MAX_PENDING).unwrap_or(0)
+        );
+        // The pruned samples' images are gone from the store too.
+        let files = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|sub| std::fs::read_dir(sub.path()).map_or(0, Iterator::count))
+                    .sum::<usize>()
+            })
+            .unwrap_or(0);
+        assert_eq!(files, all.len());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

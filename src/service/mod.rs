@@ -9,6 +9,7 @@ pub mod clock;
 pub mod drafts;
 pub mod faces;
 pub mod import_seed;
+pub mod learn;
 pub mod mail;
 pub mod notify;
 pub mod password;

@@ -20,6 +20,42 @@ pub struct Sample {
     /// False while a photo the student uploaded of themselves awaits staff approval; only
     /// approved samples are matched.
     pub approved: bool,
+    pub source: Source,
+}
+
+/// Where a face sample came from (shown to the teacher next to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// An enrolment photo uploaded through the API.
+    Upload,
+    /// A face the teacher assigned in an attendance draft and asked to enrol.
+    Teacher,
+    /// A face of a confirmed draft the teacher vouched for, added by the server.
+    Learned,
+    /// A photo enrolled from a folder (`rollcall enroll`, `import-seed --faces`).
+    Import,
+}
+
+impl Source {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upload => "upload",
+            Self::Teacher => "teacher",
+            Self::Learned => "learned",
+            Self::Import => "import",
+        }
+    }
+
+    fn from_db(raw: &str) -> Self {
+        match raw {
+            "teacher" => Self::Teacher,
+            "learned" => Self::Learned,
+            "import" => Self::Import,
+            // The column's CHECK allows nothing else; rows from before it are uploads.
+            _ => Self::Upload,
+        }
+    }
 }
 
 pub struct NewSample<'a> {
@@ -31,9 +67,10 @@ pub struct NewSample<'a> {
     pub score: f64,
     pub added_by: Option<&'a Id>,
     pub approved: bool,
+    pub source: Source,
 }
 
-const COLUMNS: &str = "id, student_id, image_sha256, content_type, box_left, box_top, box_right, box_bottom, score, added_by, created_at, approved";
+const COLUMNS: &str = "id, student_id, image_sha256, content_type, box_left, box_top, box_right, box_bottom, score, added_by, created_at, approved, source";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Sample> {
     Ok(Sample {
@@ -46,6 +83,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Sample> {
         added_by: r.get::<_, Option<String>>(9)?.map(Id::from_db),
         created_at: r.get(10)?,
         approved: r.get(11)?,
+        source: Source::from_db(&r.get::<_, String>(12)?),
     })
 }
 
@@ -55,7 +93,7 @@ pub fn insert(conn: &Connection, new: &NewSample<'_>) -> Result<Sample> {
     let [l, t, r, b] = new.bbox;
     conn.execute(
         &format!(
-            "INSERT INTO face_samples ({COLUMNS}, embedding) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            "INSERT INTO face_samples ({COLUMNS}, embedding) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
         ),
         params![
             id.as_str(),
@@ -70,6 +108,7 @@ pub fn insert(conn: &Connection, new: &NewSample<'_>) -> Result<Sample> {
             new.added_by.map(Id::as_str),
             now,
             new.approved,
+            new.source.as_str(),
             new.embedding
         ],
     )?;
@@ -83,6 +122,7 @@ pub fn insert(conn: &Connection, new: &NewSample<'_>) -> Result<Sample> {
         added_by: new.added_by.cloned(),
         created_at: now,
         approved: new.approved,
+        source: new.source,
     })
 }
 
@@ -124,21 +164,38 @@ pub fn delete_all(conn: &Connection, student: &Id) -> Result<Vec<String>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Keep only the newest `keep` approved and the newest `keep` awaiting approval of a student's
-/// samples (so photos waiting for review never push out approved ones); returns the removed
-/// samples' image hashes.
-pub fn prune(conn: &Connection, student: &Id, keep: u32) -> Result<Vec<String>> {
+/// Keep only the newest `keep` of a student's samples awaiting approval; returns the removed
+/// samples' image hashes. Approved samples are left alone (see [`approved_embeddings`]).
+pub fn prune_pending(conn: &Connection, student: &Id, keep: u32) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(
         "DELETE FROM face_samples WHERE id IN (
-             SELECT id FROM (
-                 SELECT id, ROW_NUMBER() OVER (
-                     PARTITION BY approved ORDER BY created_at DESC, rowid DESC) AS n
-                 FROM face_samples WHERE student_id = ?1)
-             WHERE n > ?2)
+             SELECT id FROM face_samples WHERE student_id = ?1 AND approved = 0
+             ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)
          RETURNING image_sha256",
     )?;
     let rows = stmt.query_map(params![student.as_str(), keep], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A student's approved samples as (id, embedding BLOB), oldest first.
+pub fn approved_embeddings(conn: &Connection, student: &Id) -> Result<Vec<(Id, Vec<u8>)>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, embedding FROM face_samples WHERE student_id = ?1 AND approved = 1
+         ORDER BY created_at, rowid",
+    )?;
+    let rows = stmt.query_map([student.as_str()], |r| {
+        Ok((Id::from_db(r.get(0)?), r.get(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Delete these samples of a student; returns their image hashes.
+pub fn delete_many(conn: &Connection, student: &Id, ids: &[Id]) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(delete(conn, student, id)?);
+    }
+    Ok(out)
 }
 
 /// How many approved samples (matched in photos) a student has.

@@ -48,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "auth_limits",
         include_str!("../../migrations/0009_auth_limits.sql"),
     ),
+    (
+        10,
+        "sample_source",
+        include_str!("../../migrations/0010_sample_source.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@ mod contract;
 mod drafts;
 mod errors;
 mod faults;
+mod gallery;
 mod guards;
 mod helpers;
 mod hostile;

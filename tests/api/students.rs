@@ -288,7 +288,7 @@ async fn face_enrolment_consent_checks_and_access() {
 }
 
 #[tokio::test]
-async fn consent_can_be_switched_off_and_samples_are_capped() {
+async fn consent_can_be_switched_off() {
     // Students' own uploads used at once, as before staff review existed.
     let app = spawn_app_with(&[
         "--require-consent",
@@ -300,7 +300,8 @@ async fn consent_can_be_switched_off_and_samples_are_capped() {
     let (s1, s1_id) = student(&app, "s1@school.test").await;
     let photos = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"];
     let mut last = Value::Null;
-    for i in 0..12 {
+    // (The cap of 30, chosen for coverage, is tested in service::faces and gallery.rs.)
+    for i in 0..6 {
         // Identical bytes share one stored image; vary them by re-encoding every other upload.
         let bytes = photo(photos[i % photos.len()]);
         let bytes = if i >= photos.len() {
@@ -310,14 +311,14 @@ async fn consent_can_be_switched_off_and_samples_are_capped() {
         };
         last = ok(upload(&app, &s1, None, &bytes).await).await;
     }
-    assert_eq!(last["faces_total"], 10);
+    assert_eq!(last["faces_total"], 6);
     assert_eq!(
         count(
             &app,
             "SELECT COUNT(*) FROM face_samples WHERE student_id = ?1",
             &s1_id
         ),
-        10
+        6
     );
     let files = files_in(&app.data_dir.path().join("faces"));
     let distinct = count(
