@@ -183,6 +183,9 @@ pub enum EvalCommand {
         /// Only the first N matched and N mismatched pairs (a quick run).
         #[arg(long)]
         limit: Option<usize>,
+        /// Test-time flip: average each embedding with its mirror image's.
+        #[arg(long)]
+        flip: bool,
         #[command(flatten)]
         vision: crate::config::VisionSettings,
         #[command(flatten)]
@@ -208,6 +211,10 @@ pub enum EvalCommand {
         /// faces at its 80 px limit; 2 stands for a closer capture).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4))]
         enrol_upscale: u32,
+        /// Test-time flip: average each embedding with its mirror image's (enrolment and
+        /// marking alike).
+        #[arg(long)]
+        flip: bool,
         /// Print the report as JSON instead.
         #[arg(long)]
         json: bool,
@@ -510,6 +517,7 @@ fn eval(cmd: EvalCommand) -> anyhow::Result<()> {
             pairs,
             images,
             limit,
+            flip,
             vision,
             cache,
         } => {
@@ -525,7 +533,8 @@ fn eval(cmd: EvalCommand) -> anyhow::Result<()> {
                     std::path::Path::to_path_buf,
                 )
             });
-            let options = vision.pipeline_options()?;
+            let mut options = vision.pipeline_options()?;
+            options.engine.flip = flip;
             let pipeline = Pipeline::load(&cache.resolve(), options)?;
             let started = std::time::Instant::now();
             let report = eval::lfw(&pipeline, &list, &root, options.upsample, |i, n| {
@@ -551,6 +560,38 @@ fn eval(cmd: EvalCommand) -> anyhow::Result<()> {
                 "best threshold on these pairs: {:.3} (accuracy {:.4})",
                 report.best_threshold, report.best_accuracy
             );
+            let (same_d, diff_d): (Vec<f32>, Vec<f32>) = {
+                let pick = |want: bool| {
+                    report
+                        .distances
+                        .iter()
+                        .filter(|d| d.1 == want)
+                        .map(|d| d.0)
+                        .collect::<Vec<_>>()
+                };
+                (pick(true), pick(false))
+            };
+            {
+                use crate::service::evaluation::{mean_median, share_within};
+                let (sm, smed) = mean_median(&same_d);
+                let (dm, dmed) = mean_median(&diff_d);
+                println!(
+                    "distance same: mean {sm:.3}, median {smed:.3}; different: mean {dm:.3}, median {dmed:.3}"
+                );
+                for t in [0.5f32, 0.6] {
+                    println!(
+                        "at {t:.2}: TAR {:.4}, FAR {:.4}",
+                        share_within(&same_d, t),
+                        share_within(&diff_d, t)
+                    );
+                }
+            }
+            #[allow(clippy::cast_precision_loss)]
+            let per_face = report.describe_secs * 1e3 / report.images.max(1) as f64;
+            println!(
+                "landmarks + chip + embedding: {per_face:.1} ms per face{}",
+                if flip { " (with flip)" } else { "" }
+            );
             println!("accuracy: {:.4}", report.accuracy_at_06);
             Ok(())
         }
@@ -559,6 +600,7 @@ fn eval(cmd: EvalCommand) -> anyhow::Result<()> {
             photos,
             truth,
             enrol_upscale,
+            flip,
             json,
             vision,
             cache,
@@ -568,6 +610,7 @@ fn eval(cmd: EvalCommand) -> anyhow::Result<()> {
                 photos,
                 truth,
                 enrol_upscale,
+                flip,
                 json,
             },
             &vision,
@@ -625,6 +668,7 @@ struct AttendanceArgs {
     photos: std::path::PathBuf,
     truth: std::path::PathBuf,
     enrol_upscale: u32,
+    flip: bool,
     json: bool,
 }
 
@@ -639,7 +683,9 @@ fn eval_attendance(
         .with_context(|| format!("reading {}", a.truth.display()))?;
     let truth = ev::parse_truth(&text)?;
     let class = ev::enrolment_list(&a.enrol, &a.photos)?;
-    let pipeline = crate::vision::pipeline::Pipeline::load(cache, vision.pipeline_options()?)
+    let mut pipeline_options = vision.pipeline_options()?;
+    pipeline_options.engine.flip = a.flip;
+    let pipeline = crate::vision::pipeline::Pipeline::load(cache, pipeline_options)
         .context("loading the face models (run scripts/setup)")?;
     let options = ev::Options {
         thresholds: crate::matching::Thresholds::new(0.50, 0.60)?,
