@@ -35,6 +35,7 @@ fn bench(c: &mut Criterion) {
         EngineOptions {
             sessions: 1,
             intra_threads: threads,
+            flip: false,
         },
     )
     .unwrap_or_else(|e| panic!("{e:#}"));

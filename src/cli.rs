@@ -183,6 +183,41 @@ pub enum EvalCommand {
         /// Only the first N matched and N mismatched pairs (a quick run).
         #[arg(long)]
         limit: Option<usize>,
+        /// Test-time flip: average each embedding with its mirror image's.
+        #[arg(long)]
+        flip: bool,
+        #[command(flatten)]
+        vision: crate::config::VisionSettings,
+        #[command(flatten)]
+        cache: CacheArg,
+    },
+    /// Attendance accuracy on labelled photos: every enrolment photo goes through the real
+    /// enrolment gate, every photo the truth names through the class-photo pipeline and the
+    /// mark route's one-to-one matching (thresholds 0.50 / 0.60); prints the verdicts' figures
+    /// (no false present is the rule).
+    Attendance {
+        /// The class: a folder with one sub-folder of photos per person, or a CSV file of
+        /// `photo,person` lines (photos relative to --photos).
+        #[arg(long)]
+        enrol: std::path::PathBuf,
+        /// Root the truth file's photo paths are relative to.
+        #[arg(long)]
+        photos: std::path::PathBuf,
+        /// `photo,person[,left,top,right,bottom]`, one line per person in a photo; persons with
+        /// no accepted enrolment photo are strangers (an empty person: nobody known).
+        #[arg(long)]
+        truth: std::path::PathBuf,
+        /// Enlarge enrolment photos this many times before the gate (LFW's 250x250 crops have
+        /// faces at its 80 px limit; 2 stands for a closer capture).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4))]
+        enrol_upscale: u32,
+        /// Test-time flip: average each embedding with its mirror image's (enrolment and
+        /// marking alike).
+        #[arg(long)]
+        flip: bool,
+        /// Print the report as JSON instead.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         vision: crate::config::VisionSettings,
         #[command(flatten)]
@@ -482,6 +517,7 @@ fn eval(cmd: EvalCommand) -> anyhow::Result<()> {
             pairs,
             images,
             limit,
+            flip,
             vision,
             cache,
         } => {
@@ -497,7 +533,8 @@ fn eval(cmd: EvalCommand) -> anyhow::Result<()> {
                     std::path::Path::to_path_buf,
                 )
             });
-            let options = vision.pipeline_options()?;
+            let mut options = vision.pipeline_options()?;
+            options.engine.flip = flip;
             let pipeline = Pipeline::load(&cache.resolve(), options)?;
             let started = std::time::Instant::now();
             let report = eval::lfw(&pipeline, &list, &root, options.upsample, |i, n| {
@@ -523,9 +560,62 @@ fn eval(cmd: EvalCommand) -> anyhow::Result<()> {
                 "best threshold on these pairs: {:.3} (accuracy {:.4})",
                 report.best_threshold, report.best_accuracy
             );
+            let (same_d, diff_d): (Vec<f32>, Vec<f32>) = {
+                let pick = |want: bool| {
+                    report
+                        .distances
+                        .iter()
+                        .filter(|d| d.1 == want)
+                        .map(|d| d.0)
+                        .collect::<Vec<_>>()
+                };
+                (pick(true), pick(false))
+            };
+            {
+                use crate::service::evaluation::{mean_median, share_within};
+                let (sm, smed) = mean_median(&same_d);
+                let (dm, dmed) = mean_median(&diff_d);
+                println!(
+                    "distance same: mean {sm:.3}, median {smed:.3}; different: mean {dm:.3}, median {dmed:.3}"
+                );
+                for t in [0.5f32, 0.6] {
+                    println!(
+                        "at {t:.2}: TAR {:.4}, FAR {:.4}",
+                        share_within(&same_d, t),
+                        share_within(&diff_d, t)
+                    );
+                }
+            }
+            #[allow(clippy::cast_precision_loss)]
+            let per_face = report.describe_secs * 1e3 / report.images.max(1) as f64;
+            println!(
+                "landmarks + chip + embedding: {per_face:.1} ms per face{}",
+                if flip { " (with flip)" } else { "" }
+            );
             println!("accuracy: {:.4}", report.accuracy_at_06);
             Ok(())
         }
+        EvalCommand::Attendance {
+            enrol,
+            photos,
+            truth,
+            enrol_upscale,
+            flip,
+            json,
+            vision,
+            cache,
+        } => eval_attendance(
+            &AttendanceArgs {
+                enrol,
+                photos,
+                truth,
+                enrol_upscale,
+                flip,
+                json,
+            },
+            &vision,
+            &cache.resolve(),
+        ),
         EvalCommand::Boxes {
             xml,
             modes,
@@ -571,6 +661,133 @@ fn eval(cmd: EvalCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+struct AttendanceArgs {
+    enrol: std::path::PathBuf,
+    photos: std::path::PathBuf,
+    truth: std::path::PathBuf,
+    enrol_upscale: u32,
+    flip: bool,
+    json: bool,
+}
+
+fn eval_attendance(
+    a: &AttendanceArgs,
+    vision: &crate::config::VisionSettings,
+    cache: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::service::evaluation as ev;
+    use std::io::{IsTerminal, Write};
+    let text = std::fs::read_to_string(&a.truth)
+        .with_context(|| format!("reading {}", a.truth.display()))?;
+    let truth = ev::parse_truth(&text)?;
+    let class = ev::enrolment_list(&a.enrol, &a.photos)?;
+    let mut pipeline_options = vision.pipeline_options()?;
+    pipeline_options.engine.flip = a.flip;
+    let pipeline = crate::vision::pipeline::Pipeline::load(cache, pipeline_options)
+        .context("loading the face models (run scripts/setup)")?;
+    let options = ev::Options {
+        thresholds: crate::matching::Thresholds::new(0.50, 0.60)?,
+        enrol_upscale: a.enrol_upscale,
+    };
+    let json = a.json;
+    let tty = std::io::stderr().is_terminal();
+    let mut n = 0;
+    let r = ev::attendance(
+        &pipeline,
+        &class,
+        &a.photos,
+        &truth,
+        &options,
+        |stage, _| {
+            n += 1;
+            if tty {
+                eprint!("\r{stage} {n} photos");
+                let _ = std::io::stderr().flush();
+            }
+        },
+    )?;
+    if tty {
+        eprintln!();
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    let reasons = |m: &std::collections::BTreeMap<&str, usize>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "enrolment: {} photos, {} accepted, {} refused ({})",
+        r.enrolment_photos,
+        r.enrolment_accepted,
+        r.enrolment_photos - r.enrolment_accepted,
+        reasons(&r.enrolment_refused)
+    );
+    for (person, e) in &r.per_person {
+        if e.refused.is_empty() {
+            println!("  {person}: {} samples", e.accepted);
+        } else {
+            println!(
+                "  {person}: {} samples, refused {}",
+                e.accepted,
+                reasons(&e.refused)
+            );
+        }
+    }
+    for f in &r.refusals {
+        println!("  refused {} ({}): {}", f.photo, f.reason, f.message);
+    }
+    println!(
+        "marked: {} photos, {} faces; {} truth lines of {} enrolled persons, {} of strangers",
+        r.photos, r.faces, r.truth_persons, r.enrolled, r.stranger_lines
+    );
+    println!(
+        "present: {} true, {} false; not present: {} ({} never detected)",
+        r.true_present, r.false_present, r.false_negative, r.never_detected
+    );
+    println!(
+        "uncertain: {} right person, {} wrong person",
+        r.uncertain_true, r.uncertain_false
+    );
+    for m in &r.mistakes {
+        println!(
+            "  FALSE PRESENT {} {:?}: marked {} at {:.3}, truth {}",
+            m.photo,
+            m.bbox,
+            m.marked_as,
+            m.distance.unwrap_or(f32::NAN),
+            m.truth.as_deref().unwrap_or("-")
+        );
+    }
+    for m in &r.missed {
+        println!("  missed {m}");
+    }
+    let (same, diff) = (&r.scores.same, &r.scores.different);
+    let (sm, smed) = ev::mean_median(same);
+    let (dm, dmed) = ev::mean_median(diff);
+    println!(
+        "distances of attributable faces: same {} (mean {sm:.3}, median {smed:.3}), different {} (mean {dm:.3}, median {dmed:.3})",
+        same.len(),
+        diff.len()
+    );
+    for t in [0.5f32, 0.6] {
+        println!(
+            "  at {t:.2}: TAR {:.4}, FAR {:.4}",
+            ev::share_within(same, t),
+            ev::share_within(diff, t)
+        );
+    }
+    println!(
+        "mark time per photo: median {:.0} ms, p90 {:.0} ms",
+        r.mark_ms_median, r.mark_ms_p90
+    );
+    println!("confident recall: {:.4}", r.confident_recall);
+    Ok(())
 }
 
 /// `L,T,R,B` as four integers.

@@ -447,6 +447,12 @@ impl Checked {
     pub fn sharpness(&self) -> f64 {
         self.usable.sharpness
     }
+
+    /// The face's embedding (what matching compares).
+    #[must_use]
+    pub fn embedding(&self) -> &[f32; crate::matching::DIM] {
+        &self.usable.embedding
+    }
 }
 
 /// Check an enrolment photo (size, type, one usable face) and prepare its stored copy

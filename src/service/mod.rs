@@ -7,6 +7,7 @@ pub mod auth;
 pub mod avatars;
 pub mod clock;
 pub mod drafts;
+pub mod evaluation;
 pub mod faces;
 pub mod import_seed;
 pub mod learn;

@@ -29,6 +29,11 @@ pub struct EngineOptions {
     pub sessions: usize,
     /// Intra-op threads per session.
     pub intra_threads: usize,
+    /// Test-time flip: each embedding is the mean of the face's and of its mirror image's
+    /// (box mirrored, landmarks found again on the mirrored photo, so the chip is the mirrored
+    /// chip; not re-normalised). Twice the landmark and network work. Off: dlib's embedding,
+    /// bit for bit.
+    pub flip: bool,
 }
 
 impl Default for EngineOptions {
@@ -37,6 +42,7 @@ impl Default for EngineOptions {
         Self {
             sessions: 1,
             intra_threads: cores,
+            flip: false,
         }
     }
 }
@@ -45,6 +51,31 @@ impl Default for EngineOptions {
 pub struct FaceDescriber {
     predictor: ShapePredictor,
     embedder: Embedder,
+    flip: bool,
+}
+
+/// `img` mirrored left to right.
+#[must_use]
+pub fn mirrored(img: &RgbImage) -> RgbImage {
+    let mut out = RgbImage::new(img.width, img.height);
+    let row = img.width * 3;
+    for (src, dst) in img
+        .data
+        .chunks_exact(row)
+        .zip(out.data.chunks_exact_mut(row))
+    {
+        for (s, d) in src.chunks_exact(3).zip(dst.chunks_exact_mut(3).rev()) {
+            d.copy_from_slice(s);
+        }
+    }
+    out
+}
+
+/// `r` in the mirrored image of an image `width` pixels wide (inclusive rectangle).
+#[must_use]
+pub fn mirrored_rect(r: Rect, width: usize) -> Rect {
+    let last = i64::try_from(width).unwrap_or(i64::MAX) - 1;
+    Rect::new(last - r.right, r.top, last - r.left, r.bottom)
 }
 
 impl FaceDescriber {
@@ -66,6 +97,7 @@ impl FaceDescriber {
                 options.sessions.max(1),
                 options.intra_threads.max(1),
             )?,
+            flip: options.flip,
         })
     }
 
@@ -91,8 +123,27 @@ impl FaceDescriber {
             .par_iter()
             .map(|b| self.landmarks(img, *b).map(|l| (l, face_chip(img, &l))))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let (landmarks, chips): (Vec<Landmarks5>, Vec<RgbImage>) = aligned.into_iter().unzip();
-        let embeddings = self.embed_chips(&chips)?;
+        let (landmarks, mut chips): (Vec<Landmarks5>, Vec<RgbImage>) = aligned.into_iter().unzip();
+        if self.flip {
+            let mirror = mirrored(img);
+            let flipped = boxes
+                .par_iter()
+                .map(|b| {
+                    self.landmarks(&mirror, mirrored_rect(*b, img.width))
+                        .map(|l| face_chip(&mirror, &l))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            chips.extend(flipped);
+        }
+        let mut embeddings = self.embed_chips(&chips)?;
+        if self.flip {
+            let mirror = embeddings.split_off(boxes.len());
+            for (e, m) in embeddings.iter_mut().zip(&mirror) {
+                for (x, y) in e.iter_mut().zip(m) {
+                    *x = (*x + *y) / 2.0;
+                }
+            }
+        }
         Ok(landmarks
             .into_iter()
             .zip(embeddings)
@@ -122,6 +173,7 @@ mod tests {
                 EngineOptions {
                     sessions: 1,
                     intra_threads: 2,
+                    flip: false,
                 },
             )
             .unwrap_or_else(|e| panic!("{e:#}"))
@@ -262,6 +314,66 @@ mod tests {
             .embedding;
         let (_, dist) = max_abs_and_l2(&obama, &b);
         assert!(dist > 0.6, "obama vs biden distance {dist}");
+    }
+
+    #[test]
+    fn mirroring_twice_is_the_identity() {
+        let mut img = RgbImage::new(3, 2);
+        for (i, v) in img.data.iter_mut().enumerate() {
+            *v = u8::try_from(i).unwrap_or(0);
+        }
+        let m = mirrored(&img);
+        assert_eq!(m.pixel(0, 1), img.pixel(2, 1));
+        assert_eq!(m.pixel(1, 0), img.pixel(1, 0));
+        assert_eq!(mirrored(&m), img);
+        let r = Rect::new(-5, 1, 1, 9);
+        assert_eq!(mirrored_rect(r, 3), Rect::new(1, 1, 7, 9));
+        assert_eq!(mirrored_rect(mirrored_rect(r, 3), 3), r);
+    }
+
+    /// With the flip, a face and its mirror image get the same embedding (the mean of the same
+    /// two chips, up to batch noise); it stays near the plain one, with the same landmarks, and
+    /// Obama stays far from Biden.
+    #[test]
+    fn flipped_embedding_is_mirror_symmetric_and_keeps_identities() {
+        let flip = FaceDescriber::load(
+            &testdata::cache_dir(),
+            EngineOptions {
+                sessions: 1,
+                intra_threads: 2,
+                flip: true,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e:#}"));
+        let photos = testdata::cache_dir().join("testdata/face_recognition");
+        let img = RgbImage::open(&photos.join("obama.jpg")).unwrap_or_else(|e| panic!("{e:#}"));
+        let fixture: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/obama_golden.json"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        let cnn = rect(&fixture["faces"][1]["rect_ltrb"]);
+        let plain = describer()
+            .describe(&img, &[cnn])
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let both = flip
+            .describe(&img, &[cnn])
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(both[0].landmarks, plain[0].landmarks);
+        let (_, moved) = max_abs_and_l2(&both[0].embedding, &plain[0].embedding);
+        assert!(
+            moved > 0.0 && moved < 0.2,
+            "flip moved the embedding by {moved}"
+        );
+        let other = flip
+            .describe(&mirrored(&img), &[mirrored_rect(cnn, img.width)])
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let (_, asym) = max_abs_and_l2(&both[0].embedding, &other[0].embedding);
+        assert!(asym < 1e-4, "photo and mirror photo differ by {asym}");
+        let biden = RgbImage::open(&photos.join("biden.jpg")).unwrap_or_else(|e| panic!("{e:#}"));
+        let b = flip
+            .describe(&biden, &[Rect::new(425, 214, 719, 507)])
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let (_, dist) = max_abs_and_l2(&both[0].embedding, &b[0].embedding);
+        assert!(dist > 0.6, "obama vs biden distance {dist} with flip");
     }
 
     #[test]
