@@ -41,7 +41,7 @@ pub enum Command {
     /// Find every face in a photo and print boxes, landmarks and embeddings as JSON, with
     /// timings (`--repeat` runs the whole photo path that many times).
     Faces {
-        /// Photo (JPEG, PNG, WebP), decoded as an upload would be.
+        /// Photo (JPEG, PNG, WebP, GIF, BMP), decoded as an upload would be.
         image: std::path::PathBuf,
         #[arg(long, default_value_t = 1)]
         repeat: usize,
@@ -57,9 +57,9 @@ pub enum Command {
     /// Accuracy on public data sets.
     #[command(subcommand)]
     Eval(EvalCommand),
-    /// Enrol students' faces from a folder: `<roll, e-mail or id>.<jpg|png|webp>`, or a
+    /// Enrol students' faces from a folder: `<roll, e-mail or id>.<jpg|png|webp|gif|bmp>`, or a
     /// sub-folder named by roll, e-mail or id holding several photos. The students must exist. Every photo is
-    /// checked as an upload is (one sharp face of at least 80 px); up to 30 are kept (the near-duplicates go).
+    /// checked as an upload is (one sharp face of at least 40 px); up to 30 are kept (the near-duplicates go).
     /// Exits non-zero if any photo was not enrolled.
     Enroll {
         /// Folder of photos.
@@ -223,6 +223,9 @@ pub enum EvalCommand {
         #[command(flatten)]
         cache: CacheArg,
     },
+    /// The enrolment gate (as the upload route runs it) on every photo under the folders:
+    /// accepted and refused by reason, per folder; `--blur` adds blurred copies of the faces.
+    Enrol(EvalEnrol),
     /// Detector recall and precision against hand-labelled boxes (dlib imglab XML), IoU >= 0.5,
     /// for each working-resolution setting.
     Boxes {
@@ -237,6 +240,26 @@ pub enum EvalCommand {
         #[command(flatten)]
         cache: CacheArg,
     },
+}
+
+/// `rollcall eval enrol`: the real enrolment gate on folders of photos.
+#[derive(Debug, clap::Args)]
+pub struct EvalEnrol {
+    /// Folders; every photo under each (by extension) is checked, each folder counted apart.
+    #[arg(required = true)]
+    dirs: Vec<std::path::PathBuf>,
+    /// Also check blurred copies of every accepted face: `gauss:SIGMA` or `motion:LENGTH`, in
+    /// pixels of the face as sharpness measures it (faces wider than 128 px get a
+    /// proportionally stronger blur).
+    #[arg(long, value_delimiter = ',')]
+    blur: Vec<crate::vision::eval::Blur>,
+    /// Print every refusal with its photo.
+    #[arg(long)]
+    verbose: bool,
+    #[command(flatten)]
+    vision: crate::config::VisionSettings,
+    #[command(flatten)]
+    cache: CacheArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -616,6 +639,7 @@ fn eval(cmd: EvalCommand) -> anyhow::Result<()> {
             &vision,
             &cache.resolve(),
         ),
+        EvalCommand::Enrol(args) => eval_enrol(&args),
         EvalCommand::Boxes {
             xml,
             modes,
@@ -790,6 +814,171 @@ fn eval_attendance(
     Ok(())
 }
 
+/// Photos (by extension) under `dir`, sorted.
+fn photos_under(dir: &std::path::Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    const EXT: [&str; 9] = [
+        "jpg", "jpeg", "png", "webp", "gif", "bmp", "heic", "heif", "avif",
+    ];
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(photos_under(&path)?);
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| EXT.contains(&e.to_ascii_lowercase().as_str()))
+        {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// What the gate said about one variant of a folder's photos.
+#[derive(Default)]
+struct GateTally {
+    photos: usize,
+    accepted: usize,
+    refused: std::collections::BTreeMap<&'static str, usize>,
+    /// Of every face measured (accepted or refused as blurred).
+    sharpness: Vec<f64>,
+    seconds: f64,
+}
+
+impl GateTally {
+    fn add(
+        &mut self,
+        got: &Result<crate::service::faces::Checked, crate::service::faces::GateError>,
+        started: std::time::Instant,
+    ) -> anyhow::Result<()> {
+        use crate::service::faces::{GateError, Refusal};
+        self.photos += 1;
+        self.seconds += started.elapsed().as_secs_f64();
+        match got {
+            Ok(c) => {
+                self.accepted += 1;
+                self.sharpness.push(c.sharpness());
+            }
+            Err(GateError::Refused(r)) => {
+                *self.refused.entry(r.key()).or_default() += 1;
+                if let Refusal::Blurred { sharpness } = r {
+                    self.sharpness.push(*sharpness);
+                }
+            }
+            Err(GateError::Failed(e)) => anyhow::bail!("the gate failed: {e}"),
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, set: &str, variant: &str) -> String {
+        self.sharpness.sort_by(f64::total_cmp);
+        let q = |p: f64| {
+            #[allow(
+                clippy::cast_precision_loss,
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss
+            )]
+            let i = ((self.sharpness.len().saturating_sub(1)) as f64 * p).round() as usize;
+            self.sharpness
+                .get(i)
+                .map_or("-".into(), |v| format!("{v:.0}"))
+        };
+        let refused: Vec<String> = self
+            .refused
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        #[allow(clippy::cast_precision_loss)]
+        let per = self.seconds / self.photos.max(1) as f64;
+        format!(
+            "| {set} | {variant} | {} | {} | {} | {} / {} / {} / {} / {} | {per:.2} |",
+            self.photos,
+            self.accepted,
+            if refused.is_empty() {
+                "-".into()
+            } else {
+                refused.join(", ")
+            },
+            q(0.0),
+            q(0.05),
+            q(0.5),
+            q(0.95),
+            q(1.0),
+        )
+    }
+}
+
+/// `rollcall eval enrol`.
+fn eval_enrol(args: &EvalEnrol) -> anyhow::Result<()> {
+    use crate::service::faces::{self, GateError};
+    let options = args.vision.pipeline_options()?;
+    let pipeline = crate::vision::pipeline::Pipeline::load(&args.cache.resolve(), options)?;
+    println!(
+        "| set | variant | photos | accepted | refused | sharpness min / p5 / p50 / p95 / max | s per photo |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for dir in &args.dirs {
+        let set = dir.display().to_string();
+        let mut tallies: Vec<GateTally> = std::iter::repeat_with(GateTally::default)
+            .take(args.blur.len() + 1)
+            .collect();
+        for path in photos_under(dir)? {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let started = std::time::Instant::now();
+            let got = faces::gate(&pipeline, bytes.clone());
+            tallies[0].add(&got, started)?;
+            if args.verbose {
+                match &got {
+                    Err(GateError::Refused(r)) => {
+                        eprintln!("{}: {} ({r})", path.display(), r.key());
+                    }
+                    Ok(c) => eprintln!(
+                        "{}: accepted ({} px, sharpness {:.0})",
+                        path.display(),
+                        faces::face_width(c.bbox()),
+                        c.sharpness()
+                    ),
+                    Err(GateError::Failed(_)) => {}
+                }
+            }
+            let Ok(checked) = got else { continue };
+            if args.blur.is_empty() {
+                continue;
+            }
+            let img = crate::vision::decode::decode(&bytes, &options.limits)?;
+            let [l, t, r, b] = checked.bbox();
+            let w = faces::face_width(checked.bbox());
+            let margin = w / 2;
+            let region = [l - margin, t - margin, r + margin, b + margin];
+            #[allow(clippy::cast_precision_loss)]
+            let factor = (w as f32 / 128.0).max(1.0);
+            for (blur, tally) in args.blur.iter().zip(&mut tallies[1..]) {
+                let copy = blur.scaled(factor).apply(&img, region).to_jpeg(95)?;
+                let started = std::time::Instant::now();
+                let got = faces::gate(&pipeline, copy);
+                tally.add(&got, started)?;
+                if args.verbose
+                    && let Ok(c) = &got
+                {
+                    eprintln!(
+                        "{} {blur}: still accepted (sharpness {:.0})",
+                        path.display(),
+                        c.sharpness()
+                    );
+                }
+            }
+        }
+        println!("{}", tallies[0].row(&set, "as is"));
+        for (blur, tally) in args.blur.iter().zip(&mut tallies[1..]) {
+            println!("{}", tally.row(&set, &blur.to_string()));
+        }
+    }
+    Ok(())
+}
+
 /// `L,T,R,B` as four integers.
 fn parse_box(raw: &str) -> anyhow::Result<crate::vision::Rect> {
     let v: Vec<i64> = raw
@@ -861,7 +1050,7 @@ async fn shutdown_signal() {
 fn enrolment_photos(folder: &std::path::Path) -> anyhow::Result<Vec<(String, std::path::PathBuf)>> {
     let is_photo = |p: &std::path::Path| {
         p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-            ["jpg", "jpeg", "png", "webp"].contains(&e.to_ascii_lowercase().as_str())
+            ["jpg", "jpeg", "png", "webp", "gif", "bmp"].contains(&e.to_ascii_lowercase().as_str())
         })
     };
     let mut out = Vec::new();

@@ -170,7 +170,7 @@ impl From<MarkedFace> for MarkFace {
 /// The seed's JSON mark request.
 #[derive(Debug, ToSchema)]
 pub struct MarkRequest {
-    /// The photo as a data URL (`data:image/jpeg;base64,...`) or plain base64: JPEG, PNG or WebP.
+    /// The photo as a data URL (`data:image/jpeg;base64,...`) or plain base64: JPEG, PNG, WebP, GIF or BMP.
     pub image: String,
     #[schema(value_type = Id)]
     pub subject_id: String,
@@ -188,7 +188,7 @@ pub struct MarkRequest {
 /// The same as a multipart form; `true` or `1` switch `live` and `save` on.
 #[derive(Debug, ToSchema)]
 pub struct MarkUpload {
-    /// The photo (JPEG, PNG or WebP); also accepted as `image`.
+    /// The photo (JPEG, PNG, WebP, GIF or BMP); also accepted as `image`.
     #[schema(value_type = String, format = Binary)]
     pub file: Vec<u8>,
     #[schema(value_type = Id)]
@@ -849,7 +849,7 @@ pub struct AssignRequest {
     #[schema(value_type = Option<Id>)]
     pub student_id: Option<String>,
     /// Also add this face to the student's enrolment samples (needs their consent when
-    /// consent is required, and a face at least 80 px wide).
+    /// consent is required, and a face at least 40 px wide).
     #[serde(default)]
     pub enrol: bool,
 }

@@ -229,7 +229,7 @@ pub struct UploadResponse {
 /// The parts of a face upload (`multipart/form-data`; other parts are ignored).
 #[derive(Debug, ToSchema)]
 pub struct FaceUpload {
-    /// The photo: JPEG, PNG or WebP, at most 10 MiB.
+    /// The photo: JPEG, PNG, WebP, GIF (first frame) or BMP, at most 10 MiB.
     #[schema(value_type = String, format = Binary)]
     pub file: Vec<u8>,
     /// The student to enrol: required from staff; a student enrols themselves.
@@ -240,7 +240,7 @@ pub struct FaceUpload {
 /// The part of the seed's face upload (`multipart/form-data`).
 #[derive(Debug, ToSchema)]
 pub struct SeedFacePhoto {
-    /// The photo: JPEG, PNG or WebP, at most 10 MiB.
+    /// The photo: JPEG, PNG, WebP, GIF (first frame) or BMP, at most 10 MiB.
     #[schema(value_type = String, format = Binary)]
     pub file: Vec<u8>,
 }
@@ -479,8 +479,8 @@ async fn enrol(
 }
 
 /// Enrol a face photo (multipart: `file`, and `student_id` when staff enrol a student). Needs
-/// the student's recorded consent, exactly one sharp face at least 80 px wide; keeps up to 30
-/// samples, chosen for coverage (a near-duplicate goes first).
+/// the student's recorded consent, one sharp face at least 40 px wide (or one at least twice as
+/// wide as any other); keeps up to 30 samples, chosen for coverage (a near-duplicate goes first).
 #[utoipa::path(post, path = "/upload-face", tag = "students",
     request_body(content_type = "multipart/form-data", content = FaceUpload),
     responses((status = 200, body = UploadResponse), (status = 400, body = Detail), (status = 403, body = Detail),

@@ -151,9 +151,8 @@ pub async fn mark(
         return Err(Error::Invalid("The image is empty".into()));
     }
     if crate::vision::decode::mime_type(&bytes).is_none() {
-        return Err(Error::UnsupportedMedia(
-            "The image must be a JPEG, PNG or WebP photo".into(),
-        ));
+        let heic = crate::vision::decode::is_heic(&bytes);
+        return Err(super::faces::Refusal::Unsupported { heic }.into());
     }
     let kind = if config.live {
         crate::vision::pipeline::Subject::Portrait

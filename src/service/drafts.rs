@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use super::attendance::{FaceIn, MarkConfig, MarkedFace, review};
 use super::auth::AuthUser;
-use super::faces::{FaceEngine, MIN_FACE_WIDTH, SampleParts, image_file, record_sample};
+use super::faces::{
+    FaceEngine, MIN_FACE_WIDTH, Refusal, SampleParts, face_width, image_file, record_sample,
+};
 use super::subjects::{managed, run};
 use super::{Error, Result, blocking};
 use crate::domain::Id;
@@ -235,11 +237,11 @@ pub async fn assign(
             .into_iter()
             .find(|f| f.photo == photo && f.face == face)
             .ok_or_else(|| Error::NotFound("Face not found in this draft".into()))?;
-        if enrol && row.bbox[2] - row.bbox[0] < MIN_FACE_WIDTH {
-            return Err(Error::Invalid(format!(
-                "Face too small to enrol ({} px wide, at least {MIN_FACE_WIDTH} px needed)",
-                row.bbox[2] - row.bbox[0]
-            )));
+        if enrol && face_width(row.bbox) < MIN_FACE_WIDTH {
+            return Err(Refusal::TooSmall {
+                px: face_width(row.bbox),
+            }
+            .into());
         }
         drafts::assign(&tx, &id, photo, face, who.as_ref())?;
         audit::record(

@@ -15,7 +15,6 @@ use std::time::Instant;
 use anyhow::{Context, bail, ensure};
 use serde::Serialize;
 
-use super::Error;
 use super::attendance::{FaceIn, review};
 use super::faces;
 use crate::domain::Id;
@@ -136,22 +135,6 @@ pub fn enrolment_list(path: &Path, root: &Path) -> anyhow::Result<Vec<(String, P
     }
     ensure!(!out.is_empty(), "no enrolment photos in {}", path.display());
     Ok(out)
-}
-
-/// Why the enrolment gate refused a photo, as a short key. The one place that reads the gate's
-/// errors: it becomes `faces::Refusal::key` once the gate names its refusals.
-#[must_use]
-pub fn refusal_key(e: &Error) -> &'static str {
-    match e {
-        Error::TooLarge(_) => "too_large",
-        Error::UnsupportedMedia(_) => "not_a_photo",
-        Error::Invalid(m) if m.starts_with("No face") => "no_face",
-        Error::Invalid(m) if m.starts_with("Multiple faces") => "several_faces",
-        Error::Invalid(m) if m.starts_with("Face too small") => "too_small",
-        Error::Invalid(m) if m.starts_with("Face too blurred") => "blurred",
-        Error::Invalid(_) | Error::BadRequest(_) => "unreadable",
-        _ => "other",
-    }
 }
 
 /// One person's enrolment.
@@ -350,15 +333,17 @@ pub fn attendance(
                 .with_context(|| format!("enlarging {}", path.display()))?;
         }
         let entry = r.per_person.entry(person.clone()).or_default();
-        match faces::check(pipeline, bytes) {
+        match faces::gate(pipeline, bytes) {
             Ok(checked) => {
                 entry.accepted += 1;
                 r.enrolment_accepted += 1;
                 gallery.push((person.clone(), *checked.embedding()));
             }
-            Err(Error::Internal(e)) => return Err(e.context(format!("{}", path.display()))),
-            Err(e) => {
-                let reason = refusal_key(&e);
+            Err(faces::GateError::Failed(e)) => {
+                return Err(anyhow::anyhow!("{}: {e}", path.display()));
+            }
+            Err(faces::GateError::Refused(e)) => {
+                let reason = e.key();
                 *entry.refused.entry(reason).or_default() += 1;
                 *r.enrolment_refused.entry(reason).or_default() += 1;
                 r.refusals.push(Refused {
@@ -587,16 +572,6 @@ mod tests {
     }
 
     #[test]
-    fn refusals_have_their_keys() {
-        let key = |m: &str| refusal_key(&Error::Invalid(m.into()));
-        assert_eq!(key("No face detected in the photo"), "no_face");
-        assert_eq!(key("Multiple faces detected (2); ..."), "several_faces");
-        assert_eq!(key("Face too small (79 px wide, ...)"), "too_small");
-        assert_eq!(key("Face too blurred (sharpness 3, ...)"), "blurred");
-        assert_eq!(refusal_key(&Error::TooLarge(String::new())), "too_large");
-    }
-
-    #[test]
     fn statistics() {
         assert!((percentile(&[5.0, 1.0, 3.0, 2.0, 4.0], 0.5) - 3.0).abs() < 1e-12);
         assert!((percentile(&[5.0, 1.0, 3.0, 2.0, 4.0], 0.9) - 5.0).abs() < 1e-12);
@@ -683,8 +658,8 @@ mod tests {
         assert_eq!(knn.truth_persons, 11);
         assert!(knn.confident_recall >= 0.85, "{knn:?}");
 
-        // Every third person of the LFW set, enrolled from photos enlarged twice (at their own
-        // size every face is under the gate's 80 px), and every fourth stranger.
+        // Every third person of the LFW set, enrolled from the photos as they are (150x150, faces
+        // of about 58 px), and every fourth stranger.
         let everyone: BTreeSet<String> = truth(&fixture("lfw-fold1-enrol.csv"))
             .into_iter()
             .filter_map(|t| t.person)
@@ -707,18 +682,8 @@ mod tests {
             )
             .cloned()
             .collect();
-        let lfw = attendance(
-            pipeline(),
-            &enrol,
-            &data,
-            &marked,
-            &Options {
-                enrol_upscale: 2,
-                ..options()
-            },
-            |_, _| {},
-        )
-        .unwrap_or_else(|e| panic!("{e:#}"));
+        let lfw = attendance(pipeline(), &enrol, &data, &marked, &options(), |_, _| {})
+            .unwrap_or_else(|e| panic!("{e:#}"));
         eprintln!(
             "LFW subset: {} enrolled, {} true present of {}, {} false, {} strangers, recall {:.3}",
             lfw.enrolled,

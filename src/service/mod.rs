@@ -120,7 +120,7 @@ impl From<crate::vision::pipeline::PipelineError> for Error {
             PipelineError::Image(
                 d @ (DecodeError::TooLarge { .. } | DecodeError::TooManyPixels { .. }),
             ) => Self::TooLarge(d.to_string()),
-            PipelineError::Image(d @ DecodeError::Unsupported) => {
+            PipelineError::Image(d @ (DecodeError::Unsupported | DecodeError::Heic)) => {
                 Self::UnsupportedMedia(d.to_string())
             }
             PipelineError::Image(d) => Self::Invalid(d.to_string()),

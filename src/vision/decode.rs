@@ -58,11 +58,20 @@ pub enum DecodeError {
     TooLarge { bytes: usize, max: usize },
     #[error("the image has too many pixels: {width}x{height}")]
     TooManyPixels { width: u32, height: u32 },
-    #[error("unsupported image format: only JPEG, PNG and WebP are accepted")]
+    #[error("unsupported image format: {ACCEPTED} are accepted")]
     Unsupported,
+    /// HEIC/HEIF (the iPhone camera's default): recognised, but not decoded (an HEVC decoder
+    /// is C code with a patent-encumbered codec and a history of memory bugs on hostile input).
+    #[error(
+        "HEIC/HEIF photos (the iPhone camera's default) are not accepted: export the photo as JPEG, or set the camera to Most Compatible (Settings > Camera > Formats); {ACCEPTED} are accepted"
+    )]
+    Heic,
     #[error("the image is corrupt or truncated: {0}")]
     Corrupt(String),
 }
+
+/// The formats uploads may be in, as told to clients.
+pub const ACCEPTED: &str = "JPEG, PNG, WebP, GIF (first frame) and BMP";
 
 /// Headroom on top of the pixel buffer for the decoders' own tables, metadata chunks and
 /// row buffers.
@@ -83,7 +92,7 @@ pub enum JpegDecoder {
     Zune,
 }
 
-/// Decode an uploaded JPEG, PNG or WebP into an upright RGB8 image within `limits`, JPEGs with
+/// Decode an uploaded JPEG, PNG, WebP, GIF (its first frame) or BMP into an upright RGB8 image within `limits`, JPEGs with
 /// the default [`JpegDecoder`].
 ///
 /// Never panics: a panicking decoder (a bug in a dependency) is reported as [`DecodeError::Corrupt`].
@@ -107,7 +116,11 @@ pub fn decode_with(
             max: limits.max_bytes,
         });
     }
-    let format = sniff(bytes).ok_or(DecodeError::Unsupported)?;
+    let format = match sniff(bytes) {
+        Some(f) => f,
+        None if is_heic(bytes) => return Err(DecodeError::Heic),
+        None => return Err(DecodeError::Unsupported),
+    };
     // `image` decodes JPEG leniently and fills a cut-off scan with grey; a half-uploaded
     // photo must be refused like PIL refuses it, not enrolled as half a face.
     if format == ImageFormat::Jpeg && !jpeg_reaches_eoi(bytes) {
@@ -131,8 +144,8 @@ pub fn decode_with(
     })
 }
 
-/// The format from the magic bytes alone. `image`'s own guesser knows more formats (GIF,
-/// BMP, TIFF, ...) than we want to expose to uploads, so the allow-list lives here.
+/// The format from the magic bytes alone. `image`'s own guesser knows more formats (TIFF,
+/// ICO, ...) than we want to expose to uploads, so the allow-list lives here.
 #[must_use]
 pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -142,13 +155,38 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
         Some(ImageFormat::Png)
     } else if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
         Some(ImageFormat::WebP)
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some(ImageFormat::Gif)
+    } else if bytes.len() >= 26 && bytes.starts_with(b"BM") {
+        // The 14-byte file header, then a DIB header whose size is one of the known ones.
+        let dib = u32::from_le_bytes([bytes[14], bytes[15], bytes[16], bytes[17]]);
+        matches!(dib, 12 | 40 | 52 | 56 | 64 | 108 | 124).then_some(ImageFormat::Bmp)
     } else {
         None
     }
 }
 
-/// The content type of an accepted upload format (`image/jpeg`, `image/png`, `image/webp`),
-/// from the magic bytes alone; `None` for anything else.
+/// Whether the bytes are an HEIC/HEIF photo: an ISO media file whose `ftyp` box names an HEIF
+/// brand (major or compatible).
+#[must_use]
+pub fn is_heic(bytes: &[u8]) -> bool {
+    const BRANDS: [&[u8]; 8] = [
+        b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1",
+    ];
+    if bytes.len() < 16 || &bytes[4..8] != b"ftyp" {
+        return false;
+    }
+    let size = usize::try_from(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+        .unwrap_or(0)
+        .clamp(16, bytes.len().min(256));
+    // Major brand at 8..12, minor version at 12..16, compatible brands after.
+    std::iter::once(&bytes[8..12])
+        .chain(bytes[16..size].chunks_exact(4))
+        .any(|b| BRANDS.contains(&b))
+}
+
+/// The content type of an accepted upload format (`image/jpeg`, `image/png`, `image/webp`,
+/// `image/gif`, `image/bmp`), from the magic bytes alone; `None` for anything else.
 #[must_use]
 pub fn mime_type(bytes: &[u8]) -> Option<&'static str> {
     sniff(bytes).map(|f| f.to_mime_type())
@@ -495,10 +533,105 @@ mod tests {
         ));
     }
 
+    /// GIF (its first frame) and BMP decode to the same pixels as the PNG they were made from.
+    #[test]
+    fn gif_and_bmp_decode_like_png() {
+        let img = ImageBuffer::from_fn(40, 30, |x, y| {
+            // A handful of colours, so the GIF palette holds them exactly.
+            Rgb([
+                [0u8, 255, 90][(x % 3) as usize],
+                [30u8, 200][(y % 2) as usize],
+                77,
+            ])
+        });
+        let png = ok(&encode(&img, ImageFormat::Png));
+        for format in [ImageFormat::Gif, ImageFormat::Bmp] {
+            let bytes = encode(&img, format);
+            assert_eq!(sniff(&bytes), Some(format));
+            assert_eq!(mime_type(&bytes), Some(format.to_mime_type()));
+            let out = ok(&bytes);
+            assert_eq!((out.width, out.height), (40, 30), "{format:?}");
+            assert_eq!(out.data, png.data, "{format:?}");
+        }
+        // An animated GIF: the first frame.
+        let mut gif = Vec::new();
+        {
+            let mut enc = image::codecs::gif::GifEncoder::new(&mut gif);
+            for v in [10u8, 240] {
+                let frame = image::Frame::new(ImageBuffer::from_pixel(8, 8, Rgba([v, v, v, 255])));
+                enc.encode_frame(frame).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        let first = ok(&gif);
+        assert!(
+            first.data.iter().all(|&v| v == 10),
+            "{:?}",
+            &first.data[..6]
+        );
+    }
+
+    /// A GIF or BMP declaring a huge size is refused before any pixel buffer is allocated.
+    #[test]
+    fn gif_and_bmp_bombs_are_refused_on_their_header() {
+        // A real 2x2 GIF whose logical screen then claims 60000x60000.
+        let mut gif = encode(
+            &ImageBuffer::from_pixel(2, 2, Rgb([9u8, 9, 9])),
+            ImageFormat::Gif,
+        );
+        gif[6..10].copy_from_slice(&[0x60, 0xEA, 0x60, 0xEA]);
+        // BMP: 14-byte file header, 40-byte info header with 30000x30000, 24 bits.
+        let mut bmp = b"BM".to_vec();
+        bmp.extend_from_slice(&[0; 8]);
+        bmp.extend_from_slice(&54u32.to_le_bytes());
+        bmp.extend_from_slice(&40u32.to_le_bytes());
+        bmp.extend_from_slice(&30_000i32.to_le_bytes());
+        bmp.extend_from_slice(&30_000i32.to_le_bytes());
+        bmp.extend_from_slice(&1u16.to_le_bytes());
+        bmp.extend_from_slice(&24u16.to_le_bytes());
+        bmp.extend_from_slice(&[0; 24]);
+        for bytes in [&gif, &bmp] {
+            assert!(
+                matches!(
+                    decode(bytes, &Limits::default()),
+                    Err(DecodeError::TooManyPixels { .. })
+                ),
+                "{:?}",
+                decode(bytes, &Limits::default()).map(|i| (i.width, i.height))
+            );
+        }
+    }
+
+    /// An iPhone HEIC is recognised and told apart from any other unknown file.
+    #[test]
+    fn heic_is_named_in_the_refusal() {
+        let mut heic = 24u32.to_be_bytes().to_vec();
+        heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
+        heic.extend_from_slice(&[0; 64]);
+        assert!(is_heic(&heic));
+        let Err(err) = decode(&heic, &Limits::default()) else {
+            panic!("a HEIC decoded")
+        };
+        assert!(matches!(err, DecodeError::Heic));
+        assert!(err.to_string().contains("HEIC"), "{err}");
+        assert!(err.to_string().contains("JPEG"), "{err}");
+        // A compatible brand is enough (major brand mif1 / msf1 files).
+        let mut mif = 20u32.to_be_bytes().to_vec();
+        mif.extend_from_slice(b"ftypmsf1\0\0\0\0hevc");
+        assert!(is_heic(&mif));
+        // An MP4 video is not a HEIC photo.
+        let mut mp4 = 20u32.to_be_bytes().to_vec();
+        mp4.extend_from_slice(b"ftypisom\0\0\0\0mp41");
+        assert!(!is_heic(&mp4));
+        assert!(matches!(
+            decode(&mp4, &Limits::default()),
+            Err(DecodeError::Unsupported)
+        ));
+    }
+
     #[test]
     fn unknown_magic_is_unsupported() {
         for bytes in [
-            &b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"[..],
+            &b"II*\x00\x08\x00\x00\x00"[..],
             b"just some text",
             b"BM\x00\x00",
             b"RIFF\x00\x00\x00\x00WAVE",

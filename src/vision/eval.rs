@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context, bail, ensure};
 
 use super::Rect;
+use super::image::RgbImage;
 use super::pipeline::{Pipeline, Upsample};
 
 /// One LFW pair: two image paths (relative to the image root) and whether they are the same person.
@@ -318,9 +319,152 @@ pub fn boxes(
     Ok(total)
 }
 
+/// A deliberate blur, for calibrating the enrolment sharpness gate on copies of real faces.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Blur {
+    /// Gaussian of this sigma.
+    Gauss(f32),
+    /// Horizontal motion (a box of this many pixels).
+    Motion(f32),
+}
+
+impl std::str::FromStr for Blur {
+    type Err = String;
+    /// `gauss:SIGMA` or `motion:LENGTH`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{s:?}: expected gauss:SIGMA or motion:LENGTH");
+        let (kind, v) = s.split_once(':').ok_or_else(bad)?;
+        let v: f32 = v.parse().map_err(|_| bad())?;
+        if !(v > 0.0 && v < 200.0) {
+            return Err(bad());
+        }
+        match kind {
+            "gauss" => Ok(Self::Gauss(v)),
+            "motion" => Ok(Self::Motion(v)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for Blur {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Gauss(s) => write!(f, "gauss:{s}"),
+            Self::Motion(l) => write!(f, "motion:{l}"),
+        }
+    }
+}
+
+impl Blur {
+    /// The same blur `factor` times stronger.
+    #[must_use]
+    pub fn scaled(self, factor: f32) -> Self {
+        match self {
+            Self::Gauss(s) => Self::Gauss(s * factor),
+            Self::Motion(l) => Self::Motion(l * factor),
+        }
+    }
+
+    /// Horizontal and vertical kernels (normalised).
+    fn kernels(self) -> (Vec<f32>, Vec<f32>) {
+        match self {
+            Self::Gauss(sigma) => {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let r = (3.0 * sigma).ceil().max(1.0) as usize;
+                #[allow(clippy::cast_precision_loss)]
+                let k: Vec<f32> = (0..=2 * r)
+                    .map(|i| {
+                        let x = i as f32 - r as f32;
+                        (-x * x / (2.0 * sigma * sigma)).exp()
+                    })
+                    .collect();
+                let sum: f32 = k.iter().sum();
+                let k: Vec<f32> = k.iter().map(|v| v / sum).collect();
+                (k.clone(), k)
+            }
+            Self::Motion(len) => {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let n = (len.round().max(1.0) as usize) | 1;
+                #[allow(clippy::cast_precision_loss)]
+                let k = vec![1.0 / n as f32; n];
+                (k, vec![1.0])
+            }
+        }
+    }
+
+    /// A copy of `img` with the rectangle `[l, t, r, b)` (clipped to the image) blurred;
+    /// pixels outside it are unchanged, the kernel reads past its edges (clamped at the
+    /// image's).
+    #[must_use]
+    pub fn apply(self, img: &RgbImage, rect: [i64; 4]) -> RgbImage {
+        let (kx, ky) = self.kernels();
+        let clamp = |v: i64, max: usize| usize::try_from(v.max(0)).unwrap_or(0).min(max);
+        let (l, t) = (clamp(rect[0], img.width), clamp(rect[1], img.height));
+        let (r, b) = (clamp(rect[2], img.width), clamp(rect[3], img.height));
+        let mut out = img.clone();
+        if r <= l || b <= t {
+            return out;
+        }
+        let (rx, ry) = (kx.len() / 2, ky.len() / 2);
+        // Horizontal pass over the rows the vertical pass reads.
+        let (y0, y1) = (t.saturating_sub(ry), (b + ry).min(img.height));
+        let w = r - l;
+        let mut rows = vec![0f32; (y1 - y0) * w * 3];
+        for y in y0..y1 {
+            for x in l..r {
+                for c in 0..3 {
+                    let mut acc = 0.0;
+                    for (i, k) in kx.iter().enumerate() {
+                        let sx = (x + i).saturating_sub(rx).min(img.width - 1);
+                        acc += k * f32::from(img.data[(y * img.width + sx) * 3 + c]);
+                    }
+                    rows[((y - y0) * w + (x - l)) * 3 + c] = acc;
+                }
+            }
+        }
+        for y in t..b {
+            for x in l..r {
+                for c in 0..3 {
+                    let mut acc = 0.0;
+                    for (i, k) in ky.iter().enumerate() {
+                        let sy = (y + i).saturating_sub(ry).clamp(y0, y1 - 1);
+                        acc += k * rows[((sy - y0) * w + (x - l)) * 3 + c];
+                    }
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    let v = acc.round().clamp(0.0, 255.0) as u8;
+                    out.data[(y * img.width + x) * 3 + c] = v;
+                }
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blurs_parse_and_keep_flat_areas_and_the_outside() {
+        assert_eq!("gauss:2".parse::<Blur>(), Ok(Blur::Gauss(2.0)));
+        assert_eq!("motion:9".parse::<Blur>(), Ok(Blur::Motion(9.0)));
+        assert!("gauss:0".parse::<Blur>().is_err());
+        assert!("box:2".parse::<Blur>().is_err());
+        let mut img = RgbImage::new(20, 10);
+        for (i, v) in img.data.iter_mut().enumerate() {
+            *v = if (i / 3) % 20 < 10 { 0 } else { 200 };
+        }
+        for blur in [Blur::Gauss(2.0), Blur::Motion(5.0)] {
+            let out = blur.apply(&img, [2, 2, 18, 8]);
+            // Outside the rectangle, and far from the edge inside it, nothing changes.
+            assert_eq!(out.pixel(0, 0), img.pixel(0, 0));
+            assert_eq!(out.pixel(19, 9), img.pixel(19, 9));
+            assert_eq!(out.pixel(2, 5), [0, 0, 0]);
+            // Across the edge, grey between the two.
+            let [v, _, _] = out.pixel(10, 5);
+            assert!(v > 20 && v < 180, "{blur}: {v}");
+        }
+    }
 
     #[test]
     fn pairs_and_imglab_parse() {

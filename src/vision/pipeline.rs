@@ -49,6 +49,41 @@ impl Default for Upsample {
     }
 }
 
+impl Upsample {
+    /// The factor a `width` x `height` photo is scaled by before detection (2^n for
+    /// [`Upsample::Times`]).
+    #[must_use]
+    pub fn scale(self, width: usize, height: usize) -> f32 {
+        match self {
+            Self::Times(n) => 2f32.powi(i32::try_from(n).unwrap_or(i32::MAX)),
+            Self::Auto {
+                min_face_px,
+                min_face_fraction,
+            } => {
+                #[allow(clippy::cast_precision_loss)]
+                let long = width.max(height) as f32;
+                let min_face = min_face_px.max(min_face_fraction * long).max(1.0);
+                // At most four times the photo, and never a working image beyond
+                // MAX_WORKING_PIXELS: memory grows with it (about 40 bytes per pixel).
+                #[allow(clippy::cast_precision_loss)]
+                let pixels = (width * height).max(1) as f32;
+                let cap = (MAX_WORKING_PIXELS / pixels).sqrt();
+                (WINDOW / min_face).min(4.0).min(cap)
+            }
+        }
+    }
+
+    /// The rule that scales a photo by `scale` (at most 4x and the working-image cap): the
+    /// smallest face it finds is `80 / scale` px.
+    #[must_use]
+    pub fn enlarge(scale: f32) -> Self {
+        Self::Auto {
+            min_face_px: WINDOW / scale.max(f32::MIN_POSITIVE),
+            min_face_fraction: 0.0,
+        }
+    }
+}
+
 impl FromStr for Upsample {
     type Err = String;
     /// `auto` (the default), or the number of `pyramid_up` steps, 0 to 2.
@@ -318,19 +353,8 @@ impl Pipeline {
                 .into_iter()
                 .map(|d| (d.rect, d.score))
                 .collect(),
-            Upsample::Auto {
-                min_face_px,
-                min_face_fraction,
-            } => {
-                #[allow(clippy::cast_precision_loss)]
-                let long = img.width.max(img.height) as f32;
-                let min_face = min_face_px.max(min_face_fraction * long).max(1.0);
-                // At most four times the photo, and never a working image beyond
-                // MAX_WORKING_PIXELS: memory grows with it (about 40 bytes per pixel).
-                #[allow(clippy::cast_precision_loss)]
-                let pixels = (img.width * img.height).max(1) as f32;
-                let cap = (MAX_WORKING_PIXELS / pixels).sqrt();
-                let scale = (WINDOW / min_face).min(4.0).min(cap);
+            Upsample::Auto { .. } => {
+                let scale = upsample.scale(img.width, img.height);
                 // The exact face_recognition paths where the scale is theirs (one or two
                 // pyramid_up steps), a plain resize otherwise.
                 if (1.98..2.02).contains(&scale) {
@@ -547,7 +571,7 @@ mod tests {
                 .is_empty()
         );
         assert!(matches!(
-            p.faces(b"GIF89a not a photo"),
+            p.faces(b"%PDF-1.4 not a photo"),
             Err(PipelineError::Image(DecodeError::Unsupported))
         ));
         let tiny = RgbImage::new(3, 2);
