@@ -232,9 +232,18 @@ pub enum EvalCommand {
         /// imglab XML files; images are read from beside each file.
         #[arg(required = true)]
         xml: Vec<std::path::PathBuf>,
-        /// Settings to compare: auto and/or upsample counts.
+        /// Settings to compare: `auto` (coarse to fine), `whole` (the whole photo at auto's
+        /// finest scale), either as `auto:PX:FRACTION` for another smallest face, or upsample
+        /// counts 0-2.
         #[arg(long, value_delimiter = ',', default_value = "0,1,2,auto")]
         modes: Vec<String>,
+        /// Scale every photo and its labelled boxes by this factor first (0.5: faces half as big).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f32,
+        /// Analyse each photo this many times per setting, settings interleaved; the time
+        /// reported is the median over photos of each photo's median.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
         #[command(flatten)]
         vision: crate::config::VisionSettings,
         #[command(flatten)]
@@ -643,43 +652,57 @@ fn eval(cmd: EvalCommand) -> anyhow::Result<()> {
         EvalCommand::Boxes {
             xml,
             modes,
+            scale,
+            repeat,
             vision,
             cache,
         } => {
-            let base = vision.pipeline_options()?;
-            let pipeline = Pipeline::load(&cache.resolve(), base)?;
-            println!(
-                "| setting | faces labelled | detected | matched | recall | precision | ms per photo |"
+            anyhow::ensure!(
+                scale.is_finite() && (0.05..=8.0).contains(&scale),
+                "--scale must be between 0.05 and 8"
             );
-            println!("|---|---|---|---|---|---|---|");
-            for mode in modes {
-                let upsample = match mode.parse::<Upsample>().map_err(anyhow::Error::msg)? {
-                    Upsample::Auto { .. } => base.upsample,
-                    other => other,
-                };
-                let mut total = eval::BoxCounts::default();
-                let mut photos = 0;
-                let started = std::time::Instant::now();
-                for file in &xml {
-                    let text = std::fs::read_to_string(file)
-                        .with_context(|| format!("reading {}", file.display()))?;
-                    let labelled = eval::parse_imglab(&text)?;
-                    photos += labelled.len();
-                    let dir = file.parent().unwrap_or_else(|| std::path::Path::new("."));
-                    let c = eval::boxes(&pipeline, &labelled, dir, upsample)?;
-                    total.truth += c.truth;
-                    total.detected += c.detected;
-                    total.matched += c.matched;
+            let base = vision.pipeline_options()?;
+            let rules = modes
+                .iter()
+                .map(|m| eval_mode(m, &vision))
+                .collect::<anyhow::Result<Vec<Upsample>>>()?;
+            let pipeline = Pipeline::load(&cache.resolve(), base)?;
+            let mut runs = vec![eval::BoxRun::default(); rules.len()];
+            for file in &xml {
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                let labelled = eval::parse_imglab(&text)?;
+                let dir = file.parent().unwrap_or_else(|| std::path::Path::new("."));
+                let got = eval::boxes_compared(&pipeline, &labelled, dir, &rules, scale, repeat)?;
+                for (run, g) in runs.iter_mut().zip(got) {
+                    run.counts.truth += g.counts.truth;
+                    run.counts.detected += g.counts.detected;
+                    run.counts.matched += g.counts.matched;
+                    run.ms.extend(g.ms);
                 }
-                #[allow(clippy::cast_precision_loss)]
-                let ms = started.elapsed().as_secs_f64() * 1e3 / photos.max(1) as f64;
+            }
+            println!(
+                "| setting | faces labelled | detected | matched | recall | precision | median ms per photo | time / first setting |"
+            );
+            println!("|---|---|---|---|---|---|---|---|");
+            let first = runs.first().map(|r| r.ms.clone()).unwrap_or_default();
+            for (mode, run) in modes.iter().zip(&runs) {
+                let mut ratios: Vec<f64> = run
+                    .ms
+                    .iter()
+                    .zip(&first)
+                    .map(|(a, b)| a / b.max(1e-9))
+                    .collect();
+                let c = run.counts;
                 println!(
-                    "| {mode} | {} | {} | {} | {:.3} | {:.3} | {ms:.0} |",
-                    total.truth,
-                    total.detected,
-                    total.matched,
-                    total.recall(),
-                    total.precision()
+                    "| {mode} | {} | {} | {} | {:.3} | {:.3} | {:.0} | {:.2} |",
+                    c.truth,
+                    c.detected,
+                    c.matched,
+                    c.recall(),
+                    c.precision(),
+                    eval::median(&mut run.ms.clone()),
+                    eval::median(&mut ratios)
                 );
             }
             Ok(())
@@ -977,6 +1000,38 @@ fn eval_enrol(args: &EvalEnrol) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An `eval boxes` setting: `auto[:PX[:FRACTION]]`, `whole[:PX[:FRACTION]]` or 0-2, the
+/// smallest face defaulting to the vision settings'.
+fn eval_mode(
+    mode: &str,
+    vision: &crate::config::VisionSettings,
+) -> anyhow::Result<crate::vision::pipeline::Upsample> {
+    use crate::vision::pipeline::Upsample;
+    let mut parts = mode.split(':');
+    let kind = parts.next().unwrap_or_default();
+    let px = match parts.next() {
+        Some(v) => v
+            .parse()
+            .with_context(|| format!("{mode:?}: smallest face"))?,
+        None => vision.min_face_px,
+    };
+    let fraction = match parts.next() {
+        Some(v) => v.parse().with_context(|| format!("{mode:?}: fraction"))?,
+        None => vision.min_face_fraction,
+    };
+    Ok(match kind {
+        "auto" => Upsample::Refine {
+            min_face_px: px,
+            min_face_fraction: fraction,
+        },
+        "whole" => Upsample::Auto {
+            min_face_px: px,
+            min_face_fraction: fraction,
+        },
+        n => n.parse::<Upsample>().map_err(anyhow::Error::msg)?,
+    })
 }
 
 /// `L,T,R,B` as four integers.

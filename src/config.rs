@@ -377,19 +377,20 @@ impl ConnectionSettings {
 /// How photos are analysed (shared by `serve` and the vision commands).
 #[derive(Debug, Clone, clap::Args)]
 pub struct VisionSettings {
-    /// Detector working resolution: `auto` (from the smallest face to find, below) or
+    /// Detector working resolution: `auto` (coarse to fine down to the smallest face below,
+    /// docs/detection.md), `whole` (the whole photo at the scale of that face) or
     /// face_recognition's number_of_times_to_upsample, 0-2 (boxes identical to its "cnn" model).
     #[arg(long, env = "ROLLCALL_DETECT_UPSAMPLE", default_value = "auto")]
     pub upsample: String,
 
-    /// Smallest face to find, in photo pixels (auto mode). 40 gives small photos one
-    /// upsampling, as face_recognition does.
-    #[arg(long, env = "ROLLCALL_MIN_FACE_PX", default_value_t = 40.0)]
+    /// Smallest face to find, in photo pixels (auto and whole). With auto, the whole photo is
+    /// searched for faces twice this size and only rows around small faces for smaller ones.
+    #[arg(long, env = "ROLLCALL_MIN_FACE_PX", default_value_t = 20.0)]
     pub min_face_px: f32,
 
-    /// Smallest face to find as a fraction of the photo's longer side (auto mode); the larger
-    /// of the two wins. 0.025 keeps a 12-megapixel photo's working size near 3200 px.
-    #[arg(long, env = "ROLLCALL_MIN_FACE_FRACTION", default_value_t = 0.025)]
+    /// Smallest face to find as a fraction of the photo's longer side (auto and whole); the
+    /// larger of the two wins. 0.0125 keeps a 12-megapixel photo's coarse pass near 3200 px.
+    #[arg(long, env = "ROLLCALL_MIN_FACE_FRACTION", default_value_t = 0.0125)]
     pub min_face_fraction: f32,
 
     /// Faces analysed per photo at most (highest detector confidence first).
@@ -423,6 +424,10 @@ impl VisionSettings {
             .map_err(|e| anyhow::anyhow!("ROLLCALL_DETECT_UPSAMPLE {e}"))?
         {
             Upsample::Auto { .. } => Upsample::Auto {
+                min_face_px: self.min_face_px,
+                min_face_fraction: self.min_face_fraction,
+            },
+            Upsample::Refine { .. } => Upsample::Refine {
                 min_face_px: self.min_face_px,
                 min_face_fraction: self.min_face_fraction,
             },

@@ -415,6 +415,12 @@ impl Detector {
         Ok((scores, h, w, layout))
     }
 
+    /// dlib's overlap rule of this detector's NMS: `a` and `b` are the same face.
+    #[must_use]
+    pub fn same_face(&self, a: &Rect, b: &Rect) -> bool {
+        overlaps(a, b, self.options.nms_iou, self.options.nms_covered)
+    }
+
     /// Faces in `img` as face_recognition's `face_locations(img, upsample, "cnn")` finds
     /// them (before it clips them to the image): `upsample` times `pyramid_up`, then the
     /// network, decoding and NMS, then the boxes mapped back to `img`. Sorted by confidence.

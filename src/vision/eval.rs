@@ -300,23 +300,79 @@ pub fn boxes(
     dir: &Path,
     upsample: Upsample,
 ) -> anyhow::Result<BoxCounts> {
-    let mut total = BoxCounts::default();
+    let runs = boxes_compared(pipeline, labelled, dir, &[upsample], 1.0, 1)?;
+    Ok(runs.first().map(|r| r.counts).unwrap_or_default())
+}
+
+/// One rule's result over a set of labelled photos.
+#[derive(Debug, Clone, Default)]
+pub struct BoxRun {
+    pub counts: BoxCounts,
+    /// Per photo, the median time of detection + landmarks + embeddings, ms.
+    pub ms: Vec<f64>,
+}
+
+/// The inclusive rectangle `r` of a photo scaled by `scale`.
+#[must_use]
+#[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+pub fn scale_rect(r: Rect, scale: f64) -> Rect {
+    let f = |v: i64| (v as f64 * scale).round() as i64;
+    Rect::new(f(r.left), f(r.top), f(r.right + 1) - 1, f(r.bottom + 1) - 1)
+}
+
+/// Every labelled photo (and its boxes) scaled by `scale`, analysed by each rule in turn,
+/// `repeat` rounds interleaved (rule A, rule B, A, B...) so that a busy machine slows all
+/// rules alike; matches counted on the last round.
+pub fn boxes_compared(
+    pipeline: &Pipeline,
+    labelled: &[Labelled],
+    dir: &Path,
+    rules: &[Upsample],
+    scale: f32,
+    repeat: usize,
+) -> anyhow::Result<Vec<BoxRun>> {
+    let mut runs = vec![BoxRun::default(); rules.len()];
     for l in labelled {
         let path = dir.join(&l.file);
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let img = super::decode::decode(&bytes, &pipeline.options().limits)
             .with_context(|| format!("decoding {}", path.display()))?;
-        let dets: Vec<Rect> = pipeline
-            .detect(&img, upsample)?
-            .into_iter()
-            .map(|d| d.0)
+        let img = super::pipeline::scaled(&img, scale);
+        let truth: Vec<Rect> = l
+            .boxes
+            .iter()
+            .map(|r| scale_rect(*r, f64::from(scale)))
             .collect();
-        let c = match_boxes(&l.boxes, &dets);
-        total.truth += c.truth;
-        total.detected += c.detected;
-        total.matched += c.matched;
+        let mut times = vec![Vec::new(); rules.len()];
+        let mut last = vec![Vec::new(); rules.len()];
+        for _ in 0..repeat.max(1) {
+            for (i, rule) in rules.iter().enumerate() {
+                let t = std::time::Instant::now();
+                let faces = pipeline.faces_with(&img, *rule)?;
+                times[i].push(t.elapsed().as_secs_f64() * 1e3);
+                last[i] = faces.iter().map(|f| f.rect).collect();
+            }
+        }
+        for (i, run) in runs.iter_mut().enumerate() {
+            let c = match_boxes(&truth, &last[i]);
+            run.counts.truth += c.truth;
+            run.counts.detected += c.detected;
+            run.counts.matched += c.matched;
+            run.ms.push(median(&mut times[i]));
+        }
     }
-    Ok(total)
+    Ok(runs)
+}
+
+/// The median of `v` (0 when empty).
+#[must_use]
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => f64::midpoint(v[n / 2 - 1], v[n / 2]),
+    }
 }
 
 /// A deliberate blur, for calibrating the enrolment sharpness gate on copies of real faces.

@@ -22,6 +22,13 @@ const WINDOW: f32 = 80.0;
 /// Largest working image in auto mode (36 MP, 6000x6000): about 1.5 GB of detector tensors.
 const MAX_WORKING_PIXELS: f32 = 36_000_000.0;
 
+/// Coarse-to-fine rule: working images up to this many pixels at the fine scale are searched
+/// whole (crops would not save much there).
+const WHOLE_FINE_PIXELS: f32 = 1_000_000.0;
+
+/// Coarse-to-fine rule: faces up to this many smallest faces tall open a band for the fine pass.
+const BAND_FACES: f32 = 4.0;
+
 /// How the detector's working resolution is chosen.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Upsample {
@@ -38,20 +45,41 @@ pub enum Upsample {
         min_face_px: f32,
         min_face_fraction: f32,
     },
+    /// Coarse to fine, for the same smallest face as `Auto` (the default for class photos): the
+    /// whole photo at half `Auto`'s scale (faces of twice the smallest size and up, a quarter
+    /// of the pixels), then `Auto`'s scale only on bands of rows around the smaller faces found
+    /// (see [`bands`]), or on the whole photo when its working image at that scale is at most
+    /// [`WHOLE_FINE_PIXELS`] or the coarse pass found nobody. Every box is MMOD's; the coarse
+    /// boxes are kept, and a fine box that is the same face as one already kept (dlib's own
+    /// NMS rule) is dropped. docs/detection.md.
+    Refine {
+        min_face_px: f32,
+        min_face_fraction: f32,
+    },
+}
+
+impl Upsample {
+    /// The whole-photo rule of earlier versions: faces down to max(40 px, 2.5%).
+    pub const WHOLE: Self = Self::Auto {
+        min_face_px: 40.0,
+        min_face_fraction: 1.0 / 40.0,
+    };
 }
 
 impl Default for Upsample {
+    /// Coarse to fine down to max(20 px, 1.25% of the longer side): its coarse pass is the
+    /// whole-photo rule of earlier versions.
     fn default() -> Self {
-        Self::Auto {
-            min_face_px: 40.0,
-            min_face_fraction: 1.0 / 40.0,
+        Self::Refine {
+            min_face_px: 20.0,
+            min_face_fraction: 1.0 / 80.0,
         }
     }
 }
 
 impl Upsample {
     /// The factor a `width` x `height` photo is scaled by before detection (2^n for
-    /// [`Upsample::Times`]).
+    /// [`Upsample::Times`]; the fine scale for [`Upsample::Refine`]).
     #[must_use]
     pub fn scale(self, width: usize, height: usize) -> f32 {
         match self {
@@ -59,17 +87,11 @@ impl Upsample {
             Self::Auto {
                 min_face_px,
                 min_face_fraction,
-            } => {
-                #[allow(clippy::cast_precision_loss)]
-                let long = width.max(height) as f32;
-                let min_face = min_face_px.max(min_face_fraction * long).max(1.0);
-                // At most four times the photo, and never a working image beyond
-                // MAX_WORKING_PIXELS: memory grows with it (about 40 bytes per pixel).
-                #[allow(clippy::cast_precision_loss)]
-                let pixels = (width * height).max(1) as f32;
-                let cap = (MAX_WORKING_PIXELS / pixels).sqrt();
-                (WINDOW / min_face).min(4.0).min(cap)
             }
+            | Self::Refine {
+                min_face_px,
+                min_face_fraction,
+            } => scale_for(width, height, min_face_px, min_face_fraction),
         }
     }
 
@@ -86,16 +108,79 @@ impl Upsample {
 
 impl FromStr for Upsample {
     type Err = String;
-    /// `auto` (the default), or the number of `pyramid_up` steps, 0 to 2.
+    /// `auto` (coarse to fine, the default), `whole` (the whole photo at the fine scale), or
+    /// the number of `pyramid_up` steps, 0 to 2.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
             "auto" => Ok(Self::default()),
+            "whole" => Ok(Self::WHOLE),
             n => match n.parse::<u32>() {
                 Ok(n @ 0..=2) => Ok(Self::Times(n)),
-                _ => Err(format!("{s:?}: expected auto, 0, 1 or 2")),
+                _ => Err(format!("{s:?}: expected auto, whole, 0, 1 or 2")),
             },
         }
     }
+}
+
+/// Auto's scale: a face of `max(min_face_px, min_face_fraction * longer side)` fills the
+/// window, at most 4x and at most [`MAX_WORKING_PIXELS`].
+fn auto_scale(img: &RgbImage, min_face_px: f32, min_face_fraction: f32) -> f32 {
+    scale_for(img.width, img.height, min_face_px, min_face_fraction)
+}
+
+/// [`auto_scale`] for a `width` x `height` photo.
+fn scale_for(width: usize, height: usize, min_face_px: f32, min_face_fraction: f32) -> f32 {
+    #[allow(clippy::cast_precision_loss)]
+    let long = width.max(height) as f32;
+    let min_face = min_face_px.max(min_face_fraction * long).max(1.0);
+    // At most four times the photo, and never a working image beyond MAX_WORKING_PIXELS:
+    // memory grows with it (about 40 bytes per pixel).
+    #[allow(clippy::cast_precision_loss)]
+    let pixels = (width * height).max(1) as f32;
+    let cap = (MAX_WORKING_PIXELS / pixels).sqrt();
+    (WINDOW / min_face).min(4.0).min(cap)
+}
+
+/// The part of `img` inside `r` (inclusive, within the image).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn crop(img: &RgbImage, r: Rect) -> RgbImage {
+    let (l, t) = (r.left.max(0) as usize, r.top.max(0) as usize);
+    let w = (r.right.max(r.left) as usize + 1).min(img.width) - l.min(img.width);
+    let h = (r.bottom.max(r.top) as usize + 1).min(img.height) - t.min(img.height);
+    let mut out = RgbImage::new(w, h);
+    for y in 0..h {
+        out.data[y * w * 3..][..w * 3]
+            .copy_from_slice(&img.data[((t + y) * img.width + l) * 3..][..w * 3]);
+    }
+    out
+}
+
+/// Where the fine pass looks: the rows of the photo around each face the coarse pass found
+/// that is at most [`BAND_FACES`] smallest faces tall (a class sits in rows, and a face that
+/// small may have a neighbour, or someone in the row behind, too small for the coarse pass):
+/// from one face height above it to its bottom, the photo's full width. Overlapping bands are
+/// merged. Inclusive row ranges.
+#[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+fn bands(found: &[(Rect, f32)], min_face: f32, height: usize) -> Vec<(i64, i64)> {
+    let last = i64::try_from(height).unwrap_or(i64::MAX) - 1;
+    let largest = (BAND_FACES * min_face).ceil() as i64;
+    let mut rows: Vec<(i64, i64)> = found
+        .iter()
+        .filter_map(|(f, _)| {
+            let h = f.bottom - f.top + 1;
+            (h <= largest).then(|| ((f.top - h).max(0), f.bottom.min(last)))
+        })
+        .filter(|(a, b)| a <= b)
+        .collect();
+    rows.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for (a, b) in rows {
+        match out.last_mut() {
+            Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
 }
 
 /// What a photo is of, which decides the smallest face worth looking for.
@@ -273,6 +358,20 @@ fn rescale(img: &RgbImage, scale: f32) -> (Cow<'_, RgbImage>, Axis, Axis) {
     (work, ax, ay)
 }
 
+/// A working scale: `pyramid_up` steps, or a factor (2 and 4 take the `pyramid_up` path).
+#[derive(Debug, Clone, Copy)]
+enum Scale {
+    Times(u32),
+    By(f32),
+}
+
+/// `img` scaled by `scale` as the detector's working image is made (2x2 averaging for each
+/// halving, then dlib's bilinear resize), for evaluating at other photo sizes.
+#[must_use]
+pub fn scaled(img: &RgbImage, scale: f32) -> RgbImage {
+    rescale(img, scale).0.into_owned()
+}
+
 /// The models, loaded once.
 pub struct Pipeline {
     describer: FaceDescriber,
@@ -346,44 +445,96 @@ impl Pipeline {
 
     /// Detector boxes only (photo coordinates), highest confidence first.
     pub fn detect(&self, img: &RgbImage, upsample: Upsample) -> anyhow::Result<Vec<(Rect, f32)>> {
-        let mut dets: Vec<(Rect, f32)> = match upsample {
-            Upsample::Times(n) => self
+        let mut dets = match upsample {
+            Upsample::Times(n) => self.detect_at(img, Scale::Times(n))?,
+            Upsample::Auto {
+                min_face_px,
+                min_face_fraction,
+            } => {
+                let scale = auto_scale(img, min_face_px, min_face_fraction);
+                self.detect_at(img, Scale::By(scale))?
+            }
+            Upsample::Refine {
+                min_face_px,
+                min_face_fraction,
+            } => self.refine(img, auto_scale(img, min_face_px, min_face_fraction))?,
+        };
+        dets.truncate(self.options.max_faces);
+        Ok(dets)
+    }
+
+    /// The coarse-to-fine search ([`Upsample::Refine`]) with `fine` as the smallest face's scale.
+    fn refine(&self, img: &RgbImage, fine: f32) -> anyhow::Result<Vec<(Rect, f32)>> {
+        #[allow(clippy::cast_precision_loss)]
+        let pixels = (img.width * img.height) as f32;
+        let mut found = self.detect_at(img, Scale::By(fine / 2.0))?;
+        let last = i64::try_from(img.height).unwrap_or(i64::MAX) - 1;
+        // A small photo is searched whole at the fine scale too; so is one where the coarse pass
+        // finds nobody: it may hold only small faces (a class taken from the back of the room),
+        // and there is no row to start from.
+        let rows = if pixels * fine * fine <= WHOLE_FINE_PIXELS || found.is_empty() {
+            vec![(0, last)]
+        } else {
+            bands(&found, WINDOW / fine, img.height)
+        };
+        let mut more = Vec::new();
+        for (top, bottom) in rows {
+            let width = i64::try_from(img.width).unwrap_or(i64::MAX);
+            let part = crop(img, Rect::new(0, top, width - 1, bottom));
+            let dets = self.detect_at(&part, Scale::By(fine))?;
+            more.extend(
+                dets.into_iter()
+                    .map(|(d, s)| (Rect::new(d.left, d.top + top, d.right, d.bottom + top), s)),
+            );
+        }
+        more.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (d, s) in more {
+            if !found.iter().any(|(f, _)| self.detector.same_face(f, &d)) {
+                found.push((d, s));
+            }
+        }
+        found.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(found)
+    }
+
+    /// Detections at one working scale, in `img`'s coordinates. Scales of 2 and 4 take
+    /// face_recognition's exact `pyramid_up` path.
+    fn detect_at(&self, img: &RgbImage, scale: Scale) -> anyhow::Result<Vec<(Rect, f32)>> {
+        let times = match scale {
+            Scale::Times(n) => Some(n),
+            Scale::By(s) if (1.98..2.02).contains(&s) => Some(1),
+            Scale::By(s) if s >= 3.96 => Some(2),
+            Scale::By(_) => None,
+        };
+        if let Some(n) = times {
+            return Ok(self
                 .detector
                 .detect(img, n)?
                 .into_iter()
                 .map(|d| (d.rect, d.score))
-                .collect(),
-            Upsample::Auto { .. } => {
-                let scale = upsample.scale(img.width, img.height);
-                // The exact face_recognition paths where the scale is theirs (one or two
-                // pyramid_up steps), a plain resize otherwise.
-                if (1.98..2.02).contains(&scale) {
-                    return self.detect(img, Upsample::Times(1));
-                }
-                if scale >= 3.96 {
-                    return self.detect(img, Upsample::Times(2));
-                }
-                let (work, ax, ay) = rescale(img, scale);
-                self.detector
-                    .detect(&work, 0)?
-                    .into_iter()
-                    .map(|d| {
-                        let r = d.rect;
-                        (
-                            Rect::new(
-                                ax.map(r.left),
-                                ay.map(r.top),
-                                ax.map(r.right),
-                                ay.map(r.bottom),
-                            ),
-                            d.score,
-                        )
-                    })
-                    .collect()
-            }
+                .collect());
+        }
+        let Scale::By(s) = scale else {
+            return Ok(Vec::new());
         };
-        dets.truncate(self.options.max_faces);
-        Ok(dets)
+        let (work, ax, ay) = rescale(img, s);
+        Ok(self
+            .detector
+            .detect(&work, 0)?
+            .into_iter()
+            .map(|d| {
+                let r = d.rect;
+                (
+                    Rect::new(
+                        ax.map(r.left),
+                        ay.map(r.top),
+                        ax.map(r.right),
+                        ay.map(r.bottom),
+                    ),
+                    d.score,
+                )
+            })
+            .collect())
     }
 
     /// As [`Pipeline::faces_in`] with an explicit working-resolution rule.
@@ -633,6 +784,139 @@ mod tests {
                 assert!(faces.is_empty(), "{w}x{h} {rule:?}");
             }
         }
+    }
+
+    /// A labelled photo of dlib's example set scaled by `scale`, with its boxes scaled alike.
+    fn labelled(file: &str, scale: f32) -> Option<(RgbImage, Vec<Rect>)> {
+        let dir = testdata::shared_dir_for(file)?.join("data/dlib-faces");
+        let mut boxes = Vec::new();
+        for xml in ["training.xml", "testing.xml"] {
+            let text = std::fs::read_to_string(dir.join(xml)).unwrap_or_else(|e| panic!("{e}"));
+            let all = crate::vision::eval::parse_imglab(&text).unwrap_or_else(|e| panic!("{e}"));
+            boxes.extend(
+                all.into_iter()
+                    .filter(|l| l.file == file)
+                    .flat_map(|l| l.boxes),
+            );
+        }
+        let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{e}"));
+        let img = decode::decode(&bytes, &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+        let boxes = boxes
+            .iter()
+            .map(|r| crate::vision::eval::scale_rect(*r, f64::from(scale)))
+            .collect();
+        Some((scaled(&img, scale), boxes))
+    }
+
+    fn matched(truth: &[Rect], dets: &[(Rect, f32)]) -> usize {
+        let rects: Vec<Rect> = dets.iter().map(|d| d.0).collect();
+        crate::vision::eval::match_boxes(truth, &rects).matched
+    }
+
+    /// Group photos scaled so that most faces are 24-30 px: the coarse-to-fine default finds
+    /// (nearly) all of them, the whole-photo rule of earlier versions (40 px) few.
+    #[test]
+    fn refine_finds_faces_of_24_px_the_old_default_misses() {
+        let p = pipeline();
+        let (mut truth, mut new, mut old) = (0, 0, 0);
+        for file in ["2007_007763.jpg", "2008_002079.jpg", "2008_007676.jpg"] {
+            let Some((img, boxes)) = labelled(file, 0.65) else {
+                return;
+            };
+            // Above the whole-search budget: the coarse pass and its bands decide.
+            #[allow(clippy::cast_precision_loss)]
+            let fine = (img.width * img.height) as f32 * 16.0;
+            assert!(fine > WHOLE_FINE_PIXELS, "{file}");
+            let a = p
+                .detect(&img, Upsample::default())
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            let b = p
+                .detect(&img, Upsample::WHOLE)
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            eprintln!(
+                "{file}: {} labelled, new {} of {}, old {} of {}",
+                boxes.len(),
+                matched(&boxes, &a),
+                a.len(),
+                matched(&boxes, &b),
+                b.len()
+            );
+            truth += boxes.len();
+            new += matched(&boxes, &a);
+            old += matched(&boxes, &b);
+        }
+        assert!(new * 10 >= truth * 9, "new rule found {new} of {truth}");
+        assert!(old * 2 <= truth, "old rule found {old} of {truth}");
+    }
+
+    /// On photos at their own size the coarse-to-fine search finds the faces of the whole
+    /// photo searched at the fine scale (one box each, the same face by dlib's rule), never two boxes
+    /// for one face, and on a portrait exactly the boxes of earlier versions (its coarse pass).
+    #[test]
+    fn refine_gives_the_whole_search_boxes_without_duplicates() {
+        let p = pipeline();
+        let img = decode::decode(&photo("obama.jpg"), &Limits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let a = p
+            .detect(&img, Upsample::default())
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let b = p
+            .detect(&img, Upsample::WHOLE)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(a, b);
+        for file in ["2007_007763.jpg", "2008_004176.jpg"] {
+            let Some((img, _)) = labelled(file, 1.0) else {
+                return;
+            };
+            let Upsample::Refine {
+                min_face_px,
+                min_face_fraction,
+            } = Upsample::default()
+            else {
+                panic!("the default is coarse to fine");
+            };
+            let whole = Upsample::Auto {
+                min_face_px,
+                min_face_fraction,
+            };
+            let a = p
+                .detect(&img, Upsample::default())
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            let b = p.detect(&img, whole).unwrap_or_else(|e| panic!("{e:#}"));
+            assert_eq!(a.len(), b.len(), "{file}: {a:?} vs {b:?}");
+            // Boxes of faces the coarse pass finds come from the coarse scale, where MMOD's
+            // pyramid sizes its windows in steps of 6/5 (IoU 0.69 one step apart, 0.48 two):
+            // each must be the same face by dlib's NMS rule, the one that merges the passes.
+            let mut worst = 1f64;
+            for (r, _) in &b {
+                assert!(
+                    a.iter().any(|(q, _)| p.detector.same_face(q, r)),
+                    "{file}: {r:?} in {a:?}"
+                );
+                worst = worst.min(a.iter().map(|(q, _)| iou(*q, *r)).fold(0.0, f64::max));
+            }
+            eprintln!(
+                "{file}: {} faces, worst IoU with the whole search {worst:.3}",
+                a.len()
+            );
+            for (i, (r, _)) in a.iter().enumerate() {
+                for (q, _) in &a[i + 1..] {
+                    assert!(!p.detector.same_face(r, q), "{file}: {r:?} and {q:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bands_cover_rows_of_small_faces_and_merge() {
+        let f = |t: i64, h: i64| (Rect::new(0, t, h - 1, t + h - 1), 1.0);
+        // Smallest face 20: faces up to 80 px open a band from one height above to their bottom.
+        assert_eq!(bands(&[f(100, 40)], 20.0, 500), vec![(60, 139)]);
+        assert_eq!(bands(&[f(100, 81)], 20.0, 500), vec![]);
+        assert_eq!(
+            bands(&[f(100, 40), f(150, 40), f(10, 30), f(400, 40)], 20.0, 420),
+            vec![(0, 39), (60, 189), (360, 419)]
+        );
     }
 
     #[test]
