@@ -630,7 +630,7 @@ mod tests {
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
-    /// The knn truth set (face_recognition's knn example) and a third of the LFW fold 1 set
+    /// The knn truth set (face_recognition's knn example) and a sixth of the LFW fold 1 people
     /// (`rollcall eval attendance` runs all of it; figures in README.md): nobody is
     /// ever marked present as someone else, and confident recall stays at today's level.
     #[test]
@@ -658,13 +658,14 @@ mod tests {
         assert_eq!(knn.truth_persons, 11);
         assert!(knn.confident_recall >= 0.85, "{knn:?}");
 
-        // Every third person of the LFW set, enrolled from the photos as they are (150x150, faces
-        // of about 58 px), and every fourth stranger.
+        // Every sixth person of the LFW set, enrolled from the photos as they are (150x150, faces
+        // of about 58 px), and every fourth stranger (a debug build marks a 150x150 photo in
+        // about 0.7 s: the small photo is searched whole at 4x).
         let everyone: BTreeSet<String> = truth(&fixture("lfw-fold1-enrol.csv"))
             .into_iter()
             .filter_map(|t| t.person)
             .collect();
-        let people: BTreeSet<&String> = everyone.iter().step_by(3).collect();
+        let people: BTreeSet<&String> = everyone.iter().step_by(6).collect();
         let enrol: Vec<(String, PathBuf)> = truth(&fixture("lfw-fold1-enrol.csv"))
             .into_iter()
             .filter_map(|t| Some((t.person?, data.join(t.photo))))
@@ -695,9 +696,9 @@ mod tests {
         );
         assert_eq!(lfw.false_present, 0, "{:?}", lfw.mistakes);
         assert!(
-            lfw.truth_persons >= 10 && lfw.stranger_lines >= 30,
+            lfw.truth_persons >= 10 && lfw.stranger_lines >= 20,
             "{lfw:?}"
         );
-        assert!(lfw.confident_recall >= 0.6, "{lfw:?}");
+        assert!(lfw.confident_recall >= 0.9, "{lfw:?}");
     }
 }

@@ -26,6 +26,12 @@ const MAX_WORKING_PIXELS: f32 = 36_000_000.0;
 /// whole (crops would not save much there).
 const WHOLE_FINE_PIXELS: f32 = 1_000_000.0;
 
+/// Coarse-to-fine rule: the fine pass never works on more pixels than this in all (the whole
+/// photo or its bands at the fine scale, about 40 bytes each while it runs): above it, the photo
+/// keeps the coarse pass's faces, as the whole-photo rule of earlier versions would have found.
+/// 16 MP is twice the coarse pass of a 2000 px photo; it bounds what one photo can cost.
+const MAX_FINE_PIXELS: f32 = 16_000_000.0;
+
 /// Coarse-to-fine rule: faces up to this many smallest faces tall open a band for the fine pass.
 const BAND_FACES: f32 = 4.0;
 
@@ -477,6 +483,16 @@ impl Pipeline {
         } else {
             bands(&found, WINDOW / fine, img.height)
         };
+        #[allow(clippy::cast_precision_loss)]
+        let cost: f32 = rows
+            .iter()
+            .map(|(top, bottom)| (bottom - top + 1) as f32 * img.width as f32 * fine * fine)
+            .sum();
+        if cost > MAX_FINE_PIXELS {
+            tracing::debug!(cost, "fine pass over budget: coarse faces only");
+            found.sort_by(|a, b| b.1.total_cmp(&a.1));
+            return Ok(found);
+        }
         let mut more = Vec::new();
         for (top, bottom) in rows {
             let width = i64::try_from(img.width).unwrap_or(i64::MAX);
