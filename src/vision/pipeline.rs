@@ -189,6 +189,34 @@ fn bands(found: &[(Rect, f32)], min_face: f32, height: usize) -> Vec<(i64, i64)>
     out
 }
 
+/// The rows (inclusive ranges) the fine pass of [`Upsample::Refine`] searches at scale `fine`,
+/// given the coarse pass's faces: the whole photo when it is small at the fine scale or the
+/// coarse pass found nobody, else the [`bands`] around small faces; `None` when that would be
+/// more than [`MAX_FINE_PIXELS`] of working image (the photo keeps its coarse faces).
+#[allow(clippy::cast_precision_loss)]
+fn fine_rows(
+    found: &[(Rect, f32)],
+    width: usize,
+    height: usize,
+    fine: f32,
+) -> Option<Vec<(i64, i64)>> {
+    let last = i64::try_from(height).unwrap_or(i64::MAX) - 1;
+    let area = fine * fine;
+    // A small photo is searched whole at the fine scale too; so is one where the coarse pass
+    // finds nobody: it may hold only small faces (a class taken from the back of the room),
+    // and there is no row to start from.
+    let rows = if (width * height) as f32 * area <= WHOLE_FINE_PIXELS || found.is_empty() {
+        vec![(0, last)]
+    } else {
+        bands(found, WINDOW / fine, height)
+    };
+    let cost: f32 = rows
+        .iter()
+        .map(|(top, bottom)| (bottom - top + 1) as f32 * width as f32 * area)
+        .sum();
+    (cost <= MAX_FINE_PIXELS).then_some(rows)
+}
+
 /// What a photo is of, which decides the smallest face worth looking for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Subject {
@@ -471,28 +499,12 @@ impl Pipeline {
 
     /// The coarse-to-fine search ([`Upsample::Refine`]) with `fine` as the smallest face's scale.
     fn refine(&self, img: &RgbImage, fine: f32) -> anyhow::Result<Vec<(Rect, f32)>> {
-        #[allow(clippy::cast_precision_loss)]
-        let pixels = (img.width * img.height) as f32;
         let mut found = self.detect_at(img, Scale::By(fine / 2.0))?;
-        let last = i64::try_from(img.height).unwrap_or(i64::MAX) - 1;
-        // A small photo is searched whole at the fine scale too; so is one where the coarse pass
-        // finds nobody: it may hold only small faces (a class taken from the back of the room),
-        // and there is no row to start from.
-        let rows = if pixels * fine * fine <= WHOLE_FINE_PIXELS || found.is_empty() {
-            vec![(0, last)]
-        } else {
-            bands(&found, WINDOW / fine, img.height)
-        };
-        #[allow(clippy::cast_precision_loss)]
-        let cost: f32 = rows
-            .iter()
-            .map(|(top, bottom)| (bottom - top + 1) as f32 * img.width as f32 * fine * fine)
-            .sum();
-        if cost > MAX_FINE_PIXELS {
-            tracing::debug!(cost, "fine pass over budget: coarse faces only");
+        let Some(rows) = fine_rows(&found, img.width, img.height, fine) else {
+            tracing::debug!("fine pass over budget: coarse faces only");
             found.sort_by(|a, b| b.1.total_cmp(&a.1));
             return Ok(found);
-        }
+        };
         let mut more = Vec::new();
         for (top, bottom) in rows {
             let width = i64::try_from(img.width).unwrap_or(i64::MAX);
@@ -933,6 +945,30 @@ mod tests {
             bands(&[f(100, 40), f(150, 40), f(10, 30), f(400, 40)], 20.0, 420),
             vec![(0, 39), (60, 189), (360, 419)]
         );
+    }
+
+    /// What the fine pass searches, and its budget: a small photo whole, a large one where the
+    /// coarse pass found nobody whole only while that fits in MAX_FINE_PIXELS, bands otherwise.
+    #[test]
+    fn the_fine_pass_is_whole_banded_or_skipped_within_its_budget() {
+        let face = |t: i64, h: i64| (Rect::new(0, t, h - 1, t + h - 1), 1.0);
+        // 250x250 at 4x: 1 MP, searched whole even with a large face found.
+        assert_eq!(
+            fine_rows(&[face(10, 200)], 250, 250, 4.0),
+            Some(vec![(0, 249)])
+        );
+        // 1000x750 at 4x is 12 MP: whole when the coarse pass found nobody...
+        assert_eq!(fine_rows(&[], 1000, 750, 4.0), Some(vec![(0, 749)]));
+        // ...bands around small faces when it found some, nothing around large ones.
+        assert_eq!(
+            fine_rows(&[face(300, 40)], 1000, 750, 4.0),
+            Some(vec![(260, 339)])
+        );
+        assert_eq!(fine_rows(&[face(300, 200)], 1000, 750, 4.0), Some(vec![]));
+        // 1600x1200 at 4x would be 30 MP: over the budget, the coarse faces stand alone.
+        assert_eq!(fine_rows(&[], 1600, 1200, 4.0), None);
+        // A phone photo (4032x3024, smallest face 1.25% = 50 px, fine 1.6x): bands fit.
+        assert!(fine_rows(&[face(1000, 150)], 4032, 3024, 1.6).is_some());
     }
 
     #[test]
