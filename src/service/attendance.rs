@@ -161,16 +161,7 @@ pub async fn mark(
     };
     // A saved photo is stored re-encoded, without its metadata (see `StoredPhoto`).
     let (stored, analysis) = engine.photo_keep(bytes, kind, session.is_some()).await?;
-    let found: Vec<FaceIn> = analysis
-        .faces
-        .iter()
-        .map(|f| FaceIn {
-            bbox: f.clipped(analysis.width, analysis.height),
-            score: f.score,
-            embedding: f.embedding,
-            assigned: None,
-        })
-        .collect();
+    let found = FaceIn::of_photo(&analysis);
     let consent = config.require_consent;
     let u = user.clone();
     let dir = faces_dir.to_owned();
@@ -257,6 +248,23 @@ pub(crate) struct FaceIn {
     pub score: f32,
     pub embedding: [f32; DIM],
     pub assigned: Option<Id>,
+}
+
+impl FaceIn {
+    /// The faces of an analysed photo as the mark route reviews them (boxes clipped to the
+    /// photo, nobody assigned yet); `rollcall eval attendance` goes through the same.
+    pub(crate) fn of_photo(analysis: &crate::vision::pipeline::Analysis) -> Vec<Self> {
+        analysis
+            .faces
+            .iter()
+            .map(|f| Self {
+                bbox: f.clipped(analysis.width, analysis.height),
+                score: f.score,
+                embedding: f.embedding,
+                assigned: None,
+            })
+            .collect()
+    }
 }
 
 /// The students nearest to `face` among `rows` (each student's nearest sample), nearest first.

@@ -396,16 +396,7 @@ pub fn attendance(
         let analysis = pipeline
             .faces_of(&bytes, Subject::Class)
             .with_context(|| format!("analysing {}", path.display()))?;
-        let found: Vec<FaceIn> = analysis
-            .faces
-            .iter()
-            .map(|f| FaceIn {
-                bbox: f.clipped(analysis.width, analysis.height),
-                score: f.score,
-                embedding: f.embedding,
-                assigned: None,
-            })
-            .collect();
+        let found = FaceIn::of_photo(&analysis);
         let (marked, _) = review(&rows, &members, &found, thresholds)
             .map_err(|e| anyhow::anyhow!("reviewing {photo}: {e}"))?;
         times.push(started.elapsed().as_secs_f64() * 1e3);
