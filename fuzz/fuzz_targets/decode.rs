@@ -1,6 +1,6 @@
 //! Arbitrary upload bytes through the pipeline's entry: size check, format sniffing, header
 //! check against the limits (the decompression-bomb guard), decoding (libjpeg-turbo for JPEG,
-//! the `image` crate for PNG and WebP), EXIF orientation and the RGB8 conversion. The face
+//! the `image` crate for PNG, WebP, GIF and BMP; HEIC recognised and refused), EXIF orientation and the RGB8 conversion. The face
 //! models are not run: they see only what this returns.
 //!
 //! Must never panic, and never hand back an image beyond the limits. The limits are tighter
@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(DecodeError::Empty) => assert!(data.is_empty()),
         Err(DecodeError::Unsupported) => assert!(sniffed.is_none()),
+        Err(DecodeError::Heic) => assert!(sniffed.is_none() && decode::is_heic(data)),
         Err(DecodeError::TooManyPixels { width, height }) => {
             assert!(
                 width > limits.max_side
