@@ -61,6 +61,12 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_ACCESS_TOKEN_TTL", default_value_t = 900)]
     pub access_token_ttl_secs: u64,
 
+    /// Lifetime of an access token issued at the seed frontend's login path `/auth/login`, in
+    /// seconds (default a school day: that frontend never refreshes). Every request still
+    /// checks the session, so logout, password reset and revocation end it at once.
+    #[arg(long, env = "ROLLCALL_SEED_ACCESS_TOKEN_TTL", default_value_t = 12 * 3600)]
+    pub seed_access_token_ttl_secs: u64,
+
     /// Lifetime of a refresh token, in seconds.
     #[arg(long, env = "ROLLCALL_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
     pub refresh_token_ttl_secs: u64,

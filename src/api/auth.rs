@@ -1,7 +1,7 @@
 //! `/api/auth/*` (also served at the seed's `/auth/*`): accounts, sessions, recovery.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{MatchedPath, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,7 +13,7 @@ use super::error::{ApiResult, Detail};
 use super::extract::{ApiJson, ApiQuery, AuthUser, ClientAddr};
 use crate::domain::Id;
 use crate::service::Error;
-use crate::service::auth::{Allowance, Grant, Registration};
+use crate::service::auth::{Allowance, Grant, Lifetime, Registration};
 use crate::storage::users::{Profile, User};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -222,21 +222,29 @@ async fn register(
 
 /// Log in with e-mail and password. Unknown e-mail and wrong password get the same 401; an
 /// unverified account gets 403 "Please verify your email first..". Rate-limited per account and
-/// per client address (429 with Retry-After).
+/// per client address (429 with Retry-After). At the seed's own path `/auth/login` the access
+/// token lives `ROLLCALL_SEED_ACCESS_TOKEN_TTL` (a school day: the seed frontend never
+/// refreshes); every request still checks that its session is live.
 #[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 422, body = Detail), (status = 429, body = Detail)))]
 async fn login(
     State(state): State<AppState>,
     client: ClientAddr,
+    path: MatchedPath,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     if body.password.chars().count() > crate::service::password::MAX_LEN {
         return Err(Error::Invalid("password must be at most 128 characters".into()).into());
     }
+    let lifetime = if path.as_str().starts_with("/api/") {
+        Lifetime::Api
+    } else {
+        Lifetime::Seed
+    };
     let grant = state
         .auth
-        .login(&body.email, body.password, &client.0)
+        .login(&body.email, body.password, &client.0, lifetime)
         .await?;
     Ok(Json(grant.into()))
 }

@@ -58,6 +58,17 @@ pub struct Grant {
     pub expires_in: u64,
 }
 
+/// How long the access token of a login lives. Either way every request checks that its session
+/// is live, so logout, a password reset or an administrator's revocation end it at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// `ROLLCALL_ACCESS_TOKEN_TTL` (15 minutes), renewed with the refresh token.
+    Api,
+    /// `ROLLCALL_SEED_ACCESS_TOKEN_TTL` (a school day): the seed frontend logs in at
+    /// `/auth/login` and never refreshes.
+    Seed,
+}
+
 /// The per-address allowances other than logins (which [`Auth::login`] counts itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allowance {
@@ -231,19 +242,31 @@ impl Auth {
     /// worker); a hashing worker (503 when none frees up in time; nothing is counted); then the
     /// attempt is counted on the account in one transaction, which is what makes the free
     /// failures exact under concurrency, and only then is the password checked.
-    pub async fn login(&self, email: &str, pw: String, client: &str) -> Result<Grant> {
+    pub async fn login(
+        &self,
+        email: &str,
+        pw: String,
+        client: &str,
+        lifetime: Lifetime,
+    ) -> Result<Grant> {
         let address = ratelimit::client_key(client);
         self.login_per_client
             .check_and_hit(&address)
             .map_err(|retry_after| Error::RateLimited { retry_after })?;
-        let outcome = self.login_counted(email, pw, client).await;
+        let outcome = self.login_counted(email, pw, client, lifetime).await;
         if !matches!(outcome, Err(Error::Unauthorized(_))) {
             self.login_per_client.undo(&address);
         }
         outcome
     }
 
-    async fn login_counted(&self, email: &str, pw: String, client: &str) -> Result<Grant> {
+    async fn login_counted(
+        &self,
+        email: &str,
+        pw: String,
+        client: &str,
+        lifetime: Lifetime,
+    ) -> Result<Grant> {
         let account = account_key(email);
         let key = account.clone();
         let now = self.clock.now();
@@ -297,7 +320,8 @@ impl Auth {
                 .await?;
             return Err(Error::Forbidden("Please verify your email first..".into()));
         }
-        self.start_session(user, client.to_owned(), account).await
+        self.start_session(user, client.to_owned(), account, lifetime)
+            .await
     }
 
     /// Replace an imported seed account's bcrypt hash by the argon2id hash of the password that
@@ -323,11 +347,17 @@ impl Auth {
     }
 
     /// Open a session and forget the account's counted login attempts.
-    async fn start_session(&self, user: User, client: String, account: String) -> Result<Grant> {
+    async fn start_session(
+        &self,
+        user: User,
+        client: String,
+        account: String,
+        lifetime: Lifetime,
+    ) -> Result<Grant> {
         let sid = tokens::random_secret();
         let refresh = tokens::random_secret();
         let refresh_hash = tokens::sha256_hex(&refresh);
-        let expires_at = now_unix() + ttl_secs(self.settings.refresh_token_ttl_secs);
+        let expires_at = self.clock.now() + ttl_secs(self.settings.refresh_token_ttl_secs);
         let (uid, sid2) = (user.id.clone(), sid.clone());
         self.db
             .call(move |conn| {
@@ -340,12 +370,21 @@ impl Auth {
                 Ok(())
             })
             .await?;
-        self.grant(user, sid, refresh)
+        self.grant(user, sid, refresh, lifetime)
     }
 
-    fn grant(&self, user: User, sid: String, refresh_token: String) -> Result<Grant> {
-        let now = now_unix();
-        let ttl = self.settings.access_token_ttl_secs;
+    fn grant(
+        &self,
+        user: User,
+        sid: String,
+        refresh_token: String,
+        lifetime: Lifetime,
+    ) -> Result<Grant> {
+        let now = self.clock.now();
+        let ttl = match lifetime {
+            Lifetime::Api => self.settings.access_token_ttl_secs,
+            Lifetime::Seed => self.settings.seed_access_token_ttl_secs,
+        };
         let claims = Claims {
             sub: user.id.to_string(),
             user_id: user.id.to_string(),
@@ -370,6 +409,7 @@ impl Auth {
         let hash = tokens::sha256_hex(refresh_token.trim());
         let next = tokens::random_secret();
         let next_hash = tokens::sha256_hex(&next);
+        let now = self.clock.now();
         let outcome = self
             .db
             .call(move |conn| {
@@ -377,7 +417,7 @@ impl Auth {
                 let Some(rt) = sessions::refresh_by_hash(&tx, &hash)? else {
                     return Ok(Err("Invalid refresh token"));
                 };
-                if rt.session_revoked || rt.expires_at <= now_unix() {
+                if rt.session_revoked || rt.expires_at <= now {
                     return Ok(Err("Refresh token expired or revoked"));
                 }
                 if rt.used || !sessions::mark_refresh_used(&tx, &hash)? {
@@ -403,7 +443,7 @@ impl Auth {
             })
             .await?;
         let (user, sid) = outcome.map_err(|m| Error::Unauthorized(m.into()))?;
-        self.grant(user, sid, next)
+        self.grant(user, sid, next, Lifetime::Api)
     }
 
     /// Revoke the session behind an access token and/or a refresh token.
@@ -443,11 +483,13 @@ impl Auth {
         Ok(())
     }
 
-    /// Resolve a bearer token to its user: valid signature, not expired, session live, user present.
+    /// Resolve a bearer token to its user: valid signature, not expired, session live, user
+    /// present. The role and name are read from the account now, not from the token.
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser> {
+        let now = self.clock.now();
         let claims = self
             .keys
-            .verify(token)
+            .verify_at(token, now)
             .ok_or_else(|| Error::Unauthorized(INVALID_TOKEN.into()))?;
         let id =
             Id::parse(&claims.user_id).map_err(|_| Error::Unauthorized(INVALID_TOKEN.into()))?;
@@ -455,7 +497,7 @@ impl Auth {
         let found = self
             .db
             .call(move |conn| {
-                if !sessions::is_active(conn, &sid, &id)? {
+                if !sessions::is_active(conn, &sid, &id, now)? {
                     return Ok(None);
                 }
                 Ok(users::by_id(conn, &id)?.map(|u| (u, sid)))

@@ -24,6 +24,9 @@ pub struct Keys {
     decoding: DecodingKey,
     validation: Validation,
     mac_key: Vec<u8>,
+    /// Signs face-photo links; derived from the secret, so a link's signature says nothing
+    /// usable about the key that signs tokens.
+    link_key: Vec<u8>,
 }
 
 impl Keys {
@@ -31,13 +34,30 @@ impl Keys {
     pub fn new(secret: &[u8]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
+        // Expiry is checked against the server's clock in `verify_at` (tests move that clock).
+        validation.validate_exp = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
             mac_key: secret.to_vec(),
+            link_key: hmac_sha256(secret, b"rollcall image link key v1"),
         }
+    }
+
+    /// The signature of a face-photo link: HMAC-SHA256, under a key derived from the secret,
+    /// of the photo's path, the account it was issued to and its expiry (Unix seconds).
+    #[must_use]
+    pub fn sign_link(&self, path: &str, viewer: &str, expires: i64) -> String {
+        let data = format!("{path}\n{viewer}\n{expires}");
+        hex::encode(hmac_sha256(&self.link_key, data.as_bytes()))
+    }
+
+    /// Whether `sig` signs exactly this path, viewer and expiry (constant time).
+    #[must_use]
+    pub fn link_signed(&self, path: &str, viewer: &str, expires: i64, sig: &str) -> bool {
+        constant_time_eq(&self.sign_link(path, viewer, expires), sig)
     }
 
     pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
@@ -45,11 +65,18 @@ impl Keys {
             .map_err(|e| anyhow::anyhow!("signing token: {e}"))
     }
 
-    /// Verify signature, algorithm and expiry. Any failure is just "invalid".
+    /// Verify signature, algorithm and expiry against the system clock. Any failure is just
+    /// "invalid".
     pub fn verify(&self, token: &str) -> Option<Claims> {
+        self.verify_at(token, crate::storage::now_unix())
+    }
+
+    /// Verify signature and algorithm, and that the token has not expired at `now`.
+    pub fn verify_at(&self, token: &str, now: i64) -> Option<Claims> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()
             .map(|d| d.claims)
+            .filter(|c| c.exp > now)
     }
 
     /// Keyed hash for short one-time codes, so a leaked database does not reveal them by brute force.
@@ -63,6 +90,14 @@ impl Keys {
         mac.update(value.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        unreachable!("HMAC accepts keys of any length")
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// A random URL-safe secret (256 bits) for refresh tokens and e-mail links.
@@ -119,6 +154,26 @@ mod tests {
         tampered.pop();
         tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
         assert!(keys.verify(&tampered).is_none(), "tampered signature");
+    }
+
+    #[test]
+    fn a_link_signature_covers_path_viewer_and_expiry() {
+        let k = Keys::new(&[3u8; 32]);
+        let sig = k.sign_link("/api/students/a/faces/b/image", "v", 100);
+        assert!(k.link_signed("/api/students/a/faces/b/image", "v", 100, &sig));
+        assert!(!k.link_signed("/api/students/a/faces/c/image", "v", 100, &sig));
+        assert!(!k.link_signed("/api/students/a/faces/b/image", "w", 100, &sig));
+        assert!(!k.link_signed("/api/students/a/faces/b/image", "v", 101, &sig));
+        assert!(!Keys::new(&[4u8; 32]).link_signed(
+            "/api/students/a/faces/b/image",
+            "v",
+            100,
+            &sig
+        ));
+        assert_ne!(
+            sig,
+            k.mac("image-link", "/api/students/a/faces/b/image\nv\n100")
+        );
     }
 
     #[test]

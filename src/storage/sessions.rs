@@ -13,13 +13,13 @@ pub fn create(conn: &Connection, id: &str, user: &Id, expires_at: i64, client: &
     Ok(())
 }
 
-/// True when the session exists, belongs to `user`, is not revoked and not expired.
-pub fn is_active(conn: &Connection, id: &str, user: &Id) -> Result<bool> {
+/// True when the session exists, belongs to `user`, is not revoked and not expired at `now`.
+pub fn is_active(conn: &Connection, id: &str, user: &Id, now: i64) -> Result<bool> {
     Ok(conn
         .query_row(
             "SELECT 1 FROM auth_sessions
              WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
-            params![id, user.as_str(), now_unix()],
+            params![id, user.as_str(), now],
             |_| Ok(()),
         )
         .optional()?
