@@ -117,6 +117,28 @@ pub enum Command {
         #[command(flatten)]
         cache: CacheArg,
     },
+    /// Record biometric consent for the students of a list of signed forms: one e-mail address
+    /// or roll number per line (blank lines and `#` comments are skipped). Each is recorded as
+    /// `POST /api/students/{id}/consent` records it (the same audit entry, `student.consent`,
+    /// with the notice's SHA-256, actor: the operator, `via cli`); consent already recorded is
+    /// left alone. Prints recorded / already recorded / unknown lines; exits non-zero if any
+    /// line named no student. Safe while the server runs.
+    Consent {
+        /// The list of students whose signed forms the school holds.
+        #[arg(long, value_name = "FILE", required_unless_present = "withdraw")]
+        record: Option<std::path::PathBuf>,
+        /// Instead: withdraw the consent of the students of this list (their face samples and
+        /// photos are deleted).
+        #[arg(long, value_name = "FILE", conflicts_with = "record")]
+        withdraw: Option<std::path::PathBuf>,
+        /// Data directory of the server.
+        #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+        /// The notice the forms agreed to (its SHA-256 goes into the audit entry), as the server
+        /// is configured.
+        #[arg(long, env = "ROLLCALL_CONSENT_NOTICE", default_value = crate::config::DEFAULT_CONSENT_NOTICE)]
+        consent_notice: String,
+    },
     /// Write a backup folder: a consistent copy of the database (`VACUUM INTO`, safe while the
     /// server runs), then the face images and avatars it refers to, and the signing secret.
     Backup {
@@ -360,6 +382,16 @@ pub fn run() -> anyhow::Result<()> {
                 _ => Ok(()),
             }
         }
+        Command::Consent {
+            record,
+            withdraw,
+            data_dir,
+            consent_notice,
+        } => match (record, withdraw) {
+            (Some(list), _) => consent(&list, &data_dir, Some(&consent_notice)),
+            (None, Some(list)) => consent(&list, &data_dir, None),
+            (None, None) => anyhow::bail!("give --record FILE or --withdraw FILE"),
+        },
         Command::Backup { data_dir, out } => {
             let report = crate::storage::backup::write(&data_dir, &out)?;
             println!(
@@ -408,6 +440,77 @@ fn import_seed(
         );
     }
     print!("{report}");
+    Ok(())
+}
+
+/// `rollcall consent`: record (with the notice) or withdraw (`notice` None) the consent of every
+/// student a line of `list` names, through the same service function as the API.
+fn consent(
+    list: &std::path::Path,
+    data_dir: &std::path::Path,
+    notice: Option<&str>,
+) -> anyhow::Result<()> {
+    use crate::service::students::{self, ConsentRules, Recorder};
+    let text =
+        std::fs::read_to_string(list).with_context(|| format!("reading {}", list.display()))?;
+    let db = open_db(data_dir)?;
+    let rules = ConsentRules {
+        self_consent: false,
+        notice_sha256: crate::service::tokens::sha256_hex(notice.unwrap_or_default()),
+    };
+    let faces_dir = data_dir.join("faces");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (mut done, mut already, mut unknown) = (0usize, 0usize, Vec::new());
+    for (n, line) in text.lines().enumerate() {
+        let key = line.trim();
+        if key.is_empty() || key.starts_with('#') {
+            continue;
+        }
+        let found = db.call_blocking(|c| Ok(student_for(c, key, None)))??;
+        let id = match found {
+            Ok(id) => id,
+            Err(why) => {
+                let why = why.replace(" (--create-missing creates one)", "");
+                unknown.push(format!("line {}: {why}", n + 1));
+                continue;
+            }
+        };
+        let changed = runtime.block_on(async {
+            match notice {
+                Some(_) => students::give_consent(&db, Recorder::Operator, id, &rules)
+                    .await
+                    .map(|(_, new)| new),
+                None => students::withdraw_consent(&db, &faces_dir, Recorder::Operator, id)
+                    .await
+                    .map(|(had, _)| had),
+            }
+        });
+        match changed {
+            Ok(true) => done += 1,
+            Ok(false) => already += 1,
+            Err(e) => unknown.push(format!("line {}: {key}: {e}", n + 1)),
+        }
+    }
+    let (verb, state) = if notice.is_some() {
+        ("recorded", "already recorded")
+    } else {
+        ("withdrawn", "not recorded")
+    };
+    println!("{verb}: {done}");
+    println!("{state}: {already}");
+    println!("unknown: {}", unknown.len());
+    for u in &unknown {
+        println!("  {u}");
+    }
+    anyhow::ensure!(
+        unknown.is_empty(),
+        "{} line(s) of {} named no student",
+        unknown.len(),
+        list.display()
+    );
     Ok(())
 }
 

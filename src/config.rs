@@ -103,6 +103,22 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_REQUIRE_CONSENT", default_value_t = true, action = clap::ArgAction::Set)]
     pub require_consent: bool,
 
+    /// Whether a student may record (and withdraw) their own biometric consent, on rollcall's
+    /// page or with `POST /api/students/{id}/consent`. Turn off where students are minors: then
+    /// only staff record consent, from the guardian's signed form.
+    #[arg(long, env = "ROLLCALL_STUDENT_SELF_CONSENT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub student_self_consent: bool,
+
+    /// The notice a student reads before recording consent (shown on rollcall's page and at
+    /// `GET /api/students/consent-notice`); its SHA-256 goes into each `student.consent` audit
+    /// entry, so the school can show what was agreed to.
+    #[arg(long, env = "ROLLCALL_CONSENT_NOTICE", default_value = DEFAULT_CONSENT_NOTICE)]
+    pub consent_notice: String,
+
+    /// Minutes a signed face-photo link (`image_url` / `avatar` in the seed's shapes) stays valid.
+    #[arg(long, env = "ROLLCALL_IMAGE_URL_TTL_MINUTES", default_value_t = 10)]
+    pub image_url_ttl_minutes: u64,
+
     /// Whether a face photo a student uploads of themselves waits for a teacher's or an
     /// administrator's approval before it is matched in class photos (otherwise a student could
     /// enrol someone else's face as their own).
@@ -458,6 +474,12 @@ impl VisionSettings {
 /// Name of the SQLite file inside the data dir.
 pub const DATABASE_FILE: &str = "rollcall.sqlite3";
 
+/// The consent notice when the school has not written its own (`ROLLCALL_CONSENT_NOTICE`).
+pub const DEFAULT_CONSENT_NOTICE: &str = "I agree that my school may keep photos of my face and \
+measurements computed from them, to recognise me in class photos and record my attendance. They are \
+used for nothing else, seen only by my teachers and the school's administrators, and deleted when I \
+withdraw this consent, which I may do at any time.";
+
 /// Settings alone as a command line, for embedding and tests.
 #[derive(Debug, clap::Parser)]
 #[command(name = "rollcall")]
@@ -490,6 +512,18 @@ impl Settings {
         ensure!(
             self.access_token_ttl_secs > 0,
             "access token lifetime must be positive"
+        );
+        ensure!(
+            self.image_url_ttl_minutes > 0,
+            "ROLLCALL_IMAGE_URL_TTL_MINUTES must be positive"
+        );
+        ensure!(
+            !self.consent_notice.trim().is_empty(),
+            "ROLLCALL_CONSENT_NOTICE must not be empty"
+        );
+        ensure!(
+            self.seed_access_token_ttl_secs > 0,
+            "ROLLCALL_SEED_ACCESS_TOKEN_TTL must be positive"
         );
         ensure!(
             self.refresh_token_ttl_secs > 0,
@@ -660,6 +694,22 @@ impl Settings {
         self.cache_dir.clone().unwrap_or_else(default_cache_dir)
     }
 
+    /// SHA-256 (hex) of the consent notice, as written into `student.consent` audit entries.
+    #[must_use]
+    pub fn consent_notice_sha256(&self) -> String {
+        crate::service::tokens::sha256_hex(&self.consent_notice)
+    }
+
+    /// The public base URL when one is configured (`BACKEND_BASE_URL`), without a trailing `/`:
+    /// links meant for another origin (the seed frontend) are absolute only then.
+    #[must_use]
+    pub fn public_base_url(&self) -> Option<String> {
+        self.backend_base_url
+            .as_deref()
+            .map(|u| u.trim().trim_end_matches('/').to_owned())
+            .filter(|u| !u.is_empty())
+    }
+
     pub fn base_url(&self) -> String {
         self.backend_base_url
             .clone()
@@ -672,9 +722,9 @@ impl Settings {
     pub fn redacted_summary(&self) -> String {
         let secret = |s: &Option<String>| if s.is_some() { "<set>" } else { "<unset>" };
         format!(
-            "bind={} data_dir={} cache_dir={} mode={:?} jwt_secret={} access_ttl={}s refresh_ttl={}s \
+            "bind={} data_dir={} cache_dir={} mode={:?} jwt_secret={} access_ttl={}s seed_access_ttl={}s refresh_ttl={}s \
              admin_email={} admin_password={} demo={} student_signup={} teacher_signup={} \
-             email_verification={} require_consent={} review_self_uploads={} learn_from_confirm={} biometrics={} draft_retention_days={} face_retention_days={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
+             email_verification={} require_consent={} student_self_consent={} consent_notice_sha256={} image_url_ttl={}min review_self_uploads={} learn_from_confirm={} biometrics={} draft_retention_days={} face_retention_days={} cors_origins={:?} max_body_bytes={} login_max_failures={} \
              login_max_per_ip={} login_window={}s trust_proxy={} metrics_token={} \
              thresholds={}/{} late_counts_as_present={} risk_threshold={} smtp_host={:?} smtp_port={} smtp_tls={:?} smtp_user={:?} smtp_password={} smtp_from={} \
              mail_max_attempts={} mail_retry={}s..{}s mail_poll={}ms \
@@ -686,6 +736,7 @@ impl Settings {
             self.mode,
             secret(&self.jwt_secret),
             self.access_token_ttl_secs,
+            self.seed_access_token_ttl_secs,
             self.refresh_token_ttl_secs,
             self.admin_email,
             secret(&self.admin_password),
@@ -694,6 +745,9 @@ impl Settings {
             self.allow_teacher_signup,
             self.require_email_verification,
             self.require_consent,
+            self.student_self_consent,
+            self.consent_notice_sha256(),
+            self.image_url_ttl_minutes,
             self.review_self_uploads,
             self.learn_from_confirm,
             self.biometrics,

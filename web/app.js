@@ -73,6 +73,7 @@ const today = () => daysAgo(0);
 // Session and API
 
 const KEY = 'rollcall.session';
+const NEXT = 'rollcall.next';
 function session() {
   try { return JSON.parse(sessionStorage.getItem(KEY) || 'null'); } catch { return null; }
 }
@@ -178,10 +179,16 @@ async function navigate() {
   for (const fn of leaving.splice(0)) { try { fn(); } catch { /* ignore */ } }
   // A notice belongs to the page it was given on, unless it announces the move to this one.
   if (Date.now() - noticeAt > 1500) clearNotice();
-  const path = location.hash.replace(/^#/, '') || '/';
+  // `#consent` (the link in a refused face upload's message) is `#/consent`.
+  const path = location.hash.replace(/^#\/?/, '/');
   const me = session();
   drawNav(me);
-  if (!me && path !== '/login') { location.hash = '#/login'; return; }
+  if (!me && path !== '/login') {
+    // Back to the page asked for once logged in.
+    sessionStorage.setItem(NEXT, path);
+    location.hash = '#/login';
+    return;
+  }
   for (const [re, view] of routes) {
     const m = re.exec(path);
     if (m) {
@@ -236,7 +243,9 @@ route('/login', async () => {
       const j = await r.json().catch(() => ({}));
       if (!r.ok) { err.textContent = j.detail || `Log in failed (${r.status})`; password.select(); return; }
       saveSession({ token: j.access_token, refresh_token: j.refresh_token, role: j.role, name: j.name, user_id: j.user_id });
-      location.hash = '#/';
+      const next = sessionStorage.getItem(NEXT);
+      sessionStorage.removeItem(NEXT);
+      location.hash = next && next !== '/login' ? `#${next}` : '#/';
     } catch (e) { err.textContent = e.message; }
   });
   render(form);
@@ -276,12 +285,19 @@ route('/', async () => {
 });
 
 async function studentHome() {
-  const a = await api('GET', '/api/analytics/me');
+  const me = session();
+  const [a, st] = await Promise.all([api('GET', '/api/analytics/me'), api('GET', `/api/students/${me.user_id}`)]);
+  const consent = st.consent_at
+    ? h('p', { class: 'muted' }, `Face recognition: consent recorded on ${st.consent_at.slice(0, 10)}. `,
+      h('a', { href: '#/consent' }, 'Consent and face data'))
+    : h('p', { class: 'card warn-card' }, 'Face recognition needs your consent before your face photo can be used. ',
+      h('a', { href: '#/consent' }, 'Read the notice and decide'));
   const rows = a.subjects.map((x) => h('tr', { class: x.atRisk ? 'risk' : '' },
     h('th', { scope: 'row' }, `${x.subjectName} (${x.subjectCode})`),
     h('td', {}, x.present), h('td', {}, x.late), h('td', {}, x.excused), h('td', {}, x.absent),
     h('td', {}, pct(x.attendancePercentage), x.atRisk ? h('span', { class: 'badge bad' }, 'below threshold') : null)));
   render(h('h1', {}, 'My attendance'),
+    consent,
     h('p', { class: 'big' }, 'Overall: ', h('strong', {}, pct(a.overallPercentage)),
       h('span', { class: 'muted' }, ` (the school's threshold is ${a.threshold}%)`)),
     barChart(a.subjects.map((x) => ({ label: x.subjectCode, value: x.attendancePercentage, bad: x.atRisk })), a.threshold,
@@ -290,6 +306,44 @@ async function studentHome() {
       h('thead', {}, h('tr', {}, ['Subject', 'Present', 'Late', 'Excused', 'Absent', 'Attendance'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, rows)));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A student's own biometric consent (`#consent`: the link a refused face upload names)
+
+route('/consent', async () => {
+  const me = session();
+  if (me.role !== 'student') {
+    render(h('h1', {}, 'Biometric consent'),
+      h('p', {}, 'Staff record a student\'s consent on the student\'s page: open the subject, then "Enrol face of …".'),
+      h('p', {}, h('a', { href: '#/' }, 'Back to the start')));
+    return;
+  }
+  const [n, st] = await Promise.all([api('GET', '/api/students/consent-notice'), api('GET', `/api/students/${me.user_id}`)]);
+  const state = st.consent_at
+    ? h('p', {}, h('span', { class: 'badge good' }, 'consent recorded'), ` on ${st.consent_at.slice(0, 10)}.`)
+    : h('p', {}, h('span', { class: 'badge warn' }, 'no consent recorded'),
+      ' Your face photo cannot be used to recognise you until consent is recorded.');
+  const give = n.student_self_consent
+    ? action('I agree: record my consent', async () => {
+      await api('POST', `/api/students/${me.user_id}/consent`);
+      notice('Consent recorded. You can now upload your face photo.');
+      await navigate();
+    }, { class: 'primary' })
+    : h('span', { id: 'office' }, 'Your school records consent itself: the school office records your parent\'s or guardian\'s signed consent form. Ask the school office.');
+  const withdraw = action('Withdraw my consent', async () => {
+    if (!window.confirm('Withdraw your consent? Every face photo of you is deleted.')) return;
+    const r = await api('DELETE', `/api/students/${me.user_id}/consent`);
+    notice(`Consent withdrawn; ${r.deleted_samples} face photo${r.deleted_samples === 1 ? '' : 's'} deleted.`);
+    await navigate();
+  });
+  render(h('h1', {}, 'Biometric consent'),
+    h('section', { class: 'card' }, h('h2', {}, 'The school\'s notice'),
+      h('blockquote', { id: 'notice-text' }, n.notice),
+      h('p', { class: 'muted small' }, `Notice fingerprint (SHA-256): ${n.notice_sha256.slice(0, 16)}…`)),
+    state,
+    h('p', { class: 'row' }, st.consent_at ? withdraw : give),
+    h('p', {}, h('a', { href: '#/' }, 'Back to my attendance')));
+});
 
 // ---------------------------------------------------------------------------------------------
 // A subject: roster, drafts, sessions, exports

@@ -19,7 +19,9 @@ use super::extract::{Admin, ApiJson, ApiQuery, AuthUser, Staff, Student};
 use super::subjects::image_path;
 use super::{AppState, parse_id, rfc3339};
 use crate::domain::{Id, Role};
-use crate::service::students::{self, MAX_PER_PAGE, NewStudent, StudentUpdate};
+use crate::service::students::{
+    self, ConsentRules, MAX_PER_PAGE, NewStudent, Recorder, StudentUpdate,
+};
 use crate::service::{Error, attendance, faces, subjects};
 use crate::storage::attendance::Counts;
 use crate::storage::faces::{Sample, Source};
@@ -30,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_students, create_student))
         .routes(routes!(upload_face))
         .routes(routes!(get_student, update_student, delete_student))
+        .routes(routes!(consent_notice))
         .routes(routes!(give_consent, withdraw_consent))
         .routes(routes!(list_faces))
         .routes(routes!(face_image))
@@ -373,7 +376,40 @@ async fn delete_student(
     }))
 }
 
-/// Record biometric consent (the student, or staff recording a signed form).
+/// The school's biometric consent notice, what a student agrees to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentNotice {
+    /// `ROLLCALL_CONSENT_NOTICE`.
+    pub notice: String,
+    /// SHA-256 (hex) of `notice`, written into each `student.consent` audit entry.
+    pub notice_sha256: String,
+    /// Whether a student may record their own consent (`ROLLCALL_STUDENT_SELF_CONSENT`);
+    /// otherwise the school office records the guardian's signed form.
+    pub student_self_consent: bool,
+}
+
+/// The consent notice (any signed-in account).
+#[utoipa::path(get, path = "/consent-notice", tag = "students",
+    responses((status = 200, body = ConsentNotice), (status = 401, body = Detail)),
+    security(("bearer" = [])))]
+async fn consent_notice(State(state): State<AppState>, _user: AuthUser) -> Json<ConsentNotice> {
+    Json(ConsentNotice {
+        notice: state.settings.consent_notice.clone(),
+        notice_sha256: state.settings.consent_notice_sha256(),
+        student_self_consent: state.settings.student_self_consent,
+    })
+}
+
+fn consent_rules(state: &AppState) -> ConsentRules {
+    ConsentRules {
+        self_consent: state.settings.student_self_consent,
+        notice_sha256: state.settings.consent_notice_sha256(),
+    }
+}
+
+/// Record biometric consent: the student (unless `ROLLCALL_STUDENT_SELF_CONSENT` is off: 403),
+/// or staff recording a signed form. Audited with the notice's SHA-256; consent already
+/// recorded stays as it was.
 #[utoipa::path(post, path = "/{id}/consent", tag = "students", params(("id" = Id, Path)),
     responses((status = 200, body = StudentResponse), (status = 400, body = Detail), (status = 403, body = Detail),
               (status = 404, body = Detail)),
@@ -383,7 +419,13 @@ async fn give_consent(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<StudentResponse>> {
-    let s = students::give_consent(&state.db, &user, parse_id("id", &id)?).await?;
+    let (s, _) = students::give_consent(
+        &state.db,
+        Recorder::User(&user),
+        parse_id("id", &id)?,
+        &consent_rules(&state),
+    )
+    .await?;
     Ok(Json(s.into()))
 }
 
@@ -398,7 +440,9 @@ async fn withdraw_consent(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Withdrawn>> {
     let dir = state.settings.faces_dir();
-    let n = students::withdraw_consent(&state.db, &dir, &user, parse_id("id", &id)?).await?;
+    let (_, n) =
+        students::withdraw_consent(&state.db, &dir, Recorder::User(&user), parse_id("id", &id)?)
+            .await?;
     Ok(Json(Withdrawn {
         message: "Consent withdrawn; face data deleted".into(),
         deleted_samples: n,
@@ -456,6 +500,11 @@ async fn enrol(
         &dir,
         faces::UploadPolicy {
             require_consent: state.settings.require_consent,
+            self_consent: state.settings.student_self_consent,
+            app_url: format!(
+                "{}/app/",
+                state.settings.public_base_url().unwrap_or_default()
+            ),
             review_self_uploads: state.settings.review_self_uploads,
         },
         user,
@@ -515,26 +564,82 @@ async fn list_faces(
     Ok(Json(list.into_iter().map(FaceSample::from).collect()))
 }
 
-/// The photo of a face sample (the student, their teachers, administrators).
+/// A signed face-photo link's query (`image_url` / `avatar` in the seed's shapes): what an
+/// `<img>` on another origin, which cannot send a bearer token, presents instead.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImageLinkQuery {
+    /// The account the link was signed for (its access is what is checked and audited).
+    pub by: Option<String>,
+    /// Expiry, Unix seconds.
+    pub exp: Option<i64>,
+    /// HMAC-SHA256 of the path, `by` and `exp`.
+    pub sig: Option<String>,
+}
+
+/// Links to face photos that an `<img>` of the seed frontend (another origin, no bearer
+/// token) can load: absolute when `BACKEND_BASE_URL` is set (else a path), signed for the
+/// viewing account and valid `ROLLCALL_IMAGE_URL_TTL_MINUTES`.
+pub struct ImageLinks<'a> {
+    state: &'a AppState,
+    base: String,
+    viewer: Id,
+}
+
+impl<'a> ImageLinks<'a> {
+    #[must_use]
+    pub fn new(state: &'a AppState, viewer: &AuthUser) -> Self {
+        Self {
+            state,
+            base: state.settings.public_base_url().unwrap_or_default(),
+            viewer: viewer.id.clone(),
+        }
+    }
+
+    #[must_use]
+    pub fn url(&self, student: &Id, sample: &Id) -> String {
+        let path = image_path(student.as_str(), sample.as_str());
+        let (exp, sig) = self.state.auth.sign_image_link(&path, &self.viewer);
+        format!(
+            "{}{path}?by={}&exp={exp}&sig={sig}",
+            self.base,
+            self.viewer.as_str()
+        )
+    }
+}
+
+/// The photo of a face sample (the student, their teachers, administrators), with the bearer
+/// token or through a signed link (`by`, `exp`, `sig`; 403 when it does not sign this photo,
+/// 401 once expired). Every view is audited as the viewing account's.
 #[utoipa::path(get, path = "/{id}/faces/{sample_id}/image", tag = "students",
-    params(("id" = Id, Path), ("sample_id" = Id, Path)),
+    params(("id" = Id, Path), ("sample_id" = Id, Path), ImageLinkQuery),
     responses((status = 200, description = "The photo as uploaded", content(("image/jpeg"), ("image/png"), ("image/webp"))), (status = 400, body = Detail),
-              (status = 403, body = Detail), (status = 404, body = Detail)),
-    security(("bearer" = [])))]
+              (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 422, body = Detail)),
+    security(("bearer" = []), ()))]
 async fn face_image(
     State(state): State<AppState>,
-    user: AuthUser,
+    user: Result<AuthUser, super::error::ApiError>,
     Path((id, sample_id)): Path<(String, String)>,
+    ApiQuery(link): ApiQuery<ImageLinkQuery>,
 ) -> ApiResult<Response> {
     let dir = state.settings.faces_dir();
-    let (bytes, content_type) = faces::image(
-        &state.db,
-        &dir,
-        &user,
-        parse_id("id", &id)?,
-        parse_id("sample_id", &sample_id)?,
-    )
-    .await?;
+    let (student, sample) = (parse_id("id", &id)?, parse_id("sample_id", &sample_id)?);
+    let user = match (user, link) {
+        (Ok(user), _) => user,
+        (
+            Err(_),
+            ImageLinkQuery {
+                by: Some(by),
+                exp: Some(exp),
+                sig: Some(sig),
+            },
+        ) => {
+            let path = image_path(student.as_str(), sample.as_str());
+            state.auth.image_link_viewer(&path, &by, exp, &sig).await?
+        }
+        (Err(e), _) => return Err(e),
+    };
+    let (bytes, content_type) = faces::image(&state.db, &dir, &user, student, sample).await?;
     Ok((
         [
             (header::CONTENT_TYPE, content_type),
@@ -737,10 +842,8 @@ async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResu
         figures,
         recent,
     } = attendance::profile(&state.db, user, id, 5).await?;
-    let image_url = s
-        .latest_sample
-        .as_ref()
-        .map(|x| image_path(s.id.as_str(), x.as_str()));
+    let links = ImageLinks::new(state, user);
+    let image_url = s.latest_sample.as_ref().map(|x| links.url(&s.id, x));
     let mut all = Counts::default();
     for f in &figures {
         all.present += f.counts.present;
@@ -786,7 +889,10 @@ async fn seed_face_image(
 ) -> ApiResult<Json<UploadResponse>> {
     let (bytes, _) = read_upload(multipart).await?;
     let id = user.id.clone();
-    Ok(Json(enrol(&state, &user, id, bytes).await?))
+    let mut done = enrol(&state, &user, id.clone(), bytes).await?;
+    let sample = parse_id("sample_id", &done.sample_id)?;
+    done.image_url = ImageLinks::new(&state, &user).url(&id, &sample);
+    Ok(Json(done))
 }
 
 #[utoipa::path(get, path = "/students/me/subjects", tag = "seed", operation_id = "seed_student_subjects",

@@ -502,13 +502,19 @@ async fn seed_roster(
     let list = subjects::roster(&state.db, &user, id)
         .await
         .map_err(seed_access)?;
+    let links = super::students::ImageLinks::new(&state, &user);
     Ok(Json(Value::Array(
         list.into_iter()
             .map(|e| {
+                // A link an `<img>` of the seed frontend can load (signed, expiring).
+                let avatar = e
+                    .latest_sample
+                    .as_ref()
+                    .map(|x| links.url(&e.student_id, x));
                 let r = RosterStudent::from(e);
                 json!({
                     "student_id": r.student_id, "name": r.name, "roll": r.roll, "year": r.year,
-                    "branch": r.branch, "avatar": r.avatar, "verified": r.verified,
+                    "branch": r.branch, "avatar": avatar, "verified": r.verified,
                     "attendance": {"present": 0, "absent": 0, "total": 0, "percentage": 0},
                 })
             })

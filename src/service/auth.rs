@@ -513,6 +513,49 @@ impl Auth {
         })
     }
 
+    /// Sign a link to the face photo at `path` for `viewer`, valid for
+    /// `ROLLCALL_IMAGE_URL_TTL_MINUTES`: (expiry in Unix seconds, signature).
+    #[must_use]
+    pub fn sign_image_link(&self, path: &str, viewer: &Id) -> (i64, String) {
+        let ttl = i64::try_from(self.settings.image_url_ttl_minutes.saturating_mul(60))
+            .unwrap_or(i64::MAX / 4);
+        let expires = self.clock.now().saturating_add(ttl);
+        (expires, self.keys.sign_link(path, viewer.as_str(), expires))
+    }
+
+    /// The account a face-photo link was signed for: 403 unless `sig` signs exactly this path,
+    /// account and expiry; 401 once it has expired or the account is gone. Whether the account
+    /// may still see the photo is the photo's own check.
+    pub async fn image_link_viewer(
+        &self,
+        path: &str,
+        viewer: &str,
+        expires: i64,
+        sig: &str,
+    ) -> Result<AuthUser> {
+        if !self.keys.link_signed(path, viewer, expires, sig) {
+            return Err(Error::Forbidden("Invalid image link".into()));
+        }
+        if expires <= self.clock.now() {
+            return Err(Error::Unauthorized(
+                "This image link has expired; reload the page for a new one".into(),
+            ));
+        }
+        let id = Id::parse(viewer).map_err(|_| Error::Forbidden("Invalid image link".into()))?;
+        let user = self
+            .db
+            .call(move |c| users::by_id(c, &id))
+            .await?
+            .ok_or_else(|| Error::Unauthorized("Invalid image link".into()))?;
+        Ok(AuthUser {
+            id: user.id,
+            role: user.role,
+            email: user.email,
+            name: user.name,
+            session_id: String::new(),
+        })
+    }
+
     pub async fn me(&self, caller: &AuthUser) -> Result<User> {
         let id = caller.id.clone();
         self.db

@@ -225,12 +225,14 @@ pub async fn assign(
                     s.as_str()
                 )));
             }
-            if enrol && consent && crate::storage::students::get(&tx, s)?
+            if enrol
+                && consent
+                && crate::storage::students::get(&tx, s)?
                     .and_then(|r| r.consent_at)
-                    .is_none() {
-                return Err(Error::Forbidden(
-                    "Biometric consent is required before a face can be enrolled: record it with POST /api/students/{id}/consent".into(),
-                ));
+                    .is_none()
+            {
+                // Only staff assign faces in drafts.
+                return Err(super::students::consent_missing(u.role, s, false, "/app/"));
             }
         }
         let row = drafts::faces(&tx, &id)?

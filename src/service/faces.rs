@@ -824,10 +824,15 @@ pub(crate) fn unlink_unreferenced(
 }
 
 /// The server's rules for enrolment photos.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct UploadPolicy {
     /// Refuse students whose biometric consent is not recorded.
     pub require_consent: bool,
+    /// `ROLLCALL_STUDENT_SELF_CONSENT`: a refused student is sent to the consent page, or
+    /// only to the school office.
+    pub self_consent: bool,
+    /// rollcall's page (`<BACKEND_BASE_URL>/app/`, or `/app/`), named in the refusal.
+    pub app_url: String,
     /// A photo a student uploads of themselves is matched only once staff approved it.
     pub review_self_uploads: bool,
 }
@@ -852,8 +857,11 @@ pub async fn upload(
     let s = student.clone();
     let record_of = run(db, move |conn| visible(conn, &u, &s)).await?;
     if require_consent && record_of.consent_at.is_none() {
-        return Err(Error::Forbidden(
-            "Biometric consent is required before a face can be enrolled: record it with POST /api/students/{id}/consent".into(),
+        return Err(super::students::consent_missing(
+            user.role,
+            &student,
+            policy.self_consent,
+            &policy.app_url,
         ));
     }
     // Cheap checks first, so a PDF never waits for the models to load.

@@ -231,49 +231,144 @@ pub async fn delete(db: &Db, faces_dir: &Path, user: &AuthUser, id: Id) -> Resul
     faces::remove_unreferenced(db, faces_dir, shas).await
 }
 
-/// Record biometric consent: the student themselves, or staff recording a signed paper form.
-pub async fn give_consent(db: &Db, user: &AuthUser, id: Id) -> Result<StudentRecord> {
-    let user = user.clone();
+/// Who records or withdraws a consent: a signed-in account, or the operator at the command line
+/// (`rollcall consent`, audited with no actor and `via cli`).
+#[derive(Debug, Clone, Copy)]
+pub enum Recorder<'a> {
+    User(&'a AuthUser),
+    Operator,
+}
+
+impl Recorder<'_> {
+    fn actor(&self) -> Option<Id> {
+        match self {
+            Self::User(u) => Some(u.id.clone()),
+            Self::Operator => None,
+        }
+    }
+
+    fn via(&self) -> &'static str {
+        match self {
+            Self::User(_) => "",
+            Self::Operator => "; via cli",
+        }
+    }
+}
+
+/// The school's consent rules.
+#[derive(Debug, Clone)]
+pub struct ConsentRules {
+    /// `ROLLCALL_STUDENT_SELF_CONSENT`: whether a student may record their own consent.
+    pub self_consent: bool,
+    /// SHA-256 of `ROLLCALL_CONSENT_NOTICE`, written into the audit entry.
+    pub notice_sha256: String,
+}
+
+/// What a student is told when they may not record consent themselves.
+pub const OFFICE_RECORDS_CONSENT: &str = "Your school records biometric consent itself: the school office records your parent's or guardian's signed consent form. Ask the school office to record it";
+
+/// The 403 of a face upload refused for want of consent, saying exactly what to do. A student
+/// is sent to rollcall's consent page (`app_url`: `<BACKEND_BASE_URL>/app/`, or `/app/` when no
+/// public address is configured), or only to the school office when `self_consent` is off;
+/// staff to the student's page or the API.
+#[must_use]
+pub fn consent_missing(caller: Role, student: &Id, self_consent: bool, app_url: &str) -> Error {
+    let lead = "Biometric consent is required before a face can be enrolled";
+    Error::Forbidden(match caller {
+        Role::Student if self_consent => format!(
+            "{lead}: open {app_url}#consent, sign in and record your consent (or ask your school office to record your signed form)"
+        ),
+        Role::Student => format!("{lead}. {OFFICE_RECORDS_CONSENT}."),
+        _ => format!(
+            "{lead}: record it on the student's page in {app_url} or with POST /api/students/{}/consent",
+            student.as_str()
+        ),
+    })
+}
+
+/// Record biometric consent: the student themselves (unless `rules.self_consent` is off), staff
+/// recording a signed paper form, or the operator from a list of signed forms. The audit entry
+/// names the notice's SHA-256. Consent already recorded is left as it was (no new entry).
+/// Returns the student and whether consent was recorded now.
+pub async fn give_consent(
+    db: &Db,
+    by: Recorder<'_>,
+    id: Id,
+    rules: &ConsentRules,
+) -> Result<(StudentRecord, bool)> {
+    if let Recorder::User(u) = by
+        && u.role == Role::Student
+        && !rules.self_consent
+    {
+        return Err(Error::Forbidden(format!("{OFFICE_RECORDS_CONSENT}.")));
+    }
+    let user = match by {
+        Recorder::User(u) => Some(u.clone()),
+        Recorder::Operator => None,
+    };
+    let (actor, via) = (by.actor(), by.via());
+    let detail = format!("given; notice sha256={}{via}", rules.notice_sha256);
     run(db, move |conn| {
-        visible(conn, &user, &id)?;
+        let record = match &user {
+            Some(u) => visible(conn, u, &id)?,
+            None => students::get(conn, &id)?
+                .ok_or_else(|| Error::NotFound("Student not found".into()))?,
+        };
+        if record.consent_at.is_some() {
+            return Ok((record, false));
+        }
         let tx = conn.transaction().map_err(StorageError::from)?;
-        students::set_consent(&tx, &id, Some(&user.id))?;
+        students::set_consent(&tx, &id, actor.as_ref())?;
         audit::record(
             &tx,
-            Some(&user.id),
+            actor.as_ref(),
             "student.consent",
             Some(id.as_str()),
-            "given",
+            &detail,
         )?;
         let out =
             students::get(&tx, &id)?.ok_or_else(|| Error::NotFound("Student not found".into()))?;
         tx.commit().map_err(StorageError::from)?;
-        Ok(out)
+        Ok((out, true))
     })
     .await
 }
 
-/// Withdraw consent: the student's face samples go, and their images unless shared.
-/// Returns how many samples were deleted.
-pub async fn withdraw_consent(db: &Db, faces_dir: &Path, user: &AuthUser, id: Id) -> Result<usize> {
-    let user = user.clone();
-    let shas = run(db, move |conn| {
-        visible(conn, &user, &id)?;
+/// Withdraw consent (always open to the student, whatever `ROLLCALL_STUDENT_SELF_CONSENT`
+/// says): the student's face samples go, and their images unless shared. Returns whether
+/// consent had been recorded and how many samples were deleted.
+pub async fn withdraw_consent(
+    db: &Db,
+    faces_dir: &Path,
+    by: Recorder<'_>,
+    id: Id,
+) -> Result<(bool, usize)> {
+    let user = match by {
+        Recorder::User(u) => Some(u.clone()),
+        Recorder::Operator => None,
+    };
+    let (actor, via) = (by.actor(), by.via());
+    let (had, shas) = run(db, move |conn| {
+        let record = match &user {
+            Some(u) => visible(conn, u, &id)?,
+            None => students::get(conn, &id)?
+                .ok_or_else(|| Error::NotFound("Student not found".into()))?,
+        };
         let tx = conn.transaction().map_err(StorageError::from)?;
         students::clear_consent(&tx, &id)?;
         let shas = crate::storage::faces::delete_all(&tx, &id)?;
         audit::record(
             &tx,
-            Some(&user.id),
+            actor.as_ref(),
             "student.consent",
             Some(id.as_str()),
-            &format!("withdrawn, {} face samples deleted", shas.len()),
+            &format!("withdrawn, {} face samples deleted{via}", shas.len()),
         )?;
         tx.commit().map_err(StorageError::from)?;
-        Ok(shas)
+        Ok((record.consent_at.is_some(), shas))
     })
     .await?;
     let n = shas.len();
     faces::remove_unreferenced(db, faces_dir, shas).await?;
-    Ok(n)
+    Ok((had, n))
 }

@@ -87,6 +87,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/students/{id}", "admin,owner,self"),
     ("PUT", "/api/students/{id}", "admin,owner,self"),
     ("DELETE", "/api/students/{id}", "admin"),
+    ("GET", "/api/students/consent-notice", "any"),
     ("POST", "/api/students/{id}/consent", "admin,owner,self"),
     ("DELETE", "/api/students/{id}/consent", "admin,owner,self"),
     ("GET", "/api/students/{id}/faces", "admin,owner,self"),

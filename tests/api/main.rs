@@ -24,6 +24,7 @@ mod ops;
 mod privacy;
 mod recovery;
 mod secrets;
+mod seed_access;
 mod settings;
 mod students;
 mod subjects;
