@@ -204,12 +204,23 @@ try {
   await noSideways('review of a student\'s own photo');
   await shot('07c-approved');
 
-  step = "the student's own view";
+  step = "the student's consent page, through the link a refused face upload gives";
   await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await page.goto(`${base}/app/#consent`);
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
   await page.getByLabel('E-mail').fill(env('STUDENT_EMAIL'));
   await page.getByLabel('Password').fill(env('STUDENT_PASSWORD'));
   await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Biometric consent' }).waitFor();
+  check(/face/.test(await page.locator('#notice-text').textContent()), 'the school\'s notice is shown');
+  check(await page.locator('.badge.good', { hasText: 'consent recorded' }).count() === 1, 'with the consent already recorded');
+  check(await page.getByRole('button', { name: 'Withdraw my consent' }).count() === 1, 'which the student may withdraw');
+  await noSideways('consent page');
+  await shot('08a-consent');
+
+  step = "the student's own view";
+  await page.getByRole('link', { name: 'Back to my attendance' }).click();
   await page.getByRole('heading', { name: 'My attendance' }).waitFor();
   check(/0\.0%/.test(await page.locator('p.big').textContent()), 'the absent student sees 0%');
   check(await page.getByText('below threshold').count() === 1, 'and that they are below the threshold');
