@@ -67,9 +67,12 @@ pub enum Command {
         /// Data directory of the server (safe while it runs).
         #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
         data_dir: std::path::PathBuf,
-        /// Record biometric consent for these students (the school holds their signed forms).
+        /// Record biometric consent for these students (the school holds their signed forms),
+        /// as `rollcall consent --record` does (audited, with the notice's SHA-256).
         #[arg(long)]
         record_consent: bool,
+        #[command(flatten)]
+        notice: NoticeArg,
         /// Refuse students whose consent is not recorded (as the server does).
         #[arg(long, env = "ROLLCALL_REQUIRE_CONSENT", default_value_t = true, action = clap::ArgAction::Set)]
         require_consent: bool,
@@ -106,9 +109,11 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         faces: Option<std::path::PathBuf>,
         /// With `--faces`: record biometric consent for those students (the school holds their
-        /// signed forms).
+        /// signed forms), as `rollcall consent --record` does.
         #[arg(long)]
         record_consent: bool,
+        #[command(flatten)]
+        notice: NoticeArg,
         /// Check the export and report what would be imported, without writing anything.
         #[arg(long, conflicts_with = "faces")]
         dry_run: bool,
@@ -134,10 +139,8 @@ pub enum Command {
         /// Data directory of the server.
         #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
         data_dir: std::path::PathBuf,
-        /// The notice the forms agreed to (its SHA-256 goes into the audit entry), as the server
-        /// is configured.
-        #[arg(long, env = "ROLLCALL_CONSENT_NOTICE", default_value = crate::config::DEFAULT_CONSENT_NOTICE)]
-        consent_notice: String,
+        #[command(flatten)]
+        notice: NoticeArg,
     },
     /// Write a backup folder: a consistent copy of the database (`VACUUM INTO`, safe while the
     /// server runs), then the face images and avatars it refers to, and the signing secret.
@@ -339,6 +342,7 @@ pub fn run() -> anyhow::Result<()> {
             folder,
             data_dir,
             record_consent,
+            notice,
             require_consent,
             subject,
             create_missing,
@@ -348,7 +352,7 @@ pub fn run() -> anyhow::Result<()> {
         } => enroll(&EnrollOptions {
             folder,
             data_dir,
-            record_consent,
+            record_consent: record_consent.then_some(notice.consent_notice),
             require_consent,
             subject,
             create_missing,
@@ -362,6 +366,7 @@ pub fn run() -> anyhow::Result<()> {
             data_dir,
             faces,
             record_consent,
+            notice,
             dry_run,
             vision,
             cache,
@@ -371,7 +376,7 @@ pub fn run() -> anyhow::Result<()> {
                 Some(folder) if !dry_run => enroll(&EnrollOptions {
                     folder,
                     data_dir,
-                    record_consent,
+                    record_consent: record_consent.then_some(notice.consent_notice),
                     require_consent: true,
                     subject: None,
                     create_missing: false,
@@ -386,9 +391,9 @@ pub fn run() -> anyhow::Result<()> {
             record,
             withdraw,
             data_dir,
-            consent_notice,
+            notice,
         } => match (record, withdraw) {
-            (Some(list), _) => consent(&list, &data_dir, Some(&consent_notice)),
+            (Some(list), _) => consent(&list, &data_dir, Some(&notice.consent_notice)),
             (None, Some(list)) => consent(&list, &data_dir, None),
             (None, None) => anyhow::bail!("give --record FILE or --withdraw FILE"),
         },
@@ -1236,10 +1241,44 @@ fn enrolment_photos(folder: &std::path::Path) -> anyhow::Result<Vec<(String, std
     Ok(out)
 }
 
+/// The consent notice the school's forms agree to, as the server is configured.
+#[derive(clap::Args, Debug)]
+pub struct NoticeArg {
+    /// The notice the forms agreed to (its SHA-256 goes into the audit entry).
+    #[arg(long, env = "ROLLCALL_CONSENT_NOTICE", default_value = crate::config::DEFAULT_CONSENT_NOTICE)]
+    consent_notice: String,
+}
+
+/// Record a student's consent from a signed form held by the school, through the service the API
+/// uses (same audit entry, actor: the operator).
+fn record_consent(
+    db: &crate::storage::Db,
+    student: &crate::domain::Id,
+    notice: &str,
+) -> anyhow::Result<()> {
+    use crate::service::students::{self, ConsentRules, Recorder};
+    let rules = ConsentRules {
+        self_consent: false,
+        notice_sha256: crate::service::tokens::sha256_hex(notice),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(students::give_consent(
+        db,
+        Recorder::Operator,
+        student.clone(),
+        &rules,
+    ))?;
+    Ok(())
+}
+
 struct EnrollOptions {
     folder: std::path::PathBuf,
     data_dir: std::path::PathBuf,
-    record_consent: bool,
+    /// The notice the signed forms agreed to, when the command records consent.
+    record_consent: Option<String>,
     require_consent: bool,
     subject: Option<String>,
     create_missing: bool,
@@ -1379,8 +1418,8 @@ fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
             if let Some(subject) = &subject {
                 db.call_blocking(|c| subjects::enrol(c, &subject.id, &student, true))?;
             }
-            if o.record_consent {
-                db.call_blocking(|c| students::set_consent(c, &student, None))?;
+            if let Some(notice) = &o.record_consent {
+                record_consent(&db, &student, notice)?;
             } else if o.require_consent {
                 let consent = db
                     .call_blocking(|c| students::get(c, &student))?

@@ -787,6 +787,19 @@ async fn enroll_command_takes_a_folder_of_photos() {
         &ids[0],
     );
     assert_eq!(consent, 1);
+    // Recorded as `rollcall consent` records it: audited, operator as actor, the notice named.
+    let detail: String = app
+        .db()
+        .query_row(
+            "SELECT detail FROM audit_log WHERE action = 'student.consent' AND target = ?1 AND actor_id IS NULL",
+            [&ids[0]],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("no consent audit entry: {e}"));
+    assert!(
+        detail.starts_with("given; notice sha256=") && detail.ends_with("via cli"),
+        "{detail}"
+    );
     assert_eq!(files_in(&app.data_dir.path().join("faces")), 2);
 }
 
