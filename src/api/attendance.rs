@@ -462,8 +462,10 @@ pub struct ConfirmResponse {
     pub ok: bool,
     pub present_updated: i64,
     pub absent_updated: i64,
-    #[schema(value_type = Id)]
-    pub session_id: String,
+    /// Null when nothing was recorded: a confirmation with empty lists (the seed frontend's for
+    /// a class without students) answers the seed's zero summary and records nothing.
+    #[schema(value_type = Option<Id>)]
+    pub session_id: Option<String>,
     pub date: String,
     pub slot: i64,
     pub summary: Summary,
@@ -527,7 +529,7 @@ async fn confirm(
         ok: true,
         present_updated: done.counts.present + done.counts.late,
         absent_updated: done.counts.absent,
-        session_id: done.session_id.to_string(),
+        session_id: done.session_id.map(|id| id.to_string()),
         date: done.date,
         slot: done.slot,
         summary: Summary::from(&done.counts),
@@ -667,7 +669,7 @@ async fn correct(
         ok: true,
         present_updated: done.counts.present + done.counts.late,
         absent_updated: done.counts.absent,
-        session_id: done.session_id.to_string(),
+        session_id: done.session_id.map(|id| id.to_string()),
         date: done.date,
         slot: done.slot,
         summary: Summary::from(&done.counts),

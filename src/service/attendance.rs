@@ -524,7 +524,8 @@ impl DecisionInput {
 
 #[derive(Debug, Clone)]
 pub struct Confirmed {
-    pub session_id: Id,
+    /// None when nothing was recorded (a confirmation without any decision).
+    pub session_id: Option<Id>,
     pub date: String,
     pub slot: i64,
     pub counts: Counts,
@@ -619,15 +620,11 @@ pub async fn confirm(
     input: ConfirmInput,
 ) -> Result<Confirmed> {
     let explicit = parse_decisions(&input.decisions)?;
-    if input.draft.is_none() && explicit.is_empty() {
-        // An empty confirmation would wipe a session's records: refused (corrections go
-        // through `correct`).
-        return Err(Error::Invalid(
-            "No decisions: send present_students / absent_students or decisions".into(),
-        ));
-    }
     if input.draft.is_none() && input.subject_id.is_none() {
         return Err(Error::BadRequest("subject_id required".into()));
+    }
+    if input.draft.is_none() && explicit.is_empty() {
+        return confirm_nothing(db, user, input).await;
     }
     let thresholds = config.thresholds()?;
     let consent = config.require_consent;
@@ -789,7 +786,7 @@ pub async fn confirm(
         tx.commit().map_err(StorageError::from)?;
         Ok((
             Confirmed {
-                session_id: session,
+                session_id: Some(session.clone()),
                 date,
                 slot,
                 counts,
@@ -798,11 +795,11 @@ pub async fn confirm(
                 learned: 0,
             },
             photos,
-            (subject, candidates),
+            (subject, session, candidates),
         ))
     })
     .await?;
-    let (subject, candidates) = lesson;
+    let (subject, session, candidates) = lesson;
     let mut confirmed = confirmed;
     confirmed.learned = super::learn::learn(
         db,
@@ -811,7 +808,7 @@ pub async fn confirm(
         &super::learn::Lesson {
             teacher: &teacher,
             subject: &subject,
-            session: &confirmed.session_id,
+            session: &session,
             require_consent: consent,
         },
         candidates,
@@ -819,6 +816,31 @@ pub async fn confirm(
     .await;
     super::faces::remove_unreferenced(db, faces_dir, photos).await?;
     Ok(confirmed)
+}
+
+/// A confirmation without any decision (the seed frontend's for a class without students):
+/// the subject is checked as for any confirmation (404, 403, a day off 422) and nothing is
+/// recorded: no session, no absence notice. Recording it would replace an existing session's
+/// records with none (corrections go through [`correct`]).
+async fn confirm_nothing(db: &Db, user: &AuthUser, input: ConfirmInput) -> Result<Confirmed> {
+    let subject = input
+        .subject_id
+        .ok_or_else(|| Error::BadRequest("subject_id required".into()))?;
+    let user = user.clone();
+    run(db, move |conn| {
+        managed(conn, &user, &subject)?;
+        let (date, slot) = session_of(conn, &subject, input.date.as_deref(), input.slot)?;
+        Ok(Confirmed {
+            session_id: None,
+            date,
+            slot,
+            counts: Counts::default(),
+            replaced: 0,
+            notices: 0,
+            learned: 0,
+        })
+    })
+    .await
 }
 
 /// Change one student's status in a confirmed session (teachers of the subject, administrators):
@@ -877,7 +899,7 @@ pub async fn correct(
         )?);
         tx.commit().map_err(StorageError::from)?;
         Ok(Confirmed {
-            session_id: s.id,
+            session_id: Some(s.id),
             date: s.date,
             slot: s.slot,
             counts,

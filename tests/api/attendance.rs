@@ -307,18 +307,32 @@ async fn mark_confirm_figures_and_csv() {
         assert_eq!((source.as_str(), *distance), want, "{sources:?}");
     }
     assert_eq!(sources.len(), 5, "{sources:?}");
-    // Refusals.
-    let d = expect_detail(
-        app.post(
+    // Empty lists over a confirmed session: the seed's zero summary, and the session keeps its
+    // records (nothing is recorded).
+    let v = ok(app
+        .post(
             "/api/attendance/confirm",
             &json!({"subject_id": sid, "date": "2026-01-05", "present_students": [], "absent_students": []}),
             Some(&t1),
         )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
+        .await)
     .await;
-    assert!(d.contains("No decisions"), "{d}");
+    assert_eq!(
+        (
+            &v["ok"],
+            &v["present_updated"],
+            &v["absent_updated"],
+            &v["session_id"]
+        ),
+        (&json!(true), &json!(0), &json!(0), &Value::Null),
+        "{v}"
+    );
+    let kept = ok(app
+        .get(&format!("/api/attendance/sessions/{session}"), Some(&t1))
+        .await)
+    .await;
+    assert_eq!(kept["summary"]["total"], 3, "{kept}");
+    // Refusals.
     let d = expect_detail(
         app.post(
             "/api/attendance/confirm",
@@ -945,4 +959,72 @@ async fn csv_exports_neutralise_cells_a_spreadsheet_would_run() {
             assert!(!first.starts_with(['=', '+', '-', '@', '|']), "{line}");
         }
     }
+}
+
+/// The seed frontend confirms a class without students with two empty lists: 200 and the
+/// seed's zero summary, with nothing recorded (no session, no absence mail). Only a teacher of
+/// the subject may, as for any confirmation.
+#[tokio::test]
+async fn confirming_an_empty_class_records_nothing() {
+    let app = spawn_app().await;
+    let (t1, _) = teacher(&app, "t1@school.test").await;
+    let (t2, _) = teacher(&app, "t2@school.test").await;
+    let (s1, _) = student(&app, "s1@school.test").await;
+    let sid = subject(&app, &t1, "EMPTY1", &[]).await;
+    let empty = json!({"subject_id": sid, "present_students": [], "absent_students": []});
+    let v = ok(app.post("/api/attendance/confirm", &empty, Some(&t1)).await).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["present_updated"], 0, "{v}");
+    assert_eq!(v["absent_updated"], 0, "{v}");
+    assert_eq!(v["session_id"], Value::Null, "{v}");
+    assert_eq!(
+        v["summary"],
+        json!({"present": 0, "absent": 0, "late": 0, "excused": 0, "total": 0, "percentage": 0.0})
+    );
+    // The seed's body without the lists (both default to empty) answers the same.
+    let v = ok(app
+        .post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(v["session_id"], Value::Null, "{v}");
+    let sessions = ok(app
+        .get(
+            &format!("/api/attendance/subjects/{sid}/sessions"),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(sessions, json!([]));
+    let count = |sql: &str| -> i64 {
+        app.db()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM attendance_sessions"), 0);
+    assert_eq!(count("SELECT COUNT(*) FROM outbox"), 0);
+    // Another teacher, a student, nobody, a subject that does not exist: as for any confirm.
+    let other = app.post("/api/attendance/confirm", &empty, Some(&t2)).await;
+    assert_eq!(other.status(), StatusCode::FORBIDDEN);
+    let pupil = app.post("/api/attendance/confirm", &empty, Some(&s1)).await;
+    assert_eq!(pupil.status(), StatusCode::FORBIDDEN);
+    let anon = app.post("/api/attendance/confirm", &empty, None).await;
+    assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
+    let gone = json!({"subject_id": "65c0000000000000000000ff", "present_students": []});
+    let missing = app.post("/api/attendance/confirm", &gone, Some(&t1)).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let d = expect_detail(
+        app.post(
+            "/api/attendance/confirm",
+            &json!({"present_students": []}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(d, "subject_id required");
 }
