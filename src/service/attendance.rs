@@ -100,6 +100,19 @@ pub struct SaveTo {
     pub slot: Option<i64>,
 }
 
+/// The largest frame taken for a webcam's, landscape: what the seed frontend's live mode
+/// sends (react-webcam's default capture is 640x480; HD webcams 1280x720).
+pub const WEBCAM_MAX: (u32, u32) = (1280, 720);
+
+/// Whether a photo is shaped like a webcam frame, read from its header alone: landscape (or
+/// square) and at most [`WEBCAM_MAX`]. A portrait photo of any size is not (a phone photo of a
+/// class may well be small: it keeps the class profile).
+#[must_use]
+pub fn is_webcam_frame(bytes: &[u8]) -> bool {
+    crate::vision::decode::dimensions(bytes)
+        .is_some_and(|(w, h)| w > 0 && h > 0 && h <= w && w <= WEBCAM_MAX.0 && h <= WEBCAM_MAX.1)
+}
+
 /// Where a mark request's rules come from.
 pub struct MarkConfig {
     pub require_consent: bool,
@@ -1302,6 +1315,32 @@ fn sanitize(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::new(w, h);
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png)
+            .unwrap_or_else(|e| panic!("{e}"));
+        out.into_inner()
+    }
+
+    #[test]
+    fn webcam_frames_are_landscape_and_at_most_1280x720() {
+        for (w, h) in [(640, 480), (1280, 720), (320, 240), (480, 480)] {
+            assert!(is_webcam_frame(&png(w, h)), "{w}x{h}");
+        }
+        for (w, h) in [
+            (480, 640),
+            (1281, 720),
+            (1280, 721),
+            (1920, 1080),
+            (501, 700),
+        ] {
+            assert!(!is_webcam_frame(&png(w, h)), "{w}x{h}");
+        }
+        assert!(!is_webcam_frame(b"not an image"));
+        assert!(!is_webcam_frame(&png(640, 480)[..20]));
+    }
 
     #[test]
     fn base64_data_urls_and_errors() {

@@ -620,14 +620,18 @@ fn webcam_frame(photo: &[u8]) -> Vec<u8> {
     png(&frame)
 }
 
-/// The seed frontend's live mode: a webcam frame with `live` (JSON key or query parameter) is
-/// analysed with the portrait profile and still recognises the student.
+/// The seed frontend's live mode: a webcam frame is analysed with the portrait (live) profile
+/// when it says `live` (JSON key or query parameter) and, without the flag, when it comes in the
+/// seed's shape (a JSON data URL) at a webcam's size, and it still recognises the student. The
+/// profile is in the answer and shows in what is found: a face too small for a live frame.
+/// Then the seed's confirmation of that frame's match shows in the seed roster's counters.
 #[tokio::test]
 async fn live_frames_take_the_portrait_profile() {
     let app = spawn_app().await;
     let (t1, _) = teacher(&app, "t1@school.test").await;
     let (_, obama_id) = student(&app, "obama@school.test").await;
-    let sid = subject(&app, &t1, "LIVE1", &[&obama_id]).await;
+    let (_, zoe_id) = student(&app, "zoe@school.test").await;
+    let sid = subject(&app, &t1, "LIVE1", &[&obama_id, &zoe_id]).await;
     assert_eq!(
         enrol_faces(
             &app,
@@ -639,24 +643,28 @@ async fn live_frames_take_the_portrait_profile() {
         2
     );
     let frame = webcam_frame(&photo("obama3.jpg"));
-    let v = ok(app
-        .post(
+    for (path, body) in [
+        (
             "/api/attendance/mark",
-            &json!({"image": data_url(&frame), "subject_id": sid, "live": true}),
-            Some(&t1),
-        )
-        .await)
-    .await;
-    assert_eq!(present(&v), vec![obama_id.clone()], "{v}");
-    let v = ok(app
-        .post(
+            json!({"image": data_url(&frame), "subject_id": sid, "live": true}),
+        ),
+        (
             "/api/attendance/mark?live=true",
-            &json!({"image": data_url(&frame), "subject_id": sid}),
-            Some(&t1),
-        )
-        .await)
-    .await;
-    assert_eq!(present(&v), vec![obama_id.clone()], "{v}");
+            json!({"image": data_url(&frame), "subject_id": sid}),
+        ),
+        // Exactly what the seed's MarkAttendance page posts every 3 s: no flag.
+        (
+            "/api/attendance/mark",
+            json!({"image": data_url(&frame), "subject_id": sid}),
+        ),
+    ] {
+        let v = ok(app.post(path, &body, Some(&t1)).await).await;
+        assert_eq!(v["profile"], "live", "{path}: {v}");
+        assert_eq!(present(&v), vec![obama_id.clone()], "{v}");
+    }
+    // A class photo in the same JSON shape stays a class photo.
+    let v = ok(mark_json(&app, &t1, &sid, &photo("obama3.jpg")).await).await;
+    assert_eq!(v["profile"], "class", "{v}");
     // A face too small for a live frame (under 80 px) is not looked for; a class photo finds it.
     let tiny = {
         // obama3's face is at (630, 315)-(908, 592): a 580 px square around it, shrunk to 90 px,
@@ -670,17 +678,88 @@ async fn live_frames_take_the_portrait_profile() {
             .unwrap_or_else(|e| panic!("paste: {e}"));
         png(&frame)
     };
-    let live = ok(app
+    let bare = base64::engine::general_purpose::STANDARD.encode(&tiny);
+    for (body, profile, count) in [
+        (
+            json!({"image": data_url(&tiny), "subject_id": sid}),
+            "live",
+            0,
+        ),
+        (
+            json!({"image": data_url(&tiny), "subject_id": sid, "live": false}),
+            "class",
+            1,
+        ),
+        // Plain base64 is not the seed's webcam shape.
+        (json!({"image": bare, "subject_id": sid}), "class", 1),
+    ] {
+        let v = ok(app.post("/api/attendance/mark", &body, Some(&t1)).await).await;
+        assert_eq!(
+            (&v["profile"], &v["count"]),
+            (&json!(profile), &json!(count)),
+            "{v}"
+        );
+    }
+    let v = ok(app
         .post(
-            "/api/attendance/mark?live=1",
+            "/api/attendance/mark?live=0",
             &json!({"image": data_url(&tiny), "subject_id": sid}),
             Some(&t1),
         )
         .await)
     .await;
-    assert_eq!(live["count"], 0, "{live}");
-    let class = ok(mark_json(&app, &t1, &sid, &tiny).await).await;
-    assert_eq!(class["count"], 1, "{class}");
+    assert_eq!(v["profile"], "class", "{v}");
+    // Multipart (rollcall's own page) without the flag: a class photo.
+    let v = ok(app
+        .post_multipart(
+            "/api/attendance/mark",
+            &[
+                ("file", Some("frame.png"), "image/png", &tiny),
+                ("subject_id", None, "text/plain", sid.as_bytes()),
+            ],
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(
+        (&v["profile"], &v["count"]),
+        (&json!("class"), &json!(1)),
+        "{v}"
+    );
+
+    // The seed confirms what live mode saw (obama present, the rest of the roster absent): the
+    // roster's counters show it.
+    let confirmed = ok(app
+        .post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid, "present_students": [obama_id], "absent_students": [zoe_id]}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(confirmed["ok"], true, "{confirmed}");
+    let roster = ok(app
+        .get(
+            &format!("/settings/teachers/subjects/{sid}/students"),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    let counters = |id: &str| {
+        roster
+            .as_array()
+            .and_then(|l| l.iter().find(|r| r["student_id"] == id))
+            .map(|r| r["attendance"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        counters(&obama_id),
+        json!({"present": 1, "absent": 0, "total": 1, "percentage": 100.0})
+    );
+    assert_eq!(
+        counters(&zoe_id),
+        json!({"present": 0, "absent": 1, "total": 1, "percentage": 0.0})
+    );
 }
 
 /// face_recognition's KNN example photos, when the shared data folder is present.
