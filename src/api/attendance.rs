@@ -391,10 +391,13 @@ async fn mark(
     let form = read_mark(&state, req).await?;
     let subject = parse_id("subject_id", form.subject.trim())?;
     // The seed frontend's live mode posts a webcam frame every 3 s without a `live` flag: a
-    // JSON data URL of webcam size is taken for one (an explicit `live` decides otherwise).
-    let live = form
-        .live
-        .unwrap_or_else(|| form.seed_frame && attendance::is_webcam_frame(&form.bytes));
+    // JSON data URL of webcam size is taken for one (an explicit `live` decides otherwise;
+    // `ROLLCALL_SEED_LIVE_FRAMES=false` turns this off).
+    let live = form.live.unwrap_or_else(|| {
+        state.settings.seed_live_frames
+            && form.seed_frame
+            && attendance::is_webcam_frame(&form.bytes)
+    });
     let config = mark_config(&state, live);
     let marked = attendance::mark(
         &state.db,

@@ -620,6 +620,49 @@ fn webcam_frame(photo: &[u8]) -> Vec<u8> {
     png(&frame)
 }
 
+/// A 640x480 frame holding one face of about 45 px (a detector box of about 60): too small for
+/// a live frame, found in a class photo.
+fn tiny_face_frame() -> Vec<u8> {
+    // obama3's face is at (630, 315)-(908, 592): a 580 px square around it, shrunk to 90 px.
+    let img = decode(&photo("obama3.jpg"));
+    let crop = image::imageops::crop_imm(&img, 480, 165, 580, 580).to_image();
+    let small = image::imageops::resize(&crop, 90, 90, image::imageops::FilterType::Triangle);
+    let mut frame = RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120]));
+    frame
+        .copy_from(&small, 257, 177)
+        .unwrap_or_else(|e| panic!("paste: {e}"));
+    png(&frame)
+}
+
+/// `ROLLCALL_SEED_LIVE_FRAMES=false`: the seed's webcam frame is a class photo (for a webcam
+/// that films the whole class), unless it says `live`.
+#[tokio::test]
+async fn seed_live_frames_can_be_switched_off() {
+    let app = crate::helpers::spawn_app_with(&["--seed-live-frames", "false"]).await;
+    let (t1, _) = teacher(&app, "t1@school.test").await;
+    let sid = subject(&app, &t1, "LIVE2", &[]).await;
+    let tiny = tiny_face_frame();
+    let v = ok(mark_json(&app, &t1, &sid, &tiny).await).await;
+    assert_eq!(
+        (&v["profile"], &v["count"]),
+        (&json!("class"), &json!(1)),
+        "{v}"
+    );
+    let v = ok(app
+        .post(
+            "/api/attendance/mark?live=1",
+            &json!({"image": data_url(&tiny), "subject_id": sid}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(
+        (&v["profile"], &v["count"]),
+        (&json!("live"), &json!(0)),
+        "{v}"
+    );
+}
+
 /// The seed frontend's live mode: a webcam frame is analysed with the portrait (live) profile
 /// when it says `live` (JSON key or query parameter) and, without the flag, when it comes in the
 /// seed's shape (a JSON data URL) at a webcam's size, and it still recognises the student. The
@@ -666,18 +709,7 @@ async fn live_frames_take_the_portrait_profile() {
     let v = ok(mark_json(&app, &t1, &sid, &photo("obama3.jpg")).await).await;
     assert_eq!(v["profile"], "class", "{v}");
     // A face too small for a live frame (under 80 px) is not looked for; a class photo finds it.
-    let tiny = {
-        // obama3's face is at (630, 315)-(908, 592): a 580 px square around it, shrunk to 90 px,
-        // leaves a face of about 45 px (a detector box of about 60).
-        let img = decode(&photo("obama3.jpg"));
-        let crop = image::imageops::crop_imm(&img, 480, 165, 580, 580).to_image();
-        let small = image::imageops::resize(&crop, 90, 90, image::imageops::FilterType::Triangle);
-        let mut frame = RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120]));
-        frame
-            .copy_from(&small, 257, 177)
-            .unwrap_or_else(|e| panic!("paste: {e}"));
-        png(&frame)
-    };
+    let tiny = tiny_face_frame();
     let bare = base64::engine::general_purpose::STANDARD.encode(&tiny);
     for (body, profile, count) in [
         (
