@@ -45,6 +45,10 @@ async fn register_verify_login_me_refresh_logout() {
         detail.to_lowercase().contains("verify your email"),
         "{detail}"
     );
+    assert!(
+        detail.contains("Open the link in the e-mail") && detail.contains("administrator"),
+        "says what to do: {detail}"
+    );
 
     // The verification link goes through the outbox.
     let mail = app.last_mail("email_verification", "asha@school.test");
@@ -422,13 +426,15 @@ async fn registration_validates_input() {
     )
     .await;
     assert_eq!(d, "Email already registered");
+    // The seed allowed 6 characters; the detail its Register page shows says what is needed.
     let mut bad = student("x@school.test");
-    bad["password"] = json!("short");
-    expect_detail(
-        app.post("/api/auth/register", &bad, None).await,
+    bad["password"] = json!("abc123");
+    let d = expect_detail(
+        app.post("/auth/register", &bad, None).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
+    assert_eq!(d, "Password must be at least 8 characters");
     let mut bad = student("not-an-email");
     bad["email"] = json!("not-an-email");
     expect_detail(
