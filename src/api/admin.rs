@@ -264,11 +264,15 @@ async fn revoke_sessions(
     }))
 }
 
-/// Which outbox messages to list.
+/// Which outbox messages to list, by delivery state.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OutboxStatus {
-    /// Waiting for their first or next attempt.
+    /// Waiting for their first attempt (with no SMTP relay configured, they wait here).
+    Queued,
+    /// Waiting for another attempt after failed ones.
+    Retrying,
+    /// Queued and retrying together.
     Pending,
     /// Accepted by the relay.
     Sent,
@@ -279,6 +283,8 @@ pub enum OutboxStatus {
 impl OutboxStatus {
     fn as_str(self) -> &'static str {
         match self {
+            Self::Queued => "queued",
+            Self::Retrying => "retrying",
             Self::Pending => "pending",
             Self::Sent => "sent",
             Self::Dead => "dead",
@@ -304,8 +310,10 @@ pub struct OutboxMessage {
     pub kind: String,
     pub recipient: String,
     pub subject: String,
-    /// `pending`, `sent` or `dead`.
+    /// As stored: `pending`, `sent` or `dead`.
     pub status: String,
+    /// Delivery state: `queued`, `retrying`, `sent` or `dead`.
+    pub state: String,
     pub attempts: u32,
     pub last_error: Option<String>,
     pub created_at: String,
@@ -316,6 +324,7 @@ pub struct OutboxMessage {
 impl From<Row> for OutboxMessage {
     fn from(r: Row) -> Self {
         Self {
+            state: crate::storage::outbox::state_of(&r).to_owned(),
             id: r.id,
             kind: r.kind,
             recipient: r.recipient,
@@ -330,8 +339,20 @@ impl From<Row> for OutboxMessage {
     }
 }
 
+/// How many messages are in each delivery state (the whole outbox).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxCounts {
+    pub queued: i64,
+    pub retrying: i64,
+    pub sent: i64,
+    pub dead: i64,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OutboxList {
+    /// Whether an SMTP relay is configured; without one nothing leaves the outbox.
+    pub relay_configured: bool,
+    pub counts: OutboxCounts,
     pub messages: Vec<OutboxMessage>,
 }
 
@@ -340,7 +361,9 @@ pub struct Retried {
     pub retried: usize,
 }
 
-/// Outbox messages, newest first: by default the dead ones (not delivered after every attempt).
+/// Outbox messages, newest first: by default the dead ones (not delivered after every attempt);
+/// `status` picks queued, retrying, pending (both), sent or dead. With the counts per state and
+/// whether a relay is configured at all.
 #[utoipa::path(get, path = "/outbox", tag = "admin", params(OutboxQuery),
     responses((status = 200, body = OutboxList), (status = 401, body = Detail), (status = 403, body = Detail),
               (status = 422, body = Detail)),
@@ -357,7 +380,15 @@ async fn list_outbox(
         q.offset.unwrap_or(0),
     )
     .await?;
+    let [queued, retrying, sent, dead] = mail::state_counts(&state.db).await?;
     Ok(Json(OutboxList {
+        relay_configured: super::notifications::relay_configured(&state),
+        counts: OutboxCounts {
+            queued,
+            retrying,
+            sent,
+            dead,
+        },
         messages: rows.into_iter().map(OutboxMessage::from).collect(),
     }))
 }

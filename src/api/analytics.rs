@@ -30,7 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(mine))
 }
 
-fn rules(state: &AppState) -> Rules {
+/// The figures' rules from the settings (also for the seed's roster and student routes).
+pub(crate) fn rules(state: &AppState) -> Rules {
     Rules {
         late_counts: state.settings.late_counts_as_present,
         threshold: state.settings.risk_threshold,

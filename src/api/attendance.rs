@@ -103,6 +103,11 @@ pub struct MarkResponse {
     pub not_seen: Vec<NotSeen>,
     #[schema(value_type = Id)]
     pub subject_id: String,
+    /// How the photo was analysed: `live` (a webcam frame: faces of at least 80 px and 10% of
+    /// the frame, about 60 ms for 640x480) or `class` (a class photo: small faces too). `live`
+    /// when the request says `live`, or without a `live` flag for the seed frontend's live-mode
+    /// shape (a JSON data URL) of a webcam frame's size (landscape, at most 1280x720).
+    pub profile: &'static str,
     /// With `save`: the draft the photo joined (faces and `not_seen` then cover all its photos).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub draft: Option<SavedTo>,
@@ -175,7 +180,9 @@ pub struct MarkRequest {
     #[schema(value_type = Id)]
     pub subject_id: String,
     /// A webcam frame of the live mode: analysed with the portrait profile (faces >= 80 px and
-    /// 10% of the frame). Also `?live=true`.
+    /// 10% of the frame). Also `?live=true`. Unset: a data-URL image shaped like a webcam frame
+    /// (landscape, at most 1280x720: the seed frontend's live mode) is taken as live, anything
+    /// else as a class photo; `false` always analyses it as a class photo.
     pub live: Option<bool>,
     /// Keep the photo in its session's draft. Also `?save=true`.
     pub save: Option<bool>,
@@ -209,11 +216,32 @@ fn is_live(raw: &str) -> bool {
     matches!(raw.trim(), "true" | "1")
 }
 
+/// A `live` flag as sent: on (`true`, `1`), off (`false`, `0`), or not said.
+fn live_flag(raw: &str) -> Option<bool> {
+    match raw.trim() {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Two `live` flags together: on if either is on, else off if either is off.
+fn either(a: Option<bool>, b: Option<bool>) -> Option<bool> {
+    match (a, b) {
+        (Some(true), _) | (_, Some(true)) => Some(true),
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        _ => None,
+    }
+}
+
 /// What a mark request carries.
 struct MarkForm {
     bytes: Vec<u8>,
     subject: String,
-    live: bool,
+    /// The `live` flag, when the request said it.
+    live: Option<bool>,
+    /// The seed frontend's live-mode shape: a JSON body whose image is a data URL, not saved.
+    seed_frame: bool,
     /// `save` was asked for: keep the photo in its session's draft.
     save: Option<SaveTo>,
 }
@@ -239,7 +267,12 @@ async fn read_mark<S: Send + Sync>(state: &S, req: Request) -> Result<MarkForm, 
             .filter_map(|kv| kv.split_once('='))
             .any(|(k, v)| k == name && is_live(v))
     };
-    let (live_query, save_query) = (flag("live"), flag("save"));
+    let save_query = flag("save");
+    let live_query = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == "live")
+        .fold(None, |acc, (_, v)| either(acc, live_flag(v)));
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -267,7 +300,7 @@ async fn read_mark<S: Send + Sync>(state: &S, req: Request) -> Result<MarkForm, 
             match name.as_deref() {
                 Some("file" | "image") => file = Some(field.bytes().await.map_err(read)?.to_vec()),
                 Some("subject_id") => subject = Some(field.text().await.map_err(read)?),
-                Some("live") => live |= is_live(&field.text().await.map_err(read)?),
+                Some("live") => live = either(live, live_flag(&field.text().await.map_err(read)?)),
                 Some("save") => save |= is_live(&field.text().await.map_err(read)?),
                 Some("date") => date = Some(field.text().await.map_err(read)?),
                 Some("slot") => slot = Some(slot_of(&field.text().await.map_err(read)?)?),
@@ -280,6 +313,7 @@ async fn read_mark<S: Send + Sync>(state: &S, req: Request) -> Result<MarkForm, 
                     bytes,
                     subject,
                     live,
+                    seed_frame: false,
                     save: save.then_some(SaveTo { date, slot }),
                 })
             }
@@ -308,8 +342,12 @@ async fn read_mark<S: Send + Sync>(state: &S, req: Request) -> Result<MarkForm, 
         let (Some(image), Some(subject)) = (text("image"), text("subject_id")) else {
             return Err(required());
         };
-        let live = live_query || body.get("live").and_then(Value::as_bool).unwrap_or(false);
+        let live = either(live_query, body.get("live").and_then(Value::as_bool));
         let save = save_query || body.get("save").and_then(Value::as_bool).unwrap_or(false);
+        let data_url = image
+            .trim_start()
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case("data:"));
         let slot = match body.get("slot") {
             None | Some(Value::Null) => None,
             Some(v) => Some(
@@ -321,6 +359,7 @@ async fn read_mark<S: Send + Sync>(state: &S, req: Request) -> Result<MarkForm, 
             bytes: attendance::decode_image(&image)?,
             subject,
             live,
+            seed_frame: data_url && !save,
             save: save.then(|| SaveTo {
                 date: text("date"),
                 slot,
@@ -336,7 +375,7 @@ async fn read_mark<S: Send + Sync>(state: &S, req: Request) -> Result<MarkForm, 
 /// session (`date`, default today; `slot`, default the subject's period now in the timetable),
 /// all the draft's photos are matched together (each student once) and the answer covers them.
 #[utoipa::path(post, path = "/mark", tag = "attendance",
-    params(("live" = Option<bool>, Query, description = "A webcam frame of the seed frontend's live mode: analysed with the portrait profile (faces >= 80 px and 10% of the frame; ~60 ms for 640x480)"),
+    params(("live" = Option<bool>, Query, description = "A webcam frame of the seed frontend's live mode: analysed with the portrait profile (faces >= 80 px and 10% of the frame; ~60 ms for 640x480). Unset: a JSON data-URL image shaped like a webcam frame (landscape, at most 1280x720) is live; `false`: a class photo"),
            ("save" = Option<bool>, Query, description = "Keep the photo in its session's draft")),
     request_body(description = "The seed's JSON body, or the same as a multipart form",
         content((MarkRequest = "application/json"), (MarkUpload = "multipart/form-data"))),
@@ -351,7 +390,15 @@ async fn mark(
 ) -> ApiResult<Json<MarkResponse>> {
     let form = read_mark(&state, req).await?;
     let subject = parse_id("subject_id", form.subject.trim())?;
-    let config = mark_config(&state, form.live);
+    // The seed frontend's live mode posts a webcam frame every 3 s without a `live` flag: a
+    // JSON data URL of webcam size is taken for one (an explicit `live` decides otherwise;
+    // `ROLLCALL_SEED_LIVE_FRAMES=false` turns this off).
+    let live = form.live.unwrap_or_else(|| {
+        state.settings.seed_live_frames
+            && form.seed_frame
+            && attendance::is_webcam_frame(&form.bytes)
+    });
+    let config = mark_config(&state, live);
     let marked = attendance::mark(
         &state.db,
         &state.faces,
@@ -363,8 +410,10 @@ async fn mark(
         form.save,
     )
     .await?;
+    let profile = if live { "live" } else { "class" };
     tracing::info!(
         faces = marked.faces.len(),
+        profile,
         elapsed_ms = u64::try_from(marked.elapsed.as_millis()).unwrap_or(u64::MAX),
         "attendance photo marked"
     );
@@ -374,6 +423,7 @@ async fn mark(
         faces,
         not_seen: not_seen(marked.not_seen),
         subject_id: marked.subject_id.to_string(),
+        profile,
         draft: marked.saved.map(|s| SavedTo {
             draft_id: s.draft_id.to_string(),
             date: s.date,
@@ -462,8 +512,10 @@ pub struct ConfirmResponse {
     pub ok: bool,
     pub present_updated: i64,
     pub absent_updated: i64,
-    #[schema(value_type = Id)]
-    pub session_id: String,
+    /// Null when nothing was recorded: a confirmation with empty lists (the seed frontend's for
+    /// a class without students) answers the seed's zero summary and records nothing.
+    #[schema(value_type = Option<Id>)]
+    pub session_id: Option<String>,
     pub date: String,
     pub slot: i64,
     pub summary: Summary,
@@ -527,7 +579,7 @@ async fn confirm(
         ok: true,
         present_updated: done.counts.present + done.counts.late,
         absent_updated: done.counts.absent,
-        session_id: done.session_id.to_string(),
+        session_id: done.session_id.map(|id| id.to_string()),
         date: done.date,
         slot: done.slot,
         summary: Summary::from(&done.counts),
@@ -667,7 +719,7 @@ async fn correct(
         ok: true,
         present_updated: done.counts.present + done.counts.late,
         absent_updated: done.counts.absent,
-        session_id: done.session_id.to_string(),
+        session_id: done.session_id.map(|id| id.to_string()),
         date: done.date,
         slot: done.slot,
         summary: Summary::from(&done.counts),

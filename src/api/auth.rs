@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::{MatchedPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -27,6 +28,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(forgot_password))
         .routes(routes!(verify_otp))
         .routes(routes!(reset_password))
+        .routes(routes!(google))
+        .routes(routes!(google_callback))
 }
 
 /// Seed-compatible registration body (extra fields such as `is_verified` are ignored).
@@ -354,4 +357,80 @@ async fn reset_password(
     Ok(message(
         "Password has been reset successfully. You can now log in.",
     ))
+}
+
+/// What `GET /auth/google` answers: rollcall has no Google sign-in.
+const NO_GOOGLE: &str = "Google sign-in is not supported by this server: sign in with your \
+    e-mail address and password. If you always signed in with Google and have no password, ask \
+    your school's administrator to reset it";
+
+/// The seed frontend's "Sign in with Google" button sends the browser here. A browser
+/// (`Accept: text/html`) gets a short page saying so with a link back to the sign-in page
+/// (`FRONTEND_BASE_URL/login`, else rollcall's own page); any other client the JSON `detail`.
+#[utoipa::path(get, path = "/google", tag = "auth",
+    responses((status = 501, description = "Google sign-in is not supported: an HTML page for a browser, else the JSON detail",
+        content((Detail = "application/json"), (String = "text/html")))))]
+async fn google(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    no_google(&state, &headers)
+}
+
+/// The seed's Google callback: the same answer as `/google`.
+#[utoipa::path(get, path = "/google/callback", tag = "auth",
+    responses((status = 501, description = "Google sign-in is not supported: an HTML page for a browser, else the JSON detail",
+        content((Detail = "application/json"), (String = "text/html")))))]
+async fn google_callback(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    no_google(&state, &headers)
+}
+
+fn no_google(state: &AppState, headers: &HeaderMap) -> Response {
+    let browser = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"));
+    if !browser {
+        return super::error::detail(StatusCode::NOT_IMPLEMENTED, NO_GOOGLE);
+    }
+    let back = state.settings.frontend_base_url.as_deref().map_or_else(
+        || "/app/".to_owned(),
+        |url| format!("{}/login", url.trim_end_matches('/')),
+    );
+    let page = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Google sign-in is not available</title></head>\n<body>\
+         <h1>Google sign-in is not available</h1>\
+         <p>This school's attendance server does not sign in with Google. Sign in with your \
+         e-mail address and password instead.</p>\
+         <p>If you always signed in with Google and have no password, ask your school's \
+         administrator to reset it.</p>\
+         <p><a href=\"{}\">Back to sign-in</a></p></body></html>\n",
+        html_escape(&back)
+    );
+    (
+        StatusCode::NOT_IMPLEMENTED,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        axum::Extension(super::middleware::PageForBrowser),
+        page,
+    )
+        .into_response()
+}
+
+/// Text as HTML (element content and double-quoted attribute values).
+fn html_escape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

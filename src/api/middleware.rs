@@ -181,10 +181,18 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     response
 }
 
+/// Marks an error answer a handler wrote for a browser on purpose (an HTML page), which
+/// [`normalize_error`] leaves as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct PageForBrowser;
+
 /// Error answers produced below our handlers (routing, body limits, panics) come as text or
 /// empty bodies; rewrite them to `{"detail"}` with the canonical reason, keeping their headers.
 async fn normalize_error(response: Response) -> Response {
     let status = response.status();
+    if response.extensions().get::<PageForBrowser>().is_some() {
+        return response;
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)

@@ -1,6 +1,7 @@
 //! `/api/notifications` (seed: `/notifications`): a teacher's messages to students, in the seed's
-//! request and response shapes, queued in the outbox instead of sent inside the request (`sent`
-//! in an answer means accepted for delivery); statistics and the duplicate check; and every
+//! request and response shapes, queued in the outbox instead of sent inside the request (an
+//! answer counts them as `queued`; `sent` counts only messages the relay accepted, which is 0
+//! inside the request); statistics by real delivery state and the duplicate check; and every
 //! user's e-mail switches.
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use super::{AppState, rfc3339};
 use crate::domain::Role;
 use crate::service::Error;
 use crate::service::mail::{self, Bulk, Notice, Warning};
+use crate::storage::outbox;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -110,29 +112,39 @@ pub struct CustomRequest {
     pub teacher_name: String,
 }
 
-/// The seed's `BulkEmailResponse`; `sent` counts messages accepted into the outbox.
+/// The seed's `BulkEmailResponse`, truthful: messages are queued in the outbox and delivered by
+/// its worker after the answer, so `sent` (delivered) is 0 here and `queued` counts them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BulkEmailResponse {
     pub total: usize,
+    /// Delivered to the mail relay within this request: 0 (the outbox delivers afterwards;
+    /// `GET /notifications/stats` counts them once sent).
     pub sent: usize,
+    /// Accepted into the outbox for delivery.
+    pub queued: usize,
     pub failed: usize,
+    /// Whether an SMTP relay is configured; without one, queued messages wait until it is
+    /// (administrators see them at `GET /api/admin/outbox`).
+    pub relay_configured: bool,
     pub details: Vec<EmailDetail>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EmailDetail {
     pub email: String,
-    /// `sent` or `failed`.
+    /// `queued` or `failed`.
     pub status: String,
     pub error: Option<String>,
 }
 
-impl From<Bulk> for BulkEmailResponse {
-    fn from(b: Bulk) -> Self {
+impl BulkEmailResponse {
+    fn new(b: Bulk, relay_configured: bool) -> Self {
         Self {
             total: b.total,
             sent: b.sent,
+            queued: b.queued,
             failed: b.failed,
+            relay_configured,
             details: b
                 .details
                 .into_iter()
@@ -186,7 +198,7 @@ async fn low_attendance(
         .collect();
     let bulk = mail::warn_low_attendance(&state.db, &teacher, warnings).await?;
     state.mail_wake.notify_one();
-    Ok(Json(bulk.into()))
+    Ok(Json(BulkEmailResponse::new(bulk, relay_configured(&state))))
 }
 
 /// Remind students of an assignment.
@@ -254,7 +266,12 @@ async fn send(
 ) -> ApiResult<Json<BulkEmailResponse>> {
     let bulk = mail::notify_students(&state.db, teacher, emails, notice).await?;
     state.mail_wake.notify_one();
-    Ok(Json(bulk.into()))
+    Ok(Json(BulkEmailResponse::new(bulk, relay_configured(state))))
+}
+
+/// Whether mail leaves the server at all (an SMTP relay is configured).
+pub(crate) fn relay_configured(state: &AppState) -> bool {
+    state.settings.smtp_host.is_some()
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -266,10 +283,14 @@ pub struct StatsQuery {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatsResponse {
-    /// Messages queued or delivered.
+    /// Messages the mail relay accepted.
     pub total_sent: usize,
+    /// Messages waiting in the outbox (not tried yet, or retrying after failed attempts).
+    pub total_queued: usize,
     /// Messages given up on (dead).
     pub total_failed: usize,
+    /// Whether an SMTP relay is configured (without one, queued messages wait).
+    pub relay_configured: bool,
     pub sent_by_type: BTreeMap<String, TypeCounts>,
     /// The newest ten within the window.
     pub recent_logs: Vec<LogEntry>,
@@ -278,6 +299,7 @@ pub struct StatsResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TypeCounts {
     pub sent: usize,
+    pub queued: usize,
     pub failed: usize,
 }
 
@@ -287,7 +309,8 @@ pub struct LogEntry {
     pub recipient_email: String,
     pub recipient_name: Option<String>,
     pub subject: String,
-    /// `sent` (delivered), `pending` (queued, maybe after failed attempts) or `failed` (dead).
+    /// `sent` (delivered), `queued` (not tried yet), `retrying` (after failed attempts) or
+    /// `failed` (dead).
     pub status: String,
     pub error_message: Option<String>,
     /// The teacher who sent it.
@@ -312,7 +335,9 @@ async fn stats(
     let s = mail::stats(&state.db, &teacher, q.days.unwrap_or(30)).await?;
     Ok(Json(StatsResponse {
         total_sent: s.total_sent,
+        total_queued: s.total_queued,
         total_failed: s.total_failed,
+        relay_configured: relay_configured(&state),
         sent_by_type: s
             .by_type
             .into_iter()
@@ -321,6 +346,7 @@ async fn stats(
                     k,
                     TypeCounts {
                         sent: c.sent,
+                        queued: c.queued,
                         failed: c.failed,
                     },
                 )
@@ -331,7 +357,7 @@ async fn stats(
             .into_iter()
             .map(|r| LogEntry {
                 notification_type: mail::notification_type(&r.kind),
-                status: match r.status.as_str() {
+                status: match outbox::state_of(&r) {
                     "dead" => "failed".to_owned(),
                     other => other.to_owned(),
                 },

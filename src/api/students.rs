@@ -19,6 +19,7 @@ use super::extract::{Admin, ApiJson, ApiQuery, AuthUser, Staff, Student};
 use super::subjects::image_path;
 use super::{AppState, parse_id, rfc3339};
 use crate::domain::{Id, Role};
+use crate::service::analytics::Rules;
 use crate::service::students::{
     self, ConsentRules, MAX_PER_PAGE, NewStudent, Recorder, StudentUpdate,
 };
@@ -779,7 +780,8 @@ pub struct SeedStudentSubject {
     pub kind: String,
     /// Percentage: 0 (an integer) when nothing was counted, else two decimals.
     pub attendance: f64,
-    /// Present or late.
+    /// Present, and late while late counts as present (the rules of `/api/analytics`; days off
+    /// and imported day summaries, which hold no per-student records, are left out).
     pub attended: i64,
     /// Sessions counted (excused ones left out).
     pub total: i64,
@@ -902,23 +904,18 @@ async fn seed_my_subjects(
     State(state): State<AppState>,
     Student(user): Student,
 ) -> ApiResult<Json<Value>> {
-    students::get(&state.db, &user, user.id.clone()).await?;
-    let list = subjects::list(&state.db, &user).await?;
-    let figures: std::collections::HashMap<Id, attendance::SubjectFigures> =
-        attendance::of_student(&state.db, user.id.clone())
-            .await?
-            .into_iter()
-            .map(|f| (f.subject_id.clone(), f))
-            .collect();
+    // The same figures as the roster's and `/api/analytics/me` (one set of rules).
+    let rules = super::analytics::rules(&state);
+    let view = crate::service::analytics::student(&state.db, &user, user.id.clone()).await?;
     Ok(Json(Value::Array(
-        list.into_iter()
-            .map(|e| {
-                let f = figures.get(&e.subject.id);
-                let c = f.map(|f| f.counts).unwrap_or_default();
-                json!({"id": e.subject.id, "name": e.subject.name, "code": e.subject.code,
-                       "type": e.subject.kind.unwrap_or_else(|| "Core".into()),
-                       "attendance": seed_percentage(f.map_or(0.0, |f| f.percentage), c.total() - c.excused),
-                       "attended": c.present + c.late, "total": c.total() - c.excused})
+        view.subjects
+            .into_iter()
+            .map(|(s, c)| {
+                let total = Rules::counted(&c);
+                json!({"id": s.id, "name": s.name, "code": s.code,
+                       "type": s.kind.unwrap_or_else(|| "Core".into()),
+                       "attendance": seed_percentage(rules.percentage(&c).unwrap_or(0.0), total),
+                       "attended": rules.attended(&c), "total": total})
             })
             .collect(),
     )))

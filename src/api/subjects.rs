@@ -15,6 +15,7 @@ use super::extract::{ApiJson, AuthUser, Staff, Teacher};
 use super::{AppState, parse_id, rfc3339};
 use crate::domain::Id;
 use crate::service::Error;
+use crate::service::analytics::{self, Rules};
 use crate::service::subjects::{self, SubjectDetail, SubjectInput, TeacherRef};
 use crate::storage::subjects::{Enrolled, RosterEntry};
 
@@ -394,8 +395,7 @@ pub struct SeedTeacherSubject {
     pub student_count: i64,
 }
 
-/// A roster entry on the seed's roster path; `attendance` is always zero there (the seed
-/// kept its counters elsewhere; figures are under `/api/analytics`).
+/// A roster entry on the seed's roster path.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeedRosterStudent {
     #[schema(value_type = Id)]
@@ -407,14 +407,21 @@ pub struct SeedRosterStudent {
     /// Link to the newest face photo.
     pub avatar: Option<String>,
     pub verified: bool,
-    pub attendance: SeedZeroAttendance,
+    pub attendance: SeedRosterAttendance,
 }
 
+/// The student's figures in this subject, by the rules of `/api/analytics` (the same numbers
+/// as the student's own `/students/me/subjects`): their own records only, days off left out.
+/// Imported seed day summaries have no per-student records and count in no student's figures.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SeedZeroAttendance {
+pub struct SeedRosterAttendance {
+    /// Sessions attended (late included while late counts as present).
     pub present: i64,
+    /// Sessions counted but not attended.
     pub absent: i64,
+    /// Sessions counted: present + absent (excused ones left out).
     pub total: i64,
+    /// present / total × 100, two decimals; the integer 0 when nothing was counted.
     pub percentage: f64,
 }
 
@@ -499,13 +506,14 @@ async fn seed_roster(
     Path(subject_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_id("subject_id", &subject_id)?;
-    let list = subjects::roster(&state.db, &user, id)
+    let rules = super::analytics::rules(&state);
+    let list = analytics::roster(&state.db, &user, id)
         .await
         .map_err(seed_access)?;
     let links = super::students::ImageLinks::new(&state, &user);
     Ok(Json(Value::Array(
         list.into_iter()
-            .map(|e| {
+            .map(|(e, c)| {
                 // A link an `<img>` of the seed frontend can load (signed, expiring).
                 let avatar = e
                     .latest_sample
@@ -515,7 +523,9 @@ async fn seed_roster(
                 json!({
                     "student_id": r.student_id, "name": r.name, "roll": r.roll, "year": r.year,
                     "branch": r.branch, "avatar": avatar, "verified": r.verified,
-                    "attendance": {"present": 0, "absent": 0, "total": 0, "percentage": 0},
+                    "attendance": {"present": rules.attended(&c), "absent": rules.missed(&c),
+                                   "total": Rules::counted(&c),
+                                   "percentage": rules.percentage(&c).map_or(json!(0), |p| json!(p))},
                 })
             })
             .collect(),

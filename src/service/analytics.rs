@@ -47,6 +47,12 @@ impl Rules {
         c.present + if self.late_counts { c.late } else { 0 }
     }
 
+    /// Sessions counted but not attended: absent, and late when late does not count.
+    #[must_use]
+    pub fn missed(&self, c: &Counts) -> i64 {
+        Self::counted(c) - self.attended(c)
+    }
+
     /// Sessions that count: every record but excused ones.
     #[must_use]
     pub fn counted(c: &Counts) -> i64 {
@@ -365,10 +371,7 @@ pub async fn students_at_risk(
     let user = user.clone();
     run(db, move |conn| {
         managed(conn, &user, &subject)?;
-        let off = Timetables::new().off_days(conn, &subject)?;
-        let counts: HashMap<Id, Counts> = store::students_of(conn, &subject, &off)?
-            .into_iter()
-            .collect();
+        let counts = student_counts(conn, &subject)?;
         // Former students with records in the subject are listed too: leaving the class does
         // not take anyone off the at-risk list of the sessions they missed.
         let mut list: Vec<(f64, StudentTotals)> = report_members(conn, &subject)?
@@ -393,6 +396,38 @@ pub async fn students_at_risk(
                 .then_with(|| a.1.student_id.cmp(&b.1.student_id))
         });
         Ok(list.into_iter().map(|(_, s)| s).collect())
+    })
+    .await
+}
+
+/// Each student's counts in a subject: their own records, leaving out the subject's days off.
+/// Imported seed day summaries (slot -1) carry no per-student records, so they count in the
+/// subject's figures but in no student's. [`student`] counts the same way, one subject at a time.
+fn student_counts(conn: &Connection, subject: &Id) -> Result<HashMap<Id, Counts>> {
+    let off = Timetables::new().off_days(conn, subject)?;
+    Ok(store::students_of(conn, subject, &off)?
+        .into_iter()
+        .collect())
+}
+
+/// A subject's roster with each student's counts (zero without records), in roster order;
+/// figures are shown through [`Rules`]. Teachers of the subject and administrators.
+pub async fn roster(
+    db: &Db,
+    user: &AuthUser,
+    subject: Id,
+) -> Result<Vec<(subjects::RosterEntry, Counts)>> {
+    let user = user.clone();
+    run(db, move |conn| {
+        managed(conn, &user, &subject)?;
+        let counts = student_counts(conn, &subject)?;
+        Ok(subjects::roster(conn, &subject)?
+            .into_iter()
+            .map(|e| {
+                let c = counts.get(&e.student_id).copied().unwrap_or_default();
+                (e, c)
+            })
+            .collect())
     })
     .await
 }

@@ -100,6 +100,19 @@ pub struct SaveTo {
     pub slot: Option<i64>,
 }
 
+/// The largest frame taken for a webcam's, landscape: what the seed frontend's live mode
+/// sends (react-webcam's default capture is 640x480; HD webcams 1280x720).
+pub const WEBCAM_MAX: (u32, u32) = (1280, 720);
+
+/// Whether a photo is shaped like a webcam frame, read from its header alone: landscape (or
+/// square) and at most [`WEBCAM_MAX`]. A portrait photo of any size is not (a phone photo of a
+/// class may well be small: it keeps the class profile).
+#[must_use]
+pub fn is_webcam_frame(bytes: &[u8]) -> bool {
+    crate::vision::decode::dimensions(bytes)
+        .is_some_and(|(w, h)| w > 0 && h > 0 && h <= w && w <= WEBCAM_MAX.0 && h <= WEBCAM_MAX.1)
+}
+
 /// Where a mark request's rules come from.
 pub struct MarkConfig {
     pub require_consent: bool,
@@ -524,7 +537,8 @@ impl DecisionInput {
 
 #[derive(Debug, Clone)]
 pub struct Confirmed {
-    pub session_id: Id,
+    /// None when nothing was recorded (a confirmation without any decision).
+    pub session_id: Option<Id>,
     pub date: String,
     pub slot: i64,
     pub counts: Counts,
@@ -619,15 +633,11 @@ pub async fn confirm(
     input: ConfirmInput,
 ) -> Result<Confirmed> {
     let explicit = parse_decisions(&input.decisions)?;
-    if input.draft.is_none() && explicit.is_empty() {
-        // An empty confirmation would wipe a session's records: refused (corrections go
-        // through `correct`).
-        return Err(Error::Invalid(
-            "No decisions: send present_students / absent_students or decisions".into(),
-        ));
-    }
     if input.draft.is_none() && input.subject_id.is_none() {
         return Err(Error::BadRequest("subject_id required".into()));
+    }
+    if input.draft.is_none() && explicit.is_empty() {
+        return confirm_nothing(db, user, input).await;
     }
     let thresholds = config.thresholds()?;
     let consent = config.require_consent;
@@ -789,7 +799,7 @@ pub async fn confirm(
         tx.commit().map_err(StorageError::from)?;
         Ok((
             Confirmed {
-                session_id: session,
+                session_id: Some(session.clone()),
                 date,
                 slot,
                 counts,
@@ -798,11 +808,11 @@ pub async fn confirm(
                 learned: 0,
             },
             photos,
-            (subject, candidates),
+            (subject, session, candidates),
         ))
     })
     .await?;
-    let (subject, candidates) = lesson;
+    let (subject, session, candidates) = lesson;
     let mut confirmed = confirmed;
     confirmed.learned = super::learn::learn(
         db,
@@ -811,7 +821,7 @@ pub async fn confirm(
         &super::learn::Lesson {
             teacher: &teacher,
             subject: &subject,
-            session: &confirmed.session_id,
+            session: &session,
             require_consent: consent,
         },
         candidates,
@@ -819,6 +829,31 @@ pub async fn confirm(
     .await;
     super::faces::remove_unreferenced(db, faces_dir, photos).await?;
     Ok(confirmed)
+}
+
+/// A confirmation without any decision (the seed frontend's for a class without students):
+/// the subject is checked as for any confirmation (404, 403, a day off 422) and nothing is
+/// recorded: no session, no absence notice. Recording it would replace an existing session's
+/// records with none (corrections go through [`correct`]).
+async fn confirm_nothing(db: &Db, user: &AuthUser, input: ConfirmInput) -> Result<Confirmed> {
+    let subject = input
+        .subject_id
+        .ok_or_else(|| Error::BadRequest("subject_id required".into()))?;
+    let user = user.clone();
+    run(db, move |conn| {
+        managed(conn, &user, &subject)?;
+        let (date, slot) = session_of(conn, &subject, input.date.as_deref(), input.slot)?;
+        Ok(Confirmed {
+            session_id: None,
+            date,
+            slot,
+            counts: Counts::default(),
+            replaced: 0,
+            notices: 0,
+            learned: 0,
+        })
+    })
+    .await
 }
 
 /// Change one student's status in a confirmed session (teachers of the subject, administrators):
@@ -877,7 +912,7 @@ pub async fn correct(
         )?);
         tx.commit().map_err(StorageError::from)?;
         Ok(Confirmed {
-            session_id: s.id,
+            session_id: Some(s.id),
             date: s.date,
             slot: s.slot,
             counts,
@@ -1280,6 +1315,32 @@ fn sanitize(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::new(w, h);
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png)
+            .unwrap_or_else(|e| panic!("{e}"));
+        out.into_inner()
+    }
+
+    #[test]
+    fn webcam_frames_are_landscape_and_at_most_1280x720() {
+        for (w, h) in [(640, 480), (1280, 720), (320, 240), (480, 480)] {
+            assert!(is_webcam_frame(&png(w, h)), "{w}x{h}");
+        }
+        for (w, h) in [
+            (480, 640),
+            (1281, 720),
+            (1280, 721),
+            (1920, 1080),
+            (501, 700),
+        ] {
+            assert!(!is_webcam_frame(&png(w, h)), "{w}x{h}");
+        }
+        assert!(!is_webcam_frame(b"not an image"));
+        assert!(!is_webcam_frame(&png(640, 480)[..20]));
+    }
 
     #[test]
     fn base64_data_urls_and_errors() {

@@ -318,7 +318,14 @@ impl Auth {
             self.db
                 .call(move |c| limits::clear_login_throttle(c, &account))
                 .await?;
-            return Err(Error::Forbidden("Please verify your email first..".into()));
+            // The seed's wording first (its frontend's test looks for "verify your email"),
+            // then what to do.
+            return Err(Error::Forbidden(
+                "Please verify your email first.. Open the link in the e-mail sent to you when \
+                 you registered; if it never arrived, ask your school's administrator to verify \
+                 your account"
+                    .into(),
+            ));
         }
         self.start_session(user, client.to_owned(), account, lifetime)
             .await

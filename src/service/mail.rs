@@ -23,16 +23,20 @@ const MAX_BODY: usize = 2000;
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub email: String,
-    /// `sent` (accepted into the outbox) or `failed`.
+    /// `queued` (in the outbox; the delivery worker sends it) or `failed` (not queued).
     pub status: &'static str,
     pub error: Option<String>,
 }
 
-/// The seed's `BulkEmailResponse`.
+/// The seed's `BulkEmailResponse`, truthful: nothing is sent inside the request, so `sent`
+/// (delivered) is 0 and the accepted messages are counted in `queued`.
 #[derive(Debug, Clone, Default)]
 pub struct Bulk {
     pub total: usize,
+    /// Delivered to the relay during the request: always 0 (the outbox worker delivers).
     pub sent: usize,
+    /// Accepted into the outbox.
+    pub queued: usize,
     pub failed: usize,
     pub details: Vec<Delivery>,
 }
@@ -43,11 +47,11 @@ impl Bulk {
         if error.is_some() {
             self.failed += 1;
         } else {
-            self.sent += 1;
+            self.queued += 1;
         }
         self.details.push(Delivery {
             email,
-            status: if error.is_some() { "failed" } else { "sent" },
+            status: if error.is_some() { "failed" } else { "queued" },
             error,
         });
     }
@@ -400,10 +404,14 @@ pub async fn warn_low_attendance(
     .map_err(Error::from)
 }
 
-/// Sent and failed counts of one notification type.
+/// One notification type's messages by delivery state.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counts {
+    /// Accepted by the relay.
     pub sent: usize,
+    /// Waiting in the outbox (never tried, or retrying after failed attempts).
+    pub queued: usize,
+    /// Given up on (dead).
     pub failed: usize,
 }
 
@@ -411,13 +419,15 @@ pub struct Counts {
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
     pub total_sent: usize,
+    pub total_queued: usize,
     pub total_failed: usize,
     pub by_type: BTreeMap<String, Counts>,
     /// The newest ten.
     pub recent: Vec<Row>,
 }
 
-/// Counts a message as sent while it is queued or delivered, failed once it is dead.
+/// Counts each message by its real state: sent once the relay accepted it, queued while it
+/// waits in the outbox, failed once it is dead.
 pub async fn stats(db: &Db, sender: &AuthUser, days: i64) -> Result<Stats> {
     teacher_only(sender, "Only teachers can view statistics")?;
     if !(1..=365).contains(&days) {
@@ -431,12 +441,19 @@ pub async fn stats(db: &Db, sender: &AuthUser, days: i64) -> Result<Stats> {
     let mut stats = Stats::default();
     for r in &rows {
         let counts = stats.by_type.entry(notification_type(&r.kind)).or_default();
-        if r.status == "dead" {
-            counts.failed += 1;
-            stats.total_failed += 1;
-        } else {
-            counts.sent += 1;
-            stats.total_sent += 1;
+        match r.status.as_str() {
+            "sent" => {
+                counts.sent += 1;
+                stats.total_sent += 1;
+            }
+            "dead" => {
+                counts.failed += 1;
+                stats.total_failed += 1;
+            }
+            _ => {
+                counts.queued += 1;
+                stats.total_queued += 1;
+            }
         }
     }
     stats.recent = rows.into_iter().take(10).collect();
@@ -506,17 +523,23 @@ pub async fn set_switches(
     switches(db, user).await
 }
 
-/// Outbox messages in `status` (`pending`, `sent` or `dead`), newest first.
+/// Outbox messages in `state` (`queued`, `retrying`, `sent`, `dead`, or `pending` for the
+/// first two), newest first.
 pub async fn list_messages(
     db: &Db,
-    status: &'static str,
+    state: &'static str,
     limit: u32,
     offset: u32,
 ) -> Result<Vec<Row>> {
     let limit = limit.clamp(1, 500);
     Ok(db
-        .call(move |c| outbox::list(c, status, limit, offset))
+        .call(move |c| outbox::list_in(c, state, limit, offset))
         .await?)
+}
+
+/// How many outbox messages are queued, retrying, sent and dead.
+pub async fn state_counts(db: &Db) -> Result<[i64; 4]> {
+    Ok(db.call(|c| outbox::state_counts(c)).await?)
 }
 
 /// One outbox message as its recipient reads it: its row, text body and HTML body.

@@ -195,6 +195,75 @@ pub fn validate(raw: &Value, own_subjects: &HashSet<String>) -> Result<Schedule>
     Ok(schedule)
 }
 
+/// The schedule with every period that repeats an earlier one of the same day apart from its
+/// `slot` (same times, same metadata) left out, and how many were. The seed's schedule editor
+/// adds each new period at 12:00-13:00 and numbers the periods itself, so two added and left
+/// as they were arrive as two slots at the same time; they are one period, and nothing is lost
+/// by keeping one. Weekly lists (`timetable`, `recurring.weekly`, a weekday listed twice
+/// counting as one day), holiday `overrides` and exam `periods` are covered; anything else is
+/// returned as it is, for [`validate`] to judge.
+#[must_use]
+pub fn without_duplicate_periods(raw: &Value) -> (Value, usize) {
+    let mut out = raw.clone();
+    let mut dropped = 0;
+    let Some(obj) = out.as_object_mut() else {
+        return (out, 0);
+    };
+    let weekly = |days: Option<&mut Value>, dropped: &mut usize| {
+        let Some(days) = days.and_then(Value::as_array_mut) else {
+            return;
+        };
+        let mut seen: HashMap<String, Vec<Value>> = HashMap::new();
+        for d in days.iter_mut() {
+            let key = d
+                .get("day")
+                .and_then(Value::as_str)
+                .map(|n| parse_weekday(n).map_or_else(|| n.to_owned(), |w| w.to_string()));
+            let (Some(key), Some(periods)) = (key, d.get_mut("periods")) else {
+                continue;
+            };
+            *dropped += drop_repeats(periods, seen.entry(key).or_default());
+        }
+    };
+    weekly(obj.get_mut("timetable"), &mut dropped);
+    weekly(
+        obj.get_mut("recurring").and_then(|r| r.get_mut("weekly")),
+        &mut dropped,
+    );
+    for (list, field) in [("holidays", "overrides"), ("exams", "periods")] {
+        if let Some(entries) = obj.get_mut(list).and_then(Value::as_array_mut) {
+            for e in entries {
+                if let Some(periods) = e.get_mut(field) {
+                    dropped += drop_repeats(periods, &mut Vec::new());
+                }
+            }
+        }
+    }
+    (out, dropped)
+}
+
+/// Leave out of the `periods` array the periods equal, `slot` aside, to one in `seen` or to an
+/// earlier one; the number left out.
+fn drop_repeats(periods: &mut Value, seen: &mut Vec<Value>) -> usize {
+    let Some(list) = periods.as_array_mut() else {
+        return 0;
+    };
+    let before = list.len();
+    list.retain(|p| {
+        let mut key = p.clone();
+        if let Some(o) = key.as_object_mut() {
+            o.remove("slot");
+        }
+        if seen.contains(&key) {
+            false
+        } else {
+            seen.push(key);
+            true
+        }
+    });
+    before - list.len()
+}
+
 /// Read a stored schedule without the checks (`null` and unreadable values are empty).
 #[must_use]
 /// One weekly period a subject occupies in a teacher's timetable.
@@ -514,9 +583,12 @@ fn check_periods(at: &str, periods: &[Period], own_subjects: &HashSet<String>) -
     }
     spans.sort();
     for w in spans.windows(2) {
-        let ((_, a_end, a), (b_start, _, b)) = (w[0], w[1]);
+        let ((a_start, a_end, a), (b_start, b_end, b)) = (w[0], w[1]);
         if b_start < a_end {
-            return Err(invalid(format!("{at}: slots {a} and {b} overlap")));
+            return Err(invalid(format!(
+                "{at}: slots {a} ({a_start}-{a_end}) and {b} ({b_start}-{b_end}) overlap; \
+                 give each period its own time, or delete one"
+            )));
         }
     }
     Ok(())
@@ -622,6 +694,42 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn periods_repeated_apart_from_their_slot_are_left_out() {
+        let p = |slot: u32, room: &str| json!({"slot": slot, "start": "12:00", "end": "13:00", "metadata": {"room": room}});
+        let raw = json!({"timetable": [
+                {"day": "Monday", "periods": [p(1, "A"), p(2, "A"), p(3, "B")]},
+                {"day": "monday", "periods": [p(4, "A")]},
+                {"day": "Tuesday", "periods": [p(1, "A")]}],
+            "recurring": {"weekly": [{"day": "Friday", "periods": [p(1, "A"), p(2, "A")]}]},
+            "holidays": [{"date": "2026-01-01", "overrides": [p(1, "A"), p(2, "A")]}],
+            "exams": [{"date": "2026-01-02", "periods": [p(1, "A"), p(5, "A")]}],
+            "extra": [p(1, "A"), p(2, "A")]});
+        let (out, dropped) = without_duplicate_periods(&raw);
+        assert_eq!(dropped, 5);
+        assert_eq!(
+            out,
+            json!({"timetable": [
+                    {"day": "Monday", "periods": [p(1, "A"), p(3, "B")]},
+                    {"day": "monday", "periods": []},
+                    {"day": "Tuesday", "periods": [p(1, "A")]}],
+                "recurring": {"weekly": [{"day": "Friday", "periods": [p(1, "A")]}]},
+                "holidays": [{"date": "2026-01-01", "overrides": [p(1, "A")]}],
+                "exams": [{"date": "2026-01-02", "periods": [p(1, "A")]}],
+                "extra": [p(1, "A"), p(2, "A")]})
+        );
+        // What is left is still checked: rooms A and B at the same time overlap.
+        assert!(detail(&out).contains("overlap"));
+        // Not an object, or lists of the wrong type: returned as they are.
+        for odd in [
+            json!([1]),
+            json!({"timetable": "Monday"}),
+            json!({"timetable": [{"day": 1}]}),
+        ] {
+            assert_eq!(without_duplicate_periods(&odd), (odd.clone(), 0));
+        }
     }
 
     #[test]

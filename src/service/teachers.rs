@@ -127,7 +127,8 @@ pub async fn patch(db: &Db, teacher: &AuthUser, body: Value) -> Result<Profile> 
 }
 
 /// `PUT /settings`: `department`, `settings` (replaced) and `schedule` (`null`, or an object
-/// checked by [`schedule::validate`] and stored exactly as sent).
+/// checked by [`schedule::validate`] and stored as sent, less the periods that repeat another
+/// exactly ([`schedule::without_duplicate_periods`])).
 pub async fn put(db: &Db, teacher: &AuthUser, body: Value) -> Result<Profile> {
     let body = object(body)?;
     let mut changes = Changes {
@@ -149,7 +150,10 @@ pub async fn put(db: &Db, teacher: &AuthUser, body: Value) -> Result<Profile> {
                 .into_iter()
                 .map(|s| s.id.as_str().to_owned())
                 .collect();
-            schedule::validate(s, &own)?;
+            // Periods repeated exactly (the seed editor's untouched 12:00-13:00 defaults) are
+            // stored once; every other overlap is refused.
+            let (s, _) = schedule::without_duplicate_periods(s);
+            schedule::validate(&s, &own)?;
             changes.schedule = Some(s.to_string());
         }
         Some(_) => return Err(Error::BadRequest("Invalid schedule format".into())),

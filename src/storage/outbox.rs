@@ -229,6 +229,59 @@ pub fn list(conn: &Connection, status: &str, limit: u32, offset: u32) -> Result<
         .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// A message's delivery state as people read it: `queued` (pending, never tried), `retrying`
+/// (pending after failed attempts), `sent` (accepted by the relay) or `dead` (given up on).
+pub const STATES: [&str; 4] = ["queued", "retrying", "sent", "dead"];
+
+/// The SQL condition selecting the messages in `state` (one of [`STATES`]).
+fn state_condition(state: &str) -> Option<&'static str> {
+    Some(match state {
+        "queued" => "status = 'pending' AND attempts = 0",
+        "retrying" => "status = 'pending' AND attempts > 0",
+        "sent" => "status = 'sent'",
+        "dead" => "status = 'dead'",
+        "pending" => "status = 'pending'",
+        _ => return None,
+    })
+}
+
+/// The state of a row (see [`STATES`]).
+#[must_use]
+pub fn state_of(row: &Row) -> &'static str {
+    match (row.status.as_str(), row.attempts) {
+        ("sent", _) => "sent",
+        ("dead", _) => "dead",
+        (_, 0) => "queued",
+        _ => "retrying",
+    }
+}
+
+/// Messages in `state` (one of [`STATES`], or `pending` for queued and retrying), newest
+/// first; an unknown state lists nothing.
+pub fn list_in(conn: &Connection, state: &str, limit: u32, offset: u32) -> Result<Vec<Row>> {
+    let Some(condition) = state_condition(state) else {
+        return Ok(Vec::new());
+    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ROW_COLUMNS} FROM outbox WHERE {condition} ORDER BY id DESC LIMIT ?1 OFFSET ?2"
+    ))?;
+    Ok(stmt
+        .query_map(params![limit, offset], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// How many messages are in each of [`STATES`], in that order.
+pub fn state_counts(conn: &Connection) -> Result<[i64; 4]> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(SUM(status = 'pending' AND attempts = 0), 0),
+                COALESCE(SUM(status = 'pending' AND attempts > 0), 0),
+                COALESCE(SUM(status = 'sent'), 0), COALESCE(SUM(status = 'dead'), 0)
+         FROM outbox",
+        [],
+        |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
+    )?)
+}
+
 pub fn get(conn: &Connection, id: i64) -> Result<Option<Row>> {
     Ok(conn
         .query_row(

@@ -185,6 +185,20 @@ pub fn is_heic(bytes: &[u8]) -> bool {
         .any(|b| BRANDS.contains(&b))
 }
 
+/// Width and height from the header of an accepted upload format (JPEG, PNG, WebP, GIF, BMP),
+/// without decoding the pixels; `None` for anything else or a header that does not parse.
+#[must_use]
+pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let format = sniff(bytes)?;
+    catch_unwind(AssertUnwindSafe(|| {
+        ImageReader::with_format(Cursor::new(bytes), format)
+            .into_dimensions()
+            .ok()
+    }))
+    .ok()
+    .flatten()
+}
+
 /// The content type of an accepted upload format (`image/jpeg`, `image/png`, `image/webp`,
 /// `image/gif`, `image/bmp`), from the magic bytes alone; `None` for anything else.
 #[must_use]

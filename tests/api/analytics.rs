@@ -613,3 +613,125 @@ async fn bad_requests_and_who_may_see_what() {
         .await)
     .await;
 }
+
+/// The seed's roster counters (`/settings/teachers/subjects/{sid}/students`) for every student
+/// of `sid`: `(student id, attendance object)` in roster order.
+async fn roster_counters(app: &TestApp, teacher: &str, sid: &str) -> Vec<(String, Value)> {
+    let v = ok(app
+        .get(
+            &format!("/settings/teachers/subjects/{sid}/students"),
+            Some(teacher),
+        )
+        .await)
+    .await;
+    v.as_array()
+        .unwrap_or_else(|| panic!("no roster in {v}"))
+        .iter()
+        .map(|r| {
+            (
+                r["student_id"].as_str().unwrap_or_default().to_owned(),
+                r["attendance"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// The roster's counters are the student's own `/students/me/subjects` figures and analytics'
+/// per-student figures, for every student of every subject.
+async fn roster_agrees_with_the_students_and_analytics(app: &TestApp, s: &School) {
+    for sid in [&s.alg, &s.bio, &s.dra] {
+        for (id, counters) in roster_counters(app, &s.t1, sid).await {
+            let n = s.ids.iter().position(|x| *x == id).unwrap_or(usize::MAX);
+            let mine = ok(app.get("/students/me/subjects", Some(&s.tokens[n])).await).await;
+            let own = mine
+                .as_array()
+                .and_then(|l| l.iter().find(|x| x["id"] == sid.as_str()))
+                .cloned()
+                .unwrap_or_else(|| panic!("{sid} not in {mine}"));
+            assert_eq!(counters["present"], own["attended"], "{id} in {sid}");
+            assert_eq!(counters["total"], own["total"], "{id} in {sid}");
+            assert_eq!(counters["percentage"], own["attendance"], "{id} in {sid}");
+            let a = ok(app
+                .get(&format!("/api/analytics/students/{id}"), Some(&s.t1))
+                .await)
+            .await;
+            let row = list(&a, "subjects")
+                .iter()
+                .find(|x| x["subjectId"] == sid.as_str())
+                .cloned()
+                .unwrap_or_default();
+            let pct = if row["attendancePercentage"].is_null() {
+                json!(0)
+            } else {
+                row["attendancePercentage"].clone()
+            };
+            assert_eq!(counters["percentage"], pct, "{id} in {sid}");
+            let counted =
+                row["total"].as_i64().unwrap_or(-1) - row["excused"].as_i64().unwrap_or(0);
+            assert_eq!(counters["total"], counted, "{id} in {sid}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn seed_roster_counters_are_the_analytics_figures() {
+    let app = spawn_app().await;
+    let s = school(&app).await;
+    let [s1, s2, s3, s4] = [&s.ids[0], &s.ids[1], &s.ids[2], &s.ids[3]].map(String::as_str);
+    // The seed frontend's own confirmation (today; both lists, no decisions) counts too.
+    let v = ok(app
+        .post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": s.bio, "present_students": [s2], "absent_students": [s1]}),
+            Some(&s.t1),
+        )
+        .await)
+    .await;
+    assert_eq!(v["ok"], true, "{v}");
+
+    // ALG101, holiday and exam day left out, late counting as present: s1 P3 L1 E1 -> 4/4;
+    // s2 P1 L1 E1 A2 -> 2/4; s3 P2 E3 -> 2/2; s4 P1 E2 A2 -> 1/3.
+    let counters = |p: i64, a: i64, pct: Value| json!({"present": p, "absent": a, "total": p + a, "percentage": pct});
+    let alg = roster_counters(&app, &s.t1, &s.alg).await;
+    assert_eq!(
+        alg,
+        [
+            (s1.to_owned(), counters(4, 0, json!(100.0))),
+            (s2.to_owned(), counters(2, 2, json!(50.0))),
+            (s3.to_owned(), counters(2, 0, json!(100.0))),
+            (s4.to_owned(), counters(1, 2, json!(33.33))),
+        ]
+    );
+    // BIO101 with today's seed confirmation: s1 P2 A1, s2 P2 A1 -> 2/3 each.
+    let bio = roster_counters(&app, &s.t1, &s.bio).await;
+    assert_eq!(
+        bio,
+        [
+            (s1.to_owned(), counters(2, 1, json!(66.67))),
+            (s2.to_owned(), counters(2, 1, json!(66.67))),
+        ]
+    );
+    // DRA101 has no sessions: zero, the integer 0 as the seed wrote it.
+    assert_eq!(
+        roster_counters(&app, &s.t1, &s.dra).await,
+        [(s1.to_owned(), counters(0, 0, json!(0)))]
+    );
+    roster_agrees_with_the_students_and_analytics(&app, &s).await;
+}
+
+#[tokio::test]
+async fn seed_roster_counters_follow_the_late_rule() {
+    let app = spawn_app_with(&["--late-counts-as-present", "false"]).await;
+    let s = school(&app).await;
+    // Late is a session missed now: s1 P3 L1 E1 -> 3/4; s2 P1 L1 E1 A2 -> 1/4.
+    let alg = roster_counters(&app, &s.t1, &s.alg).await;
+    assert_eq!(
+        alg[0].1,
+        json!({"present": 3, "absent": 1, "total": 4, "percentage": 75.0})
+    );
+    assert_eq!(
+        alg[1].1,
+        json!({"present": 1, "absent": 3, "total": 4, "percentage": 25.0})
+    );
+    roster_agrees_with_the_students_and_analytics(&app, &s).await;
+}

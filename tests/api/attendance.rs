@@ -307,18 +307,32 @@ async fn mark_confirm_figures_and_csv() {
         assert_eq!((source.as_str(), *distance), want, "{sources:?}");
     }
     assert_eq!(sources.len(), 5, "{sources:?}");
-    // Refusals.
-    let d = expect_detail(
-        app.post(
+    // Empty lists over a confirmed session: the seed's zero summary, and the session keeps its
+    // records (nothing is recorded).
+    let v = ok(app
+        .post(
             "/api/attendance/confirm",
             &json!({"subject_id": sid, "date": "2026-01-05", "present_students": [], "absent_students": []}),
             Some(&t1),
         )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
+        .await)
     .await;
-    assert!(d.contains("No decisions"), "{d}");
+    assert_eq!(
+        (
+            &v["ok"],
+            &v["present_updated"],
+            &v["absent_updated"],
+            &v["session_id"]
+        ),
+        (&json!(true), &json!(0), &json!(0), &Value::Null),
+        "{v}"
+    );
+    let kept = ok(app
+        .get(&format!("/api/attendance/sessions/{session}"), Some(&t1))
+        .await)
+    .await;
+    assert_eq!(kept["summary"]["total"], 3, "{kept}");
+    // Refusals.
     let d = expect_detail(
         app.post(
             "/api/attendance/confirm",
@@ -606,14 +620,61 @@ fn webcam_frame(photo: &[u8]) -> Vec<u8> {
     png(&frame)
 }
 
-/// The seed frontend's live mode: a webcam frame with `live` (JSON key or query parameter) is
-/// analysed with the portrait profile and still recognises the student.
+/// A 640x480 frame holding one face of about 45 px (a detector box of about 60): too small for
+/// a live frame, found in a class photo.
+fn tiny_face_frame() -> Vec<u8> {
+    // obama3's face is at (630, 315)-(908, 592): a 580 px square around it, shrunk to 90 px.
+    let img = decode(&photo("obama3.jpg"));
+    let crop = image::imageops::crop_imm(&img, 480, 165, 580, 580).to_image();
+    let small = image::imageops::resize(&crop, 90, 90, image::imageops::FilterType::Triangle);
+    let mut frame = RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120]));
+    frame
+        .copy_from(&small, 257, 177)
+        .unwrap_or_else(|e| panic!("paste: {e}"));
+    png(&frame)
+}
+
+/// `ROLLCALL_SEED_LIVE_FRAMES=false`: the seed's webcam frame is a class photo (for a webcam
+/// that films the whole class), unless it says `live`.
+#[tokio::test]
+async fn seed_live_frames_can_be_switched_off() {
+    let app = crate::helpers::spawn_app_with(&["--seed-live-frames", "false"]).await;
+    let (t1, _) = teacher(&app, "t1@school.test").await;
+    let sid = subject(&app, &t1, "LIVE2", &[]).await;
+    let tiny = tiny_face_frame();
+    let v = ok(mark_json(&app, &t1, &sid, &tiny).await).await;
+    assert_eq!(
+        (&v["profile"], &v["count"]),
+        (&json!("class"), &json!(1)),
+        "{v}"
+    );
+    let v = ok(app
+        .post(
+            "/api/attendance/mark?live=1",
+            &json!({"image": data_url(&tiny), "subject_id": sid}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(
+        (&v["profile"], &v["count"]),
+        (&json!("live"), &json!(0)),
+        "{v}"
+    );
+}
+
+/// The seed frontend's live mode: a webcam frame is analysed with the portrait (live) profile
+/// when it says `live` (JSON key or query parameter) and, without the flag, when it comes in the
+/// seed's shape (a JSON data URL) at a webcam's size, and it still recognises the student. The
+/// profile is in the answer and shows in what is found: a face too small for a live frame.
+/// Then the seed's confirmation of that frame's match shows in the seed roster's counters.
 #[tokio::test]
 async fn live_frames_take_the_portrait_profile() {
     let app = spawn_app().await;
     let (t1, _) = teacher(&app, "t1@school.test").await;
     let (_, obama_id) = student(&app, "obama@school.test").await;
-    let sid = subject(&app, &t1, "LIVE1", &[&obama_id]).await;
+    let (_, zoe_id) = student(&app, "zoe@school.test").await;
+    let sid = subject(&app, &t1, "LIVE1", &[&obama_id, &zoe_id]).await;
     assert_eq!(
         enrol_faces(
             &app,
@@ -625,48 +686,112 @@ async fn live_frames_take_the_portrait_profile() {
         2
     );
     let frame = webcam_frame(&photo("obama3.jpg"));
-    let v = ok(app
-        .post(
+    for (path, body) in [
+        (
             "/api/attendance/mark",
-            &json!({"image": data_url(&frame), "subject_id": sid, "live": true}),
-            Some(&t1),
-        )
-        .await)
-    .await;
-    assert_eq!(present(&v), vec![obama_id.clone()], "{v}");
+            json!({"image": data_url(&frame), "subject_id": sid, "live": true}),
+        ),
+        (
+            "/api/attendance/mark?live=true",
+            json!({"image": data_url(&frame), "subject_id": sid}),
+        ),
+        // Exactly what the seed's MarkAttendance page posts every 3 s: no flag.
+        (
+            "/api/attendance/mark",
+            json!({"image": data_url(&frame), "subject_id": sid}),
+        ),
+    ] {
+        let v = ok(app.post(path, &body, Some(&t1)).await).await;
+        assert_eq!(v["profile"], "live", "{path}: {v}");
+        assert_eq!(present(&v), vec![obama_id.clone()], "{v}");
+    }
+    // A class photo in the same JSON shape stays a class photo.
+    let v = ok(mark_json(&app, &t1, &sid, &photo("obama3.jpg")).await).await;
+    assert_eq!(v["profile"], "class", "{v}");
+    // A face too small for a live frame (under 80 px) is not looked for; a class photo finds it.
+    let tiny = tiny_face_frame();
+    let bare = base64::engine::general_purpose::STANDARD.encode(&tiny);
+    for (body, profile, count) in [
+        (
+            json!({"image": data_url(&tiny), "subject_id": sid}),
+            "live",
+            0,
+        ),
+        (
+            json!({"image": data_url(&tiny), "subject_id": sid, "live": false}),
+            "class",
+            1,
+        ),
+        // Plain base64 is not the seed's webcam shape.
+        (json!({"image": bare, "subject_id": sid}), "class", 1),
+    ] {
+        let v = ok(app.post("/api/attendance/mark", &body, Some(&t1)).await).await;
+        assert_eq!(
+            (&v["profile"], &v["count"]),
+            (&json!(profile), &json!(count)),
+            "{v}"
+        );
+    }
     let v = ok(app
         .post(
-            "/api/attendance/mark?live=true",
-            &json!({"image": data_url(&frame), "subject_id": sid}),
-            Some(&t1),
-        )
-        .await)
-    .await;
-    assert_eq!(present(&v), vec![obama_id.clone()], "{v}");
-    // A face too small for a live frame (under 80 px) is not looked for; a class photo finds it.
-    let tiny = {
-        // obama3's face is at (630, 315)-(908, 592): a 580 px square around it, shrunk to 90 px,
-        // leaves a face of about 45 px (a detector box of about 60).
-        let img = decode(&photo("obama3.jpg"));
-        let crop = image::imageops::crop_imm(&img, 480, 165, 580, 580).to_image();
-        let small = image::imageops::resize(&crop, 90, 90, image::imageops::FilterType::Triangle);
-        let mut frame = RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120]));
-        frame
-            .copy_from(&small, 257, 177)
-            .unwrap_or_else(|e| panic!("paste: {e}"));
-        png(&frame)
-    };
-    let live = ok(app
-        .post(
-            "/api/attendance/mark?live=1",
+            "/api/attendance/mark?live=0",
             &json!({"image": data_url(&tiny), "subject_id": sid}),
             Some(&t1),
         )
         .await)
     .await;
-    assert_eq!(live["count"], 0, "{live}");
-    let class = ok(mark_json(&app, &t1, &sid, &tiny).await).await;
-    assert_eq!(class["count"], 1, "{class}");
+    assert_eq!(v["profile"], "class", "{v}");
+    // Multipart (rollcall's own page) without the flag: a class photo.
+    let v = ok(app
+        .post_multipart(
+            "/api/attendance/mark",
+            &[
+                ("file", Some("frame.png"), "image/png", &tiny),
+                ("subject_id", None, "text/plain", sid.as_bytes()),
+            ],
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(
+        (&v["profile"], &v["count"]),
+        (&json!("class"), &json!(1)),
+        "{v}"
+    );
+
+    // The seed confirms what live mode saw (obama present, the rest of the roster absent): the
+    // roster's counters show it.
+    let confirmed = ok(app
+        .post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid, "present_students": [obama_id], "absent_students": [zoe_id]}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(confirmed["ok"], true, "{confirmed}");
+    let roster = ok(app
+        .get(
+            &format!("/settings/teachers/subjects/{sid}/students"),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    let counters = |id: &str| {
+        roster
+            .as_array()
+            .and_then(|l| l.iter().find(|r| r["student_id"] == id))
+            .map(|r| r["attendance"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        counters(&obama_id),
+        json!({"present": 1, "absent": 0, "total": 1, "percentage": 100.0})
+    );
+    assert_eq!(
+        counters(&zoe_id),
+        json!({"present": 0, "absent": 1, "total": 1, "percentage": 0.0})
+    );
 }
 
 /// face_recognition's KNN example photos, when the shared data folder is present.
@@ -945,4 +1070,72 @@ async fn csv_exports_neutralise_cells_a_spreadsheet_would_run() {
             assert!(!first.starts_with(['=', '+', '-', '@', '|']), "{line}");
         }
     }
+}
+
+/// The seed frontend confirms a class without students with two empty lists: 200 and the
+/// seed's zero summary, with nothing recorded (no session, no absence mail). Only a teacher of
+/// the subject may, as for any confirmation.
+#[tokio::test]
+async fn confirming_an_empty_class_records_nothing() {
+    let app = spawn_app().await;
+    let (t1, _) = teacher(&app, "t1@school.test").await;
+    let (t2, _) = teacher(&app, "t2@school.test").await;
+    let (s1, _) = student(&app, "s1@school.test").await;
+    let sid = subject(&app, &t1, "EMPTY1", &[]).await;
+    let empty = json!({"subject_id": sid, "present_students": [], "absent_students": []});
+    let v = ok(app.post("/api/attendance/confirm", &empty, Some(&t1)).await).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["present_updated"], 0, "{v}");
+    assert_eq!(v["absent_updated"], 0, "{v}");
+    assert_eq!(v["session_id"], Value::Null, "{v}");
+    assert_eq!(
+        v["summary"],
+        json!({"present": 0, "absent": 0, "late": 0, "excused": 0, "total": 0, "percentage": 0.0})
+    );
+    // The seed's body without the lists (both default to empty) answers the same.
+    let v = ok(app
+        .post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid}),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(v["session_id"], Value::Null, "{v}");
+    let sessions = ok(app
+        .get(
+            &format!("/api/attendance/subjects/{sid}/sessions"),
+            Some(&t1),
+        )
+        .await)
+    .await;
+    assert_eq!(sessions, json!([]));
+    let count = |sql: &str| -> i64 {
+        app.db()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM attendance_sessions"), 0);
+    assert_eq!(count("SELECT COUNT(*) FROM outbox"), 0);
+    // Another teacher, a student, nobody, a subject that does not exist: as for any confirm.
+    let other = app.post("/api/attendance/confirm", &empty, Some(&t2)).await;
+    assert_eq!(other.status(), StatusCode::FORBIDDEN);
+    let pupil = app.post("/api/attendance/confirm", &empty, Some(&s1)).await;
+    assert_eq!(pupil.status(), StatusCode::FORBIDDEN);
+    let anon = app.post("/api/attendance/confirm", &empty, None).await;
+    assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
+    let gone = json!({"subject_id": "65c0000000000000000000ff", "present_students": []});
+    let missing = app.post("/api/attendance/confirm", &gone, Some(&t1)).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let d = expect_detail(
+        app.post(
+            "/api/attendance/confirm",
+            &json!({"present_students": []}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(d, "subject_id required");
 }

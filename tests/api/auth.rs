@@ -45,6 +45,10 @@ async fn register_verify_login_me_refresh_logout() {
         detail.to_lowercase().contains("verify your email"),
         "{detail}"
     );
+    assert!(
+        detail.contains("Open the link in the e-mail") && detail.contains("administrator"),
+        "says what to do: {detail}"
+    );
 
     // The verification link goes through the outbox.
     let mail = app.last_mail("email_verification", "asha@school.test");
@@ -422,13 +426,15 @@ async fn registration_validates_input() {
     )
     .await;
     assert_eq!(d, "Email already registered");
+    // The seed allowed 6 characters; the detail its Register page shows says what is needed.
     let mut bad = student("x@school.test");
-    bad["password"] = json!("short");
-    expect_detail(
-        app.post("/api/auth/register", &bad, None).await,
+    bad["password"] = json!("abc123");
+    let d = expect_detail(
+        app.post("/auth/register", &bad, None).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
+    assert_eq!(d, "Password must be at least 8 characters");
     let mut bad = student("not-an-email");
     bad["email"] = json!("not-an-email");
     expect_detail(
@@ -551,4 +557,58 @@ async fn first_start_creates_an_admin_with_a_one_time_password() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(body(resp).await["role"], "admin");
+}
+
+/// The seed frontend's "Sign in with Google" sends the browser to `/auth/google`: a browser gets
+/// a page saying Google sign-in is not available with a link back to the sign-in page, any
+/// other client a JSON detail; the callback path answers the same.
+#[tokio::test]
+async fn google_sign_in_is_refused_in_words_a_browser_user_understands() {
+    let app = spawn_app_with(&["--frontend-base-url", "http://localhost:5173/"]).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let browser_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    for path in ["/auth/google", "/auth/google/callback", "/api/auth/google"] {
+        let resp = client
+            .get(app.url(path))
+            .header("Accept", browser_accept)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(resp.status(), StatusCode::NOT_IMPLEMENTED, "{path}");
+        let kind = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(kind.starts_with("text/html"), "{path}: {kind}");
+        let page = resp.text().await.unwrap_or_default();
+        assert!(page.contains("Google sign-in is not available"), "{page}");
+        assert!(
+            page.contains(r#"<a href="http://localhost:5173/login">Back to sign-in</a>"#),
+            "{page}"
+        );
+        // Anything else (the API, scripts): JSON.
+        let d = expect_detail(app.get(path, None).await, StatusCode::NOT_IMPLEMENTED).await;
+        assert!(d.starts_with("Google sign-in is not supported"), "{d}");
+        assert!(d.contains("e-mail address and password"), "{d}");
+    }
+    // Without a frontend configured the link goes to rollcall's own page.
+    let own = spawn_app().await;
+    let page = client
+        .get(own.url("/auth/google"))
+        .header("Accept", browser_accept)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        page.contains(r#"<a href="/app/">Back to sign-in</a>"#),
+        "{page}"
+    );
 }

@@ -30,6 +30,8 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/auth/forgot-password", "public"),
     ("POST", "/api/auth/verify-otp", "public"),
     ("POST", "/api/auth/reset-password", "public"),
+    ("GET", "/api/auth/google", "public"),
+    ("GET", "/api/auth/google/callback", "public"),
     ("POST", "/api/auth/logout", "any"),
     ("GET", "/api/auth/me", "any"),
     ("GET", "/api/admin/users", "admin"),

@@ -553,6 +553,28 @@ async fn seed_day_summaries_show_in_analytics() {
     assert_eq!(month["totalAbsent"], 2, "{v}");
     assert_eq!(month["averagePercentage"], 66.67, "{v}");
 
+    // The day summaries have no per-student records, and the seed's own per-student counters
+    // (Sam: present 4, absent 1) are not imported: the roster counts from rollcall's records
+    // only, so Sam starts at zero while the class figures above keep the history.
+    let resp = app
+        .get(
+            &format!("/settings/teachers/subjects/{SUBJECT}/students"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let roster = body(resp).await;
+    let sam = roster
+        .as_array()
+        .and_then(|l| l.iter().find(|r| r["student_id"] == S1))
+        .cloned()
+        .unwrap_or_else(|| panic!("no Sam in {roster}"));
+    assert_eq!(
+        sam["attendance"],
+        json!({"present": 0, "absent": 0, "total": 0, "percentage": 0}),
+        "{roster}"
+    );
+
     // The web page's session list shows them as imported day summaries with their totals; they
     // have no per-student records, so a correction is refused.
     let resp = app

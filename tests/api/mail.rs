@@ -287,21 +287,54 @@ async fn messages_wait_while_the_relay_is_down_and_go_out_when_it_is_back() {
     .await;
     assert_eq!(
         v,
-        json!({"total": 1, "sent": 1, "failed": 0,
-               "details": [{"email": "cara@school.test", "status": "sent", "error": null}]})
+        json!({"total": 1, "sent": 0, "queued": 1, "failed": 0, "relay_configured": true,
+               "details": [{"email": "cara@school.test", "status": "queued", "error": null}]})
     );
 
-    // Relay down: the message stays queued, with its failed attempts recorded.
+    // Relay down: the message stays queued, with its failed attempts recorded; the teacher's
+    // statistics and the administrators' outbox say it is retrying, not sent.
     let (status, attempts, error) = wait_row(&app, "cara@school.test", |r| r.1 >= 2).await;
     assert_eq!(status, "pending");
     assert!(attempts >= 2);
     assert!(error.is_some_and(|e| !e.is_empty()));
+    let stats = ok(app.get("/notifications/stats?days=30", Some(&t)).await).await;
+    assert_eq!(
+        (
+            &stats["total_sent"],
+            &stats["total_queued"],
+            &stats["total_failed"]
+        ),
+        (&json!(0), &json!(1), &json!(0)),
+        "{stats}"
+    );
+    assert_eq!(stats["recent_logs"][0]["status"], "retrying", "{stats}");
+    let admin = app.admin_token().await;
+    let out = ok(app
+        .get("/api/admin/outbox?status=retrying", Some(&admin))
+        .await)
+    .await;
+    assert_eq!(out["messages"][0]["recipient"], "cara@school.test", "{out}");
+    assert_eq!(out["messages"][0]["state"], "retrying", "{out}");
+    assert_eq!(out["counts"]["retrying"], 1, "{out}");
+    assert_eq!(out["counts"]["sent"], 0, "{out}");
 
     // The relay comes back on the same port: delivered on the next attempt.
     let smtp = smtp_on(listener(port), false);
     let got = smtp.wait_for(1).await;
     let (status, _, error) = wait_row(&app, "cara@school.test", |r| r.0 == "sent").await;
     assert_eq!((status.as_str(), error), ("sent", None));
+    // Now, and only now, it counts as sent.
+    let stats = ok(app.get("/notifications/stats?days=30", Some(&t)).await).await;
+    assert_eq!(
+        (&stats["total_sent"], &stats["total_queued"]),
+        (&json!(1), &json!(0)),
+        "{stats}"
+    );
+    assert_eq!(
+        stats["sent_by_type"],
+        json!({"custom": {"sent": 1, "queued": 0, "failed": 0}})
+    );
+    assert_eq!(stats["recent_logs"][0]["status"], "sent", "{stats}");
     assert_eq!(got.len(), 1);
     let m = &got[0];
     assert_eq!(m.to, vec!["cara@school.test".to_owned()]);
@@ -548,8 +581,8 @@ async fn teacher_notification_api_keeps_the_seed_shapes() {
     .await;
     assert_eq!(
         v,
-        json!({"total": 2, "sent": 1, "failed": 1, "details": [
-            {"email": "gil@school.test", "status": "sent", "error": null},
+        json!({"total": 2, "sent": 0, "queued": 1, "failed": 1, "relay_configured": false, "details": [
+            {"email": "gil@school.test", "status": "queued", "error": null},
             {"email": "nobody@school.test", "status": "failed", "error": "Not one of your students"}]})
     );
     let (subject, html): (String, Option<String>) = app
@@ -573,7 +606,7 @@ async fn teacher_notification_api_keeps_the_seed_shapes() {
         )
         .await)
     .await;
-    assert_eq!(v["sent"], 1);
+    assert_eq!((&v["sent"], &v["queued"]), (&json!(0), &json!(1)), "{v}");
     assert!(
         app.last_mail("notify.low_attendance", "hal@school.test")
             .contains("below the required 75%")
@@ -634,20 +667,24 @@ async fn teacher_notification_api_keeps_the_seed_shapes() {
     )
     .await;
 
-    // Statistics over the window, newest first.
+    // Statistics over the window, newest first: no relay here, so nothing was sent; both
+    // messages are queued.
     let v = ok(app.get("/api/notifications/stats?days=7", Some(&t)).await).await;
-    assert_eq!(v["total_sent"], 2, "{v}");
+    assert_eq!(v["total_sent"], 0, "{v}");
+    assert_eq!(v["total_queued"], 2, "{v}");
     assert_eq!(v["total_failed"], 0);
+    assert_eq!(v["relay_configured"], false);
     assert_eq!(
         v["sent_by_type"],
-        json!({"absence": {"sent": 1, "failed": 0}, "low_attendance": {"sent": 1, "failed": 0}})
+        json!({"absence": {"sent": 0, "queued": 1, "failed": 0},
+               "low_attendance": {"sent": 0, "queued": 1, "failed": 0}})
     );
     let log = &v["recent_logs"][1];
     assert_eq!(log["notification_type"], "absence");
     assert_eq!(log["recipient_email"], "gil@school.test");
     assert_eq!(log["recipient_name"], "student gil@school.test");
     assert_eq!(log["subject"], "Absence Notification - Maths");
-    assert_eq!(log["status"], "pending", "no SMTP here: queued");
+    assert_eq!(log["status"], "queued", "no SMTP here");
     assert_eq!(log["sent_by"], t_id.as_str());
     assert_eq!(
         log["metadata"],
@@ -722,7 +759,7 @@ async fn a_student_who_switches_absence_mails_off_gets_none() {
     );
     // Other topics still reach her.
     let v = send_custom(&app, &t, "ivy@school.test", "Hi", "Hello", "T").await;
-    assert_eq!(v["sent"], 1);
+    assert_eq!(v["queued"], 1);
     assert_eq!(count_notices(&app, "notify.custom"), 1);
 }
 
@@ -876,4 +913,74 @@ async fn the_cli_lists_dead_messages_and_retries_them() {
         dir,
     ]);
     assert!(!ok_again && err.contains("no dead message"), "{err}");
+}
+
+/// Without an SMTP relay nothing leaves the outbox: the teacher is told their messages are
+/// queued (not sent), and administrators, only they, see them queued with the counts per state.
+#[tokio::test]
+async fn queued_mail_is_reported_as_queued_and_shown_to_administrators_only() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let (t, _) = teacher(&app, "q-teacher@school.test").await;
+    let (s_token, s_id) = student(&app, "quinn@school.test").await;
+    subject(&app, &t, "QUEUE1", &[&s_id]).await;
+    let v = ok(app
+        .post(
+            "/notifications/assignment",
+            &json!({"student_emails": ["quinn@school.test"], "assignment_title": "Essay",
+                    "subject": "English", "due_date": "2026-03-01", "teacher_name": "T"}),
+            Some(&t),
+        )
+        .await)
+    .await;
+    assert_eq!(
+        v,
+        json!({"total": 1, "sent": 0, "queued": 1, "failed": 0, "relay_configured": false,
+               "details": [{"email": "quinn@school.test", "status": "queued", "error": null}]})
+    );
+
+    for state in ["queued", "pending"] {
+        let out = ok(app
+            .get(&format!("/api/admin/outbox?status={state}"), Some(&admin))
+            .await)
+        .await;
+        assert_eq!(out["relay_configured"], false, "{out}");
+        assert_eq!(
+            out["counts"],
+            json!({"queued": 1, "retrying": 0, "sent": 0, "dead": 0})
+        );
+        let m = &out["messages"][0];
+        assert_eq!(
+            (&m["recipient"], &m["state"], &m["status"], &m["attempts"]),
+            (
+                &json!("quinn@school.test"),
+                &json!("queued"),
+                &json!("pending"),
+                &json!(0)
+            ),
+            "{out}"
+        );
+    }
+    for state in ["retrying", "sent", "dead"] {
+        let out = ok(app
+            .get(&format!("/api/admin/outbox?status={state}"), Some(&admin))
+            .await)
+        .await;
+        assert_eq!(out["messages"], json!([]), "{state}: {out}");
+    }
+    expect_detail(
+        app.get("/api/admin/outbox?status=delivered", Some(&admin))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    // The teacher, the student, nobody: refused.
+    for (who, token, status) in [
+        ("teacher", Some(t.as_str()), StatusCode::FORBIDDEN),
+        ("student", Some(s_token.as_str()), StatusCode::FORBIDDEN),
+        ("anonymous", None, StatusCode::UNAUTHORIZED),
+    ] {
+        let resp = app.get("/api/admin/outbox?status=queued", token).await;
+        assert_eq!(resp.status(), status, "{who}");
+    }
 }

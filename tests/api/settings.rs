@@ -518,3 +518,60 @@ async fn avatar_upload_is_checked_stored_and_served() {
     )
     .await;
 }
+
+/// The seed's schedule editor adds every period at 12:00-13:00 and numbers a day's periods
+/// itself: two added and left as they were are one period, stored once. Two different periods
+/// at the same time are still refused, and the detail says which and how to fix it.
+#[tokio::test]
+async fn schedule_editor_defaults_left_twice_are_one_period() {
+    let app = spawn_app().await;
+    let (t, _) = teacher(&app, "t5@school.test").await;
+    let default = |slot: i64| {
+        json!({"slot": slot, "start": "12:00", "end": "13:00",
+               "metadata": {"subject_name": "New Subject", "room": "TBD", "teacher": "Assign Teacher", "tracked": true}})
+    };
+    let maths = json!({"slot": 1, "start": "09:00", "end": "10:00",
+        "metadata": {"subject_name": "Maths", "room": "B12", "teacher": "Self", "tracked": true}});
+    let sent = json!({"timetable": [
+            {"day": "Monday", "periods": [maths, default(2), default(3)]},
+            {"day": "Tuesday", "periods": [default(1)]}],
+        "recurring": null, "holidays": [], "exams": [], "meta": {}});
+    let v = ok(send(
+        &app,
+        Method::PUT,
+        "/settings",
+        &json!({"schedule": sent}),
+        Some(&t),
+    )
+    .await)
+    .await;
+    let kept = json!({"timetable": [
+            {"day": "Monday", "periods": [maths, default(2)]},
+            {"day": "Tuesday", "periods": [default(1)]}],
+        "recurring": null, "holidays": [], "exams": [], "meta": {}});
+    assert_eq!(v["schedule"], kept);
+    assert_eq!(
+        ok(app.get("/settings", Some(&t)).await).await["schedule"],
+        kept
+    );
+
+    // Edited apart (another room) but left at the same time: refused with both periods named.
+    let mut other = default(3);
+    other["metadata"]["room"] = json!("C4");
+    let clash =
+        json!({"schedule": {"timetable": [{"day": "Monday", "periods": [default(2), other]}]}});
+    let d = expect_detail(
+        send(&app, Method::PUT, "/settings", &clash, Some(&t)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(
+        d,
+        "Invalid schedule: timetable Monday: slots 2 (12:00-13:00) and 3 (12:00-13:00) overlap; \
+         give each period its own time, or delete one"
+    );
+    assert_eq!(
+        ok(app.get("/settings", Some(&t)).await).await["schedule"],
+        kept
+    );
+}
