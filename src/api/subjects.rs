@@ -532,6 +532,9 @@ async fn seed_roster(
     )))
 }
 
+/// Approve a student's enrolment (the seed's AddStudents button). The page shows the student's
+/// newest face photo beside that button, so a photo of theirs that awaits review and is the one
+/// shown is approved with it; older waiting photos stay for the review in `/app/`.
 #[utoipa::path(post, path = "/settings/teachers/subjects/{subject_id}/students/{student_id}/verify", tag = "seed",
     params(("subject_id" = Id, Path), ("student_id" = Id, Path)),
     responses((status = 200, body = Message), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)),
@@ -543,12 +546,14 @@ async fn seed_verify(
 ) -> ApiResult<Json<Message>> {
     let id = parse_id("subject_id", &subject_id)?;
     let student = parse_id("student_id", &student_id)?;
-    subjects::verify_student(&state.db, &user, id, student)
+    subjects::verify_student(&state.db, &user, id, student.clone())
         .await
         .map_err(|e| match e {
             Error::NotFound(m) if m.starts_with("Student") => Error::NotFound(m),
             other => seed_access(other),
         })?;
+    let dir = state.settings.faces_dir();
+    crate::service::faces::approve_newest_pending(&state.db, &dir, &user, student).await?;
     Ok(Json(Message {
         message: "Student verified successfully".into(),
     }))

@@ -981,6 +981,31 @@ pub async fn approve(
     Ok(out)
 }
 
+/// The seed frontend's only review step: its AddStudents page shows a student's newest face
+/// photo (the roster's `avatar`) beside the button that approves the student's enrolment. That
+/// approval also approves the photo it showed, when it awaits review, exactly as [`approve`]
+/// does (audited `face.approve`); older photos still waiting stay for the review in `/app/`,
+/// since nobody saw them. Returns the sample approved now, if any.
+pub async fn approve_newest_pending(
+    db: &Db,
+    faces_dir: &Path,
+    user: &AuthUser,
+    student: Id,
+) -> Result<Option<Sample>> {
+    let (who, of) = (user.clone(), student.clone());
+    let newest = run(db, move |conn| {
+        visible(conn, &who, &of)?;
+        Ok(samples::of_student(conn, &of)?.pop())
+    })
+    .await?;
+    match newest {
+        Some(sample) if !sample.approved => approve(db, faces_dir, user, student, sample.id)
+            .await
+            .map(Some),
+        _ => Ok(None),
+    }
+}
+
 pub async fn delete(
     db: &Db,
     faces_dir: &Path,

@@ -608,7 +608,7 @@ async fn unverified_or_non_consenting_students_are_not_matched() {
 }
 
 /// A 640x480 webcam-style frame: the photo fitted into the frame's height on grey (PNG).
-fn webcam_frame(photo: &[u8]) -> Vec<u8> {
+pub(crate) fn webcam_frame(photo: &[u8]) -> Vec<u8> {
     let img = decode(photo);
     let h = 480u32;
     let w = (img.width() * h / img.height()).min(640);

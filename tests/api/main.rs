@@ -25,6 +25,7 @@ mod privacy;
 mod recovery;
 mod secrets;
 mod seed_access;
+mod seedday;
 mod settings;
 mod students;
 mod subjects;

@@ -10,7 +10,7 @@ use crate::helpers::{TestApp, body, expect_detail, spawn_app, token_of};
 const MATHS: &str = "65f0c0ffee0000000000a001";
 const OTHER: &str = "65f0c0ffee0000000000a002";
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     method: Method,
     path: &str,
