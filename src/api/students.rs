@@ -835,25 +835,31 @@ fn seed_percentage(pct: f64, counted: i64) -> Value {
     if counted == 0 { json!(0) } else { json!(pct) }
 }
 
-/// The seed's profile body (2.2.1), with attendance figures computed from the records.
+/// The seed's student profile body, with attendance figures computed from the records.
 /// A teacher sees only the subjects they teach the student.
 async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResult<Json<Value>> {
     let attendance::ScopedProfile {
         student: s,
         subjects,
-        figures,
         recent,
-    } = attendance::profile(&state.db, user, id, 5).await?;
+        ..
+    } = attendance::profile(&state.db, user, id.clone(), 5).await?;
     let links = ImageLinks::new(state, user);
     let image_url = s.latest_sample.as_ref().map(|x| links.url(&s.id, x));
+    // The same counts and rules as the roster, `/students/me/subjects` and analytics (late as
+    // `ROLLCALL_LATE_COUNTS_AS_PRESENT` says, days off left out), over the subjects the caller
+    // may see.
+    let rules = super::analytics::rules(state);
+    let view = crate::service::analytics::student(&state.db, user, id).await?;
     let mut all = Counts::default();
-    for f in &figures {
-        all.present += f.counts.present;
-        all.late += f.counts.late;
-        all.excused += f.counts.excused;
-        all.absent += f.counts.absent;
+    for (_, c) in &view.subjects {
+        all.present += c.present;
+        all.late += c.late;
+        all.excused += c.excused;
+        all.absent += c.absent;
     }
-    let pct = attendance::percentage(&all);
+    let total = Rules::counted(&all);
+    let pct = rules.percentage(&all).unwrap_or(0.0);
     let recent: Vec<Value> = recent
         .into_iter()
         .map(|r| {
@@ -863,10 +869,10 @@ async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResu
         })
         .collect();
     // Counted classes leave out excused absences, so that present / total = percentage.
-    let attendance = json!({"total_classes": all.total() - all.excused,
-                            "present": all.present + all.late, "absent": all.absent,
+    let attendance = json!({"total_classes": total,
+                            "present": rules.attended(&all), "absent": rules.missed(&all),
                             "late": all.late, "excused": all.excused,
-                            "percentage": seed_percentage(pct, all.total() - all.excused),
+                            "percentage": seed_percentage(pct, total),
                             "forecasted_score": if pct < 50.0 { 2 } else { 5 },
                             "recent_attendance": recent});
     Ok(Json(json!({

@@ -365,6 +365,19 @@ async fn seed_frontend_school_day() {
     assert_eq!(mine[0]["total"], 1, "{mine}");
     let mine = ok(app.get("/students/me/subjects", Some(biden_token)).await).await;
     assert_eq!(mine[0]["attended"], 0, "{mine}");
+    // StudentProfile: the same figures.
+    let profile = ok(app.get("/students/me/profile", Some(obama_token)).await).await;
+    let figures = &profile["attendance"];
+    assert_eq!(
+        (
+            &figures["present"],
+            &figures["absent"],
+            &figures["total_classes"],
+            &figures["percentage"]
+        ),
+        (&json!(1), &json!(0), &json!(1), &json!(100.0)),
+        "{profile}"
+    );
 
     // A class with nobody in it yet: confirming it is not an error.
     let empty = ok(app
