@@ -405,7 +405,7 @@ fn no_google(state: &AppState, headers: &HeaderMap) -> Response {
          <p>If you always signed in with Google and have no password, ask your school's \
          administrator to reset it.</p>\
          <p><a href=\"{}\">Back to sign-in</a></p></body></html>\n",
-        html_escape(&back)
+        crate::notify::templates::escape(&back)
     );
     (
         StatusCode::NOT_IMPLEMENTED,
@@ -419,18 +419,3 @@ fn no_google(state: &AppState, headers: &HeaderMap) -> Response {
         .into_response()
 }
 
-/// Text as HTML (element content and double-quoted attribute values).
-fn html_escape(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for c in raw.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
