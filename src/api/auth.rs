@@ -418,4 +418,3 @@ fn no_google(state: &AppState, headers: &HeaderMap) -> Response {
     )
         .into_response()
 }
-
