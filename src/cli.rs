@@ -1130,7 +1130,11 @@ fn eval_mode(
         None => vision.min_face_fraction,
     };
     Ok(match kind {
-        "auto" => Upsample::Refine {
+        "auto" => Upsample::Propose {
+            min_face_px: px,
+            min_face_fraction: fraction,
+        },
+        "refine" => Upsample::Refine {
             min_face_px: px,
             min_face_fraction: fraction,
         },

@@ -461,6 +461,10 @@ impl VisionSettings {
                 min_face_px: self.min_face_px,
                 min_face_fraction: self.min_face_fraction,
             },
+            Upsample::Propose { .. } => Upsample::Propose {
+                min_face_px: self.min_face_px,
+                min_face_fraction: self.min_face_fraction,
+            },
             times => times,
         };
         let mut options = PipelineOptions {

@@ -13,12 +13,14 @@ pub mod eval;
 pub mod image;
 pub mod landmarks;
 pub mod models;
+pub mod mtcnn;
 pub mod onnx;
 pub mod pipeline;
 pub mod resize;
 pub mod runtime;
 #[cfg(test)]
 pub(crate) mod testdata;
+pub mod torch;
 
 /// dlib's integer rectangle: inclusive on all sides (`width = right - left + 1`).
 /// Values may lie outside the image, as detectors return them.

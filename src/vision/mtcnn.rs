@@ -1,0 +1,771 @@
+//! Where faces may be: the first two stages of MTCNN (P-Net over an image pyramid, R-Net on
+//! each candidate), with the weights facenet-pytorch ships (MIT), converted to ONNX in memory
+//! by our own code. They only *propose* regions; every box the pipeline reports is then found
+//! by dlib's MMOD on an enlarged crop around the proposal, so boxes, landmarks and embeddings
+//! stay dlib's. The arithmetic follows facenet-pytorch's `detect_face` (thresholds, strides,
+//! box regression, squaring); docs/detection.md ("Proposals").
+
+use std::path::Path;
+
+use anyhow::{Context, ensure};
+use ort::value::TensorRef;
+
+use super::image::RgbImage;
+use super::onnx::{self, Attr, Dim, Graph, Initializer, Node, ValueInfo};
+use super::runtime::SessionPool;
+use super::torch::{Tensor, read_state_dict};
+
+/// Model files in the cache, pinned in `models/manifest.tsv`.
+pub const PNET_PT: &str = "mtcnn/pnet.pt";
+pub const RNET_PT: &str = "mtcnn/rnet.pt";
+pub const ONET_PT: &str = "mtcnn/onet.pt";
+
+/// P-Net sees 12x12 windows with a stride of 2.
+const CELL: f32 = 12.0;
+/// facenet-pytorch's pyramid factor.
+const FACTOR: f32 = 0.709;
+/// R-Net's and O-Net's input sides.
+const RNET_SIDE: usize = 24;
+const ONET_SIDE: usize = 48;
+
+/// How eager the proposer is. P-Net and R-Net keep facenet-pytorch's 0.6 and 0.7; O-Net's
+/// 0.7 is lowered to 0.1 because MMOD confirms every proposal: a false proposal costs one small
+/// MMOD run, a missed face is lost (on dlib's group photos 0.7 lost one face of 43 at every
+/// scale; docs/detection.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    pub pnet: f32,
+    pub rnet: f32,
+    pub onet: f32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            pnet: 0.6,
+            rnet: 0.7,
+            onet: 0.1,
+        }
+    }
+}
+
+/// A square region that may hold a face, in photo pixels (corners, exclusive of nothing:
+/// facenet-pytorch's float boxes), with R-Net's confidence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Proposal {
+    pub x1: f32,
+    pub y1: f32,
+    pub x2: f32,
+    pub y2: f32,
+    pub score: f32,
+}
+
+impl Proposal {
+    #[must_use]
+    pub fn side(&self) -> f32 {
+        (self.x2 - self.x1).max(self.y2 - self.y1)
+    }
+}
+
+/// The two networks, loaded once.
+pub struct Proposer {
+    pnet: SessionPool,
+    rnet: SessionPool,
+    onet: SessionPool,
+    thresholds: Thresholds,
+}
+
+fn take<'a>(state: &'a [(String, Tensor)], name: &str, dims: &[i64]) -> anyhow::Result<&'a Tensor> {
+    let t = state
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, t)| t)
+        .with_context(|| format!("{name} missing from the state dict"))?;
+    ensure!(
+        t.dims == dims,
+        "{name} has shape {:?}, expected {dims:?}",
+        t.dims
+    );
+    Ok(t)
+}
+
+/// Builds a small feed-forward graph node by node.
+struct Net {
+    graph: Graph,
+    cur: String,
+    n: usize,
+}
+
+impl Net {
+    fn new(name: &str, input: &str) -> Self {
+        Self {
+            graph: Graph {
+                name: name.into(),
+                ..Graph::default()
+            },
+            cur: input.into(),
+            n: 0,
+        }
+    }
+
+    fn init(&mut self, dims: Vec<i64>, data: Vec<f32>) -> String {
+        self.n += 1;
+        let name = format!("w{}", self.n);
+        self.graph.initializers.push(Initializer {
+            name: name.clone(),
+            dims,
+            data,
+        });
+        name
+    }
+
+    fn node(&mut self, op: &'static str, extra: Vec<String>, attrs: Vec<(&'static str, Attr)>) {
+        self.n += 1;
+        let out = format!("{}_{}", op.to_lowercase(), self.n);
+        let mut inputs = vec![self.cur.clone()];
+        inputs.extend(extra);
+        self.graph.nodes.push(Node {
+            op,
+            name: out.clone(),
+            inputs,
+            outputs: vec![out.clone()],
+            attrs,
+        });
+        self.cur = out;
+    }
+
+    fn conv(
+        &mut self,
+        state: &[(String, Tensor)],
+        name: &str,
+        dims: [i64; 4],
+    ) -> anyhow::Result<()> {
+        let w = take(state, &format!("{name}.weight"), &dims)?.clone();
+        let b = take(state, &format!("{name}.bias"), &[dims[0]])?.clone();
+        let w = self.init(w.dims, w.data);
+        let b = self.init(b.dims, b.data);
+        self.node(
+            "Conv",
+            vec![w, b],
+            vec![("kernel_shape", Attr::Ints(vec![dims[2], dims[3]]))],
+        );
+        Ok(())
+    }
+
+    /// PReLU over channels (`[C, 1, 1]` slopes for NCHW, `[C]` after a dense layer).
+    fn prelu(
+        &mut self,
+        state: &[(String, Tensor)],
+        name: &str,
+        c: i64,
+        spatial: bool,
+    ) -> anyhow::Result<()> {
+        let s = take(state, &format!("{name}.weight"), &[c])?.clone();
+        let dims = if spatial { vec![c, 1, 1] } else { vec![c] };
+        let s = self.init(dims, s.data);
+        self.node("PRelu", vec![s], vec![]);
+        Ok(())
+    }
+
+    fn pool(&mut self, k: i64) {
+        self.node(
+            "MaxPool",
+            vec![],
+            vec![
+                ("kernel_shape", Attr::Ints(vec![k, k])),
+                ("strides", Attr::Ints(vec![2, 2])),
+                ("ceil_mode", Attr::Int(1)),
+            ],
+        );
+    }
+
+    fn dense(
+        &mut self,
+        state: &[(String, Tensor)],
+        name: &str,
+        out: i64,
+        inp: i64,
+    ) -> anyhow::Result<()> {
+        let w = take(state, &format!("{name}.weight"), &[out, inp])?.clone();
+        let b = take(state, &format!("{name}.bias"), &[out])?.clone();
+        let w = self.init(w.dims, w.data);
+        let b = self.init(b.dims, b.data);
+        self.node("Gemm", vec![w, b], vec![("transB", Attr::Int(1))]);
+        Ok(())
+    }
+
+    /// Rename the current output to a graph output.
+    fn output(&mut self, name: &str, dims: Vec<Dim>) -> anyhow::Result<()> {
+        let last = self.graph.nodes.last_mut().context("empty graph")?;
+        last.outputs = vec![name.into()];
+        self.graph.outputs.push(ValueInfo {
+            name: name.into(),
+            dims,
+        });
+        Ok(())
+    }
+}
+
+/// Two-way softmax's second probability as one logit: `sigmoid((w1 - w0) x + b1 - b0)`.
+fn face_logit(w: &Tensor, b: &Tensor, inputs: usize) -> (Vec<f32>, Vec<f32>) {
+    let w: Vec<f32> = (0..inputs)
+        .map(|i| w.data[inputs + i] - w.data[i])
+        .collect();
+    (w, vec![b.data[1] - b.data[0]])
+}
+
+/// P-Net as ONNX: `image` `[1, 3, H, W]` normalised as `(v - 127.5) / 128`, out `prob`
+/// `[1, 1, h, w]` (face probability per 12x12 window, stride 2) and `reg` `[1, 4, h, w]`.
+pub fn pnet_to_onnx(pt: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let state = read_state_dict(pt)?;
+    let mut n = Net::new("mtcnn_pnet", "image");
+    n.conv(&state, "conv1", [10, 3, 3, 3])?;
+    n.prelu(&state, "prelu1", 10, true)?;
+    n.pool(2);
+    n.conv(&state, "conv2", [16, 10, 3, 3])?;
+    n.prelu(&state, "prelu2", 16, true)?;
+    n.conv(&state, "conv3", [32, 16, 3, 3])?;
+    n.prelu(&state, "prelu3", 32, true)?;
+    let trunk = n.cur.clone();
+    let (w, b) = face_logit(
+        take(&state, "conv4_1.weight", &[2, 32, 1, 1])?,
+        take(&state, "conv4_1.bias", &[2])?,
+        32,
+    );
+    let w = n.init(vec![1, 32, 1, 1], w);
+    let b = n.init(vec![1], b);
+    n.node(
+        "Conv",
+        vec![w, b],
+        vec![("kernel_shape", Attr::Ints(vec![1, 1]))],
+    );
+    n.node("Sigmoid", vec![], vec![]);
+    let map = |c| {
+        vec![
+            Dim::Fixed(1),
+            Dim::Fixed(c),
+            Dim::Symbolic("h"),
+            Dim::Symbolic("w"),
+        ]
+    };
+    n.output("prob", map(1))?;
+    n.cur = trunk;
+    n.conv(&state, "conv4_2", [4, 32, 1, 1])?;
+    n.output("reg", map(4))?;
+    ensure!(
+        state.len() == 13,
+        "P-Net has {} tensors, expected 13",
+        state.len()
+    );
+    n.graph.inputs.push(ValueInfo {
+        name: "image".into(),
+        dims: vec![
+            Dim::Fixed(1),
+            Dim::Fixed(3),
+            Dim::Symbolic("H"),
+            Dim::Symbolic("W"),
+        ],
+    });
+    Ok(onnx::model(
+        &n.graph,
+        &[("source", "facenet-pytorch 2.6.0 pnet.pt (MIT)".into())],
+    ))
+}
+
+/// R-Net as ONNX: `image` `[N, 3, 24, 24]` normalised as for P-Net, out `prob` `[N, 1]` and
+/// `reg` `[N, 4]`.
+pub fn rnet_to_onnx(pt: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let state = read_state_dict(pt)?;
+    let mut n = Net::new("mtcnn_rnet", "image");
+    n.conv(&state, "conv1", [28, 3, 3, 3])?;
+    n.prelu(&state, "prelu1", 28, true)?;
+    n.pool(3);
+    n.conv(&state, "conv2", [48, 28, 3, 3])?;
+    n.prelu(&state, "prelu2", 48, true)?;
+    n.pool(3);
+    n.conv(&state, "conv3", [64, 48, 2, 2])?;
+    n.prelu(&state, "prelu3", 64, true)?;
+    // facenet-pytorch flattens in (x, y, channel) order: permute(0, 3, 2, 1).
+    n.node(
+        "Transpose",
+        vec![],
+        vec![("perm", Attr::Ints(vec![0, 3, 2, 1]))],
+    );
+    n.node("Flatten", vec![], vec![("axis", Attr::Int(1))]);
+    n.dense(&state, "dense4", 128, 576)?;
+    n.prelu(&state, "prelu4", 128, false)?;
+    let trunk = n.cur.clone();
+    let (w, b) = face_logit(
+        take(&state, "dense5_1.weight", &[2, 128])?,
+        take(&state, "dense5_1.bias", &[2])?,
+        128,
+    );
+    let w = n.init(vec![1, 128], w);
+    let b = n.init(vec![1], b);
+    n.node("Gemm", vec![w, b], vec![("transB", Attr::Int(1))]);
+    n.node("Sigmoid", vec![], vec![]);
+    n.output("prob", vec![Dim::Symbolic("N"), Dim::Fixed(1)])?;
+    n.cur = trunk;
+    n.dense(&state, "dense5_2", 4, 128)?;
+    n.output("reg", vec![Dim::Symbolic("N"), Dim::Fixed(4)])?;
+    ensure!(
+        state.len() == 16,
+        "R-Net has {} tensors, expected 16",
+        state.len()
+    );
+    n.graph.inputs.push(ValueInfo {
+        name: "image".into(),
+        dims: vec![
+            Dim::Symbolic("N"),
+            Dim::Fixed(3),
+            Dim::Fixed(24),
+            Dim::Fixed(24),
+        ],
+    });
+    Ok(onnx::model(
+        &n.graph,
+        &[("source", "facenet-pytorch 2.6.0 rnet.pt (MIT)".into())],
+    ))
+}
+
+/// O-Net as ONNX: `image` `[N, 3, 48, 48]` normalised as for P-Net, out `prob` `[N, 1]` and
+/// `reg` `[N, 4]` (its five landmarks are not used).
+pub fn onet_to_onnx(pt: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let state = read_state_dict(pt)?;
+    let mut n = Net::new("mtcnn_onet", "image");
+    n.conv(&state, "conv1", [32, 3, 3, 3])?;
+    n.prelu(&state, "prelu1", 32, true)?;
+    n.pool(3);
+    n.conv(&state, "conv2", [64, 32, 3, 3])?;
+    n.prelu(&state, "prelu2", 64, true)?;
+    n.pool(3);
+    n.conv(&state, "conv3", [64, 64, 3, 3])?;
+    n.prelu(&state, "prelu3", 64, true)?;
+    n.pool(2);
+    n.conv(&state, "conv4", [128, 64, 2, 2])?;
+    n.prelu(&state, "prelu4", 128, true)?;
+    n.node(
+        "Transpose",
+        vec![],
+        vec![("perm", Attr::Ints(vec![0, 3, 2, 1]))],
+    );
+    n.node("Flatten", vec![], vec![("axis", Attr::Int(1))]);
+    n.dense(&state, "dense5", 256, 1152)?;
+    n.prelu(&state, "prelu5", 256, false)?;
+    let trunk = n.cur.clone();
+    let (w, b) = face_logit(
+        take(&state, "dense6_1.weight", &[2, 256])?,
+        take(&state, "dense6_1.bias", &[2])?,
+        256,
+    );
+    let w = n.init(vec![1, 256], w);
+    let b = n.init(vec![1], b);
+    n.node("Gemm", vec![w, b], vec![("transB", Attr::Int(1))]);
+    n.node("Sigmoid", vec![], vec![]);
+    n.output("prob", vec![Dim::Symbolic("N"), Dim::Fixed(1)])?;
+    n.cur = trunk;
+    n.dense(&state, "dense6_2", 4, 256)?;
+    n.output("reg", vec![Dim::Symbolic("N"), Dim::Fixed(4)])?;
+    take(&state, "dense6_3.weight", &[10, 256])?;
+    ensure!(
+        state.len() == 21,
+        "O-Net has {} tensors, expected 21",
+        state.len()
+    );
+    n.graph.inputs.push(ValueInfo {
+        name: "image".into(),
+        dims: vec![
+            Dim::Symbolic("N"),
+            Dim::Fixed(3),
+            Dim::Fixed(48),
+            Dim::Fixed(48),
+        ],
+    });
+    Ok(onnx::model(
+        &n.graph,
+        &[("source", "facenet-pytorch 2.6.0 onet.pt (MIT)".into())],
+    ))
+}
+
+/// Area (box-filter) resampling of an interleaved RGB float image, as PyTorch's
+/// `interpolate(mode="area")`: output pixel `i` averages input `[floor(i n / m), ceil((i+1) n / m))`.
+fn area_resize<T: Copy + Into<f32>>(
+    src: &[T],
+    w: usize,
+    h: usize,
+    ow: usize,
+    oh: usize,
+) -> Vec<f32> {
+    let spans = |n: usize, m: usize| -> Vec<(usize, usize)> {
+        (0..m)
+            .map(|i| {
+                let a = i * n / m;
+                let b = ((i + 1) * n).div_ceil(m).max(a + 1).min(n);
+                (a, b)
+            })
+            .collect()
+    };
+    let (xs, ys) = (spans(w, ow), spans(h, oh));
+    // Rows first: each output row is the mean of its input rows.
+    let mut rows = vec![0f32; oh * w * 3];
+    for (oy, &(a, b)) in ys.iter().enumerate() {
+        let dst = &mut rows[oy * w * 3..][..w * 3];
+        for y in a..b {
+            for (d, s) in dst.iter_mut().zip(&src[y * w * 3..][..w * 3]) {
+                *d += (*s).into();
+            }
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let inv = 1.0 / (b - a) as f32;
+        dst.iter_mut().for_each(|v| *v *= inv);
+    }
+    let mut out = vec![0f32; oh * ow * 3];
+    for oy in 0..oh {
+        let row = &rows[oy * w * 3..][..w * 3];
+        for (ox, &(a, b)) in xs.iter().enumerate() {
+            let mut acc = [0f32; 3];
+            for x in a..b {
+                for c in 0..3 {
+                    acc[c] += row[x * 3 + c];
+                }
+            }
+            #[allow(clippy::cast_precision_loss)]
+            let inv = 1.0 / (b - a) as f32;
+            for c in 0..3 {
+                out[(oy * ow + ox) * 3 + c] = acc[c] * inv;
+            }
+        }
+    }
+    out
+}
+
+/// Interleaved RGB -> planar, normalised as MTCNN was trained: `(v - 127.5) / 128`.
+fn planar(src: &[f32], pixels: usize, dst: &mut Vec<f32>) {
+    let base = dst.len();
+    dst.resize(base + 3 * pixels, 0.0);
+    for c in 0..3 {
+        for i in 0..pixels {
+            dst[base + c * pixels + i] = (src[i * 3 + c] - 127.5) * 0.007_812_5;
+        }
+    }
+}
+
+/// A candidate box with its score and P-Net/R-Net regression.
+#[derive(Debug, Clone, Copy)]
+struct Cand {
+    b: [f32; 4],
+    score: f32,
+    reg: [f32; 4],
+}
+
+/// torchvision's `nms` (IoU over areas without the +1), highest score first; keeps indices.
+fn nms(c: &mut Vec<Cand>, iou: f32) {
+    c.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let area = |b: &[f32; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
+    let mut keep: Vec<Cand> = Vec::with_capacity(c.len());
+    for cand in c.drain(..) {
+        let overlaps = keep.iter().any(|k| {
+            let w = (k.b[2].min(cand.b[2]) - k.b[0].max(cand.b[0])).max(0.0);
+            let h = (k.b[3].min(cand.b[3]) - k.b[1].max(cand.b[1])).max(0.0);
+            let inter = w * h;
+            let union = area(&k.b) + area(&cand.b) - inter;
+            union > 0.0 && inter / union > iou
+        });
+        if !overlaps {
+            keep.push(cand);
+        }
+    }
+    *c = keep;
+}
+
+/// facenet-pytorch's `rerec`: the square of the longer side around the box's centre.
+fn square(b: [f32; 4]) -> [f32; 4] {
+    let (w, h) = (b[2] - b[0], b[3] - b[1]);
+    let l = w.max(h);
+    let x1 = b[0] + w * 0.5 - l * 0.5;
+    let y1 = b[1] + h * 0.5 - l * 0.5;
+    [x1, y1, x1 + l, y1 + l]
+}
+
+impl Proposer {
+    /// Read, check and convert both networks (`runtime::init` must have run).
+    pub fn load(
+        models_dir: &Path,
+        sessions: usize,
+        intra_threads: usize,
+        thresholds: Thresholds,
+    ) -> anyhow::Result<Self> {
+        let read = |file: &str| -> anyhow::Result<Vec<u8>> {
+            let path = super::models::verified(models_dir, file)?;
+            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+        };
+        let pnet = pnet_to_onnx(&read(PNET_PT)?).context("converting P-Net")?;
+        let rnet = rnet_to_onnx(&read(RNET_PT)?).context("converting R-Net")?;
+        let onet = onet_to_onnx(&read(ONET_PT)?).context("converting O-Net")?;
+        Ok(Self {
+            pnet: SessionPool::from_memory(&pnet, sessions, intra_threads)?,
+            rnet: SessionPool::from_memory(&rnet, sessions, intra_threads)?,
+            onet: SessionPool::from_memory(&onet, sessions, intra_threads)?,
+            thresholds,
+        })
+    }
+
+    /// Regions of `img` that may hold a face at least `min_face` px wide, most likely first.
+    pub fn propose(&self, img: &RgbImage, min_face: f32) -> anyhow::Result<Vec<Proposal>> {
+        let (w, h) = (img.width, img.height);
+        if w < 12 || h < 12 {
+            return Ok(Vec::new());
+        }
+        let full = img.data.as_slice();
+        let mut cands = self.stage_one(full, w, h, min_face)?;
+        if cands.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.stage(
+            full,
+            w,
+            h,
+            &mut cands,
+            &self.rnet,
+            RNET_SIDE,
+            self.thresholds.rnet,
+        )?;
+        self.stage(
+            full,
+            w,
+            h,
+            &mut cands,
+            &self.onet,
+            ONET_SIDE,
+            self.thresholds.onet,
+        )?;
+        Ok(cands
+            .into_iter()
+            .map(|c| Proposal {
+                x1: c.b[0],
+                y1: c.b[1],
+                x2: c.b[2],
+                y2: c.b[3],
+                score: c.score,
+            })
+            .collect())
+    }
+
+    /// P-Net over the pyramid: candidates, merged and squared.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_precision_loss,
+        clippy::cast_sign_loss
+    )]
+    fn stage_one(
+        &self,
+        full: &[u8],
+        w: usize,
+        h: usize,
+        min_face: f32,
+    ) -> anyhow::Result<Vec<Cand>> {
+        let m = CELL / min_face.max(1.0);
+        let mut minl = w.min(h) as f32 * m;
+        let mut scale = m;
+        let mut all = Vec::new();
+        // Each level is resampled from the first (at most the photo's size), not the photo.
+        let mut base: Option<(Vec<f32>, usize, usize, f32)> = None;
+        while minl >= CELL {
+            let (hs, ws) = (
+                (h as f32 * scale + 1.0) as usize,
+                (w as f32 * scale + 1.0) as usize,
+            );
+            let level = match &base {
+                Some((src, bw, bh, _)) if ws <= *bw && hs <= *bh => {
+                    area_resize(src, *bw, *bh, ws, hs)
+                }
+                _ => area_resize(full, w, h, ws, hs),
+            };
+            let mut input = Vec::with_capacity(3 * ws * hs);
+            planar(&level, ws * hs, &mut input);
+            let (prob, reg, oh, ow) = self.pnet.with(|s| -> anyhow::Result<_> {
+                let t = TensorRef::from_array_view(([1, 3, hs, ws], input.as_slice()))
+                    .map_err(|e| anyhow::anyhow!("P-Net input: {e}"))?;
+                let out = s
+                    .run(ort::inputs![t])
+                    .map_err(|e| anyhow::anyhow!("running P-Net: {e}"))?;
+                let (shape, prob) = out["prob"]
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| anyhow::anyhow!("P-Net prob: {e}"))?;
+                let (_, reg) = out["reg"]
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| anyhow::anyhow!("P-Net reg: {e}"))?;
+                ensure!(shape.len() == 4, "P-Net output shape {shape:?}");
+                Ok((
+                    prob.to_vec(),
+                    reg.to_vec(),
+                    usize::try_from(shape[2])?,
+                    usize::try_from(shape[3])?,
+                ))
+            })?;
+            let plane = oh * ow;
+            ensure!(
+                prob.len() == plane && reg.len() == 4 * plane,
+                "P-Net output sizes"
+            );
+            let mut level_cands = Vec::new();
+            for y in 0..oh {
+                for x in 0..ow {
+                    let i = y * ow + x;
+                    if prob[i] < self.thresholds.pnet {
+                        continue;
+                    }
+                    let (fx, fy) = (x as f32, y as f32);
+                    level_cands.push(Cand {
+                        b: [
+                            ((2.0 * fx + 1.0) / scale).floor(),
+                            ((2.0 * fy + 1.0) / scale).floor(),
+                            ((2.0 * fx + CELL) / scale).floor(),
+                            ((2.0 * fy + CELL) / scale).floor(),
+                        ],
+                        score: prob[i],
+                        reg: [
+                            reg[i],
+                            reg[plane + i],
+                            reg[2 * plane + i],
+                            reg[3 * plane + i],
+                        ],
+                    });
+                }
+            }
+            nms(&mut level_cands, 0.5);
+            all.extend(level_cands);
+            if base.is_none() {
+                base = Some((level, ws, hs, scale));
+            }
+            scale *= FACTOR;
+            minl *= FACTOR;
+        }
+        nms(&mut all, 0.7);
+        for c in &mut all {
+            let (bw, bh) = (c.b[2] - c.b[0], c.b[3] - c.b[1]);
+            c.b = square([
+                c.b[0] + c.reg[0] * bw,
+                c.b[1] + c.reg[1] * bh,
+                c.b[2] + c.reg[2] * bw,
+                c.b[3] + c.reg[3] * bh,
+            ]);
+        }
+        Ok(all)
+    }
+
+    /// R-Net (24x24) or O-Net (48x48) on each candidate's crop: the survivors, refined and
+    /// squared.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_precision_loss,
+        clippy::cast_sign_loss
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn stage(
+        &self,
+        full: &[u8],
+        w: usize,
+        h: usize,
+        cands: &mut Vec<Cand>,
+        net: &SessionPool,
+        side: usize,
+        threshold: f32,
+    ) -> anyhow::Result<()> {
+        // facenet-pytorch's `pad`: truncated corners, 1-based, clipped to the photo; the crop
+        // is rows y-1..ey, columns x-1..ex (resampled as it is, not padded).
+        let mut input = Vec::with_capacity(cands.len() * 3 * side * side);
+        let mut kept = Vec::with_capacity(cands.len());
+        for c in cands.iter() {
+            let x = (c.b[0] as i64).max(1);
+            let y = (c.b[1] as i64).max(1);
+            let ex = (c.b[2] as i64).min(w as i64);
+            let ey = (c.b[3] as i64).min(h as i64);
+            if ex < x || ey < y {
+                continue;
+            }
+            let (x0, y0) = ((x - 1) as usize, (y - 1) as usize);
+            let (cw, ch) = (ex as usize - x0, ey as usize - y0);
+            let mut crop = Vec::with_capacity(cw * ch * 3);
+            for row in y0..y0 + ch {
+                crop.extend_from_slice(&full[(row * w + x0) * 3..][..cw * 3]);
+            }
+            let small = area_resize(&crop, cw, ch, side, side);
+            planar(&small, side * side, &mut input);
+            kept.push(*c);
+        }
+        let n = kept.len();
+        if n == 0 {
+            cands.clear();
+            return Ok(());
+        }
+        let (prob, reg) = net.with(|s| -> anyhow::Result<_> {
+            let t = TensorRef::from_array_view(([n, 3, side, side], input.as_slice()))
+                .map_err(|e| anyhow::anyhow!("refining input: {e}"))?;
+            let out = s
+                .run(ort::inputs![t])
+                .map_err(|e| anyhow::anyhow!("running the refining net: {e}"))?;
+            let (_, prob) = out["prob"]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| anyhow::anyhow!("refining prob: {e}"))?;
+            let (_, reg) = out["reg"]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| anyhow::anyhow!("refining reg: {e}"))?;
+            Ok((prob.to_vec(), reg.to_vec()))
+        })?;
+        ensure!(
+            prob.len() == n && reg.len() == 4 * n,
+            "refining net output sizes"
+        );
+        let mut pass: Vec<Cand> = kept
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| prob[*i] > threshold)
+            .map(|(i, c)| Cand {
+                b: c.b,
+                score: prob[i],
+                reg: [reg[4 * i], reg[4 * i + 1], reg[4 * i + 2], reg[4 * i + 3]],
+            })
+            .collect();
+        nms(&mut pass, 0.7);
+        for c in &mut pass {
+            let (bw, bh) = (c.b[2] - c.b[0] + 1.0, c.b[3] - c.b[1] + 1.0);
+            c.b = square([
+                c.b[0] + c.reg[0] * bw,
+                c.b[1] + c.reg[1] * bh,
+                c.b[2] + c.reg[2] * bw,
+                c.b[3] + c.reg[3] * bh,
+            ]);
+        }
+        *cands = pass;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn area_resize_averages_blocks() {
+        // 4x2 -> 2x1: each output pixel is the mean of a 2x2 block.
+        let src: Vec<f32> = (0..8).flat_map(|i| [i as f32, 0.0, 255.0]).collect();
+        let out = area_resize(&src, 4, 2, 2, 1);
+        assert_eq!(out, vec![2.5, 0.0, 255.0, 4.5, 0.0, 255.0]);
+        // Same size is the identity.
+        assert_eq!(area_resize(&src, 4, 2, 4, 2), src);
+    }
+
+    #[test]
+    fn nms_keeps_the_best_of_overlapping_boxes() {
+        let c = |x: f32, s: f32| Cand {
+            b: [x, 0.0, x + 10.0, 10.0],
+            score: s,
+            reg: [0.0; 4],
+        };
+        let mut v = vec![c(0.0, 0.5), c(1.0, 0.9), c(30.0, 0.7)];
+        nms(&mut v, 0.5);
+        let xs: Vec<f32> = v.iter().map(|c| c.b[0]).collect();
+        assert_eq!(xs, vec![1.0, 30.0]);
+    }
+}
