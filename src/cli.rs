@@ -257,9 +257,9 @@ pub enum EvalCommand {
         /// imglab XML files; images are read from beside each file.
         #[arg(required = true)]
         xml: Vec<std::path::PathBuf>,
-        /// Settings to compare: `auto` (coarse to fine), `whole` (the whole photo at auto's
-        /// finest scale), either as `auto:PX:FRACTION` for another smallest face, or upsample
-        /// counts 0-2.
+        /// Settings to compare: `auto` (proposals, then MMOD), `refine` (MMOD coarse to fine),
+        /// `whole` (the whole photo at the finest scale), each also as `auto:PX:FRACTION` for
+        /// another smallest face, or upsample counts 0-2.
         #[arg(long, value_delimiter = ',', default_value = "0,1,2,auto")]
         modes: Vec<String>,
         /// Scale every photo and its labelled boxes by this factor first (0.5: faces half as big).

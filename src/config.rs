@@ -407,19 +407,20 @@ impl ConnectionSettings {
 /// How photos are analysed (shared by `serve` and the vision commands).
 #[derive(Debug, Clone, clap::Args)]
 pub struct VisionSettings {
-    /// Detector working resolution: `auto` (coarse to fine down to the smallest face below,
-    /// docs/detection.md), `whole` (the whole photo at the scale of that face) or
-    /// face_recognition's number_of_times_to_upsample, 0-2 (boxes identical to its "cnn" model).
+    /// Detector working resolution: `auto` (proposals, then MMOD around each, down to the
+    /// smallest face below; docs/detection.md), `refine` (MMOD only, coarse to fine), `whole`
+    /// (the whole photo at the scale of that face) or face_recognition's
+    /// number_of_times_to_upsample, 0-2 (boxes identical to its "cnn" model).
     #[arg(long, env = "ROLLCALL_DETECT_UPSAMPLE", default_value = "auto")]
     pub upsample: String,
 
-    /// Smallest face to find, in photo pixels (auto and whole). With auto, the whole photo is
-    /// searched for faces twice this size and only rows around small faces for smaller ones.
+    /// Smallest face to find, in photo pixels (auto, refine and whole): the smallest region
+    /// proposed (auto), or the face that fills MMOD's 80 px window at the finest scale.
     #[arg(long, env = "ROLLCALL_MIN_FACE_PX", default_value_t = 20.0)]
     pub min_face_px: f32,
 
     /// Smallest face to find as a fraction of the photo's longer side (auto and whole); the
-    /// larger of the two wins. 0.0125 keeps a 12-megapixel photo's coarse pass near 3200 px.
+    /// larger of the two wins (1.25%: 50 px in a 12-megapixel photo).
     #[arg(long, env = "ROLLCALL_MIN_FACE_FRACTION", default_value_t = 0.0125)]
     pub min_face_fraction: f32,
 
