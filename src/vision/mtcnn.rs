@@ -22,6 +22,8 @@ pub const ONET_PT: &str = "mtcnn/onet.pt";
 
 /// P-Net sees 12x12 windows with a stride of 2.
 const CELL: f32 = 12.0;
+/// Largest first pyramid level (about 100 MB of float image while it runs).
+const PNET_MAX_PIXELS: f32 = 8_000_000.0;
 /// facenet-pytorch's pyramid factor.
 const FACTOR: f32 = 0.709;
 /// R-Net's and O-Net's input sides.
@@ -194,6 +196,60 @@ impl Net {
         Ok(())
     }
 
+    /// The end of R-Net and O-Net: flatten in facenet-pytorch's (x, y, channel) order (its
+    /// `permute(0, 3, 2, 1)` before `view`), a dense layer of `width` with its PReLU, then the
+    /// face logit as `prob` `[N, 1]` and the box regression as `reg` `[N, 4]`. `names`: the
+    /// dense layer, its PReLU, the two-way classifier, the regression.
+    fn dense_heads(
+        &mut self,
+        state: &[(String, Tensor)],
+        names: [&str; 4],
+        width: i64,
+        inputs: i64,
+    ) -> anyhow::Result<()> {
+        let [dense, prelu, class, reg] = names;
+        self.node(
+            "Transpose",
+            vec![],
+            vec![("perm", Attr::Ints(vec![0, 3, 2, 1]))],
+        );
+        self.node("Flatten", vec![], vec![("axis", Attr::Int(1))]);
+        self.dense(state, dense, width, inputs)?;
+        self.prelu(state, prelu, width, false)?;
+        let trunk = self.cur.clone();
+        let (w, b) = face_logit(
+            take(state, &format!("{class}.weight"), &[2, width])?,
+            take(state, &format!("{class}.bias"), &[2])?,
+            usize::try_from(width)?,
+        );
+        let w = self.init(vec![1, width], w);
+        let b = self.init(vec![1], b);
+        self.node("Gemm", vec![w, b], vec![("transB", Attr::Int(1))]);
+        self.node("Sigmoid", vec![], vec![]);
+        self.output("prob", vec![Dim::Symbolic("N"), Dim::Fixed(1)])?;
+        self.cur = trunk;
+        self.dense(state, reg, 4, width)?;
+        self.output("reg", vec![Dim::Symbolic("N"), Dim::Fixed(4)])
+    }
+
+    /// The serialised model of a crop network: input `image` `[N, 3, side, side]`.
+    fn crop_model(mut self, side: usize, file: &str) -> Vec<u8> {
+        let side = i64::try_from(side).unwrap_or(i64::MAX);
+        self.graph.inputs.push(ValueInfo {
+            name: "image".into(),
+            dims: vec![
+                Dim::Symbolic("N"),
+                Dim::Fixed(3),
+                Dim::Fixed(side),
+                Dim::Fixed(side),
+            ],
+        });
+        onnx::model(
+            &self.graph,
+            &[("source", format!("facenet-pytorch 2.6.0 {file} (MIT)"))],
+        )
+    }
+
     /// Rename the current output to a graph output.
     fn output(&mut self, name: &str, dims: Vec<Dim>) -> anyhow::Result<()> {
         let last = self.graph.nodes.last_mut().context("empty graph")?;
@@ -285,47 +341,18 @@ pub fn rnet_to_onnx(pt: &[u8]) -> anyhow::Result<Vec<u8>> {
     n.pool(3);
     n.conv(&state, "conv3", [64, 48, 2, 2])?;
     n.prelu(&state, "prelu3", 64, true)?;
-    // facenet-pytorch flattens in (x, y, channel) order: permute(0, 3, 2, 1).
-    n.node(
-        "Transpose",
-        vec![],
-        vec![("perm", Attr::Ints(vec![0, 3, 2, 1]))],
-    );
-    n.node("Flatten", vec![], vec![("axis", Attr::Int(1))]);
-    n.dense(&state, "dense4", 128, 576)?;
-    n.prelu(&state, "prelu4", 128, false)?;
-    let trunk = n.cur.clone();
-    let (w, b) = face_logit(
-        take(&state, "dense5_1.weight", &[2, 128])?,
-        take(&state, "dense5_1.bias", &[2])?,
+    n.dense_heads(
+        &state,
+        ["dense4", "prelu4", "dense5_1", "dense5_2"],
         128,
-    );
-    let w = n.init(vec![1, 128], w);
-    let b = n.init(vec![1], b);
-    n.node("Gemm", vec![w, b], vec![("transB", Attr::Int(1))]);
-    n.node("Sigmoid", vec![], vec![]);
-    n.output("prob", vec![Dim::Symbolic("N"), Dim::Fixed(1)])?;
-    n.cur = trunk;
-    n.dense(&state, "dense5_2", 4, 128)?;
-    n.output("reg", vec![Dim::Symbolic("N"), Dim::Fixed(4)])?;
+        576,
+    )?;
     ensure!(
         state.len() == 16,
         "R-Net has {} tensors, expected 16",
         state.len()
     );
-    n.graph.inputs.push(ValueInfo {
-        name: "image".into(),
-        dims: vec![
-            Dim::Symbolic("N"),
-            Dim::Fixed(3),
-            Dim::Fixed(24),
-            Dim::Fixed(24),
-        ],
-    });
-    Ok(onnx::model(
-        &n.graph,
-        &[("source", "facenet-pytorch 2.6.0 rnet.pt (MIT)".into())],
-    ))
+    Ok(n.crop_model(RNET_SIDE, "rnet.pt"))
 }
 
 /// O-Net as ONNX: `image` `[N, 3, 48, 48]` normalised as for P-Net, out `prob` `[N, 1]` and
@@ -344,47 +371,19 @@ pub fn onet_to_onnx(pt: &[u8]) -> anyhow::Result<Vec<u8>> {
     n.pool(2);
     n.conv(&state, "conv4", [128, 64, 2, 2])?;
     n.prelu(&state, "prelu4", 128, true)?;
-    n.node(
-        "Transpose",
-        vec![],
-        vec![("perm", Attr::Ints(vec![0, 3, 2, 1]))],
-    );
-    n.node("Flatten", vec![], vec![("axis", Attr::Int(1))]);
-    n.dense(&state, "dense5", 256, 1152)?;
-    n.prelu(&state, "prelu5", 256, false)?;
-    let trunk = n.cur.clone();
-    let (w, b) = face_logit(
-        take(&state, "dense6_1.weight", &[2, 256])?,
-        take(&state, "dense6_1.bias", &[2])?,
+    n.dense_heads(
+        &state,
+        ["dense5", "prelu5", "dense6_1", "dense6_2"],
         256,
-    );
-    let w = n.init(vec![1, 256], w);
-    let b = n.init(vec![1], b);
-    n.node("Gemm", vec![w, b], vec![("transB", Attr::Int(1))]);
-    n.node("Sigmoid", vec![], vec![]);
-    n.output("prob", vec![Dim::Symbolic("N"), Dim::Fixed(1)])?;
-    n.cur = trunk;
-    n.dense(&state, "dense6_2", 4, 256)?;
-    n.output("reg", vec![Dim::Symbolic("N"), Dim::Fixed(4)])?;
+        1152,
+    )?;
     take(&state, "dense6_3.weight", &[10, 256])?;
     ensure!(
         state.len() == 21,
         "O-Net has {} tensors, expected 21",
         state.len()
     );
-    n.graph.inputs.push(ValueInfo {
-        name: "image".into(),
-        dims: vec![
-            Dim::Symbolic("N"),
-            Dim::Fixed(3),
-            Dim::Fixed(48),
-            Dim::Fixed(48),
-        ],
-    });
-    Ok(onnx::model(
-        &n.graph,
-        &[("source", "facenet-pytorch 2.6.0 onet.pt (MIT)".into())],
-    ))
+    Ok(n.crop_model(ONET_SIDE, "onet.pt"))
 }
 
 /// Area (box-filter) resampling of an interleaved RGB float image, as PyTorch's
@@ -564,7 +563,9 @@ impl Proposer {
         h: usize,
         min_face: f32,
     ) -> anyhow::Result<Vec<Cand>> {
-        let m = CELL / min_face.max(1.0);
+        // The first level is at most PNET_MAX_PIXELS (only a smallest face under 12 px, set by
+        // hand with no fraction, would ask for more).
+        let m = (CELL / min_face.max(1.0)).min((PNET_MAX_PIXELS / (w * h).max(1) as f32).sqrt());
         let mut minl = w.min(h) as f32 * m;
         let mut scale = m;
         let mut all = Vec::new();

@@ -568,6 +568,12 @@ impl Pipeline {
                     .map(|(d, s)| (Rect::new(d.left, d.top + top, d.right, d.bottom + top), s)),
             );
         }
+        Ok(self.merge(found, more))
+    }
+
+    /// `found` plus every box of `more` (best first) that is not the same face as one already
+    /// kept by the detector's own NMS rule; highest confidence first.
+    fn merge(&self, mut found: Vec<(Rect, f32)>, mut more: Vec<(Rect, f32)>) -> Vec<(Rect, f32)> {
         more.sort_by(|a, b| b.1.total_cmp(&a.1));
         for (d, s) in more {
             if !found.iter().any(|(f, _)| self.detector.same_face(f, &d)) {
@@ -575,7 +581,7 @@ impl Pipeline {
             }
         }
         found.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Ok(found)
+        found
     }
 
     /// The proposal search ([`Upsample::Propose`]) for faces of at least `min_face` px.
@@ -587,7 +593,7 @@ impl Pipeline {
     fn propose(&self, img: &RgbImage, min_face: f32) -> anyhow::Result<Vec<(Rect, f32)>> {
         let pixels = (img.width * img.height).max(1) as f32;
         let coarse = (COARSE_PIXELS / pixels).sqrt().min(1.0);
-        let mut found = self.detect_at(img, Scale::By(coarse))?;
+        let found = self.detect_at(img, Scale::By(coarse))?;
         let proposals = self.proposer.propose(img, min_face)?;
         let (w, h) = (img.width as f32, img.height as f32);
         let mut more = Vec::new();
@@ -626,14 +632,7 @@ impl Pipeline {
                 }
             }
         }
-        more.sort_by(|a, b| b.1.total_cmp(&a.1));
-        for (d, s) in more {
-            if !found.iter().any(|(f, _)| self.detector.same_face(f, &d)) {
-                found.push((d, s));
-            }
-        }
-        found.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Ok(found)
+        Ok(self.merge(found, more))
     }
 
     /// Detections at one working scale, in `img`'s coordinates. Scales of 2 and 4 take

@@ -330,7 +330,12 @@ pub fn read_state_dict(bytes: &[u8]) -> anyhow::Result<Vec<(String, Tensor)>> {
             t.size.len() == t.stride.len(),
             "{name}: size and stride differ in rank"
         );
-        let numel: usize = t.size.iter().product();
+        let numel = t
+            .size
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .filter(|&n| n <= store.len().max(1) * 64)
+            .with_context(|| format!("{name}: more elements than its storage can hold"))?;
         let last = t
             .size
             .iter()
