@@ -1,9 +1,9 @@
-//! Where faces may be: the first two stages of MTCNN (P-Net over an image pyramid, R-Net on
-//! each candidate), with the weights facenet-pytorch ships (MIT), converted to ONNX in memory
-//! by our own code. They only *propose* regions; every box the pipeline reports is then found
-//! by dlib's MMOD on an enlarged crop around the proposal, so boxes, landmarks and embeddings
-//! stay dlib's. The arithmetic follows facenet-pytorch's `detect_face` (thresholds, strides,
-//! box regression, squaring); docs/detection.md ("Proposals").
+//! Where faces may be: the three stages of MTCNN (P-Net over an image pyramid, R-Net and
+//! O-Net on each candidate's crop), with the weights facenet-pytorch ships (MIT), converted to
+//! ONNX in memory by our own code. They only *propose* regions; every box the pipeline reports
+//! is then found by dlib's MMOD on an enlarged crop around the proposal, so boxes, landmarks and
+//! embeddings stay dlib's. The arithmetic follows facenet-pytorch's `detect_face` (thresholds,
+//! strides, box regression, squaring); docs/detection.md ("Finding faces: proposals, then MMOD").
 
 use std::path::Path;
 

@@ -46,10 +46,11 @@ const CONFIRM_SIDE: f32 = 120.0;
 const CONFIRM_CROP: f32 = 1.5;
 
 /// Proposal rule: the whole-photo MMOD pass works on at most this many pixels (faces of
-/// `80 / scale` px and up: about 180 px in a 910x1137 portrait, 100 px in a 640x480 frame), so large
-/// faces never depend on a proposal. 0.5 MP found no more faces on any set and cost a portrait
-/// half its time (docs/detection.md).
-const COARSE_PIXELS: f32 = 200_000.0;
+/// `80 / scale` px and up: about 115 px in a 910x1137 portrait, 80 px in a 640x480 frame).
+/// Large faces never depend on a proposal, and neither does a face half covered (a hand, a
+/// mask), which the proposal path missed where this pass found it. 0.2 MP was a third faster
+/// on a portrait and lost such a face (docs/detection.md).
+const COARSE_PIXELS: f32 = 500_000.0;
 
 /// How the detector's working resolution is chosen.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,8 +79,8 @@ pub enum Upsample {
         min_face_px: f32,
         min_face_fraction: f32,
     },
-    /// Proposals, then MMOD where they are (the default for class photos): MTCNN's first two
-    /// stages ([`super::mtcnn`]) propose regions that may hold a face of at least `Auto`'s
+    /// Proposals, then MMOD where they are (the default for class photos): MTCNN's three
+    /// networks ([`super::mtcnn`]) propose regions that may hold a face of at least `Auto`'s
     /// smallest size, and MMOD searches an enlarged crop around each one at the scale that
     /// brings the proposed face to [`CONFIRM_SIDE`] px; a cheap whole-photo MMOD pass (at most
     /// [`COARSE_PIXELS`] of working image) finds the large faces too. Every box reported is
