@@ -32,8 +32,8 @@ const ONET_SIDE: usize = 48;
 
 /// How eager the proposer is. P-Net and R-Net keep facenet-pytorch's 0.6 and 0.7; O-Net's
 /// 0.7 is lowered to 0.1 because MMOD confirms every proposal: a false proposal costs one small
-/// MMOD run, a missed face is lost (on dlib's group photos 0.7 lost one face of 43 at every
-/// scale; docs/detection.md).
+/// MMOD run, a missed face is lost (on dlib's group photos scaled to 1000 and 1600 px, 0.7 lost
+/// one face of 43; docs/detection.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Thresholds {
     pub pnet: f32,
@@ -52,7 +52,7 @@ impl Default for Thresholds {
 }
 
 /// A square region that may hold a face, in photo pixels (corners, exclusive of nothing:
-/// facenet-pytorch's float boxes), with R-Net's confidence.
+/// facenet-pytorch's float boxes), with O-Net's confidence.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Proposal {
     pub x1: f32,
@@ -69,7 +69,7 @@ impl Proposal {
     }
 }
 
-/// The two networks, loaded once.
+/// The three networks, loaded once.
 pub struct Proposer {
     pnet: SessionPool,
     rnet: SessionPool,
@@ -136,16 +136,26 @@ impl Net {
         self.cur = out;
     }
 
+    /// Initializers for layer `name`'s weight (shape `dims`) and bias (one per output).
+    fn weight_bias(
+        &mut self,
+        state: &[(String, Tensor)],
+        name: &str,
+        dims: &[i64],
+    ) -> anyhow::Result<[String; 2]> {
+        let w = take(state, &format!("{name}.weight"), dims)?;
+        let b = take(state, &format!("{name}.bias"), &dims[..1])?;
+        let (w, b) = (w.clone(), b.clone());
+        Ok([self.init(w.dims, w.data), self.init(b.dims, b.data)])
+    }
+
     fn conv(
         &mut self,
         state: &[(String, Tensor)],
         name: &str,
         dims: [i64; 4],
     ) -> anyhow::Result<()> {
-        let w = take(state, &format!("{name}.weight"), &dims)?.clone();
-        let b = take(state, &format!("{name}.bias"), &[dims[0]])?.clone();
-        let w = self.init(w.dims, w.data);
-        let b = self.init(b.dims, b.data);
+        let [w, b] = self.weight_bias(state, name, &dims)?;
         self.node(
             "Conv",
             vec![w, b],
@@ -188,10 +198,7 @@ impl Net {
         out: i64,
         inp: i64,
     ) -> anyhow::Result<()> {
-        let w = take(state, &format!("{name}.weight"), &[out, inp])?.clone();
-        let b = take(state, &format!("{name}.bias"), &[out])?.clone();
-        let w = self.init(w.dims, w.data);
-        let b = self.init(b.dims, b.data);
+        let [w, b] = self.weight_bias(state, name, &[out, inp])?;
         self.node("Gemm", vec![w, b], vec![("transB", Attr::Int(1))]);
         Ok(())
     }
@@ -232,22 +239,28 @@ impl Net {
         self.output("reg", vec![Dim::Symbolic("N"), Dim::Fixed(4)])
     }
 
-    /// The serialised model of a crop network: input `image` `[N, 3, side, side]`.
-    fn crop_model(mut self, side: usize, file: &str) -> Vec<u8> {
-        let side = i64::try_from(side).unwrap_or(i64::MAX);
+    /// The serialised model, its input `image` of shape `dims`, converted from `file`.
+    fn model(mut self, dims: Vec<Dim>, file: &str) -> Vec<u8> {
         self.graph.inputs.push(ValueInfo {
             name: "image".into(),
-            dims: vec![
-                Dim::Symbolic("N"),
-                Dim::Fixed(3),
-                Dim::Fixed(side),
-                Dim::Fixed(side),
-            ],
+            dims,
         });
         onnx::model(
             &self.graph,
             &[("source", format!("facenet-pytorch 2.6.0 {file} (MIT)"))],
         )
+    }
+
+    /// [`Net::model`] for a crop network: input `[N, 3, side, side]`.
+    fn crop_model(self, side: usize, file: &str) -> Vec<u8> {
+        let side = i64::try_from(side).unwrap_or(i64::MAX);
+        let dims = vec![
+            Dim::Symbolic("N"),
+            Dim::Fixed(3),
+            Dim::Fixed(side),
+            Dim::Fixed(side),
+        ];
+        self.model(dims, file)
     }
 
     /// Rename the current output to a graph output.
@@ -313,19 +326,13 @@ pub fn pnet_to_onnx(pt: &[u8]) -> anyhow::Result<Vec<u8>> {
         "P-Net has {} tensors, expected 13",
         state.len()
     );
-    n.graph.inputs.push(ValueInfo {
-        name: "image".into(),
-        dims: vec![
-            Dim::Fixed(1),
-            Dim::Fixed(3),
-            Dim::Symbolic("H"),
-            Dim::Symbolic("W"),
-        ],
-    });
-    Ok(onnx::model(
-        &n.graph,
-        &[("source", "facenet-pytorch 2.6.0 pnet.pt (MIT)".into())],
-    ))
+    let dims = vec![
+        Dim::Fixed(1),
+        Dim::Fixed(3),
+        Dim::Symbolic("H"),
+        Dim::Symbolic("W"),
+    ];
+    Ok(n.model(dims, "pnet.pt"))
 }
 
 /// R-Net as ONNX: `image` `[N, 3, 24, 24]` normalised as for P-Net, out `prob` `[N, 1]` and
@@ -457,7 +464,8 @@ struct Cand {
     reg: [f32; 4],
 }
 
-/// torchvision's `nms` (IoU over areas without the +1), highest score first; keeps indices.
+/// torchvision's `nms` (IoU over areas without the +1): the candidates kept, highest score
+/// first.
 fn nms(c: &mut Vec<Cand>, iou: f32) {
     c.sort_by(|a, b| b.score.total_cmp(&a.score));
     let area = |b: &[f32; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
@@ -477,6 +485,40 @@ fn nms(c: &mut Vec<Cand>, iou: f32) {
     *c = keep;
 }
 
+/// One run of a proposal network: its `prob` and `reg` outputs and `prob`'s shape.
+fn run(
+    net: &SessionPool,
+    shape: [usize; 4],
+    input: &[f32],
+) -> anyhow::Result<(Vec<f32>, Vec<f32>, Vec<i64>)> {
+    net.with(|s| -> anyhow::Result<_> {
+        let t = TensorRef::from_array_view((shape, input))
+            .map_err(|e| anyhow::anyhow!("proposal network input: {e}"))?;
+        let out = s
+            .run(ort::inputs![t])
+            .map_err(|e| anyhow::anyhow!("running a proposal network: {e}"))?;
+        let (dims, prob) = out["prob"]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| anyhow::anyhow!("proposal network prob: {e}"))?;
+        let (_, reg) = out["reg"]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| anyhow::anyhow!("proposal network reg: {e}"))?;
+        Ok((prob.to_vec(), reg.to_vec(), dims.to_vec()))
+    })
+}
+
+/// A candidate's box moved by its regression, each side by its share of the box's width or
+/// height plus `extra` (facenet-pytorch adds 1 after R-Net and O-Net, not after P-Net).
+fn regressed(c: &Cand, extra: f32) -> [f32; 4] {
+    let (bw, bh) = (c.b[2] - c.b[0] + extra, c.b[3] - c.b[1] + extra);
+    [
+        c.b[0] + c.reg[0] * bw,
+        c.b[1] + c.reg[1] * bh,
+        c.b[2] + c.reg[2] * bw,
+        c.b[3] + c.reg[3] * bh,
+    ]
+}
+
 /// facenet-pytorch's `rerec`: the square of the longer side around the box's centre.
 fn square(b: [f32; 4]) -> [f32; 4] {
     let (w, h) = (b[2] - b[0], b[3] - b[1]);
@@ -487,7 +529,7 @@ fn square(b: [f32; 4]) -> [f32; 4] {
 }
 
 impl Proposer {
-    /// Read, check and convert both networks (`runtime::init` must have run).
+    /// Read, check and convert the three networks (`runtime::init` must have run).
     pub fn load(
         models_dir: &Path,
         sessions: usize,
@@ -570,40 +612,21 @@ impl Proposer {
         let mut scale = m;
         let mut all = Vec::new();
         // Each level is resampled from the first (at most the photo's size), not the photo.
-        let mut base: Option<(Vec<f32>, usize, usize, f32)> = None;
+        let mut base: Option<(Vec<f32>, usize, usize)> = None;
         while minl >= CELL {
             let (hs, ws) = (
                 (h as f32 * scale + 1.0) as usize,
                 (w as f32 * scale + 1.0) as usize,
             );
             let level = match &base {
-                Some((src, bw, bh, _)) if ws <= *bw && hs <= *bh => {
-                    area_resize(src, *bw, *bh, ws, hs)
-                }
+                Some((src, bw, bh)) if ws <= *bw && hs <= *bh => area_resize(src, *bw, *bh, ws, hs),
                 _ => area_resize(full, w, h, ws, hs),
             };
             let mut input = Vec::with_capacity(3 * ws * hs);
             planar(&level, ws * hs, &mut input);
-            let (prob, reg, oh, ow) = self.pnet.with(|s| -> anyhow::Result<_> {
-                let t = TensorRef::from_array_view(([1, 3, hs, ws], input.as_slice()))
-                    .map_err(|e| anyhow::anyhow!("P-Net input: {e}"))?;
-                let out = s
-                    .run(ort::inputs![t])
-                    .map_err(|e| anyhow::anyhow!("running P-Net: {e}"))?;
-                let (shape, prob) = out["prob"]
-                    .try_extract_tensor::<f32>()
-                    .map_err(|e| anyhow::anyhow!("P-Net prob: {e}"))?;
-                let (_, reg) = out["reg"]
-                    .try_extract_tensor::<f32>()
-                    .map_err(|e| anyhow::anyhow!("P-Net reg: {e}"))?;
-                ensure!(shape.len() == 4, "P-Net output shape {shape:?}");
-                Ok((
-                    prob.to_vec(),
-                    reg.to_vec(),
-                    usize::try_from(shape[2])?,
-                    usize::try_from(shape[3])?,
-                ))
-            })?;
+            let (prob, reg, shape) = run(&self.pnet, [1, 3, hs, ws], &input)?;
+            ensure!(shape.len() == 4, "P-Net output shape {shape:?}");
+            let (oh, ow) = (usize::try_from(shape[2])?, usize::try_from(shape[3])?);
             let plane = oh * ow;
             ensure!(
                 prob.len() == plane && reg.len() == 4 * plane,
@@ -637,20 +660,14 @@ impl Proposer {
             nms(&mut level_cands, 0.5);
             all.extend(level_cands);
             if base.is_none() {
-                base = Some((level, ws, hs, scale));
+                base = Some((level, ws, hs));
             }
             scale *= FACTOR;
             minl *= FACTOR;
         }
         nms(&mut all, 0.7);
         for c in &mut all {
-            let (bw, bh) = (c.b[2] - c.b[0], c.b[3] - c.b[1]);
-            c.b = square([
-                c.b[0] + c.reg[0] * bw,
-                c.b[1] + c.reg[1] * bh,
-                c.b[2] + c.reg[2] * bw,
-                c.b[3] + c.reg[3] * bh,
-            ]);
+            c.b = square(regressed(c, 0.0));
         }
         Ok(all)
     }
@@ -700,20 +717,7 @@ impl Proposer {
             cands.clear();
             return Ok(());
         }
-        let (prob, reg) = net.with(|s| -> anyhow::Result<_> {
-            let t = TensorRef::from_array_view(([n, 3, side, side], input.as_slice()))
-                .map_err(|e| anyhow::anyhow!("refining input: {e}"))?;
-            let out = s
-                .run(ort::inputs![t])
-                .map_err(|e| anyhow::anyhow!("running the refining net: {e}"))?;
-            let (_, prob) = out["prob"]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| anyhow::anyhow!("refining prob: {e}"))?;
-            let (_, reg) = out["reg"]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| anyhow::anyhow!("refining reg: {e}"))?;
-            Ok((prob.to_vec(), reg.to_vec()))
-        })?;
+        let (prob, reg, _) = run(net, [n, 3, side, side], &input)?;
         ensure!(
             prob.len() == n && reg.len() == 4 * n,
             "refining net output sizes"
@@ -730,13 +734,7 @@ impl Proposer {
             .collect();
         nms(&mut pass, 0.7);
         for c in &mut pass {
-            let (bw, bh) = (c.b[2] - c.b[0] + 1.0, c.b[3] - c.b[1] + 1.0);
-            c.b = square([
-                c.b[0] + c.reg[0] * bw,
-                c.b[1] + c.reg[1] * bh,
-                c.b[2] + c.reg[2] * bw,
-                c.b[3] + c.reg[3] * bh,
-            ]);
+            c.b = square(regressed(c, 1.0));
         }
         *cands = pass;
         Ok(())

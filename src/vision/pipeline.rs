@@ -174,15 +174,21 @@ fn auto_scale(img: &RgbImage, min_face_px: f32, min_face_fraction: f32) -> f32 {
 
 /// [`auto_scale`] for a `width` x `height` photo.
 fn scale_for(width: usize, height: usize, min_face_px: f32, min_face_fraction: f32) -> f32 {
-    #[allow(clippy::cast_precision_loss)]
-    let long = width.max(height) as f32;
-    let min_face = min_face_px.max(min_face_fraction * long).max(1.0);
+    let min_face = smallest_face(width, height, min_face_px, min_face_fraction);
     // At most four times the photo, and never a working image beyond MAX_WORKING_PIXELS:
     // memory grows with it (about 40 bytes per pixel).
     #[allow(clippy::cast_precision_loss)]
     let pixels = (width * height).max(1) as f32;
     let cap = (MAX_WORKING_PIXELS / pixels).sqrt();
     (WINDOW / min_face).min(4.0).min(cap)
+}
+
+/// The smallest face to find in a `width` x `height` photo:
+/// `max(min_face_px, min_face_fraction * longer side)`, at least 1 px.
+fn smallest_face(width: usize, height: usize, min_face_px: f32, min_face_fraction: f32) -> f32 {
+    #[allow(clippy::cast_precision_loss)]
+    let long = width.max(height) as f32;
+    min_face_px.max(min_face_fraction * long).max(1.0)
 }
 
 /// The part of `img` inside `r` (inclusive, within the image).
@@ -542,12 +548,10 @@ impl Pipeline {
             Upsample::Propose {
                 min_face_px,
                 min_face_fraction,
-            } => {
-                #[allow(clippy::cast_precision_loss)]
-                let long = img.width.max(img.height) as f32;
-                let min_face = min_face_px.max(min_face_fraction * long).max(1.0);
-                self.propose(img, min_face)?
-            }
+            } => self.propose(
+                img,
+                smallest_face(img.width, img.height, min_face_px, min_face_fraction),
+            )?,
         };
         dets.truncate(self.options.max_faces);
         Ok(dets)
@@ -562,14 +566,9 @@ impl Pipeline {
             return Ok(found);
         };
         let mut more = Vec::new();
+        let width = i64::try_from(img.width).unwrap_or(i64::MAX);
         for (top, bottom) in rows {
-            let width = i64::try_from(img.width).unwrap_or(i64::MAX);
-            let part = crop(img, Rect::new(0, top, width - 1, bottom));
-            let dets = self.detect_at(&part, Scale::By(fine))?;
-            more.extend(
-                dets.into_iter()
-                    .map(|(d, s)| (Rect::new(d.left, d.top + top, d.right, d.bottom + top), s)),
-            );
+            more.extend(self.detect_in(img, Rect::new(0, top, width - 1, bottom), fine)?);
         }
         Ok(self.merge(found, more))
     }
@@ -616,15 +615,8 @@ impl Pipeline {
                 continue;
             }
             let region = Rect::new(left as i64, top as i64, right as i64, bottom as i64);
-            let part = crop(img, region);
             let scale = (CONFIRM_SIDE / side).min(4.0);
-            for (d, s) in self.detect_at(&part, Scale::By(scale))? {
-                let d = Rect::new(
-                    d.left + region.left,
-                    d.top + region.top,
-                    d.right + region.left,
-                    d.bottom + region.top,
-                );
+            for (d, s) in self.detect_in(img, region, scale)? {
                 // Only the face proposed: a neighbour cut by the crop's edge has its own.
                 let (dx, dy) = (
                     (d.left + d.right) as f32 / 2.0,
@@ -636,6 +628,30 @@ impl Pipeline {
             }
         }
         Ok(self.merge(found, more))
+    }
+
+    /// Detections in the part of `img` inside `region`, at working scale `scale`, in `img`'s
+    /// coordinates.
+    fn detect_in(
+        &self,
+        img: &RgbImage,
+        region: Rect,
+        scale: f32,
+    ) -> anyhow::Result<Vec<(Rect, f32)>> {
+        let part = crop(img, region);
+        Ok(self
+            .detect_at(&part, Scale::By(scale))?
+            .into_iter()
+            .map(|(d, s)| {
+                let d = Rect::new(
+                    d.left + region.left,
+                    d.top + region.top,
+                    d.right + region.left,
+                    d.bottom + region.top,
+                );
+                (d, s)
+            })
+            .collect())
     }
 
     /// Detections at one working scale, in `img`'s coordinates. Scales of 2 and 4 take
@@ -877,13 +893,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         drop(buf);
         let got = p.faces(&jpeg).unwrap_or_else(|e| panic!("{e}"));
-        // This process's peak resident memory (VmHWM, in KiB).
-        let peak = std::fs::read_to_string("/proc/self/status")
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .map_or(0, |kib| kib / 1024);
+        let peak = crate::telemetry::peak_rss_mib();
         eprintln!(
             "{}x{}: {} faces, peak RSS {peak} MiB",
             got.width,

@@ -294,12 +294,7 @@ pub fn token_of(login: &Value) -> String {
 /// This process's peak resident memory (VmHWM) in MiB. nextest runs each test in its own
 /// process, so with an in-process server this is the server's peak (plus the test's client).
 pub fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or(0, |kib| kib / 1024)
+    rollcall::telemetry::peak_rss_mib()
 }
 
 /// The 6-digit code in a password-reset mail.
