@@ -1,7 +1,7 @@
 //! rollcall: a face-recognition school attendance server in one binary.
 //!
 //! [`App::build`] turns [`config::Settings`] into a ready router and state; `main` only parses
-//! the command line. See `ARCHITECTURE.md` in the shared docs for the layering.
+//! the command line. See `docs/architecture.md` for the layering.
 
 pub mod api;
 pub mod cli;

@@ -1,7 +1,7 @@
 //! Aligned face chips, bit-exact with dlib's `get_face_chip_details` + `extract_image_chip`
 //! (what `dlib.get_face_chip` returns and what the ResNet reads in `compute_face_descriptor`).
-//! Spec: `docs/dlib-models.md` section 6 and pitfalls 13-14; the arithmetic below follows dlib's
-//! operation order so that the f64 results round the same way.
+//! Spec: `docs/dlib-formats.md` section 6 and its pitfalls (6.4); the arithmetic below follows
+//! dlib's operation order so that the f64 results round the same way.
 
 use super::image::RgbImage;
 use super::{CHIP_SIZE, Landmarks5};
@@ -162,7 +162,7 @@ pub fn chip_details(landmarks: &Landmarks5, size: usize, padding: f64) -> ChipDe
     ];
 
     // chip_details(from, to, dims): angle and scale from M (1, 0); the rectangle is centred on
-    // the image of the chip centre, `S*scale - 1` wide (centered_drect; pitfall 13).
+    // the image of the chip centre, `S*scale - 1` wide (centered_drect; dlib-formats.md 6.4).
     let (vx, vy) = (m[0][0], m[1][0]);
     let angle = vy.atan2(vx);
     let scale = (vx * vx + vy * vy).sqrt();
@@ -259,7 +259,8 @@ pub fn extract_chip(img: &RgbImage, details: &ChipDetails) -> RgbImage {
         return chip;
     }
 
-    // Pitfall 14: pyramid depth and crop margin (grow = 2, 6, 14, ...) from the chip rect.
+    // dlib-formats.md 6.2: pyramid depth and crop margin (grow = 2, 6, 14, ...) from the chip
+    // rect.
     let chip_area = s * s;
     let mut grow = 2.0;
     let mut down = rect.down();
@@ -336,7 +337,7 @@ pub fn extract_chip(img: &RgbImage, details: &ChipDetails) -> RgbImage {
     }
     let src = pyramid.as_ref().map_or(crop, View::whole);
 
-    // Pitfall 13: the size-1 convention. Chip (0,0), (S-1,0), (0,S-1) go to the rotated tl,
+    // dlib-formats.md 6.3, size-1 convention: chip (0,0), (S-1,0), (0,S-1) go to the rotated tl,
     // tr, bl corners of the rect; dlib fits this affine map by least squares (exact for three
     // points) and applies it as `m * p + b` per pixel.
     let centre = src_rect.center();
@@ -390,7 +391,7 @@ fn copy_rect(img: &RgbImage, left: i64, top: i64, chip: &mut RgbImage) {
 }
 
 /// `transform_image` with `interpolate_bilinear`: f64 weights, truncation to u8, and black
-/// unless all four neighbours lie inside the source (pitfall 13).
+/// unless all four neighbours lie inside the source (dlib-formats.md 6.4).
 fn sample_bilinear(src: View<'_>, m: [[f64; 2]; 2], b: [f64; 2], chip: &mut RgbImage) {
     let (w, h) = (src.width as f64, src.height as f64);
     let size = chip.width;
@@ -513,7 +514,7 @@ mod tests {
         let chip = extract_chip(&img, &details);
         for y in 0..150 {
             for x in 0..150 {
-                // Sample 149 needs pixel 150 for its right/bottom neighbour: black (pitfall 13).
+                // Sample 149 needs pixel 150 for its right/bottom neighbour: black (6.4).
                 let want = if x == 149 || y == 149 {
                     [0, 0, 0]
                 } else {

@@ -1,6 +1,6 @@
 //! dlib's face-recognition ResNet (`dlib_face_recognition_resnet_model_v1.dat`) to ONNX.
 //!
-//! The stream is parsed exactly as laid out in the shared `dlib-models.md` (sections 2 and 3):
+//! The stream is parsed exactly as laid out in `docs/dlib-formats.md` (sections 2 and 3):
 //! loss payload, one header per wrapper from the top down, the input layer, then each layer's
 //! payload from the input up. The topology (which tag an add refers to, where a skip jumps) is
 //! not in the file; it is the fixed unit sequence below, and every version string, header and
@@ -19,7 +19,7 @@ use super::onnx::{Attr, Dim, Graph, Initializer, IntInitializer, Node, ValueInfo
 /// Input and output names of the converted graph.
 pub const INPUT: &str = "pixels";
 pub const OUTPUT: &str = "embedding";
-/// Sum of every layer's parameter count in the file (dlib-models.md 3.3).
+/// Sum of every layer's parameter count in the file (docs/dlib-formats.md 3.4).
 const RESNET_PARAMS: usize = 5_614_592;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,7 @@ enum Wrapper {
 
 use Wrapper::{Affine, AvgPool, Conv, Fc, GlobalAvgPool, MaxPool, Relu};
 
-/// Residual unit, top down (dlib-models.md 3.2).
+/// Residual unit, top down (docs/dlib-formats.md 3.2).
 const R_UNIT: [Wrapper; 8] = [
     Relu,
     Wrapper::AddPrev(1),
@@ -213,7 +213,7 @@ impl Builder {
 
     /// `bn_con2` (batch norm in conv mode), folded into the preceding conv the way dlib turns
     /// it into an affine layer at inference: `A = gamma / sqrt(running_var + eps)`,
-    /// `B = beta - A * running_mean`, in float32 (dlib-models.md 2.2, pitfall 8).
+    /// `B = beta - A * running_mean`, in float32 (docs/dlib-formats.md 2.3).
     fn bn_con(&mut self, r: &mut Reader<'_>) -> anyhow::Result<()> {
         r.expect_string("bn_con2")?;
         let params = r.tensor()?;
@@ -316,7 +316,7 @@ impl Builder {
     }
 
     /// Zero-pad `x` at the end of the channel, row and column axes up to `to` (dlib's add_prev
-    /// with unequal shapes: pitfall 3).
+    /// with unequal shapes: docs/dlib-formats.md 3.3).
     fn pad_to(&mut self, x: (String, Shape), to: Shape) -> String {
         if x.1 == to {
             return x.0;
@@ -404,7 +404,7 @@ impl Builder {
             outputs: vec![flat.clone()],
             attrs: vec![],
         });
-        // dlib stores fc weights as [inputs][outputs]: exactly MatMul's right operand (pitfall 5).
+        // dlib stores fc weights as [inputs][outputs]: exactly MatMul's right operand (3.4).
         let wname = self.fresh("fc_w");
         self.graph.initializers.push(Initializer {
             name: wname.clone(),
@@ -458,7 +458,7 @@ pub fn resnet_to_onnx(dat: &[u8]) -> anyhow::Result<Vec<u8>> {
         counter: 0,
         params: 0,
     };
-    // Normalisation inside the graph: (pixel - mean) / 256, channel order R, G, B (pitfall 7).
+    // Normalisation inside the graph: (pixel - mean) / 256, channel order R, G, B (2.4).
     b.graph.initializers.push(Initializer {
         name: "mean".into(),
         dims: vec![1, 3, 1, 1],
@@ -558,7 +558,7 @@ pub fn resnet_to_onnx(dat: &[u8]) -> anyhow::Result<Vec<u8>> {
 /// Input and output names of the converted MMOD detector.
 pub const MMOD_INPUT: &str = "pyramid";
 pub const MMOD_OUTPUT: &str = "scores";
-/// Sum of the MMOD network's parameters (dlib-models.md 4.1).
+/// Sum of the MMOD network's parameters (docs/dlib-formats.md 4.1).
 const MMOD_PARAMS: usize = 181_141;
 
 /// What the MMOD file says besides its weights.

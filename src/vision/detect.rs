@@ -1,7 +1,7 @@
 //! dlib's MMOD CNN face detector (`mmod_human_face_detector.dat`, what face_recognition runs
 //! with `model="cnn"`): the network converted to ONNX by `convert::mmod_to_onnx`, around it the
-//! tiled image pyramid, score-map decoding and non-maximum suppression of dlib-models.md
-//! section 4, and face_recognition's `pyramid_up` upsampling (4.4).
+//! tiled image pyramid, score-map decoding and non-maximum suppression of
+//! `docs/dlib-formats.md` section 4, and face_recognition's `pyramid_up` upsampling (4.5).
 
 use std::path::Path;
 
@@ -479,7 +479,7 @@ mod tests {
         assert!(mmod_to_onnx(&dat[..dat.len() - 1]).is_err());
     }
 
-    /// dlib-models.md 4.2's worked example (obama_small.jpg after one pyramid_up).
+    /// docs/dlib-formats.md 4.2's worked example (obama_small.jpg after one pyramid_up).
     #[test]
     fn tiled_pyramid_layout_as_dlib() {
         assert_eq!(pyramid_up_size(320, 240), (642, 481));

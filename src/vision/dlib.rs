@@ -1,6 +1,6 @@
 //! Reader for dlib's serialization format (the `.dat` model files): variable-length integers,
-//! mantissa/exponent floats, strings, matrices and raw float32 tensors. See the shared
-//! `dlib-models.md`, section 1.
+//! mantissa/exponent floats, strings, matrices and raw float32 tensors. See
+//! `docs/dlib-formats.md`, section 1.
 
 use anyhow::{Context, bail, ensure};
 

@@ -1,7 +1,7 @@
 //! dlib's ERT shape predictor (`shape_predictor_5_face_landmarks.dat`; the 68-point file has the
 //! same layout but is not exercised here): parses the model into flat arrays and predicts
-//! landmarks for a face box, bit-exact with dlib. File layout and algorithm: the shared
-//! `dlib-models.md`, section 5.
+//! landmarks for a face box, bit-exact with dlib. File layout and algorithm:
+//! `docs/dlib-formats.md`, section 5.
 
 use std::fmt;
 use std::ops::Range;
@@ -255,9 +255,9 @@ impl ShapePredictor {
         let deltas = &self.deltas[stage.features.clone()];
         for (&a, &[dx, dy]) in anchors.iter().zip(deltas) {
             let a = a as usize;
-            // Pitfall 16: float32 throughout, each product rounded on its own, as dlib's
-            // `tform*delta + anchor`. Rust never fuses `a*b + c*d` into an FMA; the shared doc
-            // measured a BLAS matmul here flipping a tree decision (obama.jpg, CNN box).
+            // dlib-formats.md 5.2: float32 throughout, each product rounded on its own, as
+            // dlib's `tform*delta + anchor`. Rust never fuses `a*b + c*d` into an FMA; a BLAS
+            // matmul here was measured flipping a tree decision (obama.jpg, CNN box).
             let qx = ((m[0][0] * dx) + (m[0][1] * dy)) + shape[2 * a];
             let qy = ((m[1][0] * dx) + (m[1][1] * dy)) + shape[2 * a + 1];
             let (x, y) = frame.to_image(qx, qy);
@@ -343,7 +343,7 @@ const UNNORMALIZE_PINV: [[f64; 3]; 3] = [
 
 /// Maps box-normalised coordinates to image coordinates: dlib's `unnormalizing_tform(rect)`.
 ///
-/// Ideally `X = l + x*(r-l)`, `Y = t + y*(b-t)` (pitfall 15: `r - l`, not the inclusive width).
+/// Ideally `X = l + x*(r-l)`, `Y = t + y*(b-t)` (5.3: `r - l`, not the inclusive width).
 /// dlib instead fits an affine transform to three box corners by least squares
 /// (`find_affine_transform`, i.e. `Q * pinv(P)`), which carries errors of ~1e-14 px. They only
 /// matter when a point lands exactly on a half pixel, where `floor(v + 0.5)` then goes the other
@@ -387,7 +387,7 @@ impl BoxFrame {
     }
 }
 
-/// dlib's conversion of a real point to an integer `point` (pitfall 15): `floor(v + 0.5)`, so
+/// dlib's conversion of a real point to an integer `point` (5.3): `floor(v + 0.5)`, so
 /// halves go up, unlike `f64::round`. Integer casts instead of `f64::floor`, which is a libm call
 /// on baseline x86-64 and showed in profiles. Exact for |v| < 2^63; saturates beyond, where
 /// dlib's own conversion is undefined.
@@ -403,7 +403,7 @@ fn round_half_up(v: f64) -> i64 {
     }
 }
 
-/// Grey value at an integer position, 0 outside the image. Pitfall 17: dlib's
+/// Grey value at an integer position, 0 outside the image (docs/dlib-formats.md 5.2): dlib's
 /// `get_pixel_intensity` of an RGB pixel is the integer mean `(R+G+B)/3`, not a luma formula.
 #[inline]
 fn grey_at(img: &RgbImage, x: i64, y: i64) -> f32 {
@@ -530,7 +530,7 @@ mod tests {
     fn parses_the_5_point_model_exactly() {
         let sp = model();
         assert_eq!(sp.num_parts(), 5);
-        // First value as annotated in dlib-models.md 1.4: 0xc6b86e * 2^-24.
+        // First value as annotated in docs/dlib-formats.md 5.4: 0xc6b86e * 2^-24.
         assert_eq!(sp.initial_shape[0], 13_023_342.0 / 16_777_216.0);
         assert_eq!(sp.stages.len(), 15);
         assert_eq!(sp.splits_per_tree, 15);
@@ -678,7 +678,7 @@ mod tests {
     }
 
     /// Without the shared data: the cached `obama.jpg` (the golden image, byte for byte) decoded
-    /// by the `image` crate. Its pixels differ from PIL's by a few grey levels (pitfall 22), so
+    /// by the `image` crate. Its pixels differ from PIL's by a few grey levels, so
     /// landmarks may move by a pixel or two from the reference.
     #[test]
     fn obama_jpeg_close_to_reference() {

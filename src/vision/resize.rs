@@ -1,6 +1,6 @@
 //! dlib's bilinear `resize_image`, reproduced to the bit: it feeds `pyramid_up` (RGB, u8) and
 //! the MMOD detector's tiled pyramid (float planes), and detector boxes and confidences depend
-//! on its exact arithmetic (dlib-models.md 7.2).
+//! on its exact arithmetic (`docs/dlib-formats.md`, section 7.2).
 //!
 //! dlib evaluates groups of four output columns in single precision: lane `k` starts at
 //! `f32(-4s + k s)` and is advanced by `f32(4s)` before each group, the left index is the

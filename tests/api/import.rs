@@ -1,5 +1,6 @@
 //! `rollcall import-seed`: a MongoDB export of the seed system, made by hand in the seed's format
-//! (seed-api.md §3), imported by the real binary into a running server's data directory.
+//! (README, "Moving from Smart Attendance"), imported by the real binary into a running server's
+//! data directory.
 
 use std::path::Path;
 use std::process::{Command, Output};
