@@ -432,16 +432,17 @@ route('/subject/([0-9a-f]{24})/enrol/([0-9a-f]{24})', async (subjectId, studentI
           h('span', { class: 'badge warn' }, 'uploaded by the student: is this them?'),
           action('Approve', async () => {
             await api('POST', `/api/students/${studentId}/faces/${x.id}/approve`);
-            notice(`Face photo ${i + 1} of ${st.name} approved.`);
+            // Redrawn first, so the announcement comes when the page already shows it.
             await drawGallery();
+            notice(`Face photo ${i + 1} of ${st.name} approved.`);
           }, { 'aria-label': `Approve face photo ${i + 1} of ${st.name}`, class: 'small' })];
         // Where the photo came from, when not an enrolment upload.
         const from = { teacher: 'from a class photo', learned: 'learned from a confirmed class photo',
           import: 'imported' }[x.source];
         return h('li', {}, img, from ? h('span', { class: 'badge' }, from) : null, review, action('Delete', async () => {
           await api('DELETE', `/api/students/${studentId}/faces/${x.id}`);
-          notice(`Face photo ${i + 1} of ${st.name} deleted.`);
           await drawGallery();
+          notice(`Face photo ${i + 1} of ${st.name} deleted.`);
         }, { 'aria-label': `Delete face photo ${i + 1} of ${st.name}`, class: 'small' }));
       })));
   };
