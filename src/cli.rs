@@ -434,7 +434,9 @@ fn import_seed(
 ) -> anyhow::Result<()> {
     let db = crate::storage::Db::open(&data_dir.join(crate::config::DATABASE_FILE))?;
     let report = db
-        .call_blocking(|c| Ok(crate::service::import_seed::run(c, dir, dry_run)))?
+        .run_blocking(|c| {
+            Ok::<_, crate::storage::StorageError>(crate::service::import_seed::run(c, dir, dry_run))
+        })?
         .context("importing the seed export")?;
     if !report.is_ok() {
         eprint!("{report}");
@@ -455,7 +457,8 @@ fn consent(
     data_dir: &std::path::Path,
     notice: Option<&str>,
 ) -> anyhow::Result<()> {
-    use crate::service::students::{self, ConsentRules, Recorder};
+    use crate::service::Actor;
+    use crate::service::students::{self, ConsentRules};
     let text =
         std::fs::read_to_string(list).with_context(|| format!("reading {}", list.display()))?;
     let db = open_db(data_dir)?;
@@ -474,7 +477,7 @@ fn consent(
         if key.is_empty() || key.starts_with('#') {
             continue;
         }
-        let found = db.call_blocking(|c| Ok(student_for(c, key, None)))??;
+        let found = runtime.block_on(students::for_import(&db, Actor::Operator, key, None))?;
         let id = match found {
             Ok(id) => id,
             Err(why) => {
@@ -485,10 +488,10 @@ fn consent(
         };
         let changed = runtime.block_on(async {
             match notice {
-                Some(_) => students::give_consent(&db, Recorder::Operator, id, &rules)
+                Some(_) => students::give_consent(&db, Actor::Operator, id, &rules)
                     .await
                     .map(|(_, new)| new),
-                None => students::withdraw_consent(&db, &faces_dir, Recorder::Operator, id)
+                None => students::withdraw_consent(&db, &faces_dir, Actor::Operator, id)
                     .await
                     .map(|(had, _)| had),
             }
@@ -519,11 +522,18 @@ fn consent(
     Ok(())
 }
 
+/// `rollcall mail`: the outbox's dead messages, and retrying them, through the same service
+/// functions as the admin API (same audit entries; actor: the operator, `via cli`).
 fn mail(command: MailCommand) -> anyhow::Result<()> {
-    use crate::storage::{audit, now_unix, outbox};
+    use crate::service::{Actor, mail};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     match command {
         MailCommand::Dead { data_dir, limit } => {
-            let rows = open_db(&data_dir)?.call_blocking(|c| outbox::list(c, "dead", limit, 0))?;
+            let db = open_db(&data_dir)?;
+            let rows = runtime.block_on(mail::list_messages(&db, "dead", limit, 0))?;
             for r in &rows {
                 println!(
                     "{}\t{}\t{}\t{} attempts\t{}",
@@ -537,20 +547,16 @@ fn mail(command: MailCommand) -> anyhow::Result<()> {
             println!("{} dead message(s)", rows.len());
         }
         MailCommand::Retry { data_dir, id, all } => {
-            let id = if all { None } else { id };
-            let n = open_db(&data_dir)?.call_blocking(|c| {
-                let tx = c.transaction()?;
-                let n = outbox::retry_dead(&tx, id, now_unix())?;
-                let target = id.map(|i| i.to_string());
-                audit::record(&tx, None, "outbox.retry", target.as_deref(), "cli")?;
-                tx.commit()?;
-                Ok(n)
-            })?;
-            anyhow::ensure!(
-                n > 0 || id.is_none(),
-                "no dead message with id {}",
-                id.unwrap_or_default()
-            );
+            let db = open_db(&data_dir)?;
+            let n = match (id, all) {
+                (Some(id), false) => {
+                    runtime
+                        .block_on(mail::retry_message(&db, Actor::Operator, id))
+                        .with_context(|| format!("message {id}"))?;
+                    1
+                }
+                _ => runtime.block_on(mail::retry_all_dead(&db, Actor::Operator))?,
+            };
             println!("{n} message(s) queued again");
         }
     }
@@ -1256,22 +1262,20 @@ pub struct NoticeArg {
 /// Record a student's consent from a signed form held by the school, through the service the API
 /// uses (same audit entry, actor: the operator).
 fn record_consent(
+    runtime: &tokio::runtime::Runtime,
     db: &crate::storage::Db,
     student: &crate::domain::Id,
     notice: &str,
 ) -> anyhow::Result<()> {
-    use crate::service::students::{self, ConsentRules, Recorder};
+    use crate::service::Actor;
+    use crate::service::students::{self, ConsentRules};
     let rules = ConsentRules {
         self_consent: false,
         notice_sha256: crate::service::tokens::sha256_hex(notice),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     runtime.block_on(students::give_consent(
         db,
-        Recorder::Operator,
+        Actor::Operator,
         student.clone(),
         &rules,
     ))?;
@@ -1291,96 +1295,20 @@ struct EnrollOptions {
     cache: std::path::PathBuf,
 }
 
-/// The student a folder key names: a student's id (the seed's ids are kept by `import-seed`),
-/// an e-mail address, or exactly one roll number; with
-/// `create` (a password hash), a new student account when nobody has that roll.
-fn student_for(
-    conn: &rusqlite::Connection,
-    key: &str,
-    create: Option<(&str, &str)>,
-) -> anyhow::Result<Result<crate::domain::Id, String>> {
-    use crate::storage::{students, users};
-    if let Ok(id) = crate::domain::Id::parse(key)
-        && students::get(conn, &id)?.is_some()
-    {
-        return Ok(Ok(id));
-    }
-    if key.contains('@') {
-        let Some(email) = crate::domain::Email::parse(key) else {
-            return Ok(Err(format!("{key:?} is not a valid e-mail address")));
-        };
-        return Ok(match users::by_email(conn, &email)? {
-            Some(u) if u.role == Role::Student => Ok(u.id),
-            Some(_) => Err(format!("{key} is not a student")),
-            None => Err(format!("no student with e-mail {key}")),
-        });
-    }
-    let found = students::by_roll(conn, key)?;
-    Ok(match (found.as_slice(), create) {
-        ([one], _) => Ok(one.clone()),
-        ([], Some((domain, hash))) => {
-            let slug: String = key
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '.'
-                    }
-                })
-                .collect();
-            let Some(email) = crate::domain::Email::parse(&format!("{slug}@{domain}")) else {
-                return Ok(Err(format!("cannot make an e-mail address from {key:?}")));
-            };
-            let name = key
-                .split(['_', '-', ' '])
-                .filter(|w| !w.is_empty())
-                .map(|w| {
-                    let mut c = w.chars();
-                    c.next().map_or_else(String::new, |f| {
-                        f.to_uppercase().chain(c).collect::<String>()
-                    })
-                })
-                .collect::<Vec<_>>()
-                .join(" ");
-            let user = users::insert(
-                conn,
-                &users::NewUser {
-                    email,
-                    name,
-                    role: Role::Student,
-                    password_hash: hash.to_owned(),
-                    college_name: String::new(),
-                    is_verified: true,
-                    profile: users::Profile {
-                        roll: key.to_owned(),
-                        ..users::Profile::default()
-                    },
-                    created_by: None,
-                    roll_confirmed: true,
-                },
-            )?;
-            Ok(user.id)
-        }
-        ([], None) => Err(format!(
-            "no student with roll {key} (--create-missing creates one)"
-        )),
-        _ => Err(format!(
-            "several students have roll {key}; use their e-mail"
-        )),
-    })
-}
-
 fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
-    use crate::service::faces;
+    use crate::service::{Actor, faces};
     use crate::storage::{students, subjects};
     let path = o.data_dir.join(crate::config::DATABASE_FILE);
     anyhow::ensure!(path.is_file(), "no database at {}", path.display());
     let db = crate::storage::Db::open(&path)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     let subject = match &o.subject {
         Some(code) => {
             let code = code.trim().to_uppercase();
-            let found = db.call_blocking(|c| subjects::by_code(c, &code))?;
+            let found = db.run_blocking(|c| subjects::by_code(c, &code))?;
             Some(found.with_context(|| format!("no subject with code {code}"))?)
         }
         None => None,
@@ -1414,19 +1342,28 @@ fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
     for (key, photo) in &photos {
         bar.set_message(key.clone());
         let outcome = (|| -> anyhow::Result<Result<String, String>> {
-            let student = match db.call_blocking(|c| Ok(student_for(c, key, create)))? {
-                Ok(Ok(id)) => id,
-                Ok(Err(why)) => return Ok(Err(why)),
-                Err(e) => return Err(e),
+            let student = match runtime.block_on(crate::service::students::for_import(
+                &db,
+                Actor::Operator,
+                key,
+                create,
+            ))? {
+                Ok(id) => id,
+                Err(why) => return Ok(Err(why)),
             };
             if let Some(subject) = &subject {
-                db.call_blocking(|c| subjects::enrol(c, &subject.id, &student, true))?;
+                runtime.block_on(crate::service::subjects::enrol_one(
+                    &db,
+                    Actor::Operator,
+                    subject.id.clone(),
+                    student.clone(),
+                ))?;
             }
             if let Some(notice) = &o.record_consent {
-                record_consent(&db, &student, notice)?;
+                record_consent(&runtime, &db, &student, notice)?;
             } else if o.require_consent {
                 let consent = db
-                    .call_blocking(|c| students::get(c, &student))?
+                    .run_blocking(|c| students::get(c, &student))?
                     .and_then(|s| s.consent_at);
                 if consent.is_none() {
                     return Ok(Err("no biometric consent recorded (use --record-consent if the school holds the signed form)".into()));
@@ -1439,8 +1376,8 @@ fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
                 Err(e @ crate::service::Error::Internal(_)) => return Err(e.into()),
                 Err(e) => return Ok(Err(e.to_string())),
             };
-            let result = db.call_blocking(|c| {
-                Ok(faces::record(
+            let result = db.run_blocking(|c| {
+                Ok::<_, crate::storage::StorageError>(faces::record(
                     c,
                     &faces_dir,
                     &student,

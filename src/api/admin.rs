@@ -12,10 +12,10 @@ use super::error::{ApiResult, Detail};
 use super::extract::{Admin, ApiJson, ApiQuery};
 use super::{AppState, parse_id, rfc3339};
 use crate::domain::{Id, Role};
-use crate::service::Error;
 use crate::service::accounts::{self, NewAccount};
 use crate::service::mail;
 use crate::service::privacy;
+use crate::service::{Actor, Error};
 use crate::storage::audit::Filter;
 use crate::storage::outbox::Row;
 
@@ -438,7 +438,7 @@ async fn retry_message(
     let id: i64 = id
         .parse()
         .map_err(|_| Error::BadRequest("Invalid message id format".into()))?;
-    let row = mail::retry_message(&state.db, &admin, id).await?;
+    let row = mail::retry_message(&state.db, Actor::User(&admin), id).await?;
     state.mail_wake.notify_one();
     Ok(Json(row.into()))
 }
@@ -451,7 +451,7 @@ async fn retry_dead(
     State(state): State<AppState>,
     Admin(admin): Admin,
 ) -> ApiResult<Json<Retried>> {
-    let retried = mail::retry_all_dead(&state.db, &admin).await?;
+    let retried = mail::retry_all_dead(&state.db, Actor::User(&admin)).await?;
     state.mail_wake.notify_one();
     Ok(Json(Retried { retried }))
 }

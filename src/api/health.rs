@@ -17,7 +17,6 @@ use super::extract::{AuthUser, bearer};
 use crate::domain::Role;
 use crate::service::Error;
 use crate::service::tokens::constant_time_eq;
-use crate::storage::migrations;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -107,16 +106,7 @@ async fn health_detailed(
     req: axum::extract::Request,
 ) -> ApiResult<Response> {
     operator(&state, req).await?;
-    let database = match state
-        .db
-        .call(|c| {
-            let version = migrations::current_version(c)?;
-            // A write proves the file and its directory are writable (read-only mounts, full disks).
-            c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
-            Ok(version)
-        })
-        .await
-    {
+    let database = match state.db.check().await {
         Ok(version) => Check {
             status: "ok".into(),
             healthy: true,
@@ -130,8 +120,19 @@ async fn health_detailed(
             detail: None,
         },
     };
-    let models = models_check(&state.cache_dir, state.faces.is_on());
-    let storage = disk_check(&state.settings.data_dir, state.settings.min_free_disk_mb);
+    // Reading the model folder and the disk's free space are file-system calls: off the runtime.
+    let (cache, biometrics) = (state.cache_dir.clone(), state.faces.is_on());
+    let (data_dir, min_free) = (
+        state.settings.data_dir.clone(),
+        state.settings.min_free_disk_mb,
+    );
+    let (models, storage) = crate::service::blocking(move || {
+        (
+            models_check(&cache, biometrics),
+            disk_check(&data_dir, min_free),
+        )
+    })
+    .await?;
     let healthy = database.healthy && models.healthy && storage.healthy;
     let body = DetailedHealth {
         status: if healthy { "healthy" } else { "unhealthy" }.into(),

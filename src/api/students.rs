@@ -20,10 +20,8 @@ use super::subjects::image_path;
 use super::{AppState, parse_id, rfc3339};
 use crate::domain::{Id, Role};
 use crate::service::analytics::Rules;
-use crate::service::students::{
-    self, ConsentRules, MAX_PER_PAGE, NewStudent, Recorder, StudentUpdate,
-};
-use crate::service::{Error, attendance, faces, subjects};
+use crate::service::students::{self, ConsentRules, MAX_PER_PAGE, NewStudent, StudentUpdate};
+use crate::service::{Actor, Error, attendance, faces, subjects};
 use crate::storage::attendance::Counts;
 use crate::storage::faces::{Sample, Source};
 use crate::storage::students::StudentRecord;
@@ -422,7 +420,7 @@ async fn give_consent(
 ) -> ApiResult<Json<StudentResponse>> {
     let (s, _) = students::give_consent(
         &state.db,
-        Recorder::User(&user),
+        Actor::User(&user),
         parse_id("id", &id)?,
         &consent_rules(&state),
     )
@@ -442,7 +440,7 @@ async fn withdraw_consent(
 ) -> ApiResult<Json<Withdrawn>> {
     let dir = state.settings.faces_dir();
     let (_, n) =
-        students::withdraw_consent(&state.db, &dir, Recorder::User(&user), parse_id("id", &id)?)
+        students::withdraw_consent(&state.db, &dir, Actor::User(&user), parse_id("id", &id)?)
             .await?;
     Ok(Json(Withdrawn {
         message: "Consent withdrawn; face data deleted".into(),

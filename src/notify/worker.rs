@@ -77,7 +77,7 @@ pub async fn run(
         }
         let now = now_unix();
         let claimed = db
-            .call(move |c| outbox::claim_due(c, now, policy.lease_secs, 1))
+            .run(move |c| outbox::claim_due(c, now, policy.lease_secs, 1))
             .await;
         let due = match claimed {
             Ok(mut batch) => batch.pop(),
@@ -113,7 +113,7 @@ async fn deliver(db: &Db, mailer: &Mailer, policy: &Policy, due: Due) {
         ),
     }
     let recorded = db
-        .call(move |c| match outcome {
+        .run(move |c| match outcome {
             Outcome::Sent => outbox::mark_sent(c, id, now),
             Outcome::Retry(e) | Outcome::Reject(e) => outbox::mark_failed(c, id, &e, retry_at),
         })

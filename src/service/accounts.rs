@@ -63,21 +63,19 @@ pub async fn create(
     };
     let actor = admin.id.clone();
     let user = db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            let user = match users::insert(&tx, &record) {
+        .transaction(move |tx| {
+            let user = match users::insert(tx, &record) {
                 Ok(u) => u,
                 Err(e) if e.is_unique_violation() => return Ok(None),
                 Err(e) => return Err(e),
             };
             audit::record(
-                &tx,
+                tx,
                 Some(&actor),
                 "admin.create_user",
                 Some(user.id.as_str()),
                 user.role.as_str(),
             )?;
-            tx.commit()?;
             Ok(Some(user))
         })
         .await?
@@ -90,7 +88,7 @@ pub async fn create(
 
 pub async fn list(db: &Db, role: Option<Role>, limit: u32, offset: u32) -> Result<Vec<User>> {
     Ok(db
-        .call(move |c| users::list(c, role, limit.clamp(1, 500), offset))
+        .run(move |c| users::list(c, role, limit.clamp(1, 500), offset))
         .await?)
 }
 
@@ -98,20 +96,12 @@ pub async fn list(db: &Db, role: Option<Role>, limit: u32, offset: u32) -> Resul
 pub async fn verify(db: &Db, admin: &AuthUser, id: Id) -> Result<()> {
     let actor = admin.id.clone();
     let found = db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            let ok = users::set_verified(&tx, &id)?;
+        .transaction(move |tx| {
+            let ok = users::set_verified(tx, &id)?;
             if ok {
-                audit::record(
-                    &tx,
-                    Some(&actor),
-                    "admin.verify_user",
-                    Some(id.as_str()),
-                    "",
-                )?;
+                audit::record(tx, Some(&actor), "admin.verify_user", Some(id.as_str()), "")?;
             }
-            tx.commit()?;
-            Ok(ok)
+            Ok::<_, Error>(ok)
         })
         .await?;
     if found {
@@ -125,20 +115,18 @@ pub async fn verify(db: &Db, admin: &AuthUser, id: Id) -> Result<()> {
 pub async fn revoke_sessions(db: &Db, admin: &AuthUser, id: Id) -> Result<usize> {
     let actor = admin.id.clone();
     let n = db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            if users::by_id(&tx, &id)?.is_none() {
-                return Ok(None);
+        .transaction(move |tx| {
+            if users::by_id(tx, &id)?.is_none() {
+                return Ok::<_, Error>(None);
             }
-            let n = sessions::revoke_all_for_user(&tx, &id)?;
+            let n = sessions::revoke_all_for_user(tx, &id)?;
             audit::record(
-                &tx,
+                tx,
                 Some(&actor),
                 "admin.revoke_sessions",
                 Some(id.as_str()),
                 &n.to_string(),
             )?;
-            tx.commit()?;
             Ok(Some(n))
         })
         .await?;
@@ -156,10 +144,10 @@ pub struct Bootstrap {
 /// password); with `--demo` on an empty database, also a demo teacher and student.
 pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
     let mut report = Bootstrap::default();
-    let (admins, everyone) = db.call_blocking(|c| {
+    let (admins, everyone) = db.run_blocking(|c| {
         let admins = users::count_role(c, Role::Admin)?;
-        let all: i64 = c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
-        Ok((admins, all))
+        let all = users::count(c)?;
+        Ok::<_, crate::storage::StorageError>((admins, all))
     })?;
     let demo = settings.demo && everyone == 0;
     let mut accounts = Vec::new();
@@ -221,19 +209,17 @@ pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
             created_by: None,
             roll_confirmed: true,
         };
-        db.call_blocking(|conn| {
-            let tx = conn.transaction()?;
-            let user = users::insert(&tx, &record)?;
+        db.transaction_blocking(|tx| {
+            let user = users::insert(tx, &record)?;
             audit::record(
-                &tx,
+                tx,
                 None,
                 "bootstrap.create_user",
                 Some(user.id.as_str()),
                 role.as_str(),
             )?;
-            tx.commit()?;
             created.push((role, user.id));
-            Ok(())
+            Ok::<_, crate::storage::StorageError>(())
         })?;
     }
     if demo {
@@ -254,13 +240,11 @@ fn demo_class(db: &Db, created: &[(Role, Id)]) -> anyhow::Result<()> {
     let (Some(teacher), Some(student)) = (of(Role::Teacher), of(Role::Student)) else {
         return Ok(());
     };
-    db.call_blocking(move |conn| {
-        let tx = conn.transaction()?;
-        let subject = subjects::insert(&tx, "Demo class", "DEMO-101", None)?;
-        subjects::add_teacher(&tx, &subject.id, &teacher)?;
-        subjects::enrol(&tx, &subject.id, &student, true)?;
-        tx.commit()?;
-        Ok(())
+    db.transaction_blocking(move |tx| {
+        let subject = subjects::insert(tx, "Demo class", "DEMO-101", None)?;
+        subjects::add_teacher(tx, &subject.id, &teacher)?;
+        subjects::enrol(tx, &subject.id, &student, true)?;
+        Ok::<_, Error>(())
     })?;
     Ok(())
 }

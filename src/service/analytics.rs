@@ -10,11 +10,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use rusqlite::Connection;
+use crate::storage::Conn;
 
 use super::auth::AuthUser;
 use super::schedule::{Schedule, parse_date};
-use super::subjects::{managed, run};
+use super::subjects::managed;
 use super::{Error, Result};
 use crate::domain::{Id, Role};
 use crate::storage::Db;
@@ -109,7 +109,7 @@ impl Timetables {
         }
     }
 
-    fn of_subject(&mut self, conn: &Connection, subject: &Id) -> Result<Vec<Schedule>> {
+    fn of_subject(&mut self, conn: &Conn<'_>, subject: &Id) -> Result<Vec<Schedule>> {
         let mut out = Vec::new();
         for t in subjects::teacher_ids(conn, subject)? {
             if !self.by_teacher.contains_key(&t) {
@@ -127,7 +127,7 @@ impl Timetables {
     }
 
     /// The subject's days off, `YYYY-MM-DD`, sorted.
-    fn off_days(&mut self, conn: &Connection, subject: &Id) -> Result<Vec<String>> {
+    fn off_days(&mut self, conn: &Conn<'_>, subject: &Id) -> Result<Vec<String>> {
         Ok(off_days(&self.of_subject(conn, subject)?, subject.as_str()))
     }
 }
@@ -176,7 +176,7 @@ pub fn off_days(schedules: &[Schedule], subject: &str) -> Vec<String> {
 
 /// The subjects the caller's school-wide figures cover: a teacher's own, every one for an
 /// administrator. Students are refused.
-fn scope(conn: &Connection, user: &AuthUser) -> Result<Vec<Subject>> {
+fn scope(conn: &Conn<'_>, user: &AuthUser) -> Result<Vec<Subject>> {
     match user.role {
         Role::Admin => Ok(subjects::all(conn)?),
         Role::Teacher => Ok(subjects::of_teacher(conn, &user.id)?),
@@ -202,7 +202,7 @@ pub async fn trend(
     to: String,
 ) -> Result<Vec<TrendDay>> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         managed(conn, &user, &subject)?;
         let off = Timetables::new().off_days(conn, &subject)?;
         let rows = store::days_of(conn, &subject, Some(&from), Some(&to), &off)?;
@@ -234,7 +234,7 @@ pub struct Month {
 /// teachers, administrators) or every subject in the caller's scope.
 pub async fn monthly(db: &Db, user: &AuthUser, subject: Option<Id>) -> Result<Vec<Month>> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         let subjects = match subject {
             Some(id) => vec![managed(conn, &user, &id)?],
             None => scope(conn, &user)?,
@@ -276,7 +276,7 @@ pub struct SubjectTotals {
     pub last: Option<String>,
 }
 
-fn totals(conn: &Connection, user: &AuthUser) -> Result<Vec<SubjectTotals>> {
+fn totals(conn: &Conn<'_>, user: &AuthUser) -> Result<Vec<SubjectTotals>> {
     let mut tables = Timetables::new();
     let mut out = Vec::new();
     for subject in scope(conn, user)? {
@@ -297,7 +297,7 @@ fn totals(conn: &Connection, user: &AuthUser) -> Result<Vec<SubjectTotals>> {
 /// by id). Subjects without any counted session are not listed.
 pub async fn class_risk(db: &Db, rules: Rules, user: &AuthUser) -> Result<Vec<SubjectTotals>> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         let mut list: Vec<(f64, SubjectTotals)> = totals(conn, &user)?
             .into_iter()
             .filter(|t| rules.at_risk(&t.counts))
@@ -325,7 +325,7 @@ pub struct Overview {
 
 pub async fn overview(db: &Db, rules: Rules, user: &AuthUser) -> Result<Overview> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         let mut list = totals(conn, &user)?;
         list.sort_by(|a, b| {
             let (pa, pb) = (rules.ratio(&a.counts), rules.ratio(&b.counts));
@@ -369,7 +369,7 @@ pub async fn students_at_risk(
     subject: Id,
 ) -> Result<Vec<StudentTotals>> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         managed(conn, &user, &subject)?;
         let counts = student_counts(conn, &subject)?;
         // Former students with records in the subject are listed too: leaving the class does
@@ -403,7 +403,7 @@ pub async fn students_at_risk(
 /// Each student's counts in a subject: their own records, leaving out the subject's days off.
 /// Imported seed day summaries (slot -1) carry no per-student records, so they count in the
 /// subject's figures but in no student's. [`student`] counts the same way, one subject at a time.
-fn student_counts(conn: &Connection, subject: &Id) -> Result<HashMap<Id, Counts>> {
+fn student_counts(conn: &Conn<'_>, subject: &Id) -> Result<HashMap<Id, Counts>> {
     let off = Timetables::new().off_days(conn, subject)?;
     Ok(store::students_of(conn, subject, &off)?
         .into_iter()
@@ -418,7 +418,7 @@ pub async fn roster(
     subject: Id,
 ) -> Result<Vec<(subjects::RosterEntry, Counts)>> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         managed(conn, &user, &subject)?;
         let counts = student_counts(conn, &subject)?;
         Ok(subjects::roster(conn, &subject)?
@@ -445,7 +445,7 @@ pub struct StudentView {
 /// teach the student).
 pub async fn student(db: &Db, user: &AuthUser, student: Id) -> Result<StudentView> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         if user.role == Role::Student && user.id != student {
             return Err(Error::Forbidden(
                 "Students can only see their own attendance".into(),

@@ -13,13 +13,13 @@ use super::auth::AuthUser;
 use super::faces::FaceEngine;
 use super::notify;
 use super::schedule::{ClockTime, parse_date};
-use super::subjects::{managed, run};
+use super::subjects::managed;
 use super::{Error, Result};
 use crate::domain::{Id, Role};
 use crate::matching::{DIM, Gallery, Thresholds, Verdict, decode_blob, distance, match_faces};
-use crate::storage::Db;
 use crate::storage::attendance::{self as store, Counts, GalleryRow, Member, NewRecord};
-use crate::storage::{StorageError, audit, drafts};
+use crate::storage::{Conn, Db};
+use crate::storage::{audit, drafts};
 
 /// Largest base64 text accepted for a photo (about 20 MB decoded); checked before decoding.
 pub const MAX_BASE64_LEN: usize = 27 * 1024 * 1024;
@@ -154,12 +154,13 @@ pub async fn mark(
     let s = subject.clone();
     let when = save.clone();
     // Ownership and the session's day (a holiday is refused) before any vision work.
-    let session = run(db, move |conn| {
-        managed(conn, &u, &s)?;
-        when.map(|w| session_of(conn, &s, w.date.as_deref(), w.slot))
-            .transpose()
-    })
-    .await?;
+    let session = db
+        .run(move |conn| {
+            managed(conn, &u, &s)?;
+            when.map(|w| session_of(conn, &s, w.date.as_deref(), w.slot))
+                .transpose()
+        })
+        .await?;
     if bytes.is_empty() {
         return Err(Error::Invalid("The image is empty".into()));
     }
@@ -183,68 +184,70 @@ pub async fn mark(
         i64::try_from(analysis.height).unwrap_or(i64::MAX),
     );
     let subject_id = subject.clone();
-    let (faces, not_seen, saved) = run(db, move |conn| {
-        let Some((date, slot)) = session else {
-            let rows = store::gallery(conn, &subject, consent)?;
-            let members = store::members(conn, &subject)?;
-            let (faces, not_seen) = review(&rows, &members, &found, &thresholds)?;
-            return Ok((faces, not_seen, None));
-        };
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(StorageError::from)?;
-        managed(&tx, &u, &subject)?;
-        let draft = drafts::open(&tx, &subject, &date, slot, &u.id)?;
-        let taken = drafts::photos(&tx, &draft.id)?.len();
-        if taken >= super::drafts::MAX_PHOTOS {
-            return Err(Error::Invalid(format!(
-                "A draft holds at most {} photos; confirm or discard it first",
-                super::drafts::MAX_PHOTOS
-            )));
-        }
-        let stored = stored.ok_or_else(|| {
-            Error::Internal(anyhow::anyhow!("a saved photo without its stored copy"))
-        })?;
-        let rows: Vec<([i64; 4], f64, Vec<u8>)> = found
-            .iter()
-            .map(|f| {
-                (
-                    f.bbox,
-                    f64::from(f.score),
-                    crate::matching::encode_blob(&f.embedding),
-                )
+    let Some((date, slot)) = session else {
+        // Nothing is kept: a read, which never waits for another mark's write.
+        let (faces, not_seen) = db
+            .run(move |conn| {
+                let rows = store::gallery(conn, &subject, consent)?;
+                let members = store::members(conn, &subject)?;
+                review(&rows, &members, &found, &thresholds)
             })
-            .collect();
-        let photo = drafts::add_photo(
-            &tx,
-            &draft.id,
-            &stored.sha,
-            stored.content_type,
-            size,
-            &rows,
-        )?;
-        super::faces::store(&dir, &stored.bytes)
-            .map_err(|e| Error::from_io("storing the photo", &e))?;
-        tx.commit().map_err(StorageError::from)?;
-        let view = super::drafts::review_draft(conn, &draft, consent, &thresholds)?;
-        let faces = view
-            .faces
-            .into_iter()
-            .filter(|f| f.photo == photo)
-            .map(|f| f.marked)
-            .collect();
-        Ok((
+            .await?;
+        return Ok(Marked {
+            subject_id,
             faces,
-            view.not_seen,
-            Some(SavedPhoto {
-                draft_id: draft.id,
-                date,
-                slot,
-                photo,
-            }),
-        ))
-    })
-    .await?;
+            not_seen,
+            saved: None,
+            elapsed: started.elapsed(),
+        });
+    };
+    let (faces, not_seen, saved) = db
+        .transaction(move |tx| {
+            managed(tx, &u, &subject)?;
+            let draft = drafts::open(tx, &subject, &date, slot, &u.id)?;
+            let taken = drafts::photos(tx, &draft.id)?.len();
+            if taken >= super::drafts::MAX_PHOTOS {
+                return Err(Error::Invalid(format!(
+                    "A draft holds at most {} photos; confirm or discard it first",
+                    super::drafts::MAX_PHOTOS
+                )));
+            }
+            let stored = stored.ok_or_else(|| {
+                Error::Internal(anyhow::anyhow!("a saved photo without its stored copy"))
+            })?;
+            let rows: Vec<([i64; 4], f64, Vec<u8>)> = found
+                .iter()
+                .map(|f| {
+                    (
+                        f.bbox,
+                        f64::from(f.score),
+                        crate::matching::encode_blob(&f.embedding),
+                    )
+                })
+                .collect();
+            let photo =
+                drafts::add_photo(tx, &draft.id, &stored.sha, stored.content_type, size, &rows)?;
+            super::faces::store(&dir, &stored.bytes)
+                .map_err(|e| Error::from_io("storing the photo", &e))?;
+            let view = super::drafts::review_draft(tx, &draft, consent, &thresholds)?;
+            let faces = view
+                .faces
+                .into_iter()
+                .filter(|f| f.photo == photo)
+                .map(|f| f.marked)
+                .collect();
+            Ok((
+                faces,
+                view.not_seen,
+                Some(SavedPhoto {
+                    draft_id: draft.id,
+                    date,
+                    slot,
+                    photo,
+                }),
+            ))
+        })
+        .await?;
     Ok(Marked {
         subject_id,
         faces,
@@ -425,7 +428,7 @@ pub fn local_now() -> (time::Date, ClockTime) {
 /// else its only period that day, else 0). A day that the timetables make a holiday or an exam
 /// day without a period of this subject is refused (422): no attendance is taken then.
 pub(crate) fn session_of(
-    conn: &rusqlite::Connection,
+    conn: &Conn<'_>,
     subject: &Id,
     date: Option<&str>,
     slot: Option<i64>,
@@ -644,14 +647,11 @@ pub async fn confirm(
     let learn = config.learn;
     let teacher = user.id.clone();
     let user = user.clone();
-    let (confirmed, photos, lesson) = run(db, move |conn| {
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(StorageError::from)?;
+    let (confirmed, photos, lesson) = db.transaction(move |tx| {
         let mut decided = Decided::new();
         let mut draft_faces = Vec::new();
         let (subject, date, slot, draft) = if let Some(id) = &input.draft {
-            let draft = drafts::get(&tx, id)?
+            let draft = drafts::get(tx, id)?
                 .ok_or_else(|| Error::NotFound("Draft not found".into()))?;
             if input.subject_id.as_ref().is_some_and(|s| *s != draft.subject_id) {
                 return Err(Error::Invalid(
@@ -670,8 +670,8 @@ pub async fn confirm(
                     draft.date, draft.slot
                 )));
             }
-            managed(&tx, &user, &draft.subject_id)?;
-            let view = super::drafts::review_draft(&tx, &draft, consent, &thresholds)?;
+            managed(tx, &user, &draft.subject_id)?;
+            let view = super::drafts::review_draft(tx, &draft, consent, &thresholds)?;
             for f in &view.faces {
                 if let Some(s) = &f.marked.student
                     && (f.marked.verdict == Verdict::Present)
@@ -681,7 +681,7 @@ pub async fn confirm(
                 }
             }
             draft_faces = view.faces;
-            for m in store::members(&tx, &draft.subject_id)? {
+            for m in store::members(tx, &draft.subject_id)? {
                 if m.verified {
                     decided.entry(m.id).or_insert(("absent", None));
                 }
@@ -697,8 +697,8 @@ pub async fn confirm(
                 .subject_id
                 .clone()
                 .ok_or_else(|| Error::BadRequest("subject_id required".into()))?;
-            managed(&tx, &user, &subject)?;
-            let (date, slot) = session_of(&tx, &subject, input.date.as_deref(), input.slot)?;
+            managed(tx, &user, &subject)?;
+            let (date, slot) = session_of(tx, &subject, input.date.as_deref(), input.slot)?;
             (subject, date, slot, None)
         };
         decided.extend(explicit);
@@ -707,8 +707,8 @@ pub async fn confirm(
                 "Nothing to confirm: the subject has no verified students".into(),
             ));
         }
-        let info = managed(&tx, &user, &subject)?;
-        let enrolled: HashSet<Id> = store::members(&tx, &subject)?
+        let info = managed(tx, &user, &subject)?;
+        let enrolled: HashSet<Id> = store::members(tx, &subject)?
             .into_iter()
             .map(|m| m.id)
             .collect();
@@ -723,10 +723,10 @@ pub async fn confirm(
                 strangers.join(", ")
             )));
         }
-        let (session, _) = store::upsert_session(&tx, &subject, &date, slot, &user.id)?;
+        let (session, _) = store::upsert_session(tx, &subject, &date, slot, &user.id)?;
         // A changed status on a confirmed session is a correction; an unchanged one keeps
         // where it came from.
-        let before: HashMap<Id, (String, String)> = store::records_with_source(&tx, &session)?
+        let before: HashMap<Id, (String, String)> = store::records_with_source(tx, &session)?
             .into_iter()
             .map(|(id, status, source)| (id, (status, source)))
             .collect();
@@ -751,8 +751,8 @@ pub async fn confirm(
                 }
             })
             .collect();
-        let replaced = store::replace_records(&tx, &session, &records)?;
-        let counts = store::session_counts(&tx, &session)?;
+        let replaced = store::replace_records(tx, &session, &records)?;
+        let counts = store::session_counts(tx, &session)?;
         let about = notify::SessionInfo {
             session: &session,
             subject_name: &info.name,
@@ -763,13 +763,13 @@ pub async fn confirm(
         let mut notices = 0;
         for id in decided.keys().chain(before.keys().filter(|id| !decided.contains_key(*id))) {
             let status = decided.get(id).map_or("none", |(s, _)| s);
-            notices += usize::from(notify::absence(&tx, &about, id, status)?);
+            notices += usize::from(notify::absence(tx, &about, id, status)?);
         }
         // The faces to learn, found before the draft goes (their photos stay on disk until
         // after learning).
         let candidates = match &draft {
             Some(d) if learn => super::learn::candidates(
-                &tx,
+                tx,
                 d,
                 &draft_faces,
                 &|id| decided.get(id).map(|(s, _)| *s),
@@ -778,11 +778,11 @@ pub async fn confirm(
             _ => Vec::new(),
         };
         let photos = match &draft {
-            Some(d) => drafts::delete(&tx, d)?,
+            Some(d) => drafts::delete(tx, d)?,
             None => Vec::new(),
         };
         audit::record(
-            &tx,
+            tx,
             Some(&user.id),
             "attendance.confirm",
             Some(session.as_str()),
@@ -796,7 +796,6 @@ pub async fn confirm(
                 draft.as_ref().map(|d| format!(" draft={}", d.as_str())).unwrap_or_default()
             ),
         )?;
-        tx.commit().map_err(StorageError::from)?;
         Ok((
             Confirmed {
                 session_id: Some(session.clone()),
@@ -840,7 +839,7 @@ async fn confirm_nothing(db: &Db, user: &AuthUser, input: ConfirmInput) -> Resul
         .subject_id
         .ok_or_else(|| Error::BadRequest("subject_id required".into()))?;
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         managed(conn, &user, &subject)?;
         let (date, slot) = session_of(conn, &subject, input.date.as_deref(), input.slot)?;
         Ok(Confirmed {
@@ -867,27 +866,24 @@ pub async fn correct(
 ) -> Result<Confirmed> {
     let status = parse_status(status)?;
     let user = user.clone();
-    run(db, move |conn| {
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(StorageError::from)?;
-        let s = store::session(&tx, &session)?
+    db.transaction(move |tx| {
+        let s = store::session(tx, &session)?
             .ok_or_else(|| Error::NotFound("Session not found".into()))?;
-        let subject = managed(&tx, &user, &s.subject_id)?;
+        let subject = managed(tx, &user, &s.subject_id)?;
         if s.slot == super::import_seed::IMPORTED_SLOT {
             return Err(Error::Invalid(
                 "This is a day summary imported from the old system; it has no per-student records to correct".into(),
             ));
         }
-        if !crate::storage::subjects::is_enrolled(&tx, &s.subject_id, &student)? {
+        if !crate::storage::subjects::is_enrolled(tx, &s.subject_id, &student)? {
             return Err(Error::Invalid(format!(
                 "Not enrolled in this subject: {}",
                 student.as_str()
             )));
         }
-        let before = store::correct(&tx, &session, &student, status)?;
+        let before = store::correct(tx, &session, &student, status)?;
         audit::record(
-            &tx,
+            tx,
             Some(&user.id),
             "attendance.correct",
             Some(session.as_str()),
@@ -897,9 +893,9 @@ pub async fn correct(
                 before.as_deref().unwrap_or("none")
             ),
         )?;
-        let counts = store::session_counts(&tx, &session)?;
+        let counts = store::session_counts(tx, &session)?;
         let notices = usize::from(notify::absence(
-            &tx,
+            tx,
             &notify::SessionInfo {
                 session: &session,
                 subject_name: &subject.name,
@@ -910,7 +906,6 @@ pub async fn correct(
             &student,
             status,
         )?);
-        tx.commit().map_err(StorageError::from)?;
         Ok(Confirmed {
             session_id: Some(s.id),
             date: s.date,
@@ -936,7 +931,9 @@ pub struct SubjectFigures {
 
 /// A student's own attendance, per subject they are enrolled in.
 pub async fn of_student(db: &Db, student: Id) -> Result<Vec<SubjectFigures>> {
-    let rows = run(db, move |conn| Ok(store::of_student(conn, &student)?)).await?;
+    let rows = db
+        .run(move |conn| Ok::<_, Error>(store::of_student(conn, &student)?))
+        .await?;
     Ok(rows.into_iter().map(SubjectFigures::from).collect())
 }
 
@@ -990,7 +987,7 @@ pub async fn profile(
     recent_limit: u32,
 ) -> Result<ScopedProfile> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         let record = super::students::visible(conn, &user, &student)?;
         let (subjects, scope) = if user.role == Role::Teacher {
             let own = crate::storage::subjects::of_student_taught_by(conn, &student, &user.id)?;
@@ -1096,7 +1093,7 @@ pub struct Csv {
 
 /// The CSV table of `sessions`: a row per enrolled student, and per former student who has a
 /// record in one of them (so the totals add up to the sessions' counts).
-fn table(conn: &rusqlite::Connection, subject: &Id, sessions: &[store::Session]) -> Result<String> {
+fn table(conn: &Conn<'_>, subject: &Id, sessions: &[store::Session]) -> Result<String> {
     let members = store::report_members(conn, subject)?;
     let mut header = vec!["name".to_owned(), "roll".to_owned()];
     let mut marks: Vec<HashMap<Id, String>> = Vec::with_capacity(sessions.len());
@@ -1166,7 +1163,7 @@ pub async fn subject_csv(
 ) -> Result<Csv> {
     let (from, to) = date_range(from, to)?;
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         let s = managed(conn, &user, &subject)?;
         let sessions = store::sessions(conn, &subject, from.as_deref(), to.as_deref())?;
         audit::record(
@@ -1192,7 +1189,7 @@ pub async fn subject_csv(
 /// One session as a CSV table (same columns as [`subject_csv`]).
 pub async fn session_csv(db: &Db, user: &AuthUser, session: Id) -> Result<Csv> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         let s = store::session(conn, &session)?
             .ok_or_else(|| Error::NotFound("Session not found".into()))?;
         let subject = managed(conn, &user, &s.subject_id)?;
@@ -1233,7 +1230,7 @@ pub async fn sessions_of(
 ) -> Result<Vec<SessionSummary>> {
     let (from, to) = date_range(from, to)?;
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         managed(conn, &user, &subject)?;
         Ok(
             store::sessions_with_counts(conn, &subject, from.as_deref(), to.as_deref())?
@@ -1266,7 +1263,7 @@ pub struct SessionView {
 /// administrators).
 pub async fn session_view(db: &Db, user: &AuthUser, session: Id) -> Result<SessionView> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         let s = store::session(conn, &session)?
             .ok_or_else(|| Error::NotFound("Session not found".into()))?;
         let subject = managed(conn, &user, &s.subject_id)?;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rusqlite::Connection;
+use crate::storage::Conn;
 
 use super::clock::Clock;
 use super::password::{self, HashPool};
@@ -200,36 +200,34 @@ impl Auth {
 
         let user = self
             .db
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                let user = match users::insert(&tx, &new) {
+            .transaction(move |tx| {
+                let user = match users::insert(tx, &new) {
                     Ok(u) => u,
                     Err(e) if e.is_unique_violation() => return Ok(None),
                     Err(e) => return Err(e),
                 };
                 if !user.is_verified {
                     users::insert_verification(
-                        &tx,
+                        tx,
                         &user.id,
                         &token_hash,
                         now_unix() + VERIFICATION_TTL_SECS,
                     )?;
                     let link = format!("{link_base}/auth/verify-email?token={token}");
                     queue_mail(
-                        &tx,
+                        tx,
                         "email_verification",
                         &user,
                         &templates::email_verification(&user.name, &link),
                     )?;
                 }
                 audit::record(
-                    &tx,
+                    tx,
                     Some(&user.id),
                     "user.register",
                     Some(user.id.as_str()),
                     user.role.as_str(),
                 )?;
-                tx.commit()?;
                 Ok(Some(user))
             })
             .await?;
@@ -272,7 +270,7 @@ impl Auth {
         let now = self.clock.now();
         if let Some(row) = self
             .db
-            .call(move |c| limits::login_throttle(c, &key))
+            .run(move |c| limits::login_throttle(c, &key))
             .await?
             .filter(|r| now < r.blocked_until)
         {
@@ -283,19 +281,17 @@ impl Auth {
         let parsed = Email::parse(email);
         let admitted = self
             .db
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                let decision = policy.admit(limits::login_throttle(&tx, &key)?, now);
+            .transaction(move |tx| {
+                let decision = policy.admit(limits::login_throttle(tx, &key)?, now);
                 let Ok(counted) = decision else {
-                    return Ok(decision.map(|_| None));
+                    return Ok::<_, Error>(decision.map(|_| None));
                 };
-                limits::forget_quiet_accounts(&tx, now)?;
-                limits::put_login_throttle(&tx, &key, counted)?;
+                limits::forget_quiet_accounts(tx, now)?;
+                limits::put_login_throttle(tx, &key, counted)?;
                 let user = match &parsed {
-                    Some(e) => users::by_email(&tx, e)?,
+                    Some(e) => users::by_email(tx, e)?,
                     None => None,
                 };
-                tx.commit()?;
                 Ok(Ok(user))
             })
             .await?;
@@ -316,7 +312,7 @@ impl Auth {
         if !user.is_verified && self.settings.require_email_verification {
             // The password was right: the attempt is not a failure.
             self.db
-                .call(move |c| limits::clear_login_throttle(c, &account))
+                .run(move |c| limits::clear_login_throttle(c, &account))
                 .await?;
             // The seed's wording first (its frontend's test looks for "verify your email"),
             // then what to do.
@@ -336,18 +332,16 @@ impl Auth {
     async fn store_upgraded_hash(&self, id: &Id, hash: String) -> Result<()> {
         let id = id.clone();
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                users::set_password_hash(&tx, &id, &hash)?;
+            .transaction(move |tx| {
+                users::set_password_hash(tx, &id, &hash)?;
                 audit::record(
-                    &tx,
+                    tx,
                     Some(&id),
                     "auth.password_upgraded",
                     None,
                     "seed bcrypt -> argon2id",
                 )?;
-                tx.commit()?;
-                Ok(())
+                Ok::<_, Error>(())
             })
             .await?;
         Ok(())
@@ -367,14 +361,12 @@ impl Auth {
         let expires_at = self.clock.now() + ttl_secs(self.settings.refresh_token_ttl_secs);
         let (uid, sid2) = (user.id.clone(), sid.clone());
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                sessions::create(&tx, &sid2, &uid, expires_at, &client)?;
-                sessions::insert_refresh(&tx, &refresh_hash, &sid2, expires_at)?;
-                limits::clear_login_throttle(&tx, &account)?;
-                audit::record(&tx, Some(&uid), "auth.login", None, &client)?;
-                tx.commit()?;
-                Ok(())
+            .transaction(move |tx| {
+                sessions::create(tx, &sid2, &uid, expires_at, &client)?;
+                sessions::insert_refresh(tx, &refresh_hash, &sid2, expires_at)?;
+                limits::clear_login_throttle(tx, &account)?;
+                audit::record(tx, Some(&uid), "auth.login", None, &client)?;
+                Ok::<_, Error>(())
             })
             .await?;
         self.grant(user, sid, refresh, lifetime)
@@ -419,33 +411,30 @@ impl Auth {
         let now = self.clock.now();
         let outcome = self
             .db
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                let Some(rt) = sessions::refresh_by_hash(&tx, &hash)? else {
-                    return Ok(Err("Invalid refresh token"));
+            .transaction(move |tx| {
+                let Some(rt) = sessions::refresh_by_hash(tx, &hash)? else {
+                    return Ok::<_, Error>(Err("Invalid refresh token"));
                 };
                 if rt.session_revoked || rt.expires_at <= now {
                     return Ok(Err("Refresh token expired or revoked"));
                 }
-                if rt.used || !sessions::mark_refresh_used(&tx, &hash)? {
-                    sessions::revoke(&tx, &rt.session_id)?;
+                if rt.used || !sessions::mark_refresh_used(tx, &hash)? {
+                    sessions::revoke(tx, &rt.session_id)?;
                     audit::record(
-                        &tx,
+                        tx,
                         Some(&rt.user_id),
                         "auth.refresh_reuse",
                         Some(&rt.session_id),
                         "session revoked",
                     )?;
-                    tx.commit()?;
                     return Ok(Err(
                         "Refresh token already used; the session was revoked. Please log in again",
                     ));
                 }
-                let Some(user) = users::by_id(&tx, &rt.user_id)? else {
+                let Some(user) = users::by_id(tx, &rt.user_id)? else {
                     return Ok(Err("Invalid refresh token"));
                 };
-                sessions::insert_refresh(&tx, &next_hash, &rt.session_id, rt.expires_at)?;
-                tx.commit()?;
+                sessions::insert_refresh(tx, &next_hash, &rt.session_id, rt.expires_at)?;
                 Ok(Ok((user, rt.session_id)))
             })
             .await?;
@@ -466,22 +455,20 @@ impl Auth {
         }
         let revoked_any = self
             .db
-            .call(move |conn| {
-                let tx = conn.transaction()?;
+            .transaction(move |tx| {
                 let mut any = false;
                 if let Some(sid) = sid {
-                    any |= sessions::revoke(&tx, &sid)?;
+                    any |= sessions::revoke(tx, &sid)?;
                 }
                 if let Some(rt) = hash
                     .as_deref()
-                    .map(|h| sessions::refresh_by_hash(&tx, h))
+                    .map(|h| sessions::refresh_by_hash(tx, h))
                     .transpose()?
                     .flatten()
                 {
-                    any |= sessions::revoke(&tx, &rt.session_id)?;
+                    any |= sessions::revoke(tx, &rt.session_id)?;
                 }
-                tx.commit()?;
-                Ok(any)
+                Ok::<_, Error>(any)
             })
             .await?;
         if caller.is_none() && !revoked_any {
@@ -503,9 +490,9 @@ impl Auth {
         let sid = claims.sid;
         let found = self
             .db
-            .call(move |conn| {
+            .run(move |conn| {
                 if !sessions::is_active(conn, &sid, &id, now)? {
-                    return Ok(None);
+                    return Ok::<_, Error>(None);
                 }
                 Ok(users::by_id(conn, &id)?.map(|u| (u, sid)))
             })
@@ -551,7 +538,7 @@ impl Auth {
         let id = Id::parse(viewer).map_err(|_| Error::Forbidden("Invalid image link".into()))?;
         let user = self
             .db
-            .call(move |c| users::by_id(c, &id))
+            .run(move |c| users::by_id(c, &id))
             .await?
             .ok_or_else(|| Error::Unauthorized("Invalid image link".into()))?;
         Ok(AuthUser {
@@ -566,7 +553,7 @@ impl Auth {
     pub async fn me(&self, caller: &AuthUser) -> Result<User> {
         let id = caller.id.clone();
         self.db
-            .call(move |c| users::by_id(c, &id))
+            .run(move |c| users::by_id(c, &id))
             .await?
             .ok_or_else(|| Error::NotFound("User not found".into()))
     }
@@ -575,23 +562,21 @@ impl Auth {
         let hash = tokens::sha256_hex(token.trim());
         let outcome = self
             .db
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                let Some((user, expires_at)) = users::verification(&tx, &hash)? else {
-                    return Ok(Err("Invalid or expired token"));
+            .transaction(move |tx| {
+                let Some((user, expires_at)) = users::verification(tx, &hash)? else {
+                    return Ok::<_, Error>(Err("Invalid or expired token"));
                 };
                 if expires_at <= now_unix() {
                     return Ok(Err("Verification link expired"));
                 }
-                users::set_verified(&tx, &user)?;
+                users::set_verified(tx, &user)?;
                 audit::record(
-                    &tx,
+                    tx,
                     Some(&user),
                     "user.verify_email",
                     Some(user.as_str()),
                     "",
                 )?;
-                tx.commit()?;
                 Ok(Ok(()))
             })
             .await?;
@@ -609,25 +594,23 @@ impl Auth {
         let now = self.clock.now();
         let cap = i64::from(self.settings.reset_max_per_hour);
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                let Some(user) = users::by_email(&tx, &email)? else {
-                    return Ok(());
+            .transaction(move |tx| {
+                let Some(user) = users::by_email(tx, &email)? else {
+                    return Ok::<_, Error>(());
                 };
                 let since = now - RESET_CAP_WINDOW_SECS;
-                if limits::count_recovery(&tx, &user.id, RecoveryEvent::CodeIssued, since)? >= cap {
+                if limits::count_recovery(tx, &user.id, RecoveryEvent::CodeIssued, since)? >= cap {
                     return Ok(());
                 }
-                limits::record_recovery(&tx, &user.id, RecoveryEvent::CodeIssued, now, since)?;
-                users::put_reset(&tx, &user.id, &otp_hash, now + OTP_TTL_SECS)?;
+                limits::record_recovery(tx, &user.id, RecoveryEvent::CodeIssued, now, since)?;
+                users::put_reset(tx, &user.id, &otp_hash, now + OTP_TTL_SECS)?;
                 queue_mail(
-                    &tx,
+                    tx,
                     "password_reset",
                     &user,
                     &templates::password_reset(&user.name, &otp),
                 )?;
-                audit::record(&tx, Some(&user.id), "user.forgot_password", None, "")?;
-                tx.commit()?;
+                audit::record(tx, Some(&user.id), "user.forgot_password", None, "")?;
                 Ok(())
             })
             .await?;
@@ -672,53 +655,48 @@ impl Auth {
         let presented = self.keys.mac("password-reset", otp);
         let now = self.clock.now();
         let day_cap = i64::from(self.settings.otp_max_failures_per_day);
-        Ok(self
-            .db
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                let Some(user) = users::by_email(&tx, &email)? else {
-                    return Ok(false);
+        self.db
+            .transaction(move |tx| {
+                let Some(user) = users::by_email(tx, &email)? else {
+                    return Ok::<_, Error>(false);
                 };
-                let Some(reset) = users::reset(&tx, &user.id)? else {
+                let Some(reset) = users::reset(tx, &user.id)? else {
                     return Ok(false);
                 };
                 let since = now - OTP_FAILURE_WINDOW_SECS;
                 let wrong_today =
-                    limits::count_recovery(&tx, &user.id, RecoveryEvent::WrongCode, since)?;
+                    limits::count_recovery(tx, &user.id, RecoveryEvent::WrongCode, since)?;
                 let usable = reset.failed_attempts < OTP_MAX_ATTEMPTS
                     && reset.expires_at > now
                     && wrong_today < day_cap;
                 if !usable {
-                    users::clear_reset(&tx, &user.id)?;
-                    tx.commit()?;
+                    users::clear_reset(tx, &user.id)?;
                     return Ok(false);
                 }
                 if !tokens::constant_time_eq(&reset.otp_hash, &presented) {
-                    users::record_reset_failure(&tx, &user.id)?;
-                    limits::record_recovery(&tx, &user.id, RecoveryEvent::WrongCode, now, since)?;
+                    users::record_reset_failure(tx, &user.id)?;
+                    limits::record_recovery(tx, &user.id, RecoveryEvent::WrongCode, now, since)?;
                     if reset.failed_attempts + 1 >= OTP_MAX_ATTEMPTS || wrong_today + 1 >= day_cap {
-                        users::clear_reset(&tx, &user.id)?;
+                        users::clear_reset(tx, &user.id)?;
                     }
-                    tx.commit()?;
                     return Ok(false);
                 }
                 if let Some(hash) = &new_hash {
-                    users::set_password_hash(&tx, &user.id, hash)?;
-                    users::clear_reset(&tx, &user.id)?;
-                    sessions::revoke_all_for_user(&tx, &user.id)?;
-                    limits::clear_login_throttle(&tx, user.email.as_str())?;
+                    users::set_password_hash(tx, &user.id, hash)?;
+                    users::clear_reset(tx, &user.id)?;
+                    sessions::revoke_all_for_user(tx, &user.id)?;
+                    limits::clear_login_throttle(tx, user.email.as_str())?;
                     audit::record(
-                        &tx,
+                        tx,
                         Some(&user.id),
                         "user.reset_password",
                         None,
                         "all sessions revoked",
                     )?;
-                    tx.commit()?;
                 }
                 Ok(true)
             })
-            .await?)
+            .await
     }
 }
 
@@ -726,7 +704,7 @@ impl Auth {
 /// logged: without a relay an administrator reads the message in the outbox
 /// (`GET /api/admin/outbox/{id}`, audited) and passes it on.
 fn queue_mail(
-    tx: &Connection,
+    tx: &Conn<'_>,
     kind: &str,
     to: &User,
     m: &templates::Rendered,

@@ -105,7 +105,7 @@ pub async fn save(
     .await??;
     let url = format!("{base_url}/{AVATAR_DIR}/{name}");
     let (id, stored) = (teacher.id.clone(), url.clone());
-    if db.call(move |c| repo::set_avatar(c, &id, &stored)).await? {
+    if db.run(move |c| repo::set_avatar(c, &id, &stored)).await? {
         Ok(url)
     } else {
         Err(Error::NotFound("Teacher not found".into()))

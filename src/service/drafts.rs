@@ -10,13 +10,13 @@ use super::auth::AuthUser;
 use super::faces::{
     FaceEngine, MIN_FACE_WIDTH, Refusal, SampleParts, face_width, image_file, record_sample,
 };
-use super::subjects::{managed, run};
+use super::subjects::managed;
 use super::{Error, Result, blocking};
 use crate::domain::Id;
 use crate::matching::{Thresholds, decode_blob};
 use crate::storage::attendance::{self as store, Member};
 use crate::storage::drafts::{self as drafts, Draft, Photo};
-use crate::storage::{Db, StorageError, audit};
+use crate::storage::{Conn, Db, audit};
 
 /// Photos one draft may hold (a wide class in several shots).
 pub const MAX_PHOTOS: usize = 10;
@@ -42,7 +42,7 @@ pub struct DraftView {
 /// Match every face of the draft's photos together (one face per student; the teacher's
 /// assignments first) against the subject's current gallery.
 pub(crate) fn review_draft(
-    conn: &rusqlite::Connection,
+    conn: &Conn<'_>,
     draft: &Draft,
     require_consent: bool,
     thresholds: &Thresholds,
@@ -89,7 +89,7 @@ pub async fn view(db: &Db, config: &MarkConfig, user: &AuthUser, id: Id) -> Resu
     let thresholds = thresholds(config)?;
     let consent = config.require_consent;
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         let draft =
             drafts::get(conn, &id)?.ok_or_else(|| Error::NotFound("Draft not found".into()))?;
         managed(conn, &user, &draft.subject_id)?;
@@ -101,7 +101,7 @@ pub async fn view(db: &Db, config: &MarkConfig, user: &AuthUser, id: Id) -> Resu
 /// A subject's open drafts, newest first.
 pub async fn of_subject(db: &Db, user: &AuthUser, subject: Id) -> Result<Vec<(Draft, usize)>> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         managed(conn, &user, &subject)?;
         drafts::of_subject(conn, &subject)?
             .into_iter()
@@ -117,30 +117,27 @@ pub async fn of_subject(db: &Db, user: &AuthUser, subject: Id) -> Result<Vec<(Dr
 /// Discard a draft with its photos.
 pub async fn discard(db: &Db, faces_dir: &Path, user: &AuthUser, id: Id) -> Result<()> {
     let user = user.clone();
-    let shas = run(db, move |conn| {
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(StorageError::from)?;
-        let draft =
-            drafts::get(&tx, &id)?.ok_or_else(|| Error::NotFound("Draft not found".into()))?;
-        managed(&tx, &user, &draft.subject_id)?;
-        let shas = drafts::delete(&tx, &id)?;
-        audit::record(
-            &tx,
-            Some(&user.id),
-            "attendance.draft.discard",
-            Some(id.as_str()),
-            &format!(
-                "subject={} date={} slot={}",
-                draft.subject_id.as_str(),
-                draft.date,
-                draft.slot
-            ),
-        )?;
-        tx.commit().map_err(StorageError::from)?;
-        Ok(shas)
-    })
-    .await?;
+    let shas = db
+        .transaction(move |tx| {
+            let draft =
+                drafts::get(tx, &id)?.ok_or_else(|| Error::NotFound("Draft not found".into()))?;
+            managed(tx, &user, &draft.subject_id)?;
+            let shas = drafts::delete(tx, &id)?;
+            audit::record(
+                tx,
+                Some(&user.id),
+                "attendance.draft.discard",
+                Some(id.as_str()),
+                &format!(
+                    "subject={} date={} slot={}",
+                    draft.subject_id.as_str(),
+                    draft.date,
+                    draft.slot
+                ),
+            )?;
+            Ok::<_, Error>(shas)
+        })
+        .await?;
     super::faces::remove_unreferenced(db, faces_dir, shas).await
 }
 
@@ -153,24 +150,25 @@ pub async fn photo(
     number: i64,
 ) -> Result<(Vec<u8>, String)> {
     let user = user.clone();
-    let found = run(db, move |conn| {
-        let draft =
-            drafts::get(conn, &id)?.ok_or_else(|| Error::NotFound("Draft not found".into()))?;
-        managed(conn, &user, &draft.subject_id)?;
-        let found = drafts::photos(conn, &id)?
-            .into_iter()
-            .find(|p| p.photo == number)
-            .ok_or_else(|| Error::NotFound("Photo not found".into()))?;
-        audit::record(
-            conn,
-            Some(&user.id),
-            "attendance.draft.photo_view",
-            Some(id.as_str()),
-            &format!("photo={number}"),
-        )?;
-        Ok(found)
-    })
-    .await?;
+    let found = db
+        .run(move |conn| {
+            let draft =
+                drafts::get(conn, &id)?.ok_or_else(|| Error::NotFound("Draft not found".into()))?;
+            managed(conn, &user, &draft.subject_id)?;
+            let found = drafts::photos(conn, &id)?
+                .into_iter()
+                .find(|p| p.photo == number)
+                .ok_or_else(|| Error::NotFound("Photo not found".into()))?;
+            audit::record(
+                conn,
+                Some(&user.id),
+                "attendance.draft.photo_view",
+                Some(id.as_str()),
+                &format!("photo={number}"),
+            )?;
+            Ok::<_, Error>(found)
+        })
+        .await?;
     let path = image_file(faces_dir, &found.image_sha256);
     let bytes = tokio::fs::read(&path)
         .await
@@ -211,60 +209,57 @@ pub async fn assign(
     let u = user.clone();
     let who = student.clone();
     // The face to enrol, if asked: (photo hash, box, score, embedding blob).
-    let picked = run(db, move |conn| {
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(StorageError::from)?;
-        let draft =
-            drafts::get(&tx, &id)?.ok_or_else(|| Error::NotFound("Draft not found".into()))?;
-        managed(&tx, &u, &draft.subject_id)?;
-        if let Some(s) = &who {
-            if !crate::storage::subjects::is_enrolled(&tx, &draft.subject_id, s)? {
-                return Err(Error::Invalid(format!(
-                    "Not enrolled in this subject: {}",
-                    s.as_str()
-                )));
+    let picked = db
+        .transaction(move |tx| {
+            let draft =
+                drafts::get(tx, &id)?.ok_or_else(|| Error::NotFound("Draft not found".into()))?;
+            managed(tx, &u, &draft.subject_id)?;
+            if let Some(s) = &who {
+                if !crate::storage::subjects::is_enrolled(tx, &draft.subject_id, s)? {
+                    return Err(Error::Invalid(format!(
+                        "Not enrolled in this subject: {}",
+                        s.as_str()
+                    )));
+                }
+                if enrol
+                    && consent
+                    && crate::storage::students::get(tx, s)?
+                        .and_then(|r| r.consent_at)
+                        .is_none()
+                {
+                    // Only staff assign faces in drafts.
+                    return Err(super::students::consent_missing(u.role, s, false, "/app/"));
+                }
             }
-            if enrol
-                && consent
-                && crate::storage::students::get(&tx, s)?
-                    .and_then(|r| r.consent_at)
-                    .is_none()
-            {
-                // Only staff assign faces in drafts.
-                return Err(super::students::consent_missing(u.role, s, false, "/app/"));
+            let row = drafts::faces(tx, &id)?
+                .into_iter()
+                .find(|f| f.photo == photo && f.face == face)
+                .ok_or_else(|| Error::NotFound("Face not found in this draft".into()))?;
+            if enrol && face_width(row.bbox) < MIN_FACE_WIDTH {
+                return Err(Refusal::TooSmall {
+                    px: face_width(row.bbox),
+                }
+                .into());
             }
-        }
-        let row = drafts::faces(&tx, &id)?
-            .into_iter()
-            .find(|f| f.photo == photo && f.face == face)
-            .ok_or_else(|| Error::NotFound("Face not found in this draft".into()))?;
-        if enrol && face_width(row.bbox) < MIN_FACE_WIDTH {
-            return Err(Refusal::TooSmall {
-                px: face_width(row.bbox),
-            }
-            .into());
-        }
-        drafts::assign(&tx, &id, photo, face, who.as_ref())?;
-        audit::record(
-            &tx,
-            Some(&u.id),
-            "attendance.draft.assign",
-            Some(id.as_str()),
-            &format!(
-                "photo={photo} face={face} student={} enrol={enrol}",
-                who.as_ref().map_or("none", Id::as_str)
-            ),
-        )?;
-        let sha = drafts::photos(&tx, &id)?
-            .into_iter()
-            .find(|p| p.photo == photo)
-            .map(|p| p.image_sha256)
-            .ok_or_else(|| Error::NotFound("Photo not found".into()))?;
-        tx.commit().map_err(StorageError::from)?;
-        Ok(enrol.then_some((sha, row)))
-    })
-    .await?;
+            drafts::assign(tx, &id, photo, face, who.as_ref())?;
+            audit::record(
+                tx,
+                Some(&u.id),
+                "attendance.draft.assign",
+                Some(id.as_str()),
+                &format!(
+                    "photo={photo} face={face} student={} enrol={enrol}",
+                    who.as_ref().map_or("none", Id::as_str)
+                ),
+            )?;
+            let sha = drafts::photos(tx, &id)?
+                .into_iter()
+                .find(|p| p.photo == photo)
+                .map(|p| p.image_sha256)
+                .ok_or_else(|| Error::NotFound("Photo not found".into()))?;
+            Ok(enrol.then_some((sha, row)))
+        })
+        .await?;
     let mut sample = None;
     if let (Some((sha, row)), Some(student)) = (picked, student) {
         let path = image_file(faces_dir, &sha);
@@ -284,28 +279,29 @@ pub async fn assign(
         let actor = user.id.clone();
         #[allow(clippy::cast_possible_truncation)]
         let score = row.score as f32;
-        let (added, _) = run(db, move |conn| {
-            let sha = super::faces::sha256_hex(&crop);
-            record_sample(
-                conn,
-                &dir,
-                &student,
-                Some(&actor),
-                &SampleParts {
-                    bytes: &crop,
-                    sha: &sha,
-                    content_type: "image/jpeg",
-                    bbox,
-                    score,
-                    embedding: &embedding,
-                    // The teacher chose the student for this face: staff approval itself.
-                    approved: true,
-                    source: crate::storage::faces::Source::Teacher,
-                    note: None,
-                },
-            )
-        })
-        .await?;
+        let (added, _) = db
+            .run(move |conn| {
+                let sha = super::faces::sha256_hex(&crop);
+                record_sample(
+                    conn,
+                    &dir,
+                    &student,
+                    Some(&actor),
+                    &SampleParts {
+                        bytes: &crop,
+                        sha: &sha,
+                        content_type: "image/jpeg",
+                        bbox,
+                        score,
+                        embedding: &embedding,
+                        // The teacher chose the student for this face: staff approval itself.
+                        approved: true,
+                        source: crate::storage::faces::Source::Teacher,
+                        note: None,
+                    },
+                )
+            })
+            .await?;
         sample = Some(added.id);
     }
     Ok(Assigned {

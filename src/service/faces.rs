@@ -12,12 +12,11 @@ use sha2::Digest;
 
 use super::auth::AuthUser;
 use super::students::visible;
-use super::subjects::run;
 use super::{Error, Result, blocking};
 use crate::domain::{Id, Role};
 use crate::matching::encode_blob;
 use crate::storage::faces::{self as samples, NewSample, Sample, Source};
-use crate::storage::{Db, StorageError, audit};
+use crate::storage::{Conn, Db, audit};
 use crate::vision::decode;
 use crate::vision::image::RgbImage;
 use crate::vision::pipeline::{Analysis, Face, Pipeline, PipelineOptions, Subject, Upsample};
@@ -297,7 +296,7 @@ pub async fn remove_unreferenced(db: &Db, faces_dir: &Path, shas: Vec<String>) -
         return Ok(());
     }
     let dir = faces_dir.to_owned();
-    db.call(move |conn| unlink_unreferenced(conn, &dir, &shas).map(|_| ()))
+    db.run(move |conn| unlink_unreferenced(conn, &dir, &shas).map(|_| ()))
         .await?;
     Ok(())
 }
@@ -663,7 +662,7 @@ pub fn gate(pipeline: &Pipeline, bytes: Vec<u8>) -> std::result::Result<Checked,
 /// false keeps it out of matching until staff approve it. `source`: an upload, or an import
 /// from a folder.
 pub fn record(
-    conn: &mut rusqlite::Connection,
+    conn: &Conn<'_>,
     faces_dir: &Path,
     student: &Id,
     actor: Option<&Id>,
@@ -713,17 +712,14 @@ pub(crate) struct SampleParts<'a> {
 /// row, and files are only unlinked inside one too: SQLite serialises writers, even across
 /// processes (`rollcall enroll`), so a file is never unlinked while a new sample takes it up.
 pub(crate) fn record_sample(
-    conn: &mut rusqlite::Connection,
+    conn: &Conn<'_>,
     faces_dir: &Path,
     student: &Id,
     actor: Option<&Id>,
     parts: &SampleParts<'_>,
 ) -> Result<(Sample, i64)> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(StorageError::from)?;
-    let (sample, total, pruned) = record_in(&tx, faces_dir, student, actor, parts)?;
-    tx.commit().map_err(StorageError::from)?;
+    let (sample, total, pruned) =
+        conn.transaction(|tx| record_in(tx, faces_dir, student, actor, parts))?;
     unlink_unreferenced(conn, faces_dir, &pruned)?;
     Ok((sample, total))
 }
@@ -732,7 +728,7 @@ pub(crate) fn record_sample(
 /// check something in the same transaction first. Returns the sample, the student's total and
 /// the image hashes to unlink (with [`unlink_unreferenced`]) once it is committed.
 pub(crate) fn record_in(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Conn<'_>,
     faces_dir: &Path,
     student: &Id,
     actor: Option<&Id>,
@@ -776,7 +772,7 @@ pub(crate) fn record_in(
 /// Bring a student's samples within the caps: the newest [`MAX_PENDING`] awaiting approval, and
 /// of the approved ones the [`MAX_SAMPLES`] that cover the most (the near-duplicates go; see
 /// [`crate::matching::least_covering`]). Returns the removed samples' image hashes.
-pub(crate) fn keep_within_caps(conn: &rusqlite::Connection, student: &Id) -> Result<Vec<String>> {
+pub(crate) fn keep_within_caps(conn: &Conn<'_>, student: &Id) -> Result<Vec<String>> {
     let mut gone = samples::prune_pending(conn, student, MAX_PENDING)?;
     let approved = samples::approved_embeddings(conn, student)?;
     if approved.len() <= MAX_SAMPLES {
@@ -797,7 +793,7 @@ pub(crate) fn keep_within_caps(conn: &rusqlite::Connection, student: &Id) -> Res
 
 /// Delete the files of these images that no sample refers to any more.
 pub(crate) fn unlink_unreferenced(
-    conn: &mut rusqlite::Connection,
+    conn: &Conn<'_>,
     faces_dir: &Path,
     shas: &[String],
 ) -> crate::storage::Result<usize> {
@@ -805,22 +801,22 @@ pub(crate) fn unlink_unreferenced(
         return Ok(0);
     }
     // A write transaction only to exclude a concurrent `record` of the same image.
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mut removed = 0;
-    for sha in shas {
-        if !samples::image_referenced(&tx, sha)? {
-            let path = image_file(faces_dir, sha);
-            match std::fs::remove_file(&path) {
-                Ok(()) => removed += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "removing a face image failed");
+    conn.transaction(|tx| {
+        let mut removed = 0;
+        for sha in shas {
+            if !samples::image_referenced(tx, sha)? {
+                let path = image_file(faces_dir, sha);
+                match std::fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "removing a face image failed");
+                    }
                 }
             }
         }
-    }
-    tx.commit()?;
-    Ok(removed)
+        Ok(removed)
+    })
 }
 
 /// The server's rules for enrolment photos.
@@ -855,7 +851,7 @@ pub async fn upload(
     }
     let u = user.clone();
     let s = student.clone();
-    let record_of = run(db, move |conn| visible(conn, &u, &s)).await?;
+    let record_of = db.run(move |conn| visible(conn, &u, &s)).await?;
     if require_consent && record_of.consent_at.is_none() {
         return Err(super::students::consent_missing(
             user.role,
@@ -878,18 +874,19 @@ pub async fn upload(
     let dir = faces_dir.to_owned();
     let sharpness = checked.sharpness();
     let approved = !(policy.review_self_uploads && user.role == Role::Student);
-    let (sample, total) = run(db, move |conn| {
-        record(
-            conn,
-            &dir,
-            &student,
-            Some(&actor),
-            &checked,
-            approved,
-            Source::Upload,
-        )
-    })
-    .await?;
+    let (sample, total) = db
+        .run(move |conn| {
+            record(
+                conn,
+                &dir,
+                &student,
+                Some(&actor),
+                &checked,
+                approved,
+                Source::Upload,
+            )
+        })
+        .await?;
     Ok(Enrolled {
         sample,
         faces_total: total,
@@ -899,7 +896,7 @@ pub async fn upload(
 
 pub async fn list(db: &Db, user: &AuthUser, student: Id) -> Result<Vec<Sample>> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         visible(conn, &user, &student)?;
         Ok(samples::of_student(conn, &student)?)
     })
@@ -915,21 +912,22 @@ pub async fn image(
     sample: Id,
 ) -> Result<(Vec<u8>, String)> {
     let user = user.clone();
-    let s = run(db, move |conn| {
-        visible(conn, &user, &student)?;
-        let found = samples::get(conn, &student, &sample)?
-            .ok_or_else(|| Error::NotFound("Face sample not found".into()))?;
-        // Who looked at whose face: biometric data, so views are audited as changes are.
-        crate::storage::audit::record(
-            conn,
-            Some(&user.id),
-            "face.view",
-            Some(student.as_str()),
-            &format!("sample={}", sample.as_str()),
-        )?;
-        Ok(found)
-    })
-    .await?;
+    let s = db
+        .run(move |conn| {
+            visible(conn, &user, &student)?;
+            let found = samples::get(conn, &student, &sample)?
+                .ok_or_else(|| Error::NotFound("Face sample not found".into()))?;
+            // Who looked at whose face: biometric data, so views are audited as changes are.
+            crate::storage::audit::record(
+                conn,
+                Some(&user.id),
+                "face.view",
+                Some(student.as_str()),
+                &format!("sample={}", sample.as_str()),
+            )?;
+            Ok::<_, Error>(found)
+        })
+        .await?;
     let path = image_file(faces_dir, &s.image_sha256);
     let bytes = tokio::fs::read(&path).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -954,29 +952,28 @@ pub async fn approve(
         return Err(Error::Forbidden("Only staff approve face photos".into()));
     }
     let user = user.clone();
-    let (out, shas) = run(db, move |conn| {
-        visible(conn, &user, &student)?;
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        let changed = samples::approve(&tx, &student, &sample, &user.id)?
-            .ok_or_else(|| Error::NotFound("Face sample not found".into()))?;
-        let pruned = if changed {
-            audit::record(
-                &tx,
-                Some(&user.id),
-                "face.approve",
-                Some(student.as_str()),
-                sample.as_str(),
-            )?;
-            keep_within_caps(&tx, &student)?
-        } else {
-            Vec::new()
-        };
-        let out = samples::get(&tx, &student, &sample)?
-            .ok_or_else(|| Error::NotFound("Face sample not found".into()))?;
-        tx.commit().map_err(StorageError::from)?;
-        Ok((out, pruned))
-    })
-    .await?;
+    let (out, shas) = db
+        .transaction(move |tx| {
+            visible(tx, &user, &student)?;
+            let changed = samples::approve(tx, &student, &sample, &user.id)?
+                .ok_or_else(|| Error::NotFound("Face sample not found".into()))?;
+            let pruned = if changed {
+                audit::record(
+                    tx,
+                    Some(&user.id),
+                    "face.approve",
+                    Some(student.as_str()),
+                    sample.as_str(),
+                )?;
+                keep_within_caps(tx, &student)?
+            } else {
+                Vec::new()
+            };
+            let out = samples::get(tx, &student, &sample)?
+                .ok_or_else(|| Error::NotFound("Face sample not found".into()))?;
+            Ok::<_, Error>((out, pruned))
+        })
+        .await?;
     remove_unreferenced(db, faces_dir, shas).await?;
     Ok(out)
 }
@@ -993,11 +990,12 @@ pub async fn approve_newest_pending(
     student: Id,
 ) -> Result<Option<Sample>> {
     let (who, of) = (user.clone(), student.clone());
-    let newest = run(db, move |conn| {
-        visible(conn, &who, &of)?;
-        Ok(samples::of_student(conn, &of)?.pop())
-    })
-    .await?;
+    let newest = db
+        .run(move |conn| {
+            visible(conn, &who, &of)?;
+            Ok::<_, Error>(samples::of_student(conn, &of)?.pop())
+        })
+        .await?;
     match newest {
         Some(sample) if !sample.approved => approve(db, faces_dir, user, student, sample.id)
             .await
@@ -1014,22 +1012,21 @@ pub async fn delete(
     sample: Id,
 ) -> Result<()> {
     let user = user.clone();
-    let sha = run(db, move |conn| {
-        visible(conn, &user, &student)?;
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        let sha = samples::delete(&tx, &student, &sample)?
-            .ok_or_else(|| Error::NotFound("Face sample not found".into()))?;
-        audit::record(
-            &tx,
-            Some(&user.id),
-            "face.delete",
-            Some(student.as_str()),
-            sample.as_str(),
-        )?;
-        tx.commit().map_err(StorageError::from)?;
-        Ok(sha)
-    })
-    .await?;
+    let sha = db
+        .transaction(move |tx| {
+            visible(tx, &user, &student)?;
+            let sha = samples::delete(tx, &student, &sample)?
+                .ok_or_else(|| Error::NotFound("Face sample not found".into()))?;
+            audit::record(
+                tx,
+                Some(&user.id),
+                "face.delete",
+                Some(student.as_str()),
+                sample.as_str(),
+            )?;
+            Ok::<_, Error>(sha)
+        })
+        .await?;
     remove_unreferenced(db, faces_dir, vec![sha]).await
 }
 
@@ -1213,7 +1210,7 @@ mod tests {
         v
     }
 
-    fn add(conn: &mut rusqlite::Connection, dir: &Path, student: &Id, e: &[f32; 128], ok: bool) {
+    fn add(conn: &Conn<'_>, dir: &Path, student: &Id, e: &[f32; 128], ok: bool) {
         let bytes = encode_blob(e);
         let sha = sha256_hex(&bytes);
         record_sample(
@@ -1239,20 +1236,38 @@ mod tests {
     #[test]
     fn the_gallery_keeps_thirty_samples_and_lets_the_near_duplicate_go() {
         let dir = std::env::temp_dir().join(format!("rollcall-cap-{}", rand::random::<u64>()));
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-        crate::storage::migrations::apply(&mut conn).unwrap_or_else(|e| panic!("{e}"));
-        let student = Id::generate();
-        conn.execute(
-            "INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
-             VALUES (?1, 's@x.test', 'S', 'student', 'h', 0, 0)",
-            [student.as_str()],
-        )
+        let db = Db::open(&dir.join("rollcall.db")).unwrap_or_else(|e| panic!("{e}"));
+        let dir = dir.join("faces");
+        db.run_blocking(|conn| {
+            the_gallery_keeps_thirty(conn, &dir);
+            Ok::<_, crate::storage::StorageError>(())
+        })
         .unwrap_or_else(|e| panic!("{e}"));
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap_or(&dir));
+    }
+
+    fn the_gallery_keeps_thirty(conn: &Conn<'_>, dir: &Path) {
+        let student = crate::storage::users::insert(
+            conn,
+            &crate::storage::users::NewUser {
+                email: crate::domain::Email::parse("s@x.test").unwrap_or_else(|| panic!("email")),
+                name: "S".into(),
+                role: Role::Student,
+                password_hash: "h".into(),
+                college_name: String::new(),
+                is_verified: true,
+                profile: crate::storage::users::Profile::default(),
+                created_by: None,
+                roll_confirmed: true,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .id;
         // Thirty samples, each covering a direction of its own.
         for axis in 0..MAX_SAMPLES {
-            add(&mut conn, &dir, &student, &at(axis, 0.0), true);
+            add(conn, dir, &student, &at(axis, 0.0), true);
         }
-        let ids = |conn: &rusqlite::Connection| -> Vec<String> {
+        let ids = |conn: &Conn<'_>| -> Vec<String> {
             samples::of_student(conn, &student)
                 .unwrap_or_else(|e| panic!("{e}"))
                 .iter()
@@ -1260,11 +1275,11 @@ mod tests {
                 .map(|s| s.id.to_string())
                 .collect()
         };
-        let thirty = ids(&conn);
+        let thirty = ids(conn);
         assert_eq!(thirty.len(), MAX_SAMPLES);
         // The 31st nearly repeats the 6th: one of that pair goes, every other sample stays.
-        add(&mut conn, &dir, &student, &at(5, 0.01), true);
-        let after = ids(&conn);
+        add(conn, dir, &student, &at(5, 0.01), true);
+        let after = ids(conn);
         assert_eq!(after.len(), MAX_SAMPLES);
         let lost: Vec<&String> = thirty.iter().filter(|id| !after.contains(id)).collect();
         assert!(
@@ -1278,13 +1293,13 @@ mod tests {
         };
         println!("31 in, 30 kept: of the near-identical pair {gone} went");
         // A 32nd covering a new direction stays (all being equally spread, the oldest goes).
-        add(&mut conn, &dir, &student, &at(60, 0.0), true);
-        let newest = samples::of_student(&conn, &student)
+        add(conn, dir, &student, &at(60, 0.0), true);
+        let newest = samples::of_student(conn, &student)
             .unwrap_or_else(|e| panic!("{e}"))
             .last()
             .map(|s| s.id.to_string())
             .unwrap_or_default();
-        let now = ids(&conn);
+        let now = ids(conn);
         assert_eq!(now.len(), MAX_SAMPLES);
         assert!(
             now.contains(&newest),
@@ -1292,16 +1307,16 @@ mod tests {
         );
         // Pending photos keep their own cap and never push out approved samples.
         for k in 0..12 {
-            add(&mut conn, &dir, &student, &at(70 + k, 0.0), false);
+            add(conn, dir, &student, &at(70 + k, 0.0), false);
         }
-        let all = samples::of_student(&conn, &student).unwrap_or_else(|e| panic!("{e}"));
+        let all = samples::of_student(conn, &student).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(all.iter().filter(|s| s.approved).count(), MAX_SAMPLES);
         assert_eq!(
             all.iter().filter(|s| !s.approved).count(),
             usize::try_from(MAX_PENDING).unwrap_or(0)
         );
         // The pruned samples' images are gone from the store too.
-        let files = std::fs::read_dir(&dir)
+        let files = std::fs::read_dir(dir)
             .map(|d| {
                 d.flatten()
                     .map(|sub| std::fs::read_dir(sub.path()).map_or(0, Iterator::count))
@@ -1309,7 +1324,6 @@ mod tests {
             })
             .unwrap_or(0);
         assert_eq!(files, all.len());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
 
-use rusqlite::Connection;
+use crate::storage::Conn;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -143,7 +143,7 @@ impl fmt::Display for Report {
 /// Read, check and import the export in `dir`. With `dry_run` everything is written inside one
 /// transaction that is then rolled back. Problems in the export are returned in the report (and
 /// nothing is written); `Err` is for failures of the database itself.
-pub fn run(conn: &mut Connection, dir: &Path, dry_run: bool) -> anyhow::Result<Report> {
+pub fn run(conn: &Conn<'_>, dir: &Path, dry_run: bool) -> anyhow::Result<Report> {
     let mut report = Report {
         dry_run,
         ..Report::default()
@@ -163,15 +163,13 @@ pub fn run(conn: &mut Connection, dir: &Path, dry_run: bool) -> anyhow::Result<R
     days.skipped = plan.skipped_days;
     days.read = plan.skipped_days;
     if dry_run {
-        let tx = conn.transaction()?;
-        write_all(&tx, &plan, &mut report)?;
-        report.faces_needed = faces_needed(&tx, &plan)?;
-        drop(tx);
+        report.faces_needed = conn.rehearse(|tx| {
+            write_all(tx, &plan, &mut report)?;
+            Ok::<_, anyhow::Error>(faces_needed(tx, &plan)?)
+        })?;
     } else {
         for step in 0..COLLECTIONS.len() {
-            let tx = conn.transaction()?;
-            write_step(&tx, step, &plan, &mut report)?;
-            tx.commit()?;
+            conn.transaction(|tx| write_step(tx, step, &plan, &mut report))?;
         }
         report.faces_needed = faces_needed(conn, &plan)?;
     }
@@ -460,7 +458,7 @@ fn row<T>(d: &Doc, data: T) -> Row<T> {
     }
 }
 
-fn check(conn: &Connection, raw: &Raw, report: &mut Report) -> anyhow::Result<Plan> {
+fn check(conn: &Conn<'_>, raw: &Raw, report: &mut Report) -> anyhow::Result<Plan> {
     let mut plan = Plan::default();
     let problems = &mut report.problems;
     let notes = &mut report.notes;
@@ -881,11 +879,7 @@ fn profile_owner(
     Some(user)
 }
 
-fn check_database(
-    conn: &Connection,
-    plan: &Plan,
-    problems: &mut Vec<String>,
-) -> anyhow::Result<()> {
+fn check_database(conn: &Conn<'_>, plan: &Plan, problems: &mut Vec<String>) -> anyhow::Result<()> {
     for u in &plan.users {
         if store::imported_digest(conn, "users", &u.seed_id)?.is_some() {
             continue;
@@ -931,7 +925,7 @@ enum Seen {
     Changed,
 }
 
-fn seen<T>(conn: &Connection, collection: &str, r: &Row<T>) -> crate::storage::Result<Seen> {
+fn seen<T>(conn: &Conn<'_>, collection: &str, r: &Row<T>) -> crate::storage::Result<Seen> {
     Ok(
         match store::imported_digest(conn, collection, &r.seed_id)? {
             None => Seen::New,
@@ -944,7 +938,7 @@ fn seen<T>(conn: &Connection, collection: &str, r: &Row<T>) -> crate::storage::R
 /// Write each row of `rows` that is new with `insert` (returning the rollcall row it became),
 /// counting the others.
 fn each<T>(
-    conn: &Connection,
+    conn: &Conn<'_>,
     collection: &'static str,
     rows: &[Row<T>],
     report: &mut Report,
@@ -970,7 +964,7 @@ fn each<T>(
     Ok(())
 }
 
-fn write_all(conn: &Connection, plan: &Plan, report: &mut Report) -> anyhow::Result<()> {
+fn write_all(conn: &Conn<'_>, plan: &Plan, report: &mut Report) -> anyhow::Result<()> {
     for step in 0..COLLECTIONS.len() {
         write_step(conn, step, plan, report)?;
     }
@@ -978,7 +972,7 @@ fn write_all(conn: &Connection, plan: &Plan, report: &mut Report) -> anyhow::Res
 }
 
 fn write_step(
-    conn: &Connection,
+    conn: &Conn<'_>,
     step: usize,
     plan: &Plan,
     report: &mut Report,
@@ -1083,7 +1077,7 @@ fn write_step(
 }
 
 /// Imported students without a face sample.
-fn faces_needed(conn: &Connection, plan: &Plan) -> crate::storage::Result<usize> {
+fn faces_needed(conn: &Conn<'_>, plan: &Plan) -> crate::storage::Result<usize> {
     let mut n = 0;
     for u in plan.users.iter().filter(|u| u.data.role == Role::Student) {
         if !store::has_face_samples(conn, &u.seed_id)? {

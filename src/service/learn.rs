@@ -21,12 +21,11 @@ use super::faces::{
     FaceEngine, MIN_SHARPNESS, SampleParts, image_file, record_in, sha256_hex, sharpness,
     unlink_unreferenced,
 };
-use super::subjects::run;
 use super::{Error, Result, blocking};
 use crate::domain::Id;
 use crate::matching::{Verdict, decode_blob};
 use crate::storage::faces::Source;
-use crate::storage::{Db, StorageError, drafts};
+use crate::storage::{Conn, Db, drafts};
 
 /// Narrowest face learned, in photo pixels, counted inclusively (`right - left + 1`).
 pub const MIN_LEARN_WIDTH: i64 = 40;
@@ -51,7 +50,7 @@ pub(crate) struct Candidate {
 /// the confirming transaction, before the draft is deleted. `status_of` is the status the
 /// confirmation records for a student.
 pub(crate) fn candidates(
-    conn: &rusqlite::Connection,
+    conn: &Conn<'_>,
     draft: &Id,
     faces: &[DraftFace],
     status_of: &dyn Fn(&Id) -> Option<&'static str>,
@@ -113,7 +112,7 @@ pub(crate) fn candidates(
     Ok(out)
 }
 
-fn has_consent(conn: &rusqlite::Connection, student: &Id) -> Result<bool> {
+fn has_consent(conn: &Conn<'_>, student: &Id) -> Result<bool> {
     Ok(crate::storage::students::get(conn, student)?.is_some_and(|s| s.consent_at.is_some()))
 }
 
@@ -244,36 +243,39 @@ async fn record(db: &Db, faces_dir: &Path, lesson: &Lesson<'_>, p: Prepared) -> 
             .map(|d| format!(" distance={d:.3}"))
             .unwrap_or_default()
     );
-    run(db, move |conn| {
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(StorageError::from)?;
-        if !crate::storage::subjects::is_enrolled(&tx, &subject, &c.student)?
-            || (consent && !has_consent(&tx, &c.student)?)
-        {
+    db.run(move |conn| {
+        // The sample's rows in one transaction; the files it displaced only once that committed.
+        let pruned = conn.transaction(|tx| {
+            if !crate::storage::subjects::is_enrolled(tx, &subject, &c.student)?
+                || (consent && !has_consent(tx, &c.student)?)
+            {
+                return Ok::<_, Error>(None);
+            }
+            #[allow(clippy::cast_possible_truncation)]
+            let score = c.score as f32;
+            let sha = sha256_hex(&p.crop);
+            let (_, _, pruned) = record_in(
+                tx,
+                &dir,
+                &c.student,
+                Some(&teacher),
+                &SampleParts {
+                    bytes: &p.crop,
+                    sha: &sha,
+                    content_type: "image/jpeg",
+                    bbox: p.bbox,
+                    score,
+                    embedding: &embedding,
+                    approved: true,
+                    source: Source::Learned,
+                    note: Some(note),
+                },
+            )?;
+            Ok(Some(pruned))
+        })?;
+        let Some(pruned) = pruned else {
             return Ok(false);
-        }
-        #[allow(clippy::cast_possible_truncation)]
-        let score = c.score as f32;
-        let sha = sha256_hex(&p.crop);
-        let (_, _, pruned) = record_in(
-            &tx,
-            &dir,
-            &c.student,
-            Some(&teacher),
-            &SampleParts {
-                bytes: &p.crop,
-                sha: &sha,
-                content_type: "image/jpeg",
-                bbox: p.bbox,
-                score,
-                embedding: &embedding,
-                approved: true,
-                source: Source::Learned,
-                note: Some(note),
-            },
-        )?;
-        tx.commit().map_err(StorageError::from)?;
+        };
         unlink_unreferenced(conn, &dir, &pruned)?;
         Ok(true)
     })

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use crate::domain::{Email, Id, Role};
 use crate::notify::{parse_address, templates};
 use crate::service::auth::AuthUser;
-use crate::service::{Error, Result};
+use crate::service::{Actor, Error, Result};
 use crate::storage::outbox::{self, NewMessage, Row, TEACHER_KIND_PREFIX, TOPICS};
-use crate::storage::{Db, audit, now_unix, users};
+use crate::storage::{Conn, Db, audit, now_unix, users};
 
 /// Most recipients per request (the seed's limit).
 pub const MAX_RECIPIENTS: usize = 200;
@@ -246,7 +246,7 @@ pub const NOT_YOUR_STUDENT: &str = "Not one of your students";
 
 /// The student behind `raw` if they are enrolled in a subject `teacher` teaches.
 fn own_student(
-    conn: &rusqlite::Connection,
+    conn: &Conn<'_>,
     teacher: &Id,
     raw: &str,
 ) -> crate::storage::Result<Option<users::User>> {
@@ -277,20 +277,19 @@ pub async fn notify_students(
     check_addresses("student_emails", emails.iter().map(String::as_str))?;
     notice.validate()?;
     let teacher = sender.id.clone();
-    db.call(move |conn| {
-        let tx = conn.transaction()?;
+    db.transaction(move |tx| {
         let topic = notice.topic();
         let kind = format!("{TEACHER_KIND_PREFIX}{topic}");
         let meta = notice.meta().to_string();
         let mut bulk = Bulk::default();
         for raw in emails {
-            let Some(student) = own_student(&tx, &teacher, &raw)? else {
+            let Some(student) = own_student(tx, &teacher, &raw)? else {
                 bulk.push(raw, Some(NOT_YOUR_STUDENT.into()));
                 continue;
             };
             let m = notice.render(&student.name);
             let queued = outbox::enqueue(
-                &tx,
+                tx,
                 &NewMessage {
                     kind: &kind,
                     recipient: student.email.as_str(),
@@ -309,11 +308,9 @@ pub async fn notify_students(
                 .then(|| format!("Student has turned off {topic} e-mails"));
             bulk.push(raw, error);
         }
-        tx.commit()?;
-        Ok(bulk)
+        Ok::<_, Error>(bulk)
     })
     .await
-    .map_err(Error::from)
 }
 
 /// One low-attendance warning (the seed sends these without looking the address up).
@@ -357,13 +354,12 @@ pub async fn warn_low_attendance(
         }
     }
     let teacher = sender.id.clone();
-    db.call(move |conn| {
-        let tx = conn.transaction()?;
+    db.transaction(move |tx| {
         let kind = format!("{TEACHER_KIND_PREFIX}low_attendance");
         let mut bulk = Bulk::default();
         for w in warnings {
             // Only the teacher's own students, at the address of their account.
-            let Some(user) = own_student(&tx, &teacher, &w.student_email)? else {
+            let Some(user) = own_student(tx, &teacher, &w.student_email)? else {
                 bulk.push(w.student_email, Some(NOT_YOUR_STUDENT.into()));
                 continue;
             };
@@ -378,7 +374,7 @@ pub async fn warn_low_attendance(
                 "attendance_percentage": w.attendance_percentage, "threshold": w.threshold})
             .to_string();
             let queued = outbox::enqueue(
-                &tx,
+                tx,
                 &NewMessage {
                     kind: &kind,
                     recipient: &recipient,
@@ -397,11 +393,9 @@ pub async fn warn_low_attendance(
                 .then(|| "Student has turned off low_attendance e-mails".to_owned());
             bulk.push(w.student_email, error);
         }
-        tx.commit()?;
-        Ok(bulk)
+        Ok::<_, Error>(bulk)
     })
     .await
-    .map_err(Error::from)
 }
 
 /// One notification type's messages by delivery state.
@@ -435,9 +429,7 @@ pub async fn stats(db: &Db, sender: &AuthUser, days: i64) -> Result<Stats> {
     }
     let teacher = sender.id.clone();
     let since = now_unix() - days * 86_400;
-    let rows = db
-        .call(move |c| outbox::sent_by(c, &teacher, since))
-        .await?;
+    let rows = db.run(move |c| outbox::sent_by(c, &teacher, since)).await?;
     let mut stats = Stats::default();
     for r in &rows {
         let counts = stats.by_type.entry(notification_type(&r.kind)).or_default();
@@ -487,14 +479,14 @@ pub async fn is_duplicate(
     let recipient = recipient.trim().to_owned();
     let since = now_unix() - within_hours * 3600;
     Ok(db
-        .call(move |c| outbox::sent_recently(c, &teacher, &kind, &recipient, since))
+        .run(move |c| outbox::sent_recently(c, &teacher, &kind, &recipient, since))
         .await?)
 }
 
 /// The caller's e-mail switches, every topic listed.
 pub async fn switches(db: &Db, user: &Id) -> Result<BTreeMap<String, bool>> {
     let user = user.clone();
-    let list = db.call(move |c| outbox::switches(c, &user)).await?;
+    let list = db.run(move |c| outbox::switches(c, &user)).await?;
     Ok(list.into_iter().map(|(t, on)| (t.to_owned(), on)).collect())
 }
 
@@ -511,13 +503,11 @@ pub async fn set_switches(
         )));
     }
     let id = user.clone();
-    db.call(move |c| {
-        let tx = c.transaction()?;
+    db.transaction(move |tx| {
         for (topic, on) in &changes {
-            outbox::set_switch(&tx, &id, topic, *on)?;
+            outbox::set_switch(tx, &id, topic, *on)?;
         }
-        tx.commit()?;
-        Ok(())
+        Ok::<_, Error>(())
     })
     .await?;
     switches(db, user).await
@@ -533,13 +523,13 @@ pub async fn list_messages(
 ) -> Result<Vec<Row>> {
     let limit = limit.clamp(1, 500);
     Ok(db
-        .call(move |c| outbox::list_in(c, state, limit, offset))
+        .run(move |c| outbox::list_in(c, state, limit, offset))
         .await?)
 }
 
 /// How many outbox messages are queued, retrying, sent and dead.
 pub async fn state_counts(db: &Db) -> Result<[i64; 4]> {
-    Ok(db.call(|c| outbox::state_counts(c)).await?)
+    Ok(db.run(outbox::state_counts).await?)
 }
 
 /// One outbox message as its recipient reads it: its row, text body and HTML body.
@@ -554,21 +544,19 @@ pub struct MessageWithBody {
 /// logged.
 pub async fn read_message(db: &Db, admin: &AuthUser, id: i64) -> Result<MessageWithBody> {
     let actor = admin.id.clone();
-    db.call(move |c| {
-        let tx = c.transaction()?;
+    db.transaction(move |tx| {
         let (Some(row), Some((body_text, body_html))) =
-            (outbox::get(&tx, id)?, outbox::body(&tx, id)?)
+            (outbox::get(tx, id)?, outbox::body(tx, id)?)
         else {
-            return Ok(None);
+            return Ok::<_, Error>(None);
         };
         audit::record(
-            &tx,
+            tx,
             Some(&actor),
             "outbox.view",
             Some(&id.to_string()),
             &row.kind,
         )?;
-        tx.commit()?;
         Ok(Some(MessageWithBody {
             row,
             body_text,
@@ -580,18 +568,22 @@ pub async fn read_message(db: &Db, admin: &AuthUser, id: i64) -> Result<MessageW
 }
 
 /// Give a dead message a fresh set of attempts.
-pub async fn retry_message(db: &Db, admin: &AuthUser, id: i64) -> Result<Row> {
-    let actor = admin.id.clone();
+pub async fn retry_message(db: &Db, by: Actor<'_>, id: i64) -> Result<Row> {
+    let (actor, detail) = (by.id(), by.detail(""));
     let row = db
-        .call(move |c| {
-            let tx = c.transaction()?;
-            let n = outbox::retry_dead(&tx, Some(id), now_unix())?;
+        .transaction(move |tx| {
+            let n = outbox::retry_dead(tx, Some(id), now_unix())?;
             if n > 0 {
-                audit::record(&tx, Some(&actor), "outbox.retry", Some(&id.to_string()), "")?;
+                audit::record(
+                    tx,
+                    actor.as_ref(),
+                    "outbox.retry",
+                    Some(&id.to_string()),
+                    &detail,
+                )?;
             }
-            let row = outbox::get(&tx, id)?;
-            tx.commit()?;
-            Ok((n, row))
+            let row = outbox::get(tx, id)?;
+            Ok::<_, Error>((n, row))
         })
         .await?;
     match row {
@@ -605,15 +597,18 @@ pub async fn retry_message(db: &Db, admin: &AuthUser, id: i64) -> Result<Row> {
 }
 
 /// Give every dead message a fresh set of attempts; returns how many.
-pub async fn retry_all_dead(db: &Db, admin: &AuthUser) -> Result<usize> {
-    let actor = admin.id.clone();
-    Ok(db
-        .call(move |c| {
-            let tx = c.transaction()?;
-            let n = outbox::retry_dead(&tx, None, now_unix())?;
-            audit::record(&tx, Some(&actor), "outbox.retry_all", None, &n.to_string())?;
-            tx.commit()?;
-            Ok(n)
-        })
-        .await?)
+pub async fn retry_all_dead(db: &Db, by: Actor<'_>) -> Result<usize> {
+    let actor = by.id();
+    let by = by.detail("");
+    db.transaction(move |tx| {
+        let n = outbox::retry_dead(tx, None, now_unix())?;
+        let detail = if by.is_empty() {
+            n.to_string()
+        } else {
+            format!("{n}; {by}")
+        };
+        audit::record(tx, actor.as_ref(), "outbox.retry_all", None, &detail)?;
+        Ok::<_, Error>(n)
+    })
+    .await
 }

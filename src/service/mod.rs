@@ -76,19 +76,14 @@ impl From<StorageError> for Error {
             tracing::warn!(error = %e, "database busy past the timeout");
             return Self::Busy("The server is busy; try again in a few seconds".into());
         }
-        match &e {
-            StorageError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => match f.code {
-                rusqlite::ErrorCode::DiskFull => {
-                    tracing::error!(error = %e, "database write failed: disk full");
-                    Self::Unavailable(DISK_FULL.into())
-                }
-                rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen => {
-                    tracing::error!(error = %e, "database write failed: read-only");
-                    Self::Unavailable(READ_ONLY.into())
-                }
-                _ => Self::Internal(e.into()),
-            },
-            _ => Self::Internal(e.into()),
+        if e.is_disk_full() {
+            tracing::error!(error = %e, "database write failed: disk full");
+            Self::Unavailable(DISK_FULL.into())
+        } else if e.is_read_only() {
+            tracing::error!(error = %e, "database write failed: read-only");
+            Self::Unavailable(READ_ONLY.into())
+        } else {
+            Self::Internal(e.into())
         }
     }
 }
@@ -130,6 +125,61 @@ impl From<crate::vision::pipeline::PipelineError> for Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Who does something the audit log records: a signed-in account, or the operator at the command
+/// line (`rollcall consent`, `rollcall mail retry`, `rollcall enroll`), audited with no actor
+/// and `via cli`.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    User(&'a auth::AuthUser),
+    Operator,
+}
+
+impl Actor<'_> {
+    /// The account the audit entry names; none for the operator.
+    #[must_use]
+    pub fn id(&self) -> Option<crate::domain::Id> {
+        match self {
+            Self::User(u) => Some(u.id.clone()),
+            Self::Operator => None,
+        }
+    }
+
+    /// `detail` as the audit entry records it: the operator's entries say `via cli`.
+    #[must_use]
+    pub fn detail(&self, detail: &str) -> String {
+        self.owned().detail(detail)
+    }
+
+    /// The same, owned, for a closure that outlives the borrowed account.
+    #[must_use]
+    pub fn owned(&self) -> AuditActor {
+        AuditActor {
+            id: self.id(),
+            cli: matches!(self, Self::Operator),
+        }
+    }
+}
+
+/// An [`Actor`] as the audit log records it.
+#[derive(Debug, Clone)]
+pub struct AuditActor {
+    /// The account; none for the operator.
+    pub id: Option<crate::domain::Id>,
+    cli: bool,
+}
+
+impl AuditActor {
+    /// `detail` as the audit entry records it: the operator's entries say `via cli`.
+    #[must_use]
+    pub fn detail(&self, detail: &str) -> String {
+        match (self.cli, detail.is_empty()) {
+            (false, _) => detail.to_owned(),
+            (true, true) => "via cli".to_owned(),
+            (true, false) => format!("{detail}; via cli"),
+        }
+    }
+}
 
 /// Run CPU-heavy work (password hashing, inference) on the blocking pool.
 pub async fn blocking<F, R>(f: F) -> Result<R>

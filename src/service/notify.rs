@@ -2,7 +2,7 @@
 //! cause (the delivery worker sends them later). Each is keyed by its cause, so confirming a
 //! session again never queues a second copy, and a correction withdraws an unsent one.
 
-use rusqlite::{Connection, OptionalExtension};
+use crate::storage::Conn;
 
 use crate::domain::Id;
 use crate::notify::templates;
@@ -24,7 +24,7 @@ pub struct SessionInfo<'a> {
 /// Bring the absence notices of one student in one session in line with their status: queued
 /// (once) when absent, withdrawn if still unsent when not. Returns whether one was queued now.
 pub fn absence(
-    conn: &Connection,
+    conn: &Conn<'_>,
     info: &SessionInfo<'_>,
     student: &Id,
     status: &str,
@@ -34,16 +34,10 @@ pub fn absence(
         outbox::withdraw(conn, ABSENCE, student, key)?;
         return Ok(false);
     }
-    let who: Option<(String, String)> = conn
-        .query_row(
-            "SELECT email, name FROM users WHERE id = ?1",
-            [student.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((email, name)) = who else {
+    let Some(who) = crate::storage::users::by_id(conn, student)? else {
         return Ok(false);
     };
+    let (email, name) = (who.email.as_str(), who.name);
     let m = templates::attendance_absent(
         &name,
         info.subject_name,
@@ -55,7 +49,7 @@ pub fn absence(
         conn,
         &NewMessage {
             kind: ABSENCE,
-            recipient: &email,
+            recipient: email,
             subject: &m.subject,
             body_text: &m.text,
             body_html: Some(&m.html),

@@ -5,15 +5,14 @@
 use std::path::Path;
 
 use super::Result;
-use super::subjects::run;
 use crate::storage::audit::{self, Entry, Filter};
-use crate::storage::{Db, StorageError, now_unix};
+use crate::storage::{Db, now_unix};
 
 const DAY: i64 = 24 * 60 * 60;
 
 /// Audit entries, newest first (administrators; the extractor checks the role).
 pub async fn audit_log(db: &Db, filter: Filter) -> Result<Vec<Entry>> {
-    run(db, move |conn| Ok(audit::list(conn, &filter)?)).await
+    db.run(move |conn| Ok(audit::list(conn, &filter)?)).await
 }
 
 /// How long things are kept, in days; 0 keeps them until they are deleted otherwise.
@@ -37,56 +36,41 @@ pub struct Purged {
 pub async fn purge(db: &Db, faces_dir: &Path, retention: Retention) -> Result<Purged> {
     let now = now_unix();
     let dir = faces_dir.to_owned();
-    run(db, move |conn| {
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(StorageError::from)?;
-        let mut shas: Vec<String> = Vec::new();
-        let mut purged = Purged::default();
-        if retention.draft_days > 0 {
-            let cutoff = now - i64::from(retention.draft_days) * DAY;
-            let old: Vec<crate::domain::Id> = {
-                let mut stmt = tx
-                    .prepare("SELECT id FROM attendance_drafts WHERE updated_at < ?1")
-                    .map_err(StorageError::from)?;
-                stmt.query_map([cutoff], |r| r.get::<_, String>(0))
-                    .map_err(StorageError::from)?
-                    .filter_map(std::result::Result::ok)
-                    .map(crate::domain::Id::from_db)
-                    .collect()
-            };
-            for id in &old {
-                shas.extend(crate::storage::drafts::delete(&tx, id)?);
+    db.run(move |conn| {
+        let (mut shas, mut purged) = conn.transaction(|tx| {
+            let mut shas: Vec<String> = Vec::new();
+            let mut purged = Purged::default();
+            if retention.draft_days > 0 {
+                let cutoff = now - i64::from(retention.draft_days) * DAY;
+                let old = crate::storage::drafts::untouched_since(tx, cutoff)?;
+                for id in &old {
+                    shas.extend(crate::storage::drafts::delete(tx, id)?);
+                }
+                purged.drafts = old.len();
             }
-            purged.drafts = old.len();
-        }
-        if retention.face_days > 0 {
-            let cutoff = now - i64::from(retention.face_days) * DAY;
-            let mut stmt = tx
-                .prepare("DELETE FROM face_samples WHERE created_at < ?1 RETURNING image_sha256")
-                .map_err(StorageError::from)?;
-            let gone: Vec<String> = stmt
-                .query_map([cutoff], |r| r.get(0))
-                .map_err(StorageError::from)?
-                .filter_map(std::result::Result::ok)
-                .collect();
-            drop(stmt);
-            purged.face_samples = gone.len();
-            shas.extend(gone);
-        }
-        if purged.drafts + purged.face_samples > 0 {
-            audit::record(
-                &tx,
-                None,
-                "retention.purge",
-                None,
-                &format!(
-                    "drafts={} face_samples={} draft_days={} face_days={}",
-                    purged.drafts, purged.face_samples, retention.draft_days, retention.face_days
-                ),
-            )?;
-        }
-        tx.commit().map_err(StorageError::from)?;
+            if retention.face_days > 0 {
+                let cutoff = now - i64::from(retention.face_days) * DAY;
+                let gone = crate::storage::faces::delete_older_than(tx, cutoff)?;
+                purged.face_samples = gone.len();
+                shas.extend(gone);
+            }
+            if purged.drafts + purged.face_samples > 0 {
+                audit::record(
+                    tx,
+                    None,
+                    "retention.purge",
+                    None,
+                    &format!(
+                        "drafts={} face_samples={} draft_days={} face_days={}",
+                        purged.drafts,
+                        purged.face_samples,
+                        retention.draft_days,
+                        retention.face_days
+                    ),
+                )?;
+            }
+            Ok::<_, super::Error>((shas, purged))
+        })?;
         shas.sort();
         shas.dedup();
         purged.files = super::faces::unlink_unreferenced(conn, &dir, &shas)?;
@@ -144,7 +128,7 @@ pub fn stored_without_metadata(file: &[u8]) -> bool {
 /// always in the upright pixels), then the old file goes. Clean files are only read up to
 /// their image data. Run once at start, in the background; safe alongside requests.
 pub async fn reencode_old_photos(db: &Db, faces_dir: &Path) -> Result<Reencoded> {
-    let shas = run(db, |conn| Ok(crate::storage::faces::images_in_use(conn)?)).await?;
+    let shas = db.run(crate::storage::faces::images_in_use).await?;
     let mut done = Reencoded::default();
     for sha in shas {
         let path = crate::storage::faces::image_file(faces_dir, &sha);
@@ -181,28 +165,32 @@ pub async fn reencode_old_photos(db: &Db, faces_dir: &Path) -> Result<Reencoded>
         };
         let dir = faces_dir.to_owned();
         let old = sha.clone();
-        let replaced = run(db, move |conn| {
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(StorageError::from)?;
-            super::faces::store(&dir, &fresh.bytes)
-                .map_err(|e| super::Error::from_io("storing a re-encoded photo", &e))?;
-            let rows =
-                crate::storage::faces::replace_image(&tx, &old, &fresh.sha, fresh.content_type)?;
-            if rows > 0 {
-                audit::record(
-                    &tx,
-                    None,
-                    "face.reencode",
-                    None,
-                    &format!("image={} rows={rows}", &old[..old.len().min(12)]),
-                )?;
-            }
-            tx.commit().map_err(StorageError::from)?;
-            super::faces::unlink_unreferenced(conn, &dir, &[old])?;
-            Ok(rows)
-        })
-        .await;
+        let replaced = db
+            .run(move |conn| {
+                let rows = conn.transaction(|tx| {
+                    super::faces::store(&dir, &fresh.bytes)
+                        .map_err(|e| super::Error::from_io("storing a re-encoded photo", &e))?;
+                    let rows = crate::storage::faces::replace_image(
+                        tx,
+                        &old,
+                        &fresh.sha,
+                        fresh.content_type,
+                    )?;
+                    if rows > 0 {
+                        audit::record(
+                            tx,
+                            None,
+                            "face.reencode",
+                            None,
+                            &format!("image={} rows={rows}", &old[..old.len().min(12)]),
+                        )?;
+                    }
+                    Ok::<_, super::Error>(rows)
+                })?;
+                super::faces::unlink_unreferenced(conn, &dir, &[old])?;
+                Ok::<_, super::Error>(rows)
+            })
+            .await;
         match replaced {
             Ok(0) => {}
             Ok(_) => done.photos += 1,

@@ -4,22 +4,22 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
+use crate::storage::Conn;
 
 use super::auth::{AuthUser, optional_text, required_text};
 use super::password::{self, HashPool};
-use super::subjects::{managed, run};
-use super::{Error, Result, faces};
+use super::subjects::managed;
+use super::{Actor, Error, Result, faces};
 use crate::domain::{Email, Id, Role};
 use crate::storage::students::{self, StudentRecord};
 use crate::storage::users::{self, NewUser, Profile};
-use crate::storage::{Db, StorageError, audit, subjects};
+use crate::storage::{Db, audit, subjects};
 
 /// Largest page of students.
 pub const MAX_PER_PAGE: u32 = 100;
 
 /// How `user` may touch a student's records.
-pub(crate) fn visible(conn: &Connection, user: &AuthUser, id: &Id) -> Result<StudentRecord> {
+pub(crate) fn visible(conn: &Conn<'_>, user: &AuthUser, id: &Id) -> Result<StudentRecord> {
     let allowed = match user.role {
         Role::Admin => true,
         Role::Student => &user.id == id,
@@ -56,7 +56,7 @@ pub async fn list(
         return Err(Error::Forbidden("Teacher access required".into()));
     }
     let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
-    run(db, move |conn| {
+    db.run(move |conn| {
         Ok(students::list(
             conn,
             teacher.as_ref(),
@@ -116,47 +116,46 @@ pub async fn create(
         roll_confirmed: true,
     };
     let user = user.clone();
-    let created = run(db, move |conn| {
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        for sid in &new.subject_ids {
-            managed(&tx, &user, sid)?;
-        }
-        let created = match users::insert(&tx, &record) {
-            Ok(u) => u,
-            Err(e) if e.is_unique_violation() => {
-                return Err(Error::Conflict("Email already registered".into()));
+    let created = db
+        .transaction(move |tx| {
+            for sid in &new.subject_ids {
+                managed(tx, &user, sid)?;
             }
-            Err(e) => return Err(e.into()),
-        };
-        for sid in &new.subject_ids {
-            subjects::enrol(&tx, sid, &created.id, true)?;
+            let created = match users::insert(tx, &record) {
+                Ok(u) => u,
+                Err(e) if e.is_unique_violation() => {
+                    return Err(Error::Conflict("Email already registered".into()));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for sid in &new.subject_ids {
+                subjects::enrol(tx, sid, &created.id, true)?;
+                audit::record(
+                    tx,
+                    Some(&user.id),
+                    "subject.enrol",
+                    Some(sid.as_str()),
+                    &format!("student={}", created.id),
+                )?;
+            }
             audit::record(
-                &tx,
+                tx,
                 Some(&user.id),
-                "subject.enrol",
-                Some(sid.as_str()),
-                &format!("student={}", created.id),
+                "student.create",
+                Some(created.id.as_str()),
+                "",
             )?;
-        }
-        audit::record(
-            &tx,
-            Some(&user.id),
-            "student.create",
-            Some(created.id.as_str()),
-            "",
-        )?;
-        let out = students::get(&tx, &created.id)?
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("created student vanished")))?;
-        tx.commit().map_err(StorageError::from)?;
-        Ok(out)
-    })
-    .await?;
+            let out = students::get(tx, &created.id)?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("created student vanished")))?;
+            Ok(out)
+        })
+        .await?;
     Ok((created, pw))
 }
 
 pub async fn get(db: &Db, user: &AuthUser, id: Id) -> Result<StudentRecord> {
     let user = user.clone();
-    run(db, move |conn| visible(conn, &user, &id)).await
+    db.run(move |conn| visible(conn, &user, &id)).await
 }
 
 #[derive(Default)]
@@ -186,7 +185,7 @@ pub async fn update(db: &Db, user: &AuthUser, id: Id, up: StudentUpdate) -> Resu
         .transpose()?;
     let year = up.year.map(|v| optional_text("year", &v, 20)).transpose()?;
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         visible(conn, &user, &id)?;
         students::update(
             conn,
@@ -207,52 +206,27 @@ pub async fn delete(db: &Db, faces_dir: &Path, user: &AuthUser, id: Id) -> Resul
         return Err(Error::Forbidden("Teacher access required".into()));
     }
     let actor = user.clone();
-    let shas = run(db, move |conn| {
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        let record = visible(&tx, &actor, &id)?;
-        let shas = crate::storage::faces::delete_all(&tx, &id)?;
-        students::delete(&tx, &id)?;
-        audit::record(
-            &tx,
-            Some(&actor.id),
-            "student.delete",
-            Some(id.as_str()),
-            &format!(
-                "{} <{}>, {} face samples",
-                record.name,
-                record.email,
-                shas.len()
-            ),
-        )?;
-        tx.commit().map_err(StorageError::from)?;
-        Ok(shas)
-    })
-    .await?;
+    let shas = db
+        .transaction(move |tx| {
+            let record = visible(tx, &actor, &id)?;
+            let shas = crate::storage::faces::delete_all(tx, &id)?;
+            students::delete(tx, &id)?;
+            audit::record(
+                tx,
+                Some(&actor.id),
+                "student.delete",
+                Some(id.as_str()),
+                &format!(
+                    "{} <{}>, {} face samples",
+                    record.name,
+                    record.email,
+                    shas.len()
+                ),
+            )?;
+            Ok::<_, Error>(shas)
+        })
+        .await?;
     faces::remove_unreferenced(db, faces_dir, shas).await
-}
-
-/// Who records or withdraws a consent: a signed-in account, or the operator at the command line
-/// (`rollcall consent`, audited with no actor and `via cli`).
-#[derive(Debug, Clone, Copy)]
-pub enum Recorder<'a> {
-    User(&'a AuthUser),
-    Operator,
-}
-
-impl Recorder<'_> {
-    fn actor(&self) -> Option<Id> {
-        match self {
-            Self::User(u) => Some(u.id.clone()),
-            Self::Operator => None,
-        }
-    }
-
-    fn via(&self) -> &'static str {
-        match self {
-            Self::User(_) => "",
-            Self::Operator => "; via cli",
-        }
-    }
 }
 
 /// The school's consent rules.
@@ -292,23 +266,23 @@ pub fn consent_missing(caller: Role, student: &Id, self_consent: bool, app_url: 
 /// Returns the student and whether consent was recorded now.
 pub async fn give_consent(
     db: &Db,
-    by: Recorder<'_>,
+    by: Actor<'_>,
     id: Id,
     rules: &ConsentRules,
 ) -> Result<(StudentRecord, bool)> {
-    if let Recorder::User(u) = by
+    if let Actor::User(u) = by
         && u.role == Role::Student
         && !rules.self_consent
     {
         return Err(Error::Forbidden(format!("{OFFICE_RECORDS_CONSENT}.")));
     }
     let user = match by {
-        Recorder::User(u) => Some(u.clone()),
-        Recorder::Operator => None,
+        Actor::User(u) => Some(u.clone()),
+        Actor::Operator => None,
     };
-    let (actor, via) = (by.actor(), by.via());
-    let detail = format!("given; notice sha256={}{via}", rules.notice_sha256);
-    run(db, move |conn| {
+    let actor = by.id();
+    let detail = by.detail(&format!("given; notice sha256={}", rules.notice_sha256));
+    db.run(move |conn| {
         let record = match &user {
             Some(u) => visible(conn, u, &id)?,
             None => students::get(conn, &id)?
@@ -317,18 +291,17 @@ pub async fn give_consent(
         if record.consent_at.is_some() {
             return Ok((record, false));
         }
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        students::set_consent(&tx, &id, actor.as_ref())?;
-        audit::record(
-            &tx,
-            actor.as_ref(),
-            "student.consent",
-            Some(id.as_str()),
-            &detail,
-        )?;
-        let out =
-            students::get(&tx, &id)?.ok_or_else(|| Error::NotFound("Student not found".into()))?;
-        tx.commit().map_err(StorageError::from)?;
+        let out = conn.transaction(|tx| {
+            students::set_consent(tx, &id, actor.as_ref())?;
+            audit::record(
+                tx,
+                actor.as_ref(),
+                "student.consent",
+                Some(id.as_str()),
+                &detail,
+            )?;
+            students::get(tx, &id)?.ok_or_else(|| Error::NotFound("Student not found".into()))
+        })?;
         Ok((out, true))
     })
     .await
@@ -340,35 +313,131 @@ pub async fn give_consent(
 pub async fn withdraw_consent(
     db: &Db,
     faces_dir: &Path,
-    by: Recorder<'_>,
+    by: Actor<'_>,
     id: Id,
 ) -> Result<(bool, usize)> {
     let user = match by {
-        Recorder::User(u) => Some(u.clone()),
-        Recorder::Operator => None,
+        Actor::User(u) => Some(u.clone()),
+        Actor::Operator => None,
     };
-    let (actor, via) = (by.actor(), by.via());
-    let (had, shas) = run(db, move |conn| {
-        let record = match &user {
-            Some(u) => visible(conn, u, &id)?,
-            None => students::get(conn, &id)?
-                .ok_or_else(|| Error::NotFound("Student not found".into()))?,
-        };
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        students::clear_consent(&tx, &id)?;
-        let shas = crate::storage::faces::delete_all(&tx, &id)?;
-        audit::record(
-            &tx,
-            actor.as_ref(),
-            "student.consent",
-            Some(id.as_str()),
-            &format!("withdrawn, {} face samples deleted{via}", shas.len()),
-        )?;
-        tx.commit().map_err(StorageError::from)?;
-        Ok((record.consent_at.is_some(), shas))
-    })
-    .await?;
+    let by = by.owned();
+    let actor = by.id.clone();
+    let (had, shas) = db
+        .transaction(move |tx| {
+            let record = match &user {
+                Some(u) => visible(tx, u, &id)?,
+                None => students::get(tx, &id)?
+                    .ok_or_else(|| Error::NotFound("Student not found".into()))?,
+            };
+            students::clear_consent(tx, &id)?;
+            let shas = crate::storage::faces::delete_all(tx, &id)?;
+            audit::record(
+                tx,
+                actor.as_ref(),
+                "student.consent",
+                Some(id.as_str()),
+                &by.detail(&format!("withdrawn, {} face samples deleted", shas.len())),
+            )?;
+            Ok::<_, Error>((record.consent_at.is_some(), shas))
+        })
+        .await?;
     let n = shas.len();
     faces::remove_unreferenced(db, faces_dir, shas).await?;
     Ok((had, n))
+}
+
+/// The student a line of `rollcall enroll` or `rollcall consent` names: a student's id (the
+/// seed's ids are kept by `import-seed`), an e-mail address, or exactly one roll number; with
+/// `create` (an e-mail domain and a password hash), a new student account when nobody has that
+/// roll, audited `student.create` like the API's. `Ok(Err(why))`: the key names no student.
+pub async fn for_import(
+    db: &Db,
+    by: Actor<'_>,
+    key: &str,
+    create: Option<(&str, &str)>,
+) -> Result<std::result::Result<Id, String>> {
+    let (actor, detail) = (by.id(), by.detail(""));
+    let key = key.to_owned();
+    let create = create.map(|(domain, hash)| (domain.to_owned(), hash.to_owned()));
+    db.transaction(move |tx| {
+        let key = key.as_str();
+        let create = create.as_ref().map(|(d, h)| (d.as_str(), h));
+        if let Ok(id) = Id::parse(key)
+            && students::get(tx, &id)?.is_some()
+        {
+            return Ok::<_, Error>(Ok(id));
+        }
+        if key.contains('@') {
+            let Some(email) = Email::parse(key) else {
+                return Ok(Err(format!("{key:?} is not a valid e-mail address")));
+            };
+            return Ok(match users::by_email(tx, &email)? {
+                Some(u) if u.role == Role::Student => Ok(u.id),
+                Some(_) => Err(format!("{key} is not a student")),
+                None => Err(format!("no student with e-mail {key}")),
+            });
+        }
+        let found = students::by_roll(tx, key)?;
+        Ok(match (found.as_slice(), create) {
+            ([one], _) => Ok(one.clone()),
+            ([], Some((domain, hash))) => {
+                let slug: String = key
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            c.to_ascii_lowercase()
+                        } else {
+                            '.'
+                        }
+                    })
+                    .collect();
+                let Some(email) = Email::parse(&format!("{slug}@{domain}")) else {
+                    return Ok(Err(format!("cannot make an e-mail address from {key:?}")));
+                };
+                let name = key
+                    .split(['_', '-', ' '])
+                    .filter(|w| !w.is_empty())
+                    .map(|w| {
+                        let mut c = w.chars();
+                        c.next().map_or_else(String::new, |f| {
+                            f.to_uppercase().chain(c).collect::<String>()
+                        })
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let user = users::insert(
+                    tx,
+                    &NewUser {
+                        email,
+                        name,
+                        role: Role::Student,
+                        password_hash: hash.clone(),
+                        college_name: String::new(),
+                        is_verified: true,
+                        profile: Profile {
+                            roll: key.to_owned(),
+                            ..Profile::default()
+                        },
+                        created_by: None,
+                        roll_confirmed: true,
+                    },
+                )?;
+                audit::record(
+                    tx,
+                    actor.as_ref(),
+                    "student.create",
+                    Some(user.id.as_str()),
+                    &detail,
+                )?;
+                Ok(user.id)
+            }
+            ([], None) => Err(format!(
+                "no student with roll {key} (--create-missing creates one)"
+            )),
+            _ => Err(format!(
+                "several students have roll {key}; use their e-mail"
+            )),
+        })
+    })
+    .await
 }

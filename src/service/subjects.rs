@@ -3,13 +3,13 @@
 //! administrator's hand), enrolment and the teacher's approval of it. Every change of a
 //! subject's teachers or students is audited.
 
-use rusqlite::Connection;
+use crate::storage::Conn;
 
 use super::auth::{AuthUser, optional_text};
-use super::{Error, Result};
+use super::{Actor, Error, Result};
 use crate::domain::{Id, Role};
 use crate::storage::subjects::{self, Enrolled, RosterEntry, Subject};
-use crate::storage::{Db, StorageError, audit, students};
+use crate::storage::{Db, audit, students};
 
 /// Subject kinds the seed frontend knows.
 pub const KINDS: [&str; 3] = ["Core", "Lab", "Elective"];
@@ -25,7 +25,7 @@ pub struct SubjectDetail {
 
 /// The weekly slots `subject` occupies in its teachers' timetables (`metadata.subject_id`).
 fn slots(
-    conn: &rusqlite::Connection,
+    conn: &Conn<'_>,
     subject: &Id,
     teachers: &[Id],
 ) -> Result<Vec<super::schedule::SubjectSlot>> {
@@ -87,7 +87,7 @@ fn check(input: SubjectInput) -> Result<Checked> {
 
 /// The subject, if `user` may manage it: an administrator, or one of its teachers.
 /// Unknown subject: 404; someone else's: 403.
-pub(crate) fn managed(conn: &Connection, user: &AuthUser, id: &Id) -> Result<Subject> {
+pub(crate) fn managed(conn: &Conn<'_>, user: &AuthUser, id: &Id) -> Result<Subject> {
     let subject =
         subjects::by_id(conn, id)?.ok_or_else(|| Error::NotFound("Subject not found".into()))?;
     match user.role {
@@ -95,18 +95,6 @@ pub(crate) fn managed(conn: &Connection, user: &AuthUser, id: &Id) -> Result<Sub
         Role::Teacher if subjects::is_teacher(conn, id, &user.id)? => Ok(subject),
         Role::Teacher => Err(Error::Forbidden("You do not teach this subject".into())),
         Role::Student => Err(Error::Forbidden("Teacher access required".into())),
-    }
-}
-
-pub(crate) fn run<T: Send + 'static>(
-    db: &Db,
-    f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
-) -> impl Future<Output = Result<T>> {
-    let db = db.clone();
-    async move {
-        db.call(move |conn| Ok::<_, StorageError>(f(conn)))
-            .await
-            .map_err(Error::from)?
     }
 }
 
@@ -122,35 +110,33 @@ fn code_taken(code: &str) -> Error {
 pub async fn create(db: &Db, user: &AuthUser, input: SubjectInput) -> Result<SubjectDetail> {
     let c = check(input)?;
     let user = user.clone();
-    run(db, move |conn| {
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        if subjects::by_code(&tx, &c.code)?.is_some() {
+    db.transaction(move |tx| {
+        if subjects::by_code(tx, &c.code)?.is_some() {
             return Err(code_taken(&c.code));
         }
-        let subject = match subjects::insert(&tx, &c.name, &c.code, c.kind.as_deref()) {
+        let subject = match subjects::insert(tx, &c.name, &c.code, c.kind.as_deref()) {
             Ok(s) => s,
             Err(e) if e.is_unique_violation() => return Err(code_taken(&c.code)),
             Err(e) => return Err(e.into()),
         };
         audit::record(
-            &tx,
+            tx,
             Some(&user.id),
             "subject.create",
             Some(subject.id.as_str()),
             &subject.code,
         )?;
         if user.role == Role::Teacher {
-            subjects::add_teacher(&tx, &subject.id, &user.id)?;
+            subjects::add_teacher(tx, &subject.id, &user.id)?;
             audit::record(
-                &tx,
+                tx,
                 Some(&user.id),
                 "subject.teacher_add",
                 Some(subject.id.as_str()),
                 &format!("teacher={} (creator)", user.id),
             )?;
         }
-        let detail = detail(&tx, subject)?;
-        tx.commit().map_err(StorageError::from)?;
+        let detail = detail(tx, subject)?;
         Ok(detail)
     })
     .await
@@ -160,7 +146,7 @@ pub async fn create(db: &Db, user: &AuthUser, input: SubjectInput) -> Result<Sub
 /// a student's enrolments.
 pub async fn list(db: &Db, user: &AuthUser) -> Result<Vec<Enrolled>> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         Ok(match user.role {
             Role::Admin => subjects::all(conn)?
                 .into_iter()
@@ -184,12 +170,13 @@ pub async fn list(db: &Db, user: &AuthUser) -> Result<Vec<Enrolled>> {
 
 /// The subjects a student is enrolled in (access is the caller's to check).
 pub async fn of_student(db: &Db, student: Id) -> Result<Vec<Enrolled>> {
-    run(db, move |conn| Ok(subjects::of_student(conn, &student)?)).await
+    db.run(move |conn| Ok(subjects::of_student(conn, &student)?))
+        .await
 }
 
 /// Every subject with its teachers (a student browsing what to join).
 pub async fn all_with_teachers(db: &Db) -> Result<Vec<SubjectDetail>> {
-    run(db, |conn| {
+    db.run(|conn| {
         subjects::all(conn)?
             .into_iter()
             .map(|subject| detail(conn, subject))
@@ -200,7 +187,8 @@ pub async fn all_with_teachers(db: &Db) -> Result<Vec<SubjectDetail>> {
 
 pub async fn get(db: &Db, user: &AuthUser, id: Id) -> Result<SubjectDetail> {
     let user = user.clone();
-    run(db, move |conn| detail(conn, managed(conn, &user, &id)?)).await
+    db.run(move |conn| detail(conn, managed(conn, &user, &id)?))
+        .await
 }
 
 pub async fn update(
@@ -211,10 +199,9 @@ pub async fn update(
 ) -> Result<SubjectDetail> {
     let c = check(input)?;
     let user = user.clone();
-    run(db, move |conn| {
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        let before = managed(&tx, &user, &id)?;
-        match subjects::update(&tx, &id, &c.name, &c.code, c.kind.as_deref()) {
+    db.transaction(move |tx| {
+        let before = managed(tx, &user, &id)?;
+        match subjects::update(tx, &id, &c.name, &c.code, c.kind.as_deref()) {
             Ok(_) => {}
             Err(e) if e.is_unique_violation() => {
                 return Err(Error::Conflict(format!(
@@ -225,16 +212,15 @@ pub async fn update(
             Err(e) => return Err(e.into()),
         }
         audit::record(
-            &tx,
+            tx,
             Some(&user.id),
             "subject.update",
             Some(id.as_str()),
             &format!("{} -> {}", before.code, c.code),
         )?;
-        let subject = subjects::by_id(&tx, &id)?
-            .ok_or_else(|| Error::NotFound("Subject not found".into()))?;
-        let detail = detail(&tx, subject)?;
-        tx.commit().map_err(StorageError::from)?;
+        let subject =
+            subjects::by_id(tx, &id)?.ok_or_else(|| Error::NotFound("Subject not found".into()))?;
+        let detail = detail(tx, subject)?;
         Ok(detail)
     })
     .await
@@ -242,25 +228,23 @@ pub async fn update(
 
 pub async fn delete(db: &Db, user: &AuthUser, id: Id) -> Result<()> {
     let user = user.clone();
-    run(db, move |conn| {
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        let subject = managed(&tx, &user, &id)?;
+    db.transaction(move |tx| {
+        let subject = managed(tx, &user, &id)?;
         // Recorded attendance is the school's record, not one teacher's to erase.
-        let sessions = subjects::session_count(&tx, &id)?;
+        let sessions = subjects::session_count(tx, &id)?;
         if sessions > 0 && user.role != Role::Admin {
             return Err(Error::Forbidden(format!(
                 "This subject has {sessions} recorded attendance sessions; only an administrator can delete it"
             )));
         }
-        subjects::delete(&tx, &id)?;
+        subjects::delete(tx, &id)?;
         audit::record(
-            &tx,
+            tx,
             Some(&user.id),
             "subject.delete",
             Some(id.as_str()),
             &format!("{} ({sessions} sessions)", subject.code),
         )?;
-        tx.commit().map_err(StorageError::from)?;
         Ok(())
     })
     .await
@@ -270,11 +254,7 @@ pub async fn delete(db: &Db, user: &AuthUser, id: Id) -> Result<()> {
 /// an administrator always; a teacher for students they created, and for students in no class
 /// of another teacher. Anyone else joins the subject themselves ([`join`]) for the teacher to
 /// approve, or an administrator enrols them.
-fn may_enrol(
-    conn: &Connection,
-    user: &AuthUser,
-    student: &students::StudentRecord,
-) -> Result<bool> {
+fn may_enrol(conn: &Conn<'_>, user: &AuthUser, student: &students::StudentRecord) -> Result<bool> {
     Ok(match user.role {
         Role::Admin => true,
         Role::Teacher => {
@@ -296,19 +276,18 @@ pub async fn add_students(
     rolls: Vec<String>,
 ) -> Result<usize> {
     let user = user.clone();
-    run(db, move |conn| {
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        managed(&tx, &user, &id)?;
+    db.transaction(move |tx| {
+        managed(tx, &user, &id)?;
         let mut targets: Vec<(students::StudentRecord, String)> = Vec::new();
         for sid in student_ids {
-            let Some(record) = students::get(&tx, &sid)? else {
+            let Some(record) = students::get(tx, &sid)? else {
                 return Err(Error::NotFound(format!("Student {sid} not found")));
             };
             targets.push((record, sid.to_string()));
         }
         for roll in rolls {
             let roll = roll.trim().to_owned();
-            let found = students::by_roll(&tx, &roll)?;
+            let found = students::by_roll(tx, &roll)?;
             let one = match found.as_slice() {
                 [one] => one.clone(),
                 [] => return Err(Error::NotFound(format!("No student with roll {roll}"))),
@@ -318,13 +297,13 @@ pub async fn add_students(
                     )));
                 }
             };
-            let record = students::get(&tx, &one)?
+            let record = students::get(tx, &one)?
                 .ok_or_else(|| Error::NotFound(format!("No student with roll {roll}")))?;
             targets.push((record, format!("roll {roll}")));
         }
         let mut refused = Vec::new();
         for (record, asked) in &targets {
-            if !subjects::is_enrolled(&tx, &id, &record.id)? && !may_enrol(&tx, &user, record)? {
+            if !subjects::is_enrolled(tx, &id, &record.id)? && !may_enrol(tx, &user, record)? {
                 refused.push(asked.clone());
             }
         }
@@ -336,10 +315,10 @@ pub async fn add_students(
         }
         let mut added = 0;
         for (record, _) in &targets {
-            if subjects::enrol(&tx, &id, &record.id, true)? {
+            if subjects::enrol(tx, &id, &record.id, true)? {
                 added += 1;
                 audit::record(
-                    &tx,
+                    tx,
                     Some(&user.id),
                     "subject.enrol",
                     Some(id.as_str()),
@@ -347,7 +326,34 @@ pub async fn add_students(
                 )?;
             }
         }
-        tx.commit().map_err(StorageError::from)?;
+        Ok(added)
+    })
+    .await
+}
+
+/// Enrol one student in a subject on `by`'s word (`rollcall enroll --subject`): a teacher must
+/// manage the subject; audited `subject.enrol` like the API's when the student was not enrolled
+/// yet. Returns whether they were added now.
+pub async fn enrol_one(db: &Db, by: Actor<'_>, subject: Id, student: Id) -> Result<bool> {
+    let user = match by {
+        Actor::User(u) => Some(u.clone()),
+        Actor::Operator => None,
+    };
+    let (actor, detail) = (by.id(), by.detail(&format!("student={student}")));
+    db.transaction(move |tx| {
+        if let Some(user) = &user {
+            managed(tx, user, &subject)?;
+        }
+        let added = subjects::enrol(tx, &subject, &student, true)?;
+        if added {
+            audit::record(
+                tx,
+                actor.as_ref(),
+                "subject.enrol",
+                Some(subject.as_str()),
+                &detail,
+            )?;
+        }
         Ok(added)
     })
     .await
@@ -357,20 +363,18 @@ pub async fn add_students(
 /// records stay: reports of the subject keep showing them for the sessions they were in.
 pub async fn remove_student(db: &Db, user: &AuthUser, id: Id, student: Id) -> Result<bool> {
     let user = user.clone();
-    run(db, move |conn| {
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        managed(&tx, &user, &id)?;
-        let removed = subjects::unenrol(&tx, &id, &student)?;
+    db.transaction(move |tx| {
+        managed(tx, &user, &id)?;
+        let removed = subjects::unenrol(tx, &id, &student)?;
         if removed {
             audit::record(
-                &tx,
+                tx,
                 Some(&user.id),
                 "subject.unenrol",
                 Some(id.as_str()),
                 &format!("student={student}"),
             )?;
         }
-        tx.commit().map_err(StorageError::from)?;
         Ok(removed)
     })
     .await
@@ -379,24 +383,22 @@ pub async fn remove_student(db: &Db, user: &AuthUser, id: Id, student: Id) -> Re
 /// Approve a student's enrolment; idempotent.
 pub async fn verify_student(db: &Db, user: &AuthUser, id: Id, student: Id) -> Result<()> {
     let user = user.clone();
-    run(db, move |conn| {
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        managed(&tx, &user, &id)?;
-        match subjects::enrolment_verified(&tx, &id, &student)? {
+    db.transaction(move |tx| {
+        managed(tx, &user, &id)?;
+        match subjects::enrolment_verified(tx, &id, &student)? {
             None => Err(Error::NotFound(
                 "Student not enrolled in this subject".into(),
             )),
             Some(true) => Ok(()),
             Some(false) => {
-                subjects::set_verified(&tx, &id, &student)?;
+                subjects::set_verified(tx, &id, &student)?;
                 audit::record(
-                    &tx,
+                    tx,
                     Some(&user.id),
                     "subject.approve",
                     Some(id.as_str()),
                     &format!("student={student}"),
                 )?;
-                tx.commit().map_err(StorageError::from)?;
                 Ok(())
             }
         }
@@ -406,7 +408,7 @@ pub async fn verify_student(db: &Db, user: &AuthUser, id: Id, student: Id) -> Re
 
 pub async fn roster(db: &Db, user: &AuthUser, id: Id) -> Result<Vec<RosterEntry>> {
     let user = user.clone();
-    run(db, move |conn| {
+    db.run(move |conn| {
         managed(conn, &user, &id)?;
         Ok(subjects::roster(conn, &id)?)
     })
@@ -416,24 +418,22 @@ pub async fn roster(db: &Db, user: &AuthUser, id: Id) -> Result<Vec<RosterEntry>
 /// A student asks to join a subject (awaiting its teacher's approval); idempotent.
 pub async fn join(db: &Db, student: &AuthUser, id: Id) -> Result<()> {
     let student = student.id.clone();
-    run(db, move |conn| {
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        if students::get(&tx, &student)?.is_none() {
+    db.transaction(move |tx| {
+        if students::get(tx, &student)?.is_none() {
             return Err(Error::NotFound("Student not found".into()));
         }
-        if subjects::by_id(&tx, &id)?.is_none() {
+        if subjects::by_id(tx, &id)?.is_none() {
             return Err(Error::NotFound("Subject not found".into()));
         }
-        if subjects::enrol(&tx, &id, &student, false)? {
+        if subjects::enrol(tx, &id, &student, false)? {
             audit::record(
-                &tx,
+                tx,
                 Some(&student),
                 "subject.join",
                 Some(id.as_str()),
                 &format!("student={student}"),
             )?;
         }
-        tx.commit().map_err(StorageError::from)?;
         Ok(())
     })
     .await
@@ -444,27 +444,25 @@ pub async fn join(db: &Db, student: &AuthUser, id: Id) -> Result<()> {
 /// class's register by themselves.
 pub async fn leave(db: &Db, student: &AuthUser, id: Id) -> Result<()> {
     let student = student.id.clone();
-    run(db, move |conn| {
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        if subjects::by_id(&tx, &id)?.is_none() {
+    db.transaction(move |tx| {
+        if subjects::by_id(tx, &id)?.is_none() {
             return Err(Error::NotFound("Subject not found".into()));
         }
-        match subjects::enrolment_verified(&tx, &id, &student)? {
+        match subjects::enrolment_verified(tx, &id, &student)? {
             None => Err(Error::BadRequest("Subject not assigned to student".into())),
             Some(true) => Err(Error::Forbidden(
                 "Your teacher has approved your enrolment in this subject; ask them to remove you"
                     .into(),
             )),
             Some(false) => {
-                subjects::unenrol(&tx, &id, &student)?;
+                subjects::unenrol(tx, &id, &student)?;
                 audit::record(
-                    &tx,
+                    tx,
                     Some(&student),
                     "subject.leave",
                     Some(id.as_str()),
                     &format!("student={student} (request withdrawn)"),
                 )?;
-                tx.commit().map_err(StorageError::from)?;
                 Ok(())
             }
         }
@@ -487,13 +485,12 @@ pub async fn add_teacher(
     teacher: TeacherRef,
 ) -> Result<SubjectDetail> {
     let user = user.clone();
-    run(db, move |conn| {
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        let subject = managed(&tx, &user, &id)?;
+    db.transaction(move |tx| {
+        let subject = managed(tx, &user, &id)?;
         let account = match &teacher {
-            TeacherRef::Id(t) => crate::storage::users::by_id(&tx, t)?,
+            TeacherRef::Id(t) => crate::storage::users::by_id(tx, t)?,
             TeacherRef::Email(e) => match crate::domain::Email::parse(e) {
-                Some(e) => crate::storage::users::by_email(&tx, &e)?,
+                Some(e) => crate::storage::users::by_email(tx, &e)?,
                 None => {
                     return Err(Error::Invalid("email is not a valid e-mail address".into()));
                 }
@@ -501,18 +498,17 @@ pub async fn add_teacher(
         }
         .filter(|u| u.role == Role::Teacher)
         .ok_or_else(|| Error::NotFound("No teacher account found".into()))?;
-        if !subjects::is_teacher(&tx, &id, &account.id)? {
-            subjects::add_teacher(&tx, &id, &account.id)?;
+        if !subjects::is_teacher(tx, &id, &account.id)? {
+            subjects::add_teacher(tx, &id, &account.id)?;
             audit::record(
-                &tx,
+                tx,
                 Some(&user.id),
                 "subject.teacher_add",
                 Some(id.as_str()),
                 &format!("teacher={}", account.id),
             )?;
         }
-        let detail = detail(&tx, subject)?;
-        tx.commit().map_err(StorageError::from)?;
+        let detail = detail(tx, subject)?;
         Ok(detail)
     })
     .await
@@ -527,9 +523,8 @@ pub async fn remove_teacher(
     teacher: Id,
 ) -> Result<SubjectDetail> {
     let user = user.clone();
-    run(db, move |conn| {
-        let tx = conn.transaction().map_err(StorageError::from)?;
-        let subject = managed(&tx, &user, &id)?;
+    db.transaction(move |tx| {
+        let subject = managed(tx, &user, &id)?;
         if user.role != Role::Admin {
             if teacher != user.id {
                 return Err(Error::Forbidden(
@@ -537,32 +532,31 @@ pub async fn remove_teacher(
                         .into(),
                 ));
             }
-            if subjects::teacher_ids(&tx, &id)?.len() <= 1 {
+            if subjects::teacher_ids(tx, &id)?.len() <= 1 {
                 return Err(Error::Conflict(
                     "You are this subject's only teacher; add another teacher first, or ask an administrator"
                         .into(),
                 ));
             }
         }
-        if !subjects::remove_teacher(&tx, &id, &teacher)? {
+        if !subjects::remove_teacher(tx, &id, &teacher)? {
             return Err(Error::NotFound("Not a teacher of this subject".into()));
         }
         audit::record(
-            &tx,
+            tx,
             Some(&user.id),
             "subject.teacher_remove",
             Some(id.as_str()),
             &format!("teacher={teacher}"),
         )?;
-        let detail = detail(&tx, subject)?;
-        tx.commit().map_err(StorageError::from)?;
+        let detail = detail(tx, subject)?;
         Ok(detail)
     })
     .await
 }
 
 /// A subject with its teachers and the slots their timetables give it.
-fn detail(conn: &Connection, subject: Subject) -> Result<SubjectDetail> {
+fn detail(conn: &Conn<'_>, subject: Subject) -> Result<SubjectDetail> {
     let teacher_ids = subjects::teacher_ids(conn, &subject.id)?;
     let slots = slots(conn, &subject.id, &teacher_ids)?;
     Ok(SubjectDetail {

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{Connection, TransactionBehavior};
+use crate::storage::Conn;
 use serde_json::{Map, Value, json};
 
 use super::auth::{AuthUser, optional_text, required_text};
@@ -51,7 +51,7 @@ impl Profile {
     }
 }
 
-fn load(conn: &Connection, id: &Id) -> crate::storage::Result<Option<Profile>> {
+fn load(conn: &Conn<'_>, id: &Id) -> crate::storage::Result<Option<Profile>> {
     let Some(teacher) = users::teacher_profile(conn, id)? else {
         return Ok(None);
     };
@@ -65,7 +65,7 @@ fn not_found() -> Error {
 
 pub async fn profile(db: &Db, teacher: &AuthUser) -> Result<Profile> {
     let id = teacher.id.clone();
-    db.call(move |c| load(c, &id)).await?.ok_or_else(not_found)
+    db.run(move |c| load(c, &id)).await?.ok_or_else(not_found)
 }
 
 /// `PATCH /settings`: top-level `name`, `email`, `employee_id`, `phone`, `department`, the
@@ -111,15 +111,13 @@ pub async fn patch(db: &Db, teacher: &AuthUser, body: Value) -> Result<Profile> 
     let id = teacher.id.clone();
     let fields = changed_fields(&changes, merge.is_some(), false);
     let saved = db
-        .call(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        .transaction(move |tx| {
             if let Some(patch) = merge {
-                let mut stored = json_or(repo::settings(&tx, &id)?.as_deref(), default_settings());
+                let mut stored = json_or(repo::settings(tx, &id)?.as_deref(), default_settings());
                 deep_merge(&mut stored, &patch);
                 changes.settings = Some(stored.to_string());
             }
-            let saved = save(&tx, &id, &changes, &fields)?;
-            tx.commit()?;
+            let saved = save(tx, &id, &changes, &fields)?;
             Ok(saved)
         })
         .await;
@@ -145,7 +143,7 @@ pub async fn put(db: &Db, teacher: &AuthUser, body: Value) -> Result<Profile> {
         Some(s @ Value::Object(_)) => {
             let id = teacher.id.clone();
             let own: HashSet<String> = db
-                .call(move |c| repo::subjects(c, &id))
+                .run(move |c| repo::subjects(c, &id))
                 .await?
                 .into_iter()
                 .map(|s| s.id.as_str().to_owned())
@@ -161,10 +159,8 @@ pub async fn put(db: &Db, teacher: &AuthUser, body: Value) -> Result<Profile> {
     let id = teacher.id.clone();
     let fields = changed_fields(&changes, changes.settings.is_some(), true);
     let saved = db
-        .call(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let saved = save(&tx, &id, &changes, &fields)?;
-            tx.commit()?;
+        .transaction(move |tx| {
+            let saved = save(tx, &id, &changes, &fields)?;
             Ok(saved)
         })
         .await;
@@ -172,12 +168,7 @@ pub async fn put(db: &Db, teacher: &AuthUser, body: Value) -> Result<Profile> {
 }
 
 /// Write the changes and an audit entry; false when the teacher profile is gone.
-fn save(
-    conn: &Connection,
-    id: &Id,
-    changes: &Changes,
-    fields: &str,
-) -> crate::storage::Result<bool> {
+fn save(conn: &Conn<'_>, id: &Id, changes: &Changes, fields: &str) -> crate::storage::Result<bool> {
     if !repo::apply(conn, id, changes)? {
         return Ok(false);
     }

@@ -3,7 +3,9 @@
 //! session, read through a covering index), and per student from the records. Days to leave
 //! out (holidays, exam days) are passed in as a list of `YYYY-MM-DD` strings.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
+
+use super::Conn;
 
 use super::Result;
 use super::attendance::Counts;
@@ -59,7 +61,7 @@ fn counts_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Counts> {
 /// The subject's days within `[from, to]` (inclusive; `None` = open), oldest first, leaving
 /// out the days in `skip`.
 pub fn days_of(
-    conn: &Connection,
+    conn: &Conn<'_>,
     subject: &Id,
     from: Option<&str>,
     to: Option<&str>,
@@ -81,7 +83,7 @@ pub fn days_of(
 }
 
 /// The subject's months, oldest first, leaving out the days in `skip`.
-pub fn months_of(conn: &Connection, subject: &Id, skip: &[String]) -> Result<Vec<MonthRow>> {
+pub fn months_of(conn: &Conn<'_>, subject: &Id, skip: &[String]) -> Result<Vec<MonthRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT substr(date, 1, 7) AS month, COUNT(DISTINCT date), COUNT(*), {SUMS} {SESSIONS}
          GROUP BY month ORDER BY month"
@@ -98,7 +100,7 @@ pub fn months_of(conn: &Connection, subject: &Id, skip: &[String]) -> Result<Vec
 }
 
 /// The subject's totals over all its sessions, leaving out the days in `skip`.
-pub fn totals_of(conn: &Connection, subject: &Id, skip: &[String]) -> Result<Totals> {
+pub fn totals_of(conn: &Conn<'_>, subject: &Id, skip: &[String]) -> Result<Totals> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT COUNT(DISTINCT date), COUNT(*), MAX(date), {SUMS} {SESSIONS}"
     ))?;
@@ -119,7 +121,7 @@ fn skip_json(skip: &[String]) -> String {
 }
 
 /// Each student's counts in the subject's sessions, leaving out the days in `skip`.
-pub fn students_of(conn: &Connection, subject: &Id, skip: &[String]) -> Result<Vec<(Id, Counts)>> {
+pub fn students_of(conn: &Conn<'_>, subject: &Id, skip: &[String]) -> Result<Vec<(Id, Counts)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT r.student_id, r.status, COUNT(*) FROM attendance_sessions a
          JOIN attendance_records r ON r.session_id = a.id
@@ -147,12 +149,7 @@ pub fn students_of(conn: &Connection, subject: &Id, skip: &[String]) -> Result<V
 }
 
 /// One student's counts in one subject, leaving out the days in `skip`.
-pub fn student_in(
-    conn: &Connection,
-    student: &Id,
-    subject: &Id,
-    skip: &[String],
-) -> Result<Counts> {
+pub fn student_in(conn: &Conn<'_>, student: &Id, subject: &Id, skip: &[String]) -> Result<Counts> {
     let mut stmt = conn.prepare_cached(
         "SELECT r.status, COUNT(*) FROM attendance_records r
          JOIN attendance_sessions a ON a.id = r.session_id
@@ -183,6 +180,8 @@ fn add(c: &mut Counts, status: &str, n: i64) {
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::Connection;
+
     use super::*;
 
     fn conn() -> Connection {
@@ -193,7 +192,7 @@ mod tests {
         c
     }
 
-    fn exec(c: &Connection, sql: &str) {
+    fn exec(c: &Conn<'_>, sql: &str) {
         c.execute_batch(sql)
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
@@ -202,7 +201,8 @@ mod tests {
     /// (a correction), deletes and a cascade from a deleted subject.
     #[test]
     fn triggers_keep_counts_equal_to_the_records() {
-        let c = conn();
+        let raw = conn();
+        let c = Conn::new(&raw);
         let s = "s".repeat(24);
         let ses = ["a".repeat(24), "b".repeat(24)];
         let students: Vec<String> = (0..4).map(|i| format!("{i:0>24}")).collect();

@@ -1,7 +1,9 @@
 //! Attendance sessions (subject, day, slot) and one record per student per session.
 //! Every count is computed from the records.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
+
+use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
@@ -27,7 +29,7 @@ pub struct Member {
 
 /// Approved face samples of the subject's students with a verified enrolment (and, when
 /// `require_consent`, recorded consent).
-pub fn gallery(conn: &Connection, subject: &Id, require_consent: bool) -> Result<Vec<GalleryRow>> {
+pub fn gallery(conn: &Conn<'_>, subject: &Id, require_consent: bool) -> Result<Vec<GalleryRow>> {
     let mut stmt = conn.prepare(
         "SELECT f.student_id, f.embedding FROM enrolments e
          JOIN face_samples f ON f.student_id = e.student_id
@@ -57,7 +59,7 @@ fn member(r: &rusqlite::Row<'_>) -> rusqlite::Result<Member> {
 }
 
 /// The subject's enrolled students by name.
-pub fn members(conn: &Connection, subject: &Id) -> Result<Vec<Member>> {
+pub fn members(conn: &Conn<'_>, subject: &Id) -> Result<Vec<Member>> {
     let mut stmt = conn.prepare(
         "SELECT u.id, u.name, COALESCE(st.roll, ''), e.verified, 1 FROM enrolments e
          JOIN users u ON u.id = e.student_id LEFT JOIN students st ON st.user_id = u.id
@@ -70,7 +72,7 @@ pub fn members(conn: &Connection, subject: &Id) -> Result<Vec<Member>> {
 /// Everyone a subject's reports list: its enrolled students and the students who have records
 /// in its sessions but are no longer enrolled (removed, or left before the rule that only staff
 /// remove them); the latter with `verified` and `enrolled` false. By name.
-pub fn report_members(conn: &Connection, subject: &Id) -> Result<Vec<Member>> {
+pub fn report_members(conn: &Conn<'_>, subject: &Id) -> Result<Vec<Member>> {
     let mut stmt = conn.prepare(
         "SELECT u.id, u.name, COALESCE(st.roll, ''), e.verified, 1 FROM enrolments e
          JOIN users u ON u.id = e.student_id LEFT JOIN students st ON st.user_id = u.id
@@ -89,7 +91,7 @@ pub fn report_members(conn: &Connection, subject: &Id) -> Result<Vec<Member>> {
 
 /// The session's id, creating it if needed, stamped as confirmed by `by` now.
 pub fn upsert_session(
-    conn: &Connection,
+    conn: &Conn<'_>,
     subject: &Id,
     date: &str,
     slot: i64,
@@ -129,11 +131,7 @@ pub struct NewRecord<'a> {
 }
 
 /// Replace the session's records; returns how many were there before.
-pub fn replace_records(
-    conn: &Connection,
-    session: &Id,
-    records: &[NewRecord<'_>],
-) -> Result<usize> {
+pub fn replace_records(conn: &Conn<'_>, session: &Id, records: &[NewRecord<'_>]) -> Result<usize> {
     let before = conn.execute(
         "DELETE FROM attendance_records WHERE session_id = ?1",
         [session.as_str()],
@@ -179,7 +177,7 @@ impl Counts {
     }
 }
 
-pub fn session_counts(conn: &Connection, session: &Id) -> Result<Counts> {
+pub fn session_counts(conn: &Conn<'_>, session: &Id) -> Result<Counts> {
     let mut stmt = conn.prepare("SELECT status FROM attendance_records WHERE session_id = ?1")?;
     let mut counts = Counts::default();
     for status in stmt.query_map([session.as_str()], |r| r.get::<_, String>(0))? {
@@ -190,7 +188,7 @@ pub fn session_counts(conn: &Connection, session: &Id) -> Result<Counts> {
 
 /// A session's counts as analytics keep them (`attendance_counts`): its records' for a session
 /// confirmed here, the seed's day summary for an imported one.
-pub fn kept_counts(conn: &Connection, session: &Id) -> Result<Counts> {
+pub fn kept_counts(conn: &Conn<'_>, session: &Id) -> Result<Counts> {
     Ok(conn
         .query_row(
             "SELECT present, late, excused, absent FROM attendance_counts WHERE session_id = ?1",
@@ -209,7 +207,7 @@ pub fn kept_counts(conn: &Connection, session: &Id) -> Result<Counts> {
 }
 
 /// A student's counts per subject they are enrolled in (subject id, name, code, counts).
-pub fn of_student(conn: &Connection, student: &Id) -> Result<Vec<(Id, String, String, Counts)>> {
+pub fn of_student(conn: &Conn<'_>, student: &Id) -> Result<Vec<(Id, String, String, Counts)>> {
     let mut stmt = conn.prepare(
         "SELECT s.id, s.name, s.code, r.status FROM enrolments e
          JOIN subjects s ON s.id = e.subject_id
@@ -247,7 +245,7 @@ pub struct Session {
     pub slot: i64,
 }
 
-pub fn session(conn: &Connection, id: &Id) -> Result<Option<Session>> {
+pub fn session(conn: &Conn<'_>, id: &Id) -> Result<Option<Session>> {
     Ok(conn
         .query_row(
             "SELECT id, subject_id, date, slot FROM attendance_sessions WHERE id = ?1",
@@ -266,7 +264,7 @@ pub fn session(conn: &Connection, id: &Id) -> Result<Option<Session>> {
 
 /// The subject's sessions within `[from, to]` (inclusive dates; None = open), oldest first.
 pub fn sessions(
-    conn: &Connection,
+    conn: &Conn<'_>,
     subject: &Id,
     from: Option<&str>,
     to: Option<&str>,
@@ -290,7 +288,7 @@ pub fn sessions(
 /// The subject's sessions within `[from, to]` (inclusive dates; None = open), newest first, each
 /// with its counts as analytics keep them (see [`kept_counts`]).
 pub fn sessions_with_counts(
-    conn: &Connection,
+    conn: &Conn<'_>,
     subject: &Id,
     from: Option<&str>,
     to: Option<&str>,
@@ -322,7 +320,7 @@ pub fn sessions_with_counts(
 }
 
 /// Every record of the session: (student, status).
-pub fn records(conn: &Connection, session: &Id) -> Result<Vec<(Id, String)>> {
+pub fn records(conn: &Conn<'_>, session: &Id) -> Result<Vec<(Id, String)>> {
     let mut stmt =
         conn.prepare("SELECT student_id, status FROM attendance_records WHERE session_id = ?1")?;
     let rows = stmt.query_map([session.as_str()], |r| {
@@ -336,7 +334,7 @@ pub type RecentRow = (Id, Id, String, i64, String);
 
 /// A student's newest `limit` records, newest first, only in `subjects` when given.
 pub fn recent_in(
-    conn: &Connection,
+    conn: &Conn<'_>,
     student: &Id,
     subjects: Option<&[Id]>,
     limit: u32,
@@ -365,7 +363,7 @@ pub fn recent_in(
 }
 
 /// Every record of the session with its source: (student, status, source).
-pub fn records_with_source(conn: &Connection, session: &Id) -> Result<Vec<(Id, String, String)>> {
+pub fn records_with_source(conn: &Conn<'_>, session: &Id) -> Result<Vec<(Id, String, String)>> {
     let mut stmt = conn.prepare(
         "SELECT student_id, status, source FROM attendance_records WHERE session_id = ?1",
     )?;
@@ -377,7 +375,7 @@ pub fn records_with_source(conn: &Connection, session: &Id) -> Result<Vec<(Id, S
 
 /// Set one student's status in a session (source `correction`); returns the previous status.
 pub fn correct(
-    conn: &Connection,
+    conn: &Conn<'_>,
     session: &Id,
     student: &Id,
     status: &str,

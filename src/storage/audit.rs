@@ -1,12 +1,14 @@
 //! Append-only audit trail of security-relevant and destructive actions.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
+
+use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
 
 pub fn record(
-    conn: &Connection,
+    conn: &Conn<'_>,
     actor: Option<&Id>,
     action: &str,
     target: Option<&str>,
@@ -43,7 +45,7 @@ pub struct Filter {
 }
 
 /// Entries matching `filter`, newest first.
-pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Entry>> {
+pub fn list(conn: &Conn<'_>, filter: &Filter) -> Result<Vec<Entry>> {
     let (action_exact, action_prefix) = match filter.action.as_deref() {
         Some(a) if a.ends_with('.') => (None, Some(a.to_owned())),
         Some(a) => (Some(a.to_owned()), None),

@@ -1,7 +1,9 @@
 //! Attendance drafts: saved photos of one session (subject, day, slot) and their faces, kept
 //! until the teacher confirms or discards them.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
+
+use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
@@ -51,7 +53,7 @@ fn draft(r: &rusqlite::Row<'_>) -> rusqlite::Result<Draft> {
     })
 }
 
-pub fn get(conn: &Connection, id: &Id) -> Result<Option<Draft>> {
+pub fn get(conn: &Conn<'_>, id: &Id) -> Result<Option<Draft>> {
     Ok(conn
         .query_row(
             &format!("SELECT {DRAFT} FROM attendance_drafts WHERE id = ?1"),
@@ -62,7 +64,7 @@ pub fn get(conn: &Connection, id: &Id) -> Result<Option<Draft>> {
 }
 
 /// The draft of (subject, date, slot), created if needed.
-pub fn open(conn: &Connection, subject: &Id, date: &str, slot: i64, by: &Id) -> Result<Draft> {
+pub fn open(conn: &Conn<'_>, subject: &Id, date: &str, slot: i64, by: &Id) -> Result<Draft> {
     let now = now_unix();
     conn.execute(
         "INSERT INTO attendance_drafts (id, subject_id, date, slot, created_by, created_at, updated_at)
@@ -80,7 +82,7 @@ pub fn open(conn: &Connection, subject: &Id, date: &str, slot: i64, by: &Id) -> 
 }
 
 /// A subject's drafts, newest first.
-pub fn of_subject(conn: &Connection, subject: &Id) -> Result<Vec<Draft>> {
+pub fn of_subject(conn: &Conn<'_>, subject: &Id) -> Result<Vec<Draft>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {DRAFT} FROM attendance_drafts WHERE subject_id = ?1 ORDER BY date DESC, slot DESC"
     ))?;
@@ -90,7 +92,7 @@ pub fn of_subject(conn: &Connection, subject: &Id) -> Result<Vec<Draft>> {
 
 /// Add a photo with its faces (`(bbox, score, embedding blob)`); returns its number (from 1).
 pub fn add_photo(
-    conn: &Connection,
+    conn: &Conn<'_>,
     draft: &Id,
     image_sha256: &str,
     content_type: &str,
@@ -127,7 +129,7 @@ pub fn add_photo(
     Ok(photo)
 }
 
-pub fn photos(conn: &Connection, draft: &Id) -> Result<Vec<Photo>> {
+pub fn photos(conn: &Conn<'_>, draft: &Id) -> Result<Vec<Photo>> {
     let mut stmt = conn.prepare(
         "SELECT photo, image_sha256, content_type, width, height FROM draft_photos
          WHERE draft_id = ?1 ORDER BY photo",
@@ -145,7 +147,7 @@ pub fn photos(conn: &Connection, draft: &Id) -> Result<Vec<Photo>> {
 }
 
 /// Every face of the draft, by photo then position.
-pub fn faces(conn: &Connection, draft: &Id) -> Result<Vec<FaceRow>> {
+pub fn faces(conn: &Conn<'_>, draft: &Id) -> Result<Vec<FaceRow>> {
     let mut stmt = conn.prepare(
         "SELECT photo, face, box_left, box_top, box_right, box_bottom, detector_score, embedding,
              assigned_to FROM draft_faces WHERE draft_id = ?1 ORDER BY photo, face",
@@ -166,7 +168,7 @@ pub fn faces(conn: &Connection, draft: &Id) -> Result<Vec<FaceRow>> {
 /// Set (or clear) the teacher's student for one face; any other face of the draft assigned to
 /// the same student is cleared, so a student is never counted twice. False if no such face.
 pub fn assign(
-    conn: &Connection,
+    conn: &Conn<'_>,
     draft: &Id,
     photo: i64,
     face: i64,
@@ -190,8 +192,17 @@ pub fn assign(
     Ok(n > 0)
 }
 
+/// The drafts nobody has touched since `cutoff` (seconds since the epoch).
+pub fn untouched_since(conn: &Conn<'_>, cutoff: i64) -> Result<Vec<Id>> {
+    let mut stmt = conn.prepare("SELECT id FROM attendance_drafts WHERE updated_at < ?1")?;
+    let rows = stmt.query_map([cutoff], |r| r.get::<_, String>(0))?;
+    Ok(rows
+        .map(|r| r.map(Id::from_db))
+        .collect::<rusqlite::Result<_>>()?)
+}
+
 /// Delete a draft with its photos and faces; returns the photos' image hashes.
-pub fn delete(conn: &Connection, draft: &Id) -> Result<Vec<String>> {
+pub fn delete(conn: &Conn<'_>, draft: &Id) -> Result<Vec<String>> {
     let shas = photos(conn, draft)?
         .into_iter()
         .map(|p| p.image_sha256)

@@ -1,7 +1,9 @@
 //! Face samples: one row per enrolment photo (embedding, box, score); the image itself lives in
 //! the content-addressed store on disk, shared by samples with identical bytes.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
@@ -87,7 +89,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Sample> {
     })
 }
 
-pub fn insert(conn: &Connection, new: &NewSample<'_>) -> Result<Sample> {
+pub fn insert(conn: &Conn<'_>, new: &NewSample<'_>) -> Result<Sample> {
     let id = Id::generate();
     let now = now_unix();
     let [l, t, r, b] = new.bbox;
@@ -127,7 +129,7 @@ pub fn insert(conn: &Connection, new: &NewSample<'_>) -> Result<Sample> {
 }
 
 /// A student's samples, oldest first.
-pub fn of_student(conn: &Connection, student: &Id) -> Result<Vec<Sample>> {
+pub fn of_student(conn: &Conn<'_>, student: &Id) -> Result<Vec<Sample>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM face_samples WHERE student_id = ?1 ORDER BY created_at, rowid"
     ))?;
@@ -135,7 +137,7 @@ pub fn of_student(conn: &Connection, student: &Id) -> Result<Vec<Sample>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn get(conn: &Connection, student: &Id, sample: &Id) -> Result<Option<Sample>> {
+pub fn get(conn: &Conn<'_>, student: &Id, sample: &Id) -> Result<Option<Sample>> {
     Ok(conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM face_samples WHERE student_id = ?1 AND id = ?2"),
@@ -146,7 +148,7 @@ pub fn get(conn: &Connection, student: &Id, sample: &Id) -> Result<Option<Sample
 }
 
 /// Delete one sample; returns its image hash if it existed.
-pub fn delete(conn: &Connection, student: &Id, sample: &Id) -> Result<Option<String>> {
+pub fn delete(conn: &Conn<'_>, student: &Id, sample: &Id) -> Result<Option<String>> {
     Ok(conn
         .query_row(
             "DELETE FROM face_samples WHERE student_id = ?1 AND id = ?2 RETURNING image_sha256",
@@ -157,16 +159,25 @@ pub fn delete(conn: &Connection, student: &Id, sample: &Id) -> Result<Option<Str
 }
 
 /// Delete every sample of a student; returns their image hashes.
-pub fn delete_all(conn: &Connection, student: &Id) -> Result<Vec<String>> {
+pub fn delete_all(conn: &Conn<'_>, student: &Id) -> Result<Vec<String>> {
     let mut stmt =
         conn.prepare("DELETE FROM face_samples WHERE student_id = ?1 RETURNING image_sha256")?;
     let rows = stmt.query_map([student.as_str()], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Delete every sample taken before `cutoff` (seconds since the epoch); returns their image
+/// hashes.
+pub fn delete_older_than(conn: &Conn<'_>, cutoff: i64) -> Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("DELETE FROM face_samples WHERE created_at < ?1 RETURNING image_sha256")?;
+    let rows = stmt.query_map([cutoff], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Keep only the newest `keep` of a student's samples awaiting approval; returns the removed
 /// samples' image hashes. Approved samples are left alone (see [`approved_embeddings`]).
-pub fn prune_pending(conn: &Connection, student: &Id, keep: u32) -> Result<Vec<String>> {
+pub fn prune_pending(conn: &Conn<'_>, student: &Id, keep: u32) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(
         "DELETE FROM face_samples WHERE id IN (
              SELECT id FROM face_samples WHERE student_id = ?1 AND approved = 0
@@ -178,7 +189,7 @@ pub fn prune_pending(conn: &Connection, student: &Id, keep: u32) -> Result<Vec<S
 }
 
 /// A student's approved samples as (id, embedding BLOB), oldest first.
-pub fn approved_embeddings(conn: &Connection, student: &Id) -> Result<Vec<(Id, Vec<u8>)>> {
+pub fn approved_embeddings(conn: &Conn<'_>, student: &Id) -> Result<Vec<(Id, Vec<u8>)>> {
     let mut stmt = conn.prepare(
         "SELECT id, embedding FROM face_samples WHERE student_id = ?1 AND approved = 1
          ORDER BY created_at, rowid",
@@ -190,7 +201,7 @@ pub fn approved_embeddings(conn: &Connection, student: &Id) -> Result<Vec<(Id, V
 }
 
 /// Delete these samples of a student; returns their image hashes.
-pub fn delete_many(conn: &Connection, student: &Id, ids: &[Id]) -> Result<Vec<String>> {
+pub fn delete_many(conn: &Conn<'_>, student: &Id, ids: &[Id]) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         out.extend(delete(conn, student, id)?);
@@ -199,7 +210,7 @@ pub fn delete_many(conn: &Connection, student: &Id, ids: &[Id]) -> Result<Vec<St
 }
 
 /// How many approved samples (matched in photos) a student has.
-pub fn count(conn: &Connection, student: &Id) -> Result<i64> {
+pub fn count(conn: &Conn<'_>, student: &Id) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT COUNT(*) FROM face_samples WHERE student_id = ?1 AND approved = 1",
         [student.as_str()],
@@ -209,7 +220,7 @@ pub fn count(conn: &Connection, student: &Id) -> Result<i64> {
 
 /// Approve a sample awaiting review; `None` if there is no such sample, else whether it was
 /// waiting (approving twice is harmless).
-pub fn approve(conn: &Connection, student: &Id, sample: &Id, by: &Id) -> Result<Option<bool>> {
+pub fn approve(conn: &Conn<'_>, student: &Id, sample: &Id, by: &Id) -> Result<Option<bool>> {
     let found: Option<bool> = conn
         .query_row(
             "SELECT approved FROM face_samples WHERE student_id = ?1 AND id = ?2",
@@ -231,7 +242,7 @@ pub fn approve(conn: &Connection, student: &Id, sample: &Id, by: &Id) -> Result<
 }
 
 /// True while some sample or attendance draft still points at this image.
-pub fn image_referenced(conn: &Connection, sha256: &str) -> Result<bool> {
+pub fn image_referenced(conn: &Conn<'_>, sha256: &str) -> Result<bool> {
     Ok(conn
         .query_row(
             "SELECT 1 FROM face_samples WHERE image_sha256 = ?1
@@ -250,7 +261,7 @@ pub fn image_file(faces_dir: &std::path::Path, sha: &str) -> std::path::PathBuf 
 }
 
 /// Every image the store must keep (face samples' and draft photos'), each once.
-pub fn images_in_use(conn: &Connection) -> Result<Vec<String>> {
+pub fn images_in_use(conn: &Conn<'_>) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(
         "SELECT image_sha256 FROM face_samples UNION SELECT image_sha256 FROM draft_photos",
     )?;
@@ -260,7 +271,7 @@ pub fn images_in_use(conn: &Connection) -> Result<Vec<String>> {
 
 /// Point every face sample and draft photo showing image `old` at image `new` (the same
 /// pixels, stored otherwise); returns how many rows changed.
-pub fn replace_image(conn: &Connection, old: &str, new: &str, content_type: &str) -> Result<usize> {
+pub fn replace_image(conn: &Conn<'_>, old: &str, new: &str, content_type: &str) -> Result<usize> {
     let samples = conn.execute(
         "UPDATE face_samples SET image_sha256 = ?2, content_type = ?3 WHERE image_sha256 = ?1",
         params![old, new, content_type],

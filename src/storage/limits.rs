@@ -2,7 +2,9 @@
 //! requests (each is read and written inside one IMMEDIATE transaction) and survive a restart:
 //! login attempts per account, and account-recovery events (reset codes issued, wrong codes).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
+
+use super::Conn;
 
 use super::Result;
 use crate::domain::Id;
@@ -15,7 +17,7 @@ pub struct LoginThrottle {
     pub forget_at: i64,
 }
 
-pub fn login_throttle(conn: &Connection, account: &str) -> Result<Option<LoginThrottle>> {
+pub fn login_throttle(conn: &Conn<'_>, account: &str) -> Result<Option<LoginThrottle>> {
     Ok(conn
         .query_row(
             "SELECT failures, blocked_until, forget_at FROM login_throttle WHERE account = ?1",
@@ -31,7 +33,7 @@ pub fn login_throttle(conn: &Connection, account: &str) -> Result<Option<LoginTh
         .optional()?)
 }
 
-pub fn put_login_throttle(conn: &Connection, account: &str, t: LoginThrottle) -> Result<()> {
+pub fn put_login_throttle(conn: &Conn<'_>, account: &str, t: LoginThrottle) -> Result<()> {
     conn.execute(
         "INSERT INTO login_throttle (account, failures, blocked_until, forget_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (account) DO UPDATE SET failures = excluded.failures,
@@ -42,14 +44,14 @@ pub fn put_login_throttle(conn: &Connection, account: &str, t: LoginThrottle) ->
 }
 
 /// Forget an account's attempts (a successful login or a password reset).
-pub fn clear_login_throttle(conn: &Connection, account: &str) -> Result<()> {
+pub fn clear_login_throttle(conn: &Conn<'_>, account: &str) -> Result<()> {
     conn.execute("DELETE FROM login_throttle WHERE account = ?1", [account])?;
     Ok(())
 }
 
 /// Drop the rows of accounts that have been quiet long enough (keeps the table small when
 /// many addresses are tried once).
-pub fn forget_quiet_accounts(conn: &Connection, now: i64) -> Result<usize> {
+pub fn forget_quiet_accounts(conn: &Conn<'_>, now: i64) -> Result<usize> {
     Ok(conn.execute("DELETE FROM login_throttle WHERE forget_at <= ?1", [now])?)
 }
 
@@ -72,12 +74,7 @@ impl RecoveryEvent {
 }
 
 /// How many `kind` events the user has had after `since` (a window of the last N seconds).
-pub fn count_recovery(
-    conn: &Connection,
-    user: &Id,
-    kind: RecoveryEvent,
-    since: i64,
-) -> Result<i64> {
+pub fn count_recovery(conn: &Conn<'_>, user: &Id, kind: RecoveryEvent, since: i64) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT COUNT(*) FROM recovery_events WHERE user_id = ?1 AND kind = ?2 AND at > ?3",
         params![user.as_str(), kind.as_str(), since],
@@ -87,7 +84,7 @@ pub fn count_recovery(
 
 /// Record one event, and drop the user's events of that kind at or before `keep_since`.
 pub fn record_recovery(
-    conn: &Connection,
+    conn: &Conn<'_>,
     user: &Id,
     kind: RecoveryEvent,
     at: i64,

@@ -50,6 +50,25 @@ impl StorageError {
         )
     }
 
+    /// True when the disk holding the database is full: nothing was written.
+    #[must_use]
+    pub fn is_disk_full(&self) -> bool {
+        matches!(
+            self,
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DiskFull
+        )
+    }
+
+    /// True when the database file or its directory cannot be written (read-only, or gone).
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+        )
+    }
+
     /// True when another connection held the lock past the busy timeout (`SQLITE_BUSY`,
     /// `SQLITE_LOCKED`): the write may succeed if tried again.
     #[must_use]
@@ -100,8 +119,60 @@ impl Db {
         &self.inner.path
     }
 
+    /// Run `f` on a pooled connection, on the blocking pool, outside a transaction: each
+    /// statement sees the latest committed data (reads, or writes of one statement).
+    pub async fn run<F, R, E>(&self, f: F) -> std::result::Result<R, E>
+    where
+        F: FnOnce(&Conn<'_>) -> std::result::Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        self.call(move |c| Ok(f(&Conn { sql: c }))).await?
+    }
+
+    /// Run `f` inside one transaction that takes the write lock when it begins, on the blocking
+    /// pool: committed when `f` returns `Ok`, rolled back when it returns `Err`. A use case that
+    /// must keep a write and still report a failure returns `Ok(Err(..))`.
+    pub async fn transaction<F, R, E>(&self, f: F) -> std::result::Result<R, E>
+    where
+        F: FnOnce(&Conn<'_>) -> std::result::Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        self.call(move |c| Ok(in_transaction(c, f))).await?
+    }
+
+    /// [`Db::run`] on the current thread (CLI and start-up only).
+    pub fn run_blocking<F, R, E>(&self, f: F) -> std::result::Result<R, E>
+    where
+        F: FnOnce(&Conn<'_>) -> std::result::Result<R, E>,
+        E: From<StorageError>,
+    {
+        self.inner.with_connection(|c| Ok(f(&Conn { sql: c })))?
+    }
+
+    /// [`Db::transaction`] on the current thread (CLI and start-up only).
+    pub fn transaction_blocking<F, R, E>(&self, f: F) -> std::result::Result<R, E>
+    where
+        F: FnOnce(&Conn<'_>) -> std::result::Result<R, E>,
+        E: From<StorageError>,
+    {
+        self.inner.with_connection(|c| Ok(in_transaction(c, f)))?
+    }
+
+    /// The schema version, after proving the database takes the write lock (a read-only mount or
+    /// a vanished directory fails here): the health check's probe.
+    pub async fn check(&self) -> Result<i64> {
+        self.call(|c| {
+            let version = migrations::current_version(c)?;
+            c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
+            Ok(version)
+        })
+        .await
+    }
+
     /// Run `f` with a pooled connection on the blocking pool.
-    pub async fn call<F, R>(&self, f: F) -> Result<R>
+    async fn call<F, R>(&self, f: F) -> Result<R>
     where
         F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
         R: Send + 'static,
@@ -123,16 +194,111 @@ impl Db {
     pub fn backup(&self, out: &Path) -> anyhow::Result<()> {
         anyhow::ensure!(!out.exists(), "{} already exists", out.display());
         let target = out.to_str().context("backup path is not UTF-8")?.to_owned();
-        self.call_blocking(|c| Ok(c.execute("VACUUM INTO ?1", [target])?))?;
+        self.inner
+            .with_connection(|c| Ok(c.execute("VACUUM INTO ?1", [target])?))?;
         Ok(())
     }
+}
 
-    /// Run `f` with a pooled connection on the current thread (CLI and start-up only).
-    pub fn call_blocking<F, R>(&self, f: F) -> Result<R>
+/// `f` inside one transaction on `c`, committed on `Ok`.
+fn in_transaction<F, R, E>(c: &Connection, f: F) -> std::result::Result<R, E>
+where
+    F: FnOnce(&Conn<'_>) -> std::result::Result<R, E>,
+    E: From<StorageError>,
+{
+    Conn { sql: c }.transaction(f)
+}
+
+/// A connection lent to the closure of [`Db::run`] or [`Db::transaction`]. Services only pass it on to
+/// the storage functions; the SQL it runs is visible inside `storage` alone.
+pub struct Conn<'a> {
+    sql: &'a Connection,
+}
+
+impl<'a> Conn<'a> {
+    /// `f` inside one transaction on this connection, taking the write lock when it begins
+    /// (IMMEDIATE, the connection's default): committed when `f` returns `Ok`, rolled back when it
+    /// returns `Err`. For a use case that needs two transactions on one connection (e.g. files
+    /// unlinked only once the rows that named them are gone for good); inside a transaction this
+    /// fails, as SQLite does not nest them.
+    pub fn transaction<F, R, E>(&self, f: F) -> std::result::Result<R, E>
     where
-        F: FnOnce(&mut Connection) -> Result<R>,
+        F: FnOnce(&Conn<'_>) -> std::result::Result<R, E>,
+        E: From<StorageError>,
     {
-        self.inner.with_connection(f)
+        let tx = self
+            .sql
+            .unchecked_transaction()
+            .map_err(StorageError::from)?;
+        let out = f(&Conn { sql: &tx })?;
+        tx.commit().map_err(StorageError::from)?;
+        Ok(out)
+    }
+
+    /// `f` inside a transaction that is always rolled back: a rehearsal (an import's dry run)
+    /// that sees its own writes and leaves nothing behind.
+    pub fn rehearse<F, R, E>(&self, f: F) -> std::result::Result<R, E>
+    where
+        F: FnOnce(&Conn<'_>) -> std::result::Result<R, E>,
+        E: From<StorageError>,
+    {
+        let tx = self
+            .sql
+            .unchecked_transaction()
+            .map_err(StorageError::from)?;
+        let out = f(&Conn { sql: &tx });
+        tx.rollback().map_err(StorageError::from)?;
+        out
+    }
+
+    /// For storage's own tests, on a connection they opened.
+    #[cfg(test)]
+    pub(in crate::storage) fn new(sql: &'a Connection) -> Self {
+        Self { sql }
+    }
+
+    pub(in crate::storage) fn execute<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+    ) -> rusqlite::Result<usize> {
+        self.sql.execute(sql, params)
+    }
+
+    pub(in crate::storage) fn prepare(
+        &self,
+        sql: &str,
+    ) -> rusqlite::Result<rusqlite::Statement<'a>> {
+        self.sql.prepare(sql)
+    }
+
+    pub(in crate::storage) fn prepare_cached(
+        &self,
+        sql: &str,
+    ) -> rusqlite::Result<rusqlite::CachedStatement<'a>> {
+        self.sql.prepare_cached(sql)
+    }
+
+    pub(in crate::storage) fn query_row<T, P, F>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.sql.query_row(sql, params, f)
+    }
+
+    #[cfg(test)]
+    pub(in crate::storage) fn execute_batch(&self, sql: &str) -> rusqlite::Result<()> {
+        self.sql.execute_batch(sql)
+    }
+
+    pub(in crate::storage) fn last_insert_rowid(&self) -> i64 {
+        self.sql.last_insert_rowid()
     }
 }
 

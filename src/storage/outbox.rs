@@ -2,7 +2,9 @@
 //! the delivery worker leases due rows, sends them and records the outcome. Also the per-user
 //! switches that stop a topic's messages from being queued at all.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
+
+use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
@@ -29,7 +31,7 @@ pub struct NewMessage<'a> {
 
 /// Queue a message; `None` when the same (kind, recipient, ref_key) is already queued or sent,
 /// or when the user it concerns has switched its topic off.
-pub fn enqueue(conn: &Connection, msg: &NewMessage<'_>) -> Result<Option<i64>> {
+pub fn enqueue(conn: &Conn<'_>, msg: &NewMessage<'_>) -> Result<Option<i64>> {
     if let (Some(user), Some(topic)) = (msg.user, topic_of(msg.kind))
         && !switch_on(conn, user, topic)?
     {
@@ -59,7 +61,7 @@ pub fn enqueue(conn: &Connection, msg: &NewMessage<'_>) -> Result<Option<i64>> {
 
 /// Withdraw the pending (not yet sent) messages of `kind` about `user` caused by `ref_key`.
 /// Returns how many were withdrawn.
-pub fn withdraw(conn: &Connection, kind: &str, user: &Id, ref_key: &str) -> Result<usize> {
+pub fn withdraw(conn: &Conn<'_>, kind: &str, user: &Id, ref_key: &str) -> Result<usize> {
     Ok(conn.execute(
         "DELETE FROM outbox WHERE kind = ?1 AND user_id = ?2 AND ref_key = ?3 AND status = 'pending'",
         params![kind, user.as_str(), ref_key],
@@ -84,7 +86,7 @@ pub fn topic_of(kind: &str) -> Option<&'static str> {
 }
 
 /// Whether `user` receives messages of `topic` (on unless switched off).
-pub fn switch_on(conn: &Connection, user: &Id, topic: &str) -> Result<bool> {
+pub fn switch_on(conn: &Conn<'_>, user: &Id, topic: &str) -> Result<bool> {
     let enabled: Option<bool> = conn
         .query_row(
             "SELECT enabled FROM mail_switches WHERE user_id = ?1 AND topic = ?2",
@@ -96,7 +98,7 @@ pub fn switch_on(conn: &Connection, user: &Id, topic: &str) -> Result<bool> {
 }
 
 /// Every topic with its switch for `user`.
-pub fn switches(conn: &Connection, user: &Id) -> Result<Vec<(&'static str, bool)>> {
+pub fn switches(conn: &Conn<'_>, user: &Id) -> Result<Vec<(&'static str, bool)>> {
     TOPICS
         .iter()
         .map(|t| Ok((*t, switch_on(conn, user, t)?)))
@@ -104,7 +106,7 @@ pub fn switches(conn: &Connection, user: &Id) -> Result<Vec<(&'static str, bool)
 }
 
 /// Set one switch of `user`.
-pub fn set_switch(conn: &Connection, user: &Id, topic: &str, enabled: bool) -> Result<()> {
+pub fn set_switch(conn: &Conn<'_>, user: &Id, topic: &str, enabled: bool) -> Result<()> {
     conn.execute(
         "INSERT INTO mail_switches (user_id, topic, enabled, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (user_id, topic) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
@@ -130,7 +132,7 @@ pub struct Due {
 
 /// Lease up to `limit` due pending messages until `now + lease_secs`, oldest due first. A lease
 /// that ran out (its worker died mid-send) makes the row due again.
-pub fn claim_due(conn: &Connection, now: i64, lease_secs: i64, limit: u32) -> Result<Vec<Due>> {
+pub fn claim_due(conn: &Conn<'_>, now: i64, lease_secs: i64, limit: u32) -> Result<Vec<Due>> {
     let mut stmt = conn.prepare(
         "UPDATE outbox SET claimed_until = ?1
          WHERE id IN (SELECT id FROM outbox
@@ -158,7 +160,7 @@ pub fn claim_due(conn: &Connection, now: i64, lease_secs: i64, limit: u32) -> Re
 }
 
 /// The relay accepted the message.
-pub fn mark_sent(conn: &Connection, id: i64, now: i64) -> Result<()> {
+pub fn mark_sent(conn: &Conn<'_>, id: i64, now: i64) -> Result<()> {
     conn.execute(
         "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL,
                            claimed_until = NULL
@@ -169,7 +171,7 @@ pub fn mark_sent(conn: &Connection, id: i64, now: i64) -> Result<()> {
 }
 
 /// An attempt failed: try again at `retry_at`, or give up (`None`: dead).
-pub fn mark_failed(conn: &Connection, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
+pub fn mark_failed(conn: &Conn<'_>, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
     conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, claimed_until = NULL,
                            status = CASE WHEN ?3 IS NULL THEN 'dead' ELSE 'pending' END,
@@ -220,7 +222,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 }
 
 /// Messages in `status`, newest first.
-pub fn list(conn: &Connection, status: &str, limit: u32, offset: u32) -> Result<Vec<Row>> {
+pub fn list(conn: &Conn<'_>, status: &str, limit: u32, offset: u32) -> Result<Vec<Row>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {ROW_COLUMNS} FROM outbox WHERE status = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
     ))?;
@@ -258,7 +260,7 @@ pub fn state_of(row: &Row) -> &'static str {
 
 /// Messages in `state` (one of [`STATES`], or `pending` for queued and retrying), newest
 /// first; an unknown state lists nothing.
-pub fn list_in(conn: &Connection, state: &str, limit: u32, offset: u32) -> Result<Vec<Row>> {
+pub fn list_in(conn: &Conn<'_>, state: &str, limit: u32, offset: u32) -> Result<Vec<Row>> {
     let Some(condition) = state_condition(state) else {
         return Ok(Vec::new());
     };
@@ -271,7 +273,7 @@ pub fn list_in(conn: &Connection, state: &str, limit: u32, offset: u32) -> Resul
 }
 
 /// How many messages are in each of [`STATES`], in that order.
-pub fn state_counts(conn: &Connection) -> Result<[i64; 4]> {
+pub fn state_counts(conn: &Conn<'_>) -> Result<[i64; 4]> {
     Ok(conn.query_row(
         "SELECT COALESCE(SUM(status = 'pending' AND attempts = 0), 0),
                 COALESCE(SUM(status = 'pending' AND attempts > 0), 0),
@@ -282,7 +284,7 @@ pub fn state_counts(conn: &Connection) -> Result<[i64; 4]> {
     )?)
 }
 
-pub fn get(conn: &Connection, id: i64) -> Result<Option<Row>> {
+pub fn get(conn: &Conn<'_>, id: i64) -> Result<Option<Row>> {
     Ok(conn
         .query_row(
             &format!("SELECT {ROW_COLUMNS} FROM outbox WHERE id = ?1"),
@@ -293,7 +295,7 @@ pub fn get(conn: &Connection, id: i64) -> Result<Option<Row>> {
 }
 
 /// A message's text and HTML bodies (what the recipient reads).
-pub fn body(conn: &Connection, id: i64) -> Result<Option<(String, Option<String>)>> {
+pub fn body(conn: &Conn<'_>, id: i64) -> Result<Option<(String, Option<String>)>> {
     Ok(conn
         .query_row(
             "SELECT body_text, body_html FROM outbox WHERE id = ?1",
@@ -304,7 +306,7 @@ pub fn body(conn: &Connection, id: i64) -> Result<Option<(String, Option<String>
 }
 
 /// Give dead messages (all, or the one `id`) a fresh set of attempts, due now. Returns how many.
-pub fn retry_dead(conn: &Connection, id: Option<i64>, now: i64) -> Result<usize> {
+pub fn retry_dead(conn: &Conn<'_>, id: Option<i64>, now: i64) -> Result<usize> {
     Ok(conn.execute(
         "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, claimed_until = NULL
          WHERE status = 'dead' AND (?1 IS NULL OR id = ?1)",
@@ -313,7 +315,7 @@ pub fn retry_dead(conn: &Connection, id: Option<i64>, now: i64) -> Result<usize>
 }
 
 /// Messages a teacher sent through the notification API since `since`, newest first.
-pub fn sent_by(conn: &Connection, teacher: &Id, since: i64) -> Result<Vec<Row>> {
+pub fn sent_by(conn: &Conn<'_>, teacher: &Id, since: i64) -> Result<Vec<Row>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {ROW_COLUMNS} FROM outbox WHERE sent_by = ?1 AND created_at >= ?2 ORDER BY id DESC"
     ))?;
@@ -324,7 +326,7 @@ pub fn sent_by(conn: &Connection, teacher: &Id, since: i64) -> Result<Vec<Row>> 
 
 /// Whether `teacher` queued (or sent) a message of `kind` to `recipient` since `since`.
 pub fn sent_recently(
-    conn: &Connection,
+    conn: &Conn<'_>,
     teacher: &Id,
     kind: &str,
     recipient: &str,
@@ -340,6 +342,8 @@ pub fn sent_recently(
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::Connection;
+
     use super::*;
 
     fn db() -> Connection {
@@ -348,7 +352,7 @@ mod tests {
         conn
     }
 
-    fn queue(conn: &Connection, to: &str) -> i64 {
+    fn queue(conn: &Conn<'_>, to: &str) -> i64 {
         enqueue(
             conn,
             &NewMessage {
@@ -367,7 +371,8 @@ mod tests {
     /// mid-send): then it is, so it is sent at least once.
     #[test]
     fn a_lease_hides_a_message_until_it_runs_out() {
-        let conn = db();
+        let raw = db();
+        let conn = Conn::new(&raw);
         let now = now_unix();
         let id = queue(&conn, "a@school.test");
         let first = claim_due(&conn, now, 100, 10).unwrap_or_else(|e| panic!("{e}"));
@@ -389,7 +394,8 @@ mod tests {
 
     #[test]
     fn failures_wait_for_their_retry_time_and_dead_messages_can_be_retried() {
-        let conn = db();
+        let raw = db();
+        let conn = Conn::new(&raw);
         let now = now_unix();
         let id = queue(&conn, "b@school.test");
         claim_due(&conn, now, 100, 1).unwrap_or_else(|e| panic!("{e}"));
@@ -427,7 +433,8 @@ mod tests {
 
     #[test]
     fn a_switched_off_topic_is_not_queued() {
-        let conn = db();
+        let raw = db();
+        let conn = Conn::new(&raw);
         let user = Id::generate();
         conn.execute(
             "INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)

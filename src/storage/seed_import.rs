@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
+
+use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Role;
@@ -12,11 +14,7 @@ use crate::domain::Role;
 pub const IMPORTED_SLOT: i64 = -1;
 
 /// Digest of the document `seed_id` of `collection` when an earlier import wrote it.
-pub fn imported_digest(
-    conn: &Connection,
-    collection: &str,
-    seed_id: &str,
-) -> Result<Option<String>> {
+pub fn imported_digest(conn: &Conn<'_>, collection: &str, seed_id: &str) -> Result<Option<String>> {
     Ok(conn
         .query_row(
             "SELECT digest FROM seed_imports WHERE collection = ?1 AND seed_id = ?2",
@@ -28,7 +26,7 @@ pub fn imported_digest(
 
 /// Record that the document `seed_id` of `collection` (with `digest`) became the row `target`.
 pub fn remember(
-    conn: &Connection,
+    conn: &Conn<'_>,
     collection: &str,
     seed_id: &str,
     target: &str,
@@ -43,7 +41,7 @@ pub fn remember(
 }
 
 /// Id of an account that already uses the id `id` or the e-mail address `email`.
-pub fn user_owner(conn: &Connection, id: &str, email: &str) -> Result<Option<String>> {
+pub fn user_owner(conn: &Conn<'_>, id: &str, email: &str) -> Result<Option<String>> {
     Ok(conn
         .query_row(
             "SELECT id FROM users WHERE id = ?1 OR email = ?2",
@@ -54,7 +52,7 @@ pub fn user_owner(conn: &Connection, id: &str, email: &str) -> Result<Option<Str
 }
 
 /// Id of a subject that already uses the id `id` or the code `code`.
-pub fn subject_owner(conn: &Connection, id: &str, code: &str) -> Result<Option<String>> {
+pub fn subject_owner(conn: &Conn<'_>, id: &str, code: &str) -> Result<Option<String>> {
     Ok(conn
         .query_row(
             "SELECT id FROM subjects WHERE id = ?1 OR code = ?2",
@@ -65,7 +63,7 @@ pub fn subject_owner(conn: &Connection, id: &str, code: &str) -> Result<Option<S
 }
 
 /// True when a session has the id `id`, or an imported summary of `subject` on `date` exists.
-pub fn imported_day_taken(conn: &Connection, id: &str, subject: &str, date: &str) -> Result<bool> {
+pub fn imported_day_taken(conn: &Conn<'_>, id: &str, subject: &str, date: &str) -> Result<bool> {
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM attendance_sessions WHERE id = ?1
             OR (subject_id = ?2 AND date = ?3 AND slot = ?4))",
@@ -90,7 +88,7 @@ pub struct NewSeedUser<'a> {
 
 /// Insert the account and an empty role profile (filled in by [`set_teacher_profile`] or
 /// [`set_student_profile`] when the seed had one). Admins get no profile.
-pub fn insert_user(conn: &Connection, user: &NewSeedUser<'_>) -> Result<()> {
+pub fn insert_user(conn: &Conn<'_>, user: &NewSeedUser<'_>) -> Result<()> {
     conn.execute(
         "INSERT INTO users (id, email, name, role, password_hash, college_name, is_verified, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
@@ -133,7 +131,7 @@ pub struct SeedTeacherProfile<'a> {
 }
 
 /// Overwrite the profile of the teacher `profile.user_id`.
-pub fn set_teacher_profile(conn: &Connection, profile: &SeedTeacherProfile<'_>) -> Result<()> {
+pub fn set_teacher_profile(conn: &Conn<'_>, profile: &SeedTeacherProfile<'_>) -> Result<()> {
     let p = profile;
     conn.execute(
         "UPDATE teachers SET employee_id = ?2, phone = ?3, branch = ?4, department = ?5,
@@ -155,7 +153,7 @@ pub fn set_teacher_profile(conn: &Connection, profile: &SeedTeacherProfile<'_>) 
 
 /// Overwrite the profile of the student `user_id`.
 pub fn set_student_profile(
-    conn: &Connection,
+    conn: &Conn<'_>,
     user_id: &str,
     roll: &str,
     branch: &str,
@@ -185,7 +183,7 @@ pub struct NewSeedSubject<'a> {
 }
 
 /// Insert the subject, its teachers and its enrolments (both dated at the subject's creation).
-pub fn insert_subject(conn: &Connection, subject: &NewSeedSubject<'_>) -> Result<()> {
+pub fn insert_subject(conn: &Conn<'_>, subject: &NewSeedSubject<'_>) -> Result<()> {
     let s = subject;
     conn.execute(
         "INSERT INTO subjects (id, name, code, kind, created_at, updated_at)
@@ -225,7 +223,7 @@ pub struct NewDaySummary<'a> {
 
 /// Insert a session in slot [`IMPORTED_SLOT`] confirmed by the teacher at `created_at`, and its
 /// counts (none excused).
-pub fn insert_day_summary(conn: &Connection, day: &NewDaySummary<'_>) -> Result<()> {
+pub fn insert_day_summary(conn: &Conn<'_>, day: &NewDaySummary<'_>) -> Result<()> {
     let d = day;
     conn.execute(
         "INSERT INTO attendance_sessions (id, subject_id, date, slot, confirmed_by, confirmed_at, created_at)
@@ -261,7 +259,7 @@ pub struct SeedMail<'a> {
 
 /// Insert the mail into the outbox as already delivered (`sent`) or given up (`dead`), after one
 /// attempt and without a body. Returns the outbox row id.
-pub fn insert_sent_mail(conn: &Connection, mail: &SeedMail<'_>) -> Result<i64> {
+pub fn insert_sent_mail(conn: &Conn<'_>, mail: &SeedMail<'_>) -> Result<i64> {
     let m = mail;
     conn.execute(
         "INSERT INTO outbox (kind, recipient, subject, body_text, status, attempts,
@@ -286,7 +284,7 @@ pub fn insert_sent_mail(conn: &Connection, mail: &SeedMail<'_>) -> Result<i64> {
 }
 
 /// True when the student `student_id` has at least one face sample.
-pub fn has_face_samples(conn: &Connection, student_id: &str) -> Result<bool> {
+pub fn has_face_samples(conn: &Conn<'_>, student_id: &str) -> Result<bool> {
     let mut stmt =
         conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM face_samples WHERE student_id = ?1)")?;
     Ok(stmt.query_row([student_id], |r| r.get(0))?)

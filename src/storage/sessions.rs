@@ -1,11 +1,13 @@
 //! Login sessions and their rotating refresh tokens (stored as SHA-256 hashes only).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
+
+use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
 
-pub fn create(conn: &Connection, id: &str, user: &Id, expires_at: i64, client: &str) -> Result<()> {
+pub fn create(conn: &Conn<'_>, id: &str, user: &Id, expires_at: i64, client: &str) -> Result<()> {
     conn.execute(
         "INSERT INTO auth_sessions (id, user_id, created_at, expires_at, client) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id, user.as_str(), now_unix(), expires_at, client],
@@ -14,7 +16,7 @@ pub fn create(conn: &Connection, id: &str, user: &Id, expires_at: i64, client: &
 }
 
 /// True when the session exists, belongs to `user`, is not revoked and not expired at `now`.
-pub fn is_active(conn: &Connection, id: &str, user: &Id, now: i64) -> Result<bool> {
+pub fn is_active(conn: &Conn<'_>, id: &str, user: &Id, now: i64) -> Result<bool> {
     Ok(conn
         .query_row(
             "SELECT 1 FROM auth_sessions
@@ -26,7 +28,7 @@ pub fn is_active(conn: &Connection, id: &str, user: &Id, now: i64) -> Result<boo
         .is_some())
 }
 
-pub fn revoke(conn: &Connection, id: &str) -> Result<bool> {
+pub fn revoke(conn: &Conn<'_>, id: &str) -> Result<bool> {
     let n = conn.execute(
         "UPDATE auth_sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
         params![id, now_unix()],
@@ -34,14 +36,14 @@ pub fn revoke(conn: &Connection, id: &str) -> Result<bool> {
     Ok(n > 0)
 }
 
-pub fn revoke_all_for_user(conn: &Connection, user: &Id) -> Result<usize> {
+pub fn revoke_all_for_user(conn: &Conn<'_>, user: &Id) -> Result<usize> {
     Ok(conn.execute(
         "UPDATE auth_sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
         params![user.as_str(), now_unix()],
     )?)
 }
 
-pub fn insert_refresh(conn: &Connection, hash: &str, session: &str, expires_at: i64) -> Result<()> {
+pub fn insert_refresh(conn: &Conn<'_>, hash: &str, session: &str, expires_at: i64) -> Result<()> {
     conn.execute(
         "INSERT INTO refresh_tokens (token_hash, session_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![hash, session, now_unix(), expires_at],
@@ -58,7 +60,7 @@ pub struct RefreshToken {
     pub session_revoked: bool,
 }
 
-pub fn refresh_by_hash(conn: &Connection, hash: &str) -> Result<Option<RefreshToken>> {
+pub fn refresh_by_hash(conn: &Conn<'_>, hash: &str) -> Result<Option<RefreshToken>> {
     Ok(conn
         .query_row(
             "SELECT r.session_id, s.user_id, r.expires_at, r.used_at IS NOT NULL, s.revoked_at IS NOT NULL
@@ -79,7 +81,7 @@ pub fn refresh_by_hash(conn: &Connection, hash: &str) -> Result<Option<RefreshTo
 }
 
 /// Mark a refresh token used; false if it was already used (a concurrent or replayed refresh).
-pub fn mark_refresh_used(conn: &Connection, hash: &str) -> Result<bool> {
+pub fn mark_refresh_used(conn: &Conn<'_>, hash: &str) -> Result<bool> {
     let n = conn.execute(
         "UPDATE refresh_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL",
         params![hash, now_unix()],

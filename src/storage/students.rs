@@ -1,6 +1,8 @@
 //! Student accounts as staff see them: the user row, the student profile, biometric consent.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
@@ -56,7 +58,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<StudentRecord> {
 }
 
 /// A student by user id (None for unknown ids and non-students).
-pub fn get(conn: &Connection, id: &Id) -> Result<Option<StudentRecord>> {
+pub fn get(conn: &Conn<'_>, id: &Id) -> Result<Option<StudentRecord>> {
     Ok(conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM {FROM} WHERE u.id = ?1 AND u.role = 'student'"),
@@ -68,7 +70,7 @@ pub fn get(conn: &Connection, id: &Id) -> Result<Option<StudentRecord>> {
 
 /// Students by roll number (exact, case-insensitive), among rolls staff gave: a roll a student
 /// typed at self-registration never matches.
-pub fn by_roll(conn: &Connection, roll: &str) -> Result<Vec<Id>> {
+pub fn by_roll(conn: &Conn<'_>, roll: &str) -> Result<Vec<Id>> {
     let mut stmt = conn.prepare(
         "SELECT u.id FROM users u JOIN students st ON st.user_id = u.id
          WHERE u.role = 'student' AND st.roll <> '' AND st.roll_confirmed = 1
@@ -81,7 +83,7 @@ pub fn by_roll(conn: &Connection, roll: &str) -> Result<Vec<Id>> {
 /// One page of students, by name, optionally only those of a teacher's subjects and matching
 /// `q` in name or roll; with the total count of matches.
 pub fn list(
-    conn: &Connection,
+    conn: &Conn<'_>,
     teacher: Option<&Id>,
     q: Option<&str>,
     limit: u32,
@@ -113,7 +115,7 @@ pub fn list(
 
 /// Change the given profile fields (a roll set here comes from staff: it is confirmed).
 pub fn update(
-    conn: &Connection,
+    conn: &Conn<'_>,
     id: &Id,
     name: Option<&str>,
     roll: Option<&str>,
@@ -138,7 +140,7 @@ pub fn update(
 }
 
 /// Record consent; `by` is who recorded it (None: an operator on the command line).
-pub fn set_consent(conn: &Connection, id: &Id, by: Option<&Id>) -> Result<()> {
+pub fn set_consent(conn: &Conn<'_>, id: &Id, by: Option<&Id>) -> Result<()> {
     conn.execute(
         "UPDATE students SET consent_at = ?2, consent_by = ?3 WHERE user_id = ?1",
         params![id.as_str(), now_unix(), by.map(Id::as_str)],
@@ -146,7 +148,7 @@ pub fn set_consent(conn: &Connection, id: &Id, by: Option<&Id>) -> Result<()> {
     Ok(())
 }
 
-pub fn clear_consent(conn: &Connection, id: &Id) -> Result<()> {
+pub fn clear_consent(conn: &Conn<'_>, id: &Id) -> Result<()> {
     conn.execute(
         "UPDATE students SET consent_at = NULL, consent_by = NULL WHERE user_id = ?1",
         [id.as_str()],
@@ -155,7 +157,7 @@ pub fn clear_consent(conn: &Connection, id: &Id) -> Result<()> {
 }
 
 /// Delete the account; enrolments, face samples and sessions go with it (ON DELETE CASCADE).
-pub fn delete(conn: &Connection, id: &Id) -> Result<bool> {
+pub fn delete(conn: &Conn<'_>, id: &Id) -> Result<bool> {
     Ok(conn.execute(
         "DELETE FROM users WHERE id = ?1 AND role = 'student'",
         [id.as_str()],

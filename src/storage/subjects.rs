@@ -1,6 +1,8 @@
 //! Subjects (the seed's classes), the teachers who share them and the students enrolled in them.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
@@ -59,7 +61,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Subject> {
     })
 }
 
-pub fn by_id(conn: &Connection, id: &Id) -> Result<Option<Subject>> {
+pub fn by_id(conn: &Conn<'_>, id: &Id) -> Result<Option<Subject>> {
     Ok(conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM subjects s WHERE s.id = ?1"),
@@ -69,7 +71,7 @@ pub fn by_id(conn: &Connection, id: &Id) -> Result<Option<Subject>> {
         .optional()?)
 }
 
-pub fn by_code(conn: &Connection, code: &str) -> Result<Option<Subject>> {
+pub fn by_code(conn: &Conn<'_>, code: &str) -> Result<Option<Subject>> {
     Ok(conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM subjects s WHERE s.code = ?1"),
@@ -80,7 +82,7 @@ pub fn by_code(conn: &Connection, code: &str) -> Result<Option<Subject>> {
 }
 
 /// Insert a subject. Fails with a unique violation if the code is taken.
-pub fn insert(conn: &Connection, name: &str, code: &str, kind: Option<&str>) -> Result<Subject> {
+pub fn insert(conn: &Conn<'_>, name: &str, code: &str, kind: Option<&str>) -> Result<Subject> {
     let id = Id::generate();
     let now = now_unix();
     conn.execute(
@@ -100,7 +102,7 @@ pub fn insert(conn: &Connection, name: &str, code: &str, kind: Option<&str>) -> 
 
 /// Change name, code and kind. Fails with a unique violation if the new code is taken.
 pub fn update(
-    conn: &Connection,
+    conn: &Conn<'_>,
     id: &Id,
     name: &str,
     code: &str,
@@ -114,12 +116,12 @@ pub fn update(
 }
 
 /// Delete a subject with its teacher links and enrolments.
-pub fn delete(conn: &Connection, id: &Id) -> Result<bool> {
+pub fn delete(conn: &Conn<'_>, id: &Id) -> Result<bool> {
     Ok(conn.execute("DELETE FROM subjects WHERE id = ?1", [id.as_str()])? > 0)
 }
 
 /// Add a teacher to a subject (no-op if already there).
-pub fn add_teacher(conn: &Connection, subject: &Id, teacher: &Id) -> Result<()> {
+pub fn add_teacher(conn: &Conn<'_>, subject: &Id, teacher: &Id) -> Result<()> {
     conn.execute(
         "INSERT OR IGNORE INTO subject_teachers (subject_id, teacher_id, added_at) VALUES (?1, ?2, ?3)",
         params![subject.as_str(), teacher.as_str(), now_unix()],
@@ -128,7 +130,7 @@ pub fn add_teacher(conn: &Connection, subject: &Id, teacher: &Id) -> Result<()> 
 }
 
 /// Remove a teacher from a subject; false if they were not one of its teachers.
-pub fn remove_teacher(conn: &Connection, subject: &Id, teacher: &Id) -> Result<bool> {
+pub fn remove_teacher(conn: &Conn<'_>, subject: &Id, teacher: &Id) -> Result<bool> {
     Ok(conn.execute(
         "DELETE FROM subject_teachers WHERE subject_id = ?1 AND teacher_id = ?2",
         [subject.as_str(), teacher.as_str()],
@@ -136,7 +138,7 @@ pub fn remove_teacher(conn: &Connection, subject: &Id, teacher: &Id) -> Result<b
 }
 
 /// How many attendance sessions (confirmed or imported) a subject has.
-pub fn session_count(conn: &Connection, subject: &Id) -> Result<i64> {
+pub fn session_count(conn: &Conn<'_>, subject: &Id) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT COUNT(*) FROM attendance_sessions WHERE subject_id = ?1",
         [subject.as_str()],
@@ -145,7 +147,7 @@ pub fn session_count(conn: &Connection, subject: &Id) -> Result<i64> {
 }
 
 /// True when the student is enrolled (approved or not) in a subject `teacher` does not teach.
-pub fn in_other_class(conn: &Connection, student: &Id, teacher: &Id) -> Result<bool> {
+pub fn in_other_class(conn: &Conn<'_>, student: &Id, teacher: &Id) -> Result<bool> {
     Ok(conn
         .query_row(
             "SELECT 1 FROM enrolments e WHERE e.student_id = ?1 AND NOT EXISTS (
@@ -159,7 +161,7 @@ pub fn in_other_class(conn: &Connection, student: &Id, teacher: &Id) -> Result<b
 }
 
 /// Whether the enrolment exists and was approved: `None` if the student is not enrolled.
-pub fn enrolment_verified(conn: &Connection, subject: &Id, student: &Id) -> Result<Option<bool>> {
+pub fn enrolment_verified(conn: &Conn<'_>, subject: &Id, student: &Id) -> Result<Option<bool>> {
     Ok(conn
         .query_row(
             "SELECT verified FROM enrolments WHERE subject_id = ?1 AND student_id = ?2",
@@ -169,7 +171,7 @@ pub fn enrolment_verified(conn: &Connection, subject: &Id, student: &Id) -> Resu
         .optional()?)
 }
 
-pub fn is_teacher(conn: &Connection, subject: &Id, teacher: &Id) -> Result<bool> {
+pub fn is_teacher(conn: &Conn<'_>, subject: &Id, teacher: &Id) -> Result<bool> {
     Ok(conn
         .query_row(
             "SELECT 1 FROM subject_teachers WHERE subject_id = ?1 AND teacher_id = ?2",
@@ -181,7 +183,7 @@ pub fn is_teacher(conn: &Connection, subject: &Id, teacher: &Id) -> Result<bool>
 }
 
 /// The teachers of a subject (the seed's `professor_ids`).
-pub fn teacher_ids(conn: &Connection, subject: &Id) -> Result<Vec<Id>> {
+pub fn teacher_ids(conn: &Conn<'_>, subject: &Id) -> Result<Vec<Id>> {
     let mut stmt = conn.prepare(
         "SELECT teacher_id FROM subject_teachers WHERE subject_id = ?1 ORDER BY added_at, teacher_id",
     )?;
@@ -190,7 +192,7 @@ pub fn teacher_ids(conn: &Connection, subject: &Id) -> Result<Vec<Id>> {
 }
 
 /// Subjects a teacher teaches, by code.
-pub fn of_teacher(conn: &Connection, teacher: &Id) -> Result<Vec<Subject>> {
+pub fn of_teacher(conn: &Conn<'_>, teacher: &Id) -> Result<Vec<Subject>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM subjects s JOIN subject_teachers t ON t.subject_id = s.id
          WHERE t.teacher_id = ?1 ORDER BY s.code"
@@ -200,28 +202,24 @@ pub fn of_teacher(conn: &Connection, teacher: &Id) -> Result<Vec<Subject>> {
 }
 
 /// Every subject, by code.
-pub fn all(conn: &Connection) -> Result<Vec<Subject>> {
+pub fn all(conn: &Conn<'_>) -> Result<Vec<Subject>> {
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM subjects s ORDER BY s.code"))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Subjects a student is enrolled in, by code.
-pub fn of_student(conn: &Connection, student: &Id) -> Result<Vec<Enrolled>> {
+pub fn of_student(conn: &Conn<'_>, student: &Id) -> Result<Vec<Enrolled>> {
     enrolled_in(conn, student, None)
 }
 
 /// The subjects a student is enrolled in that `teacher` teaches, by code: what of a student a
 /// teacher may see.
-pub fn of_student_taught_by(
-    conn: &Connection,
-    student: &Id,
-    teacher: &Id,
-) -> Result<Vec<Enrolled>> {
+pub fn of_student_taught_by(conn: &Conn<'_>, student: &Id, teacher: &Id) -> Result<Vec<Enrolled>> {
     enrolled_in(conn, student, Some(teacher))
 }
 
-fn enrolled_in(conn: &Connection, student: &Id, taught_by: Option<&Id>) -> Result<Vec<Enrolled>> {
+fn enrolled_in(conn: &Conn<'_>, student: &Id, taught_by: Option<&Id>) -> Result<Vec<Enrolled>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS}, e.verified FROM subjects s JOIN enrolments e ON e.subject_id = s.id
          WHERE e.student_id = ?1
@@ -240,7 +238,7 @@ fn enrolled_in(conn: &Connection, student: &Id, taught_by: Option<&Id>) -> Resul
 
 /// Enrol a student; `verified` marks the teacher's approval. An existing enrolment keeps its
 /// date and only ever gains approval. Returns true if a new enrolment was made.
-pub fn enrol(conn: &Connection, subject: &Id, student: &Id, verified: bool) -> Result<bool> {
+pub fn enrol(conn: &Conn<'_>, subject: &Id, student: &Id, verified: bool) -> Result<bool> {
     let n = conn.execute(
         "INSERT OR IGNORE INTO enrolments (subject_id, student_id, verified, enrolled_at) VALUES (?1, ?2, ?3, ?4)",
         params![subject.as_str(), student.as_str(), verified, now_unix()],
@@ -251,7 +249,7 @@ pub fn enrol(conn: &Connection, subject: &Id, student: &Id, verified: bool) -> R
     Ok(n > 0)
 }
 
-pub fn unenrol(conn: &Connection, subject: &Id, student: &Id) -> Result<bool> {
+pub fn unenrol(conn: &Conn<'_>, subject: &Id, student: &Id) -> Result<bool> {
     Ok(conn.execute(
         "DELETE FROM enrolments WHERE subject_id = ?1 AND student_id = ?2",
         [subject.as_str(), student.as_str()],
@@ -259,7 +257,7 @@ pub fn unenrol(conn: &Connection, subject: &Id, student: &Id) -> Result<bool> {
 }
 
 /// Approve an enrolment; false if the student is not enrolled.
-pub fn set_verified(conn: &Connection, subject: &Id, student: &Id) -> Result<bool> {
+pub fn set_verified(conn: &Conn<'_>, subject: &Id, student: &Id) -> Result<bool> {
     let n = conn.execute(
         "UPDATE enrolments SET verified = 1 WHERE subject_id = ?1 AND student_id = ?2",
         [subject.as_str(), student.as_str()],
@@ -273,7 +271,7 @@ pub fn set_verified(conn: &Connection, subject: &Id, student: &Id) -> Result<boo
     Ok(n > 0)
 }
 
-pub fn is_enrolled(conn: &Connection, subject: &Id, student: &Id) -> Result<bool> {
+pub fn is_enrolled(conn: &Conn<'_>, subject: &Id, student: &Id) -> Result<bool> {
     Ok(conn
         .query_row(
             "SELECT 1 FROM enrolments WHERE subject_id = ?1 AND student_id = ?2",
@@ -285,7 +283,7 @@ pub fn is_enrolled(conn: &Connection, subject: &Id, student: &Id) -> Result<bool
 }
 
 /// A subject's students in enrolment order.
-pub fn roster(conn: &Connection, subject: &Id) -> Result<Vec<RosterEntry>> {
+pub fn roster(conn: &Conn<'_>, subject: &Id) -> Result<Vec<RosterEntry>> {
     let mut stmt = conn.prepare(
         "SELECT u.id, u.name, u.email, st.roll, st.branch, st.year, e.verified, e.enrolled_at,
                 (SELECT COUNT(*) FROM face_samples f WHERE f.student_id = u.id AND f.approved = 1),
@@ -315,7 +313,7 @@ pub fn roster(conn: &Connection, subject: &Id) -> Result<Vec<RosterEntry>> {
 }
 
 /// True when the teacher teaches a subject the student is enrolled in.
-pub fn teaches_student(conn: &Connection, teacher: &Id, student: &Id) -> Result<bool> {
+pub fn teaches_student(conn: &Conn<'_>, teacher: &Id, student: &Id) -> Result<bool> {
     Ok(conn
         .query_row(
             "SELECT 1 FROM enrolments e JOIN subject_teachers t ON t.subject_id = e.subject_id

@@ -1,6 +1,8 @@
 //! A teacher's own profile edits: account fields, profile columns, preferences and schedule.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
+
+use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::{Email, Id};
@@ -14,7 +16,7 @@ pub struct SubjectRef {
 }
 
 /// The subjects the teacher teaches, by name.
-pub fn subjects(conn: &Connection, teacher: &Id) -> Result<Vec<SubjectRef>> {
+pub fn subjects(conn: &Conn<'_>, teacher: &Id) -> Result<Vec<SubjectRef>> {
     let mut stmt = conn.prepare(
         "SELECT s.id, s.name, s.code FROM subject_teachers st JOIN subjects s ON s.id = st.subject_id
          WHERE st.teacher_id = ?1 ORDER BY s.name, s.code",
@@ -30,7 +32,7 @@ pub fn subjects(conn: &Connection, teacher: &Id) -> Result<Vec<SubjectRef>> {
 }
 
 /// The stored preferences JSON (NULL = defaults).
-pub fn settings(conn: &Connection, teacher: &Id) -> Result<Option<String>> {
+pub fn settings(conn: &Conn<'_>, teacher: &Id) -> Result<Option<String>> {
     Ok(conn
         .query_row(
             "SELECT settings FROM teachers WHERE user_id = ?1",
@@ -58,7 +60,7 @@ pub struct Changes {
 
 /// Apply the changes; false when there is no such teacher. Fails with a unique violation when the
 /// e-mail belongs to another account. Call inside a transaction.
-pub fn apply(conn: &Connection, teacher: &Id, c: &Changes) -> Result<bool> {
+pub fn apply(conn: &Conn<'_>, teacher: &Id, c: &Changes) -> Result<bool> {
     let now = now_unix();
     if c.name.is_some() || c.email.is_some() {
         conn.execute(
@@ -91,7 +93,7 @@ pub fn apply(conn: &Connection, teacher: &Id, c: &Changes) -> Result<bool> {
 }
 
 /// Point the profile at a new avatar; false when there is no such teacher.
-pub fn set_avatar(conn: &Connection, teacher: &Id, url: &str) -> Result<bool> {
+pub fn set_avatar(conn: &Conn<'_>, teacher: &Id, url: &str) -> Result<bool> {
     Ok(conn.execute(
         "UPDATE teachers SET avatar_url = ?2 WHERE user_id = ?1",
         params![teacher.as_str(), url],

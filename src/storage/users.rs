@@ -1,6 +1,8 @@
 //! Accounts and their role profiles (teacher / student details), verification and reset codes.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::{Email, Id, Role};
@@ -61,7 +63,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
 }
 
 /// Insert the user and its role profile. Fails with a unique violation if the e-mail is taken.
-pub fn insert(conn: &Connection, new: &NewUser) -> Result<User> {
+pub fn insert(conn: &Conn<'_>, new: &NewUser) -> Result<User> {
     let id = Id::generate();
     let now = now_unix();
     conn.execute(
@@ -114,7 +116,7 @@ pub fn insert(conn: &Connection, new: &NewUser) -> Result<User> {
     })
 }
 
-pub fn by_email(conn: &Connection, email: &Email) -> Result<Option<User>> {
+pub fn by_email(conn: &Conn<'_>, email: &Email) -> Result<Option<User>> {
     Ok(conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM users WHERE email = ?1"),
@@ -124,7 +126,7 @@ pub fn by_email(conn: &Connection, email: &Email) -> Result<Option<User>> {
         .optional()?)
 }
 
-pub fn by_id(conn: &Connection, id: &Id) -> Result<Option<User>> {
+pub fn by_id(conn: &Conn<'_>, id: &Id) -> Result<Option<User>> {
     Ok(conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
@@ -135,7 +137,7 @@ pub fn by_id(conn: &Connection, id: &Id) -> Result<Option<User>> {
 }
 
 /// All accounts, newest first, optionally of one role.
-pub fn list(conn: &Connection, role: Option<Role>, limit: u32, offset: u32) -> Result<Vec<User>> {
+pub fn list(conn: &Conn<'_>, role: Option<Role>, limit: u32, offset: u32) -> Result<Vec<User>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM users WHERE (?1 IS NULL OR role = ?1)
          ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
@@ -144,7 +146,12 @@ pub fn list(conn: &Connection, role: Option<Role>, limit: u32, offset: u32) -> R
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn count_role(conn: &Connection, role: Role) -> Result<i64> {
+/// Every account, whatever its role.
+pub fn count(conn: &Conn<'_>) -> Result<i64> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+}
+
+pub fn count_role(conn: &Conn<'_>, role: Role) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT COUNT(*) FROM users WHERE role = ?1",
         [role.as_str()],
@@ -152,7 +159,7 @@ pub fn count_role(conn: &Connection, role: Role) -> Result<i64> {
     )?)
 }
 
-pub fn set_verified(conn: &Connection, id: &Id) -> Result<bool> {
+pub fn set_verified(conn: &Conn<'_>, id: &Id) -> Result<bool> {
     let n = conn.execute(
         "UPDATE users SET is_verified = 1, updated_at = ?2 WHERE id = ?1",
         params![id.as_str(), now_unix()],
@@ -164,7 +171,7 @@ pub fn set_verified(conn: &Connection, id: &Id) -> Result<bool> {
     Ok(n > 0)
 }
 
-pub fn set_password_hash(conn: &Connection, id: &Id, hash: &str) -> Result<()> {
+pub fn set_password_hash(conn: &Conn<'_>, id: &Id, hash: &str) -> Result<()> {
     conn.execute(
         "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
         params![id.as_str(), hash, now_unix()],
@@ -173,7 +180,7 @@ pub fn set_password_hash(conn: &Connection, id: &Id, hash: &str) -> Result<()> {
 }
 
 pub fn insert_verification(
-    conn: &Connection,
+    conn: &Conn<'_>,
     user: &Id,
     token_hash: &str,
     expires_at: i64,
@@ -186,7 +193,7 @@ pub fn insert_verification(
 }
 
 /// The user a verification token belongs to and when it expires.
-pub fn verification(conn: &Connection, token_hash: &str) -> Result<Option<(Id, i64)>> {
+pub fn verification(conn: &Conn<'_>, token_hash: &str) -> Result<Option<(Id, i64)>> {
     Ok(conn
         .query_row(
             "SELECT user_id, expires_at FROM email_verifications WHERE token_hash = ?1",
@@ -204,7 +211,7 @@ pub struct PasswordReset {
 }
 
 /// Store a fresh reset code for the user, replacing any earlier one.
-pub fn put_reset(conn: &Connection, user: &Id, otp_hash: &str, expires_at: i64) -> Result<()> {
+pub fn put_reset(conn: &Conn<'_>, user: &Id, otp_hash: &str, expires_at: i64) -> Result<()> {
     conn.execute(
         "INSERT INTO password_resets (user_id, otp_hash, expires_at, failed_attempts) VALUES (?1, ?2, ?3, 0)
          ON CONFLICT (user_id) DO UPDATE SET otp_hash = excluded.otp_hash,
@@ -214,7 +221,7 @@ pub fn put_reset(conn: &Connection, user: &Id, otp_hash: &str, expires_at: i64) 
     Ok(())
 }
 
-pub fn reset(conn: &Connection, user: &Id) -> Result<Option<PasswordReset>> {
+pub fn reset(conn: &Conn<'_>, user: &Id) -> Result<Option<PasswordReset>> {
     Ok(conn
         .query_row(
             "SELECT otp_hash, expires_at, failed_attempts FROM password_resets WHERE user_id = ?1",
@@ -230,7 +237,7 @@ pub fn reset(conn: &Connection, user: &Id) -> Result<Option<PasswordReset>> {
         .optional()?)
 }
 
-pub fn record_reset_failure(conn: &Connection, user: &Id) -> Result<()> {
+pub fn record_reset_failure(conn: &Conn<'_>, user: &Id) -> Result<()> {
     conn.execute(
         "UPDATE password_resets SET failed_attempts = failed_attempts + 1 WHERE user_id = ?1",
         [user.as_str()],
@@ -238,7 +245,7 @@ pub fn record_reset_failure(conn: &Connection, user: &Id) -> Result<()> {
     Ok(())
 }
 
-pub fn clear_reset(conn: &Connection, user: &Id) -> Result<()> {
+pub fn clear_reset(conn: &Conn<'_>, user: &Id) -> Result<()> {
     conn.execute(
         "DELETE FROM password_resets WHERE user_id = ?1",
         [user.as_str()],
@@ -259,7 +266,7 @@ pub struct TeacherProfile {
     pub schedule: Option<String>,
 }
 
-pub fn teacher_profile(conn: &Connection, id: &Id) -> Result<Option<TeacherProfile>> {
+pub fn teacher_profile(conn: &Conn<'_>, id: &Id) -> Result<Option<TeacherProfile>> {
     let Some(user) = by_id(conn, id)? else {
         return Ok(None);
     };
