@@ -8,57 +8,12 @@ use image::{GenericImage, RgbImage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, body, expect_detail, spawn_app};
-use crate::students::{decode, ok, photo, png, upload};
-use crate::subjects::{student, subject, teacher};
-
-pub(crate) fn data_url(bytes: &[u8]) -> String {
-    format!(
-        "data:image/jpeg;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    )
-}
-
-/// Two photos side by side (PNG).
-pub(crate) fn side_by_side(a: &[u8], b: &[u8]) -> Vec<u8> {
-    let (a, b) = (decode(a), decode(b));
-    let mut out = RgbImage::new(a.width() + b.width(), a.height().max(b.height()));
-    out.copy_from(&a, 0, 0)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
-    out.copy_from(&b, a.width(), 0)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
-    png(&out)
-}
+use crate::support::media::{data_url, decode, photo, png, side_by_side, webcam_frame};
+use crate::support::world::{enrol_faces, student, subject, teacher};
+use crate::support::{TestApp, expect_detail, ok, spawn_app};
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}"))
-}
-
-/// Record consent and enrol the given photos for a student (as their teacher).
-pub(crate) async fn enrol_faces(
-    app: &TestApp,
-    teacher: &str,
-    student: &str,
-    photos: &[Vec<u8>],
-) -> usize {
-    ok(app
-        .post(
-            &format!("/api/students/{student}/consent"),
-            &Value::Null,
-            Some(teacher),
-        )
-        .await)
-    .await;
-    let mut enrolled = 0;
-    for p in photos {
-        let resp = upload(app, teacher, Some(student), p).await;
-        if resp.status() == StatusCode::OK {
-            enrolled += 1;
-        } else {
-            println!("enrolment refused: {}", body(resp).await);
-        }
-    }
-    enrolled
 }
 
 async fn mark_json(app: &TestApp, token: &str, sid: &str, image: &[u8]) -> reqwest::Response {
@@ -607,19 +562,6 @@ async fn unverified_or_non_consenting_students_are_not_matched() {
     assert_eq!(v["faces"], json!([]), "{v}");
 }
 
-/// A 640x480 webcam-style frame: the photo fitted into the frame's height on grey (PNG).
-pub(crate) fn webcam_frame(photo: &[u8]) -> Vec<u8> {
-    let img = decode(photo);
-    let h = 480u32;
-    let w = (img.width() * h / img.height()).min(640);
-    let small = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
-    let mut frame = RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120]));
-    frame
-        .copy_from(&small, (640 - w) / 2, 0)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
-    png(&frame)
-}
-
 /// A 640x480 frame holding one face of about 45 px (a detector box of about 60): too small for
 /// a live frame, found in a class photo.
 fn tiny_face_frame() -> Vec<u8> {
@@ -638,7 +580,7 @@ fn tiny_face_frame() -> Vec<u8> {
 /// that films the whole class), unless it says `live`.
 #[tokio::test]
 async fn seed_live_frames_can_be_switched_off() {
-    let app = crate::helpers::spawn_app_with(&["--seed-live-frames", "false"]).await;
+    let app = crate::support::spawn_app_with(&["--seed-live-frames", "false"]).await;
     let (t1, _) = teacher(&app, "t1@school.test").await;
     let sid = subject(&app, &t1, "LIVE2", &[]).await;
     let tiny = tiny_face_frame();

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use rollcall::service::tokens::{Claims, Keys};
 use serde_json::json;
 
-use crate::helpers::{
+use crate::support::{
     ADMIN_EMAIL, SECRET, body, expect_detail, spawn_app, spawn_app_with, token_of,
 };
 
@@ -490,7 +490,7 @@ async fn login_is_rate_limited_per_account_and_per_client() {
     assert!(retry > 0 && retry <= 900, "{retry}");
     expect_detail(r, StatusCode::TOO_MANY_REQUESTS).await;
     // Other accounts are unaffected.
-    app.login(ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD).await;
+    app.login(ADMIN_EMAIL, crate::support::ADMIN_PASSWORD).await;
 
     let app = spawn_app_with(&["--login-max-per-ip", "4"]).await;
     for i in 0..4 {

@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::attendance::side_by_side;
-use crate::helpers::{TestApp, body, spawn_app, token_of};
-use crate::students::{ok, photo};
+use crate::support::media::{photo, side_by_side};
+use crate::support::{TestApp, body, ok, spawn_app, token_of};
 
 const TEACHER_EMAIL: &str = "teacher@school.test";
 const TEACHER_PASSWORD: &str = "teacher-pass-1";

@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, body, spawn_app_with};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, body, spawn_app_with};
 
 /// Descriptors this process has open (the test server runs in it).
 fn open_fds() -> usize {
@@ -141,7 +141,7 @@ async fn request_from(from: Ipv4Addr, server: SocketAddr, path: &str) -> (Option
 }
 
 /// The value of a counter or gauge in `/metrics` (summed over its labels matching `labels`).
-async fn metric(app: &crate::helpers::TestApp, name: &str, labels: &str) -> f64 {
+async fn metric(app: &crate::support::TestApp, name: &str, labels: &str) -> f64 {
     let text = app
         .get("/metrics", Some("scrape"))
         .await

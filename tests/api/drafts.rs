@@ -5,10 +5,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::attendance::{data_url, enrol_faces, side_by_side};
-use crate::helpers::{TestApp, body, expect_detail, spawn_app};
-use crate::students::{decode, ok, photo};
-use crate::subjects::{student, subject, teacher};
+use crate::support::media::{data_url, decode, photo, side_by_side};
+
+use crate::support::world::{enrol_faces, student, subject, teacher};
+use crate::support::{TestApp, body, expect_detail, ok, spawn_app};
 
 fn faces(v: &Value) -> &Vec<Value> {
     v["faces"]
@@ -155,8 +155,8 @@ async fn drafts_merge_photos_take_assignments_and_confirm() {
     assert_eq!(resp.status(), StatusCode::OK);
     let bytes = resp.bytes().await.unwrap_or_default();
     assert_eq!(
-        crate::students::decode(&bytes).dimensions(),
-        crate::students::decode(&photo("obama3.jpg")).dimensions()
+        crate::support::media::decode(&bytes).dimensions(),
+        crate::support::media::decode(&photo("obama3.jpg")).dimensions()
     );
     expect_detail(
         app.get(&format!("/api/attendance/drafts/{draft_id}"), Some(&t2))

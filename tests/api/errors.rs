@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{expect_detail, spawn_app, spawn_app_with};
+use crate::support::{expect_detail, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn malformed_bodies_are_400_or_422_with_detail() {

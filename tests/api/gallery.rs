@@ -6,10 +6,10 @@ use image::{Rgb, RgbImage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::attendance::{data_url, enrol_faces, side_by_side};
-use crate::helpers::{TestApp, body, expect_detail, spawn_app, spawn_app_with};
-use crate::students::{decode, ok, photo, png, upload};
-use crate::subjects::{student, subject, teacher};
+use crate::support::media::{data_url, decode, photo, png, side_by_side};
+
+use crate::support::world::{enrol_faces, student, subject, teacher, upload};
+use crate::support::{TestApp, body, expect_detail, ok, spawn_app, spawn_app_with};
 
 fn faces(v: &Value) -> &Vec<Value> {
     v["faces"]

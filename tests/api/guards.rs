@@ -9,10 +9,10 @@ use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::attendance::{data_url, enrol_faces};
-use crate::helpers::{SECRET, TestApp, body, spawn_app, token_of, user_id_of};
-use crate::students::{ok, photo};
-use crate::subjects::subject;
+use crate::support::media::{data_url, photo};
+
+use crate::support::world::{enrol_faces, subject};
+use crate::support::{SECRET, TestApp, body, ok, spawn_app, token_of, user_id_of};
 
 /// Who may call a route: `public` (no token needed), `any` (any signed-in user; what they see is
 /// their own), or a list of callers among `admin`, `owner` (a teacher of the subject),

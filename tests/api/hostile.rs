@@ -7,11 +7,10 @@ use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::attendance::data_url;
 use crate::contract::checked;
-use crate::helpers::{body, peak_rss_mib, spawn_app};
-use crate::students::{ok, photo};
-use crate::subjects::{student, subject, teacher};
+use crate::support::media::{data_url, photo};
+use crate::support::world::{student, subject, teacher};
+use crate::support::{body, ok, peak_rss_mib, spawn_app};
 
 fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     let len = u32::try_from(data.len()).unwrap_or(u32::MAX);

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, body, spawn_app, token_of};
+use crate::support::{TestApp, body, spawn_app, token_of};
 
 const T1: &str = "65a000000000000000000001";
 const T2: &str = "65a000000000000000000002";

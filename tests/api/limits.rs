@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use rollcall::service::clock::ManualClock;
 use serde_json::{Value, json};
 
-use crate::helpers::{
+use crate::support::{
     TestApp, body, expect_detail, otp_in, peak_rss_mib, spawn_app_with, spawn_app_with_clock, wrong,
 };
 

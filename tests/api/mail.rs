@@ -12,9 +12,8 @@ use mailin_embedded::{Handler, Response, Server, response};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, expect_detail, serve, spawn_app, spawn_app_with};
-use crate::students::ok;
-use crate::subjects::{student, subject, teacher};
+use crate::support::world::{student, subject, teacher};
+use crate::support::{TestApp, expect_detail, ok, serve, spawn_app, spawn_app_with};
 
 /// One message as the SMTP server received it.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{body, expect_detail, spawn_app, spawn_app_with, token_of};
+use crate::support::{body, expect_detail, spawn_app, spawn_app_with, token_of};
 
 #[tokio::test]
 async fn health_endpoints() {
@@ -330,9 +330,8 @@ async fn demo_accounts_come_with_a_class() {
 
 #[tokio::test]
 async fn every_answer_says_nosniff_and_photos_of_people_are_never_cached() {
-    use crate::attendance::{data_url, enrol_faces};
-    use crate::students::photo;
-    use crate::subjects::{student, subject, teacher};
+    use crate::support::media::{data_url, photo};
+    use crate::support::world::{enrol_faces, student, subject, teacher};
 
     let app = spawn_app().await;
     let (t1, _) = teacher(&app, "t-headers@school.test").await;

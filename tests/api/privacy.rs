@@ -6,11 +6,11 @@ use std::process::Command;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::attendance::{data_url, enrol_faces};
-use crate::faults::Server;
-use crate::helpers::{expect_detail, spawn_app, spawn_app_with};
-use crate::students::{files_in, ok, photo, upload, walk_files};
-use crate::subjects::{student, subject, teacher};
+use crate::support::media::{data_url, photo};
+
+use crate::support::binary::Server;
+use crate::support::world::{enrol_faces, student, subject, teacher, upload};
+use crate::support::{expect_detail, files_in, ok, spawn_app, spawn_app_with, walk_files};
 
 #[tokio::test]
 async fn a_biometric_free_server_takes_attendance_manually() {
@@ -584,7 +584,7 @@ async fn photos_an_older_version_stored_with_metadata_are_reencoded_at_start() {
         .unwrap_or_else(|e| panic!("{e}"));
 
     // The next start re-encodes it in the background.
-    let restarted = crate::helpers::serve(app.data_dir.path(), &[]).await;
+    let restarted = crate::support::serve(app.data_dir.path(), &[]).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let sha: String = app

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, SECRET, otp_in};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, SECRET, otp_in};
 
 struct Server {
     child: Child,

@@ -9,12 +9,12 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, body, expect_detail, otp_in, spawn_app_with,
-    spawn_app_with_clock, token_of, user_id_of,
+use crate::support::media::photo;
+use crate::support::world::{subject, teacher};
+use crate::support::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, body, expect_detail, files_in, ok, otp_in,
+    spawn_app_with, spawn_app_with_clock, token_of, user_id_of,
 };
-use crate::students::{files_in, ok, photo};
-use crate::subjects::{subject, teacher};
 use rollcall::service::clock::ManualClock;
 
 const PUBLIC: &str = "https://attendance.school.example";

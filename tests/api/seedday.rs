@@ -8,14 +8,14 @@ use image::{DynamicImage, RgbImage};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::attendance::{data_url, webcam_frame};
+use crate::support::{
+    TestApp, body, expect_detail, ok, send, spawn_app_with, spawn_app_with_clock,
+};
+
+use crate::support::media::{data_url, decode, photo, webcam_frame};
 use std::sync::Arc;
 
 use rollcall::service::clock::ManualClock;
-
-use crate::helpers::{TestApp, body, expect_detail, spawn_app_with, spawn_app_with_clock};
-use crate::settings::send;
-use crate::students::{decode, ok, photo};
 
 /// The seed frontend's `fetch` calls (login, register) send JSON and no token.
 async fn seed_register(app: &TestApp, form: &Value) {

@@ -5,28 +5,10 @@ use std::collections::BTreeSet;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, body, expect_detail, spawn_app, token_of};
+use crate::support::{TestApp, body, expect_detail, send, spawn_app, token_of};
 
 const MATHS: &str = "65f0c0ffee0000000000a001";
 const OTHER: &str = "65f0c0ffee0000000000a002";
-
-pub(crate) async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    json: &Value,
-    token: Option<&str>,
-) -> Response {
-    let mut req = app.client.request(method.clone(), app.url(path)).json(json);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let resp = req
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    crate::contract::checked(method.as_str(), path, resp).await
-}
 
 async fn ok(resp: Response) -> Value {
     let status = resp.status();

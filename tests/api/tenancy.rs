@@ -6,11 +6,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::analytics::confirm;
-use crate::attendance::data_url;
-use crate::helpers::{TestApp, body, expect_detail, spawn_app, token_of, user_id_of};
-use crate::students::{ok, photo};
-use crate::subjects::{enrol, student, subject, teacher};
+use crate::support::media::{data_url, photo};
+use crate::support::world::{confirm, enrol, student, subject, teacher};
+use crate::support::{TestApp, body, expect_detail, ok, spawn_app, token_of, user_id_of};
 
 /// How many audit entries of `action` are about `target`.
 fn audited(app: &TestApp, action: &str, target: &str) -> i64 {

@@ -1,13 +1,20 @@
-//! `spawn_app()` and small HTTP helpers shared by the integration tests. Every answer that
-//! comes through a `TestApp` method is checked against the OpenAPI document (`contract.rs`).
+//! What the API tests share: `spawn_app()` and the `TestApp` HTTP helpers (every answer that
+//! comes through them is checked against the OpenAPI document, `contract.rs`), plus
+//! - [`world`]: builders for accounts, subjects, rosters, consent and enrolled faces;
+//! - [`media`]: the test photos and images made from them;
+//! - [`binary`]: the real `rollcall serve` binary as a child process.
 
 #![allow(dead_code)]
+
+pub mod binary;
+pub mod media;
+pub mod world;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::contract::checked;
@@ -310,4 +317,51 @@ pub fn otp_in(mail: &str) -> String {
 pub fn wrong(otp: &str) -> String {
     let n: u32 = otp.parse().unwrap_or(0);
     format!("{:06}", (n + 1) % 1_000_000)
+}
+
+/// Assert 200 and return the JSON body.
+pub async fn ok(resp: reqwest::Response) -> Value {
+    let status = resp.status();
+    let v = body(resp).await;
+    assert_eq!(status, StatusCode::OK, "body: {v}");
+    v
+}
+
+/// Send `method` with a JSON body (any method, unlike the `TestApp` shortcuts); the answer is
+/// checked against the OpenAPI document like theirs.
+pub async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    json: &Value,
+    token: Option<&str>,
+) -> Response {
+    let mut req = app.client.request(method.clone(), app.url(path)).json(json);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    crate::contract::checked(method.as_str(), path, resp).await
+}
+
+/// How many files are under `dir`, in its sub-folders too.
+pub fn files_in(dir: &std::path::Path) -> usize {
+    walk_files(dir).len()
+}
+
+/// Every file under `dir`, in its sub-folders too (none if it does not exist).
+pub fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
