@@ -217,7 +217,7 @@ async fn mark_confirm_figures_and_csv() {
     let records: i64 = app
         .db()
         .query_row("SELECT COUNT(*) FROM attendance_records", [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(records, 3);
     let audits: i64 = app
         .db()
@@ -226,7 +226,7 @@ async fn mark_confirm_figures_and_csv() {
             [],
             |r| r.get(0),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(audits, 2);
     // A second day (today by default is exercised by the seed shape without a date).
     ok(app
@@ -247,11 +247,11 @@ async fn mark_confirm_figures_and_csv() {
                 "SELECT a.date, r.student_id, r.source, r.distance FROM attendance_records r
                  JOIN attendance_sessions a ON a.id = r.session_id ORDER BY a.date, r.student_id",
             )
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .collect::<Result<_, _>>()
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
     };
     for (date, student, source, distance) in &sources {
         let want = match (date.as_str(), student) {
@@ -392,7 +392,7 @@ async fn mark_confirm_figures_and_csv() {
         .unwrap_or_default()
         .to_owned();
     assert!(ct.starts_with("text/csv"), "{ct}");
-    let text = resp.text().await.unwrap_or_else(|e| panic!("{e}"));
+    let text = resp.text().await.unwrap();
     println!("{text}");
     let lines: Vec<&str> = text.split("\r\n").collect();
     assert_eq!(
@@ -415,7 +415,7 @@ async fn mark_confirm_figures_and_csv() {
         .await
         .text()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(
         text.starts_with("name,roll,2026-01-06#0,present,"),
         "{text}"
@@ -445,7 +445,7 @@ async fn mark_confirm_figures_and_csv() {
         )
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let text = resp.text().await.unwrap_or_else(|e| panic!("{e}"));
+    let text = resp.text().await.unwrap();
     assert!(
         text.starts_with("name,roll,2026-01-05#0,present,"),
         "{text}"
@@ -504,7 +504,7 @@ async fn mark_confirm_figures_and_csv() {
             [],
             |r| r.get(0),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(audits, 1);
 
     // A body over the limit is refused before any decoding.
@@ -570,9 +570,7 @@ fn tiny_face_frame() -> Vec<u8> {
     let crop = image::imageops::crop_imm(&img, 480, 165, 580, 580).to_image();
     let small = image::imageops::resize(&crop, 90, 90, image::imageops::FilterType::Triangle);
     let mut frame = RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120]));
-    frame
-        .copy_from(&small, 257, 177)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
+    frame.copy_from(&small, 257, 177).expect("paste");
     png(&frame)
 }
 
@@ -767,7 +765,7 @@ async fn knn_examples_are_recognised() {
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .flatten()
         {
-            photos.push(std::fs::read(e.path()).unwrap_or_else(|e| panic!("{e}")));
+            photos.push(std::fs::read(e.path()).unwrap());
         }
         let n = enrol_faces(&app, &t1, &ids[p], &photos).await;
         assert!(n >= 1, "no usable training photo for {p}");
@@ -778,7 +776,7 @@ async fn knn_examples_are_recognised() {
         ("obama_and_biden.jpg", &["obama", "biden"]),
     ];
     for (file, expected) in cases {
-        let bytes = std::fs::read(root.join("test").join(file)).unwrap_or_else(|e| panic!("{e}"));
+        let bytes = std::fs::read(root.join("test").join(file)).unwrap();
         let started = Instant::now();
         let v = ok(mark_json(&app, &t1, &sid, &bytes).await).await;
         println!("{file}: {} faces in {:?}", v["count"], started.elapsed());
@@ -989,7 +987,7 @@ async fn csv_exports_neutralise_cells_a_spreadsheet_would_run() {
     ] {
         let resp = app.get(&path, Some(&t1)).await;
         assert_eq!(resp.status(), StatusCode::OK);
-        let text = resp.text().await.unwrap_or_else(|e| panic!("{e}"));
+        let text = resp.text().await.unwrap();
         let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
         assert_eq!(lines.len(), names.len() + 1, "{text}");
         for (i, expected) in [

@@ -46,11 +46,11 @@ fn outbox(app: &TestApp, kind: &str, recipient: &str) -> Vec<String> {
     let db = app.db();
     let mut stmt = db
         .prepare("SELECT status FROM outbox WHERE kind = ?1 AND recipient = ?2")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     stmt.query_map([kind, recipient], |r| r.get::<_, String>(0))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 #[tokio::test]
@@ -238,7 +238,7 @@ async fn drafts_merge_photos_take_assignments_and_confirm() {
             s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect()
         })
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let obama_row = sources
         .iter()
         .find(|r| r.0 == obama_id)
@@ -424,6 +424,6 @@ fn chrono_today() -> String {
     let out = std::process::Command::new("date")
         .arg("+%Y-%m-%d")
         .output()
-        .unwrap_or_else(|e| panic!("date: {e}"));
+        .expect("date");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

@@ -69,7 +69,7 @@ async fn unknown_routes_methods_and_ids() {
         .delete(app.url("/api/auth/login"))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         expect_detail(resp, StatusCode::METHOD_NOT_ALLOWED).await,
         "Method Not Allowed"

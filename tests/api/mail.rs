@@ -135,10 +135,7 @@ fn listener(port: u16) -> TcpListener {
 
 /// A loopback port nobody listens on (yet).
 fn closed_port() -> u16 {
-    listener(0)
-        .local_addr()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .port()
+    listener(0).local_addr().unwrap().port()
 }
 
 /// The server, sending through 127.0.0.1:`port` in plain text with fast retries.
@@ -202,10 +199,7 @@ async fn wait_row(
 #[tokio::test]
 async fn confirming_attendance_mails_the_absent_students_only() {
     let port_listener = listener(0);
-    let port = port_listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .port();
+    let port = port_listener.local_addr().unwrap().port();
     let smtp = smtp_on(port_listener, false);
     let app = app_mailing_to(port, 8).await;
     let (t, _) = teacher(&app, "mail-teacher@school.test").await;
@@ -442,10 +436,7 @@ async fn an_administrator_lists_dead_messages_and_retries_them() {
 #[tokio::test]
 async fn a_permanent_refusal_kills_the_message_at_once() {
     let port_listener = listener(0);
-    let port = port_listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .port();
+    let port = port_listener.local_addr().unwrap().port();
     let smtp = smtp_on(port_listener, true);
     let app = app_mailing_to(port, 100).await;
     let (t, _) = teacher(&app, "refused-teacher@school.test").await;
@@ -591,7 +582,7 @@ async fn teacher_notification_api_keeps_the_seed_shapes() {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(subject, "Absence Notification - Maths");
     assert!(html.is_some_and(|h| h.contains("<html>")));
 
@@ -826,10 +817,7 @@ async fn mail_queued_without_a_relay_goes_out_after_a_restart_with_one() {
     );
 
     let port_listener = listener(0);
-    let port = port_listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .port();
+    let port = port_listener.local_addr().unwrap().port();
     let smtp = smtp_on(port_listener, false);
     restart_with_relay(&app, port).await;
     let got = smtp.wait_for(1).await;
@@ -864,7 +852,7 @@ async fn the_cli_lists_dead_messages_and_retries_them() {
             [],
             |r| r.get(0),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let dir = app.data_dir.path().display().to_string();
     let run = |args: Vec<String>| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))

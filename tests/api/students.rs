@@ -14,10 +14,8 @@ use crate::support::{TestApp, expect_detail, files_in, ok, spawn_app, spawn_app_
 fn two_faces() -> Vec<u8> {
     let (a, b) = (decode(&photo("obama.jpg")), decode(&photo("biden.jpg")));
     let mut out = RgbImage::new(a.width() + b.width(), a.height().max(b.height()));
-    out.copy_from(&a, 0, 0)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
-    out.copy_from(&b, a.width(), 0)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
+    out.copy_from(&a, 0, 0).expect("paste");
+    out.copy_from(&b, a.width(), 0).expect("paste");
     png(&out)
 }
 
@@ -635,10 +633,10 @@ async fn rollcall(args: Vec<String>) -> std::process::Output {
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache"),
             )
             .output()
-            .unwrap_or_else(|e| panic!("running rollcall: {e}"))
+            .expect("running rollcall")
     })
     .await
-    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap()
 }
 
 #[tokio::test]
@@ -661,13 +659,13 @@ async fn enroll_command_takes_a_folder_of_photos() {
         .await;
         ids.push(created["id"].as_str().unwrap_or_default().to_owned());
     }
-    let folder = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let folder = tempfile::tempdir().unwrap();
     let write = |rel: &str, bytes: &[u8]| {
         let path = folder.path().join(rel);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::create_dir_all(dir).unwrap();
         }
-        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, bytes).unwrap();
     };
     write("21cs001.jpg", &photo("obama.jpg"));
     write("b@school.test/1.jpg", &photo("biden.jpg"));
@@ -735,7 +733,7 @@ async fn enroll_command_takes_a_folder_of_photos() {
             [&ids[0]],
             |r| r.get(0),
         )
-        .unwrap_or_else(|e| panic!("no consent audit entry: {e}"));
+        .expect("no consent audit entry");
     assert!(
         detail.starts_with("given; notice sha256=") && detail.ends_with("via cli"),
         "{detail}"

@@ -570,9 +570,9 @@ async fn teachers_write_only_to_their_own_students() {
         let db = app.db();
         let mut stmt = db
             .prepare("SELECT DISTINCT recipient FROM outbox ORDER BY recipient")
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         stmt.query_map([], |r| r.get(0))
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .filter_map(Result::ok)
             .collect()
     };

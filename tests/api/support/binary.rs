@@ -22,7 +22,7 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("free port: {e}"))
+        .expect("free port")
 }
 
 pub fn command(data_dir: &Path, port: u16) -> Command {
@@ -58,7 +58,7 @@ impl Server {
         let child = command(data_dir, port)
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn rollcall: {e}"));
+            .expect("spawn rollcall");
         let server = Self {
             child: Some(child),
             base: format!("http://127.0.0.1:{port}"),

@@ -15,16 +15,14 @@ pub fn photo(name: &str) -> Vec<u8> {
 }
 
 pub fn decode(bytes: &[u8]) -> RgbImage {
-    image::load_from_memory(bytes)
-        .unwrap_or_else(|e| panic!("decode: {e}"))
-        .to_rgb8()
+    image::load_from_memory(bytes).expect("decode").to_rgb8()
 }
 
 pub fn png(img: &RgbImage) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     DynamicImage::ImageRgb8(img.clone())
         .write_to(&mut out, image::ImageFormat::Png)
-        .unwrap_or_else(|e| panic!("encode: {e}"));
+        .expect("encode");
     out.into_inner()
 }
 
@@ -39,10 +37,8 @@ pub fn data_url(bytes: &[u8]) -> String {
 pub fn side_by_side(a: &[u8], b: &[u8]) -> Vec<u8> {
     let (a, b) = (decode(a), decode(b));
     let mut out = RgbImage::new(a.width() + b.width(), a.height().max(b.height()));
-    out.copy_from(&a, 0, 0)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
-    out.copy_from(&b, a.width(), 0)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
+    out.copy_from(&a, 0, 0).expect("paste");
+    out.copy_from(&b, a.width(), 0).expect("paste");
     png(&out)
 }
 
@@ -53,8 +49,6 @@ pub fn webcam_frame(photo: &[u8]) -> Vec<u8> {
     let w = (img.width() * h / img.height()).min(640);
     let small = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
     let mut frame = RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120]));
-    frame
-        .copy_from(&small, (640 - w) / 2, 0)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
+    frame.copy_from(&small, (640 - w) / 2, 0).expect("paste");
     png(&frame)
 }

@@ -40,7 +40,7 @@ pub async fn spawn_app_with_clock(
     extra: &[&str],
     clock: Arc<dyn rollcall::service::clock::Clock>,
 ) -> TestApp {
-    let data_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let data_dir = tempfile::tempdir().expect("tempdir");
     let addr = serve_with_clock(data_dir.path(), extra, clock).await;
     TestApp {
         addr,
@@ -48,7 +48,7 @@ pub async fn spawn_app_with_clock(
         client: Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_else(|e| panic!("{e}")),
+            .unwrap(),
         data_dir,
     }
 }
@@ -89,17 +89,14 @@ async fn serve_with_clock(
         args.extend(["--cache-dir".into(), cache.display().to_string()]);
     }
     args.extend(extra.iter().map(|s| (*s).to_owned()));
-    let settings = rollcall::config::Settings::try_from_args(&args)
-        .unwrap_or_else(|e| panic!("settings: {e}"));
+    let settings = rollcall::config::Settings::try_from_args(&args).expect("settings");
     let app = rollcall::App::build_with_clock(settings, clock)
         .await
-        .unwrap_or_else(|e| panic!("build: {e:#}"));
+        .expect("build");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"));
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
     tokio::spawn(app.serve(listener, std::future::pending()));
     addr
 }
@@ -267,8 +264,7 @@ impl TestApp {
     }
 
     pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.data_dir.path().join("rollcall.sqlite3"))
-            .unwrap_or_else(|e| panic!("{e}"))
+        rusqlite::Connection::open(self.data_dir.path().join("rollcall.sqlite3")).unwrap()
     }
 
     /// The body of the newest queued e-mail of `kind` to `recipient`.
