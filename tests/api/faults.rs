@@ -11,6 +11,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::binary::{Server, command, free_port};
+use crate::support::log::Guard;
 use crate::support::media::photo;
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD};
 
@@ -225,6 +226,7 @@ async fn kill_9_during_enrolment_leaves_no_sample_without_its_image() {
                 child: None,
                 base,
                 client,
+                log: Guard,
             };
             // Each student gets at most 9 uploads in all (they keep 10).
             for i in 0..6 {
@@ -470,6 +472,7 @@ async fn a_full_or_read_only_disk_gets_a_clear_503_and_the_server_recovers() {
                 child: Some(child),
                 base: base.clone(),
                 client: client.clone(),
+                log: Guard,
             };
             let token = server.login("t@school.test", "teacher-pass-1").await;
             let resp = server

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
+use super::log::{self, Guard};
 use super::{ADMIN_EMAIL, ADMIN_PASSWORD, SECRET};
 
 pub struct Server {
@@ -16,6 +17,8 @@ pub struct Server {
     pub child: Option<Child>,
     pub base: String,
     pub client: Client,
+    /// Prints the server's last log lines if the test fails.
+    pub log: Guard,
 }
 
 pub fn free_port() -> u16 {
@@ -55,14 +58,15 @@ pub fn command(data_dir: &Path, port: u16) -> Command {
 impl Server {
     pub async fn start(data_dir: &Path) -> Self {
         let port = free_port();
-        let child = command(data_dir, port)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn rollcall");
+        let mut child = command(data_dir, port).spawn().expect("spawn rollcall");
+        if let Some(stderr) = child.stderr.take() {
+            log::forward(format!("rollcall serve (pid {})", child.id()), stderr);
+        }
         let server = Self {
             child: Some(child),
             base: format!("http://127.0.0.1:{port}"),
             client: Client::new(),
+            log: Guard,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {

@@ -2,11 +2,13 @@
 //! comes through them is checked against the OpenAPI document, `contract.rs`), plus
 //! - [`world`]: builders for accounts, subjects, rosters, consent and enrolled faces;
 //! - [`media`]: the test photos and images made from them;
-//! - [`binary`]: the real `rollcall serve` binary as a child process.
+//! - [`binary`]: the real `rollcall serve` binary as a child process;
+//! - [`log`]: the server's log in a failing test's output (`TEST_LOG`).
 
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod log;
 pub mod media;
 pub mod world;
 
@@ -28,6 +30,8 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub data_dir: tempfile::TempDir,
+    /// Prints the server's last log lines if the test fails.
+    pub log: log::Guard,
 }
 
 /// Start the server with test defaults plus `extra` flags.
@@ -50,6 +54,7 @@ pub async fn spawn_app_with_clock(
             .build()
             .unwrap(),
         data_dir,
+        log: log::Guard,
     }
 }
 
@@ -69,6 +74,7 @@ async fn serve_with_clock(
     extra: &[&str],
     clock: Arc<dyn rollcall::service::clock::Clock>,
 ) -> SocketAddr {
+    log::init();
     let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache");
     let mut args: Vec<String> = vec![
         "rollcall".into(),
