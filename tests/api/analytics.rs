@@ -5,32 +5,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, expect_detail, spawn_app, spawn_app_with};
-use crate::students::ok;
-use crate::subjects::{enrol, student, subject, teacher};
-
-/// Confirm one session with `(student id, status)` decisions; the confirmation's answer.
-pub(crate) async fn confirm(
-    app: &TestApp,
-    token: &str,
-    sid: &str,
-    date: &str,
-    slot: i64,
-    decisions: &[(&str, &str)],
-) -> Value {
-    let decisions: Vec<Value> = decisions
-        .iter()
-        .map(|(id, status)| json!({"student_id": id, "status": status}))
-        .collect();
-    ok(app
-        .post(
-            "/api/attendance/confirm",
-            &json!({"subject_id": sid, "date": date, "slot": slot, "decisions": decisions}),
-            Some(token),
-        )
-        .await)
-    .await
-}
+use crate::support::world::{confirm, enrol, student, subject, teacher};
+use crate::support::{TestApp, expect_detail, ok, spawn_app, spawn_app_with};
 
 /// A school: teacher `t1` teaches ALG101 (s1..s4), BIO101 (s1, s2) and DRA101 (no sessions);
 /// teacher `t2` teaches CHE101 (s3).
@@ -590,7 +566,7 @@ async fn bad_requests_and_who_may_see_what() {
     )
     .await;
     // A teacher's id is not a student.
-    let t1_id = crate::helpers::user_id_of(&app.login("t1@school.test", "teacher-pass-1").await);
+    let t1_id = crate::support::user_id_of(&app.login("t1@school.test", "teacher-pass-1").await);
     expect_detail(
         app.get(&format!("/api/analytics/students/{t1_id}"), Some(&s.admin))
             .await,
@@ -598,7 +574,7 @@ async fn bad_requests_and_who_may_see_what() {
     )
     .await;
     // The OpenAPI document names the seed's query parameters.
-    let doc = crate::helpers::body(app.get("/openapi.json", None).await).await;
+    let doc = crate::support::body(app.get("/openapi.json", None).await).await;
     let names: Vec<&str> = doc["paths"]["/api/analytics/attendance-trend"]["get"]["parameters"]
         .as_array()
         .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())

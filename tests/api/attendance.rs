@@ -8,57 +8,12 @@ use image::{GenericImage, RgbImage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, body, expect_detail, spawn_app};
-use crate::students::{decode, ok, photo, png, upload};
-use crate::subjects::{student, subject, teacher};
-
-pub(crate) fn data_url(bytes: &[u8]) -> String {
-    format!(
-        "data:image/jpeg;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    )
-}
-
-/// Two photos side by side (PNG).
-pub(crate) fn side_by_side(a: &[u8], b: &[u8]) -> Vec<u8> {
-    let (a, b) = (decode(a), decode(b));
-    let mut out = RgbImage::new(a.width() + b.width(), a.height().max(b.height()));
-    out.copy_from(&a, 0, 0)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
-    out.copy_from(&b, a.width(), 0)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
-    png(&out)
-}
+use crate::support::media::{data_url, decode, photo, png, side_by_side, webcam_frame};
+use crate::support::world::{enrol_faces, student, subject, teacher};
+use crate::support::{TestApp, expect_detail, ok, spawn_app};
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}"))
-}
-
-/// Record consent and enrol the given photos for a student (as their teacher).
-pub(crate) async fn enrol_faces(
-    app: &TestApp,
-    teacher: &str,
-    student: &str,
-    photos: &[Vec<u8>],
-) -> usize {
-    ok(app
-        .post(
-            &format!("/api/students/{student}/consent"),
-            &Value::Null,
-            Some(teacher),
-        )
-        .await)
-    .await;
-    let mut enrolled = 0;
-    for p in photos {
-        let resp = upload(app, teacher, Some(student), p).await;
-        if resp.status() == StatusCode::OK {
-            enrolled += 1;
-        } else {
-            println!("enrolment refused: {}", body(resp).await);
-        }
-    }
-    enrolled
 }
 
 async fn mark_json(app: &TestApp, token: &str, sid: &str, image: &[u8]) -> reqwest::Response {
@@ -262,7 +217,7 @@ async fn mark_confirm_figures_and_csv() {
     let records: i64 = app
         .db()
         .query_row("SELECT COUNT(*) FROM attendance_records", [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(records, 3);
     let audits: i64 = app
         .db()
@@ -271,7 +226,7 @@ async fn mark_confirm_figures_and_csv() {
             [],
             |r| r.get(0),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(audits, 2);
     // A second day (today by default is exercised by the seed shape without a date).
     ok(app
@@ -292,11 +247,11 @@ async fn mark_confirm_figures_and_csv() {
                 "SELECT a.date, r.student_id, r.source, r.distance FROM attendance_records r
                  JOIN attendance_sessions a ON a.id = r.session_id ORDER BY a.date, r.student_id",
             )
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .collect::<Result<_, _>>()
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
     };
     for (date, student, source, distance) in &sources {
         let want = match (date.as_str(), student) {
@@ -437,7 +392,7 @@ async fn mark_confirm_figures_and_csv() {
         .unwrap_or_default()
         .to_owned();
     assert!(ct.starts_with("text/csv"), "{ct}");
-    let text = resp.text().await.unwrap_or_else(|e| panic!("{e}"));
+    let text = resp.text().await.unwrap();
     println!("{text}");
     let lines: Vec<&str> = text.split("\r\n").collect();
     assert_eq!(
@@ -460,7 +415,7 @@ async fn mark_confirm_figures_and_csv() {
         .await
         .text()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(
         text.starts_with("name,roll,2026-01-06#0,present,"),
         "{text}"
@@ -490,7 +445,7 @@ async fn mark_confirm_figures_and_csv() {
         )
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let text = resp.text().await.unwrap_or_else(|e| panic!("{e}"));
+    let text = resp.text().await.unwrap();
     assert!(
         text.starts_with("name,roll,2026-01-05#0,present,"),
         "{text}"
@@ -549,7 +504,7 @@ async fn mark_confirm_figures_and_csv() {
             [],
             |r| r.get(0),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(audits, 1);
 
     // A body over the limit is refused before any decoding.
@@ -607,19 +562,6 @@ async fn unverified_or_non_consenting_students_are_not_matched() {
     assert_eq!(v["faces"], json!([]), "{v}");
 }
 
-/// A 640x480 webcam-style frame: the photo fitted into the frame's height on grey (PNG).
-pub(crate) fn webcam_frame(photo: &[u8]) -> Vec<u8> {
-    let img = decode(photo);
-    let h = 480u32;
-    let w = (img.width() * h / img.height()).min(640);
-    let small = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
-    let mut frame = RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120]));
-    frame
-        .copy_from(&small, (640 - w) / 2, 0)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
-    png(&frame)
-}
-
 /// A 640x480 frame holding one face of about 45 px (a detector box of about 60): too small for
 /// a live frame, found in a class photo.
 fn tiny_face_frame() -> Vec<u8> {
@@ -628,9 +570,7 @@ fn tiny_face_frame() -> Vec<u8> {
     let crop = image::imageops::crop_imm(&img, 480, 165, 580, 580).to_image();
     let small = image::imageops::resize(&crop, 90, 90, image::imageops::FilterType::Triangle);
     let mut frame = RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120]));
-    frame
-        .copy_from(&small, 257, 177)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
+    frame.copy_from(&small, 257, 177).expect("paste");
     png(&frame)
 }
 
@@ -638,7 +578,7 @@ fn tiny_face_frame() -> Vec<u8> {
 /// that films the whole class), unless it says `live`.
 #[tokio::test]
 async fn seed_live_frames_can_be_switched_off() {
-    let app = crate::helpers::spawn_app_with(&["--seed-live-frames", "false"]).await;
+    let app = crate::support::spawn_app_with(&["--seed-live-frames", "false"]).await;
     let (t1, _) = teacher(&app, "t1@school.test").await;
     let sid = subject(&app, &t1, "LIVE2", &[]).await;
     let tiny = tiny_face_frame();
@@ -825,7 +765,7 @@ async fn knn_examples_are_recognised() {
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .flatten()
         {
-            photos.push(std::fs::read(e.path()).unwrap_or_else(|e| panic!("{e}")));
+            photos.push(std::fs::read(e.path()).unwrap());
         }
         let n = enrol_faces(&app, &t1, &ids[p], &photos).await;
         assert!(n >= 1, "no usable training photo for {p}");
@@ -836,7 +776,7 @@ async fn knn_examples_are_recognised() {
         ("obama_and_biden.jpg", &["obama", "biden"]),
     ];
     for (file, expected) in cases {
-        let bytes = std::fs::read(root.join("test").join(file)).unwrap_or_else(|e| panic!("{e}"));
+        let bytes = std::fs::read(root.join("test").join(file)).unwrap();
         let started = Instant::now();
         let v = ok(mark_json(&app, &t1, &sid, &bytes).await).await;
         println!("{file}: {} faces in {:?}", v["count"], started.elapsed());
@@ -1047,7 +987,7 @@ async fn csv_exports_neutralise_cells_a_spreadsheet_would_run() {
     ] {
         let resp = app.get(&path, Some(&t1)).await;
         assert_eq!(resp.status(), StatusCode::OK);
-        let text = resp.text().await.unwrap_or_else(|e| panic!("{e}"));
+        let text = resp.text().await.unwrap();
         let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
         assert_eq!(lines.len(), names.len() + 1, "{text}");
         for (i, expected) in [

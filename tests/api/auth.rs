@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use rollcall::service::tokens::{Claims, Keys};
 use serde_json::json;
 
-use crate::helpers::{
+use crate::support::{
     ADMIN_EMAIL, SECRET, body, expect_detail, spawn_app, spawn_app_with, token_of,
 };
 
@@ -224,7 +224,7 @@ fn claims_of(token: &str) -> Claims {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .unwrap_or_default();
-    serde_json::from_slice(&raw).unwrap_or_else(|e| panic!("claims: {e}"))
+    serde_json::from_slice(&raw).expect("claims")
 }
 
 #[tokio::test]
@@ -250,7 +250,7 @@ async fn expired_tampered_foreign_and_missing_tokens_are_401() {
             exp: now - 1,
             ..claims.clone()
         })
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     // A payload edited to claim admin, with the original signature.
     let mut forged = claims.clone();
     forged.role = "admin".into();
@@ -298,11 +298,7 @@ async fn expired_tampered_foreign_and_missing_tokens_are_401() {
         .header("authorization", "Basic YTpi")
         .send()
         .await;
-    let d = expect_detail(
-        basic.unwrap_or_else(|e| panic!("{e}")),
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    let d = expect_detail(basic.unwrap(), StatusCode::UNAUTHORIZED).await;
     assert_eq!(d, "Not authenticated");
     // The original still works: none of the above hurt the real session.
     assert_eq!(
@@ -486,11 +482,11 @@ async fn login_is_rate_limited_per_account_and_per_client() {
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("429 without Retry-After"));
+        .expect("429 without Retry-After");
     assert!(retry > 0 && retry <= 900, "{retry}");
     expect_detail(r, StatusCode::TOO_MANY_REQUESTS).await;
     // Other accounts are unaffected.
-    app.login(ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD).await;
+    app.login(ADMIN_EMAIL, crate::support::ADMIN_PASSWORD).await;
 
     let app = spawn_app_with(&["--login-max-per-ip", "4"]).await;
     for i in 0..4 {
@@ -516,7 +512,7 @@ async fn login_is_rate_limited_per_account_and_per_client() {
 
 #[tokio::test]
 async fn first_start_creates_an_admin_with_a_one_time_password() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let args = [
         "rollcall",
         "--data-dir",
@@ -526,36 +522,25 @@ async fn first_start_creates_an_admin_with_a_one_time_password() {
         "--jwt-secret",
         SECRET,
     ];
-    let settings =
-        rollcall::config::Settings::try_from_args(args).unwrap_or_else(|e| panic!("{e}"));
-    let app = rollcall::App::build(settings.clone())
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
-    let (email, password) = app
-        .bootstrap
-        .admin
-        .clone()
-        .unwrap_or_else(|| panic!("no admin created"));
+    let settings = rollcall::config::Settings::try_from_args(args).unwrap();
+    let app = rollcall::App::build(settings.clone()).await.unwrap();
+    let (email, password) = app.bootstrap.admin.clone().expect("no admin created");
     assert_eq!(email, "boss@school.test");
-    let password = password.unwrap_or_else(|| panic!("no generated password"));
+    let password = password.expect("no generated password");
     assert_eq!(password.len(), 20);
     drop(app);
     // A second start on the same data dir creates nothing.
-    let again = rollcall::App::build(settings)
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let again = rollcall::App::build(settings).await.unwrap();
     assert!(again.bootstrap.admin.is_none());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     tokio::spawn(again.serve(listener, std::future::pending()));
     let resp = reqwest::Client::new()
         .post(format!("http://{addr}/api/auth/login"))
         .json(&json!({"email": "boss@school.test", "password": password}))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(body(resp).await["role"], "admin");
 }
 
@@ -568,7 +553,7 @@ async fn google_sign_in_is_refused_in_words_a_browser_user_understands() {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let browser_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
     for path in ["/auth/google", "/auth/google/callback", "/api/auth/google"] {
         let resp = client
@@ -603,7 +588,7 @@ async fn google_sign_in_is_refused_in_words_a_browser_user_understands() {
         .header("Accept", browser_accept)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .text()
         .await
         .unwrap_or_default();

@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::attendance::side_by_side;
-use crate::helpers::{TestApp, body, spawn_app, token_of};
-use crate::students::{ok, photo};
+use crate::support::media::{photo, side_by_side};
+use crate::support::{TestApp, body, ok, spawn_app, token_of};
 
 const TEACHER_EMAIL: &str = "teacher@school.test";
 const TEACHER_PASSWORD: &str = "teacher-pass-1";
@@ -148,7 +147,7 @@ async fn teacher_flow_in_a_real_browser() {
         .await)
     .await;
 
-    let photos = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let photos = tempfile::tempdir().unwrap();
     let enrol = write(photos.path(), "obama.jpg", &photo("obama.jpg"));
     // Chromium's fake camera plays an MJPEG file: one JPEG is a one-frame stream.
     let camera = write(photos.path(), "camera.mjpeg", &photo("obama2.jpg"));
@@ -188,8 +187,8 @@ async fn teacher_flow_in_a_real_browser() {
     // The server runs on this test's runtime: wait for the browser off it.
     let out = tokio::task::spawn_blocking(move || node.output())
         .await
-        .unwrap_or_else(|e| panic!("join: {e}"))
-        .unwrap_or_else(|e| panic!("node: {e}"));
+        .expect("join")
+        .expect("node");
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -247,7 +246,7 @@ async fn the_page_is_served_with_a_strict_policy() {
         .header("Accept", "text/html,application/xhtml+xml")
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         resp.headers().get("location").and_then(|v| v.to_str().ok()),

@@ -14,13 +14,13 @@ fn rollcall(args: &[&str]) -> std::process::Output {
         .args(args)
         .env("ROLLCALL_CACHE_DIR", cache())
         .output()
-        .unwrap_or_else(|e| panic!("running rollcall: {e}"))
+        .expect("running rollcall")
 }
 
 #[test]
 fn embed_prints_landmarks_and_embedding_close_to_dlib() {
-    let fixture: Value = serde_json::from_str(include_str!("../fixtures/obama_golden.json"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let fixture: Value =
+        serde_json::from_str(include_str!("../fixtures/obama_golden.json")).unwrap();
     let face = &fixture["faces"][1];
     assert_eq!(face["detector"], "cnn");
     let photo = cache().join("testdata/face_recognition/obama.jpg");
@@ -35,7 +35,7 @@ fn embed_prints_landmarks_and_embedding_close_to_dlib() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["landmarks"].as_array().map(Vec::len), Some(5));
     let got: Vec<f64> = v["embedding"]
         .as_array()

@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, body, spawn_app_with};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, body, spawn_app_with};
 
 /// Descriptors this process has open (the test server runs in it).
 fn open_fds() -> usize {
@@ -22,7 +22,7 @@ fn open_fds() -> usize {
 
 /// A TCP connection to `server` from the loopback address `from` (Linux answers all of 127/8).
 async fn connect_from(from: Ipv4Addr, server: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap_or_else(|e| panic!("socket: {e}"));
+    let socket = TcpSocket::new_v4().expect("socket");
     socket
         .bind(SocketAddr::from((from, 0)))
         .unwrap_or_else(|e| panic!("bind {from}: {e}"));
@@ -141,7 +141,7 @@ async fn request_from(from: Ipv4Addr, server: SocketAddr, path: &str) -> (Option
 }
 
 /// The value of a counter or gauge in `/metrics` (summed over its labels matching `labels`).
-async fn metric(app: &crate::helpers::TestApp, name: &str, labels: &str) -> f64 {
+async fn metric(app: &crate::support::TestApp, name: &str, labels: &str) -> f64 {
     let text = app
         .get("/metrics", Some("scrape"))
         .await
@@ -249,7 +249,7 @@ async fn slow_clients_are_cut_off_and_the_excess_shed_while_health_answers() {
     let flooded = started.elapsed();
     let (mut shed, mut served, mut closed) = (0, 0, 0);
     for task in flood {
-        let (status, head) = task.await.unwrap_or_else(|e| panic!("{e}"));
+        let (status, head) = task.await.unwrap();
         match status {
             Some(503) => {
                 shed += 1;
@@ -277,7 +277,7 @@ async fn slow_clients_are_cut_off_and_the_excess_shed_while_health_answers() {
 
     // Phase 3: every slow client was cut off when its timeout says, not before.
     for (slow, task) in held {
-        let ending = task.await.unwrap_or_else(|e| panic!("{e}"));
+        let ending = task.await.unwrap();
         let (limit, status) = match slow {
             Slow::Silent | Slow::TrickleHeaders => (HEADER_TIMEOUT, None),
             Slow::StallBody => (BODY_IDLE_TIMEOUT, Some(408)),
@@ -297,13 +297,13 @@ async fn slow_clients_are_cut_off_and_the_excess_shed_while_health_answers() {
     let client = reqwest::Client::builder()
         .local_address(std::net::IpAddr::V4(SLOW))
         .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let login = client
         .post(app.url("/api/auth/login"))
         .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(login.status(), StatusCode::OK);
     let token = body(login).await["token"]
         .as_str()
@@ -314,7 +314,7 @@ async fn slow_clients_are_cut_off_and_the_excess_shed_while_health_answers() {
         .bearer_auth(&token)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(me.status(), StatusCode::OK);
     drop(client);
     assert!(metric(&app, "rollcall_http_connections_shed_total", "per_address").await >= 1.0);
@@ -385,7 +385,7 @@ async fn a_full_server_answers_503_at_once_and_recovers() {
         assert!(head.contains("\"detail\"") || head.contains("application/json"));
     }
     for task in silent {
-        let ending = task.await.unwrap_or_else(|e| panic!("{e}"));
+        let ending = task.await.unwrap();
         assert_eq!(ending.status, None);
     }
     let (status, _) = request_from(PROBE, server, "/health").await;
@@ -426,12 +426,9 @@ async fn shutdown_lets_the_request_in_flight_finish_and_handlers_see_the_peer() 
         max_per_address: Some(8),
         open_file_limit: None,
     };
-    let metrics =
-        Arc::new(rollcall::api::middleware::Metrics::new().unwrap_or_else(|e| panic!("{e}")));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let server = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let metrics = Arc::new(rollcall::api::middleware::Metrics::new().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(rollcall::server::serve(
         listener,
@@ -447,26 +444,26 @@ async fn shutdown_lets_the_request_in_flight_finish_and_handlers_see_the_peer() 
     let mut idle = connect_from(PROBE, server).await;
     idle.write_all(b"GET /ping HTTP/1.1\r\nHost: test\r\n\r\n")
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let mut got = Vec::new();
     while !got.ends_with(b"pong") {
         let mut buf = [0u8; 1024];
         let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf))
             .await
-            .unwrap_or_else(|_| panic!("no answer to /ping"))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("no answer to /ping")
+            .unwrap();
         assert!(n > 0, "closed before answering /ping");
         got.extend_from_slice(&buf[..n]);
     }
     // ... and half a request in flight, its handler running, when shutdown begins.
     let mut busy = connect_from(PROBE, server).await;
-    let me = busy.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let me = busy.local_addr().unwrap();
     busy.write_all(b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nhello")
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     tokio::time::timeout(Duration::from_secs(5), started.notified())
         .await
-        .unwrap_or_else(|_| panic!("the handler did not start"));
+        .expect("the handler did not start");
     let _ = stop.send(());
     // The idle connection is closed...
     let idle_closed = tokio::time::timeout(Duration::from_secs(5), async move {
@@ -488,14 +485,12 @@ async fn shutdown_lets_the_request_in_flight_finish_and_handlers_see_the_peer() 
         !serving.is_finished(),
         "shutdown did not wait for the request in flight"
     );
-    busy.write_all(b"world")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    busy.write_all(b"world").await.unwrap();
     let mut got = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), busy.read_to_end(&mut got))
         .await
-        .unwrap_or_else(|_| panic!("the request in flight was not answered"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the request in flight was not answered")
+        .unwrap();
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
     assert!(text.ends_with(&format!("{me} sent 10 bytes")), "{text}");

@@ -26,7 +26,7 @@ pub fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(|| {
         let (_, doc) = rollcall::api::documented();
-        serde_json::to_value(&doc).unwrap_or_else(|e| panic!("OpenAPI document: {e}"))
+        serde_json::to_value(&doc).expect("OpenAPI document")
     })
 }
 
@@ -274,9 +274,7 @@ pub async fn checked(method: &str, path: &str, resp: reqwest::Response) -> reqwe
     if let Some(h) = rebuilt.headers_mut() {
         *h = headers;
     }
-    let rebuilt = rebuilt
-        .body(bytes)
-        .unwrap_or_else(|e| panic!("rebuilding the response: {e}"));
+    let rebuilt = rebuilt.body(bytes).expect("rebuilding the response");
     reqwest::Response::from(rebuilt)
 }
 

@@ -5,10 +5,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::attendance::{data_url, enrol_faces, side_by_side};
-use crate::helpers::{TestApp, body, expect_detail, spawn_app};
-use crate::students::{decode, ok, photo};
-use crate::subjects::{student, subject, teacher};
+use crate::support::media::{data_url, decode, photo, side_by_side};
+
+use crate::support::world::{enrol_faces, student, subject, teacher};
+use crate::support::{TestApp, body, expect_detail, ok, spawn_app};
 
 fn faces(v: &Value) -> &Vec<Value> {
     v["faces"]
@@ -46,11 +46,11 @@ fn outbox(app: &TestApp, kind: &str, recipient: &str) -> Vec<String> {
     let db = app.db();
     let mut stmt = db
         .prepare("SELECT status FROM outbox WHERE kind = ?1 AND recipient = ?2")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     stmt.query_map([kind, recipient], |r| r.get::<_, String>(0))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 #[tokio::test]
@@ -155,8 +155,8 @@ async fn drafts_merge_photos_take_assignments_and_confirm() {
     assert_eq!(resp.status(), StatusCode::OK);
     let bytes = resp.bytes().await.unwrap_or_default();
     assert_eq!(
-        crate::students::decode(&bytes).dimensions(),
-        crate::students::decode(&photo("obama3.jpg")).dimensions()
+        crate::support::media::decode(&bytes).dimensions(),
+        crate::support::media::decode(&photo("obama3.jpg")).dimensions()
     );
     expect_detail(
         app.get(&format!("/api/attendance/drafts/{draft_id}"), Some(&t2))
@@ -238,7 +238,7 @@ async fn drafts_merge_photos_take_assignments_and_confirm() {
             s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect()
         })
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let obama_row = sources
         .iter()
         .find(|r| r.0 == obama_id)
@@ -424,6 +424,6 @@ fn chrono_today() -> String {
     let out = std::process::Command::new("date")
         .arg("+%Y-%m-%d")
         .output()
-        .unwrap_or_else(|e| panic!("date: {e}"));
+        .expect("date");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

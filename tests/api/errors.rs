@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{expect_detail, spawn_app, spawn_app_with};
+use crate::support::{expect_detail, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn malformed_bodies_are_400_or_422_with_detail() {
@@ -69,7 +69,7 @@ async fn unknown_routes_methods_and_ids() {
         .delete(app.url("/api/auth/login"))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         expect_detail(resp, StatusCode::METHOD_NOT_ALLOWED).await,
         "Method Not Allowed"

@@ -3,130 +3,17 @@
 //! had answered 200 for is there, and nothing is half-written. A data directory that cannot
 //! be used stops the server at start with a message naming it.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, SECRET};
-use crate::students::photo;
-
-pub(crate) struct Server {
-    /// `None` for a handle that only talks to a server another handle owns.
-    pub(crate) child: Option<Child>,
-    pub(crate) base: String,
-    pub(crate) client: Client,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("free port: {e}"))
-}
-
-fn command(data_dir: &Path, port: u16) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-    cmd.args([
-        "serve",
-        "--bind",
-        &format!("127.0.0.1:{port}"),
-        "--data-dir",
-        &data_dir.display().to_string(),
-        "--cache-dir",
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(".cache")
-            .display()
-            .to_string(),
-        "--jwt-secret",
-        SECRET,
-        "--admin-email",
-        ADMIN_EMAIL,
-        "--admin-password",
-        ADMIN_PASSWORD,
-        "--log-format",
-        "json",
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
-    cmd
-}
-
-impl Server {
-    pub(crate) async fn start(data_dir: &Path) -> Self {
-        let port = free_port();
-        let child = command(data_dir, port)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn rollcall: {e}"));
-        let server = Self {
-            child: Some(child),
-            base: format!("http://127.0.0.1:{port}"),
-            client: Client::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = server
-                .client
-                .get(format!("{}/health", server.base))
-                .send()
-                .await
-                && r.status() == StatusCode::OK
-            {
-                return server;
-            }
-            assert!(Instant::now() < deadline, "rollcall did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGKILL: no shutdown hook runs.
-    pub(crate) fn kill9(mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    async fn post(
-        &self,
-        path: &str,
-        body: &Value,
-        token: Option<&str>,
-    ) -> reqwest::Result<reqwest::Response> {
-        let mut req = self.client.post(format!("{}{path}", self.base)).json(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        req.send().await
-    }
-
-    async fn ok(&self, path: &str, body: &Value, token: Option<&str>) -> Value {
-        let resp = self
-            .post(path, body, token)
-            .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        let status = resp.status();
-        let v: Value = resp.json().await.unwrap_or(Value::Null);
-        assert_eq!(status, StatusCode::OK, "POST {path}: {v}");
-        v
-    }
-
-    pub(crate) async fn login(&self, email: &str, password: &str) -> String {
-        self.ok(
-            "/api/auth/login",
-            &json!({"email": email, "password": password}),
-            None,
-        )
-        .await["token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-}
+use crate::support::binary::{Server, command, free_port};
+use crate::support::log::Guard;
+use crate::support::media::photo;
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD};
 
 /// Enrol one photo: `Err` when the server is gone, `Ok(None)` when it refused the photo.
 async fn upload(
@@ -161,13 +48,13 @@ async fn upload(
 }
 
 fn db(data_dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(data_dir.join("rollcall.sqlite3")).unwrap_or_else(|e| panic!("{e}"))
+    rusqlite::Connection::open(data_dir.join("rollcall.sqlite3")).unwrap()
 }
 
 fn integrity(data_dir: &Path) {
     let check: String = db(data_dir)
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(check, "ok");
     let fk: i64 = db(data_dir)
         .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
@@ -230,7 +117,7 @@ fn day(n: usize) -> String {
 
 #[tokio::test]
 async fn kill_9_during_confirm_loses_nothing_confirmed() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_owned();
     let s = Server::start(&data).await;
     let (teacher, subject, students) = school(&s, 30).await;
@@ -238,7 +125,7 @@ async fn kill_9_during_confirm_loses_nothing_confirmed() {
     let mut next = 0;
     let mut server = Some(s);
     for round in 0..3u64 {
-        let s = server.take().unwrap_or_else(|| panic!("no server"));
+        let s = server.take().expect("no server");
         // Confirm session after session; the kill lands at a different moment each round.
         let kill_at = Instant::now() + Duration::from_millis(300 + 250 * round);
         while Instant::now() < kill_at {
@@ -291,10 +178,10 @@ async fn kill_9_during_confirm_loses_nothing_confirmed() {
             "SELECT s.date, COUNT(r.student_id) FROM attendance_sessions s
              LEFT JOIN attendance_records r ON r.session_id = s.id GROUP BY s.id",
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let sessions: Vec<(String, i64)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .filter_map(Result::ok)
         .collect();
     for (date, records) in &sessions {
@@ -318,7 +205,7 @@ async fn kill_9_during_confirm_loses_nothing_confirmed() {
 
 #[tokio::test]
 async fn kill_9_during_enrolment_leaves_no_sample_without_its_image() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_owned();
     let s = Server::start(&data).await;
     let (teacher, _, students) = school(&s, 3).await;
@@ -326,7 +213,7 @@ async fn kill_9_during_enrolment_leaves_no_sample_without_its_image() {
     let mut accepted: Vec<String> = Vec::new();
     let mut server = Some(s);
     for round in 0..3u64 {
-        let s = server.take().unwrap_or_else(|| panic!("no server"));
+        let s = server.take().expect("no server");
         // Load the models first, so that the kill lands among uploads, not model loading.
         let warm = upload(&s, &teacher, &students[0], &photos[0]).await;
         accepted.extend(warm.ok().flatten());
@@ -339,6 +226,7 @@ async fn kill_9_during_enrolment_leaves_no_sample_without_its_image() {
                 child: None,
                 base,
                 client,
+                log: Guard,
             };
             // Each student gets at most 9 uploads in all (they keep 10).
             for i in 0..6 {
@@ -372,10 +260,10 @@ async fn kill_9_during_enrolment_leaves_no_sample_without_its_image() {
     let conn = db(&data);
     let mut stmt = conn
         .prepare("SELECT id, image_sha256 FROM face_samples")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let rows: Vec<(String, String)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .filter_map(Result::ok)
         .collect();
     for (id, sha) in &rows {
@@ -411,13 +299,11 @@ async fn kill_9_during_enrolment_leaves_no_sample_without_its_image() {
 
 #[test]
 fn an_unusable_data_dir_stops_the_server_with_a_clear_message() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     // A data "directory" that is a file.
     let file = dir.path().join("not-a-dir");
-    std::fs::write(&file, b"x").unwrap_or_else(|e| panic!("{e}"));
-    let out = command(&file, free_port())
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&file, b"x").unwrap();
+    let out = command(&file, free_port()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "started on a file as data dir");
     assert!(
@@ -426,12 +312,9 @@ fn an_unusable_data_dir_stops_the_server_with_a_clear_message() {
     );
     // A database file that is not a database.
     let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(data.join("rollcall.sqlite3"), vec![b'x'; 4096])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let out = command(&data, free_port())
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("rollcall.sqlite3"), vec![b'x'; 4096]).unwrap();
+    let out = command(&data, free_port()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "started on a corrupt database");
     assert!(
@@ -479,7 +362,7 @@ impl Drop for SmallDisk {
 fn fill(dir: &Path) -> PathBuf {
     use std::io::Write as _;
     let path = dir.join("filler");
-    let mut f = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut f = std::fs::File::create(&path).unwrap();
     let chunk = vec![0u8; 64 * 1024];
     while f.write_all(&chunk).is_ok() {}
     for _ in 0..64 {
@@ -493,7 +376,7 @@ fn fill(dir: &Path) -> PathBuf {
 
 #[tokio::test]
 async fn a_full_or_read_only_disk_gets_a_clear_503_and_the_server_recovers() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let Some(disk) = SmallDisk::mount(&dir.path().join("mnt"), "8m") else {
         eprintln!(
             "SKIPPED a_full_or_read_only_disk: mounting a tmpfs needs root (CI runs as root)"
@@ -552,7 +435,7 @@ async fn a_full_or_read_only_disk_gets_a_clear_503_and_the_server_recovers() {
         );
     }
     // Space again: the same requests succeed, nothing was lost.
-    std::fs::remove_file(&filler).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_file(&filler).unwrap();
     let again = upload(&s, &teacher, &students[0], &photo_bytes).await;
     assert!(matches!(again, Ok(Some(_))), "{again:?}");
 
@@ -563,9 +446,7 @@ async fn a_full_or_read_only_disk_gets_a_clear_503_and_the_server_recovers() {
     // serves reads and answers writes with a clear 503.
     disk.remount("ro");
     let port = free_port();
-    let mut child = command(&data, port)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut child = command(&data, port).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let client = Client::new();
     let base = format!("http://127.0.0.1:{port}");
@@ -591,12 +472,13 @@ async fn a_full_or_read_only_disk_gets_a_clear_503_and_the_server_recovers() {
                 child: Some(child),
                 base: base.clone(),
                 client: client.clone(),
+                log: Guard,
             };
             let token = server.login("t@school.test", "teacher-pass-1").await;
             let resp = server
                 .post("/api/attendance/confirm", &confirm, Some(&token))
                 .await
-                .unwrap_or_else(|e| panic!("{e}"));
+                .unwrap();
             let status = resp.status();
             let v: Value = resp.json().await.unwrap_or(Value::Null);
             server.kill9();

@@ -6,10 +6,10 @@ use image::{Rgb, RgbImage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::attendance::{data_url, enrol_faces, side_by_side};
-use crate::helpers::{TestApp, body, expect_detail, spawn_app, spawn_app_with};
-use crate::students::{decode, ok, photo, png, upload};
-use crate::subjects::{student, subject, teacher};
+use crate::support::media::{data_url, decode, photo, png, side_by_side};
+
+use crate::support::world::{enrol_faces, student, subject, teacher, upload};
+use crate::support::{TestApp, body, expect_detail, ok, spawn_app, spawn_app_with};
 
 fn faces(v: &Value) -> &Vec<Value> {
     v["faces"]
@@ -40,10 +40,7 @@ async fn face_box(app: &TestApp, token: &str, sid: &str, image: &[u8]) -> [u32; 
         .await)
     .await;
     let b = &faces(&v)[0]["box"];
-    let at = |k: &str| {
-        u32::try_from(b[k].as_i64().unwrap_or_else(|| panic!("{v}")))
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
+    let at = |k: &str| u32::try_from(b[k].as_i64().unwrap_or_else(|| panic!("{v}"))).unwrap();
     [at("left"), at("top"), at("right"), at("bottom")]
 }
 
@@ -66,7 +63,7 @@ async fn samples(app: &TestApp, token: &str, student: &str) -> Vec<Value> {
     .await
     .as_array()
     .cloned()
-    .unwrap_or_else(|| panic!("not a list"))
+    .expect("not a list")
 }
 
 fn sources(list: &[Value]) -> Vec<String> {
@@ -82,11 +79,11 @@ fn audit_details(app: &TestApp, action: &str) -> Vec<String> {
     let db = app.db();
     let mut stmt = db
         .prepare("SELECT detail FROM audit_log WHERE action = ?1")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     stmt.query_map([action], |r| r.get::<_, String>(0))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 async fn save(app: &TestApp, token: &str, sid: &str, image: &[u8], date: &str) -> Value {
@@ -394,7 +391,7 @@ async fn concurrent_confirms_and_uploads_stay_within_the_cap() {
                     i64::from(k),
                 ],
             )
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         }
     }
     assert_eq!(samples(&app, &t, &obama).await.len(), 29);

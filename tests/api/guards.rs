@@ -9,10 +9,10 @@ use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::attendance::{data_url, enrol_faces};
-use crate::helpers::{SECRET, TestApp, body, spawn_app, token_of, user_id_of};
-use crate::students::{ok, photo};
-use crate::subjects::subject;
+use crate::support::media::{data_url, photo};
+
+use crate::support::world::{enrol_faces, subject};
+use crate::support::{SECRET, TestApp, body, ok, spawn_app, token_of, user_id_of};
 
 /// Who may call a route: `public` (no token needed), `any` (any signed-in user; what they see is
 /// their own), or a list of callers among `admin`, `owner` (a teacher of the subject),
@@ -379,7 +379,7 @@ async fn send(
     payload: &Payload,
 ) -> (StatusCode, Value) {
     let method_name = method;
-    let method = Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let method = Method::from_bytes(method.as_bytes()).unwrap();
     let mut req = app.client.request(method, app.url(path));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -411,8 +411,8 @@ async fn bad_tokens(app: &TestApp, w: &World) -> Vec<(&'static str, String)> {
     assert_eq!(parts.len(), 3, "not a JWT: {good}");
     let claims_raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(parts[1])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut claims: Value = serde_json::from_slice(&claims_raw).unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    let mut claims: Value = serde_json::from_slice(&claims_raw).unwrap();
     claims["role"] = json!("admin");
     let tampered = format!(
         "{}.{}.{}",
@@ -421,15 +421,14 @@ async fn bad_tokens(app: &TestApp, w: &World) -> Vec<(&'static str, String)> {
         parts[2]
     );
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let real: rollcall::service::tokens::Claims =
-        serde_json::from_slice(&claims_raw).unwrap_or_else(|e| panic!("{e}"));
+    let real: rollcall::service::tokens::Claims = serde_json::from_slice(&claims_raw).unwrap();
     let expired = rollcall::service::tokens::Keys::new(SECRET.as_bytes())
         .sign(&rollcall::service::tokens::Claims {
             iat: now - 3600,
             exp: now - 60,
             ..real
         })
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let session = app.login("owner@school.test", "guard-password-1").await;
     let revoked = token_of(&session);
     ok(app
@@ -454,7 +453,7 @@ async fn every_route_is_guarded_for_every_caller() {
     let bad = bad_tokens(&app, &w).await;
     let paths = doc["paths"]
         .as_object()
-        .unwrap_or_else(|| panic!("no paths in the OpenAPI document"));
+        .expect("no paths in the OpenAPI document");
     for (path, ops) in paths {
         for method in ops
             .as_object()

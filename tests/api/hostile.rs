@@ -7,11 +7,10 @@ use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::attendance::data_url;
 use crate::contract::checked;
-use crate::helpers::{body, peak_rss_mib, spawn_app};
-use crate::students::{ok, photo};
-use crate::subjects::{student, subject, teacher};
+use crate::support::media::{data_url, photo};
+use crate::support::world::{student, subject, teacher};
+use crate::support::{body, ok, peak_rss_mib, spawn_app};
 
 fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
@@ -178,7 +177,7 @@ async fn crafted_uploads_and_bodies_get_clear_4xx() {
                 .body("hello")
                 .send()
                 .await
-                .unwrap_or_else(|e| panic!("{e}")),
+                .unwrap(),
         )
         .await,
         &[415],
@@ -206,7 +205,7 @@ async fn crafted_uploads_and_bodies_get_clear_4xx() {
             .body(deep.clone())
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         let method = if path == "/api/settings" {
             "PATCH"
         } else {
@@ -324,7 +323,7 @@ async fn sql_metacharacters_and_path_traversal_are_just_text() {
     let mut png = std::io::Cursor::new(Vec::new());
     image::RgbImage::new(4, 4)
         .write_to(&mut png, image::ImageFormat::Png)
-        .unwrap_or_else(|e| panic!("png: {e}"));
+        .expect("png");
     let png = png.into_inner();
     let v = ok(app
         .post_multipart(

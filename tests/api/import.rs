@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, body, spawn_app, token_of};
+use crate::support::{TestApp, body, spawn_app, token_of};
 
 const T1: &str = "65a000000000000000000001";
 const T2: &str = "65a000000000000000000002";
@@ -34,7 +34,7 @@ fn oid(id: &str) -> Value {
 /// What the seed stores: bcrypt over the hex SHA-256 of the trimmed password (low cost here).
 fn seed_hash(password: &str) -> String {
     let digest = hex::encode(Sha256::digest(password.trim().as_bytes()));
-    bcrypt::hash(digest, 4).unwrap_or_else(|e| panic!("bcrypt: {e}"))
+    bcrypt::hash(digest, 4).expect("bcrypt")
 }
 
 fn user(id: &str, name: &str, email: &str, role: &str, password: Option<&str>) -> Value {
@@ -171,7 +171,7 @@ fn collections() -> Vec<(&'static str, Vec<Value>)> {
 fn write_export(dir: &Path, collections: &[(&str, Vec<Value>)]) {
     for (name, docs) in collections {
         let text = if *name == "users" {
-            serde_json::to_string_pretty(docs).unwrap_or_else(|e| panic!("{e}"))
+            serde_json::to_string_pretty(docs).unwrap()
         } else {
             docs.iter().map(|d| format!("{d}\n")).collect()
         };
@@ -182,7 +182,7 @@ fn write_export(dir: &Path, collections: &[(&str, Vec<Value>)]) {
 
 /// The export in a temporary folder, and its documents (bcrypt salts differ on every call).
 fn export() -> (tempfile::TempDir, Vec<(&'static str, Vec<Value>)>) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
     let docs = collections();
     write_export(dir.path(), &docs);
     (dir, docs)
@@ -204,10 +204,10 @@ async fn import(app: &TestApp, export: &Path, extra: &[&str]) -> Output {
                 Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache"),
             )
             .output()
-            .unwrap_or_else(|e| panic!("running rollcall: {e}"))
+            .expect("running rollcall")
     })
     .await
-    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap()
 }
 
 fn stdout(out: &Output) -> String {
@@ -302,7 +302,7 @@ async fn import_reports_and_running_it_again_changes_nothing() {
         .query_row("SELECT email, role FROM users WHERE id = ?1", [S1], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         (email.as_str(), role.as_str()),
         ("sam@seed.test", "student")
@@ -313,7 +313,7 @@ async fn import_reports_and_running_it_again_changes_nothing() {
             [T1],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(employee, "E-17");
     assert!(settings.contains("Dark"), "{settings}");
     let students: Vec<(String, String, i64)> = db
@@ -322,7 +322,7 @@ async fn import_reports_and_running_it_again_changes_nothing() {
             s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<Vec<_>, _>>()
         })
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         students,
         [
@@ -391,7 +391,7 @@ async fn import_reports_and_running_it_again_changes_nothing() {
     let name: String = app
         .db()
         .query_row("SELECT name FROM users WHERE id = ?1", [T2], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(name, "Tom Teacher");
     assert_eq!(row_counts(&app), after);
 }
@@ -413,7 +413,7 @@ fn stored_hash(app: &TestApp, id: &str) -> String {
         .query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| {
             r.get(0)
         })
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 #[tokio::test]
@@ -456,13 +456,13 @@ async fn seed_passwords_log_in_and_are_upgraded_to_argon2id() {
 async fn faces_enrol_from_photos_named_by_email_or_seed_id() {
     let app = spawn_app().await;
     let (dir, _) = export();
-    let faces = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let faces = tempfile::tempdir().unwrap();
     let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/testdata/face_recognition");
     for (from, to) in [
         ("obama.jpg", "sam@seed.test.jpg".to_owned()),
         ("biden.jpg", format!("{S2}.jpg")),
     ] {
-        std::fs::copy(photos.join(from), faces.path().join(to)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::copy(photos.join(from), faces.path().join(to)).unwrap();
     }
     let faces_dir = faces.path().display().to_string();
     // Without recorded consent the enrolment path refuses, as the server does; the import stands.
@@ -620,15 +620,14 @@ async fn bad_exports_are_refused_and_nothing_is_written() {
         (
             "missing collection",
             |dir, _| {
-                std::fs::remove_file(dir.join("email_logs.json")).unwrap_or_else(|e| panic!("{e}"));
+                std::fs::remove_file(dir.join("email_logs.json")).unwrap();
             },
             "missing collection email_logs",
         ),
         (
             "malformed JSON",
             |dir, _| {
-                std::fs::write(dir.join("subjects.json"), "{\"_id\": {\"$oid\": \"65c0")
-                    .unwrap_or_else(|e| panic!("{e}"));
+                std::fs::write(dir.join("subjects.json"), "{\"_id\": {\"$oid\": \"65c0").unwrap();
             },
             "subjects.json: malformed JSON",
         ),
@@ -659,7 +658,7 @@ async fn bad_exports_are_refused_and_nothing_is_written() {
         ),
     ];
     for (what, spoil, message) in cases {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let mut c = collections();
         write_export(dir.path(), &c);
         spoil(dir.path(), &mut c);

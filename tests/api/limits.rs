@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use rollcall::service::clock::ManualClock;
 use serde_json::{Value, json};
 
-use crate::helpers::{
+use crate::support::{
     TestApp, body, expect_detail, otp_in, peak_rss_mib, spawn_app_with, spawn_app_with_clock, wrong,
 };
 
@@ -153,7 +153,7 @@ async fn logins_beyond_the_hashing_pool_get_503_and_are_not_counted() {
     let counted: i64 = app
         .db()
         .query_row("SELECT COUNT(*) FROM login_throttle", [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         usize::try_from(counted).unwrap_or(0),
         verified,
@@ -321,7 +321,7 @@ async fn login_via(app: &TestApp, forwarded: &str, email: &str, password: &str) 
         .json(&login_body(email, password))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("login: {e}"))
+        .expect("login")
         .status()
 }
 
@@ -371,7 +371,7 @@ async fn forwarded_for_is_read_from_the_right() {
             ["s@school.test"],
             |r| r.get(0),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(client, "203.0.113.8");
 
     let two = spawn_app_with(&[

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::attendance::{data_url, enrol_faces};
-use crate::helpers::{peak_rss_mib, spawn_app, spawn_app_with};
-use crate::students::photo;
-use crate::subjects::{student, subject, teacher};
+use crate::support::media::{data_url, photo};
+
+use crate::support::world::{enrol_faces, student, subject, teacher};
+use crate::support::{peak_rss_mib, spawn_app, spawn_app_with};
 
 fn seconds() -> f64 {
     std::env::var("ROLLCALL_LOAD_SECS")
@@ -206,7 +206,7 @@ async fn load_is_served_or_shed_never_crashed() {
 
 /// What the concurrent writers work on.
 struct Writers {
-    app: Arc<crate::helpers::TestApp>,
+    app: Arc<crate::support::TestApp>,
     admin: String,
     teacher: String,
     subject: String,
@@ -335,7 +335,7 @@ async fn concurrent_writers_of_every_family_never_get_a_5xx() {
     let (_, pupil) = student(&app, "pupil@school.test").await;
     let (_, free) = student(&app, "free@school.test").await;
     let subject = subject(&app, &teacher, "CONT1", &[&pupil]).await;
-    let session = crate::analytics::confirm(
+    let session = crate::support::world::confirm(
         &app,
         &teacher,
         &subject,
@@ -398,7 +398,7 @@ async fn enrolment_uploads_do_not_starve_marking() {
     let mut uploaders = Vec::new();
     for n in 0..2 {
         let (token, id) = student(&app, &format!("up{n}@school.test")).await;
-        crate::students::ok(
+        crate::support::ok(
             app.post(
                 &format!("/api/students/{id}/consent"),
                 &Value::Null,

@@ -1,6 +1,9 @@
 //! Integration tests: each test spawns the real server on a random port with a fresh data dir
 //! and talks HTTP to it.
 
+// A test's panic is its failure report: unwrap and expect are how a test says "this must hold".
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod analytics;
 mod attendance;
 mod auth;
@@ -13,7 +16,6 @@ mod errors;
 mod faults;
 mod gallery;
 mod guards;
-mod helpers;
 mod hostile;
 mod import;
 mod limits;
@@ -29,4 +31,5 @@ mod seedday;
 mod settings;
 mod students;
 mod subjects;
+mod support;
 mod tenancy;

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{body, expect_detail, spawn_app, spawn_app_with, token_of};
+use crate::support::{body, expect_detail, spawn_app, spawn_app_with, token_of};
 
 #[tokio::test]
 async fn health_endpoints() {
@@ -114,9 +114,7 @@ async fn cors_echoes_configured_origins_only() {
             )
             .send()
     };
-    let ok = preflight("http://localhost:5173")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let ok = preflight("http://localhost:5173").await.unwrap();
     let h = ok.headers();
     assert_eq!(
         h.get("access-control-allow-origin").map(|v| v.as_bytes()),
@@ -127,9 +125,7 @@ async fn cors_echoes_configured_origins_only() {
             .map(|v| v.as_bytes()),
         Some(&b"true"[..])
     );
-    let evil = preflight("https://evil.example")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let evil = preflight("https://evil.example").await.unwrap();
     assert!(evil.headers().get("access-control-allow-origin").is_none());
 
     // Error answers carry CORS headers too, so browsers can read the detail.
@@ -140,7 +136,7 @@ async fn cors_echoes_configured_origins_only() {
         .json(&json!({"email": "x@y.org", "password": "wrong-wrong"}))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         resp.headers()
             .get("access-control-allow-origin")
@@ -159,7 +155,7 @@ async fn request_ids_are_echoed_or_generated() {
         .header("x-correlation-id", "abc-123")
         .send()
         .await;
-    let resp = resp.unwrap_or_else(|e| panic!("{e}"));
+    let resp = resp.unwrap();
     assert_eq!(
         resp.headers().get("x-request-id").map(|v| v.as_bytes()),
         Some(&b"abc-123"[..])
@@ -290,20 +286,20 @@ async fn backup_is_a_consistent_copy_taken_while_serving() {
     let out = app.data_dir.path().join("backup.sqlite3");
     let db =
         rollcall::storage::Db::open(&app.data_dir.path().join(rollcall::config::DATABASE_FILE))
-            .unwrap_or_else(|e| panic!("{e:#}"));
-    db.backup(&out).unwrap_or_else(|e| panic!("{e:#}"));
+            .unwrap();
+    db.backup(&out).unwrap();
     assert!(
         db.backup(&out).is_err(),
         "an existing file is never overwritten"
     );
-    let copy = rusqlite::Connection::open(&out).unwrap_or_else(|e| panic!("{e}"));
+    let copy = rusqlite::Connection::open(&out).unwrap();
     let n: i64 = copy
         .query_row(
             "SELECT COUNT(*) FROM users WHERE email = 'b@school.test'",
             [],
             |r| r.get(0),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(n, 1);
 }
 
@@ -330,9 +326,8 @@ async fn demo_accounts_come_with_a_class() {
 
 #[tokio::test]
 async fn every_answer_says_nosniff_and_photos_of_people_are_never_cached() {
-    use crate::attendance::{data_url, enrol_faces};
-    use crate::students::photo;
-    use crate::subjects::{student, subject, teacher};
+    use crate::support::media::{data_url, photo};
+    use crate::support::world::{enrol_faces, student, subject, teacher};
 
     let app = spawn_app().await;
     let (t1, _) = teacher(&app, "t-headers@school.test").await;
@@ -376,7 +371,7 @@ async fn every_answer_says_nosniff_and_photos_of_people_are_never_cached() {
             .body(form)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{e}")),
+            .unwrap(),
     )
     .await;
     let avatar_path = avatar["avatarUrl"]
@@ -429,8 +424,7 @@ async fn every_answer_says_nosniff_and_photos_of_people_are_never_cached() {
         ),
     ];
     for (method, path, token, status, personal) in cases {
-        let method =
-            reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = app.client.request(method.clone(), app.url(&path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -461,7 +455,7 @@ async fn every_answer_says_nosniff_and_photos_of_people_are_never_cached() {
         .header("access-control-request-method", "GET")
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(preflight.status().is_success());
     assert_eq!(
         preflight

@@ -6,11 +6,11 @@ use std::process::Command;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::attendance::{data_url, enrol_faces};
-use crate::faults::Server;
-use crate::helpers::{expect_detail, spawn_app, spawn_app_with};
-use crate::students::{files_in, ok, photo, upload, walk_files};
-use crate::subjects::{student, subject, teacher};
+use crate::support::media::{data_url, photo};
+
+use crate::support::binary::Server;
+use crate::support::world::{enrol_faces, student, subject, teacher, upload};
+use crate::support::{expect_detail, files_in, ok, spawn_app, spawn_app_with, walk_files};
 
 #[tokio::test]
 async fn a_biometric_free_server_takes_attendance_manually() {
@@ -180,12 +180,12 @@ async fn views_are_audited_embeddings_never_served_and_drafts_expire() {
         "UPDATE attendance_drafts SET updated_at = updated_at - ?1",
         [8 * day],
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     db.execute(
         "UPDATE face_samples SET created_at = created_at - ?1",
         [31 * day],
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let purged = ok(app
         .post("/api/admin/retention/run", &json!({}), Some(&admin))
         .await)
@@ -209,7 +209,7 @@ fn rollcall(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_rollcall"))
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("running rollcall: {e}"))
+        .expect("running rollcall")
 }
 
 #[tokio::test]
@@ -242,7 +242,7 @@ async fn backup_while_serving_then_restore_into_a_new_data_dir() {
         .await
         .unwrap_or_default();
 
-    let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let scratch = tempfile::tempdir().unwrap();
     let out = scratch.path().join("backup");
     let data = app.data_dir.path().display().to_string();
     let run = rollcall(&["backup", "--data-dir", &data, &out.display().to_string()]);
@@ -291,7 +291,7 @@ async fn backup_while_serving_then_restore_into_a_new_data_dir() {
         .bearer_auth(&token)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(image.status(), StatusCode::OK);
     assert_eq!(image.bytes().await.unwrap_or_default(), original);
     let csv = server
@@ -303,7 +303,7 @@ async fn backup_while_serving_then_restore_into_a_new_data_dir() {
         .bearer_auth(&token)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .text()
         .await
         .unwrap_or_default();
@@ -420,13 +420,13 @@ async fn stored_photos_are_upright_and_free_of_metadata_and_embeddings_unchanged
     // A phone's portrait: the pixels stored on their side (the sensor's way round), EXIF
     // orientation 6 to turn them upright, a GPS position, XMP and a comment.
     let upright = image::load_from_memory(&photo("obama.jpg"))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .to_rgb8();
     let sideways = image::imageops::rotate270(&upright);
     let mut raw = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut raw, 95)
         .encode_image(&sideways)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let uploaded = with_metadata(&raw, 6);
     assert!(uploaded.windows(4).any(|w| w == b"Exif"));
 
@@ -464,9 +464,7 @@ async fn stored_photos_are_upright_and_free_of_metadata_and_embeddings_unchanged
     let stored = resp.bytes().await.unwrap_or_default().to_vec();
     assert_no_metadata("face image", &stored);
     // Upright as it is, with no orientation tag left to apply; the box is in its pixels.
-    let shown = image::load_from_memory(&stored)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .to_rgb8();
+    let shown = image::load_from_memory(&stored).unwrap().to_rgb8();
     assert_eq!(shown.dimensions(), upright.dimensions());
     let (w, h) = (i64::from(shown.width()), i64::from(shown.height()));
     assert!(
@@ -475,17 +473,11 @@ async fn stored_photos_are_upright_and_free_of_metadata_and_embeddings_unchanged
     );
 
     // The embedding is the one the pipeline computes from the uploaded bytes, metadata and all.
-    let settings =
-        rollcall::config::Settings::try_from_args(["rollcall"]).unwrap_or_else(|e| panic!("{e}"));
-    let options = settings
-        .vision
-        .pipeline_options()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let settings = rollcall::config::Settings::try_from_args(["rollcall"]).unwrap();
+    let options = settings.vision.pipeline_options().unwrap();
     let cache = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache");
-    let pipeline = Pipeline::load(&cache, options).unwrap_or_else(|e| panic!("{e:#}"));
-    let direct = pipeline
-        .faces_of(&uploaded, Subject::Portrait)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pipeline = Pipeline::load(&cache, options).unwrap();
+    let direct = pipeline.faces_of(&uploaded, Subject::Portrait).unwrap();
     assert_eq!(direct.faces.len(), 1);
     let blob: Vec<u8> = app
         .db()
@@ -494,8 +486,8 @@ async fn stored_photos_are_upright_and_free_of_metadata_and_embeddings_unchanged
             [&sample],
             |r| r.get(0),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
-    let kept = rollcall::matching::decode_blob(&blob).unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    let kept = rollcall::matching::decode_blob(&blob).unwrap();
     let worst = kept
         .iter()
         .zip(direct.faces[0].embedding.iter())
@@ -503,9 +495,7 @@ async fn stored_photos_are_upright_and_free_of_metadata_and_embeddings_unchanged
         .fold(0.0f32, f32::max);
     assert!(worst < 1e-6, "stored embedding differs by {worst}");
     // The face found in the stored image is where the stored box says.
-    let again = pipeline
-        .faces_of(&stored, Subject::Portrait)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let again = pipeline.faces_of(&stored, Subject::Portrait).unwrap();
     let found = again.faces[0].clipped(again.width, again.height);
     for (a, b) in found.iter().zip(&bbox) {
         assert!(
@@ -533,9 +523,7 @@ async fn stored_photos_are_upright_and_free_of_metadata_and_embeddings_unchanged
     assert_eq!(resp.status(), StatusCode::OK);
     let photo_bytes = resp.bytes().await.unwrap_or_default().to_vec();
     assert_no_metadata("draft photo", &photo_bytes);
-    let shown = image::load_from_memory(&photo_bytes)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .to_rgb8();
+    let shown = image::load_from_memory(&photo_bytes).unwrap().to_rgb8();
     assert_eq!(shown.dimensions(), upright.dimensions());
     assert_eq!(marked["faces"][0]["student"]["id"], s1.as_str(), "{marked}");
 
@@ -555,12 +543,12 @@ async fn photos_an_older_version_stored_with_metadata_are_reencoded_at_start() {
     let (_, s1) = student(&app, "s-old@school.test").await;
     subject(&app, &t1, "OLD1", &[&s1]).await;
     let upright = image::load_from_memory(&photo("obama.jpg"))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .to_rgb8();
     let mut raw = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut raw, 95)
         .encode_image(&image::imageops::rotate270(&upright))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let uploaded = with_metadata(&raw, 6);
     assert_eq!(
         enrol_faces(&app, &t1, &s1, std::slice::from_ref(&uploaded)).await,
@@ -571,9 +559,8 @@ async fn photos_an_older_version_stored_with_metadata_are_reencoded_at_start() {
     let old_sha = hex::encode(sha2::Sha256::digest(&uploaded));
     let faces_dir = app.data_dir.path().join("faces");
     let old_file = faces_dir.join(&old_sha[..2]).join(&old_sha);
-    std::fs::create_dir_all(old_file.parent().unwrap_or(&faces_dir))
-        .unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(&old_file, &uploaded).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(old_file.parent().unwrap_or(&faces_dir)).unwrap();
+    std::fs::write(&old_file, &uploaded).unwrap();
     let sample: String = app
         .db()
         .query_row(
@@ -581,10 +568,10 @@ async fn photos_an_older_version_stored_with_metadata_are_reencoded_at_start() {
             [&old_sha],
             |r| r.get(0),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
 
     // The next start re-encodes it in the background.
-    let restarted = crate::helpers::serve(app.data_dir.path(), &[]).await;
+    let restarted = crate::support::serve(app.data_dir.path(), &[]).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let sha: String = app
@@ -594,7 +581,7 @@ async fn photos_an_older_version_stored_with_metadata_are_reencoded_at_start() {
                 [&sample],
                 |r| r.get(0),
             )
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         if sha != old_sha {
             break;
         }
@@ -612,13 +599,11 @@ async fn photos_an_older_version_stored_with_metadata_are_reencoded_at_start() {
         .bearer_auth(&t1)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let stored = resp.bytes().await.unwrap_or_default().to_vec();
     assert_no_metadata("re-encoded face image", &stored);
-    let shown = image::load_from_memory(&stored)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .to_rgb8();
+    let shown = image::load_from_memory(&stored).unwrap().to_rgb8();
     assert_eq!(shown.dimensions(), upright.dimensions());
     assert!(!old_file.exists(), "the old file is still in the store");
     for entry in walk_files(&faces_dir) {

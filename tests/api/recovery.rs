@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{body, expect_detail, otp_in, spawn_app, token_of, wrong};
+use crate::support::{body, expect_detail, otp_in, spawn_app, token_of, wrong};
 
 #[tokio::test]
 async fn reset_password_with_a_single_use_code() {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, SECRET, otp_in};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, SECRET, otp_in};
 
 struct Server {
     child: Child,
@@ -41,7 +41,7 @@ async fn start(dir: &Path) -> Server {
         .stdout(Stdio::from(file("stdout.log")))
         .stderr(Stdio::from(file("stderr.log")))
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn rollcall: {e}"));
+        .expect("spawn rollcall");
     let deadline = Instant::now() + Duration::from_secs(60);
     let base = loop {
         let out = std::fs::read_to_string(dir.join("stdout.log")).unwrap_or_default();
@@ -133,7 +133,7 @@ fn message_id(list: &Value, kind: &str) -> i64 {
 /// everyone else.
 #[tokio::test]
 async fn codes_links_passwords_and_tokens_never_reach_the_log() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path()).await;
     let admin_login = server.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let admin = text(&admin_login, "token").to_owned();

@@ -9,12 +9,12 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, body, expect_detail, otp_in, spawn_app_with,
-    spawn_app_with_clock, token_of, user_id_of,
+use crate::support::media::photo;
+use crate::support::world::{subject, teacher};
+use crate::support::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, body, expect_detail, files_in, ok, otp_in,
+    spawn_app_with, spawn_app_with_clock, token_of, user_id_of,
 };
-use crate::students::{files_in, ok, photo};
-use crate::subjects::{subject, teacher};
 use rollcall::service::clock::ManualClock;
 
 const PUBLIC: &str = "https://attendance.school.example";
@@ -57,7 +57,7 @@ fn samples_of(app: &TestApp, student: &str) -> i64 {
             [student],
             |r| r.get(0),
         )
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 /// (actor, detail) of the `action` audit entries on `target`, oldest first.
@@ -67,16 +67,16 @@ fn audit(app: &TestApp, action: &str, target: &str) -> Vec<(Option<String>, Stri
         .prepare(
             "SELECT actor_id, detail FROM audit_log WHERE action = ?1 AND target = ?2 ORDER BY id",
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     stmt.query_map([action, target], |r| {
         Ok((
             r.get(0)?,
             r.get::<_, Option<String>>(1)?.unwrap_or_default(),
         ))
     })
-    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap()
     .collect::<rusqlite::Result<_>>()
-    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap()
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -361,10 +361,10 @@ async fn rollcall(args: Vec<String>) -> std::process::Output {
             .args(&args)
             .env_remove("ROLLCALL_CONSENT_NOTICE")
             .output()
-            .unwrap_or_else(|e| panic!("running rollcall: {e}"))
+            .expect("running rollcall")
     })
     .await
-    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap()
 }
 
 #[tokio::test]
@@ -396,13 +396,13 @@ async fn consent_from_a_list_of_signed_forms_on_the_command_line() {
         )
         .await)
     .await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("signed-forms.txt");
     std::fs::write(
         &list,
         "# signed forms, term 1\nasha@school.test\n\n  21cs002  \ncleo@school.test\nnobody@school.test\n",
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let data_dir = app.data_dir.path().display().to_string();
     let run = |flag: &str| {
         rollcall(vec![
@@ -443,7 +443,7 @@ async fn consent_from_a_list_of_signed_forms_on_the_command_line() {
     );
 
     // Withdrawing from a list goes through the same path.
-    std::fs::write(&list, "asha@school.test\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&list, "asha@school.test\n").unwrap();
     let out = run("--withdraw").await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
@@ -508,7 +508,7 @@ async fn a_seed_login_lasts_a_school_day_and_still_ends_at_once_when_revoked() {
     let t_id = user_id_of(&teacher_login);
     app.db()
         .execute("UPDATE users SET role = 'student' WHERE id = ?1", [&t_id])
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let d = expect_detail(app.get("/settings", Some(&t)).await, StatusCode::FORBIDDEN).await;
     assert_eq!(d, "Teacher access required");
 

@@ -8,14 +8,14 @@ use image::{DynamicImage, RgbImage};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::attendance::{data_url, webcam_frame};
+use crate::support::{
+    TestApp, body, expect_detail, ok, send, spawn_app_with, spawn_app_with_clock,
+};
+
+use crate::support::media::{data_url, decode, photo, webcam_frame};
 use std::sync::Arc;
 
 use rollcall::service::clock::ManualClock;
-
-use crate::helpers::{TestApp, body, expect_detail, spawn_app_with, spawn_app_with_clock};
-use crate::settings::send;
-use crate::students::{decode, ok, photo};
 
 /// The seed frontend's `fetch` calls (login, register) send JSON and no token.
 async fn seed_register(app: &TestApp, form: &Value) {
@@ -74,7 +74,7 @@ fn jpeg_frame(of: &[u8]) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     DynamicImage::ImageRgb8(img)
         .write_to(&mut out, image::ImageFormat::Jpeg)
-        .unwrap_or_else(|e| panic!("encode: {e}"));
+        .expect("encode");
     out.into_inner()
 }
 
@@ -506,11 +506,11 @@ async fn the_seed_approve_button_approves_the_photo_it_showed() {
         let db = app.db();
         let mut stmt = db
             .prepare("SELECT id, approved FROM face_samples WHERE student_id = ?1 ORDER BY created_at, rowid")
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         stmt.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .collect::<Result<_, _>>()
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
     };
     let before = samples();
     assert_eq!(before.len(), 2);
@@ -552,6 +552,6 @@ async fn the_seed_approve_button_approves_the_photo_it_showed() {
             [&id, &newest],
             |r| r.get(0),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(audited, 1);
 }

@@ -5,28 +5,10 @@ use std::collections::BTreeSet;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, body, expect_detail, spawn_app, token_of};
+use crate::support::{TestApp, body, expect_detail, send, spawn_app, token_of};
 
 const MATHS: &str = "65f0c0ffee0000000000a001";
 const OTHER: &str = "65f0c0ffee0000000000a002";
-
-pub(crate) async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    json: &Value,
-    token: Option<&str>,
-) -> Response {
-    let mut req = app.client.request(method.clone(), app.url(path)).json(json);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let resp = req
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    crate::contract::checked(method.as_str(), path, resp).await
-}
 
 async fn ok(resp: Response) -> Value {
     let status = resp.status();
@@ -49,12 +31,12 @@ fn add_subject(app: &TestApp, teacher_id: &str, id: &str, name: &str, code: &str
         "INSERT INTO subjects (id, name, code, created_at, updated_at) VALUES (?1, ?2, ?3, 0, 0)",
         [id, name, code],
     )
-    .unwrap_or_else(|e| panic!("subject: {e}"));
+    .expect("subject");
     db.execute(
         "INSERT INTO subject_teachers (subject_id, teacher_id, added_at) VALUES (?1, ?2, 0)",
         [id, teacher_id],
     )
-    .unwrap_or_else(|e| panic!("subject teacher: {e}"));
+    .expect("subject teacher");
 }
 
 fn keys(v: &Value) -> BTreeSet<String> {
@@ -418,7 +400,7 @@ async fn upload(app: &TestApp, token: &str, body: Vec<u8>) -> Response {
         .body(body)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("upload: {e}"));
+        .expect("upload");
     crate::contract::checked("POST", "/settings/upload-avatar", resp).await
 }
 
@@ -429,7 +411,7 @@ async fn avatar_upload_is_checked_stored_and_served() {
     let mut png = std::io::Cursor::new(Vec::new());
     image::RgbImage::new(2, 2)
         .write_to(&mut png, image::ImageFormat::Png)
-        .unwrap_or_else(|e| panic!("png: {e}"));
+        .expect("png");
     let png = png.into_inner();
 
     let v = ok(upload(&app, &t, multipart("me.PNG", "image/png", &png)).await).await;
@@ -448,14 +430,14 @@ async fn avatar_upload_is_checked_stored_and_served() {
     assert_eq!(served.status(), StatusCode::OK);
     let served = served.bytes().await.unwrap_or_default();
     let img = image::load_from_memory_with_format(&served, image::ImageFormat::Jpeg)
-        .unwrap_or_else(|e| panic!("served avatar: {e}"));
+        .expect("served avatar");
     assert_eq!((img.width(), img.height()), (2, 2));
 
     // Nothing of the file but its pixels is kept: an EXIF block (GPS position...) is dropped.
     let mut jpeg = std::io::Cursor::new(Vec::new());
     image::RgbImage::new(8, 8)
         .write_to(&mut jpeg, image::ImageFormat::Jpeg)
-        .unwrap_or_else(|e| panic!("jpeg: {e}"));
+        .expect("jpeg");
     let jpeg = jpeg.into_inner();
     let secret = b"Exif\0\0GPS-SECRET-4711";
     let mut tagged = jpeg[..2].to_vec();

@@ -6,38 +6,16 @@ use image::{DynamicImage, GenericImage, RgbImage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, body, expect_detail, spawn_app, spawn_app_with};
-use crate::subjects::{student, subject, teacher};
-
-pub(crate) fn photo(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(".cache/testdata/face_recognition")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-pub(crate) fn decode(bytes: &[u8]) -> RgbImage {
-    image::load_from_memory(bytes)
-        .unwrap_or_else(|e| panic!("decode: {e}"))
-        .to_rgb8()
-}
-
-pub(crate) fn png(img: &RgbImage) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    DynamicImage::ImageRgb8(img.clone())
-        .write_to(&mut out, image::ImageFormat::Png)
-        .unwrap_or_else(|e| panic!("encode: {e}"));
-    out.into_inner()
-}
+use crate::support::media::{decode, photo, png};
+use crate::support::world::{student, subject, teacher, upload};
+use crate::support::{TestApp, expect_detail, files_in, ok, spawn_app, spawn_app_with};
 
 /// Two portraits side by side.
 fn two_faces() -> Vec<u8> {
     let (a, b) = (decode(&photo("obama.jpg")), decode(&photo("biden.jpg")));
     let mut out = RgbImage::new(a.width() + b.width(), a.height().max(b.height()));
-    out.copy_from(&a, 0, 0)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
-    out.copy_from(&b, a.width(), 0)
-        .unwrap_or_else(|e| panic!("paste: {e}"));
+    out.copy_from(&a, 0, 0).expect("paste");
+    out.copy_from(&b, a.width(), 0).expect("paste");
     png(&out)
 }
 
@@ -73,46 +51,6 @@ fn box_blurred(bytes: &[u8], radius: i64) -> Vec<u8> {
     };
     let once = pass(&img, 1, 0);
     png(&pass(&once, 0, 1))
-}
-
-pub(crate) async fn ok(resp: reqwest::Response) -> Value {
-    let status = resp.status();
-    let v = body(resp).await;
-    assert_eq!(status, StatusCode::OK, "body: {v}");
-    v
-}
-
-pub(crate) async fn upload(
-    app: &TestApp,
-    token: &str,
-    student_id: Option<&str>,
-    file: &[u8],
-) -> reqwest::Response {
-    let mut parts: Vec<(&str, Option<&str>, &str, &[u8])> =
-        vec![("file", Some("face.jpg"), "image/jpeg", file)];
-    if let Some(s) = student_id {
-        parts.push(("student_id", None, "text/plain", s.as_bytes()));
-    }
-    app.post_multipart("/api/students/upload-face", &parts, Some(token))
-        .await
-}
-
-pub(crate) fn files_in(dir: &std::path::Path) -> usize {
-    walk_files(dir).len()
-}
-
-/// Every file under `dir`, in its sub-folders too (none if it does not exist).
-pub(crate) fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk_files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 fn count(app: &TestApp, sql: &str, id: &str) -> i64 {
@@ -497,7 +435,7 @@ async fn student_accounts_crud_delete_and_audit() {
 
     // The student: own profile (seed shape), limited self-edit; teacher routes refused.
     let login = app.login("asha@school.test", &password).await;
-    let st = crate::helpers::token_of(&login);
+    let st = crate::support::token_of(&login);
     let profile = ok(app.get("/students/me/profile", Some(&st)).await).await;
     assert_eq!(profile["userId"], id.as_str());
     assert_eq!(profile["subjects"][0]["code"], "M1");
@@ -695,10 +633,10 @@ async fn rollcall(args: Vec<String>) -> std::process::Output {
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache"),
             )
             .output()
-            .unwrap_or_else(|e| panic!("running rollcall: {e}"))
+            .expect("running rollcall")
     })
     .await
-    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap()
 }
 
 #[tokio::test]
@@ -721,13 +659,13 @@ async fn enroll_command_takes_a_folder_of_photos() {
         .await;
         ids.push(created["id"].as_str().unwrap_or_default().to_owned());
     }
-    let folder = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let folder = tempfile::tempdir().unwrap();
     let write = |rel: &str, bytes: &[u8]| {
         let path = folder.path().join(rel);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::create_dir_all(dir).unwrap();
         }
-        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, bytes).unwrap();
     };
     write("21cs001.jpg", &photo("obama.jpg"));
     write("b@school.test/1.jpg", &photo("biden.jpg"));
@@ -795,7 +733,7 @@ async fn enroll_command_takes_a_folder_of_photos() {
             [&ids[0]],
             |r| r.get(0),
         )
-        .unwrap_or_else(|e| panic!("no consent audit entry: {e}"));
+        .expect("no consent audit entry");
     assert!(
         detail.starts_with("given; notice sha256=") && detail.ends_with("via cli"),
         "{detail}"

@@ -3,52 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, body, expect_detail, spawn_app, token_of, user_id_of};
-
-async fn ok(resp: reqwest::Response) -> Value {
-    let status = resp.status();
-    let v = body(resp).await;
-    assert_eq!(status, StatusCode::OK, "body: {v}");
-    v
-}
-
-pub async fn teacher(app: &TestApp, email: &str) -> (String, String) {
-    let login = app.create_user("teacher", email, "teacher-pass-1").await;
-    (token_of(&login), user_id_of(&login))
-}
-
-pub async fn student(app: &TestApp, email: &str) -> (String, String) {
-    let login = app.create_user("student", email, "student-pass-1").await;
-    (token_of(&login), user_id_of(&login))
-}
-
-/// A new subject `code` of the teacher (or admin) `token`, with `students` enrolled; its id.
-pub async fn subject(app: &TestApp, token: &str, code: &str, students: &[&str]) -> String {
-    let s = ok(app
-        .post(
-            "/api/subjects",
-            &json!({"name": format!("Subject {code}"), "code": code}),
-            Some(token),
-        )
-        .await)
-    .await;
-    let sid = s["id"].as_str().unwrap_or_default().to_owned();
-    enrol(app, token, &sid, students).await;
-    sid
-}
-
-/// Enrol `students` in the subject `sid` as `token` (its teacher, or an administrator, who may
-/// also enrol students of another teacher's class).
-pub async fn enrol(app: &TestApp, token: &str, sid: &str, students: &[&str]) {
-    ok(app
-        .post(
-            &format!("/api/subjects/{sid}/students"),
-            &json!({"student_ids": students}),
-            Some(token),
-        )
-        .await)
-    .await;
-}
+use crate::support::world::{student, subject, teacher};
+use crate::support::{expect_detail, ok, spawn_app};
 
 #[tokio::test]
 async fn subjects_crud_code_uniqueness_and_ownership() {

@@ -6,11 +6,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::analytics::confirm;
-use crate::attendance::data_url;
-use crate::helpers::{TestApp, body, expect_detail, spawn_app, token_of, user_id_of};
-use crate::students::{ok, photo};
-use crate::subjects::{enrol, student, subject, teacher};
+use crate::support::media::{data_url, photo};
+use crate::support::world::{confirm, enrol, student, subject, teacher};
+use crate::support::{TestApp, body, expect_detail, ok, spawn_app, token_of, user_id_of};
 
 /// How many audit entries of `action` are about `target`.
 fn audited(app: &TestApp, action: &str, target: &str) -> i64 {
@@ -572,9 +570,9 @@ async fn teachers_write_only_to_their_own_students() {
         let db = app.db();
         let mut stmt = db
             .prepare("SELECT DISTINCT recipient FROM outbox ORDER BY recipient")
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         stmt.query_map([], |r| r.get(0))
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .filter_map(Result::ok)
             .collect()
     };

@@ -1,13 +1,22 @@
-//! `spawn_app()` and small HTTP helpers shared by the integration tests. Every answer that
-//! comes through a `TestApp` method is checked against the OpenAPI document (`contract.rs`).
+//! What the API tests share: `spawn_app()` and the `TestApp` HTTP helpers (every answer that
+//! comes through them is checked against the OpenAPI document, `contract.rs`), plus
+//! - [`world`]: builders for accounts, subjects, rosters, consent and enrolled faces;
+//! - [`media`]: the test photos and images made from them;
+//! - [`binary`]: the real `rollcall serve` binary as a child process;
+//! - [`log`]: the server's log in a failing test's output (`TEST_LOG`).
 
 #![allow(dead_code)]
+
+pub mod binary;
+pub mod log;
+pub mod media;
+pub mod world;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::contract::checked;
@@ -21,6 +30,8 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub data_dir: tempfile::TempDir,
+    /// Prints the server's last log lines if the test fails.
+    pub log: log::Guard,
 }
 
 /// Start the server with test defaults plus `extra` flags.
@@ -33,7 +44,7 @@ pub async fn spawn_app_with_clock(
     extra: &[&str],
     clock: Arc<dyn rollcall::service::clock::Clock>,
 ) -> TestApp {
-    let data_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let data_dir = tempfile::tempdir().expect("tempdir");
     let addr = serve_with_clock(data_dir.path(), extra, clock).await;
     TestApp {
         addr,
@@ -41,8 +52,9 @@ pub async fn spawn_app_with_clock(
         client: Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_else(|e| panic!("{e}")),
+            .unwrap(),
         data_dir,
+        log: log::Guard,
     }
 }
 
@@ -62,6 +74,7 @@ async fn serve_with_clock(
     extra: &[&str],
     clock: Arc<dyn rollcall::service::clock::Clock>,
 ) -> SocketAddr {
+    log::init();
     let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache");
     let mut args: Vec<String> = vec![
         "rollcall".into(),
@@ -82,17 +95,14 @@ async fn serve_with_clock(
         args.extend(["--cache-dir".into(), cache.display().to_string()]);
     }
     args.extend(extra.iter().map(|s| (*s).to_owned()));
-    let settings = rollcall::config::Settings::try_from_args(&args)
-        .unwrap_or_else(|e| panic!("settings: {e}"));
+    let settings = rollcall::config::Settings::try_from_args(&args).expect("settings");
     let app = rollcall::App::build_with_clock(settings, clock)
         .await
-        .unwrap_or_else(|e| panic!("build: {e:#}"));
+        .expect("build");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"));
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
     tokio::spawn(app.serve(listener, std::future::pending()));
     addr
 }
@@ -260,8 +270,7 @@ impl TestApp {
     }
 
     pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.data_dir.path().join("rollcall.sqlite3"))
-            .unwrap_or_else(|e| panic!("{e}"))
+        rusqlite::Connection::open(self.data_dir.path().join("rollcall.sqlite3")).unwrap()
     }
 
     /// The body of the newest queued e-mail of `kind` to `recipient`.
@@ -310,4 +319,51 @@ pub fn otp_in(mail: &str) -> String {
 pub fn wrong(otp: &str) -> String {
     let n: u32 = otp.parse().unwrap_or(0);
     format!("{:06}", (n + 1) % 1_000_000)
+}
+
+/// Assert 200 and return the JSON body.
+pub async fn ok(resp: reqwest::Response) -> Value {
+    let status = resp.status();
+    let v = body(resp).await;
+    assert_eq!(status, StatusCode::OK, "body: {v}");
+    v
+}
+
+/// Send `method` with a JSON body (any method, unlike the `TestApp` shortcuts); the answer is
+/// checked against the OpenAPI document like theirs.
+pub async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    json: &Value,
+    token: Option<&str>,
+) -> Response {
+    let mut req = app.client.request(method.clone(), app.url(path)).json(json);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    crate::contract::checked(method.as_str(), path, resp).await
+}
+
+/// How many files are under `dir`, in its sub-folders too.
+pub fn files_in(dir: &std::path::Path) -> usize {
+    walk_files(dir).len()
+}
+
+/// Every file under `dir`, in its sub-folders too (none if it does not exist).
+pub fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
