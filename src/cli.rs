@@ -552,7 +552,7 @@ fn mail(command: MailCommand) -> anyhow::Result<()> {
                 (Some(id), false) => {
                     runtime
                         .block_on(mail::retry_message(&db, Actor::Operator, id))
-                        .with_context(|| format!("message {id}"))?;
+                        .with_context(|| format!("no dead message with id {id}"))?;
                     1
                 }
                 _ => runtime.block_on(mail::retry_all_dead(&db, Actor::Operator))?,

@@ -924,6 +924,16 @@ async fn the_cli_lists_dead_messages_and_retries_them() {
     ]);
     assert!(ok_retry, "{said}");
     assert!(said.contains("1 message(s) queued again"), "{said}");
+    // Audited as the admin API's retry is, with the operator as actor.
+    let audited: String = app
+        .db()
+        .query_row(
+            "SELECT detail FROM audit_log WHERE action = 'outbox.retry' AND target = ?1 AND actor_id IS NULL",
+            [id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("no audit entry for the retry: {e}"));
+    assert_eq!(audited, "via cli");
     let got = smtp.wait_for(1).await;
     assert_eq!(got[0].header("Subject"), Some("CLI"));
     wait_row(&app, "kit@school.test", |r| r.0 == "sent").await;

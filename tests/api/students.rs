@@ -813,38 +813,3 @@ async fn enroll_command_on_the_knn_sample_folders() {
     );
     assert_eq!(students, 5, "{stdout}");
 }
-
-/// `rollcall mail` lists and retries dead messages through the admin API's service functions:
-/// the same refusals, and the same audit entry with the operator as actor.
-#[tokio::test]
-async fn mail_commands_go_through_the_outbox_service() {
-    let app = spawn_app().await;
-    let data_dir = app.data_dir.path().display().to_string();
-    let run = |args: &[&str]| {
-        let mut all = vec!["mail".to_owned()];
-        all.extend(args.iter().map(|a| (*a).to_owned()));
-        all.extend(["--data-dir".to_owned(), data_dir.clone()]);
-        rollcall(all)
-    };
-    let out = run(&["dead"]).await;
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("0 dead message(s)"));
-    let out = run(&["retry", "424242"]).await;
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("Message not found"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = run(&["retry", "--all"]).await;
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("0 message(s) queued again"));
-    assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'outbox.retry_all' AND actor_id IS NULL AND detail = ?1",
-            "0; via cli",
-        ),
-        1
-    );
-}
