@@ -1,12 +1,52 @@
 //! Typed settings: every knob has a flag, an environment variable and a laptop-friendly default.
 //! The seed system's variable names are kept where they exist (JWT_SECRET, ML_*, SMTP_*, CORS_ORIGINS).
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use clap::{Args, ValueEnum};
+
+/// A setting that must never be shown: a password, a token, a signing key. `Debug` and
+/// `Display` print `<redacted>` whatever the value, so a `Settings` can be logged or formatted
+/// freely; [`Secret::expose`] is the one way to the value, for the few places that use it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// What a secret looks like wherever it is shown.
+    pub const REDACTED: &str = "<redacted>";
+
+    /// The value itself: only to use it (sign, compare, log in), never to show it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Parsing never fails, so clap takes any string (checks such as the JWT secret's length are in
+/// [`Settings::validate`]).
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::REDACTED)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::REDACTED)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
@@ -55,7 +95,7 @@ pub struct Settings {
 
     /// HS256 secret for access tokens (at least 32 bytes). Required in production mode.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
 
     /// Lifetime of an access token, in seconds.
     #[arg(long, env = "ROLLCALL_ACCESS_TOKEN_TTL", default_value_t = 900)]
@@ -252,7 +292,7 @@ pub struct Settings {
     /// Bearer token that lets a Prometheus scraper or a monitor read /metrics and
     /// /health/detailed (admins can always read them).
     #[arg(long, env = "ROLLCALL_METRICS_TOKEN", hide_env_values = true)]
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
 
     /// /health/detailed reports unhealthy below this much free disk in the data dir, in MiB.
     #[arg(long, env = "ROLLCALL_MIN_FREE_DISK_MB", default_value_t = 200)]
@@ -288,7 +328,7 @@ pub struct Settings {
     pub smtp_username: Option<String>,
 
     #[arg(long, env = "SMTP_PASSWORD", hide_env_values = true)]
-    pub smtp_password: Option<String>,
+    pub smtp_password: Option<Secret>,
 
     /// Sender of outgoing mail: `address` or `Name <address>`.
     #[arg(
@@ -589,7 +629,10 @@ impl Settings {
             );
         }
         if let Some(secret) = &self.jwt_secret {
-            ensure!(secret.len() >= 32, "JWT_SECRET must be at least 32 bytes");
+            ensure!(
+                secret.expose().len() >= 32,
+                "JWT_SECRET must be at least 32 bytes"
+            );
         }
         if self.mode == Mode::Production {
             if self.jwt_secret.is_none() {
@@ -733,7 +776,9 @@ impl Settings {
 
     /// One log line describing the effective configuration, secrets redacted.
     pub fn redacted_summary(&self) -> String {
-        let secret = |s: &Option<String>| if s.is_some() { "<set>" } else { "<unset>" };
+        fn secret<T>(s: &Option<T>) -> &'static str {
+            if s.is_some() { "<set>" } else { "<unset>" }
+        }
         format!(
             "bind={} data_dir={} cache_dir={} mode={:?} jwt_secret={} access_ttl={}s seed_access_ttl={}s refresh_ttl={}s \
              admin_email={} admin_password={} demo={} student_signup={} teacher_signup={} \
@@ -817,7 +862,7 @@ pub fn default_cache_dir() -> PathBuf {
 /// Read the JWT secret from settings, or from `<data_dir>/jwt_secret`, creating it (0600) if absent.
 pub fn load_or_create_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = &settings.jwt_secret {
-        return Ok(secret.as_bytes().to_vec());
+        return Ok(secret.expose().as_bytes().to_vec());
     }
     let path = settings.data_dir.join("jwt_secret");
     if path.exists() {
