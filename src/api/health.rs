@@ -158,7 +158,7 @@ async fn health_detailed(
 async fn operator(state: &AppState, req: axum::extract::Request) -> ApiResult<()> {
     let (mut parts, _) = req.into_parts();
     let token_ok = match (&state.settings.metrics_token, bearer(&parts)) {
-        (Some(expected), Some(given)) => constant_time_eq(expected, given),
+        (Some(expected), Some(given)) => constant_time_eq(expected.expose(), given),
         _ => false,
     };
     if !token_ok {

@@ -75,7 +75,11 @@ impl Mailer {
         if let Some(user) = settings.smtp_login() {
             builder = builder.credentials(Credentials::new(
                 user.to_owned(),
-                settings.smtp_password.clone().unwrap_or_default(),
+                settings
+                    .smtp_password
+                    .as_ref()
+                    .map(|p| p.expose().to_owned())
+                    .unwrap_or_default(),
             ));
         }
         Ok(Some(Self {
