@@ -155,7 +155,7 @@ pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
         let email = Email::parse(&settings.admin_email)
             .ok_or_else(|| anyhow::anyhow!("ROLLCALL_ADMIN_EMAIL is not a valid e-mail address"))?;
         let (pw, shown) = match (&settings.admin_password, demo) {
-            (Some(pw), _) => (pw.clone(), None),
+            (Some(pw), _) => (pw.expose().to_owned(), None),
             (None, true) => (DEMO_PASSWORD.to_owned(), None),
             (None, false) => {
                 let pw = password::generate();
