@@ -123,7 +123,9 @@ impl Metrics {
     /// The Prometheus text exposition of everything recorded.
     pub fn render(&self) -> anyhow::Result<String> {
         let mut out = Vec::new();
-        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        let mut families = self.registry.gather();
+        families.extend(crate::telemetry::work_metrics());
+        TextEncoder::new().encode(&families, &mut out)?;
         Ok(String::from_utf8(out)?)
     }
 }

@@ -139,7 +139,10 @@ impl FaceEngine {
         if self.off {
             return Err(Error::Forbidden(BIOMETRICS_OFF.into()));
         }
-        let busy = || Error::Busy("Face analysis is busy; try again in a few seconds".into());
+        let busy = || {
+            crate::telemetry::busy(crate::telemetry::Resource::FaceAnalysis);
+            Error::Busy("Face analysis is busy; try again in a few seconds".into())
+        };
         let places = match lane {
             Lane::Mark => &self.places,
             Lane::Enrol => &self.enrol_places,

@@ -74,6 +74,7 @@ impl From<StorageError> for Error {
     fn from(e: StorageError) -> Self {
         if e.is_busy() {
             tracing::warn!(error = %e, "database busy past the timeout");
+            crate::telemetry::busy(crate::telemetry::Resource::Database);
             return Self::Busy("The server is busy; try again in a few seconds".into());
         }
         if e.is_disk_full() {

@@ -148,6 +148,7 @@ impl HashPool {
     /// Wait (at most the configured time) for a free worker; [`Error::Busy`] (503) otherwise.
     pub async fn acquire(&self) -> super::Result<HashSlot> {
         let busy = || {
+            crate::telemetry::busy(crate::telemetry::Resource::PasswordHashing);
             Error::Busy("The server is busy checking passwords; try again in a few seconds".into())
         };
         let permit = tokio::time::timeout(self.wait, Arc::clone(&self.permits).acquire_owned())

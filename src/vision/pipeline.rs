@@ -511,7 +511,9 @@ impl Pipeline {
         bytes: &[u8],
         subject: Subject,
     ) -> Result<(Analysis, RgbImage), PipelineError> {
+        let started = std::time::Instant::now();
         let img = decode::decode(bytes, &self.options.limits)?;
+        crate::telemetry::stage(crate::telemetry::Stage::Decode, started.elapsed());
         let upsample = match subject {
             Subject::Class => self.options.upsample,
             Subject::Portrait => self.options.portrait,
@@ -696,9 +698,13 @@ impl Pipeline {
 
     /// As [`Pipeline::faces_in`] with an explicit working-resolution rule.
     pub fn faces_with(&self, img: &RgbImage, upsample: Upsample) -> anyhow::Result<Vec<Face>> {
+        let started = std::time::Instant::now();
         let dets = self.detect(img, upsample)?;
+        crate::telemetry::stage(crate::telemetry::Stage::Detect, started.elapsed());
         let rects: Vec<Rect> = dets.iter().map(|d| d.0).collect();
+        let started = std::time::Instant::now();
         let described = self.describer.describe(img, &rects)?;
+        crate::telemetry::stage(crate::telemetry::Stage::Describe, started.elapsed());
         Ok(dets
             .into_iter()
             .zip(described)

@@ -193,6 +193,39 @@ async fn load_is_served_or_shed_never_crashed() {
     .await;
     report("POST /api/attendance/mark", 8, &marks);
     check("mark", &marks, &[200, 503]);
+    // The work behind the marks is in /metrics: each stage of every analysis, and every mark
+    // turned away as busy. At least, since the counters are per process (one test per process
+    // under nextest; `cargo test` shares them).
+    let text = app
+        .get("/metrics", Some(&admin))
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    let value = |name: &str, labels: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name) && l.contains(labels))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let served = marks.statuses.get(&200).copied().unwrap_or(0);
+    let shed = marks.statuses.get(&503).copied().unwrap_or(0);
+    #[allow(clippy::cast_precision_loss)]
+    for stage in ["decode", "detect", "describe"] {
+        let timed = value(
+            "rollcall_vision_stage_seconds_count",
+            &format!("stage=\"{stage}\""),
+        );
+        assert!(timed >= served as f64, "{stage}: {timed} < {served} marks");
+    }
+    let counted = value(
+        "rollcall_busy_rejections_total",
+        "resource=\"face_analysis\"",
+    );
+    #[allow(clippy::cast_precision_loss)]
+    {
+        assert!(counted >= shed as f64, "{counted} < {shed} busy marks");
+    }
 
     // Still healthy, still answering, memory bounded.
     let resp = app.get("/health/detailed", Some(&admin)).await;
