@@ -118,7 +118,7 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        jobs::start(&self.state);
+        jobs::start(&self.state.db, &self.state.settings);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = match self.mailer {
             Some(mailer) => Some(tokio::spawn(notify::worker::run(
