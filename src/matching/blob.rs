@@ -1,18 +1,9 @@
 //! The on-disk form of one embedding: 128 little-endian `f32`s (512 bytes), as stored in SQLite BLOBs.
 
-use super::DIM;
+use super::{DIM, Error};
 
 /// Size in bytes of an encoded embedding.
 pub const BLOB_LEN: usize = DIM * 4;
-
-/// Why a BLOB is not a valid embedding.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum BlobError {
-    #[error("embedding blob has {0} bytes, expected {BLOB_LEN}")]
-    Length(usize),
-    #[error("embedding blob has a non-finite value at index {0}")]
-    NonFinite(usize),
-}
 
 /// Encode an embedding as little-endian `f32`s, whatever the host's byte order.
 pub fn encode_blob(embedding: &[f32; DIM]) -> Vec<u8> {
@@ -27,16 +18,16 @@ pub fn encode_blob(embedding: &[f32; DIM]) -> Vec<u8> {
 ///
 /// Refuses anything but exactly 512 bytes and any NaN or infinity: one bad value would poison
 /// every distance computed against it and, with NaN, the ordering of candidates.
-pub fn decode_blob(bytes: &[u8]) -> Result<[f32; DIM], BlobError> {
+pub fn decode_blob(bytes: &[u8]) -> Result<[f32; DIM], Error> {
     let (chunks, rest) = bytes.as_chunks::<4>();
     if chunks.len() != DIM || !rest.is_empty() {
-        return Err(BlobError::Length(bytes.len()));
+        return Err(Error::BlobLength(bytes.len()));
     }
     let mut out = [0.0f32; DIM];
     for (i, (dst, chunk)) in out.iter_mut().zip(chunks).enumerate() {
         let v = f32::from_le_bytes(*chunk);
         if !v.is_finite() {
-            return Err(BlobError::NonFinite(i));
+            return Err(Error::BlobNonFinite(i));
         }
         *dst = v;
     }
@@ -65,7 +56,7 @@ mod tests {
     #[test]
     fn wrong_lengths_are_refused() {
         for len in [0, 4, BLOB_LEN - 1, BLOB_LEN + 1, BLOB_LEN + 4] {
-            assert_eq!(decode_blob(&vec![0u8; len]), Err(BlobError::Length(len)));
+            assert_eq!(decode_blob(&vec![0u8; len]), Err(Error::BlobLength(len)));
         }
     }
 
@@ -74,7 +65,7 @@ mod tests {
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             let mut e = [0.1f32; DIM];
             e[77] = bad;
-            assert_eq!(decode_blob(&encode_blob(&e)), Err(BlobError::NonFinite(77)));
+            assert_eq!(decode_blob(&encode_blob(&e)), Err(Error::BlobNonFinite(77)));
         }
     }
 }

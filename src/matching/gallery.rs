@@ -13,7 +13,8 @@ use std::hash::Hash;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use super::DIM;
-use super::blob::{BlobError, decode_blob};
+use super::Error;
+use super::blob::decode_blob;
 
 /// Rows per panel: one AVX-512 vector, two AVX2 vectors, four SSE/NEON vectors of `f32`.
 pub(super) const LANES: usize = 16;
@@ -23,17 +24,6 @@ pub(super) const LANES: usize = 16;
 #[derive(Clone)]
 #[repr(align(64))]
 pub(super) struct Panel(pub(super) [[f32; LANES]; DIM]);
-
-/// Why a gallery could not be built.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum GalleryError {
-    #[error("embedding {row} has a non-finite value")]
-    NonFinite { row: usize },
-    #[error("embedding {row}: {source}")]
-    Blob { row: usize, source: BlobError },
-    #[error("gallery exceeds {} embeddings", u32::MAX)]
-    TooLarge,
-}
 
 /// Enrolled embeddings with precomputed squared norms; several rows per student.
 ///
@@ -63,7 +53,7 @@ impl<I> Default for Gallery<I> {
 
 impl<I: Clone + Eq + Hash> Gallery<I> {
     /// Build from `(student_id, embedding)` pairs; a student may appear any number of times.
-    pub fn from_embeddings<E>(rows: impl IntoIterator<Item = (I, E)>) -> Result<Self, GalleryError>
+    pub fn from_embeddings<E>(rows: impl IntoIterator<Item = (I, E)>) -> Result<Self, Error>
     where
         E: Borrow<[f32; DIM]>,
     {
@@ -76,15 +66,17 @@ impl<I: Clone + Eq + Hash> Gallery<I> {
     }
 
     /// Build from `(student_id, blob)` pairs as read from SQLite (see [`super::decode_blob`]).
-    pub fn from_blobs<B>(rows: impl IntoIterator<Item = (I, B)>) -> Result<Self, GalleryError>
+    pub fn from_blobs<B>(rows: impl IntoIterator<Item = (I, B)>) -> Result<Self, Error>
     where
         B: AsRef<[u8]>,
     {
         let rows = rows.into_iter();
         let mut builder = GalleryBuilder::with_capacity(rows.size_hint().0);
         for (row, (id, blob)) in rows.enumerate() {
-            let embedding =
-                decode_blob(blob.as_ref()).map_err(|source| GalleryError::Blob { row, source })?;
+            let embedding = decode_blob(blob.as_ref()).map_err(|source| Error::Blob {
+                row,
+                source: Box::new(source),
+            })?;
             builder.push(id, &embedding)?;
         }
         Ok(builder.build())
@@ -161,15 +153,15 @@ impl<I: Clone + Eq + Hash> GalleryBuilder<I> {
     }
 
     /// Append one embedding of student `id`.
-    pub fn push(&mut self, id: I, embedding: &[f32; DIM]) -> Result<(), GalleryError> {
+    pub fn push(&mut self, id: I, embedding: &[f32; DIM]) -> Result<(), Error> {
         let g = &mut self.gallery;
         let row = g.rows;
         if embedding.iter().any(|v| !v.is_finite()) {
-            return Err(GalleryError::NonFinite { row });
+            return Err(Error::NonFinite { row });
         }
-        let next_student = u32::try_from(g.students.len()).map_err(|_| GalleryError::TooLarge)?;
+        let next_student = u32::try_from(g.students.len()).map_err(|_| Error::TooLarge)?;
         if u32::try_from(row).is_err() {
-            return Err(GalleryError::TooLarge);
+            return Err(Error::TooLarge);
         }
         let student = *self.index.entry(id).or_insert_with_key(|id| {
             g.students.push(id.clone());
@@ -319,15 +311,15 @@ mod tests {
         let err = Gallery::from_blobs([("x", good), ("y", vec![0u8; 3])]).err();
         assert_eq!(
             err,
-            Some(GalleryError::Blob {
+            Some(Error::Blob {
                 row: 1,
-                source: BlobError::Length(3)
+                source: Box::new(Error::BlobLength(3))
             })
         );
         let mut nan = emb(2.0);
         nan[3] = f32::NAN;
         let err = Gallery::from_embeddings([("x", nan)]).err();
-        assert_eq!(err, Some(GalleryError::NonFinite { row: 0 }));
+        assert_eq!(err, Some(Error::NonFinite { row: 0 }));
     }
 
     #[test]

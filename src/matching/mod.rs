@@ -12,18 +12,20 @@
 mod assign;
 mod blob;
 mod coverage;
+mod error;
 mod gallery;
 mod search;
 mod simd;
 mod verdict;
 
 pub use assign::{FaceMatch, assign, match_faces};
-pub use blob::{BLOB_LEN, BlobError, decode_blob, encode_blob};
+pub use blob::{BLOB_LEN, decode_blob, encode_blob};
 pub use coverage::least_covering;
-pub use gallery::{Gallery, GalleryBuilder, GalleryCache, GalleryError};
+pub use error::Error;
+pub use gallery::{Gallery, GalleryBuilder, GalleryCache};
 pub use search::{Candidate, SearchOptions, distance, search, search_with, sq_norm};
 pub use simd::{Isa, detected_isa};
-pub use verdict::{ThresholdError, Thresholds, Verdict};
+pub use verdict::{Thresholds, Verdict};
 
 /// Length of a face embedding (dlib's ResNet).
 pub const DIM: usize = 128;

@@ -1,15 +1,6 @@
 //! What a distance means: present, uncertain (the teacher decides) or unknown.
 
-/// Why a pair of thresholds was refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ThresholdError {
-    #[error(
-        "thresholds must be finite and positive (confident {confident}, uncertain {uncertain})"
-    )]
-    NotPositive { confident: f32, uncertain: f32 },
-    #[error("confident threshold {confident} must be below uncertain threshold {uncertain}")]
-    Order { confident: f32, uncertain: f32 },
-}
+use super::Error;
 
 /// Validated distance thresholds (`ML_CONFIDENT_THRESHOLD`, `ML_UNCERTAIN_THRESHOLD`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,16 +22,16 @@ pub enum Verdict {
 
 impl Thresholds {
     /// Both finite and positive, `confident < uncertain`.
-    pub fn new(confident: f32, uncertain: f32) -> Result<Self, ThresholdError> {
+    pub fn new(confident: f32, uncertain: f32) -> Result<Self, Error> {
         let valid = |t: f32| t.is_finite() && t > 0.0;
         if !valid(confident) || !valid(uncertain) {
-            return Err(ThresholdError::NotPositive {
+            return Err(Error::ThresholdsNotPositive {
                 confident,
                 uncertain,
             });
         }
         if confident >= uncertain {
-            return Err(ThresholdError::Order {
+            return Err(Error::ThresholdsOrder {
                 confident,
                 uncertain,
             });
@@ -101,11 +92,11 @@ mod tests {
         assert!(Thresholds::new(0.5, 0.6).is_ok());
         assert!(matches!(
             Thresholds::new(0.6, 0.6),
-            Err(ThresholdError::Order { .. })
+            Err(Error::ThresholdsOrder { .. })
         ));
         assert!(matches!(
             Thresholds::new(0.7, 0.6),
-            Err(ThresholdError::Order { .. })
+            Err(Error::ThresholdsOrder { .. })
         ));
         for (c, u) in [
             (0.0, 0.6),
@@ -117,7 +108,7 @@ mod tests {
             assert!(
                 matches!(
                     Thresholds::new(c, u),
-                    Err(ThresholdError::NotPositive { .. })
+                    Err(Error::ThresholdsNotPositive { .. })
                 ),
                 "{c} {u}"
             );

@@ -107,6 +107,13 @@ impl Error {
     }
 }
 
+/// A stored embedding that is not one, or a gallery that cannot be built, is ours.
+impl From<crate::matching::Error> for Error {
+    fn from(e: crate::matching::Error) -> Self {
+        Self::Internal(anyhow::anyhow!("matching: {e}"))
+    }
+}
+
 /// A bad photo is the client's problem, told plainly; a failing model is ours.
 impl From<crate::vision::pipeline::PipelineError> for Error {
     fn from(e: crate::vision::pipeline::PipelineError) -> Self {

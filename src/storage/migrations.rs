@@ -3,6 +3,8 @@
 
 use rusqlite::{Connection, params};
 
+use super::StorageError;
+
 use super::now_unix;
 
 /// (version, name, SQL). Append only; never edit a released migration.
@@ -55,18 +57,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
-#[derive(Debug, thiserror::Error)]
-pub enum MigrationError {
-    #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
-    #[error(
-        "database schema version {found} is newer than this rollcall knows ({known}); upgrade rollcall"
-    )]
-    TooNew { found: i64, known: i64 },
-}
-
 /// Apply every migration not yet recorded in `schema_migrations`. Returns how many ran.
-pub fn apply(conn: &mut Connection) -> Result<usize, MigrationError> {
+pub fn apply(conn: &mut Connection) -> Result<usize, StorageError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version    INTEGER PRIMARY KEY,
@@ -81,7 +73,7 @@ pub fn apply(conn: &mut Connection) -> Result<usize, MigrationError> {
     )?;
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     if current > known {
-        return Err(MigrationError::TooNew {
+        return Err(StorageError::SchemaTooNew {
             found: current,
             known,
         });
@@ -140,7 +132,7 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(
             apply(&mut conn),
-            Err(MigrationError::TooNew { found: 999, .. })
+            Err(StorageError::SchemaTooNew { found: 999, .. })
         ));
     }
 }

@@ -36,6 +36,11 @@ pub enum StorageError {
     Sqlite(#[from] rusqlite::Error),
     #[error("database worker failed: {0}")]
     Worker(String),
+    /// The database was written by a newer rollcall; nothing is changed.
+    #[error(
+        "database schema version {found} is newer than this rollcall knows ({known}); upgrade rollcall"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
 }
 
 impl StorageError {
