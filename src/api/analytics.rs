@@ -4,14 +4,14 @@
 //! edge; `null` where nothing was counted (only excused records, or none).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiResult, Detail};
-use super::extract::{ApiQuery, AuthUser, Staff, Student};
+use super::extract::{ApiQuery, AuthUser, PathId, Staff, Student};
 use super::{AppState, parse_id};
 use crate::domain::Id;
 use crate::service::Error;
@@ -362,9 +362,9 @@ pub struct StudentsAtRiskResponse {
 async fn students_at_risk(
     State(state): State<AppState>,
     Staff(user): Staff,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<StudentsAtRiskResponse>> {
-    let subject = parse_id("id", &id)?;
+    let subject = id;
     let rules = rules(&state);
     let list = analytics::students_at_risk(&state.db, rules, &user, subject.clone()).await?;
     Ok(Json(StudentsAtRiskResponse {
@@ -466,9 +466,8 @@ async fn student_analytics(
 async fn student(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<StudentAnalytics>> {
-    let id = parse_id("id", &id)?;
     student_analytics(&state, &user, id).await
 }
 

@@ -17,6 +17,22 @@ use crate::domain::Role;
 use crate::service::Error;
 pub use crate::service::auth::AuthUser;
 
+/// The `{id}` of a route's path as an [`Id`](crate::domain::Id): a malformed one is answered
+/// 400 "Invalid id format" (the seed's words), like every id in a request body.
+pub struct PathId(pub crate::domain::Id);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| Error::BadRequest("Invalid id format".into()))?;
+        Ok(Self(super::parse_id("id", &raw)?))
+    }
+}
+
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// `axum::Json` with rejections answered as `{"detail"}`: 400 bad syntax, 422 wrong shape,

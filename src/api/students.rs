@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::auth::Message;
 use super::error::{ApiResult, Detail};
-use super::extract::{Admin, ApiJson, ApiQuery, AuthUser, Staff, Student};
+use super::extract::{Admin, ApiJson, ApiQuery, AuthUser, PathId, Staff, Student};
 use super::subjects::image_path;
 use super::{AppState, parse_id, rfc3339};
 use crate::domain::{Id, Role};
@@ -324,9 +324,9 @@ async fn create_student(
 async fn get_student(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<StudentResponse>> {
-    let s = students::get(&state.db, &user, parse_id("id", &id)?).await?;
+    let s = students::get(&state.db, &user, id).await?;
     Ok(Json(s.into()))
 }
 
@@ -339,13 +339,13 @@ async fn get_student(
 async fn update_student(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<UpdateStudentRequest>,
 ) -> ApiResult<Json<StudentResponse>> {
     let s = students::update(
         &state.db,
         &user,
-        parse_id("id", &id)?,
+        id,
         StudentUpdate {
             name: body.name,
             roll: body.roll,
@@ -366,10 +366,10 @@ async fn update_student(
 async fn delete_student(
     State(state): State<AppState>,
     Admin(user): Admin,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Message>> {
     let dir = state.settings.faces_dir();
-    students::delete(&state.db, &dir, &user, parse_id("id", &id)?).await?;
+    students::delete(&state.db, &dir, &user, id).await?;
     Ok(Json(Message {
         message: "Student deleted".into(),
     }))
@@ -416,15 +416,10 @@ fn consent_rules(state: &AppState) -> ConsentRules {
 async fn give_consent(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<StudentResponse>> {
-    let (s, _) = students::give_consent(
-        &state.db,
-        Actor::User(&user),
-        parse_id("id", &id)?,
-        &consent_rules(&state),
-    )
-    .await?;
+    let (s, _) =
+        students::give_consent(&state.db, Actor::User(&user), id, &consent_rules(&state)).await?;
     Ok(Json(s.into()))
 }
 
@@ -436,12 +431,10 @@ async fn give_consent(
 async fn withdraw_consent(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Withdrawn>> {
     let dir = state.settings.faces_dir();
-    let (_, n) =
-        students::withdraw_consent(&state.db, &dir, Actor::User(&user), parse_id("id", &id)?)
-            .await?;
+    let (_, n) = students::withdraw_consent(&state.db, &dir, Actor::User(&user), id).await?;
     Ok(Json(Withdrawn {
         message: "Consent withdrawn; face data deleted".into(),
         deleted_samples: n,
@@ -557,9 +550,9 @@ async fn upload_face(
 async fn list_faces(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Vec<FaceSample>>> {
-    let list = faces::list(&state.db, &user, parse_id("id", &id)?).await?;
+    let list = faces::list(&state.db, &user, id).await?;
     Ok(Json(list.into_iter().map(FaceSample::from).collect()))
 }
 

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::auth::Message;
 use super::error::{ApiResult, Detail};
-use super::extract::{ApiJson, AuthUser, Staff, Teacher};
+use super::extract::{ApiJson, AuthUser, PathId, Staff, Teacher};
 use super::{AppState, parse_id, rfc3339};
 use crate::domain::Id;
 use crate::service::Error;
@@ -221,9 +221,9 @@ async fn list_subjects(
 async fn get_subject(
     State(state): State<AppState>,
     Staff(user): Staff,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<SubjectResponse>> {
-    let d = subjects::get(&state.db, &user, parse_id("id", &id)?).await?;
+    let d = subjects::get(&state.db, &user, id).await?;
     Ok(Json(SubjectResponse::detail(d)))
 }
 
@@ -235,10 +235,10 @@ async fn get_subject(
 async fn update_subject(
     State(state): State<AppState>,
     Staff(user): Staff,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<SubjectRequest>,
 ) -> ApiResult<Json<SubjectResponse>> {
-    let d = subjects::update(&state.db, &user, parse_id("id", &id)?, body.into()).await?;
+    let d = subjects::update(&state.db, &user, id, body.into()).await?;
     Ok(Json(SubjectResponse::detail(d)))
 }
 
@@ -251,9 +251,9 @@ async fn update_subject(
 async fn delete_subject(
     State(state): State<AppState>,
     Staff(user): Staff,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Message>> {
-    subjects::delete(&state.db, &user, parse_id("id", &id)?).await?;
+    subjects::delete(&state.db, &user, id).await?;
     Ok(Json(Message {
         message: "Subject deleted".into(),
     }))
@@ -274,10 +274,9 @@ fn parse_ids(field: &str, raw: &[String]) -> Result<Vec<crate::domain::Id>, Erro
 async fn add_students(
     State(state): State<AppState>,
     Staff(user): Staff,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<AddStudentsRequest>,
 ) -> ApiResult<Json<Added>> {
-    let id = parse_id("id", &id)?;
     let ids = parse_ids("student_id", &body.student_ids)?;
     let added = subjects::add_students(&state.db, &user, id, ids, body.rolls).await?;
     Ok(Json(Added { added }))
@@ -291,9 +290,9 @@ async fn add_students(
 async fn roster(
     State(state): State<AppState>,
     Staff(user): Staff,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Vec<RosterStudent>>> {
-    let list = subjects::roster(&state.db, &user, parse_id("id", &id)?).await?;
+    let list = subjects::roster(&state.db, &user, id).await?;
     Ok(Json(list.into_iter().map(RosterStudent::from).collect()))
 }
 
@@ -308,9 +307,8 @@ async fn remove_student(
     Staff(user): Staff,
     Path((id, student_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Message>> {
-    let id = parse_id("id", &id)?;
     let student = parse_id("student_id", &student_id)?;
-    subjects::remove_student(&state.db, &user, id, student).await?;
+    subjects::remove_student(&state.db, &user, parse_id("id", &id)?, student).await?;
     Ok(Json(Message {
         message: "Student removed from subject".into(),
     }))
@@ -336,10 +334,9 @@ pub struct AddTeacherRequest {
 async fn add_teacher(
     State(state): State<AppState>,
     Staff(user): Staff,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<AddTeacherRequest>,
 ) -> ApiResult<Json<SubjectResponse>> {
-    let id = parse_id("id", &id)?;
     let teacher = match (body.teacher_id, body.email) {
         (Some(t), None) => TeacherRef::Id(parse_id("teacher_id", t.trim())?),
         (None, Some(e)) => TeacherRef::Email(e),
@@ -363,9 +360,8 @@ async fn remove_teacher(
     Staff(user): Staff,
     Path((id, teacher_id)): Path<(String, String)>,
 ) -> ApiResult<Json<SubjectResponse>> {
-    let id = parse_id("id", &id)?;
     let teacher = parse_id("teacher_id", &teacher_id)?;
-    let d = subjects::remove_teacher(&state.db, &user, id, teacher).await?;
+    let d = subjects::remove_teacher(&state.db, &user, parse_id("id", &id)?, teacher).await?;
     Ok(Json(SubjectResponse::detail(d)))
 }
 
