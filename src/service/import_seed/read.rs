@@ -46,7 +46,7 @@ pub(super) fn read_export(dir: &Path, report: &mut Report) -> Raw {
                 continue;
             }
         };
-        let docs = match parse_documents(&text) {
+        let values = match parse_documents(&text) {
             Ok(d) => d,
             Err(e) => {
                 report
@@ -55,37 +55,41 @@ pub(super) fn read_export(dir: &Path, report: &mut Report) -> Raw {
                 continue;
             }
         };
-        let mut seen = BTreeSet::new();
-        let mut list = Vec::new();
-        for (i, v) in docs.into_iter().enumerate() {
-            let at = format!("{name}.json, document {}", i + 1);
-            let Value::Object(map) = v else {
-                report.problems.push(format!("{at}: not a JSON object"));
-                continue;
-            };
-            let Some(id) = oid(map.get("_id")) else {
-                report.problems.push(format!("{at}: no ObjectId in _id"));
-                continue;
-            };
-            if !seen.insert(id.clone()) {
-                report
-                    .problems
-                    .push(format!("{at}: _id {id} appears twice in {name}"));
-                continue;
-            }
-            let digest = hex::encode(Sha256::digest(
-                Value::Object(map.clone()).to_string().as_bytes(),
-            ));
-            list.push(Doc {
-                at,
-                id,
-                digest,
-                v: map,
-            });
-        }
-        out.insert(name, list);
+        out.insert(name, documents(name, values, &mut report.problems));
     }
     out
+}
+
+/// The documents of collection `name`, each an object with an ObjectId in `_id` that no other
+/// document of the collection has; the others are recorded in `problems`.
+fn documents(name: &str, values: Vec<Value>, problems: &mut Vec<String>) -> Vec<Doc> {
+    let mut seen = BTreeSet::new();
+    let mut list = Vec::new();
+    for (i, v) in values.into_iter().enumerate() {
+        let at = format!("{name}.json, document {}", i + 1);
+        let Value::Object(map) = v else {
+            problems.push(format!("{at}: not a JSON object"));
+            continue;
+        };
+        let Some(id) = oid(map.get("_id")) else {
+            problems.push(format!("{at}: no ObjectId in _id"));
+            continue;
+        };
+        if !seen.insert(id.clone()) {
+            problems.push(format!("{at}: _id {id} appears twice in {name}"));
+            continue;
+        }
+        let digest = hex::encode(Sha256::digest(
+            Value::Object(map.clone()).to_string().as_bytes(),
+        ));
+        list.push(Doc {
+            at,
+            id,
+            digest,
+            v: map,
+        });
+    }
+    list
 }
 
 fn parse_documents(text: &str) -> Result<Vec<Value>, serde_json::Error> {
