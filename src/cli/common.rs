@@ -1,7 +1,44 @@
-//! What several commands share: the cache directory, the consent notice, and opening the
-//! server's database.
+//! What several commands share: the data directory and the database in it, the cache
+//! directory and the consent notice.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::storage::Db;
+
+/// `--data-dir` (`ROLLCALL_DATA_DIR`, default `data`): the server's data directory.
+///
+/// It has no help line of its own: each command that flattens it says what the directory is
+/// to it with `#[command(mut_arg("data_dir", |a| a.help(...)))]` (`mail dead` and `mail retry`
+/// say nothing). Should the id and the field's name ever differ, clap panics as it builds the
+/// command line (the unit test `cli_definition_is_consistent` catches it).
+#[derive(Debug, clap::Args)]
+pub struct DataDir {
+    #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+}
+
+impl DataDir {
+    pub fn path(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The database file, which may not exist yet.
+    pub fn database(&self) -> PathBuf {
+        self.data_dir.join(crate::config::DATABASE_FILE)
+    }
+
+    /// Open the server's database, which must exist.
+    pub fn open_db(&self) -> anyhow::Result<Db> {
+        let path = self.database();
+        anyhow::ensure!(path.is_file(), "no database at {}", path.display());
+        Db::open(&path)
+    }
+
+    /// Where the face images are kept.
+    pub fn faces(&self) -> PathBuf {
+        self.data_dir.join("faces")
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct CacheArg {
@@ -24,10 +61,4 @@ pub struct NoticeArg {
     /// The notice the forms agreed to (its SHA-256 goes into the audit entry).
     #[arg(long, env = "ROLLCALL_CONSENT_NOTICE", default_value = crate::config::DEFAULT_CONSENT_NOTICE)]
     pub consent_notice: String,
-}
-
-pub fn open_db(data_dir: &std::path::Path) -> anyhow::Result<crate::storage::Db> {
-    let path = data_dir.join(crate::config::DATABASE_FILE);
-    anyhow::ensure!(path.is_file(), "no database at {}", path.display());
-    crate::storage::Db::open(&path)
 }

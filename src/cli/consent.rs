@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::common::{NoticeArg, open_db};
+use super::common::{DataDir, NoticeArg};
 
 /// Record biometric consent for the students of a list of signed forms: one e-mail address
 /// or roll number per line (blank lines and `#` comments are skipped). Each is recorded as
@@ -14,6 +14,7 @@ use super::common::{NoticeArg, open_db};
 /// left alone. Prints recorded / already recorded / unknown lines; exits non-zero if any
 /// line named no student. Safe while the server runs.
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("data_dir", |a| a.help("Data directory of the server")))]
 pub struct Consent {
     /// The list of students whose signed forms the school holds.
     #[arg(long, value_name = "FILE", required_unless_present = "withdraw")]
@@ -22,9 +23,8 @@ pub struct Consent {
     /// photos are deleted).
     #[arg(long, value_name = "FILE", conflicts_with = "record")]
     withdraw: Option<PathBuf>,
-    /// Data directory of the server.
-    #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data_dir: DataDir,
     #[command(flatten)]
     notice: NoticeArg,
 }
@@ -41,21 +41,17 @@ impl Consent {
 
 /// `rollcall consent`: record (with the notice) or withdraw (`notice` None) the consent of every
 /// student a line of `list` names, through the same service function as the API.
-fn consent(
-    list: &std::path::Path,
-    data_dir: &std::path::Path,
-    notice: Option<&str>,
-) -> anyhow::Result<()> {
+fn consent(list: &std::path::Path, data_dir: &DataDir, notice: Option<&str>) -> anyhow::Result<()> {
     use crate::service::Actor;
     use crate::service::students::{self, ConsentRules};
     let text =
         std::fs::read_to_string(list).with_context(|| format!("reading {}", list.display()))?;
-    let db = open_db(data_dir)?;
+    let db = data_dir.open_db()?;
     let rules = ConsentRules {
         self_consent: false,
         notice_sha256: crate::service::tokens::sha256_hex(notice.unwrap_or_default()),
     };
-    let faces_dir = data_dir.join("faces");
+    let faces_dir = data_dir.faces();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -5,19 +5,19 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::common::{CacheArg, NoticeArg};
+use super::common::{CacheArg, DataDir, NoticeArg};
 
 /// Enrol students' faces from a folder: `<roll, e-mail or id>.<jpg|png|webp|gif|bmp>`, or a
 /// sub-folder named by roll, e-mail or id holding several photos. The students must exist. Every photo is
 /// checked as an upload is (one sharp face of at least 40 px); up to 30 are kept (the near-duplicates go).
 /// Exits non-zero if any photo was not enrolled.
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("data_dir", |a| a.help("Data directory of the server (safe while it runs)")))]
 pub struct Enroll {
     /// Folder of photos.
     folder: PathBuf,
-    /// Data directory of the server (safe while it runs).
-    #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data_dir: DataDir,
     /// Record biometric consent for these students (the school holds their signed forms),
     /// as `rollcall consent --record` does (audited, with the notice's SHA-256).
     #[arg(long)]
@@ -117,7 +117,7 @@ fn record_consent(
 
 pub(super) struct EnrollOptions {
     pub(super) folder: std::path::PathBuf,
-    pub(super) data_dir: std::path::PathBuf,
+    pub(super) data_dir: DataDir,
     /// The notice the signed forms agreed to, when the command records consent.
     pub(super) record_consent: Option<String>,
     pub(super) require_consent: bool,
@@ -131,9 +131,7 @@ pub(super) struct EnrollOptions {
 pub(super) fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
     use crate::service::{Actor, faces};
     use crate::storage::{students, subjects};
-    let path = o.data_dir.join(crate::config::DATABASE_FILE);
-    anyhow::ensure!(path.is_file(), "no database at {}", path.display());
-    let db = crate::storage::Db::open(&path)?;
+    let db = o.data_dir.open_db()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -162,7 +160,7 @@ pub(super) fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
     let create = placeholder
         .as_deref()
         .map(|hash| (o.email_domain.as_str(), hash));
-    let faces_dir = o.data_dir.join("faces");
+    let faces_dir = o.data_dir.faces();
     let total = photos.len();
     let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));
     bar.set_style(

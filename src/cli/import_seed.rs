@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::common::{CacheArg, NoticeArg};
+use super::common::{CacheArg, DataDir, NoticeArg};
 use super::enroll::{EnrollOptions, enroll};
 
 /// Move a school from the seed system (Smart Attendance): import its MongoDB export
@@ -14,13 +14,15 @@ use super::enroll::{EnrollOptions, enroll};
 /// anything is wrong the report goes to stderr, the exit status is non-zero and nothing is
 /// written. Importing the same export again changes nothing.
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("data_dir", |a| a.help(
+    "Data directory of the server (the database is created if there is none)"
+)))]
 pub struct ImportSeed {
     /// Folder holding users.json, teachers.json, students.json, subjects.json,
     /// attendance_daily.json and email_logs.json.
     dir: PathBuf,
-    /// Data directory of the server (the database is created if there is none).
-    #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data_dir: DataDir,
     /// After the import, enrol students' faces from this folder of photos named by the
     /// student's e-mail address or seed id (as `rollcall enroll` does).
     #[arg(long, value_name = "DIR")]
@@ -60,12 +62,9 @@ impl ImportSeed {
     }
 }
 
-fn import_seed(
-    dir: &std::path::Path,
-    data_dir: &std::path::Path,
-    dry_run: bool,
-) -> anyhow::Result<()> {
-    let db = crate::storage::Db::open(&data_dir.join(crate::config::DATABASE_FILE))?;
+fn import_seed(dir: &std::path::Path, data_dir: &DataDir, dry_run: bool) -> anyhow::Result<()> {
+    // The database is created if there is none (an import into a new data directory).
+    let db = crate::storage::Db::open(&data_dir.database())?;
     let report = db
         .run_blocking(|c| {
             Ok::<_, crate::storage::StorageError>(crate::service::import_seed::run(c, dir, dry_run))

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Subcommand;
 
-use super::common::open_db;
+use super::common::DataDir;
 
 /// The e-mail outbox: list messages that could not be delivered, retry them (safe while
 /// the server runs; its worker sends retried messages on its next poll).
@@ -11,15 +11,15 @@ use super::common::open_db;
 pub enum MailCommand {
     /// Messages given up on (dead), newest first: id, kind, recipient, attempts, last error.
     Dead {
-        #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
-        data_dir: std::path::PathBuf,
+        #[command(flatten)]
+        data_dir: DataDir,
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
     /// Give dead messages a fresh set of attempts, due now: the one `ID`, or all with `--all`.
     Retry {
-        #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
-        data_dir: std::path::PathBuf,
+        #[command(flatten)]
+        data_dir: DataDir,
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         id: Option<i64>,
         #[arg(long)]
@@ -38,7 +38,7 @@ impl MailCommand {
             .context("starting the async runtime")?;
         match self {
             MailCommand::Dead { data_dir, limit } => {
-                let db = open_db(&data_dir)?;
+                let db = data_dir.open_db()?;
                 let rows = runtime.block_on(mail::list_messages(&db, "dead", limit, 0))?;
                 for r in &rows {
                     println!(
@@ -53,7 +53,7 @@ impl MailCommand {
                 println!("{} dead message(s)", rows.len());
             }
             MailCommand::Retry { data_dir, id, all } => {
-                let db = open_db(&data_dir)?;
+                let db = data_dir.open_db()?;
                 let n = match (id, all) {
                     (Some(id), false) => {
                         runtime
