@@ -1,7 +1,9 @@
 //! What several commands share: the data directory and the database in it, the cache
-//! directory and the consent notice.
+//! directory, the consent notice, and the runtime the service functions run on.
 
 use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 use crate::storage::Db;
 
@@ -61,4 +63,13 @@ pub struct NoticeArg {
     /// The notice the forms agreed to (its SHA-256 goes into the audit entry).
     #[arg(long, env = "ROLLCALL_CONSENT_NOTICE", default_value = crate::config::DEFAULT_CONSENT_NOTICE)]
     pub consent_notice: String,
+}
+
+/// The single-threaded runtime a command runs the (async) service functions on (`serve` has
+/// its own, multi-threaded).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::common::{DataDir, NoticeArg};
+use super::common::{DataDir, NoticeArg, runtime};
 
 /// Record biometric consent for the students of a list of signed forms: one e-mail address
 /// or roll number per line (blank lines and `#` comments are skipped). Each is recorded as
@@ -52,10 +52,7 @@ fn consent(list: &std::path::Path, data_dir: &DataDir, notice: Option<&str>) -> 
         notice_sha256: crate::service::tokens::sha256_hex(notice.unwrap_or_default()),
     };
     let faces_dir = data_dir.faces();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = runtime()?;
     let (mut done, mut already, mut unknown) = (0usize, 0usize, Vec::new());
     for (n, line) in text.lines().enumerate() {
         let key = line.trim();

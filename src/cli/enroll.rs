@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::common::{CacheArg, DataDir, NoticeArg};
+use super::common::{CacheArg, DataDir, NoticeArg, runtime};
 
 /// Enrol students' faces from a folder: `<roll, e-mail or id>.<jpg|png|webp|gif|bmp>`, or a
 /// sub-folder named by roll, e-mail or id holding several photos. The students must exist. Every photo is
@@ -132,10 +132,7 @@ pub(super) fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
     use crate::service::{Actor, faces};
     use crate::storage::{students, subjects};
     let db = o.data_dir.open_db()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = runtime()?;
     let subject = match &o.subject {
         Some(code) => {
             let code = code.trim().to_uppercase();

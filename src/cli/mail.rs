@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Subcommand;
 
-use super::common::DataDir;
+use super::common::{DataDir, runtime};
 
 /// The e-mail outbox: list messages that could not be delivered, retry them (safe while
 /// the server runs; its worker sends retried messages on its next poll).
@@ -32,10 +32,7 @@ impl MailCommand {
     /// admin API (same audit entries; actor: the operator, `via cli`).
     pub fn run(self) -> anyhow::Result<()> {
         use crate::service::{Actor, mail};
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("starting the async runtime")?;
+        let runtime = runtime()?;
         match self {
             MailCommand::Dead { data_dir, limit } => {
                 let db = data_dir.open_db()?;
