@@ -29,7 +29,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The commands; each one's help text is on its arguments' type, in its file.
+/// The commands. Each one's help text is the doc comment of its arguments' type, in its file
+/// (`serve`'s and `openapi`'s are here).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server.
