@@ -1,0 +1,75 @@
+//! What several commands share: the data directory and the database in it, the cache
+//! directory, the consent notice, and the runtime the service functions run on.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::storage::Db;
+
+/// `--data-dir` (`ROLLCALL_DATA_DIR`, default `data`): the server's data directory.
+///
+/// It has no help line of its own: each command that flattens it says what the directory is
+/// to it with `#[command(mut_arg("data_dir", |a| a.help(...)))]` (`mail dead` and `mail retry`
+/// say nothing). Should the id and the field's name ever differ, clap panics as it builds the
+/// command line (the unit test `cli_definition_is_consistent` catches it).
+#[derive(Debug, clap::Args)]
+pub struct DataDir {
+    #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+}
+
+impl DataDir {
+    pub fn path(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The database file, which may not exist yet.
+    pub fn database(&self) -> PathBuf {
+        self.data_dir.join(crate::config::DATABASE_FILE)
+    }
+
+    /// Open the server's database, which must exist.
+    pub fn open_db(&self) -> anyhow::Result<Db> {
+        let path = self.database();
+        anyhow::ensure!(path.is_file(), "no database at {}", path.display());
+        Db::open(&path)
+    }
+
+    /// Where the face images are kept.
+    pub fn faces(&self) -> PathBuf {
+        self.data_dir.join("faces")
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CacheArg {
+    /// Directory `scripts/setup` filled (default: `.cache` here or beside the repository).
+    #[arg(long, env = "ROLLCALL_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl CacheArg {
+    pub fn resolve(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(crate::config::default_cache_dir)
+    }
+}
+
+/// The consent notice the school's forms agree to, as the server is configured.
+#[derive(clap::Args, Debug)]
+pub struct NoticeArg {
+    /// The notice the forms agreed to (its SHA-256 goes into the audit entry).
+    #[arg(long, env = "ROLLCALL_CONSENT_NOTICE", default_value = crate::config::DEFAULT_CONSENT_NOTICE)]
+    pub consent_notice: String,
+}
+
+/// The single-threaded runtime a command runs the (async) service functions on (`serve` has
+/// its own, multi-threaded).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}

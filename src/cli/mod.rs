@@ -1,0 +1,81 @@
+//! The command line: the clap definitions and the dispatch. Each command family lives in its
+//! own file, named after the command; what several share (data directory, cache directory,
+//! consent notice, runtime) is in `common.rs`. The commands call the same services as the API,
+//! as `service::Actor::Operator`.
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+
+mod backup;
+mod common;
+mod consent;
+mod enroll;
+mod eval;
+mod import_seed;
+mod mail;
+mod models;
+mod serve;
+mod vision;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rollcall",
+    version,
+    about = "Face-recognition school attendance server"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands. Each one's help text is the doc comment of its arguments' type, in its file
+/// (`serve`'s and `openapi`'s are here).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(Box<Settings>),
+    /// Print the OpenAPI document (JSON) to stdout.
+    Openapi,
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+    Embed(vision::Embed),
+    Faces(vision::Faces),
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
+    Enroll(enroll::Enroll),
+    ImportSeed(import_seed::ImportSeed),
+    Consent(consent::Consent),
+    Backup(backup::Backup),
+    Restore(backup::Restore),
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
+}
+
+pub fn run() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve(settings) => serve::serve(*settings),
+        Command::Openapi => serve::openapi(),
+        Command::Models(command) => command.run(),
+        Command::Embed(args) => args.run(),
+        Command::Faces(args) => args.run(),
+        Command::Eval(command) => command.run(),
+        Command::Enroll(args) => args.run(),
+        Command::ImportSeed(args) => args.run(),
+        Command::Consent(args) => args.run(),
+        Command::Backup(args) => args.run(),
+        Command::Restore(args) => args.run(),
+        Command::Mail(command) => command.run(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks over every command (ids, conflicts, defaults).
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}
