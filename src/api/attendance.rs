@@ -17,9 +17,10 @@ use super::{AppState, parse_id};
 use crate::domain::Id;
 use crate::matching::Verdict;
 use crate::service::Error;
-use crate::service::attendance::{
-    self, ConfirmInput, Csv, DecisionInput, MarkConfig, MarkedFace, SaveTo, percentage,
-};
+use crate::service::attendance::export::Csv;
+use crate::service::attendance::figures::percentage;
+use crate::service::attendance::review::{MarkConfig, MarkedFace};
+use crate::service::attendance::{self, ConfirmInput, DecisionInput, SaveTo};
 use crate::service::drafts::{self, DraftView};
 use crate::service::import_seed::IMPORTED_SLOT;
 use crate::storage::attendance::{Counts, Member};
@@ -609,7 +610,7 @@ async fn mine(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> ApiResult<Json<Vec<SubjectAttendance>>> {
-    let list = attendance::mine(&state.db, &user).await?;
+    let list = attendance::figures::mine(&state.db, &user).await?;
     Ok(Json(
         list.into_iter()
             .map(|f| SubjectAttendance {
@@ -667,8 +668,14 @@ async fn subject_export(
     Path(id): Path<String>,
     ApiQuery(range): ApiQuery<Range>,
 ) -> ApiResult<Response> {
-    let csv = attendance::subject_csv(&state.db, &user, parse_id("id", &id)?, range.from, range.to)
-        .await?;
+    let csv = attendance::export::subject_csv(
+        &state.db,
+        &user,
+        parse_id("id", &id)?,
+        range.from,
+        range.to,
+    )
+    .await?;
     Ok(csv_response(csv))
 }
 
@@ -683,7 +690,7 @@ async fn session_export(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let csv = attendance::session_csv(&state.db, &user, parse_id("id", &id)?).await?;
+    let csv = attendance::export::session_csv(&state.db, &user, parse_id("id", &id)?).await?;
     Ok(csv_response(csv))
 }
 
@@ -707,7 +714,7 @@ async fn correct(
     Path((id, student_id)): Path<(String, String)>,
     ApiJson(req): ApiJson<CorrectionRequest>,
 ) -> ApiResult<Json<ConfirmResponse>> {
-    let done = attendance::correct(
+    let done = attendance::sessions::correct(
         &state.db,
         &user,
         parse_id("id", &id)?,
@@ -1014,9 +1021,14 @@ async fn subject_sessions(
     Path(id): Path<String>,
     ApiQuery(range): ApiQuery<Range>,
 ) -> ApiResult<Json<Vec<SessionListed>>> {
-    let list =
-        attendance::sessions_of(&state.db, &user, parse_id("id", &id)?, range.from, range.to)
-            .await?;
+    let list = attendance::sessions::sessions_of(
+        &state.db,
+        &user,
+        parse_id("id", &id)?,
+        range.from,
+        range.to,
+    )
+    .await?;
     Ok(Json(
         list.into_iter()
             .map(|s| SessionListed {
@@ -1073,7 +1085,7 @@ async fn session_view(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SessionResponse>> {
-    let v = attendance::session_view(&state.db, &user, parse_id("id", &id)?).await?;
+    let v = attendance::sessions::session_view(&state.db, &user, parse_id("id", &id)?).await?;
     Ok(Json(SessionResponse {
         session_id: v.session.id.to_string(),
         subject_id: v.session.subject_id.to_string(),

@@ -1,6 +1,14 @@
-//! Attendance: marking a class photo against the subject's gallery (nothing stored), confirming
-//! the teacher's decisions as a session's records (replacing, never adding), a student's own
-//! figures and CSV exports. Counts are always computed from the records.
+//! Attendance: marking a class photo against the subject's gallery (nothing stored unless it
+//! is saved to a draft) and confirming the teacher's decisions as a session's records
+//! (replacing, never adding). The other rooms: [`review`] (matching faces against the
+//! gallery), [`dates`] (which date and slot a session is), [`sessions`] (confirmed sessions,
+//! corrections), [`figures`] (a student's own figures) and [`export`] (CSV).
+
+pub mod dates;
+pub mod export;
+pub mod figures;
+pub mod review;
+pub mod sessions;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -9,22 +17,27 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
+use self::dates::{check_date, session_of};
+use self::review::{FaceIn, MarkConfig, MarkedFace, review};
 use super::auth::AuthUser;
 use super::faces::FaceEngine;
 use super::notify;
-use super::schedule::{ClockTime, parse_date};
 use super::subjects::managed;
 use super::{Error, Result};
-use crate::domain::{Id, Role};
-use crate::matching::{DIM, Gallery, Thresholds, Verdict, decode_blob, distance, match_faces};
-use crate::storage::attendance::{self as store, Counts, GalleryRow, Member, NewRecord};
-use crate::storage::{Conn, Db};
+use crate::domain::Id;
+use crate::matching::Verdict;
+use crate::storage::Db;
+use crate::storage::attendance::{self as store, Counts, Member, NewRecord};
 use crate::storage::{audit, drafts};
+
+// Kept at their old paths for callers outside this refactor (`crate::fuzzing`,
+// `api::students`).
+pub use self::export::csv_field;
+pub use self::figures::{ScopedProfile, profile};
 
 /// Largest base64 text accepted for a photo (about 20 MB decoded); checked before decoding.
 pub const MAX_BASE64_LEN: usize = 27 * 1024 * 1024;
-/// Candidates shown per face for review.
-pub const REVIEW_K: usize = 3;
+
 /// Attendance statuses a teacher may record.
 pub const STATUSES: [&str; 4] = ["present", "late", "excused", "absent"];
 
@@ -55,24 +68,6 @@ pub fn decode_image(raw: &str) -> Result<Vec<u8>> {
     engine.decode(compact.as_bytes()).map_err(|_| invalid())
 }
 
-/// One face found in a marked photo.
-#[derive(Debug, Clone)]
-pub struct MarkedFace {
-    /// `[left, top, right, bottom]`, clipped to the photo.
-    pub bbox: [i64; 4],
-    pub verdict: Verdict,
-    /// Distance to the assigned student (present or uncertain).
-    pub distance: Option<f32>,
-    pub detector_score: f32,
-    pub student: Option<Member>,
-    /// The nearest students, nearest first (up to [`REVIEW_K`]).
-    pub candidates: Vec<(Member, f32)>,
-    /// The teacher chose the student (a saved draft's face).
-    pub by_teacher: bool,
-    /// Another face took a student nearer to this one: worth the teacher's look.
-    pub displaced: bool,
-}
-
 #[derive(Debug, Clone)]
 pub struct Marked {
     pub subject_id: Id,
@@ -93,7 +88,7 @@ pub struct SavedPhoto {
     pub photo: i64,
 }
 
-/// Which session a saved photo belongs to (defaults as in [`session_of`]).
+/// Which session a saved photo belongs to (defaults as in [`dates::session_of`]).
 #[derive(Debug, Clone, Default)]
 pub struct SaveTo {
     pub date: Option<String>,
@@ -111,26 +106,6 @@ pub const WEBCAM_MAX: (u32, u32) = (1280, 720);
 pub fn is_webcam_frame(bytes: &[u8]) -> bool {
     crate::vision::decode::dimensions(bytes)
         .is_some_and(|(w, h)| w > 0 && h > 0 && h <= w && w <= WEBCAM_MAX.0 && h <= WEBCAM_MAX.1)
-}
-
-/// Where a mark request's rules come from.
-pub struct MarkConfig {
-    pub require_consent: bool,
-    pub confident: f32,
-    pub uncertain: f32,
-    /// A live webcam frame (the seed frontend's live mode): faces of at least 80 px and 10% of
-    /// the frame are looked for, which keeps a 640x480 frame at its own size (about 60 ms).
-    pub live: bool,
-    /// Confirming a draft adds the faces the teacher vouched for to their students' samples
-    /// (see [`super::learn`]).
-    pub learn: bool,
-}
-
-impl MarkConfig {
-    fn thresholds(&self) -> Result<Thresholds> {
-        Thresholds::new(self.confident, self.uncertain)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))
-    }
 }
 
 /// Match the faces of a class photo against the subject's verified, consenting students, one
@@ -257,250 +232,6 @@ pub async fn mark(
     })
 }
 
-/// A face to review: where it is, what it looks like and, if the teacher chose, whose it is.
-#[derive(Debug, Clone)]
-pub(crate) struct FaceIn {
-    pub bbox: [i64; 4],
-    pub score: f32,
-    pub embedding: [f32; DIM],
-    pub assigned: Option<Id>,
-}
-
-impl FaceIn {
-    /// The faces of an analysed photo as the mark route reviews them (boxes clipped to the
-    /// photo, nobody assigned yet); `rollcall eval attendance` goes through the same.
-    pub(crate) fn of_photo(analysis: &crate::vision::pipeline::Analysis) -> Vec<Self> {
-        analysis
-            .faces
-            .iter()
-            .map(|f| Self {
-                bbox: f.clipped(analysis.width, analysis.height),
-                score: f.score,
-                embedding: f.embedding,
-                assigned: None,
-            })
-            .collect()
-    }
-}
-
-/// The students nearest to `face` among `rows` (each student's nearest sample), nearest first.
-fn nearest(rows: &[GalleryRow], face: &[f32; DIM], k: usize) -> Vec<(Id, f32)> {
-    let mut best: HashMap<&Id, f32> = HashMap::new();
-    for r in rows {
-        if let Ok(e) = decode_blob(&r.embedding) {
-            let d = distance(face, &e);
-            best.entry(&r.student_id)
-                .and_modify(|b| *b = b.min(d))
-                .or_insert(d);
-        }
-    }
-    let mut list: Vec<(Id, f32)> = best.into_iter().map(|(id, d)| (id.clone(), d)).collect();
-    list.sort_by(|a, b| {
-        a.1.total_cmp(&b.1)
-            .then_with(|| a.0.as_str().cmp(b.0.as_str()))
-    });
-    list.truncate(k);
-    list
-}
-
-/// Match faces against the gallery one-to-one. A face the teacher assigned to an enrolled
-/// student is that student's (present); the other faces are matched against the rest.
-/// Returns the faces in order and the enrolled students no face stands for.
-pub(crate) fn review(
-    rows: &[GalleryRow],
-    members: &[Member],
-    faces: &[FaceIn],
-    thresholds: &Thresholds,
-) -> Result<(Vec<MarkedFace>, Vec<Member>)> {
-    let by_id: HashMap<&str, &Member> = members.iter().map(|m| (m.id.as_str(), m)).collect();
-    let member = |id: &Id| by_id.get(id.as_str()).map(|m| (*m).clone());
-    let fixed: HashSet<&Id> = faces
-        .iter()
-        .filter_map(|f| f.assigned.as_ref())
-        .filter(|id| by_id.contains_key(id.as_str()))
-        .collect();
-    let gallery = Gallery::from_blobs(
-        rows.iter()
-            .filter(|r| !fixed.contains(&r.student_id))
-            .map(|r| (r.student_id.clone(), &r.embedding)),
-    )
-    .map_err(|e| Error::Internal(anyhow::anyhow!("face gallery: {e}")))?;
-    let open: Vec<usize> = (0..faces.len())
-        .filter(|&i| {
-            faces[i]
-                .assigned
-                .as_ref()
-                .is_none_or(|id| !by_id.contains_key(id.as_str()))
-        })
-        .collect();
-    let embeddings: Vec<[f32; DIM]> = open.iter().map(|&i| faces[i].embedding).collect();
-    let matches = if gallery.is_empty() || embeddings.is_empty() {
-        Vec::new()
-    } else {
-        match_faces(&gallery, &embeddings, thresholds, REVIEW_K)
-    };
-    let matched: HashMap<usize, &crate::matching::FaceMatch<Id>> =
-        open.iter().copied().zip(matches.iter()).collect();
-    let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(faces.len());
-    for (i, face) in faces.iter().enumerate() {
-        let candidates = |list: &[(Id, f32)]| -> Vec<(Member, f32)> {
-            list.iter()
-                .filter_map(|(id, d)| Some((member(id)?, *d)))
-                .collect()
-        };
-        if let Some(student) = face.assigned.as_ref().and_then(member) {
-            let near = nearest(rows, &face.embedding, REVIEW_K);
-            let distance = nearest(
-                &rows
-                    .iter()
-                    .filter(|r| r.student_id == student.id)
-                    .cloned()
-                    .collect::<Vec<_>>(),
-                &face.embedding,
-                1,
-            )
-            .first()
-            .map(|(_, d)| *d);
-            seen.insert(student.id.clone());
-            out.push(MarkedFace {
-                bbox: face.bbox,
-                verdict: Verdict::Present,
-                distance,
-                detector_score: face.score,
-                student: Some(student),
-                candidates: candidates(&near),
-                by_teacher: true,
-                displaced: false,
-            });
-            continue;
-        }
-        let m = matched.get(&i);
-        let assigned = m.and_then(|m| m.student.as_ref());
-        let student = assigned.and_then(|(id, _)| member(id));
-        if let Some(s) = &student {
-            seen.insert(s.id.clone());
-        }
-        out.push(MarkedFace {
-            bbox: face.bbox,
-            verdict: if student.is_some() {
-                m.map_or(Verdict::Unknown, |m| m.verdict)
-            } else {
-                Verdict::Unknown
-            },
-            distance: student.as_ref().and(assigned.map(|(_, d)| *d)),
-            detector_score: face.score,
-            student,
-            candidates: m.map(|m| candidates(&m.candidates)).unwrap_or_default(),
-            by_teacher: false,
-            displaced: m.is_some_and(|m| m.displaced),
-        });
-    }
-    let not_seen = members
-        .iter()
-        .filter(|m| !seen.contains(&m.id))
-        .cloned()
-        .collect();
-    Ok((out, not_seen))
-}
-
-/// The school's date and wall-clock time now: the machine's time zone (`TZ` overrides it).
-#[must_use]
-pub fn local_now() -> (time::Date, ClockTime) {
-    use chrono::{Datelike, Timelike};
-    let now = chrono::Local::now();
-    let date = time::Month::try_from(u8::try_from(now.month()).unwrap_or(1))
-        .ok()
-        .and_then(|m| {
-            time::Date::from_calendar_date(now.year(), m, u8::try_from(now.day()).unwrap_or(1)).ok()
-        })
-        .unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
-    let clock = ClockTime::from_hm(
-        u8::try_from(now.hour()).unwrap_or(0),
-        u8::try_from(now.minute()).unwrap_or(0),
-    )
-    .unwrap_or_else(|| ClockTime::from_hm(0, 0).unwrap_or_else(|| unreachable!()));
-    (date, clock)
-}
-
-/// The session a photo or confirmation is for: `date` (default: today in the school's time
-/// zone) and `slot` (default: the subject's period running now in its teachers' timetables,
-/// else its only period that day, else 0). A day that the timetables make a holiday or an exam
-/// day without a period of this subject is refused (422): no attendance is taken then.
-pub(crate) fn session_of(
-    conn: &Conn<'_>,
-    subject: &Id,
-    date: Option<&str>,
-    slot: Option<i64>,
-) -> Result<(String, i64)> {
-    let (today, now) = local_now();
-    let day = match date.map(str::trim).filter(|d| !d.is_empty()) {
-        Some(d) => {
-            parse_date(d).ok_or_else(|| Error::Invalid("date must be a date YYYY-MM-DD".into()))?
-        }
-        None => today,
-    };
-    check_session_day(day, today)?;
-    if let Some(s) = slot
-        && !(0..=99).contains(&s)
-    {
-        return Err(Error::Invalid("slot must be between 0 and 99".into()));
-    }
-    let mut schedules = Vec::new();
-    for t in crate::storage::subjects::teacher_ids(conn, subject)? {
-        let stored = crate::storage::users::teacher_profile(conn, &t)?
-            .and_then(|p| p.schedule)
-            .and_then(|raw| serde_json::from_str::<serde_json::Value>(&raw).ok());
-        if let Some(v) = stored {
-            schedules.push(super::schedule::from_stored(&v));
-        }
-    }
-    let days: Vec<_> = schedules.iter().map(|s| s.day(day)).collect();
-    let periods: Vec<_> = days
-        .iter()
-        .flat_map(|d| d.periods.iter())
-        .filter(|p| p.is_of(subject.as_str()))
-        .collect();
-    if periods.is_empty() {
-        let off = days.iter().find_map(|d| {
-            d.holiday
-                .as_ref()
-                .map(|h| ("a holiday", h))
-                .or_else(|| d.exam.as_ref().map(|e| ("an exam day", e)))
-        });
-        if let Some((what, name)) = off {
-            let named = if name.is_empty() {
-                String::new()
-            } else {
-                format!(" ({name})")
-            };
-            return Err(Error::Invalid(format!(
-                "{} is {what}{named} in the timetable: no attendance is taken",
-                format_date(day)
-            )));
-        }
-    }
-    let slot = slot.unwrap_or_else(|| {
-        let running = (day == today)
-            .then(|| {
-                periods.iter().find(|p| {
-                    matches!((ClockTime::parse(&p.start), ClockTime::parse(&p.end)),
-                        (Some(a), Some(b)) if a <= now && now < b)
-                })
-            })
-            .flatten();
-        let mut slots: Vec<u32> = periods.iter().map(|p| p.slot).collect();
-        slots.sort_unstable();
-        slots.dedup();
-        match (running, slots.as_slice()) {
-            (Some(p), _) => i64::from(p.slot),
-            (None, [only]) => i64::from(*only),
-            _ => 0,
-        }
-    });
-    Ok((format_date(day), slot))
-}
-
 /// What a teacher confirms.
 #[derive(Debug, Clone, Default)]
 pub struct ConfirmInput {
@@ -512,7 +243,7 @@ pub struct ConfirmInput {
     pub draft: Option<Id>,
     /// `YYYY-MM-DD`; today in the school's time zone when absent.
     pub date: Option<String>,
-    /// Default: the subject's period running now (see [`session_of`]).
+    /// Default: the subject's period running now (see [`dates::session_of`]).
     pub slot: Option<i64>,
     /// Applied in order: a later decision for the same student wins.
     pub decisions: Vec<DecisionInput>,
@@ -551,45 +282,6 @@ pub struct Confirmed {
     pub notices: usize,
     /// Faces of the draft added to their students' samples ([`super::learn`]).
     pub learned: usize,
-}
-
-/// Percentage attended: (present + late) over (total − excused), two decimals; 0 with nothing.
-#[must_use]
-pub fn percentage(c: &Counts) -> f64 {
-    let denominator = c.total() - c.excused;
-    if denominator <= 0 {
-        return 0.0;
-    }
-    #[allow(clippy::cast_precision_loss)]
-    let p = (c.present + c.late) as f64 * 100.0 / denominator as f64;
-    (p * 100.0).round() / 100.0
-}
-
-/// The first day attendance may be recorded for.
-const FIRST_SESSION_DAY: time::Date = time::macros::date!(2000 - 01 - 01);
-
-/// A session's day is a real school day: not before [`FIRST_SESSION_DAY`] and not after
-/// tomorrow (one day of slack for a laptop whose clock or time zone is off).
-fn check_session_day(day: time::Date, today: time::Date) -> Result<()> {
-    let latest = today.next_day().unwrap_or(today);
-    if day < FIRST_SESSION_DAY || day > latest {
-        return Err(Error::Invalid(format!(
-            "date must be between {} and {} (attendance is not recorded ahead of time)",
-            format_date(FIRST_SESSION_DAY),
-            format_date(latest)
-        )));
-    }
-    Ok(())
-}
-
-fn format_date(d: time::Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
-
-fn check_date(field: &str, raw: &str) -> Result<String> {
-    parse_date(raw.trim())
-        .map(format_date)
-        .ok_or_else(|| Error::Invalid(format!("{field} must be a date YYYY-MM-DD")))
 }
 
 type Decided = BTreeMap<Id, (&'static str, Option<f64>)>;
@@ -833,7 +525,7 @@ pub async fn confirm(
 /// A confirmation without any decision (the seed frontend's for a class without students):
 /// the subject is checked as for any confirmation (404, 403, a day off 422) and nothing is
 /// recorded: no session, no absence notice. Recording it would replace an existing session's
-/// records with none (corrections go through [`correct`]).
+/// records with none (corrections go through [`sessions::correct`]).
 async fn confirm_nothing(db: &Db, user: &AuthUser, input: ConfirmInput) -> Result<Confirmed> {
     let subject = input
         .subject_id
@@ -853,460 +545,6 @@ async fn confirm_nothing(db: &Db, user: &AuthUser, input: ConfirmInput) -> Resul
         })
     })
     .await
-}
-
-/// Change one student's status in a confirmed session (teachers of the subject, administrators):
-/// recorded with source `correction` and audited with the old and new status.
-pub async fn correct(
-    db: &Db,
-    user: &AuthUser,
-    session: Id,
-    student: Id,
-    status: &str,
-) -> Result<Confirmed> {
-    let status = parse_status(status)?;
-    let user = user.clone();
-    db.transaction(move |tx| {
-        let s = store::session(tx, &session)?
-            .ok_or_else(|| Error::NotFound("Session not found".into()))?;
-        let subject = managed(tx, &user, &s.subject_id)?;
-        if s.slot == super::import_seed::IMPORTED_SLOT {
-            return Err(Error::Invalid(
-                "This is a day summary imported from the old system; it has no per-student records to correct".into(),
-            ));
-        }
-        if !crate::storage::subjects::is_enrolled(tx, &s.subject_id, &student)? {
-            return Err(Error::Invalid(format!(
-                "Not enrolled in this subject: {}",
-                student.as_str()
-            )));
-        }
-        let before = store::correct(tx, &session, &student, status)?;
-        audit::record(
-            tx,
-            Some(&user.id),
-            "attendance.correct",
-            Some(session.as_str()),
-            &format!(
-                "student={} from={} to={status}",
-                student.as_str(),
-                before.as_deref().unwrap_or("none")
-            ),
-        )?;
-        let counts = store::session_counts(tx, &session)?;
-        let notices = usize::from(notify::absence(
-            tx,
-            &notify::SessionInfo {
-                session: &session,
-                subject_name: &subject.name,
-                subject_code: &subject.code,
-                date: &s.date,
-                slot: s.slot,
-            },
-            &student,
-            status,
-        )?);
-        Ok(Confirmed {
-            session_id: Some(s.id),
-            date: s.date,
-            slot: s.slot,
-            counts,
-            replaced: usize::from(before.is_some()),
-            notices,
-            learned: 0,
-        })
-    })
-    .await
-}
-
-/// One subject's figures for a student.
-#[derive(Debug, Clone)]
-pub struct SubjectFigures {
-    pub subject_id: Id,
-    pub name: String,
-    pub code: String,
-    pub counts: Counts,
-    pub percentage: f64,
-}
-
-/// A student's own attendance, per subject they are enrolled in.
-pub async fn of_student(db: &Db, student: Id) -> Result<Vec<SubjectFigures>> {
-    let rows = db
-        .run(move |conn| Ok::<_, Error>(store::of_student(conn, &student)?))
-        .await?;
-    Ok(rows.into_iter().map(SubjectFigures::from).collect())
-}
-
-impl From<(Id, String, String, Counts)> for SubjectFigures {
-    fn from((subject_id, name, code, counts): (Id, String, String, Counts)) -> Self {
-        Self {
-            percentage: percentage(&counts),
-            subject_id,
-            name,
-            code,
-            counts,
-        }
-    }
-}
-
-/// One of a student's newest records.
-#[derive(Debug, Clone)]
-pub struct RecentRecord {
-    pub session_id: Id,
-    pub subject_id: Id,
-    pub date: String,
-    pub slot: i64,
-    pub status: String,
-}
-
-impl From<store::RecentRow> for RecentRecord {
-    fn from((session_id, subject_id, date, slot, status): store::RecentRow) -> Self {
-        Self {
-            session_id,
-            subject_id,
-            date,
-            slot,
-            status,
-        }
-    }
-}
-
-/// A student's profile as `user` may see it: the student themselves and administrators see every
-/// subject; a teacher only the subjects they teach the student (their figures and records).
-pub struct ScopedProfile {
-    pub student: crate::storage::students::StudentRecord,
-    pub subjects: Vec<crate::storage::subjects::Enrolled>,
-    pub figures: Vec<SubjectFigures>,
-    pub recent: Vec<RecentRecord>,
-}
-
-pub async fn profile(
-    db: &Db,
-    user: &AuthUser,
-    student: Id,
-    recent_limit: u32,
-) -> Result<ScopedProfile> {
-    let user = user.clone();
-    db.run(move |conn| {
-        let record = super::students::visible(conn, &user, &student)?;
-        let (subjects, scope) = if user.role == Role::Teacher {
-            let own = crate::storage::subjects::of_student_taught_by(conn, &student, &user.id)?;
-            let ids: Vec<Id> = own.iter().map(|e| e.subject.id.clone()).collect();
-            (own, Some(ids))
-        } else {
-            (crate::storage::subjects::of_student(conn, &student)?, None)
-        };
-        let figures = store::of_student(conn, &student)?
-            .into_iter()
-            .filter(|(id, ..)| scope.as_ref().is_none_or(|s| s.contains(id)))
-            .map(SubjectFigures::from)
-            .collect();
-        let recent = store::recent_in(conn, &student, scope.as_deref(), recent_limit)?
-            .into_iter()
-            .map(RecentRecord::from)
-            .collect();
-        Ok(ScopedProfile {
-            student: record,
-            subjects,
-            figures,
-            recent,
-        })
-    })
-    .await
-}
-
-/// The caller's own figures (students only).
-pub async fn mine(db: &Db, user: &AuthUser) -> Result<Vec<SubjectFigures>> {
-    if user.role != Role::Student {
-        return Err(Error::Forbidden("Student access required".into()));
-    }
-    of_student(db, user.id.clone()).await
-}
-
-/// What makes a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula:
-/// OWASP's list (`=`, `+`, `-`, `@`, tab, carriage return), `|` (DDE in older Excel), a line
-/// feed, and the full-width forms of `=`, `+`, `-`, `@`, which some spreadsheets also accept.
-const FORMULA_LEADS: [char; 12] = [
-    '=', '+', '-', '@', '|', '\t', '\r', '\n', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
-];
-
-/// Whether a spreadsheet could run this cell: it starts with a formula character, possibly
-/// after spaces (which some importers trim). A plain negative number (`-12`, `-0.5`) is left
-/// alone: it can only ever be read as that number, and it stays one in the sheet.
-fn runs_as_formula(raw: &str) -> bool {
-    let leads = |s: &str| s.starts_with(FORMULA_LEADS);
-    (leads(raw) || leads(raw.trim_start())) && !is_plain_negative_number(raw)
-}
-
-/// `-` and digits, with at most one decimal point between digits.
-fn is_plain_negative_number(raw: &str) -> bool {
-    let Some(digits) = raw.strip_prefix('-') else {
-        return false;
-    };
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
-    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    all_digits(whole) && all_digits(fraction)
-}
-
-/// One CSV field, RFC 4180: quoted when it holds a comma, quote or line break (quotes doubled).
-/// A cell a spreadsheet could run as a formula (see [`runs_as_formula`]) gets a leading
-/// apostrophe, so it is shown as the text it is (OWASP's advice for CSV injection).
-#[must_use]
-pub fn csv_field(raw: &str) -> String {
-    let guarded = if runs_as_formula(raw) {
-        format!("'{raw}")
-    } else {
-        raw.to_owned()
-    };
-    if guarded.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
-}
-
-fn csv_line(fields: &[String]) -> String {
-    let mut line = fields
-        .iter()
-        .map(|f| csv_field(f))
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push_str("\r\n");
-    line
-}
-
-fn letter(status: &str) -> &'static str {
-    match status {
-        "present" => "P",
-        "late" => "L",
-        "excused" => "E",
-        "absent" => "A",
-        _ => "",
-    }
-}
-
-/// A CSV file: its suggested name and its UTF-8 text.
-pub struct Csv {
-    pub filename: String,
-    pub text: String,
-}
-
-/// The CSV table of `sessions`: a row per enrolled student, and per former student who has a
-/// record in one of them (so the totals add up to the sessions' counts).
-fn table(conn: &Conn<'_>, subject: &Id, sessions: &[store::Session]) -> Result<String> {
-    let members = store::report_members(conn, subject)?;
-    let mut header = vec!["name".to_owned(), "roll".to_owned()];
-    let mut marks: Vec<HashMap<Id, String>> = Vec::with_capacity(sessions.len());
-    for s in sessions {
-        header.push(format!("{}#{}", s.date, s.slot));
-        marks.push(store::records(conn, &s.id)?.into_iter().collect());
-    }
-    header.extend(
-        [
-            "present",
-            "late",
-            "excused",
-            "absent",
-            "total",
-            "percentage",
-        ]
-        .map(str::to_owned),
-    );
-    let mut out = csv_line(&header);
-    for m in &members {
-        if !m.enrolled && !marks.iter().any(|s| s.contains_key(&m.id)) {
-            continue;
-        }
-        let mut row = vec![m.name.clone(), m.roll.clone()];
-        let mut counts = Counts::default();
-        for session in &marks {
-            let status = session.get(&m.id).map_or("", String::as_str);
-            if !status.is_empty() {
-                counts.add(status);
-            }
-            row.push(letter(status).to_owned());
-        }
-        row.extend([
-            counts.present.to_string(),
-            counts.late.to_string(),
-            counts.excused.to_string(),
-            counts.absent.to_string(),
-            counts.total().to_string(),
-            format!("{:.2}", percentage(&counts)),
-        ]);
-        out.push_str(&csv_line(&row));
-    }
-    Ok(out)
-}
-
-/// Optional `from`/`to` query dates (blank = open), each checked: 422 naming the bad one.
-fn date_range(
-    from: Option<String>,
-    to: Option<String>,
-) -> Result<(Option<String>, Option<String>)> {
-    let check = |field: &str, d: Option<String>| {
-        d.filter(|d| !d.trim().is_empty())
-            .map(|d| check_date(field, &d))
-            .transpose()
-    };
-    Ok((check("from", from)?, check("to", to)?))
-}
-
-/// A subject's sessions between `from` and `to` (inclusive, optional) as a CSV table: one row
-/// per enrolled student, one column per session (P/L/E/A), then totals and percentage.
-pub async fn subject_csv(
-    db: &Db,
-    user: &AuthUser,
-    subject: Id,
-    from: Option<String>,
-    to: Option<String>,
-) -> Result<Csv> {
-    let (from, to) = date_range(from, to)?;
-    let user = user.clone();
-    db.run(move |conn| {
-        let s = managed(conn, &user, &subject)?;
-        let sessions = store::sessions(conn, &subject, from.as_deref(), to.as_deref())?;
-        audit::record(
-            conn,
-            Some(&user.id),
-            "attendance.export",
-            Some(subject.as_str()),
-            &format!(
-                "from={} to={} sessions={}",
-                from.as_deref().unwrap_or("-"),
-                to.as_deref().unwrap_or("-"),
-                sessions.len()
-            ),
-        )?;
-        Ok(Csv {
-            filename: format!("attendance-{}.csv", sanitize(&s.code)),
-            text: table(conn, &subject, &sessions)?,
-        })
-    })
-    .await
-}
-
-/// One session as a CSV table (same columns as [`subject_csv`]).
-pub async fn session_csv(db: &Db, user: &AuthUser, session: Id) -> Result<Csv> {
-    let user = user.clone();
-    db.run(move |conn| {
-        let s = store::session(conn, &session)?
-            .ok_or_else(|| Error::NotFound("Session not found".into()))?;
-        let subject = managed(conn, &user, &s.subject_id)?;
-        audit::record(
-            conn,
-            Some(&user.id),
-            "attendance.export",
-            Some(s.subject_id.as_str()),
-            &format!("session={}", session.as_str()),
-        )?;
-        Ok(Csv {
-            filename: format!(
-                "attendance-{}-{}-{}.csv",
-                sanitize(&subject.code),
-                s.date,
-                s.slot
-            ),
-            text: table(conn, &s.subject_id, std::slice::from_ref(&s))?,
-        })
-    })
-    .await
-}
-
-/// A confirmed session with its subject's counts.
-pub struct SessionSummary {
-    pub session: store::Session,
-    pub counts: Counts,
-}
-
-/// A subject's confirmed sessions between `from` and `to` (inclusive, optional), newest first
-/// (teachers of the subject, administrators).
-pub async fn sessions_of(
-    db: &Db,
-    user: &AuthUser,
-    subject: Id,
-    from: Option<String>,
-    to: Option<String>,
-) -> Result<Vec<SessionSummary>> {
-    let (from, to) = date_range(from, to)?;
-    let user = user.clone();
-    db.run(move |conn| {
-        managed(conn, &user, &subject)?;
-        Ok(
-            store::sessions_with_counts(conn, &subject, from.as_deref(), to.as_deref())?
-                .into_iter()
-                .map(|(session, counts)| SessionSummary { session, counts })
-                .collect(),
-        )
-    })
-    .await
-}
-
-/// One student's line in a session: their record, or none when they were enrolled after it.
-pub struct SessionLine {
-    pub student: Member,
-    pub status: Option<String>,
-    /// `photo`, `manual` or `correction`.
-    pub source: Option<String>,
-}
-
-/// A confirmed session as its teacher reviews it: every enrolled student with their record.
-pub struct SessionView {
-    pub session: store::Session,
-    pub subject_name: String,
-    pub subject_code: String,
-    pub lines: Vec<SessionLine>,
-    pub counts: Counts,
-}
-
-/// A confirmed session with every enrolled student's record (teachers of the subject,
-/// administrators).
-pub async fn session_view(db: &Db, user: &AuthUser, session: Id) -> Result<SessionView> {
-    let user = user.clone();
-    db.run(move |conn| {
-        let s = store::session(conn, &session)?
-            .ok_or_else(|| Error::NotFound("Session not found".into()))?;
-        let subject = managed(conn, &user, &s.subject_id)?;
-        let mut records: HashMap<Id, (String, String)> = store::records_with_source(conn, &s.id)?
-            .into_iter()
-            .map(|(id, status, source)| (id, (status, source)))
-            .collect();
-        let counts = store::kept_counts(conn, &s.id)?;
-        let mut lines = Vec::new();
-        for student in store::report_members(conn, &s.subject_id)? {
-            let record = records.remove(&student.id);
-            // A student no longer enrolled is listed where they have a record, so that the
-            // lines add up to the session's counts.
-            if record.is_none() && !student.enrolled {
-                continue;
-            }
-            lines.push(SessionLine {
-                student,
-                status: record.as_ref().map(|r| r.0.clone()),
-                source: record.map(|r| r.1),
-            });
-        }
-        Ok(SessionView {
-            session: s,
-            subject_name: subject.name,
-            subject_code: subject.code,
-            lines,
-            counts,
-        })
-    })
-    .await
-}
-
-fn sanitize(raw: &str) -> String {
-    raw.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -1354,87 +592,5 @@ mod tests {
         assert_eq!(decode_image("data:image/png;base64,").ok(), Some(vec![]));
         let huge = "A".repeat(MAX_BASE64_LEN + 4);
         assert!(matches!(decode_image(&huge), Err(Error::TooLarge(_))));
-    }
-
-    #[test]
-    fn session_days_are_real_school_days() {
-        use time::macros::date;
-        let today = date!(2026 - 12 - 06);
-        assert!(check_session_day(today, today).is_ok());
-        assert!(
-            check_session_day(date!(2026 - 12 - 07), today).is_ok(),
-            "tomorrow: slack"
-        );
-        assert!(check_session_day(date!(2026 - 12 - 08), today).is_err());
-        assert!(check_session_day(date!(2000 - 01 - 01), today).is_ok());
-        assert!(check_session_day(date!(1999 - 12 - 31), today).is_err());
-        assert!(check_session_day(date!(0000 - 01 - 01), today).is_err());
-        assert!(check_session_day(date!(9999 - 12 - 31), today).is_err());
-    }
-
-    #[test]
-    fn percentage_excludes_excused() {
-        let c = Counts {
-            present: 1,
-            late: 1,
-            excused: 1,
-            absent: 1,
-        };
-        assert!((percentage(&c) - 66.67).abs() < 1e-9);
-        assert!(percentage(&Counts::default()).abs() < f64::EPSILON);
-    }
-
-    #[test]
-    fn csv_quoting() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("Doe, Jane"), "\"Doe, Jane\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("Zoë"), "Zoë");
-        assert_eq!(csv_field("=1+1"), "'=1+1");
-    }
-
-    #[test]
-    fn csv_cells_a_spreadsheet_would_run_are_neutralised() {
-        for (raw, out) in [
-            ("=1+1", "'=1+1"),
-            ("+1+1", "'+1+1"),
-            ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
-            ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
-            ("|calc", "'|calc"),
-            ("\t=1", "'\t=1"),
-            ("\r=1", "\"'\r=1\""),
-            ("\n=1", "\"'\n=1\""),
-            (" =1+1", "' =1+1"),
-            ("  @x", "'  @x"),
-            ("\u{FF1D}1+1", "'\u{FF1D}1+1"),
-            ("\u{FF0D}1+1", "'\u{FF0D}1+1"),
-            (
-                "=HYPERLINK(\"http://x\",\"y\")",
-                "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"",
-            ),
-            ("-", "'-"),
-            ("-1-1", "'-1-1"),
-            ("-1e5", "'-1e5"),
-            ("-.5", "'-.5"),
-            ("-5.", "'-5."),
-            ("- 5", "'- 5"),
-        ] {
-            assert_eq!(csv_field(raw), out, "{raw:?}");
-        }
-        // Plain numbers, negative ones too, stay numbers; so does everything harmless.
-        for raw in [
-            "-12",
-            "-0.5",
-            "12",
-            "100.00",
-            "2026-01-05#-1",
-            "R-3",
-            "Zoë",
-            "",
-            " ",
-            "a=b",
-        ] {
-            assert_eq!(csv_field(raw), raw, "{raw:?}");
-        }
     }
 }
