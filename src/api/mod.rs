@@ -9,12 +9,16 @@ pub mod analytics;
 pub mod attendance;
 pub mod auth;
 pub mod docs;
+pub mod drafts;
 pub mod error;
+pub mod export;
 pub mod extract;
+pub mod figures;
 pub mod health;
 pub mod middleware;
 pub mod notifications;
 pub mod openapi;
+pub mod sessions;
 pub mod settings;
 pub mod students;
 pub mod subjects;
@@ -107,7 +111,14 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .nest("/api/settings", settings::router())
         .nest("/api/subjects", subjects::router())
         .nest("/api/students", students::router())
-        .nest("/api/attendance", attendance::router())
+        .nest(
+            "/api/attendance",
+            attendance::router()
+                .merge(drafts::router())
+                .merge(sessions::router())
+                .merge(export::router())
+                .merge(figures::router()),
+        )
         .nest("/api/notifications", notifications::router())
         .nest("/api/analytics", analytics::router())
         .merge(subjects::seed_router())

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::attendance::{FaceIn, MarkConfig, MarkedFace, review};
+use super::attendance::review::{FaceIn, MarkConfig, MarkedFace, review};
 use super::auth::AuthUser;
 use super::faces::{
     FaceEngine, MIN_FACE_WIDTH, Refusal, SampleParts, face_width, image_file, record_sample,

@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::{Context, bail, ensure};
 use serde::Serialize;
 
-use super::attendance::{FaceIn, review};
+use super::attendance::review::{FaceIn, review};
 use super::faces;
 use crate::domain::Id;
 use crate::matching::{DIM, Thresholds, Verdict, distance, encode_blob};
