@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::runtime::Runtime;
 
-use crate::api::{admin, attendance, auth, students, subjects};
+use crate::api::{admin, attendance, auth, drafts, sessions, students, subjects};
 use crate::domain::{Email, Id, Role};
 use crate::service::schedule::{self, ClockTime, Schedule};
 use crate::service::{Error, avatars, teachers};
@@ -130,8 +130,8 @@ fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
 /// 422 (`Error::Invalid`), nothing else.
 pub fn json(data: &[u8]) {
     typed::<attendance::ConfirmRequest>(data);
-    typed::<attendance::CorrectionRequest>(data);
-    typed::<attendance::AssignRequest>(data);
+    typed::<sessions::CorrectionRequest>(data);
+    typed::<drafts::AssignRequest>(data);
     typed::<auth::RegisterRequest>(data);
     typed::<auth::LoginRequest>(data);
     typed::<auth::ResetRequest>(data);
@@ -183,7 +183,7 @@ pub fn json(data: &[u8]) {
         let _ = schedule::parse_date(s);
         let _ = schedule::parse_weekday(s);
         let _ = ClockTime::parse(s);
-        let _ = crate::service::attendance::csv_field(s);
+        let _ = crate::service::attendance::export::csv_field(s);
         let _ = crate::service::attendance::decode_image(s);
         let (name, kind) = s.split_once('\n').unwrap_or((s, s));
         let _ = avatars::check_upload(name, kind);

@@ -23,8 +23,6 @@ use crate::service::attendance::{self, ConfirmInput, DecisionInput, SaveTo};
 use crate::storage::attendance::{Counts, Member};
 
 // Kept at their old paths for `crate::fuzzing`, which names them `attendance::...`.
-pub use super::drafts::AssignRequest;
-pub use super::sessions::CorrectionRequest;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

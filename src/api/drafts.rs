@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::attendance::{MarkFace, NotSeen, mark_config, not_seen};
 use super::error::{ApiResult, Detail};
-use super::extract::{ApiJson, AuthUser};
+use super::extract::{ApiJson, AuthUser, PathId};
 use super::{AppState, parse_id};
 use crate::domain::Id;
 use crate::service::drafts::{self, DraftView};
@@ -113,15 +113,9 @@ impl From<DraftView> for DraftResponse {
 async fn draft_view(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<DraftResponse>> {
-    let view = drafts::view(
-        &state.db,
-        &mark_config(&state, false),
-        &user,
-        parse_id("id", &id)?,
-    )
-    .await?;
+    let view = drafts::view(&state.db, &mark_config(&state, false), &user, id).await?;
     Ok(Json(view.into()))
 }
 
@@ -139,15 +133,9 @@ pub struct Discarded {
 async fn draft_discard(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Discarded>> {
-    drafts::discard(
-        &state.db,
-        &state.settings.faces_dir(),
-        &user,
-        parse_id("id", &id)?,
-    )
-    .await?;
+    drafts::discard(&state.db, &state.settings.faces_dir(), &user, id).await?;
     Ok(Json(Discarded { ok: true }))
 }
 
@@ -261,9 +249,9 @@ pub struct DraftSummary {
 async fn subject_drafts(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Vec<DraftSummary>>> {
-    let list = drafts::of_subject(&state.db, &user, parse_id("id", &id)?).await?;
+    let list = drafts::of_subject(&state.db, &user, id).await?;
     Ok(Json(
         list.into_iter()
             .map(|(d, photos)| DraftSummary {

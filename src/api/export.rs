@@ -1,15 +1,15 @@
 //! `/api/attendance/.../export.csv`: a subject's sessions, or one session, as CSV.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::error::{ApiResult, Detail};
-use super::extract::{ApiQuery, AuthUser};
+use super::extract::{ApiQuery, AuthUser, PathId};
 use super::sessions::Range;
-use super::{AppState, parse_id};
 use crate::domain::Id;
 use crate::service::attendance::{self, export::Csv};
 
@@ -47,17 +47,10 @@ fn csv_response(csv: Csv) -> Response {
 async fn subject_export(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiQuery(range): ApiQuery<Range>,
 ) -> ApiResult<Response> {
-    let csv = attendance::export::subject_csv(
-        &state.db,
-        &user,
-        parse_id("id", &id)?,
-        range.from,
-        range.to,
-    )
-    .await?;
+    let csv = attendance::export::subject_csv(&state.db, &user, id, range.from, range.to).await?;
     Ok(csv_response(csv))
 }
 
@@ -70,8 +63,8 @@ async fn subject_export(
 async fn session_export(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Response> {
-    let csv = attendance::export::session_csv(&state.db, &user, parse_id("id", &id)?).await?;
+    let csv = attendance::export::session_csv(&state.db, &user, id).await?;
     Ok(csv_response(csv))
 }

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use super::attendance::{ConfirmResponse, Summary};
 use super::error::{ApiResult, Detail};
-use super::extract::{ApiJson, ApiQuery, AuthUser};
+use super::extract::{ApiJson, ApiQuery, AuthUser, PathId};
 use super::{AppState, parse_id};
 use crate::domain::Id;
 use crate::service::attendance;
@@ -94,17 +94,11 @@ pub struct SessionListed {
 async fn subject_sessions(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiQuery(range): ApiQuery<Range>,
 ) -> ApiResult<Json<Vec<SessionListed>>> {
-    let list = attendance::sessions::sessions_of(
-        &state.db,
-        &user,
-        parse_id("id", &id)?,
-        range.from,
-        range.to,
-    )
-    .await?;
+    let list =
+        attendance::sessions::sessions_of(&state.db, &user, id, range.from, range.to).await?;
     Ok(Json(
         list.into_iter()
             .map(|s| SessionListed {
@@ -159,9 +153,9 @@ pub struct SessionResponse {
 async fn session_view(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<SessionResponse>> {
-    let v = attendance::sessions::session_view(&state.db, &user, parse_id("id", &id)?).await?;
+    let v = attendance::sessions::session_view(&state.db, &user, id).await?;
     Ok(Json(SessionResponse {
         session_id: v.session.id.to_string(),
         subject_id: v.session.subject_id.to_string(),

@@ -829,12 +829,12 @@ fn seed_percentage(pct: f64, counted: i64) -> Value {
 /// The seed's student profile body, with attendance figures computed from the records.
 /// A teacher sees only the subjects they teach the student.
 async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResult<Json<Value>> {
-    let attendance::ScopedProfile {
+    let attendance::figures::ScopedProfile {
         student: s,
         subjects,
         recent,
         ..
-    } = attendance::profile(&state.db, user, id.clone(), 5).await?;
+    } = attendance::figures::profile(&state.db, user, id.clone(), 5).await?;
     let links = ImageLinks::new(state, user);
     let image_url = s.latest_sample.as_ref().map(|x| links.url(&s.id, x));
     // The same counts and rules as the roster, `/students/me/subjects` and analytics (late as

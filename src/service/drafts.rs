@@ -79,14 +79,9 @@ pub(crate) fn review_draft(
     })
 }
 
-fn thresholds(config: &MarkConfig) -> Result<Thresholds> {
-    Thresholds::new(config.confident, config.uncertain)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))
-}
-
 /// The draft, its photos and its faces matched now (teachers of the subject, administrators).
 pub async fn view(db: &Db, config: &MarkConfig, user: &AuthUser, id: Id) -> Result<DraftView> {
-    let thresholds = thresholds(config)?;
+    let thresholds = config.thresholds()?;
     let consent = config.require_consent;
     let user = user.clone();
     db.run(move |conn| {

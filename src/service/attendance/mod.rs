@@ -32,8 +32,6 @@ use crate::storage::{audit, drafts};
 
 // Kept at their old paths for callers outside this refactor (`crate::fuzzing`,
 // `api::students`).
-pub use self::export::csv_field;
-pub use self::figures::{ScopedProfile, profile};
 
 /// Largest base64 text accepted for a photo (about 20 MB decoded); checked before decoding.
 pub const MAX_BASE64_LEN: usize = 27 * 1024 * 1024;

@@ -44,9 +44,9 @@ pub struct MarkConfig {
 }
 
 impl MarkConfig {
-    pub(super) fn thresholds(&self) -> Result<Thresholds> {
-        Thresholds::new(self.confident, self.uncertain)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))
+    /// The configured thresholds, validated (a bad pair is a configuration bug: 500).
+    pub(crate) fn thresholds(&self) -> Result<Thresholds> {
+        Ok(Thresholds::new(self.confident, self.uncertain)?)
     }
 }
 
