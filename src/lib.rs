@@ -49,7 +49,8 @@ impl App {
         Self::build_with_clock(settings, Arc::new(service::clock::SystemClock)).await
     }
 
-    /// [`App::build`] with the clock the authentication limits read (tests move it).
+    /// [`App::build`] with the clock that the authentication limits and the school's "today"
+    /// read (tests fix or move it).
     pub async fn build_with_clock(
         settings: Settings,
         clock: Arc<dyn service::clock::Clock>,
@@ -80,7 +81,9 @@ impl App {
         .await??;
         let s = Arc::clone(&settings);
         let db2 = db.clone();
-        let auth = tokio::task::spawn_blocking(move || Auth::new(db2, s, &secret, clock)).await??;
+        let auth_clock = Arc::clone(&clock);
+        let auth =
+            tokio::task::spawn_blocking(move || Auth::new(db2, s, &secret, auth_clock)).await??;
         let (_, openapi) = api::documented();
         let state = AppState {
             cache_dir: settings.resolved_cache_dir(),
@@ -98,6 +101,7 @@ impl App {
                 service::faces::FaceEngine::turned_off(settings.resolved_cache_dir())
             }),
             mail_wake: Arc::new(tokio::sync::Notify::new()),
+            clock,
             settings,
         };
         let router = api::router(state.clone())?;

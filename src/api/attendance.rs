@@ -430,6 +430,7 @@ pub(super) fn mark_config(state: &AppState, live: bool) -> MarkConfig {
         uncertain: state.settings.uncertain_threshold,
         live,
         learn: state.settings.learn_from_confirm,
+        now: state.clock.now(),
     }
 }
 

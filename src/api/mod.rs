@@ -59,6 +59,8 @@ pub struct AppState {
     pub faces: Arc<crate::service::faces::FaceEngine>,
     /// Wakes the e-mail worker when messages were queued that should go out now.
     pub mail_wake: Arc<tokio::sync::Notify>,
+    /// The time requests are handled at: a session's default date and slot follow it.
+    pub clock: Arc<dyn crate::service::clock::Clock>,
 }
 
 #[derive(OpenApi)]

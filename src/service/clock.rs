@@ -32,6 +32,12 @@ impl ManualClock {
         Self(Arc::new(AtomicI64::new(now_unix())))
     }
 
+    /// Standing at `unix` (seconds since the epoch): a test that needs a given day.
+    #[must_use]
+    pub fn at(unix: i64) -> Self {
+        Self(Arc::new(AtomicI64::new(unix)))
+    }
+
     pub fn advance(&self, secs: i64) {
         self.0.fetch_add(secs, Ordering::SeqCst);
     }

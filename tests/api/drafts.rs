@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::support::media::{data_url, decode, photo, side_by_side};
 
 use crate::support::world::{enrol_faces, student, subject, teacher};
-use crate::support::{TestApp, body, expect_detail, ok, spawn_app};
+use crate::support::{TestApp, body, expect_detail, ok, spawn_app, spawn_app_with_clock};
 
 fn faces(v: &Value) -> &Vec<Value> {
     v["faces"]
@@ -297,7 +297,10 @@ fn walk(dir: &std::path::Path) -> usize {
 
 #[tokio::test]
 async fn sessions_follow_the_timetable_and_absences_are_queued_once() {
-    let app = spawn_app().await;
+    // The server's "today" is fixed: Wednesday 2026-04-01 at noon UTC (the same date in every
+    // time zone within 11 hours of UTC), after the dates this test names.
+    let clock = rollcall::service::clock::ManualClock::at(APRIL_1_NOON_UTC);
+    let app = spawn_app_with_clock(&[], std::sync::Arc::new(clock.clone())).await;
     let (t1, _) = teacher(&app, "t1@school.test").await;
     let (_, a_id) = student(&app, "ann@school.test").await;
     let (_, b_id) = student(&app, "ben@school.test").await;
@@ -408,22 +411,22 @@ async fn sessions_follow_the_timetable_and_absences_are_queued_once() {
         .await,
     )
     .await;
-    let today = chrono_today();
-    if v["date"].is_string() {
-        assert_eq!(v["date"], today.as_str(), "{v}");
-    } else {
-        // Today is a holiday or exam day of this timetable only if it is one of the dates above.
-        assert!(
-            ["2026-03-09", "2026-03-16"].contains(&today.as_str()),
-            "{v}"
-        );
-    }
+    assert_eq!(v["date"], "2026-04-01", "{v}");
+
+    // On a holiday of the timetable, a confirmation without a date is refused like one naming it.
+    clock.advance(MARCH_9_NOON_UTC - APRIL_1_NOON_UTC);
+    expect_detail(
+        app.post(
+            "/api/attendance/confirm",
+            &json!({"subject_id": sid, "decisions": both("present", "present")}),
+            Some(&t1),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
 }
 
-fn chrono_today() -> String {
-    let out = std::process::Command::new("date")
-        .arg("+%Y-%m-%d")
-        .output()
-        .expect("date");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+/// 2026-04-01T12:00:00Z and 2026-03-09T12:00:00Z, in seconds since the epoch.
+const APRIL_1_NOON_UTC: i64 = 1_775_044_800;
+const MARCH_9_NOON_UTC: i64 = 1_773_057_600;

@@ -8,11 +8,15 @@ use crate::service::schedule::{ClockTime, parse_date};
 use crate::service::{Error, Result};
 use crate::storage::Conn;
 
-/// The school's date and wall-clock time now: the machine's time zone (`TZ` overrides it).
+/// The school's date and wall-clock time at `unix` (seconds since the epoch): the machine's
+/// time zone (`TZ` overrides it).
 #[must_use]
-pub fn local_now() -> (time::Date, ClockTime) {
-    use chrono::{Datelike, Timelike};
-    let now = chrono::Local::now();
+pub fn local_at(unix: i64) -> (time::Date, ClockTime) {
+    use chrono::{Datelike, TimeZone, Timelike};
+    let now = chrono::Local
+        .timestamp_opt(unix, 0)
+        .single()
+        .unwrap_or_else(chrono::Local::now);
     let date = time::Month::try_from(u8::try_from(now.month()).unwrap_or(1))
         .ok()
         .and_then(|m| {
@@ -27,8 +31,8 @@ pub fn local_now() -> (time::Date, ClockTime) {
     (date, clock)
 }
 
-/// The session a photo or confirmation is for: `date` (default: today in the school's time
-/// zone) and `slot` (default: the subject's period running now in its teachers' timetables,
+/// The session a photo or confirmation is for: `date` (default: the day of `at` in the school's
+/// time zone) and `slot` (default: the subject's period running now in its teachers' timetables,
 /// else its only period that day, else 0). A day that the timetables make a holiday or an exam
 /// day without a period of this subject is refused (422): no attendance is taken then.
 pub(crate) fn session_of(
@@ -36,8 +40,9 @@ pub(crate) fn session_of(
     subject: &Id,
     date: Option<&str>,
     slot: Option<i64>,
+    at: i64,
 ) -> Result<(String, i64)> {
-    let (today, now) = local_now();
+    let (today, now) = local_at(at);
     let day = match date.map(str::trim).filter(|d| !d.is_empty()) {
         Some(d) => {
             parse_date(d).ok_or_else(|| Error::Invalid("date must be a date YYYY-MM-DD".into()))?

@@ -125,12 +125,12 @@ pub async fn mark(
     let thresholds = config.thresholds()?;
     let u = user.clone();
     let s = subject.clone();
-    let when = save.clone();
+    let (when, at) = (save.clone(), config.now);
     // Ownership and the session's day (a holiday is refused) before any vision work.
     let session = db
         .run(move |conn| {
             managed(conn, &u, &s)?;
-            when.map(|w| session_of(conn, &s, w.date.as_deref(), w.slot))
+            when.map(|w| session_of(conn, &s, w.date.as_deref(), w.slot, at))
                 .transpose()
         })
         .await?;
@@ -330,11 +330,11 @@ pub async fn confirm(
         return Err(Error::BadRequest("subject_id required".into()));
     }
     if input.draft.is_none() && explicit.is_empty() {
-        return confirm_nothing(db, user, input).await;
+        return confirm_nothing(db, user, input, config.now).await;
     }
     let thresholds = config.thresholds()?;
     let consent = config.require_consent;
-    let learn = config.learn;
+    let (learn, at) = (config.learn, config.now);
     let teacher = user.id.clone();
     let user = user.clone();
     let (confirmed, photos, lesson) = db.transaction(move |tx| {
@@ -388,7 +388,8 @@ pub async fn confirm(
                 .clone()
                 .ok_or_else(|| Error::BadRequest("subject_id required".into()))?;
             managed(tx, &user, &subject)?;
-            let (date, slot) = session_of(tx, &subject, input.date.as_deref(), input.slot)?;
+            let (date, slot) =
+                session_of(tx, &subject, input.date.as_deref(), input.slot, at)?;
             (subject, date, slot, None)
         };
         decided.extend(explicit);
@@ -524,14 +525,19 @@ pub async fn confirm(
 /// the subject is checked as for any confirmation (404, 403, a day off 422) and nothing is
 /// recorded: no session, no absence notice. Recording it would replace an existing session's
 /// records with none (corrections go through [`sessions::correct`]).
-async fn confirm_nothing(db: &Db, user: &AuthUser, input: ConfirmInput) -> Result<Confirmed> {
+async fn confirm_nothing(
+    db: &Db,
+    user: &AuthUser,
+    input: ConfirmInput,
+    at: i64,
+) -> Result<Confirmed> {
     let subject = input
         .subject_id
         .ok_or_else(|| Error::BadRequest("subject_id required".into()))?;
     let user = user.clone();
     db.run(move |conn| {
         managed(conn, &user, &subject)?;
-        let (date, slot) = session_of(conn, &subject, input.date.as_deref(), input.slot)?;
+        let (date, slot) = session_of(conn, &subject, input.date.as_deref(), input.slot, at)?;
         Ok(Confirmed {
             session_id: None,
             date,

@@ -41,6 +41,9 @@ pub struct MarkConfig {
     /// Confirming a draft adds the faces the teacher vouched for to their students' samples
     /// (see [`crate::service::learn`]).
     pub learn: bool,
+    /// When the request is handled (seconds since the epoch, the server's clock): a session's
+    /// default date and slot are today's and now's in the school's time zone.
+    pub now: i64,
 }
 
 impl MarkConfig {
