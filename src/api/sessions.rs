@@ -171,7 +171,7 @@ async fn session_view(
                 student_id: l.student.id.to_string(),
                 name: l.student.name,
                 roll: l.student.roll,
-                status: l.status,
+                status: l.status.map(|s| s.as_str().to_owned()),
                 source: l.source,
             })
             .collect(),

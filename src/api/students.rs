@@ -18,7 +18,7 @@ use super::error::{ApiResult, Detail};
 use super::extract::{Admin, ApiJson, ApiQuery, AuthUser, PathId, Staff, Student};
 use super::subjects::image_path;
 use super::{AppState, parse_id, rfc3339};
-use crate::domain::{Id, Role};
+use crate::domain::{AttendanceStatus, Id, Role};
 use crate::service::analytics::Rules;
 use crate::service::students::{self, ConsentRules, MAX_PER_PAGE, NewStudent, StudentUpdate};
 use crate::service::{Actor, Error, attendance, faces, subjects};
@@ -855,7 +855,7 @@ async fn seed_profile_json(state: &AppState, user: &AuthUser, id: Id) -> ApiResu
         .into_iter()
         .map(|r| {
             json!({"id": r.session_id, "date": r.date, "period": r.slot,
-                   "present": r.status == "present" || r.status == "late",
+                   "present": matches!(r.status, AttendanceStatus::Present | AttendanceStatus::Late),
                    "status": r.status, "class_id": r.subject_id})
         })
         .collect();

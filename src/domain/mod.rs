@@ -131,6 +131,44 @@ impl fmt::Display for Role {
     }
 }
 
+/// A student's attendance in one session. Stored and sent as lower-case strings, as in the seed;
+/// late counts as attended or not by the school's rule (`ROLLCALL_LATE_COUNTS_AS_PRESENT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttendanceStatus {
+    Present,
+    Late,
+    Excused,
+    Absent,
+}
+
+impl AttendanceStatus {
+    /// Every status, in the order reports list them.
+    pub const ALL: [Self; 4] = [Self::Present, Self::Late, Self::Excused, Self::Absent];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Present => "present",
+            Self::Late => "late",
+            Self::Excused => "excused",
+            Self::Absent => "absent",
+        }
+    }
+
+    /// Exactly one of the four lower-case words.
+    #[must_use]
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+impl fmt::Display for AttendanceStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An e-mail address, trimmed and lower-cased; checked for a plausible shape at the edge.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]

@@ -22,7 +22,7 @@ use super::faces::{
     unlink_unreferenced,
 };
 use super::{Error, Result, blocking};
-use crate::domain::Id;
+use crate::domain::{AttendanceStatus, Id};
 use crate::matching::{Verdict, decode_blob};
 use crate::storage::faces::Source;
 use crate::storage::{Conn, Db, drafts};
@@ -53,7 +53,7 @@ pub(crate) fn candidates(
     conn: &Conn<'_>,
     draft: &Id,
     faces: &[DraftFace],
-    status_of: &dyn Fn(&Id) -> Option<&'static str>,
+    status_of: &dyn Fn(&Id) -> Option<AttendanceStatus>,
     require_consent: bool,
 ) -> Result<Vec<Candidate>> {
     let rows = drafts::faces(conn, draft)?;
@@ -79,7 +79,8 @@ pub(crate) fn candidates(
         let Some(student) = &f.marked.student else {
             continue;
         };
-        if status_of(&student.id) != Some("present") || taken.contains(&student.id) {
+        if status_of(&student.id) != Some(AttendanceStatus::Present) || taken.contains(&student.id)
+        {
             continue;
         }
         let Some(row) = rows.iter().find(|r| r.photo == f.photo && r.face == f.face) else {

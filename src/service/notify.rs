@@ -4,7 +4,7 @@
 
 use crate::storage::Conn;
 
-use crate::domain::Id;
+use crate::domain::{AttendanceStatus, Id};
 use crate::notify::templates;
 use crate::storage::Result;
 use crate::storage::outbox::{self, NewMessage};
@@ -27,10 +27,10 @@ pub fn absence(
     conn: &Conn<'_>,
     info: &SessionInfo<'_>,
     student: &Id,
-    status: &str,
+    status: Option<AttendanceStatus>,
 ) -> Result<bool> {
     let key = info.session.as_str();
-    if status != "absent" {
+    if status != Some(AttendanceStatus::Absent) {
         outbox::withdraw(conn, ABSENCE, student, key)?;
         return Ok(false);
     }

@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use super::Conn;
 
 use super::{Result, now_unix};
-use crate::domain::Id;
+use crate::domain::{AttendanceStatus, Id};
 
 /// A student who may be matched in a subject's photos, with one face embedding (a student
 /// appears once per sample).
@@ -125,7 +125,7 @@ pub fn upsert_session(
 #[derive(Debug, Clone)]
 pub struct NewRecord<'a> {
     pub student_id: &'a Id,
-    pub status: &'a str,
+    pub status: AttendanceStatus,
     pub source: &'a str,
     pub distance: Option<f64>,
 }
@@ -144,12 +144,22 @@ pub fn replace_records(conn: &Conn<'_>, session: &Id, records: &[NewRecord<'_>])
         stmt.execute(params![
             session.as_str(),
             r.student_id.as_str(),
-            r.status,
+            r.status.as_str(),
             r.source,
             r.distance
         ])?;
     }
     Ok(before)
+}
+
+/// A stored status; the schema allows only the four words, anything else reads as absent (the
+/// count that never flatters).
+fn parse_status(raw: &str) -> AttendanceStatus {
+    AttendanceStatus::parse(raw).unwrap_or(AttendanceStatus::Absent)
+}
+
+fn status_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<AttendanceStatus> {
+    Ok(parse_status(&r.get::<_, String>(i)?))
 }
 
 /// Counts per status.
@@ -162,12 +172,12 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn add(&mut self, status: &str) {
+    pub fn add(&mut self, status: AttendanceStatus) {
         match status {
-            "present" => self.present += 1,
-            "late" => self.late += 1,
-            "excused" => self.excused += 1,
-            _ => self.absent += 1,
+            AttendanceStatus::Present => self.present += 1,
+            AttendanceStatus::Late => self.late += 1,
+            AttendanceStatus::Excused => self.excused += 1,
+            AttendanceStatus::Absent => self.absent += 1,
         }
     }
 
@@ -180,8 +190,8 @@ impl Counts {
 pub fn session_counts(conn: &Conn<'_>, session: &Id) -> Result<Counts> {
     let mut stmt = conn.prepare("SELECT status FROM attendance_records WHERE session_id = ?1")?;
     let mut counts = Counts::default();
-    for status in stmt.query_map([session.as_str()], |r| r.get::<_, String>(0))? {
-        counts.add(&status?);
+    for status in stmt.query_map([session.as_str()], |r| status_at(r, 0))? {
+        counts.add(status?);
     }
     Ok(counts)
 }
@@ -220,7 +230,7 @@ pub fn of_student(conn: &Conn<'_>, student: &Id) -> Result<Vec<(Id, String, Stri
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, String>(2)?,
-            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<String>>(3)?.map(|s| parse_status(&s)),
         ))
     })?;
     let mut out: Vec<(Id, String, String, Counts)> = Vec::new();
@@ -230,7 +240,7 @@ pub fn of_student(conn: &Conn<'_>, student: &Id) -> Result<Vec<(Id, String, Stri
             out.push((Id::from_db(id), name, code, Counts::default()));
         }
         if let (Some(status), Some(last)) = (status, out.last_mut()) {
-            last.3.add(&status);
+            last.3.add(status);
         }
     }
     Ok(out)
@@ -320,17 +330,17 @@ pub fn sessions_with_counts(
 }
 
 /// Every record of the session: (student, status).
-pub fn records(conn: &Conn<'_>, session: &Id) -> Result<Vec<(Id, String)>> {
+pub fn records(conn: &Conn<'_>, session: &Id) -> Result<Vec<(Id, AttendanceStatus)>> {
     let mut stmt =
         conn.prepare("SELECT student_id, status FROM attendance_records WHERE session_id = ?1")?;
     let rows = stmt.query_map([session.as_str()], |r| {
-        Ok((Id::from_db(r.get(0)?), r.get(1)?))
+        Ok((Id::from_db(r.get(0)?), status_at(r, 1)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// (session id, subject id, date, slot, status).
-pub type RecentRow = (Id, Id, String, i64, String);
+pub type RecentRow = (Id, Id, String, i64, AttendanceStatus);
 
 /// A student's newest `limit` records, newest first, only in `subjects` when given.
 pub fn recent_in(
@@ -356,19 +366,22 @@ pub fn recent_in(
             Id::from_db(r.get(1)?),
             r.get(2)?,
             r.get(3)?,
-            r.get(4)?,
+            status_at(r, 4)?,
         ))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Every record of the session with its source: (student, status, source).
-pub fn records_with_source(conn: &Conn<'_>, session: &Id) -> Result<Vec<(Id, String, String)>> {
+pub fn records_with_source(
+    conn: &Conn<'_>,
+    session: &Id,
+) -> Result<Vec<(Id, AttendanceStatus, String)>> {
     let mut stmt = conn.prepare(
         "SELECT student_id, status, source FROM attendance_records WHERE session_id = ?1",
     )?;
     let rows = stmt.query_map([session.as_str()], |r| {
-        Ok((Id::from_db(r.get(0)?), r.get(1)?, r.get(2)?))
+        Ok((Id::from_db(r.get(0)?), status_at(r, 1)?, r.get(2)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -378,13 +391,13 @@ pub fn correct(
     conn: &Conn<'_>,
     session: &Id,
     student: &Id,
-    status: &str,
-) -> Result<Option<String>> {
-    let before: Option<String> = conn
+    status: AttendanceStatus,
+) -> Result<Option<AttendanceStatus>> {
+    let before = conn
         .query_row(
             "SELECT status FROM attendance_records WHERE session_id = ?1 AND student_id = ?2",
             [session.as_str(), student.as_str()],
-            |r| r.get(0),
+            |r| status_at(r, 0),
         )
         .optional()?;
     conn.execute(
@@ -392,7 +405,7 @@ pub fn correct(
          VALUES (?1, ?2, ?3, 'correction', NULL)
          ON CONFLICT (session_id, student_id) DO UPDATE SET status = excluded.status,
              source = 'correction'",
-        [session.as_str(), student.as_str(), status],
+        [session.as_str(), student.as_str(), status.as_str()],
     )?;
     Ok(before)
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::dates::date_range;
 use super::figures::percentage;
-use crate::domain::Id;
+use crate::domain::{AttendanceStatus, Id};
 use crate::service::auth::AuthUser;
 use crate::service::subjects::managed;
 use crate::service::{Error, Result};
@@ -64,13 +64,12 @@ fn csv_line(fields: &[String]) -> String {
     line
 }
 
-fn letter(status: &str) -> &'static str {
+fn letter(status: AttendanceStatus) -> &'static str {
     match status {
-        "present" => "P",
-        "late" => "L",
-        "excused" => "E",
-        "absent" => "A",
-        _ => "",
+        AttendanceStatus::Present => "P",
+        AttendanceStatus::Late => "L",
+        AttendanceStatus::Excused => "E",
+        AttendanceStatus::Absent => "A",
     }
 }
 
@@ -85,22 +84,13 @@ pub struct Csv {
 fn table(conn: &Conn<'_>, subject: &Id, sessions: &[store::Session]) -> Result<String> {
     let members = store::report_members(conn, subject)?;
     let mut header = vec!["name".to_owned(), "roll".to_owned()];
-    let mut marks: Vec<HashMap<Id, String>> = Vec::with_capacity(sessions.len());
+    let mut marks: Vec<HashMap<Id, AttendanceStatus>> = Vec::with_capacity(sessions.len());
     for s in sessions {
         header.push(format!("{}#{}", s.date, s.slot));
         marks.push(store::records(conn, &s.id)?.into_iter().collect());
     }
-    header.extend(
-        [
-            "present",
-            "late",
-            "excused",
-            "absent",
-            "total",
-            "percentage",
-        ]
-        .map(str::to_owned),
-    );
+    header.extend(AttendanceStatus::ALL.map(|s| s.as_str().to_owned()));
+    header.extend(["total", "percentage"].map(str::to_owned));
     let mut out = csv_line(&header);
     for m in &members {
         if !m.enrolled && !marks.iter().any(|s| s.contains_key(&m.id)) {
@@ -109,11 +99,11 @@ fn table(conn: &Conn<'_>, subject: &Id, sessions: &[store::Session]) -> Result<S
         let mut row = vec![m.name.clone(), m.roll.clone()];
         let mut counts = Counts::default();
         for session in &marks {
-            let status = session.get(&m.id).map_or("", String::as_str);
-            if !status.is_empty() {
+            let status = session.get(&m.id).copied();
+            if let Some(status) = status {
                 counts.add(status);
             }
-            row.push(letter(status).to_owned());
+            row.push(status.map_or("", letter).to_owned());
         }
         row.extend([
             counts.present.to_string(),

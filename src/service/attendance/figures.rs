@@ -1,7 +1,7 @@
 //! A student's figures: per subject (counts and percentage), their newest records, and their
 //! profile as the caller may see it. Counts are always computed from the records.
 
-use crate::domain::{Id, Role};
+use crate::domain::{AttendanceStatus, Id, Role};
 use crate::service::auth::AuthUser;
 use crate::service::{Error, Result};
 use crate::storage::Db;
@@ -56,7 +56,7 @@ pub struct RecentRecord {
     pub subject_id: Id,
     pub date: String,
     pub slot: i64,
-    pub status: String,
+    pub status: AttendanceStatus,
 }
 
 impl From<store::RecentRow> for RecentRecord {

@@ -24,7 +24,7 @@ use super::faces::FaceEngine;
 use super::notify;
 use super::subjects::managed;
 use super::{Error, Result};
-use crate::domain::Id;
+use crate::domain::{AttendanceStatus, Id};
 use crate::matching::Verdict;
 use crate::storage::Db;
 use crate::storage::attendance::{self as store, Counts, Member, NewRecord};
@@ -35,9 +35,6 @@ use crate::storage::{audit, drafts};
 
 /// Largest base64 text accepted for a photo (about 20 MB decoded); checked before decoding.
 pub const MAX_BASE64_LEN: usize = 27 * 1024 * 1024;
-
-/// Attendance statuses a teacher may record.
-pub const STATUSES: [&str; 4] = ["present", "late", "excused", "absent"];
 
 /// The photo inside a seed `image` field: a data URL (everything up to the first comma is
 /// dropped) or bare base64. Too long: 413; not base64, or a data URL without its comma:
@@ -282,18 +279,14 @@ pub struct Confirmed {
     pub learned: usize,
 }
 
-type Decided = BTreeMap<Id, (&'static str, Option<f64>)>;
+type Decided = BTreeMap<Id, (AttendanceStatus, Option<f64>)>;
 
-fn parse_status(raw: &str) -> Result<&'static str> {
-    STATUSES
-        .iter()
-        .copied()
-        .find(|s| s.eq_ignore_ascii_case(raw.trim()))
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "status must be one of present, late, excused, absent (got {raw:?})"
-            ))
-        })
+fn parse_status(raw: &str) -> Result<AttendanceStatus> {
+    AttendanceStatus::parse(&raw.trim().to_ascii_lowercase()).ok_or_else(|| {
+        Error::Invalid(format!(
+            "status must be one of present, late, excused, absent (got {raw:?})"
+        ))
+    })
 }
 
 fn parse_decisions(decisions: &[DecisionInput]) -> Result<Decided> {
@@ -367,13 +360,13 @@ pub async fn confirm(
                     && (f.marked.verdict == Verdict::Present)
                 {
                     let d = f.marked.distance.map(f64::from);
-                    decided.insert(s.id.clone(), ("present", d));
+                    decided.insert(s.id.clone(), (AttendanceStatus::Present, d));
                 }
             }
             draft_faces = view.faces;
             for m in store::members(tx, &draft.subject_id)? {
                 if m.verified {
-                    decided.entry(m.id).or_insert(("absent", None));
+                    decided.entry(m.id).or_insert((AttendanceStatus::Absent, None));
                 }
             }
             (
@@ -417,7 +410,7 @@ pub async fn confirm(
         let (session, _) = store::upsert_session(tx, &subject, &date, slot, &user.id)?;
         // A changed status on a confirmed session is a correction; an unchanged one keeps
         // where it came from.
-        let before: HashMap<Id, (String, String)> = store::records_with_source(tx, &session)?
+        let before: HashMap<Id, (AttendanceStatus, String)> = store::records_with_source(tx, &session)?
             .into_iter()
             .map(|(id, status, source)| (id, (status, source)))
             .collect();
@@ -436,7 +429,7 @@ pub async fn confirm(
                 };
                 NewRecord {
                     student_id: id,
-                    status,
+                    status: *status,
                     source,
                     distance: *distance,
                 }
@@ -453,7 +446,7 @@ pub async fn confirm(
         };
         let mut notices = 0;
         for id in decided.keys().chain(before.keys().filter(|id| !decided.contains_key(*id))) {
-            let status = decided.get(id).map_or("none", |(s, _)| s);
+            let status = decided.get(id).map(|(s, _)| *s);
             notices += usize::from(notify::absence(tx, &about, id, status)?);
         }
         // The faces to learn, found before the draft goes (their photos stay on disk until

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::dates::date_range;
 use super::{Confirmed, parse_status};
-use crate::domain::Id;
+use crate::domain::{AttendanceStatus, Id};
 use crate::service::auth::AuthUser;
 use crate::service::notify;
 use crate::service::subjects::managed;
@@ -45,7 +45,7 @@ pub async fn sessions_of(
 /// One student's line in a session: their record, or none when they were enrolled after it.
 pub struct SessionLine {
     pub student: Member,
-    pub status: Option<String>,
+    pub status: Option<AttendanceStatus>,
     /// `photo`, `manual` or `correction`.
     pub source: Option<String>,
 }
@@ -67,10 +67,11 @@ pub async fn session_view(db: &Db, user: &AuthUser, session: Id) -> Result<Sessi
         let s = store::session(conn, &session)?
             .ok_or_else(|| Error::NotFound("Session not found".into()))?;
         let subject = managed(conn, &user, &s.subject_id)?;
-        let mut records: HashMap<Id, (String, String)> = store::records_with_source(conn, &s.id)?
-            .into_iter()
-            .map(|(id, status, source)| (id, (status, source)))
-            .collect();
+        let mut records: HashMap<Id, (AttendanceStatus, String)> =
+            store::records_with_source(conn, &s.id)?
+                .into_iter()
+                .map(|(id, status, source)| (id, (status, source)))
+                .collect();
         let counts = store::kept_counts(conn, &s.id)?;
         let mut lines = Vec::new();
         for student in store::report_members(conn, &s.subject_id)? {
@@ -82,7 +83,7 @@ pub async fn session_view(db: &Db, user: &AuthUser, session: Id) -> Result<Sessi
             }
             lines.push(SessionLine {
                 student,
-                status: record.as_ref().map(|r| r.0.clone()),
+                status: record.as_ref().map(|r| r.0),
                 source: record.map(|r| r.1),
             });
         }
@@ -132,7 +133,7 @@ pub async fn correct(
             &format!(
                 "student={} from={} to={status}",
                 student.as_str(),
-                before.as_deref().unwrap_or("none")
+                before.map_or("none", AttendanceStatus::as_str)
             ),
         )?;
         let counts = store::session_counts(tx, &session)?;
@@ -146,7 +147,7 @@ pub async fn correct(
                 slot: s.slot,
             },
             &student,
-            status,
+            Some(status),
         )?);
         Ok(Confirmed {
             session_id: Some(s.id),
