@@ -516,6 +516,21 @@ pub struct ConfirmResponse {
     pub learned: usize,
 }
 
+impl From<attendance::Confirmed> for ConfirmResponse {
+    fn from(done: attendance::Confirmed) -> Self {
+        Self {
+            ok: true,
+            present_updated: done.counts.present + done.counts.late,
+            absent_updated: done.counts.absent,
+            session_id: done.session_id.map(|id| id.to_string()),
+            date: done.date,
+            slot: done.slot,
+            summary: Summary::from(&done.counts),
+            learned: done.learned,
+        }
+    }
+}
+
 /// Record the teacher's decisions for a session (subject, date, slot) in one transaction.
 /// Confirming again replaces the session's records: totals are never added twice. Only
 /// students enrolled in the subject are accepted (422).
@@ -566,16 +581,7 @@ async fn confirm(
         },
     )
     .await?;
-    Ok(Json(ConfirmResponse {
-        ok: true,
-        present_updated: done.counts.present + done.counts.late,
-        absent_updated: done.counts.absent,
-        session_id: done.session_id.map(|id| id.to_string()),
-        date: done.date,
-        slot: done.slot,
-        summary: Summary::from(&done.counts),
-        learned: done.learned,
-    }))
+    Ok(Json(done.into()))
 }
 
 pub(super) fn not_seen(list: Vec<Member>) -> Vec<NotSeen> {

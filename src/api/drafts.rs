@@ -3,8 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -158,17 +157,7 @@ async fn draft_photo(
         photo,
     )
     .await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type),
-            (
-                header::CACHE_CONTROL,
-                super::middleware::NO_STORE.to_owned(),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(super::image_response(bytes, content_type))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -206,6 +206,22 @@ pub fn parse_id(field: &str, raw: &str) -> Result<Id, Error> {
     Id::parse(raw).map_err(|_| Error::BadRequest(format!("Invalid {field} format")))
 }
 
+/// A stored image as a response: its type, and never kept by a cache (faces are personal).
+pub(crate) fn image_response(bytes: Vec<u8>, content_type: String) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, content_type),
+            (
+                axum::http::header::CACHE_CONTROL,
+                middleware::NO_STORE.to_owned(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 /// Unix seconds as RFC 3339 UTC.
 #[must_use]
 pub fn rfc3339(unix: i64) -> String {

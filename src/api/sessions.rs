@@ -60,16 +60,7 @@ async fn correct(
         &req.status,
     )
     .await?;
-    Ok(Json(ConfirmResponse {
-        ok: true,
-        present_updated: done.counts.present + done.counts.late,
-        absent_updated: done.counts.absent,
-        session_id: done.session_id.map(|id| id.to_string()),
-        date: done.date,
-        slot: done.slot,
-        summary: Summary::from(&done.counts),
-        learned: done.learned,
-    }))
+    Ok(Json(done.into()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

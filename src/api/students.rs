@@ -5,8 +5,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -632,17 +631,7 @@ async fn face_image(
         (Err(e), _) => return Err(e),
     };
     let (bytes, content_type) = faces::image(&state.db, &dir, &user, student, sample).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type),
-            (
-                header::CACHE_CONTROL,
-                super::middleware::NO_STORE.to_owned(),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(super::image_response(bytes, content_type))
 }
 
 /// Approve a face photo the student uploaded of themselves, so that it is matched in class

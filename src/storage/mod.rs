@@ -231,10 +231,7 @@ impl<'a> Conn<'a> {
         F: FnOnce(&Conn<'_>) -> std::result::Result<R, E>,
         E: From<StorageError>,
     {
-        let tx = self
-            .sql
-            .unchecked_transaction()
-            .map_err(StorageError::from)?;
+        let tx = self.begin()?;
         let out = f(&Conn { sql: &tx })?;
         tx.commit().map_err(StorageError::from)?;
         Ok(out)
@@ -247,13 +244,15 @@ impl<'a> Conn<'a> {
         F: FnOnce(&Conn<'_>) -> std::result::Result<R, E>,
         E: From<StorageError>,
     {
-        let tx = self
-            .sql
-            .unchecked_transaction()
-            .map_err(StorageError::from)?;
+        let tx = self.begin()?;
         let out = f(&Conn { sql: &tx });
         tx.rollback().map_err(StorageError::from)?;
         out
+    }
+
+    /// A transaction on this connection (IMMEDIATE: the connection's default behaviour).
+    fn begin(&self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(self.sql.unchecked_transaction()?)
     }
 
     /// For storage's own tests, on a connection they opened.

@@ -134,51 +134,44 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
-        let mut req = self.client.get(self.url(path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        checked("GET", path, resp).await
+        self.send(reqwest::Method::GET, path, None, token).await
     }
 
     pub async fn post(&self, path: &str, json: &Value, token: Option<&str>) -> Response {
-        let mut req = self.client.post(self.url(path)).json(json);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req
-            .send()
+        self.send(reqwest::Method::POST, path, Some(json), token)
             .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        checked("POST", path, resp).await
     }
 
     pub async fn put(&self, path: &str, json: &Value, token: Option<&str>) -> Response {
-        let mut req = self.client.put(self.url(path)).json(json);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req
-            .send()
+        self.send(reqwest::Method::PUT, path, Some(json), token)
             .await
-            .unwrap_or_else(|e| panic!("PUT {path}: {e}"));
-        checked("PUT", path, resp).await
     }
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
-        let mut req = self.client.delete(self.url(path));
+        self.send(reqwest::Method::DELETE, path, None, token).await
+    }
+
+    /// One request with an optional JSON body and bearer token; its answer checked (see
+    /// [`checked`]).
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        json: Option<&Value>,
+        token: Option<&str>,
+    ) -> Response {
+        let mut req = self.client.request(method.clone(), self.url(path));
+        if let Some(body) = json {
+            req = req.json(body);
+        }
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
         let resp = req
             .send()
             .await
-            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"));
-        checked("DELETE", path, resp).await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        checked(method.as_str(), path, resp).await
     }
 
     /// POST a multipart/form-data body with the given (name, filename, content type, bytes) parts.
