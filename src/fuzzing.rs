@@ -171,7 +171,7 @@ pub fn json(data: &[u8]) {
 
     // POST /mark's JSON body: the image as a data URL or bare base64.
     if let Some(image) = value.get("image").and_then(Value::as_str) {
-        let _ = crate::service::attendance::decode_image(image);
+        let _ = crate::api::attendance::decode_image(image);
     }
 
     let mut all = Vec::new();
@@ -184,7 +184,7 @@ pub fn json(data: &[u8]) {
         let _ = schedule::parse_weekday(s);
         let _ = ClockTime::parse(s);
         let _ = crate::service::attendance::export::csv_field(s);
-        let _ = crate::service::attendance::decode_image(s);
+        let _ = crate::api::attendance::decode_image(s);
         let (name, kind) = s.split_once('\n').unwrap_or((s, s));
         let _ = avatars::check_upload(name, kind);
     }

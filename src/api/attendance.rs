@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -21,6 +22,36 @@ use crate::service::attendance::figures::percentage;
 use crate::service::attendance::review::{MarkConfig, MarkedFace};
 use crate::service::attendance::{self, ConfirmInput, DecisionInput, SaveTo};
 use crate::storage::attendance::{Counts, Member};
+
+/// Largest base64 text accepted for a photo (about 20 MB decoded); checked before decoding.
+pub const MAX_BASE64_LEN: usize = 27 * 1024 * 1024;
+
+/// The photo inside a seed `image` field: a data URL (everything up to the first comma is
+/// dropped) or bare base64. Too long: 413; not base64, or a data URL without its comma:
+/// 400 `Invalid base64 image`.
+pub fn decode_image(raw: &str) -> Result<Vec<u8>, Error> {
+    let invalid = || Error::BadRequest("Invalid base64 image".into());
+    let data = if raw.trim_start().starts_with("data:") {
+        // Without the comma there is no data part: refused, not read as an empty image.
+        raw.split_once(',').map(|(_, d)| d).ok_or_else(invalid)?
+    } else {
+        raw
+    };
+    if data.len() > MAX_BASE64_LEN {
+        return Err(Error::TooLarge(format!(
+            "Image too large ({} base64 characters, at most {MAX_BASE64_LEN})",
+            data.len()
+        )));
+    }
+    let compact: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    engine.decode(compact.as_bytes()).map_err(|_| invalid())
+}
 
 // Kept at their old paths for `crate::fuzzing`, which names them `attendance::...`.
 
@@ -346,7 +377,7 @@ async fn read_mark<S: Send + Sync>(state: &S, req: Request) -> Result<MarkForm, 
             ),
         };
         Ok(MarkForm {
-            bytes: attendance::decode_image(&image)?,
+            bytes: decode_image(&image)?,
             subject,
             live,
             seed_frame: data_url && !save,
@@ -592,4 +623,26 @@ pub(super) fn not_seen(list: Vec<Member>) -> Vec<NotSeen> {
             roll: m.roll,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_data_urls_and_errors() {
+        let bytes = decode_image("data:image/jpeg;base64,/9j/4A==").unwrap_or_default();
+        assert_eq!(bytes, vec![0xff, 0xd8, 0xff, 0xe0]);
+        assert_eq!(decode_image("/9j/4A").unwrap_or_default(), bytes);
+        assert!(matches!(decode_image("%%%"), Err(Error::BadRequest(_))));
+        // Found by fuzzing (fuzz/fuzz_targets/mark_request.rs): a data URL cut before its
+        // comma was read as an empty image.
+        assert!(matches!(
+            decode_image("data:image/2wBDAP/Z"),
+            Err(Error::BadRequest(_))
+        ));
+        assert_eq!(decode_image("data:image/png;base64,").ok(), Some(vec![]));
+        let huge = "A".repeat(MAX_BASE64_LEN + 4);
+        assert!(matches!(decode_image(&huge), Err(Error::TooLarge(_))));
+    }
 }

@@ -15,8 +15,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-
 use self::dates::{check_date, session_of};
 use self::review::{FaceIn, MarkConfig, MarkedFace, review};
 use super::auth::AuthUser;
@@ -32,36 +30,6 @@ use crate::storage::{audit, drafts};
 
 // Kept at their old paths for callers outside this refactor (`crate::fuzzing`,
 // `api::students`).
-
-/// Largest base64 text accepted for a photo (about 20 MB decoded); checked before decoding.
-pub const MAX_BASE64_LEN: usize = 27 * 1024 * 1024;
-
-/// The photo inside a seed `image` field: a data URL (everything up to the first comma is
-/// dropped) or bare base64. Too long: 413; not base64, or a data URL without its comma:
-/// 400 `Invalid base64 image`.
-pub fn decode_image(raw: &str) -> Result<Vec<u8>> {
-    let invalid = || Error::BadRequest("Invalid base64 image".into());
-    let data = if raw.trim_start().starts_with("data:") {
-        // Without the comma there is no data part: refused, not read as an empty image.
-        raw.split_once(',').map(|(_, d)| d).ok_or_else(invalid)?
-    } else {
-        raw
-    };
-    if data.len() > MAX_BASE64_LEN {
-        return Err(Error::TooLarge(format!(
-            "Image too large ({} base64 characters, at most {MAX_BASE64_LEN})",
-            data.len()
-        )));
-    }
-    let compact: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let engine = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
-            .with_decode_allow_trailing_bits(true),
-    );
-    engine.decode(compact.as_bytes()).map_err(|_| invalid())
-}
 
 #[derive(Debug, Clone)]
 pub struct Marked {
@@ -572,22 +540,5 @@ mod tests {
         }
         assert!(!is_webcam_frame(b"not an image"));
         assert!(!is_webcam_frame(&png(640, 480)[..20]));
-    }
-
-    #[test]
-    fn base64_data_urls_and_errors() {
-        let bytes = decode_image("data:image/jpeg;base64,/9j/4A==").unwrap_or_default();
-        assert_eq!(bytes, vec![0xff, 0xd8, 0xff, 0xe0]);
-        assert_eq!(decode_image("/9j/4A").unwrap_or_default(), bytes);
-        assert!(matches!(decode_image("%%%"), Err(Error::BadRequest(_))));
-        // Found by fuzzing (fuzz/fuzz_targets/mark_request.rs): a data URL cut before its
-        // comma was read as an empty image.
-        assert!(matches!(
-            decode_image("data:image/2wBDAP/Z"),
-            Err(Error::BadRequest(_))
-        ));
-        assert_eq!(decode_image("data:image/png;base64,").ok(), Some(vec![]));
-        let huge = "A".repeat(MAX_BASE64_LEN + 4);
-        assert!(matches!(decode_image(&huge), Err(Error::TooLarge(_))));
     }
 }
