@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use super::attendance::review::{FaceIn, MarkConfig, MarkedFace, review};
 use super::auth::AuthUser;
-use super::faces::{
-    FaceEngine, MIN_FACE_WIDTH, Refusal, SampleParts, face_width, image_file, record_sample,
-};
+use super::faces::{FaceEngine, MIN_FACE_WIDTH, Refusal, SampleParts, face_width, record_sample};
+use super::images::image_file;
 use super::subjects::managed;
 use super::{Error, Result, blocking};
 use crate::domain::Id;
@@ -133,7 +132,7 @@ pub async fn discard(db: &Db, faces_dir: &Path, user: &AuthUser, id: Id) -> Resu
             Ok::<_, Error>(shas)
         })
         .await?;
-    super::faces::remove_unreferenced(db, faces_dir, shas).await
+    super::images::remove_unreferenced(db, faces_dir, shas).await
 }
 
 /// A draft photo's bytes and content type.
@@ -276,7 +275,7 @@ pub async fn assign(
         let score = row.score as f32;
         let (added, _) = db
             .run(move |conn| {
-                let sha = super::faces::sha256_hex(&crop);
+                let sha = super::images::sha256_hex(&crop);
                 record_sample(
                     conn,
                     &dir,

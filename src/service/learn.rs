@@ -17,10 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::drafts::{DraftFace, crop_face};
-use super::faces::{
-    FaceEngine, MIN_SHARPNESS, SampleParts, image_file, record_in, sha256_hex, sharpness,
-    unlink_unreferenced,
-};
+use super::faces::{FaceEngine, MIN_SHARPNESS, SampleParts, record_in, sharpness};
+use super::images::{image_file, sha256_hex, unlink_unreferenced};
 use super::{Error, Result, blocking};
 use crate::domain::{AttendanceStatus, Id};
 use crate::matching::{Verdict, decode_blob};

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod drafts;
 pub mod evaluation;
 pub mod faces;
+pub mod images;
 pub mod import_seed;
 pub mod learn;
 pub mod mail;

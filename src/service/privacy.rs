@@ -73,7 +73,7 @@ pub async fn purge(db: &Db, faces_dir: &Path, retention: Retention) -> Result<Pu
         })?;
         shas.sort();
         shas.dedup();
-        purged.files = super::faces::unlink_unreferenced(conn, &dir, &shas)?;
+        purged.files = super::images::unlink_unreferenced(conn, &dir, &shas)?;
         Ok(purged)
     })
     .await
@@ -168,7 +168,7 @@ pub async fn reencode_old_photos(db: &Db, faces_dir: &Path) -> Result<Reencoded>
         let replaced = db
             .run(move |conn| {
                 let rows = conn.transaction(|tx| {
-                    super::faces::store(&dir, &fresh.bytes)
+                    super::images::store(&dir, &fresh.bytes)
                         .map_err(|e| super::Error::from_io("storing a re-encoded photo", &e))?;
                     let rows = crate::storage::faces::replace_image(
                         tx,
@@ -187,7 +187,7 @@ pub async fn reencode_old_photos(db: &Db, faces_dir: &Path) -> Result<Reencoded>
                     }
                     Ok::<_, super::Error>(rows)
                 })?;
-                super::faces::unlink_unreferenced(conn, &dir, &[old])?;
+                super::images::unlink_unreferenced(conn, &dir, &[old])?;
                 Ok::<_, super::Error>(rows)
             })
             .await;

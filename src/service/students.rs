@@ -9,7 +9,7 @@ use crate::storage::Conn;
 use super::auth::{AuthUser, optional_text, required_text};
 use super::password::{self, HashPool};
 use super::subjects::managed;
-use super::{Actor, Error, Result, faces};
+use super::{Actor, Error, Result};
 use crate::domain::{Email, Id, Role};
 use crate::storage::students::{self, StudentRecord};
 use crate::storage::users::{self, NewUser, Profile};
@@ -226,7 +226,7 @@ pub async fn delete(db: &Db, faces_dir: &Path, user: &AuthUser, id: Id) -> Resul
             Ok::<_, Error>(shas)
         })
         .await?;
-    faces::remove_unreferenced(db, faces_dir, shas).await
+    super::images::remove_unreferenced(db, faces_dir, shas).await
 }
 
 /// The school's consent rules.
@@ -342,7 +342,7 @@ pub async fn withdraw_consent(
         })
         .await?;
     let n = shas.len();
-    faces::remove_unreferenced(db, faces_dir, shas).await?;
+    super::images::remove_unreferenced(db, faces_dir, shas).await?;
     Ok((had, n))
 }
 

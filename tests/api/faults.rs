@@ -267,7 +267,7 @@ async fn kill_9_during_enrolment_leaves_no_sample_without_its_image() {
         .filter_map(Result::ok)
         .collect();
     for (id, sha) in &rows {
-        let file = rollcall::service::faces::image_file(&data.join("faces"), sha);
+        let file = rollcall::service::images::image_file(&data.join("faces"), sha);
         assert!(
             file.exists(),
             "sample {id} lost its image {}",

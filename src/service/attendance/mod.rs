@@ -165,7 +165,7 @@ pub async fn mark(
                 .collect();
             let photo =
                 drafts::add_photo(tx, &draft.id, &stored.sha, stored.content_type, size, &rows)?;
-            super::faces::store(&dir, &stored.bytes)
+            super::images::store(&dir, &stored.bytes)
                 .map_err(|e| Error::from_io("storing the photo", &e))?;
             let view = super::drafts::review_draft(tx, &draft, consent, &thresholds)?;
             let faces = view
@@ -478,7 +478,7 @@ pub async fn confirm(
         candidates,
     )
     .await;
-    super::faces::remove_unreferenced(db, faces_dir, photos).await?;
+    super::images::remove_unreferenced(db, faces_dir, photos).await?;
     Ok(confirmed)
 }
 
