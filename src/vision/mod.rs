@@ -12,6 +12,7 @@ pub mod engine;
 pub mod eval;
 pub mod image;
 pub mod landmarks;
+pub mod malloc;
 pub mod models;
 pub mod mtcnn;
 pub mod onnx;

@@ -1,4 +1,5 @@
-//! ONNX Runtime: the one environment per process (the only global the crate keeps) and a pool
+//! ONNX Runtime: the one environment per process (created once, with the allocator setting of
+//! [`super::malloc`]) and a pool
 //! of sessions, since `Session::run` needs `&mut self`.
 
 use std::path::Path;
@@ -27,6 +28,8 @@ pub fn init(lib: &Path) -> anyhow::Result<&'static Environment> {
     if let Some(env) = ENV.get() {
         return Ok(env);
     }
+    // Whoever loads the models analyses photos: their large buffers must go back when freed.
+    super::malloc::return_large_buffers();
     ensure!(
         lib.is_absolute(),
         "ONNX Runtime library path must be absolute: {}",
