@@ -1,6 +1,5 @@
 //! ONNX Runtime: the one environment per process (created once, with the allocator setting of
-//! [`super::malloc`]) and a pool
-//! of sessions, since `Session::run` needs `&mut self`.
+//! [`super::malloc`]) and a pool of sessions, since `Session::run` needs `&mut self`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
