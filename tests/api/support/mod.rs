@@ -164,6 +164,16 @@ impl TestApp {
         if let Some(body) = json {
             req = req.json(body);
         }
+        Self::dispatch(req, method.as_str(), path, token).await
+    }
+
+    /// Send `req` with the bearer token, if any; its answer checked (see [`checked`]).
+    async fn dispatch(
+        mut req: reqwest::RequestBuilder,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+    ) -> Response {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -171,7 +181,7 @@ impl TestApp {
             .send()
             .await
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        checked(method.as_str(), path, resp).await
+        checked(method, path, resp).await
     }
 
     /// POST a multipart/form-data body with the given (name, filename, content type, bytes) parts.
@@ -196,7 +206,7 @@ impl TestApp {
             raw.extend_from_slice(b"\r\n");
         }
         raw.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        let mut req = self
+        let req = self
             .client
             .post(self.url(path))
             .header(
@@ -204,14 +214,7 @@ impl TestApp {
                 format!("multipart/form-data; boundary={boundary}"),
             )
             .body(raw);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        checked("POST", path, resp).await
+        Self::dispatch(req, "POST", path, token).await
     }
 
     pub async fn post_raw(
