@@ -14,7 +14,6 @@ use super::extract::{ApiJson, ApiQuery, AuthUser, PathId};
 use super::{AppState, parse_id};
 use crate::domain::Id;
 use crate::service::attendance;
-use crate::service::import_seed::IMPORTED_SLOT;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -94,7 +93,7 @@ async fn subject_sessions(
         list.into_iter()
             .map(|s| SessionListed {
                 session_id: s.session.id.to_string(),
-                imported: s.session.slot == IMPORTED_SLOT,
+                imported: s.session.imported,
                 date: s.session.date,
                 slot: s.session.slot,
                 summary: Summary::from(&s.counts),
@@ -152,7 +151,7 @@ async fn session_view(
         subject_id: v.session.subject_id.to_string(),
         subject_name: v.subject_name,
         subject_code: v.subject_code,
-        imported: v.session.slot == IMPORTED_SLOT,
+        imported: v.session.imported,
         date: v.session.date,
         slot: v.session.slot,
         records: v

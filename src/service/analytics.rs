@@ -401,7 +401,7 @@ pub async fn students_at_risk(
 }
 
 /// Each student's counts in a subject: their own records, leaving out the subject's days off.
-/// Imported seed day summaries (slot -1) carry no per-student records, so they count in the
+/// Imported seed day summaries carry no per-student records, so they count in the
 /// subject's figures but in no student's. [`student`] counts the same way, one subject at a time.
 fn student_counts(conn: &Conn<'_>, subject: &Id) -> Result<HashMap<Id, Counts>> {
     let off = Timetables::new().off_days(conn, subject)?;

@@ -5,6 +5,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::Conn;
 
+use super::seed_import::IMPORTED_SLOT;
 use super::{Result, now_unix};
 use crate::domain::{AttendanceStatus, Id};
 
@@ -253,6 +254,21 @@ pub struct Session {
     pub subject_id: Id,
     pub date: String,
     pub slot: i64,
+    /// A day summary brought over by the seed importer: counts only, no per-student records.
+    /// (Stored as slot [`IMPORTED_SLOT`]; nothing outside storage reads the slot for this.)
+    pub imported: bool,
+}
+
+/// A [`Session`] from the first four columns `id, subject_id, date, slot`.
+fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
+    let slot: i64 = r.get(3)?;
+    Ok(Session {
+        id: Id::from_db(r.get(0)?),
+        subject_id: Id::from_db(r.get(1)?),
+        date: r.get(2)?,
+        slot,
+        imported: slot == IMPORTED_SLOT,
+    })
 }
 
 pub fn session(conn: &Conn<'_>, id: &Id) -> Result<Option<Session>> {
@@ -260,14 +276,7 @@ pub fn session(conn: &Conn<'_>, id: &Id) -> Result<Option<Session>> {
         .query_row(
             "SELECT id, subject_id, date, slot FROM attendance_sessions WHERE id = ?1",
             [id.as_str()],
-            |r| {
-                Ok(Session {
-                    id: Id::from_db(r.get(0)?),
-                    subject_id: Id::from_db(r.get(1)?),
-                    date: r.get(2)?,
-                    slot: r.get(3)?,
-                })
-            },
+            session_row,
         )
         .optional()?)
 }
@@ -284,14 +293,7 @@ pub fn sessions(
          WHERE subject_id = ?1 AND (?2 IS NULL OR date >= ?2) AND (?3 IS NULL OR date <= ?3)
          ORDER BY date, slot",
     )?;
-    let rows = stmt.query_map(params![subject.as_str(), from, to], |r| {
-        Ok(Session {
-            id: Id::from_db(r.get(0)?),
-            subject_id: Id::from_db(r.get(1)?),
-            date: r.get(2)?,
-            slot: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![subject.as_str(), from, to], session_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -312,12 +314,7 @@ pub fn sessions_with_counts(
     )?;
     let rows = stmt.query_map(params![subject.as_str(), from, to], |r| {
         Ok((
-            Session {
-                id: Id::from_db(r.get(0)?),
-                subject_id: Id::from_db(r.get(1)?),
-                date: r.get(2)?,
-                slot: r.get(3)?,
-            },
+            session_row(r)?,
             Counts {
                 present: r.get(4)?,
                 late: r.get(5)?,

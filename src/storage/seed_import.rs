@@ -11,7 +11,7 @@ use super::{Result, now_unix};
 use crate::domain::Role;
 
 /// Slot of the sessions that hold imported day summaries; live sessions use 0..=99.
-pub const IMPORTED_SLOT: i64 = -1;
+pub(in crate::storage) const IMPORTED_SLOT: i64 = -1;
 
 /// Digest of the document `seed_id` of `collection` when an earlier import wrote it.
 pub fn imported_digest(conn: &Conn<'_>, collection: &str, seed_id: &str) -> Result<Option<String>> {

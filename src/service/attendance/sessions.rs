@@ -113,7 +113,7 @@ pub async fn correct(
         let s = store::session(tx, &session)?
             .ok_or_else(|| Error::NotFound("Session not found".into()))?;
         let subject = managed(tx, &user, &s.subject_id)?;
-        if s.slot == crate::service::import_seed::IMPORTED_SLOT {
+        if s.imported {
             return Err(Error::Invalid(
                 "This is a day summary imported from the old system; it has no per-student records to correct".into(),
             ));
