@@ -5,11 +5,16 @@
 //! mmap threshold with its own mapping and unmaps it on free, but it raises that threshold
 //! to the size of every mapped block freed (up to 32 MB). After the first large photo the
 //! next buffers come from the heap arenas, where freed memory stays resident and fragments
-//! across threads: the same 12 MP photo peaked at 370 to 477 MiB from run to run. With the
-//! threshold fixed at 1 MiB it peaks at 262 MiB every time (docs/detection.md, "Memory").
+//! across threads: the same 12 MP photo peaked at 370 to 477 MiB from run to run.
+//!
+//! The threshold is fixed at 16 MiB: the large photos' big tensors get mappings of their own
+//! (that 12 MP photo: 311 to 353 MiB), while a portrait's tensors, all smaller, are reused
+//! from the heap. Each mapping is paid again in page faults every time it is allocated, so
+//! lower thresholds trade time for memory: 1 MiB made a portrait 40% slower (docs/detection.md,
+//! "Memory", has the measurements).
 
 /// Blocks from this size up get their own mapping, returned to the system when freed.
-const MMAP_THRESHOLD: libc::c_int = 1 << 20;
+const MMAP_THRESHOLD: libc::c_int = 16 << 20;
 
 /// Fix glibc's mmap threshold for this process (once is enough; later calls change nothing).
 /// Elsewhere than glibc this does nothing.
