@@ -11,13 +11,13 @@ use super::auth::{AccountResponse, Message, ProfileFields};
 use super::error::{ApiResult, Detail};
 use super::extract::{Admin, ApiJson, ApiQuery};
 use super::{AppState, parse_id, rfc3339};
+use crate::domain::audit::Filter;
+use crate::domain::outbox;
 use crate::domain::{Id, Role};
 use crate::service::accounts::{self, NewAccount};
 use crate::service::mail;
 use crate::service::privacy;
 use crate::service::{Actor, Error};
-use crate::storage::audit::Filter;
-use crate::storage::outbox::Row;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -321,10 +321,10 @@ pub struct OutboxMessage {
     pub sent_at: Option<String>,
 }
 
-impl From<Row> for OutboxMessage {
-    fn from(r: Row) -> Self {
+impl From<outbox::Message> for OutboxMessage {
+    fn from(r: outbox::Message) -> Self {
         Self {
-            state: crate::storage::outbox::state_of(&r).to_owned(),
+            state: r.state().to_owned(),
             id: r.id,
             kind: r.kind,
             recipient: r.recipient,

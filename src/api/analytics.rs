@@ -14,10 +14,10 @@ use super::error::{ApiResult, Detail};
 use super::extract::{ApiQuery, AuthUser, PathId, Staff, Student};
 use super::{AppState, parse_id};
 use crate::domain::Id;
+use crate::domain::attendance::Counts;
 use crate::service::Error;
 use crate::service::analytics::{self, Rules, SubjectTotals, round2};
 use crate::service::schedule::parse_date;
-use crate::storage::attendance::Counts;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

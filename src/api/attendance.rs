@@ -16,12 +16,12 @@ use super::error::{ApiResult, Detail};
 use super::extract::{ApiJson, AuthUser};
 use super::{AppState, parse_id};
 use crate::domain::Id;
+use crate::domain::attendance::{Counts, Member};
 use crate::matching::Verdict;
 use crate::service::Error;
 use crate::service::attendance::figures::percentage;
 use crate::service::attendance::review::{MarkConfig, MarkedFace};
 use crate::service::attendance::{self, ConfirmInput, DecisionInput, SaveTo};
-use crate::storage::attendance::{Counts, Member};
 
 /// Largest base64 text accepted for a photo (about 20 MB decoded); checked before decoding.
 pub const MAX_BASE64_LEN: usize = 27 * 1024 * 1024;

@@ -13,9 +13,9 @@ use super::AppState;
 use super::error::{ApiResult, Detail};
 use super::extract::{ApiJson, ApiQuery, AuthUser, ClientAddr};
 use crate::domain::Id;
+use crate::domain::users::{Profile, User};
 use crate::service::Error;
 use crate::service::auth::{Allowance, Grant, Lifetime, Registration};
-use crate::storage::users::{Profile, User};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

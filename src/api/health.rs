@@ -87,10 +87,10 @@ async fn root(headers: axum::http::HeaderMap) -> Response {
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health)))]
-async fn health() -> Json<Health> {
+async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "healthy".into(),
-        timestamp: super::rfc3339(crate::storage::now_unix()),
+        timestamp: super::rfc3339(state.clock.now()),
     })
 }
 
@@ -136,7 +136,7 @@ async fn health_detailed(
     let healthy = database.healthy && models.healthy && storage.healthy;
     let body = DetailedHealth {
         status: if healthy { "healthy" } else { "unhealthy" }.into(),
-        timestamp: super::rfc3339(crate::storage::now_unix()),
+        timestamp: super::rfc3339(state.clock.now()),
         version: env!("CARGO_PKG_VERSION").into(),
         uptime_seconds: state.started.elapsed().as_secs_f64(),
         checks: Checks {

@@ -20,7 +20,6 @@ use super::{AppState, rfc3339};
 use crate::domain::Role;
 use crate::service::Error;
 use crate::service::mail::{self, Bulk, Notice, Warning};
-use crate::storage::outbox;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -357,7 +356,7 @@ async fn stats(
             .into_iter()
             .map(|r| LogEntry {
                 notification_type: mail::notification_type(&r.kind),
-                status: match outbox::state_of(&r) {
+                status: match r.state() {
                     "dead" => "failed".to_owned(),
                     other => other.to_owned(),
                 },

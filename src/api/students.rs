@@ -17,13 +17,13 @@ use super::error::{ApiResult, Detail};
 use super::extract::{Admin, ApiJson, ApiQuery, AuthUser, PathId, Staff, Student};
 use super::subjects::image_path;
 use super::{AppState, parse_id, rfc3339};
+use crate::domain::attendance::Counts;
+use crate::domain::faces::{Sample, Source};
+use crate::domain::students::StudentRecord;
 use crate::domain::{AttendanceStatus, Id, Role};
 use crate::service::analytics::Rules;
 use crate::service::students::{self, ConsentRules, MAX_PER_PAGE, NewStudent, StudentUpdate};
 use crate::service::{Actor, Error, attendance, faces, subjects};
-use crate::storage::attendance::Counts;
-use crate::storage::faces::{Sample, Source};
-use crate::storage::students::StudentRecord;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -14,10 +14,10 @@ use super::error::{ApiResult, Detail};
 use super::extract::{ApiJson, AuthUser, PathId, Staff, Teacher};
 use super::{AppState, parse_id, rfc3339};
 use crate::domain::Id;
+use crate::domain::subjects::{Enrolled, RosterEntry};
 use crate::service::Error;
 use crate::service::analytics::{self, Rules};
 use crate::service::subjects::{self, SubjectDetail, SubjectInput, TeacherRef};
-use crate::storage::subjects::{Enrolled, RosterEntry};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -212,7 +212,7 @@ pub(super) fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
                     None,
                     &checked,
                     true,
-                    crate::storage::faces::Source::Import,
+                    crate::domain::faces::Source::Import,
                 ))
             })?;
             match result {

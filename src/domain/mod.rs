@@ -1,4 +1,14 @@
-//! Domain vocabulary shared by every layer: ids, roles, account shapes.
+//! Domain vocabulary shared by every layer: ids, roles, e-mail addresses, attendance statuses,
+//! and (one module per aggregate, named like its `storage` module) the plain records that
+//! storage builds from its rows and the services and the API pass on.
+
+pub mod attendance;
+pub mod audit;
+pub mod faces;
+pub mod outbox;
+pub mod students;
+pub mod subjects;
+pub mod users;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};

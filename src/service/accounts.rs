@@ -4,8 +4,9 @@ use super::auth::{AuthUser, checked_profile, optional_text, required_text};
 use super::password::{self, HashPool};
 use super::{Error, Result};
 use crate::config::Settings;
+use crate::domain::users::{Profile, User};
 use crate::domain::{Email, Id, Role};
-use crate::storage::users::{self, NewUser, Profile, User};
+use crate::storage::users::{self, NewUser};
 use crate::storage::{Db, audit, sessions, subjects};
 
 /// Password of the accounts `--demo` creates.

@@ -16,11 +16,13 @@ use super::auth::AuthUser;
 use super::schedule::{Schedule, parse_date};
 use super::subjects::managed;
 use super::{Error, Result};
+use crate::domain::attendance::Counts;
+use crate::domain::subjects::{RosterEntry, Subject};
 use crate::domain::{Id, Role};
 use crate::storage::Db;
 use crate::storage::analytics as store;
-use crate::storage::attendance::{Counts, report_members};
-use crate::storage::subjects::{self, Subject};
+use crate::storage::attendance::report_members;
+use crate::storage::subjects;
 
 /// How figures are computed (from the settings).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -412,11 +414,7 @@ fn student_counts(conn: &Conn<'_>, subject: &Id) -> Result<HashMap<Id, Counts>> 
 
 /// A subject's roster with each student's counts (zero without records), in roster order;
 /// figures are shown through [`Rules`]. Teachers of the subject and administrators.
-pub async fn roster(
-    db: &Db,
-    user: &AuthUser,
-    subject: Id,
-) -> Result<Vec<(subjects::RosterEntry, Counts)>> {
+pub async fn roster(db: &Db, user: &AuthUser, subject: Id) -> Result<Vec<(RosterEntry, Counts)>> {
     let user = user.clone();
     db.run(move |conn| {
         managed(conn, &user, &subject)?;

@@ -10,10 +10,11 @@ use super::ratelimit::{self, LoginPolicy, RateLimiter};
 use super::tokens::{self, Claims, Keys};
 use super::{Error, Result};
 use crate::config::Settings;
+use crate::domain::users::{Profile, User};
 use crate::domain::{Email, Id, Role};
 use crate::notify::templates;
 use crate::storage::limits::{self, RecoveryEvent};
-use crate::storage::users::{self, NewUser, Profile, User};
+use crate::storage::users::{self, NewUser};
 use crate::storage::{Db, audit, now_unix, outbox, sessions};
 
 const VERIFICATION_TTL_SECS: i64 = 24 * 3600;

@@ -12,8 +12,9 @@ use super::images::image_file;
 use super::subjects::managed;
 use super::{Error, Result, blocking};
 use crate::domain::Id;
+use crate::domain::attendance::Member;
 use crate::matching::{Thresholds, decode_blob};
-use crate::storage::attendance::{self as store, Member};
+use crate::storage::attendance as store;
 use crate::storage::drafts::{self as drafts, Draft, Photo};
 use crate::storage::{Conn, Db, audit};
 
@@ -290,7 +291,7 @@ pub async fn assign(
                         embedding: &embedding,
                         // The teacher chose the student for this face: staff approval itself.
                         approved: true,
-                        source: crate::storage::faces::Source::Teacher,
+                        source: crate::domain::faces::Source::Teacher,
                         note: None,
                     },
                 )

@@ -11,9 +11,10 @@ use super::auth::AuthUser;
 use super::images::{image_file, remove_unreferenced, sha256_hex, store, unlink_unreferenced};
 use super::students::visible;
 use super::{Error, Result, blocking};
+use crate::domain::faces::{Sample, Source};
 use crate::domain::{Id, Role};
 use crate::matching::encode_blob;
-use crate::storage::faces::{self as samples, NewSample, Sample, Source};
+use crate::storage::faces::{self as samples, NewSample};
 use crate::storage::{Conn, Db, audit};
 use crate::vision::decode;
 use crate::vision::image::RgbImage;
@@ -1190,7 +1191,7 @@ mod tests {
                 password_hash: "h".into(),
                 college_name: String::new(),
                 is_verified: true,
-                profile: crate::storage::users::Profile::default(),
+                profile: crate::domain::users::Profile::default(),
                 created_by: None,
                 roll_confirmed: true,
             },

@@ -20,9 +20,9 @@ use super::drafts::{DraftFace, crop_face};
 use super::faces::{FaceEngine, MIN_SHARPNESS, SampleParts, record_in, sharpness};
 use super::images::{image_file, sha256_hex, unlink_unreferenced};
 use super::{Error, Result, blocking};
+use crate::domain::faces::Source;
 use crate::domain::{AttendanceStatus, Id};
 use crate::matching::{Verdict, decode_blob};
-use crate::storage::faces::Source;
 use crate::storage::{Conn, Db, drafts};
 
 /// Narrowest face learned, in photo pixels, counted inclusively (`right - left + 1`).

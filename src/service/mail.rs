@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::outbox::Message;
+use crate::domain::users::User;
 use crate::domain::{Email, Id, Role};
 use crate::notify::{parse_address, templates};
 use crate::service::auth::AuthUser;
 use crate::service::{Actor, Error, Result};
-use crate::storage::outbox::{self, NewMessage, Row, TEACHER_KIND_PREFIX, TOPICS};
+use crate::storage::outbox::{self, NewMessage, TEACHER_KIND_PREFIX, TOPICS};
 use crate::storage::{Conn, Db, audit, now_unix, users};
 
 /// Most recipients per request (the seed's limit).
@@ -245,11 +247,7 @@ fn teacher_only(sender: &AuthUser, message: &str) -> Result<()> {
 pub const NOT_YOUR_STUDENT: &str = "Not one of your students";
 
 /// The student behind `raw` if they are enrolled in a subject `teacher` teaches.
-fn own_student(
-    conn: &Conn<'_>,
-    teacher: &Id,
-    raw: &str,
-) -> crate::storage::Result<Option<users::User>> {
+fn own_student(conn: &Conn<'_>, teacher: &Id, raw: &str) -> crate::storage::Result<Option<User>> {
     let Some(email) = Email::parse(raw) else {
         return Ok(None);
     };
@@ -417,7 +415,7 @@ pub struct Stats {
     pub total_failed: usize,
     pub by_type: BTreeMap<String, Counts>,
     /// The newest ten.
-    pub recent: Vec<Row>,
+    pub recent: Vec<Message>,
 }
 
 /// Counts each message by its real state: sent once the relay accepted it, queued while it
@@ -520,7 +518,7 @@ pub async fn list_messages(
     state: &'static str,
     limit: u32,
     offset: u32,
-) -> Result<Vec<Row>> {
+) -> Result<Vec<Message>> {
     let limit = limit.clamp(1, 500);
     Ok(db
         .run(move |c| outbox::list_in(c, state, limit, offset))
@@ -534,7 +532,7 @@ pub async fn state_counts(db: &Db) -> Result<[i64; 4]> {
 
 /// One outbox message as its recipient reads it: its row, text body and HTML body.
 pub struct MessageWithBody {
-    pub row: Row,
+    pub row: Message,
     pub body_text: String,
     pub body_html: Option<String>,
 }
@@ -568,7 +566,7 @@ pub async fn read_message(db: &Db, admin: &AuthUser, id: i64) -> Result<MessageW
 }
 
 /// Give a dead message a fresh set of attempts.
-pub async fn retry_message(db: &Db, by: Actor<'_>, id: i64) -> Result<Row> {
+pub async fn retry_message(db: &Db, by: Actor<'_>, id: i64) -> Result<Message> {
     let (actor, detail) = (by.id(), by.detail(""));
     let row = db
         .transaction(move |tx| {

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use super::Result;
-use crate::storage::audit::{self, Entry, Filter};
+use crate::domain::audit::Filter;
+use crate::storage::audit::{self, Entry};
 use crate::storage::{Db, now_unix};
 
 const DAY: i64 = 24 * 60 * 60;

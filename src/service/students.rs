@@ -10,9 +10,11 @@ use super::auth::{AuthUser, optional_text, required_text};
 use super::password::{self, HashPool};
 use super::subjects::managed;
 use super::{Actor, Error, Result};
+use crate::domain::students::StudentRecord;
+use crate::domain::users::Profile;
 use crate::domain::{Email, Id, Role};
-use crate::storage::students::{self, StudentRecord};
-use crate::storage::users::{self, NewUser, Profile};
+use crate::storage::students;
+use crate::storage::users::{self, NewUser};
 use crate::storage::{Db, audit, subjects};
 
 /// Largest page of students.

@@ -7,8 +7,10 @@ use crate::storage::Conn;
 
 use super::auth::{AuthUser, optional_text};
 use super::{Actor, Error, Result};
+use crate::domain::students::StudentRecord;
+use crate::domain::subjects::{Enrolled, RosterEntry, Subject};
 use crate::domain::{Id, Role};
-use crate::storage::subjects::{self, Enrolled, RosterEntry, Subject};
+use crate::storage::subjects;
 use crate::storage::{Db, audit, students};
 
 /// Subject kinds the seed frontend knows.
@@ -254,7 +256,7 @@ pub async fn delete(db: &Db, user: &AuthUser, id: Id) -> Result<()> {
 /// an administrator always; a teacher for students they created, and for students in no class
 /// of another teacher. Anyone else joins the subject themselves ([`join`]) for the teacher to
 /// approve, or an administrator enrols them.
-fn may_enrol(conn: &Conn<'_>, user: &AuthUser, student: &students::StudentRecord) -> Result<bool> {
+fn may_enrol(conn: &Conn<'_>, user: &AuthUser, student: &StudentRecord) -> Result<bool> {
     Ok(match user.role {
         Role::Admin => true,
         Role::Teacher => {
@@ -278,7 +280,7 @@ pub async fn add_students(
     let user = user.clone();
     db.transaction(move |tx| {
         managed(tx, &user, &id)?;
-        let mut targets: Vec<(students::StudentRecord, String)> = Vec::new();
+        let mut targets: Vec<(StudentRecord, String)> = Vec::new();
         for sid in student_ids {
             let Some(record) = students::get(tx, &sid)? else {
                 return Err(Error::NotFound(format!("Student {sid} not found")));

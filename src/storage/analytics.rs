@@ -8,8 +8,8 @@ use rusqlite::params;
 use super::Conn;
 
 use super::Result;
-use super::attendance::Counts;
 use crate::domain::Id;
+use crate::domain::attendance::Counts;
 
 /// One subject's sessions on one day, summed.
 #[derive(Debug, Clone, PartialEq, Eq)]

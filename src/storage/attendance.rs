@@ -7,6 +7,7 @@ use super::Conn;
 
 use super::seed_import::IMPORTED_SLOT;
 use super::{Result, now_unix};
+use crate::domain::attendance::{Counts, Member};
 use crate::domain::{AttendanceStatus, Id};
 
 /// A student who may be matched in a subject's photos, with one face embedding (a student
@@ -15,17 +16,6 @@ use crate::domain::{AttendanceStatus, Id};
 pub struct GalleryRow {
     pub student_id: Id,
     pub embedding: Vec<u8>,
-}
-
-/// A student of a subject, as attendance lists them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    pub id: Id,
-    pub name: String,
-    pub roll: String,
-    pub verified: bool,
-    /// False for a former student that a report lists for their records.
-    pub enrolled: bool,
 }
 
 /// Approved face samples of the subject's students with a verified enrolment (and, when
@@ -161,31 +151,6 @@ fn parse_status(raw: &str) -> AttendanceStatus {
 
 fn status_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<AttendanceStatus> {
     Ok(parse_status(&r.get::<_, String>(i)?))
-}
-
-/// Counts per status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub present: i64,
-    pub late: i64,
-    pub excused: i64,
-    pub absent: i64,
-}
-
-impl Counts {
-    pub fn add(&mut self, status: AttendanceStatus) {
-        match status {
-            AttendanceStatus::Present => self.present += 1,
-            AttendanceStatus::Late => self.late += 1,
-            AttendanceStatus::Excused => self.excused += 1,
-            AttendanceStatus::Absent => self.absent += 1,
-        }
-    }
-
-    #[must_use]
-    pub fn total(&self) -> i64 {
-        self.present + self.late + self.excused + self.absent
-    }
 }
 
 pub fn session_counts(conn: &Conn<'_>, session: &Id) -> Result<Counts> {

@@ -6,6 +6,7 @@ use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
+use crate::domain::audit::Filter;
 
 pub fn record(
     conn: &Conn<'_>,
@@ -30,18 +31,6 @@ pub struct Entry {
     pub action: String,
     pub target: Option<String>,
     pub detail: Option<String>,
-}
-
-/// What to list: every filter is optional; `action` matches exactly or, ending in `.`, as a
-/// prefix (`face.` lists every face action).
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub target: Option<String>,
-    pub since: Option<i64>,
-    pub limit: u32,
-    pub offset: u32,
 }
 
 /// Entries matching `filter`, newest first.

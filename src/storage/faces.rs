@@ -7,56 +7,16 @@ use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
+use crate::domain::faces::{Sample, Source};
 
-#[derive(Debug, Clone)]
-pub struct Sample {
-    pub id: Id,
-    pub student_id: Id,
-    pub image_sha256: String,
-    pub content_type: String,
-    /// `[left, top, right, bottom]` in the upright photo.
-    pub bbox: [i64; 4],
-    pub score: f64,
-    pub added_by: Option<Id>,
-    pub created_at: i64,
-    /// False while a photo the student uploaded of themselves awaits staff approval; only
-    /// approved samples are matched.
-    pub approved: bool,
-    pub source: Source,
-}
-
-/// Where a face sample came from (shown to the teacher next to it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// An enrolment photo uploaded through the API.
-    Upload,
-    /// A face the teacher assigned in an attendance draft and asked to enrol.
-    Teacher,
-    /// A face of a confirmed draft the teacher vouched for, added by the server.
-    Learned,
-    /// A photo enrolled from a folder (`rollcall enroll`, `import-seed --faces`).
-    Import,
-}
-
-impl Source {
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Upload => "upload",
-            Self::Teacher => "teacher",
-            Self::Learned => "learned",
-            Self::Import => "import",
-        }
-    }
-
-    fn from_db(raw: &str) -> Self {
-        match raw {
-            "teacher" => Self::Teacher,
-            "learned" => Self::Learned,
-            "import" => Self::Import,
-            // The column's CHECK allows nothing else; rows from before it are uploads.
-            _ => Self::Upload,
-        }
+/// A sample's source from its stored word.
+fn source_from_db(raw: &str) -> Source {
+    match raw {
+        "teacher" => Source::Teacher,
+        "learned" => Source::Learned,
+        "import" => Source::Import,
+        // The column's CHECK allows nothing else; rows from before it are uploads.
+        _ => Source::Upload,
     }
 }
 
@@ -85,7 +45,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Sample> {
         added_by: r.get::<_, Option<String>>(9)?.map(Id::from_db),
         created_at: r.get(10)?,
         approved: r.get(11)?,
-        source: Source::from_db(&r.get::<_, String>(12)?),
+        source: source_from_db(&r.get::<_, String>(12)?),
     })
 }
 

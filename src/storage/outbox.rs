@@ -8,6 +8,7 @@ use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
+use crate::domain::outbox::Message;
 
 #[derive(Debug, Clone, Default)]
 pub struct NewMessage<'a> {
@@ -182,29 +183,11 @@ pub fn mark_failed(conn: &Conn<'_>, id: i64, error: &str, retry_at: Option<i64>)
     Ok(())
 }
 
-/// One outbox row as administrators and senders see it.
-#[derive(Debug, Clone)]
-pub struct Row {
-    pub id: i64,
-    pub kind: String,
-    pub recipient: String,
-    pub recipient_name: Option<String>,
-    pub subject: String,
-    pub status: String,
-    pub attempts: u32,
-    pub last_error: Option<String>,
-    pub next_attempt_at: i64,
-    pub created_at: i64,
-    pub sent_at: Option<i64>,
-    pub sent_by: Option<String>,
-    pub meta: Option<String>,
-}
-
 const ROW_COLUMNS: &str = "id, kind, recipient, recipient_name, subject, status, attempts, last_error, \
                            next_attempt_at, created_at, sent_at, sent_by, meta";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    Ok(Row {
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
         id: r.get(0)?,
         kind: r.get(1)?,
         recipient: r.get(2)?,
@@ -222,7 +205,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 }
 
 /// Messages in `status`, newest first.
-pub fn list(conn: &Conn<'_>, status: &str, limit: u32, offset: u32) -> Result<Vec<Row>> {
+pub fn list(conn: &Conn<'_>, status: &str, limit: u32, offset: u32) -> Result<Vec<Message>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {ROW_COLUMNS} FROM outbox WHERE status = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
     ))?;
@@ -231,11 +214,8 @@ pub fn list(conn: &Conn<'_>, status: &str, limit: u32, offset: u32) -> Result<Ve
         .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// A message's delivery state as people read it: `queued` (pending, never tried), `retrying`
-/// (pending after failed attempts), `sent` (accepted by the relay) or `dead` (given up on).
-pub const STATES: [&str; 4] = ["queued", "retrying", "sent", "dead"];
-
-/// The SQL condition selecting the messages in `state` (one of [`STATES`]).
+/// The SQL condition selecting the messages in `state` (one of
+/// [`STATES`](crate::domain::outbox::STATES)).
 fn state_condition(state: &str) -> Option<&'static str> {
     Some(match state {
         "queued" => "status = 'pending' AND attempts = 0",
@@ -247,20 +227,9 @@ fn state_condition(state: &str) -> Option<&'static str> {
     })
 }
 
-/// The state of a row (see [`STATES`]).
-#[must_use]
-pub fn state_of(row: &Row) -> &'static str {
-    match (row.status.as_str(), row.attempts) {
-        ("sent", _) => "sent",
-        ("dead", _) => "dead",
-        (_, 0) => "queued",
-        _ => "retrying",
-    }
-}
-
-/// Messages in `state` (one of [`STATES`], or `pending` for queued and retrying), newest
-/// first; an unknown state lists nothing.
-pub fn list_in(conn: &Conn<'_>, state: &str, limit: u32, offset: u32) -> Result<Vec<Row>> {
+/// Messages in `state` (one of [`STATES`](crate::domain::outbox::STATES), or `pending` for
+/// queued and retrying), newest first; an unknown state lists nothing.
+pub fn list_in(conn: &Conn<'_>, state: &str, limit: u32, offset: u32) -> Result<Vec<Message>> {
     let Some(condition) = state_condition(state) else {
         return Ok(Vec::new());
     };
@@ -272,7 +241,7 @@ pub fn list_in(conn: &Conn<'_>, state: &str, limit: u32, offset: u32) -> Result<
         .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// How many messages are in each of [`STATES`], in that order.
+/// How many messages are in each of [`STATES`](crate::domain::outbox::STATES), in that order.
 pub fn state_counts(conn: &Conn<'_>) -> Result<[i64; 4]> {
     Ok(conn.query_row(
         "SELECT COALESCE(SUM(status = 'pending' AND attempts = 0), 0),
@@ -284,7 +253,7 @@ pub fn state_counts(conn: &Conn<'_>) -> Result<[i64; 4]> {
     )?)
 }
 
-pub fn get(conn: &Conn<'_>, id: i64) -> Result<Option<Row>> {
+pub fn get(conn: &Conn<'_>, id: i64) -> Result<Option<Message>> {
     Ok(conn
         .query_row(
             &format!("SELECT {ROW_COLUMNS} FROM outbox WHERE id = ?1"),
@@ -315,7 +284,7 @@ pub fn retry_dead(conn: &Conn<'_>, id: Option<i64>, now: i64) -> Result<usize> {
 }
 
 /// Messages a teacher sent through the notification API since `since`, newest first.
-pub fn sent_by(conn: &Conn<'_>, teacher: &Id, since: i64) -> Result<Vec<Row>> {
+pub fn sent_by(conn: &Conn<'_>, teacher: &Id, since: i64) -> Result<Vec<Message>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {ROW_COLUMNS} FROM outbox WHERE sent_by = ?1 AND created_at >= ?2 ORDER BY id DESC"
     ))?;

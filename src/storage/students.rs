@@ -6,29 +6,7 @@ use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
-
-#[derive(Debug, Clone)]
-pub struct StudentRecord {
-    pub id: Id,
-    pub name: String,
-    pub email: String,
-    pub roll: String,
-    pub branch: String,
-    pub year: String,
-    pub consent_at: Option<i64>,
-    pub consent_by: Option<Id>,
-    pub created_at: i64,
-    /// Approved face samples (matched in photos).
-    pub faces: i64,
-    /// Face photos the student uploaded that await staff approval.
-    pub faces_pending: i64,
-    /// Newest face sample.
-    pub latest_sample: Option<Id>,
-    /// False while the roll number is only what the student typed at self-registration.
-    pub roll_confirmed: bool,
-    /// The staff member who created the account.
-    pub created_by: Option<Id>,
-}
+use crate::domain::students::StudentRecord;
 
 const COLUMNS: &str = "u.id, u.name, u.email, st.roll, st.branch, st.year, st.consent_at, st.consent_by, u.created_at,
      (SELECT COUNT(*) FROM face_samples f WHERE f.student_id = u.id AND f.approved = 1),

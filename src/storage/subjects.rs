@@ -6,45 +6,7 @@ use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
-
-#[derive(Debug, Clone)]
-pub struct Subject {
-    pub id: Id,
-    pub name: String,
-    pub code: String,
-    /// Core / Lab / Elective; `None` = Core.
-    pub kind: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    /// Enrolled students, verified or not.
-    pub student_count: i64,
-}
-
-/// A subject as a student sees it in their own list.
-#[derive(Debug, Clone)]
-pub struct Enrolled {
-    pub subject: Subject,
-    pub verified: bool,
-}
-
-/// One line of a subject's roster (never the embeddings).
-#[derive(Debug, Clone)]
-pub struct RosterEntry {
-    pub student_id: Id,
-    pub name: String,
-    pub email: String,
-    pub roll: String,
-    pub branch: String,
-    pub year: String,
-    pub verified: bool,
-    pub enrolled_at: i64,
-    /// Approved face samples (matched in photos).
-    pub faces: i64,
-    /// Face photos the student uploaded that await staff approval.
-    pub faces_pending: i64,
-    /// Newest face sample, for an avatar link.
-    pub latest_sample: Option<Id>,
-}
+use crate::domain::subjects::{Enrolled, RosterEntry, Subject};
 
 const COLUMNS: &str = "s.id, s.name, s.code, s.kind, s.created_at, s.updated_at, \
      (SELECT COUNT(*) FROM enrolments e WHERE e.subject_id = s.id)";

@@ -5,19 +5,8 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::Conn;
 
 use super::{Result, now_unix};
+use crate::domain::users::{Profile, User};
 use crate::domain::{Email, Id, Role};
-
-#[derive(Debug, Clone)]
-pub struct User {
-    pub id: Id,
-    pub email: Email,
-    pub name: String,
-    pub role: Role,
-    pub password_hash: String,
-    pub college_name: String,
-    pub is_verified: bool,
-    pub created_at: i64,
-}
 
 /// Everything needed to create an account with its role profile.
 #[derive(Debug, Clone)]
@@ -34,15 +23,6 @@ pub struct NewUser {
     /// Whether the profile's roll number comes from staff; a roll typed at self-registration is
     /// kept for display but never matched when staff add students by roll.
     pub roll_confirmed: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Profile {
-    pub employee_id: String,
-    pub phone: String,
-    pub branch: String,
-    pub roll: String,
-    pub year: String,
 }
 
 const COLUMNS: &str = "id, email, name, role, password_hash, college_name, is_verified, created_at";

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 
 use super::dates::date_range;
 use super::figures::percentage;
+use crate::domain::attendance::Counts;
 use crate::domain::{AttendanceStatus, Id};
 use crate::service::auth::AuthUser;
 use crate::service::subjects::managed;
 use crate::service::{Error, Result};
-use crate::storage::attendance::{self as store, Counts};
+use crate::storage::attendance as store;
 use crate::storage::{Conn, Db, audit};
 
 /// What makes a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula:

@@ -1,11 +1,14 @@
 //! A student's figures: per subject (counts and percentage), their newest records, and their
 //! profile as the caller may see it. Counts are always computed from the records.
 
+use crate::domain::attendance::Counts;
+use crate::domain::students::StudentRecord;
+use crate::domain::subjects::Enrolled;
 use crate::domain::{AttendanceStatus, Id, Role};
 use crate::service::auth::AuthUser;
 use crate::service::{Error, Result};
 use crate::storage::Db;
-use crate::storage::attendance::{self as store, Counts};
+use crate::storage::attendance as store;
 
 /// Percentage attended: (present + late) over (total − excused), two decimals; 0 with nothing.
 #[must_use]
@@ -74,8 +77,8 @@ impl From<store::RecentRow> for RecentRecord {
 /// A student's profile as `user` may see it: the student themselves and administrators see every
 /// subject; a teacher only the subjects they teach the student (their figures and records).
 pub struct ScopedProfile {
-    pub student: crate::storage::students::StudentRecord,
-    pub subjects: Vec<crate::storage::subjects::Enrolled>,
+    pub student: StudentRecord,
+    pub subjects: Vec<Enrolled>,
     pub figures: Vec<SubjectFigures>,
     pub recent: Vec<RecentRecord>,
 }

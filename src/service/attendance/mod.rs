@@ -22,10 +22,11 @@ use super::faces::FaceEngine;
 use super::notify;
 use super::subjects::managed;
 use super::{Error, Result};
+use crate::domain::attendance::{Counts, Member};
 use crate::domain::{AttendanceStatus, Id};
 use crate::matching::Verdict;
 use crate::storage::Db;
-use crate::storage::attendance::{self as store, Counts, Member, NewRecord};
+use crate::storage::attendance::{self as store, NewRecord};
 use crate::storage::{audit, drafts};
 
 // Kept at their old paths for callers outside this refactor (`crate::fuzzing`,

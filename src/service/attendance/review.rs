@@ -5,9 +5,10 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::domain::Id;
+use crate::domain::attendance::Member;
 use crate::matching::{DIM, Gallery, Thresholds, Verdict, decode_blob, distance, match_faces};
 use crate::service::{Error, Result};
-use crate::storage::attendance::{GalleryRow, Member};
+use crate::storage::attendance::GalleryRow;
 
 /// Candidates shown per face for review.
 pub const REVIEW_K: usize = 3;

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 
 use super::dates::date_range;
 use super::{Confirmed, parse_status};
+use crate::domain::attendance::{Counts, Member};
 use crate::domain::{AttendanceStatus, Id};
 use crate::service::auth::AuthUser;
 use crate::service::notify;
 use crate::service::subjects::managed;
 use crate::service::{Error, Result};
-use crate::storage::attendance::{self as store, Counts, Member};
+use crate::storage::attendance as store;
 use crate::storage::{Db, audit};
 
 /// A confirmed session with its subject's counts.

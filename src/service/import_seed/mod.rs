@@ -10,8 +10,9 @@
 //!   `seed_imports`); the seed's face "embeddings" (raw pixels) are not imported;
 //! * `subjects` -> subjects, their teachers (`professor_ids` and `teachers.subjects`) and
 //!   enrolments (`subjects.students`, plus `students.subjects` entries the seed lost, unverified);
-//! * `attendance_daily` -> one attendance session per day, marked imported (storage keeps it apart from live slots), whose counts
-//!   are the seed's summary (no per-student records: the seed kept none);
+//! * `attendance_daily` -> one attendance session per day, marked imported (storage keeps it
+//!   apart from live slots), whose counts are the seed's summary (no per-student records: the
+//!   seed kept none);
 //! * `email_logs` -> outbox rows already sent (or dead), so mail statistics keep their history.
 
 use std::fmt;
@@ -36,8 +37,6 @@ pub const COLLECTIONS: [&str; 6] = [
     "attendance_daily",
     "email_logs",
 ];
-
-/// Slot of the sessions that hold imported day summaries (defined with the storage that writes them).
 
 /// What an import did (or would do), collection by collection.
 #[derive(Debug, Default)]
