@@ -698,6 +698,7 @@ impl Pipeline {
 
     /// As [`Pipeline::faces_in`] with an explicit working-resolution rule.
     pub fn faces_with(&self, img: &RgbImage, upsample: Upsample) -> anyhow::Result<Vec<Face>> {
+        let _running = super::malloc::analysing();
         let started = std::time::Instant::now();
         let dets = self.detect(img, upsample)?;
         crate::telemetry::stage(crate::telemetry::Stage::Detect, started.elapsed());

@@ -21,6 +21,7 @@ mod import;
 mod limits;
 mod load;
 mod mail;
+mod memory;
 mod openapi;
 mod ops;
 mod privacy;
