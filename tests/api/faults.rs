@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::binary::{Server, command, free_port};
+use crate::support::binary::{Server, command, free_port, school};
 use crate::support::log::Guard;
 use crate::support::media::photo;
-use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD};
 
 /// Enrol one photo: `Err` when the server is gone, `Ok(None)` when it refused the photo.
 async fn upload(
@@ -62,51 +61,6 @@ fn integrity(data_dir: &Path) {
         })
         .unwrap_or(-1);
     assert_eq!(fk, 0, "foreign key violations after the crash");
-}
-
-/// A teacher with a subject of `n` students (consent recorded); (teacher token, subject, students).
-async fn school(s: &Server, n: usize) -> (String, String, Vec<String>) {
-    let admin = s.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    s.ok(
-        "/api/admin/users",
-        &json!({"role": "teacher", "email": "t@school.test", "name": "T", "password": "teacher-pass-1"}),
-        Some(&admin),
-    )
-    .await;
-    let teacher = s.login("t@school.test", "teacher-pass-1").await;
-    let subject = s
-        .ok(
-            "/api/subjects",
-            &json!({"name": "Faults", "code": "FLT1"}),
-            Some(&teacher),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let mut students = Vec::new();
-    for i in 0..n {
-        let v = s
-            .ok(
-                "/api/students",
-                &json!({"name": format!("Student {i}"), "email": format!("s{i}@school.test"),
-                        "subject_ids": [subject]}),
-                Some(&teacher),
-            )
-            .await;
-        let id = v["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no id in {v}"))
-            .to_owned();
-        s.ok(
-            &format!("/api/students/{id}/consent"),
-            &Value::Null,
-            Some(&teacher),
-        )
-        .await;
-        students.push(id);
-    }
-    (teacher, subject, students)
 }
 
 fn day(n: usize) -> String {

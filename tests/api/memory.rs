@@ -6,9 +6,8 @@ use std::time::{Duration, Instant};
 use image::{GenericImage, RgbImage};
 use serde_json::json;
 
-use crate::support::binary::Server;
+use crate::support::binary::{Server, school};
 use crate::support::media::{data_url, decode, photo};
-use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD};
 
 /// The server's resident memory (VmRSS) in MiB.
 fn rss_mib(pid: u32) -> u64 {
@@ -42,24 +41,7 @@ async fn after_large_photos_the_quiet_server_goes_back_under_250_mib() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path()).await;
     let pid = s.child.as_ref().unwrap().id();
-    let admin = s.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    s.ok(
-        "/api/admin/users",
-        &json!({"role": "teacher", "email": "t@school.test", "name": "T", "password": "teacher-pass-1"}),
-        Some(&admin),
-    )
-    .await;
-    let teacher = s.login("t@school.test", "teacher-pass-1").await;
-    let subject = s
-        .ok(
-            "/api/subjects",
-            &json!({"name": "Memory", "code": "MEM1"}),
-            Some(&teacher),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (teacher, subject, _) = school(&s, 0).await;
     let body = json!({"image": data_url(&large_photo()), "subject_id": subject});
     // Two at once, as two teachers would: both analysis slots busy.
     let (a, b) = tokio::join!(

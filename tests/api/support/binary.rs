@@ -128,3 +128,48 @@ impl Server {
             .to_owned()
     }
 }
+
+/// A teacher with a subject of `n` students (consent recorded); (teacher token, subject, students).
+pub async fn school(s: &Server, n: usize) -> (String, String, Vec<String>) {
+    let admin = s.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    s.ok(
+        "/api/admin/users",
+        &json!({"role": "teacher", "email": "t@school.test", "name": "T", "password": "teacher-pass-1"}),
+        Some(&admin),
+    )
+    .await;
+    let teacher = s.login("t@school.test", "teacher-pass-1").await;
+    let subject = s
+        .ok(
+            "/api/subjects",
+            &json!({"name": "Class", "code": "CLS1"}),
+            Some(&teacher),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut students = Vec::new();
+    for i in 0..n {
+        let v = s
+            .ok(
+                "/api/students",
+                &json!({"name": format!("Student {i}"), "email": format!("s{i}@school.test"),
+                        "subject_ids": [subject]}),
+                Some(&teacher),
+            )
+            .await;
+        let id = v["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {v}"))
+            .to_owned();
+        s.ok(
+            &format!("/api/students/{id}/consent"),
+            &Value::Null,
+            Some(&teacher),
+        )
+        .await;
+        students.push(id);
+    }
+    (teacher, subject, students)
+}
