@@ -8,6 +8,7 @@ pub mod faces;
 pub mod outbox;
 pub mod students;
 pub mod subjects;
+pub mod teachers;
 pub mod users;
 
 use std::fmt;
