@@ -4,6 +4,7 @@
 
 pub mod attendance;
 pub mod audit;
+pub mod drafts;
 pub mod faces;
 pub mod outbox;
 pub mod students;
