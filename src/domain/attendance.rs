@@ -1,6 +1,20 @@
-//! What attendance lists and counts (storage computes them in `storage::attendance`).
+//! Confirmed sessions and what attendance lists and counts (storage keeps and computes them in
+//! `storage::attendance`).
 
 use crate::domain::{AttendanceStatus, Id};
+
+/// A confirmed session of a subject: one day and period.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: Id,
+    pub subject_id: Id,
+    pub date: String,
+    pub slot: i64,
+    /// A day summary brought over by the seed importer: counts only, no per-student records.
+    /// (Storage keeps it under a sentinel slot of its own and says so here; nothing outside
+    /// storage reads the slot for this.)
+    pub imported: bool,
+}
 
 /// A student of a subject, as attendance lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]

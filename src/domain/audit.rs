@@ -1,4 +1,5 @@
-//! What to list from the audit trail (storage appends and lists it in `storage::audit`).
+//! The audit trail's entries and what to list of them (storage appends and lists them in
+//! `storage::audit`).
 
 /// What to list: every filter is optional; `action` matches exactly or, ending in `.`, as a
 /// prefix (`face.` lists every face action).
@@ -10,4 +11,15 @@ pub struct Filter {
     pub since: Option<i64>,
     pub limit: u32,
     pub offset: u32,
+}
+
+/// One audit entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: i64,
+    pub at: i64,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: Option<String>,
 }

@@ -4,10 +4,12 @@
 
 pub mod attendance;
 pub mod audit;
+pub mod drafts;
 pub mod faces;
 pub mod outbox;
 pub mod students;
 pub mod subjects;
+pub mod teachers;
 pub mod users;
 
 use std::fmt;

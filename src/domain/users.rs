@@ -24,3 +24,17 @@ pub struct Profile {
     pub roll: String,
     pub year: String,
 }
+
+/// A teacher's profile joined with the account; preferences and schedule are the stored JSON
+/// text (`None`: nothing stored).
+#[derive(Debug, Clone)]
+pub struct TeacherProfile {
+    pub user: User,
+    pub employee_id: String,
+    pub phone: String,
+    pub branch: String,
+    pub department: Option<String>,
+    pub avatar_url: Option<String>,
+    pub settings: Option<String>,
+    pub schedule: Option<String>,
+}

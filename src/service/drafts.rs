@@ -13,9 +13,10 @@ use super::subjects::managed;
 use super::{Error, Result, blocking};
 use crate::domain::Id;
 use crate::domain::attendance::Member;
+use crate::domain::drafts::{Draft, Photo};
 use crate::matching::{Thresholds, decode_blob};
 use crate::storage::attendance as store;
-use crate::storage::drafts::{self as drafts, Draft, Photo};
+use crate::storage::drafts;
 use crate::storage::{Conn, Db, audit};
 
 /// Photos one draft may hold (a wide class in several shots).

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use super::Result;
-use crate::domain::audit::Filter;
-use crate::storage::audit::{self, Entry};
+use crate::domain::audit::{Entry, Filter};
+use crate::storage::audit;
 use crate::storage::{Db, now_unix};
 
 const DAY: i64 = 24 * 60 * 60;

@@ -8,9 +8,11 @@ use serde_json::{Map, Value, json};
 
 use super::auth::{AuthUser, optional_text, required_text};
 use super::{Error, Result, schedule};
+use crate::domain::teachers::SubjectRef;
+use crate::domain::users::TeacherProfile;
 use crate::domain::{Email, Id};
-use crate::storage::teachers::{self as repo, Changes, SubjectRef};
-use crate::storage::users::{self, TeacherProfile};
+use crate::storage::teachers::{self as repo, Changes};
+use crate::storage::users;
 use crate::storage::{Db, StorageError, audit};
 
 /// Themes the seed frontend knows.

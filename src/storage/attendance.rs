@@ -7,7 +7,7 @@ use super::Conn;
 
 use super::seed_import::IMPORTED_SLOT;
 use super::{Result, now_unix};
-use crate::domain::attendance::{Counts, Member};
+use crate::domain::attendance::{Counts, Member, Session};
 use crate::domain::{AttendanceStatus, Id};
 
 /// A student who may be matched in a subject's photos, with one face embedding (a student
@@ -212,19 +212,8 @@ pub fn of_student(conn: &Conn<'_>, student: &Id) -> Result<Vec<(Id, String, Stri
     Ok(out)
 }
 
-/// A session as listed.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub id: Id,
-    pub subject_id: Id,
-    pub date: String,
-    pub slot: i64,
-    /// A day summary brought over by the seed importer: counts only, no per-student records.
-    /// (Stored as slot [`IMPORTED_SLOT`]; nothing outside storage reads the slot for this.)
-    pub imported: bool,
-}
-
-/// A [`Session`] from the first four columns `id, subject_id, date, slot`.
+/// A [`Session`] from the first four columns `id, subject_id, date, slot`; an imported day
+/// summary is the one stored in slot [`IMPORTED_SLOT`].
 fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
     let slot: i64 = r.get(3)?;
     Ok(Session {

@@ -6,7 +6,7 @@ use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
-use crate::domain::audit::Filter;
+use crate::domain::audit::{Entry, Filter};
 
 pub fn record(
     conn: &Conn<'_>,
@@ -20,17 +20,6 @@ pub fn record(
         params![now_unix(), actor.map(Id::as_str), action, target, detail],
     )?;
     Ok(())
-}
-
-/// One audit entry.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub id: i64,
-    pub at: i64,
-    pub actor_id: Option<String>,
-    pub action: String,
-    pub target: Option<String>,
-    pub detail: Option<String>,
 }
 
 /// Entries matching `filter`, newest first.

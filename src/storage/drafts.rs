@@ -7,27 +7,10 @@ use super::Conn;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
+use crate::domain::drafts::{Draft, Photo};
 
-#[derive(Debug, Clone)]
-pub struct Draft {
-    pub id: Id,
-    pub subject_id: Id,
-    pub date: String,
-    pub slot: i64,
-    pub created_by: Option<Id>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-#[derive(Debug, Clone)]
-pub struct Photo {
-    pub photo: i64,
-    pub image_sha256: String,
-    pub content_type: String,
-    pub width: i64,
-    pub height: i64,
-}
-
+/// One face of a draft as stored, with its embedding (the services match it; it never leaves
+/// them).
 #[derive(Debug, Clone)]
 pub struct FaceRow {
     pub photo: i64,

@@ -5,15 +5,8 @@ use rusqlite::{OptionalExtension, params};
 use super::Conn;
 
 use super::{Result, now_unix};
+use crate::domain::teachers::SubjectRef;
 use crate::domain::{Email, Id};
-
-/// A subject as the seed lists it on a teacher's profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubjectRef {
-    pub id: Id,
-    pub name: String,
-    pub code: String,
-}
 
 /// The subjects the teacher teaches, by name.
 pub fn subjects(conn: &Conn<'_>, teacher: &Id) -> Result<Vec<SubjectRef>> {

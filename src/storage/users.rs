@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::Conn;
 
 use super::{Result, now_unix};
-use crate::domain::users::{Profile, User};
+use crate::domain::users::{Profile, TeacherProfile, User};
 use crate::domain::{Email, Id, Role};
 
 /// Everything needed to create an account with its role profile.
@@ -231,19 +231,6 @@ pub fn clear_reset(conn: &Conn<'_>, user: &Id) -> Result<()> {
         [user.as_str()],
     )?;
     Ok(())
-}
-
-/// A teacher's profile row joined with the account.
-#[derive(Debug, Clone)]
-pub struct TeacherProfile {
-    pub user: User,
-    pub employee_id: String,
-    pub phone: String,
-    pub branch: String,
-    pub department: Option<String>,
-    pub avatar_url: Option<String>,
-    pub settings: Option<String>,
-    pub schedule: Option<String>,
 }
 
 pub fn teacher_profile(conn: &Conn<'_>, id: &Id) -> Result<Option<TeacherProfile>> {

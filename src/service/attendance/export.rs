@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::dates::date_range;
 use super::figures::percentage;
-use crate::domain::attendance::Counts;
+use crate::domain::attendance::{Counts, Session};
 use crate::domain::{AttendanceStatus, Id};
 use crate::service::auth::AuthUser;
 use crate::service::subjects::managed;
@@ -82,7 +82,7 @@ pub struct Csv {
 
 /// The CSV table of `sessions`: a row per enrolled student, and per former student who has a
 /// record in one of them (so the totals add up to the sessions' counts).
-fn table(conn: &Conn<'_>, subject: &Id, sessions: &[store::Session]) -> Result<String> {
+fn table(conn: &Conn<'_>, subject: &Id, sessions: &[Session]) -> Result<String> {
     let members = store::report_members(conn, subject)?;
     let mut header = vec!["name".to_owned(), "roll".to_owned()];
     let mut marks: Vec<HashMap<Id, AttendanceStatus>> = Vec::with_capacity(sessions.len());

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::dates::date_range;
 use super::{Confirmed, parse_status};
-use crate::domain::attendance::{Counts, Member};
+use crate::domain::attendance::{Counts, Member, Session};
 use crate::domain::{AttendanceStatus, Id};
 use crate::service::auth::AuthUser;
 use crate::service::notify;
@@ -16,7 +16,7 @@ use crate::storage::{Db, audit};
 
 /// A confirmed session with its subject's counts.
 pub struct SessionSummary {
-    pub session: store::Session,
+    pub session: Session,
     pub counts: Counts,
 }
 
@@ -53,7 +53,7 @@ pub struct SessionLine {
 
 /// A confirmed session as its teacher reviews it: every enrolled student with their record.
 pub struct SessionView {
-    pub session: store::Session,
+    pub session: Session,
     pub subject_name: String,
     pub subject_code: String,
     pub lines: Vec<SessionLine>,
