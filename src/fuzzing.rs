@@ -305,6 +305,29 @@ mod tests {
         );
     }
 
+    /// Each cargo-fuzz target in `fuzz/fuzz_targets/` is a wrapper that hands its input to the
+    /// body of the same name here, the one the replays above run (`scripts/test` checks that
+    /// `fuzz/Cargo.lock` is current; `scripts/fuzz` builds the wrappers).
+    #[test]
+    fn the_cargo_fuzz_targets_call_these_bodies() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/fuzz_targets");
+        let mut names: Vec<String> = walk(&dir)
+            .iter()
+            .filter_map(|p| Some(p.file_stem()?.to_str()?.to_owned()))
+            .collect();
+        names.sort();
+        assert_eq!(names, ["decode", "json", "mark_request"]);
+        for name in &names {
+            let path = dir.join(format!("{name}.rs"));
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                text.contains(&format!("rollcall::fuzzing::{name}(data)")),
+                "{} does not call rollcall::fuzzing::{name}",
+                path.display()
+            );
+        }
+    }
+
     /// The replay fails when a target panics on a saved input.
     #[test]
     fn a_panicking_target_fails_the_replay() {
