@@ -1,4 +1,5 @@
-//! Large buffers go back to the system when freed.
+//! What a photo's analysis allocated goes back to the system: large buffers when freed, the
+//! heap's free pages once the process has been quiet for a moment ([`trim_when_idle`]).
 //!
 //! A photo's analysis allocates and frees buffers of megabytes: the decoded image (36 MB at
 //! 12 MP), the detector's pyramid tensors, the proposal crops. glibc serves a block above its
@@ -34,6 +35,7 @@ fn epoch() -> Instant {
 fn now_ms() -> u64 {
     u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX)
 }
+
 /// Blocks from this size up get their own mapping, returned to the system when freed.
 const MMAP_THRESHOLD: libc::c_int = 16 << 20;
 
@@ -70,8 +72,8 @@ impl Drop for Analysing {
 
 /// From now on, once no analysis has run for `quiet`, give the heap's free pages back to the
 /// system (`malloc_trim`): what a photo's smaller buffers left in glibc's arenas would otherwise
-/// stay resident while a server waits for the next photo (241-321 MiB at rest after a mark
-/// instead of 111-211 MiB; docs/detection.md, "Memory"). A burst of photos is not slowed: the
+/// stay resident while a server waits for the next photo (`scripts/bench-e2e`: 152 MiB at rest
+/// after the first mark instead of 321 MiB; docs/detection.md, "Memory"). A burst of photos is not slowed: the
 /// heap is trimmed after it, not between its photos (trimming after every photo cost 4-7%).
 /// Starts one background thread the first time; later calls do nothing.
 pub fn trim_when_idle(quiet: Duration) {
