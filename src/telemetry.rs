@@ -24,10 +24,17 @@ pub fn init(format: LogFormat) {
 /// cannot be read. The memory-budget tests read it.
 #[must_use]
 pub fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    status_mib("self", "VmHWM")
+}
+
+/// A memory figure of `/proc/PROCESS/status` (`VmHWM`, `VmRSS`, ...) in MiB, for `process`
+/// `self` or a pid; 0 where it cannot be read.
+#[must_use]
+pub fn status_mib(process: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{process}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         .map_or(0, |kib| kib / 1024)
 }

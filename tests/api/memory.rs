@@ -11,14 +11,9 @@ use crate::support::media::{data_url, decode, photo};
 
 /// The server's resident memory (VmRSS) in MiB.
 fn rss_mib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kib / 1024
+    let mib = rollcall::telemetry::status_mib(&pid.to_string(), "VmRSS");
+    assert!(mib > 0, "VmRSS of the server (pid {pid}) not readable");
+    mib
 }
 
 /// obama.jpg four across and two down: 3640x2274, eight faces.
