@@ -1,6 +1,7 @@
 //! Where tests find their data: the fetched cache (always, via `scripts/setup`) and the
-//! optional shared data set (`../shared`, or `ROLLCALL_SHARED_DIR`). Tests that need the shared
-//! data print a plain SKIPPED line and return when it is absent.
+//! optional shared data set (`../shared`, or `ROLLCALL_SHARED_DIR`); docs/architecture.md,
+//! "Test data", says what each holds. Tests that need the shared data print a plain SKIPPED
+//! line and return when it is absent.
 
 #![allow(dead_code)] // helpers are used by the parity tests as they land
 
