@@ -12,6 +12,7 @@ pub mod migrations;
 pub mod outbox;
 pub mod seed_import;
 pub mod sessions;
+pub mod sql;
 pub mod students;
 pub mod subjects;
 pub mod teachers;
@@ -36,6 +37,12 @@ pub enum StorageError {
     Sqlite(#[from] rusqlite::Error),
     #[error("database worker failed: {0}")]
     Worker(String),
+    /// A stored value that the reading code cannot represent (a type or range mismatch).
+    #[error("database value: {0}")]
+    Decode(String),
+    /// A query expected to return a row returned none.
+    #[error("database: expected a row, found none")]
+    NoRow,
     /// The database was written by a newer rollcall; nothing is changed.
     #[error(
         "database schema version {found} is newer than this rollcall knows ({known}); upgrade rollcall"
@@ -303,6 +310,60 @@ impl<'a> Conn<'a> {
 
     pub(in crate::storage) fn last_insert_rowid(&self) -> i64 {
         self.sql.last_insert_rowid()
+    }
+
+    /// A subquery of one column named `value`, the items of the JSON array of text bound to `?n`
+    /// (how a list is passed as one argument; the one fragment each backend spells its own way).
+    pub(in crate::storage) fn text_list(&self, n: usize) -> String {
+        format!("SELECT value FROM json_each(?{n})")
+    }
+
+    /// Run one statement; the number of rows it changed.
+    pub(in crate::storage) fn exec(&self, sql: &str, args: &[sql::Value<'_>]) -> Result<usize> {
+        let mut stmt = self.sql.prepare_cached(sql)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(args))?)
+    }
+
+    /// The first row of a query, read by `f`; `None` when there is none.
+    pub(in crate::storage) fn query_opt<T>(
+        &self,
+        sql: &str,
+        args: &[sql::Value<'_>],
+        f: impl FnOnce(&sql::Row<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let mut stmt = self.sql.prepare_cached(sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        match rows.next()? {
+            Some(row) => Ok(Some(f(&sql::Row::sqlite(row))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The first row of a query that always has one (an aggregate, or a row known to exist).
+    pub(in crate::storage) fn query_one<T>(
+        &self,
+        sql: &str,
+        args: &[sql::Value<'_>],
+        f: impl FnOnce(&sql::Row<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.query_opt(sql, args, f)?
+            .ok_or(StorageError::NoRow)
+    }
+
+    /// Every row of a query, each read by `f`, in the query's order.
+    pub(in crate::storage) fn query_all<T>(
+        &self,
+        sql: &str,
+        args: &[sql::Value<'_>],
+        mut f: impl FnMut(&sql::Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut stmt = self.sql.prepare_cached(sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(f(&sql::Row::sqlite(row))?);
+        }
+        Ok(out)
     }
 }
 
