@@ -98,7 +98,10 @@ fn generate(scale: usize) -> School {
     let a = admin.clone();
     // Generated straight into the file with SQL of its own: faster than the storage functions,
     // and the schema is the one `Db::open` just migrated.
-    let mut raw = rusqlite::Connection::open(db.path()).unwrap_or_else(|e| panic!("open: {e}"));
+    let file = db
+        .path()
+        .unwrap_or_else(|| panic!("the bench opened a SQLite file"));
+    let mut raw = rusqlite::Connection::open(file).unwrap_or_else(|e| panic!("open: {e}"));
     let generate = move |conn: &mut rusqlite::Connection| {
         let tx = conn.transaction()?;
         let generated = {

@@ -55,6 +55,77 @@ impl Serialize for Secret {
     }
 }
 
+/// Where the rows are kept (`ROLLCALL_DATABASE_URL`): `sqlite:` (the default) for the file in the
+/// data directory, or `postgres://user:password@host:port/database` for a PostgreSQL database
+/// that several servers can share. Shown with its password redacted.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum DatabaseUrl {
+    #[default]
+    Sqlite,
+    Postgres(String),
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() || s == "sqlite:" || s == "sqlite" {
+            Ok(Self::Sqlite)
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(Self::Postgres(s.to_owned()))
+        } else {
+            Err("expected `sqlite:` or a `postgres://user:password@host:port/database` URL".into())
+        }
+    }
+}
+
+impl DatabaseUrl {
+    /// The URL as it may be shown: the password, if any, replaced by `<redacted>`.
+    #[must_use]
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite => "sqlite:".into(),
+            Self::Postgres(url) => {
+                let Some((scheme, rest)) = url.split_once("://") else {
+                    return Secret::REDACTED.into();
+                };
+                let authority_end = rest.find('/').unwrap_or(rest.len());
+                match rest[..authority_end].rfind('@') {
+                    Some(at) => {
+                        let user = rest[..at].split_once(':').map_or(&rest[..at], |(u, _)| u);
+                        let password = if rest[..at].contains(':') {
+                            format!(":{}", Secret::REDACTED)
+                        } else {
+                            String::new()
+                        };
+                        format!("{scheme}://{user}{password}{}", &rest[at..])
+                    }
+                    None => url.clone(),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.redacted())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
@@ -94,6 +165,16 @@ pub struct Settings {
     /// Directory holding the SQLite file, face images and generated secrets.
     #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+
+    /// `sqlite:` (the file in the data directory) or `postgres://user:password@host:port/db`
+    /// (several servers on one database; docs/postgres.md).
+    #[arg(
+        long,
+        env = "ROLLCALL_DATABASE_URL",
+        default_value = "sqlite:",
+        hide_env_values = true
+    )]
+    pub database_url: DatabaseUrl,
 
     /// Directory that `scripts/setup` fills (docs assets, models, ONNX Runtime).
     /// Default: `.cache` in the working directory, else beside the repository the binary was built in.
@@ -949,12 +1030,21 @@ mod tests {
                 (id, value)
             })
             .collect();
+        // The database URL is a URL: its secret is the password inside it.
+        let given = |id: &str, value: &str| {
+            if id == "database_url" {
+                format!("postgres://office:{value}@db.school.test:5432/rollcall")
+            } else {
+                value.to_owned()
+            }
+        };
         let mut ids: Vec<&str> = secrets.iter().map(|(id, _)| id.as_str()).collect();
         ids.sort_unstable();
         assert_eq!(
             ids,
             [
                 "admin_password",
+                "database_url",
                 "jwt_secret",
                 "metrics_token",
                 "smtp_password"
@@ -963,7 +1053,7 @@ mod tests {
         );
         let mut args: Vec<String> = Vec::new();
         for (id, value) in &secrets {
-            args.push(format!("--{}={value}", id.replace('_', "-")));
+            args.push(format!("--{}={}", id.replace('_', "-"), given(id, value)));
         }
         args.extend(
             [
@@ -992,8 +1082,16 @@ mod tests {
                 !summary.contains(value.as_str()),
                 "{id} in the summary: {summary}"
             );
+            let shown = if id == "database_url" {
+                format!(
+                    " {id}=postgres://office:{}@db.school.test:5432/rollcall",
+                    Secret::REDACTED
+                )
+            } else {
+                format!(" {id}={}", Secret::REDACTED)
+            };
             assert!(
-                summary.contains(&format!(" {id}={}", Secret::REDACTED)),
+                summary.contains(&shown),
                 "{id} is not shown as set: {summary}"
             );
             assert!(!debug.contains(value.as_str()), "{id} in Debug: {debug}");
@@ -1061,7 +1159,13 @@ mod tests {
         // Unset secrets read as unset, not as redacted.
         let unset = parse(&[]).redacted_summary();
         for (id, _) in &secrets {
-            assert!(unset.contains(&format!(" {id}=<unset>")), "{id}: {unset}");
+            // The database URL has a default: the SQLite file.
+            let shown = if id == "database_url" {
+                "sqlite:"
+            } else {
+                "<unset>"
+            };
+            assert!(unset.contains(&format!(" {id}={shown}")), "{id}: {unset}");
         }
     }
 

@@ -73,7 +73,7 @@ impl App {
                         s.data_dir.display()
                     )
                 })?;
-            let db = Db::open(&s.database_path())?;
+            let db = Db::open_url(&s.database_url, &s.data_dir)?;
             let secret = config::load_or_create_secret(&s)?;
             let bootstrap = accounts::bootstrap(&db, &s)?;
             Ok((db, secret, bootstrap))

@@ -17,6 +17,15 @@ use crate::storage::Db;
 pub struct DataDir {
     #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
+
+    /// `sqlite:` (the file in the data directory) or `postgres://user:password@host:port/db`.
+    #[arg(
+        long,
+        env = "ROLLCALL_DATABASE_URL",
+        default_value = "sqlite:",
+        hide_env_values = true
+    )]
+    database_url: crate::config::DatabaseUrl,
 }
 
 impl DataDir {
@@ -29,11 +38,18 @@ impl DataDir {
         self.data_dir.join(crate::config::DATABASE_FILE)
     }
 
-    /// Open the server's database, which must exist.
+    /// Open the server's database, which must exist (a SQLite file is not created here).
     pub fn open_db(&self) -> anyhow::Result<Db> {
-        let path = self.database();
-        anyhow::ensure!(path.is_file(), "no database at {}", path.display());
-        Db::open(&path)
+        if self.database_url == crate::config::DatabaseUrl::Sqlite {
+            let path = self.database();
+            anyhow::ensure!(path.is_file(), "no database at {}", path.display());
+        }
+        Db::open_url(&self.database_url, &self.data_dir)
+    }
+
+    /// Open the server's database, creating it if needed.
+    pub fn open_or_create_db(&self) -> anyhow::Result<Db> {
+        Db::open_url(&self.database_url, &self.data_dir)
     }
 
     /// Where the face images are kept.

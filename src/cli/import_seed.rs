@@ -64,7 +64,7 @@ impl ImportSeed {
 
 fn import_seed(dir: &std::path::Path, data_dir: &DataDir, dry_run: bool) -> anyhow::Result<()> {
     // The database is created if there is none (an import into a new data directory).
-    let db = crate::storage::Db::open(&data_dir.database())?;
+    let db = data_dir.open_or_create_db()?;
     let report = db
         .run_blocking(|c| {
             Ok::<_, crate::storage::StorageError>(crate::service::import_seed::run(c, dir, dry_run))

@@ -185,10 +185,10 @@ mod tests {
     use super::*;
 
     fn conn() -> Connection {
-        let mut c = Connection::open_in_memory().unwrap_or_else(|e| panic!("open: {e}"));
+        let c = Connection::open_in_memory().unwrap_or_else(|e| panic!("open: {e}"));
         c.pragma_update(None, "foreign_keys", "ON")
             .unwrap_or_else(|e| panic!("pragma: {e}"));
-        super::super::migrations::apply(&mut c).unwrap_or_else(|e| panic!("migrate: {e}"));
+        super::super::migrations::apply(&Conn::new(&c)).unwrap_or_else(|e| panic!("migrate: {e}"));
         c
     }
 

@@ -42,14 +42,20 @@ pub fn put_login_throttle(conn: &Conn<'_>, account: &str, t: LoginThrottle) -> R
 
 /// Forget an account's attempts (a successful login or a password reset).
 pub fn clear_login_throttle(conn: &Conn<'_>, account: &str) -> Result<()> {
-    conn.exec("DELETE FROM login_throttle WHERE account = ?1", args![account])?;
+    conn.exec(
+        "DELETE FROM login_throttle WHERE account = ?1",
+        args![account],
+    )?;
     Ok(())
 }
 
 /// Drop the rows of accounts that have been quiet long enough (keeps the table small when
 /// many addresses are tried once).
 pub fn forget_quiet_accounts(conn: &Conn<'_>, now: i64) -> Result<usize> {
-    conn.exec("DELETE FROM login_throttle WHERE forget_at <= ?1", args![now])
+    conn.exec(
+        "DELETE FROM login_throttle WHERE forget_at <= ?1",
+        args![now],
+    )
 }
 
 /// What a recovery event records.

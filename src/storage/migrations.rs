@@ -1,9 +1,8 @@
 //! Numbered migrations from `migrations/`, compiled into the binary and applied at start-up,
 //! each in its own transaction. A database from a newer rollcall is refused, not guessed at.
 
-use rusqlite::{Connection, params};
-
-use super::StorageError;
+use super::sql::args;
+use super::{Conn, StorageError};
 
 use super::now_unix;
 
@@ -57,21 +56,41 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// PostgreSQL's list: a baseline at the version SQLite's list had reached when PostgreSQL came
+/// (its schema written for PostgreSQL), then one entry per later SQLite migration, same number
+/// and name.
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    10,
+    "baseline",
+    include_str!("../../migrations/postgres/0010_baseline.sql"),
+)];
+
 /// Apply every migration not yet recorded in `schema_migrations`. Returns how many ran.
-pub fn apply(conn: &mut Connection) -> Result<usize, StorageError> {
-    conn.execute_batch(
+pub fn apply(conn: &Conn<'_>) -> Result<usize, StorageError> {
+    if conn.is_postgres() {
+        // Several servers may start together: one migrates, the others wait here and then
+        // find nothing left to do.
+        conn.with_migration_lock(|| apply_list(conn, POSTGRES_MIGRATIONS, "BIGINT", ""))
+    } else {
+        apply_list(conn, MIGRATIONS, "INTEGER", " STRICT")
+    }
+}
+
+fn apply_list(
+    conn: &Conn<'_>,
+    list: &[(i64, &str, &str)],
+    integer: &str,
+    strict: &str,
+) -> Result<usize, StorageError> {
+    conn.batch(&format!(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version    INTEGER PRIMARY KEY,
+             version    {integer} PRIMARY KEY,
              name       TEXT NOT NULL,
-             applied_at INTEGER NOT NULL
-         ) STRICT;",
-    )?;
-    let current: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )?;
-    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+             applied_at {integer} NOT NULL
+         ){strict};"
+    ))?;
+    let current = current_version(conn)?;
+    let known = list.last().map_or(0, |m| m.0);
     if current > known {
         return Err(StorageError::SchemaTooNew {
             found: current,
@@ -79,14 +98,15 @@ pub fn apply(conn: &mut Connection) -> Result<usize, StorageError> {
         });
     }
     let mut ran = 0;
-    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-            params![version, name, now_unix()],
-        )?;
-        tx.commit()?;
+    for &(version, name, sql) in list.iter().filter(|m| m.0 > current) {
+        conn.transaction(|tx| {
+            tx.batch(sql)?;
+            tx.exec(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                args![version, name, now_unix()],
+            )?;
+            Ok::<_, StorageError>(())
+        })?;
         tracing::info!(version, name, "applied migration");
         ran += 1;
     }
@@ -94,24 +114,27 @@ pub fn apply(conn: &mut Connection) -> Result<usize, StorageError> {
 }
 
 /// The schema version a database is at.
-pub fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
+pub fn current_version(conn: &Conn<'_>) -> Result<i64, StorageError> {
+    conn.query_one(
+        "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations",
+        args![],
         |r| r.get(0),
     )
 }
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::Connection;
+
     use super::*;
 
     #[test]
     fn migrations_apply_once_and_are_numbered_in_order() {
-        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-        let first = apply(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let sqlite = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let conn = Conn::new(&sqlite);
+        let first = apply(&conn).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(first, MIGRATIONS.len());
-        assert_eq!(apply(&mut conn).unwrap_or_else(|e| panic!("{e}")), 0);
+        assert_eq!(apply(&conn).unwrap_or_else(|e| panic!("{e}")), 0);
         for pair in MIGRATIONS.windows(2) {
             assert_eq!(
                 pair[1].0,
@@ -122,16 +145,30 @@ mod tests {
     }
 
     #[test]
+    fn both_backends_end_at_the_same_version_with_the_same_names() {
+        let last = |list: &[(i64, &str, &str)]| list.last().map(|m| m.0);
+        assert_eq!(last(MIGRATIONS), last(POSTGRES_MIGRATIONS));
+        for &(version, name, _) in &POSTGRES_MIGRATIONS[1..] {
+            assert!(
+                MIGRATIONS.iter().any(|m| m.0 == version && m.1 == name),
+                "PostgreSQL migration {version} {name} has no SQLite twin"
+            );
+        }
+    }
+
+    #[test]
     fn newer_schema_is_refused() {
-        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-        apply(&mut conn).unwrap_or_else(|e| panic!("{e}"));
-        conn.execute(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
-            [],
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let sqlite = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let conn = Conn::new(&sqlite);
+        apply(&conn).unwrap_or_else(|e| panic!("{e}"));
+        sqlite
+            .execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
+                [],
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(
-            apply(&mut conn),
+            apply(&conn),
             Err(StorageError::SchemaTooNew { found: 999, .. })
         ));
     }

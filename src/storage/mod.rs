@@ -1,5 +1,7 @@
-//! SQLite storage: a small connection pool, migrations, and one module per aggregate.
-//! Every call runs on tokio's blocking pool; the async side only awaits it.
+//! Storage: SQLite (a file in the data directory, the default) or PostgreSQL (several servers
+//! on one database), a small connection pool, migrations, and one module per aggregate. Every
+//! call runs on tokio's blocking pool; the async side only awaits it. docs/postgres.md
+//! describes the two backends.
 
 pub mod analytics;
 pub mod attendance;
@@ -10,6 +12,7 @@ pub mod faces;
 pub mod limits;
 pub mod migrations;
 pub mod outbox;
+mod pg;
 pub mod seed_import;
 pub mod sessions;
 pub mod sql;
@@ -35,6 +38,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum StorageError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database: {0}")]
+    Postgres(#[from] postgres::Error),
     #[error("database worker failed: {0}")]
     Worker(String),
     /// A stored value that the reading code cannot represent (a type or range mismatch).
@@ -101,9 +106,20 @@ pub struct Db {
 }
 
 struct Inner {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    backend: Backend,
     permits: Arc<Semaphore>,
+}
+
+/// Where the rows live, with the idle connections of the pool.
+enum Backend {
+    Sqlite {
+        path: PathBuf,
+        idle: Mutex<Vec<Connection>>,
+    },
+    Postgres {
+        config: Box<postgres::Config>,
+        idle: Mutex<Vec<pg::PgConn>>,
+    },
 }
 
 impl Db {
@@ -113,22 +129,58 @@ impl Db {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating data directory {}", dir.display()))?;
         }
-        let mut conn = open_connection(path)
+        let conn = open_connection(path)
             .with_context(|| format!("opening database {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        migrations::apply(&mut conn).context("applying migrations")?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                path: path.to_owned(),
-                idle: Mutex::new(vec![conn]),
-                permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
-            }),
-        })
+        migrations::apply(&Conn::sqlite(&conn)).context("applying migrations")?;
+        Ok(Self::with_backend(Backend::Sqlite {
+            path: path.to_owned(),
+            idle: Mutex::new(vec![conn]),
+        }))
     }
 
+    /// The database `url` names: the SQLite file in `data_dir`, or a PostgreSQL database.
+    /// Blocking: call it off the async runtime.
+    pub fn open_url(url: &crate::config::DatabaseUrl, data_dir: &Path) -> anyhow::Result<Self> {
+        match url {
+            crate::config::DatabaseUrl::Sqlite => {
+                Self::open(&data_dir.join(crate::config::DATABASE_FILE))
+            }
+            crate::config::DatabaseUrl::Postgres(url) => Self::connect_postgres(url),
+        }
+    }
+
+    /// Connect to a PostgreSQL database (`postgres://user:password@host:port/db`) and bring its
+    /// schema up to date; several servers may do this at once (one migrates, the others wait).
+    /// Blocking: call it off the async runtime.
+    pub fn connect_postgres(url: &str) -> anyhow::Result<Self> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("the database URL is not a PostgreSQL URL: {e}"))?;
+        let conn = pg::PgConn::connect(&config).context("connecting to PostgreSQL")?;
+        migrations::apply(&Conn::pg(&conn)).context("applying migrations")?;
+        Ok(Self::with_backend(Backend::Postgres {
+            config: Box::new(config),
+            idle: Mutex::new(vec![conn]),
+        }))
+    }
+
+    fn with_backend(backend: Backend) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                backend,
+                permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            }),
+        }
+    }
+
+    /// The database file, when the backend is SQLite.
     #[must_use]
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    pub fn path(&self) -> Option<&Path> {
+        match &self.inner.backend {
+            Backend::Sqlite { path, .. } => Some(path),
+            Backend::Postgres { .. } => None,
+        }
     }
 
     /// Run `f` on a pooled connection, on the blocking pool, outside a transaction: each
@@ -139,7 +191,7 @@ impl Db {
         R: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
-        self.call(move |c| Ok(f(&Conn { sql: c }))).await?
+        self.call(move |c| Ok(f(c))).await?
     }
 
     /// Run `f` inside one transaction that takes the write lock when it begins, on the blocking
@@ -151,7 +203,7 @@ impl Db {
         R: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
-        self.call(move |c| Ok(in_transaction(c, f))).await?
+        self.call(move |c| Ok(c.transaction(f))).await?
     }
 
     /// [`Db::run`] on the current thread (CLI and start-up only).
@@ -160,7 +212,7 @@ impl Db {
         F: FnOnce(&Conn<'_>) -> std::result::Result<R, E>,
         E: From<StorageError>,
     {
-        self.inner.with_connection(|c| Ok(f(&Conn { sql: c })))?
+        self.inner.with_connection(|c| Ok(f(c)))?
     }
 
     /// [`Db::transaction`] on the current thread (CLI and start-up only).
@@ -169,15 +221,15 @@ impl Db {
         F: FnOnce(&Conn<'_>) -> std::result::Result<R, E>,
         E: From<StorageError>,
     {
-        self.inner.with_connection(|c| Ok(in_transaction(c, f)))?
+        self.inner.with_connection(|c| Ok(c.transaction(f)))?
     }
 
-    /// The schema version, after proving the database takes the write lock (a read-only mount or
-    /// a vanished directory fails here): the health check's probe.
+    /// The schema version, after proving the database takes the write lock (a read-only mount,
+    /// a vanished directory or a read-only PostgreSQL standby fails here): the health check's probe.
     pub async fn check(&self) -> Result<i64> {
         self.call(|c| {
             let version = migrations::current_version(c)?;
-            c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
+            c.probe_write()?;
             Ok(version)
         })
         .await
@@ -186,7 +238,7 @@ impl Db {
     /// Run `f` with a pooled connection on the blocking pool.
     async fn call<F, R>(&self, f: F) -> Result<R>
     where
-        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
         let permit = Arc::clone(&self.inner.permits)
@@ -203,45 +255,84 @@ impl Db {
     }
 
     /// Write a consistent copy of the database to `out` (`VACUUM INTO`); safe while serving.
+    /// SQLite only: a PostgreSQL database is backed up with PostgreSQL's own tools.
     pub fn backup(&self, out: &Path) -> anyhow::Result<()> {
         anyhow::ensure!(!out.exists(), "{} already exists", out.display());
+        anyhow::ensure!(
+            self.path().is_some(),
+            "a PostgreSQL database is backed up with pg_dump or a base backup, not by rollcall"
+        );
         let target = out.to_str().context("backup path is not UTF-8")?.to_owned();
         self.inner
-            .with_connection(|c| Ok(c.execute("VACUUM INTO ?1", [target])?))?;
+            .with_connection(|c| c.exec("VACUUM INTO ?1", sql::args![target]))?;
         Ok(())
     }
-}
-
-/// `f` inside one transaction on `c`, committed on `Ok`.
-fn in_transaction<F, R, E>(c: &Connection, f: F) -> std::result::Result<R, E>
-where
-    F: FnOnce(&Conn<'_>) -> std::result::Result<R, E>,
-    E: From<StorageError>,
-{
-    Conn { sql: c }.transaction(f)
 }
 
 /// A connection lent to the closure of [`Db::run`] or [`Db::transaction`]. Services only pass it on to
 /// the storage functions; the SQL it runs is visible inside `storage` alone.
 pub struct Conn<'a> {
-    sql: &'a Connection,
+    inner: ConnInner<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum ConnInner<'a> {
+    Sqlite(&'a Connection),
+    Pg(&'a pg::PgConn),
 }
 
 impl<'a> Conn<'a> {
+    fn sqlite(c: &'a Connection) -> Self {
+        Self {
+            inner: ConnInner::Sqlite(c),
+        }
+    }
+
+    fn pg(c: &'a pg::PgConn) -> Self {
+        Self {
+            inner: ConnInner::Pg(c),
+        }
+    }
+
+    /// True on PostgreSQL (for the few statements each backend spells its own way).
+    pub(in crate::storage) fn is_postgres(&self) -> bool {
+        matches!(self.inner, ConnInner::Pg(_))
+    }
+
     /// `f` inside one transaction on this connection, taking the write lock when it begins
-    /// (IMMEDIATE, the connection's default): committed when `f` returns `Ok`, rolled back when it
-    /// returns `Err`. For a use case that needs two transactions on one connection (e.g. files
-    /// unlinked only once the rows that named them are gone for good); inside a transaction this
-    /// fails, as SQLite does not nest them.
+    /// (SQLite: IMMEDIATE; PostgreSQL: a cluster-wide advisory lock, so writers of several
+    /// servers are serialised as one SQLite file serialises them): committed when `f` returns
+    /// `Ok`, rolled back when it returns `Err`. For a use case that needs two transactions on one
+    /// connection (e.g. files unlinked only once the rows that named them are gone for good);
+    /// inside a transaction this fails, as transactions do not nest.
     pub fn transaction<F, R, E>(&self, f: F) -> std::result::Result<R, E>
     where
         F: FnOnce(&Conn<'_>) -> std::result::Result<R, E>,
         E: From<StorageError>,
     {
-        let tx = self.begin()?;
-        let out = f(&Conn { sql: &tx })?;
-        tx.commit().map_err(StorageError::from)?;
-        Ok(out)
+        match self.inner {
+            ConnInner::Sqlite(c) => {
+                let tx = c.unchecked_transaction().map_err(StorageError::from)?;
+                let out = f(&Conn::sqlite(&tx))?;
+                tx.commit().map_err(StorageError::from)?;
+                Ok(out)
+            }
+            ConnInner::Pg(c) => {
+                c.begin()?;
+                match f(self) {
+                    Ok(out) => {
+                        c.finish("COMMIT")?;
+                        Ok(out)
+                    }
+                    Err(e) => {
+                        // A failed rollback leaves the connection marked as in a transaction,
+                        // so the pool drops it.
+                        let _ = c.finish("ROLLBACK");
+                        Err(e)
+                    }
+                }
+            }
+        }
     }
 
     /// `f` inside a transaction that is always rolled back: a rehearsal (an import's dry run)
@@ -251,21 +342,70 @@ impl<'a> Conn<'a> {
         F: FnOnce(&Conn<'_>) -> std::result::Result<R, E>,
         E: From<StorageError>,
     {
-        let tx = self.begin()?;
-        let out = f(&Conn { sql: &tx });
-        tx.rollback().map_err(StorageError::from)?;
-        out
+        match self.inner {
+            ConnInner::Sqlite(c) => {
+                let tx = c.unchecked_transaction().map_err(StorageError::from)?;
+                let out = f(&Conn::sqlite(&tx));
+                tx.rollback().map_err(StorageError::from)?;
+                out
+            }
+            ConnInner::Pg(c) => {
+                c.begin()?;
+                let out = f(self);
+                c.finish("ROLLBACK")?;
+                out
+            }
+        }
     }
 
-    /// A transaction on this connection (IMMEDIATE: the connection's default behaviour).
-    fn begin(&self) -> Result<rusqlite::Transaction<'_>> {
-        Ok(self.sql.unchecked_transaction()?)
+    /// `f` while holding the migration lock (PostgreSQL; SQLite's migrations run before the
+    /// pool exists, on the only connection).
+    fn with_migration_lock<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        match self.inner {
+            ConnInner::Sqlite(_) => f(),
+            ConnInner::Pg(c) => {
+                c.migration_lock(true)?;
+                let out = f();
+                c.migration_lock(false)?;
+                out
+            }
+        }
+    }
+
+    /// Prove the database takes the write lock, writing nothing.
+    fn probe_write(&self) -> Result<()> {
+        match self.inner {
+            ConnInner::Sqlite(c) => Ok(c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?),
+            // A read-only standby or a read-only role cannot be given a transaction id.
+            ConnInner::Pg(c) => c.batch("BEGIN; SELECT pg_current_xact_id(); ROLLBACK;"),
+        }
     }
 
     /// For storage's own tests, on a connection they opened.
     #[cfg(test)]
     pub(in crate::storage) fn new(sql: &'a Connection) -> Self {
-        Self { sql }
+        Self::sqlite(sql)
+    }
+
+    /// Several statements separated by `;`, without arguments (schema changes).
+    pub(in crate::storage) fn batch(&self, sql: &str) -> Result<()> {
+        match self.inner {
+            ConnInner::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            ConnInner::Pg(c) => c.batch(sql),
+        }
+    }
+
+    #[cfg(test)]
+    pub(in crate::storage) fn execute_batch(&self, sql: &str) -> Result<()> {
+        self.batch(sql)
+    }
+
+    /// The SQLite connection, for statements not yet written for both backends.
+    fn legacy(&self) -> &'a Connection {
+        match self.inner {
+            ConnInner::Sqlite(c) => c,
+            ConnInner::Pg(_) => panic!("storage statement not yet ported to PostgreSQL"),
+        }
     }
 
     pub(in crate::storage) fn execute<P: rusqlite::Params>(
@@ -273,21 +413,21 @@ impl<'a> Conn<'a> {
         sql: &str,
         params: P,
     ) -> rusqlite::Result<usize> {
-        self.sql.execute(sql, params)
+        self.legacy().execute(sql, params)
     }
 
     pub(in crate::storage) fn prepare(
         &self,
         sql: &str,
     ) -> rusqlite::Result<rusqlite::Statement<'a>> {
-        self.sql.prepare(sql)
+        self.legacy().prepare(sql)
     }
 
     pub(in crate::storage) fn prepare_cached(
         &self,
         sql: &str,
     ) -> rusqlite::Result<rusqlite::CachedStatement<'a>> {
-        self.sql.prepare_cached(sql)
+        self.legacy().prepare_cached(sql)
     }
 
     pub(in crate::storage) fn query_row<T, P, F>(
@@ -300,28 +440,33 @@ impl<'a> Conn<'a> {
         P: rusqlite::Params,
         F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     {
-        self.sql.query_row(sql, params, f)
-    }
-
-    #[cfg(test)]
-    pub(in crate::storage) fn execute_batch(&self, sql: &str) -> rusqlite::Result<()> {
-        self.sql.execute_batch(sql)
+        self.legacy().query_row(sql, params, f)
     }
 
     pub(in crate::storage) fn last_insert_rowid(&self) -> i64 {
-        self.sql.last_insert_rowid()
+        self.legacy().last_insert_rowid()
     }
 
     /// A subquery of one column named `value`, the items of the JSON array of text bound to `?n`
     /// (how a list is passed as one argument; the one fragment each backend spells its own way).
     pub(in crate::storage) fn text_list(&self, n: usize) -> String {
-        format!("SELECT value FROM json_each(?{n})")
+        match self.inner {
+            ConnInner::Sqlite(_) => format!("SELECT value FROM json_each(?{n})"),
+            ConnInner::Pg(_) => {
+                format!("SELECT value FROM json_array_elements_text(CAST(?{n} AS json))")
+            }
+        }
     }
 
     /// Run one statement; the number of rows it changed.
     pub(in crate::storage) fn exec(&self, sql: &str, args: &[sql::Value<'_>]) -> Result<usize> {
-        let mut stmt = self.sql.prepare_cached(sql)?;
-        Ok(stmt.execute(rusqlite::params_from_iter(args))?)
+        match self.inner {
+            ConnInner::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                Ok(stmt.execute(rusqlite::params_from_iter(args))?)
+            }
+            ConnInner::Pg(c) => c.exec(sql, args),
+        }
     }
 
     /// The first row of a query, read by `f`; `None` when there is none.
@@ -331,11 +476,19 @@ impl<'a> Conn<'a> {
         args: &[sql::Value<'_>],
         f: impl FnOnce(&sql::Row<'_>) -> Result<T>,
     ) -> Result<Option<T>> {
-        let mut stmt = self.sql.prepare_cached(sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
-        match rows.next()? {
-            Some(row) => Ok(Some(f(&sql::Row::sqlite(row))?)),
-            None => Ok(None),
+        match self.inner {
+            ConnInner::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+                match rows.next()? {
+                    Some(row) => Ok(Some(f(&sql::Row::sqlite(row))?)),
+                    None => Ok(None),
+                }
+            }
+            ConnInner::Pg(c) => match c.query(sql, args)?.first() {
+                Some(row) => Ok(Some(f(&sql::Row::pg(row))?)),
+                None => Ok(None),
+            },
         }
     }
 
@@ -346,8 +499,7 @@ impl<'a> Conn<'a> {
         args: &[sql::Value<'_>],
         f: impl FnOnce(&sql::Row<'_>) -> Result<T>,
     ) -> Result<T> {
-        self.query_opt(sql, args, f)?
-            .ok_or(StorageError::NoRow)
+        self.query_opt(sql, args, f)?.ok_or(StorageError::NoRow)
     }
 
     /// Every row of a query, each read by `f`, in the query's order.
@@ -357,35 +509,64 @@ impl<'a> Conn<'a> {
         args: &[sql::Value<'_>],
         mut f: impl FnMut(&sql::Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
-        let mut stmt = self.sql.prepare_cached(sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(f(&sql::Row::sqlite(row))?);
+        match self.inner {
+            ConnInner::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(f(&sql::Row::sqlite(row))?);
+                }
+                Ok(out)
+            }
+            ConnInner::Pg(c) => c
+                .query(sql, args)?
+                .iter()
+                .map(|row| f(&sql::Row::pg(row)))
+                .collect(),
         }
-        Ok(out)
     }
 }
 
 impl Inner {
     fn with_connection<F, R>(&self, f: F) -> Result<R>
     where
-        F: FnOnce(&mut Connection) -> Result<R>,
+        F: FnOnce(&Conn<'_>) -> Result<R>,
     {
-        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut conn = match pooled {
-            Some(conn) => conn,
-            None => open_connection(&self.path)?,
-        };
-        let result = f(&mut conn);
-        // A connection left inside a transaction by a panic or early return is not reused.
-        if conn.is_autocommit() {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < MAX_CONNECTIONS {
-                idle.push(conn);
+        match &self.backend {
+            Backend::Sqlite { path, idle } => {
+                let pooled = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                let conn = match pooled {
+                    Some(conn) => conn,
+                    None => open_connection(path)?,
+                };
+                let result = f(&Conn::sqlite(&conn));
+                // A connection left inside a transaction by a panic or early return is not reused.
+                if conn.is_autocommit() {
+                    give_back(idle, conn);
+                }
+                result
+            }
+            Backend::Postgres { config, idle } => {
+                let pooled = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                let conn = match pooled {
+                    Some(conn) if conn.reusable() => conn,
+                    _ => pg::PgConn::connect(config)?,
+                };
+                let result = f(&Conn::pg(&conn));
+                if conn.reusable() {
+                    give_back(idle, conn);
+                }
+                result
             }
         }
-        result
+    }
+}
+
+fn give_back<C>(idle: &Mutex<Vec<C>>, conn: C) {
+    let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
+    if idle.len() < MAX_CONNECTIONS {
+        idle.push(conn);
     }
 }
 

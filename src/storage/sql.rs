@@ -122,6 +122,7 @@ pub struct Row<'r> {
 
 enum RowInner<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
+    Pg(&'r postgres::Row),
 }
 
 impl<'r> Row<'r> {
@@ -131,15 +132,141 @@ impl<'r> Row<'r> {
         }
     }
 
-    /// Column `i` (from 0) as `T`; a NULL, a type or a range that `T` cannot hold is an error.
-    pub fn get<T: Column>(&self, i: usize) -> Result<T> {
-        match &self.inner {
-            RowInner::Sqlite(r) => {
-                let cell = r.get_ref(i)?;
-                T::from_cell(Cell::from(cell)).map_err(|e| StorageError::Decode(format!("column {i}: {e}")))
-            }
+    pub(in crate::storage) fn pg(row: &'r postgres::Row) -> Self {
+        Self {
+            inner: RowInner::Pg(row),
         }
     }
+
+    /// Column `i` (from 0) as `T`; a NULL, a type or a range that `T` cannot hold is an error.
+    pub fn get<T: Column>(&self, i: usize) -> Result<T> {
+        let cell = match &self.inner {
+            RowInner::Sqlite(r) => Cell::from(r.get_ref(i)?),
+            RowInner::Pg(r) => pg_cell(r, i)?,
+        };
+        T::from_cell(cell).map_err(|e| StorageError::Decode(format!("column {i}: {e}")))
+    }
+}
+
+/// Column `i` of a PostgreSQL row as a [`Cell`], by the column's declared type.
+fn pg_cell<'r>(row: &'r postgres::Row, i: usize) -> Result<Cell<'r>> {
+    use postgres::types::Type;
+    let ty = row
+        .columns()
+        .get(i)
+        .map(|c| c.type_().clone())
+        .ok_or_else(|| StorageError::Decode(format!("no column {i}")))?;
+    let cell = match ty {
+        Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(Cell::Bool),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map(|v| Cell::Int(v.into())),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map(|v| Cell::Int(v.into())),
+        Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Cell::Int),
+        Type::OID => row
+            .try_get::<_, Option<u32>>(i)?
+            .map(|v| Cell::Int(v.into())),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(i)?
+            .map(|v| Cell::Real(v.into())),
+        Type::FLOAT8 => row.try_get::<_, Option<f64>>(i)?.map(Cell::Real),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+            row.try_get::<_, Option<&str>>(i)?.map(Cell::Text)
+        }
+        Type::BYTEA => row.try_get::<_, Option<&[u8]>>(i)?.map(Cell::Blob),
+        other => {
+            return Err(StorageError::Decode(format!(
+                "column {i} has type {other}, which storage does not read (cast it in the SQL)"
+            )));
+        }
+    };
+    Ok(cell.unwrap_or(Cell::Null))
+}
+
+impl postgres::types::ToSql for Value<'_> {
+    /// The argument in the type PostgreSQL inferred for its placeholder, so the SQL needs no
+    /// casts: integers fit the column's width or are refused, 0/1 bind to a boolean.
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+    {
+        use bytes::BufMut;
+        use postgres::types::{IsNull, Type};
+        match (*self, ty) {
+            (Self::Null, _) => Ok(IsNull::Yes),
+            (Self::Int(v), &Type::INT8) => v.to_sql(ty, out),
+            (Self::Int(v), &Type::INT4) => i32::try_from(v)?.to_sql(ty, out),
+            (Self::Int(v), &Type::INT2) => i16::try_from(v)?.to_sql(ty, out),
+            (Self::Int(v), &Type::BOOL) => (v != 0).to_sql(ty, out),
+            #[allow(clippy::cast_precision_loss)]
+            (Self::Int(v), &Type::FLOAT8) => (v as f64).to_sql(ty, out),
+            (Self::Real(v), &Type::FLOAT8) => v.to_sql(ty, out),
+            #[allow(clippy::cast_possible_truncation)]
+            (Self::Real(v), &Type::FLOAT4) => (v as f32).to_sql(ty, out),
+            (Self::Text(v), &Type::JSON) => {
+                out.put_slice(v.as_bytes());
+                Ok(IsNull::No)
+            }
+            (Self::Text(v), &Type::JSONB) => {
+                out.put_u8(1);
+                out.put_slice(v.as_bytes());
+                Ok(IsNull::No)
+            }
+            (
+                Self::Text(v),
+                &Type::TEXT | &Type::VARCHAR | &Type::BPCHAR | &Type::NAME | &Type::UNKNOWN,
+            ) => v.to_sql(ty, out),
+            (Self::Blob(v), &Type::BYTEA) => v.to_sql(ty, out),
+            (value, ty) => Err(format!("cannot bind {value:?} to a parameter of type {ty}").into()),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// `sql` with its `?N` placeholders written PostgreSQL's way (`$N`). Quoted text, quoted names
+/// and `--` comments are left alone; a bare `?` is a mistake and is refused.
+pub(in crate::storage) fn to_dollar(sql: &str) -> Result<String> {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                for q in chars.by_ref() {
+                    out.push(q);
+                    if q == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                out.push(c);
+                for q in chars.by_ref() {
+                    out.push(q);
+                    if q == '\n' {
+                        break;
+                    }
+                }
+            }
+            '?' => {
+                if !chars.peek().is_some_and(char::is_ascii_digit) {
+                    return Err(StorageError::Decode(format!("a bare '?' in: {sql}")));
+                }
+                out.push('$');
+            }
+            _ => out.push(c),
+        }
+    }
+    Ok(out)
 }
 
 /// A column's value as a backend gave it, before it is converted to a Rust type.
@@ -286,6 +413,26 @@ mod tests {
             ]
         );
         assert!(args![].is_empty());
+    }
+
+    #[test]
+    fn placeholders_become_dollars_outside_quotes_and_comments() {
+        assert_eq!(
+            to_dollar(
+                "SELECT a FROM t WHERE b = ?1 AND c = '?2' AND \"d?3\" = ?12 -- ?4\n AND e = ?2"
+            )
+            .ok(),
+            Some(
+                "SELECT a FROM t WHERE b = $1 AND c = '?2' AND \"d?3\" = $12 -- ?4\n AND e = $2"
+                    .into()
+            )
+        );
+        assert!(to_dollar("SELECT ? ").is_err());
+        // '' inside a string is an escaped quote: the string goes on.
+        assert_eq!(
+            to_dollar("SELECT 'it''s ?1', ?1").ok(),
+            Some("SELECT 'it''s ?1', $1".into())
+        );
     }
 
     #[test]

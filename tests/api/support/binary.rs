@@ -50,6 +50,7 @@ pub fn command(data_dir: &Path, port: u16) -> Command {
         "--log-format",
         "json",
     ])
+    .args(super::backend::server_args(data_dir))
     .stdout(Stdio::null())
     .stderr(Stdio::piped());
     cmd

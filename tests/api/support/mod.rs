@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod backend;
 pub mod binary;
 pub mod log;
 pub mod media;
@@ -94,6 +95,7 @@ async fn serve_with_clock(
     if !extra.contains(&"--cache-dir") {
         args.extend(["--cache-dir".into(), cache.display().to_string()]);
     }
+    args.extend(backend::server_args(data_dir));
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     let settings = rollcall::config::Settings::try_from_args(&args).expect("settings");
     let app = rollcall::App::build_with_clock(settings, clock)

@@ -1,0 +1,51 @@
+//! The storage backend the API tests run on: SQLite in each test's data directory (the
+//! default), or PostgreSQL when `ROLLCALL_TEST_BACKEND=postgres`, on the cluster whose admin URL
+//! is in `ROLLCALL_TEST_POSTGRES` (`scripts/setup-postgres` starts one and prints it). Every
+//! data directory gets a database of its own, so a server restarted on the same directory
+//! finds its rows again, and no two tests share locks or rows.
+
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+
+/// The admin URL of the PostgreSQL cluster, when the tests run on PostgreSQL.
+pub fn postgres_admin() -> Option<String> {
+    if std::env::var("ROLLCALL_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return None;
+    }
+    let url = std::env::var("ROLLCALL_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!("ROLLCALL_TEST_BACKEND=postgres needs ROLLCALL_TEST_POSTGRES (scripts/setup-postgres prints it)")
+    });
+    Some(url)
+}
+
+/// The server flags that choose the backend for `data_dir` (none for SQLite).
+pub fn server_args(data_dir: &Path) -> Vec<String> {
+    match postgres_admin() {
+        None => Vec::new(),
+        Some(admin) => vec!["--database-url".into(), database_for(&admin, data_dir)],
+    }
+}
+
+/// The URL of `data_dir`'s own database, created on first use.
+fn database_for(admin: &str, data_dir: &Path) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut hasher);
+    let name = format!("t_{}_{:016x}", std::process::id(), hasher.finish());
+    let admin_url = admin.to_owned();
+    let create = name.clone();
+    // The sync client runs a runtime of its own: on a thread of its own, not the test's.
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&admin_url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connecting to {admin_url}: {e}"));
+        if let Err(e) = client.batch_execute(&format!("CREATE DATABASE {create}")) {
+            let exists = e.code() == Some(&postgres::error::SqlState::DUPLICATE_DATABASE);
+            assert!(exists, "CREATE DATABASE {create}: {e}");
+        }
+    })
+    .join()
+    .unwrap_or_else(|_| panic!("creating the test database failed"));
+    let (server, _) = admin
+        .rsplit_once('/')
+        .unwrap_or_else(|| panic!("{admin} names no database"));
+    format!("{server}/{name}")
+}
