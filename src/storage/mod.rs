@@ -56,40 +56,75 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// The SQLSTATE of a PostgreSQL error.
+    fn sqlstate(&self) -> Option<&postgres::error::SqlState> {
+        match self {
+            Self::Postgres(e) => e.code(),
+            _ => None,
+        }
+    }
+
     /// True when a UNIQUE or PRIMARY KEY constraint rejected the write.
     #[must_use]
     pub fn is_unique_violation(&self) -> bool {
+        use postgres::error::SqlState;
         matches!(
             self,
             Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
                 if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                     || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-        )
+        ) || self.sqlstate() == Some(&SqlState::UNIQUE_VIOLATION)
     }
 
     /// True when the disk holding the database is full: nothing was written.
     #[must_use]
     pub fn is_disk_full(&self) -> bool {
+        use postgres::error::SqlState;
         matches!(
             self,
             Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DiskFull
-        )
+        ) || self.sqlstate() == Some(&SqlState::DISK_FULL)
     }
 
-    /// True when the database file or its directory cannot be written (read-only, or gone).
+    /// True when the database file or its directory cannot be written (read-only, or gone), or
+    /// the PostgreSQL server takes no writes (a standby, a read-only transaction).
     #[must_use]
     pub fn is_read_only(&self) -> bool {
+        use postgres::error::SqlState;
         matches!(
             self,
             Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
                 if matches!(e.code, rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
-        )
+        ) || self.sqlstate() == Some(&SqlState::READ_ONLY_SQL_TRANSACTION)
     }
 
     /// True when another connection held the lock past the busy timeout (`SQLITE_BUSY`,
-    /// `SQLITE_LOCKED`): the write may succeed if tried again.
+    /// `SQLITE_LOCKED`; on PostgreSQL a lock or statement timeout, a deadlock, a serialization
+    /// failure, too many connections, or a server that is down or going away): the request may
+    /// succeed if tried again.
     #[must_use]
     pub fn is_busy(&self) -> bool {
+        use postgres::error::SqlState;
+        if let Self::Postgres(e) = self {
+            // No SQLSTATE: the connection failed (refused, reset, timed out), not the statement.
+            let connection_lost =
+                || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+            return e.is_closed()
+                || e.code().map_or_else(connection_lost, |c| {
+                    [
+                        SqlState::LOCK_NOT_AVAILABLE,
+                        SqlState::QUERY_CANCELED,
+                        SqlState::T_R_DEADLOCK_DETECTED,
+                        SqlState::T_R_SERIALIZATION_FAILURE,
+                        SqlState::TOO_MANY_CONNECTIONS,
+                        SqlState::ADMIN_SHUTDOWN,
+                        SqlState::CRASH_SHUTDOWN,
+                        SqlState::CANNOT_CONNECT_NOW,
+                        SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+                    ]
+                    .contains(c)
+                });
+        }
         matches!(
             self,
             Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
