@@ -233,8 +233,9 @@ impl postgres::types::ToSql for Value<'_> {
 }
 
 /// `sql` with its `?N` placeholders written PostgreSQL's way (`$N`). Quoted text, quoted names
-/// and `--` comments are left alone; a bare `?` is a mistake and is refused.
-pub(in crate::storage) fn to_dollar(sql: &str) -> Result<String> {
+/// and `--` comments are left alone; a bare `?` is a mistake and is refused. Public for the
+/// tests' own SQL.
+pub fn to_dollar(sql: &str) -> Result<String> {
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {

@@ -20,10 +20,12 @@ pub fn postgres_admin() -> Option<String> {
 
 /// The server flags that choose the backend for `data_dir` (none for SQLite).
 pub fn server_args(data_dir: &Path) -> Vec<String> {
-    match postgres_admin() {
-        None => Vec::new(),
-        Some(admin) => vec!["--database-url".into(), database_for(&admin, data_dir)],
-    }
+    database_url(data_dir).map_or_else(Vec::new, |url| vec!["--database-url".into(), url])
+}
+
+/// The PostgreSQL database of `data_dir` (created on first use), when the tests run there.
+pub fn database_url(data_dir: &Path) -> Option<String> {
+    postgres_admin().map(|admin| database_for(&admin, data_dir))
 }
 
 /// The URL of `data_dir`'s own database, created on first use.

@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod binary;
+pub mod db;
 pub mod log;
 pub mod media;
 pub mod world;
@@ -267,8 +268,12 @@ impl TestApp {
         self.login(email, password).await
     }
 
-    pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.data_dir.path().join("rollcall.sqlite3")).unwrap()
+    /// The server's database, for a look behind the API (either backend: [`db`]).
+    pub fn db(&self) -> db::TestDb {
+        match backend::database_url(self.data_dir.path()) {
+            Some(url) => db::TestDb::postgres(url),
+            None => db::TestDb::sqlite(&self.data_dir.path().join("rollcall.sqlite3")),
+        }
     }
 
     /// The body of the newest queued e-mail of `kind` to `recipient`.
