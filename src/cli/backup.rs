@@ -17,6 +17,7 @@ pub struct Backup {
 
 impl Backup {
     pub fn run(self) -> anyhow::Result<()> {
+        self.data_dir.require_sqlite("rollcall backup")?;
         let report = crate::storage::backup::write(self.data_dir.path(), &self.out)?;
         println!(
             "backup written to {}: database, {} face images, {} avatars",
@@ -40,6 +41,7 @@ pub struct Restore {
 
 impl Restore {
     pub fn run(self) -> anyhow::Result<()> {
+        self.data_dir.require_sqlite("rollcall restore")?;
         let report = crate::storage::backup::restore(&self.backup, self.data_dir.path())?;
         println!(
             "restored {} into {}: database (integrity ok), {} face images, {} avatars",

@@ -52,6 +52,18 @@ impl DataDir {
         Db::open_url(&self.database_url, &self.data_dir)
     }
 
+    /// Refuse a command that works on the SQLite file when the database is PostgreSQL.
+    pub fn require_sqlite(&self, what: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.database_url == crate::config::DatabaseUrl::Sqlite,
+            "{what} works on the SQLite file of a data directory; a PostgreSQL database ({}) is \
+             backed up and restored with PostgreSQL's own tools (pg_dump, or base backups with \
+             WAL archiving), together with the data directory's face images",
+            self.database_url
+        );
+        Ok(())
+    }
+
     /// Where the face images are kept.
     pub fn faces(&self) -> PathBuf {
         self.data_dir.join("faces")
