@@ -2,9 +2,8 @@
 //! the delivery worker leases due rows, sends them and records the outcome. Also the per-user
 //! switches that stop a topic's messages from being queued at all.
 
-use rusqlite::{OptionalExtension, params};
-
 use super::Conn;
+use super::sql::{Row, args};
 
 use super::{Result, now_unix};
 use crate::domain::Id;
@@ -39,11 +38,13 @@ pub fn enqueue(conn: &Conn<'_>, msg: &NewMessage<'_>) -> Result<Option<i64>> {
         return Ok(None);
     }
     let now = now_unix();
-    let n = conn.execute(
+    // On a conflict nothing is inserted, so nothing is returned: `None`.
+    conn.query_opt(
         "INSERT INTO outbox (kind, recipient, subject, body_text, body_html, next_attempt_at, created_at,
                              user_id, ref_key, sent_by, recipient_name, meta)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
-        params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING
+         RETURNING id",
+        args![
             msg.kind,
             msg.recipient,
             msg.subject,
@@ -56,17 +57,17 @@ pub fn enqueue(conn: &Conn<'_>, msg: &NewMessage<'_>) -> Result<Option<i64>> {
             msg.recipient_name,
             msg.meta,
         ],
-    )?;
-    Ok((n > 0).then(|| conn.last_insert_rowid()))
+        |r| r.get(0),
+    )
 }
 
 /// Withdraw the pending (not yet sent) messages of `kind` about `user` caused by `ref_key`.
 /// Returns how many were withdrawn.
 pub fn withdraw(conn: &Conn<'_>, kind: &str, user: &Id, ref_key: &str) -> Result<usize> {
-    Ok(conn.execute(
+    conn.exec(
         "DELETE FROM outbox WHERE kind = ?1 AND user_id = ?2 AND ref_key = ?3 AND status = 'pending'",
-        params![kind, user.as_str(), ref_key],
-    )?)
+        args![kind, user.as_str(), ref_key],
+    )
 }
 
 /// Topics a user can switch off, by the seed's notification type names. Account mails
@@ -88,13 +89,11 @@ pub fn topic_of(kind: &str) -> Option<&'static str> {
 
 /// Whether `user` receives messages of `topic` (on unless switched off).
 pub fn switch_on(conn: &Conn<'_>, user: &Id, topic: &str) -> Result<bool> {
-    let enabled: Option<bool> = conn
-        .query_row(
-            "SELECT enabled FROM mail_switches WHERE user_id = ?1 AND topic = ?2",
-            params![user.as_str(), topic],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let enabled: Option<bool> = conn.query_opt(
+        "SELECT enabled FROM mail_switches WHERE user_id = ?1 AND topic = ?2",
+        args![user.as_str(), topic],
+        |r| r.get(0),
+    )?;
     Ok(enabled.unwrap_or(true))
 }
 
@@ -108,10 +107,10 @@ pub fn switches(conn: &Conn<'_>, user: &Id) -> Result<Vec<(&'static str, bool)>>
 
 /// Set one switch of `user`.
 pub fn set_switch(conn: &Conn<'_>, user: &Id, topic: &str, enabled: bool) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO mail_switches (user_id, topic, enabled, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (user_id, topic) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
-        params![user.as_str(), topic, enabled, now_unix()],
+        args![user.as_str(), topic, enabled, now_unix()],
     )?;
     Ok(())
 }
@@ -134,15 +133,14 @@ pub struct Due {
 /// Lease up to `limit` due pending messages until `now + lease_secs`, oldest due first. A lease
 /// that ran out (its worker died mid-send) makes the row due again.
 pub fn claim_due(conn: &Conn<'_>, now: i64, lease_secs: i64, limit: u32) -> Result<Vec<Due>> {
-    let mut stmt = conn.prepare(
+    let mut due = conn.query_all(
         "UPDATE outbox SET claimed_until = ?1
          WHERE id IN (SELECT id FROM outbox
                       WHERE status = 'pending' AND next_attempt_at <= ?2 AND COALESCE(claimed_until, 0) <= ?2
                       ORDER BY next_attempt_at, id LIMIT ?3)
          RETURNING id, kind, recipient, recipient_name, subject, body_text, body_html, attempts, created_at",
-    )?;
-    let mut due = stmt
-        .query_map(params![now + lease_secs, now, limit], |r| {
+        args![now + lease_secs, now, limit],
+        |r| {
             Ok(Due {
                 id: r.get(0)?,
                 kind: r.get(1)?,
@@ -154,31 +152,31 @@ pub fn claim_due(conn: &Conn<'_>, now: i64, lease_secs: i64, limit: u32) -> Resu
                 attempts: r.get(7)?,
                 created_at: r.get(8)?,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        },
+    )?;
     due.sort_by_key(|d| d.id);
     Ok(due)
 }
 
 /// The relay accepted the message.
 pub fn mark_sent(conn: &Conn<'_>, id: i64, now: i64) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL,
                            claimed_until = NULL
          WHERE id = ?1",
-        params![id, now],
+        args![id, now],
     )?;
     Ok(())
 }
 
 /// An attempt failed: try again at `retry_at`, or give up (`None`: dead).
 pub fn mark_failed(conn: &Conn<'_>, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, claimed_until = NULL,
                            status = CASE WHEN ?3 IS NULL THEN 'dead' ELSE 'pending' END,
                            next_attempt_at = COALESCE(?3, next_attempt_at)
          WHERE id = ?1",
-        params![id, error, retry_at],
+        args![id, error, retry_at],
     )?;
     Ok(())
 }
@@ -186,7 +184,7 @@ pub fn mark_failed(conn: &Conn<'_>, id: i64, error: &str, retry_at: Option<i64>)
 const ROW_COLUMNS: &str = "id, kind, recipient, recipient_name, subject, status, attempts, last_error, \
                            next_attempt_at, created_at, sent_at, sent_by, meta";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+fn row(r: &Row<'_>) -> Result<Message> {
     Ok(Message {
         id: r.get(0)?,
         kind: r.get(1)?,
@@ -206,12 +204,13 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
 
 /// Messages in `status`, newest first.
 pub fn list(conn: &Conn<'_>, status: &str, limit: u32, offset: u32) -> Result<Vec<Message>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {ROW_COLUMNS} FROM outbox WHERE status = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
-    ))?;
-    Ok(stmt
-        .query_map(params![status, limit, offset], row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?)
+    conn.query_all(
+        &format!(
+            "SELECT {ROW_COLUMNS} FROM outbox WHERE status = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+        ),
+        args![status, limit, offset],
+        row,
+    )
 }
 
 /// The SQL condition selecting the messages in `state` (one of
@@ -233,64 +232,60 @@ pub fn list_in(conn: &Conn<'_>, state: &str, limit: u32, offset: u32) -> Result<
     let Some(condition) = state_condition(state) else {
         return Ok(Vec::new());
     };
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {ROW_COLUMNS} FROM outbox WHERE {condition} ORDER BY id DESC LIMIT ?1 OFFSET ?2"
-    ))?;
-    Ok(stmt
-        .query_map(params![limit, offset], row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?)
+    conn.query_all(
+        &format!(
+            "SELECT {ROW_COLUMNS} FROM outbox WHERE {condition} ORDER BY id DESC LIMIT ?1 OFFSET ?2"
+        ),
+        args![limit, offset],
+        row,
+    )
 }
 
 /// How many messages are in each of [`STATES`](crate::domain::outbox::STATES), in that order.
 pub fn state_counts(conn: &Conn<'_>) -> Result<[i64; 4]> {
-    Ok(conn.query_row(
-        "SELECT COALESCE(SUM(status = 'pending' AND attempts = 0), 0),
-                COALESCE(SUM(status = 'pending' AND attempts > 0), 0),
-                COALESCE(SUM(status = 'sent'), 0), COALESCE(SUM(status = 'dead'), 0)
+    conn.query_one(
+        "SELECT COUNT(*) FILTER (WHERE status = 'pending' AND attempts = 0),
+                COUNT(*) FILTER (WHERE status = 'pending' AND attempts > 0),
+                COUNT(*) FILTER (WHERE status = 'sent'), COUNT(*) FILTER (WHERE status = 'dead')
          FROM outbox",
-        [],
+        args![],
         |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
-    )?)
+    )
 }
 
 pub fn get(conn: &Conn<'_>, id: i64) -> Result<Option<Message>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {ROW_COLUMNS} FROM outbox WHERE id = ?1"),
-            [id],
-            row,
-        )
-        .optional()?)
+    conn.query_opt(
+        &format!("SELECT {ROW_COLUMNS} FROM outbox WHERE id = ?1"),
+        args![id],
+        row,
+    )
 }
 
 /// A message's text and HTML bodies (what the recipient reads).
 pub fn body(conn: &Conn<'_>, id: i64) -> Result<Option<(String, Option<String>)>> {
-    Ok(conn
-        .query_row(
-            "SELECT body_text, body_html FROM outbox WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
+    conn.query_opt(
+        "SELECT body_text, body_html FROM outbox WHERE id = ?1",
+        args![id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// Give dead messages (all, or the one `id`) a fresh set of attempts, due now. Returns how many.
 pub fn retry_dead(conn: &Conn<'_>, id: Option<i64>, now: i64) -> Result<usize> {
-    Ok(conn.execute(
+    conn.exec(
         "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, claimed_until = NULL
          WHERE status = 'dead' AND (?1 IS NULL OR id = ?1)",
-        params![id, now],
-    )?)
+        args![id, now],
+    )
 }
 
 /// Messages a teacher sent through the notification API since `since`, newest first.
 pub fn sent_by(conn: &Conn<'_>, teacher: &Id, since: i64) -> Result<Vec<Message>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {ROW_COLUMNS} FROM outbox WHERE sent_by = ?1 AND created_at >= ?2 ORDER BY id DESC"
-    ))?;
-    Ok(stmt
-        .query_map(params![teacher.as_str(), since], row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?)
+    conn.query_all(
+        &format!("SELECT {ROW_COLUMNS} FROM outbox WHERE sent_by = ?1 AND created_at >= ?2 ORDER BY id DESC"),
+        args![teacher.as_str(), since],
+        row,
+    )
 }
 
 /// Whether `teacher` queued (or sent) a message of `kind` to `recipient` since `since`.
@@ -301,12 +296,12 @@ pub fn sent_recently(
     recipient: &str,
     since: i64,
 ) -> Result<bool> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_by = ?1 AND kind = ?2 AND recipient = ?3 COLLATE NOCASE
+    conn.query_one(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_by = ?1 AND kind = ?2 AND lower(recipient) = lower(?3)
                         AND status IN ('pending', 'sent') AND created_at >= ?4)",
-        params![teacher.as_str(), kind, recipient, since],
+        args![teacher.as_str(), kind, recipient, since],
         |r| r.get(0),
-    )?)
+    )
 }
 
 #[cfg(test)]
@@ -400,15 +395,82 @@ mod tests {
         assert_eq!(due.first().map(|d| d.attempts), Some(0));
     }
 
+    /// A message whose (kind, recipient, ref_key) is already queued is not queued again, and the
+    /// state counts and the sender's recent-message check see what is there.
+    #[test]
+    fn a_repeated_cause_queues_once_and_counts_follow_the_states() {
+        let raw = db();
+        let conn = Conn::new(&raw);
+        let teacher = Id::generate();
+        conn.exec(
+            "INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
+             VALUES (?1, 't@school.test', 'T', 'teacher', 'x', 0, 0)",
+            args![teacher.as_str()],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let msg = NewMessage {
+            kind: "notify.exam",
+            recipient: "Pupil@School.test",
+            subject: "s",
+            body_text: "b",
+            ref_key: Some("exam-1"),
+            sent_by: Some(&teacher),
+            ..NewMessage::default()
+        };
+        let first = enqueue(&conn, &msg).unwrap_or_else(|e| panic!("{e}"));
+        assert!(first.is_some());
+        assert_eq!(enqueue(&conn, &msg).unwrap_or_else(|e| panic!("{e}")), None);
+        let other = queue(&conn, "d@school.test");
+        assert!(first < Some(other));
+        let now = now_unix();
+        assert!(
+            sent_recently(
+                &conn,
+                &teacher,
+                "notify.exam",
+                "pupil@school.TEST",
+                now - 60
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        );
+        assert!(
+            !sent_recently(
+                &conn,
+                &teacher,
+                "notify.custom",
+                "pupil@school.test",
+                now - 60
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        );
+        assert_eq!(
+            state_counts(&conn).unwrap_or_else(|e| panic!("{e}")),
+            [2, 0, 0, 0]
+        );
+        mark_failed(&conn, other, "timeout", Some(now)).unwrap_or_else(|e| panic!("{e}"));
+        if let Some(id) = first {
+            mark_sent(&conn, id, now).unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert_eq!(
+            state_counts(&conn).unwrap_or_else(|e| panic!("{e}")),
+            [0, 1, 1, 0]
+        );
+        mark_failed(&conn, other, "550", None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            state_counts(&conn).unwrap_or_else(|e| panic!("{e}")),
+            [0, 0, 1, 1]
+        );
+    }
+
     #[test]
     fn a_switched_off_topic_is_not_queued() {
         let raw = db();
         let conn = Conn::new(&raw);
         let user = Id::generate();
-        conn.execute(
+        conn.exec(
             "INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
              VALUES (?1, 'c@school.test', 'C', 'student', 'x', 0, 0)",
-            [user.as_str()],
+            args![user.as_str()],
         )
         .unwrap_or_else(|e| panic!("{e}"));
         set_switch(&conn, &user, "absence", false).unwrap_or_else(|e| panic!("{e}"));
