@@ -134,10 +134,14 @@ pub struct Due {
 /// that ran out (its worker died mid-send) makes the row due again.
 pub fn claim_due(conn: &Conn<'_>, now: i64, lease_secs: i64, limit: u32) -> Result<Vec<Due>> {
     let mut due = conn.query_all(
+        // The outer conditions repeat the inner ones: on PostgreSQL a row another server
+        // claimed while this statement waited for its lock is re-read and skipped, so no
+        // message is claimed twice (SQLite runs one writer at a time anyway).
         "UPDATE outbox SET claimed_until = ?1
          WHERE id IN (SELECT id FROM outbox
                       WHERE status = 'pending' AND next_attempt_at <= ?2 AND COALESCE(claimed_until, 0) <= ?2
                       ORDER BY next_attempt_at, id LIMIT ?3)
+           AND status = 'pending' AND COALESCE(claimed_until, 0) <= ?2
          RETURNING id, kind, recipient, recipient_name, subject, body_text, body_html, attempts, created_at",
         args![now + lease_secs, now, limit],
         |r| {
