@@ -3,9 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::{OptionalExtension, params};
-
 use super::Conn;
+use super::sql::args;
 
 use super::{Result, now_unix};
 use crate::domain::Role;
@@ -15,13 +14,11 @@ pub(in crate::storage) const IMPORTED_SLOT: i64 = -1;
 
 /// Digest of the document `seed_id` of `collection` when an earlier import wrote it.
 pub fn imported_digest(conn: &Conn<'_>, collection: &str, seed_id: &str) -> Result<Option<String>> {
-    Ok(conn
-        .query_row(
-            "SELECT digest FROM seed_imports WHERE collection = ?1 AND seed_id = ?2",
-            params![collection, seed_id],
-            |r| r.get(0),
-        )
-        .optional()?)
+    conn.query_opt(
+        "SELECT digest FROM seed_imports WHERE collection = ?1 AND seed_id = ?2",
+        args![collection, seed_id],
+        |r| r.get(0),
+    )
 }
 
 /// Record that the document `seed_id` of `collection` (with `digest`) became the row `target`.
@@ -32,44 +29,40 @@ pub fn remember(
     target: &str,
     digest: &str,
 ) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO seed_imports (collection, seed_id, target, digest, imported_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![collection, seed_id, target, digest, now_unix()],
+        args![collection, seed_id, target, digest, now_unix()],
     )?;
     Ok(())
 }
 
 /// Id of an account that already uses the id `id` or the e-mail address `email`.
 pub fn user_owner(conn: &Conn<'_>, id: &str, email: &str) -> Result<Option<String>> {
-    Ok(conn
-        .query_row(
-            "SELECT id FROM users WHERE id = ?1 OR email = ?2",
-            params![id, email],
-            |r| r.get(0),
-        )
-        .optional()?)
+    conn.query_opt(
+        "SELECT id FROM users WHERE id = ?1 OR email = ?2",
+        args![id, email],
+        |r| r.get(0),
+    )
 }
 
 /// Id of a subject that already uses the id `id` or the code `code`.
 pub fn subject_owner(conn: &Conn<'_>, id: &str, code: &str) -> Result<Option<String>> {
-    Ok(conn
-        .query_row(
-            "SELECT id FROM subjects WHERE id = ?1 OR code = ?2",
-            params![id, code],
-            |r| r.get(0),
-        )
-        .optional()?)
+    conn.query_opt(
+        "SELECT id FROM subjects WHERE id = ?1 OR code = ?2",
+        args![id, code],
+        |r| r.get(0),
+    )
 }
 
 /// True when a session has the id `id`, or an imported summary of `subject` on `date` exists.
 pub fn imported_day_taken(conn: &Conn<'_>, id: &str, subject: &str, date: &str) -> Result<bool> {
-    Ok(conn.query_row(
+    conn.query_one(
         "SELECT EXISTS (SELECT 1 FROM attendance_sessions WHERE id = ?1
             OR (subject_id = ?2 AND date = ?3 AND slot = ?4))",
-        params![id, subject, date, IMPORTED_SLOT],
+        args![id, subject, date, IMPORTED_SLOT],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// An account as the seed had it, with its id and creation time.
@@ -89,10 +82,10 @@ pub struct NewSeedUser<'a> {
 /// Insert the account and an empty role profile (filled in by [`set_teacher_profile`] or
 /// [`set_student_profile`] when the seed had one). Admins get no profile.
 pub fn insert_user(conn: &Conn<'_>, user: &NewSeedUser<'_>) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO users (id, email, name, role, password_hash, college_name, is_verified, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-        params![
+        args![
             user.id,
             user.email,
             user.name,
@@ -105,10 +98,10 @@ pub fn insert_user(conn: &Conn<'_>, user: &NewSeedUser<'_>) -> Result<()> {
     )?;
     match user.role {
         Role::Teacher => {
-            conn.execute("INSERT INTO teachers (user_id) VALUES (?1)", [user.id])?;
+            conn.exec("INSERT INTO teachers (user_id) VALUES (?1)", args![user.id])?;
         }
         Role::Student => {
-            conn.execute("INSERT INTO students (user_id) VALUES (?1)", [user.id])?;
+            conn.exec("INSERT INTO students (user_id) VALUES (?1)", args![user.id])?;
         }
         Role::Admin => {}
     }
@@ -133,11 +126,11 @@ pub struct SeedTeacherProfile<'a> {
 /// Overwrite the profile of the teacher `profile.user_id`.
 pub fn set_teacher_profile(conn: &Conn<'_>, profile: &SeedTeacherProfile<'_>) -> Result<()> {
     let p = profile;
-    conn.execute(
+    conn.exec(
         "UPDATE teachers SET employee_id = ?2, phone = ?3, branch = ?4, department = ?5,
                 avatar_url = ?6, settings = ?7, schedule = ?8
          WHERE user_id = ?1",
-        params![
+        args![
             p.user_id,
             p.employee_id,
             p.phone,
@@ -159,9 +152,9 @@ pub fn set_student_profile(
     branch: &str,
     year: &str,
 ) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE students SET roll = ?2, branch = ?3, year = ?4 WHERE user_id = ?1",
-        params![user_id, roll, branch, year],
+        args![user_id, roll, branch, year],
     )?;
     Ok(())
 }
@@ -185,22 +178,22 @@ pub struct NewSeedSubject<'a> {
 /// Insert the subject, its teachers and its enrolments (both dated at the subject's creation).
 pub fn insert_subject(conn: &Conn<'_>, subject: &NewSeedSubject<'_>) -> Result<()> {
     let s = subject;
-    conn.execute(
+    conn.exec(
         "INSERT INTO subjects (id, name, code, kind, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![s.id, s.name, s.code, s.kind, s.created_at, s.updated_at],
+        args![s.id, s.name, s.code, s.kind, s.created_at, s.updated_at],
     )?;
     for t in s.teachers {
-        conn.execute(
+        conn.exec(
             "INSERT INTO subject_teachers (subject_id, teacher_id, added_at) VALUES (?1, ?2, ?3)",
-            params![s.id, t, s.created_at],
+            args![s.id, t, s.created_at],
         )?;
     }
     for (student, verified) in s.enrolments {
-        conn.execute(
+        conn.exec(
             "INSERT INTO enrolments (subject_id, student_id, verified, enrolled_at)
              VALUES (?1, ?2, ?3, ?4)",
-            params![s.id, student, verified, s.created_at],
+            args![s.id, student, verified, s.created_at],
         )?;
     }
     Ok(())
@@ -225,15 +218,15 @@ pub struct NewDaySummary<'a> {
 /// counts (none excused).
 pub fn insert_day_summary(conn: &Conn<'_>, day: &NewDaySummary<'_>) -> Result<()> {
     let d = day;
-    conn.execute(
+    conn.exec(
         "INSERT INTO attendance_sessions (id, subject_id, date, slot, confirmed_by, confirmed_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-        params![d.id, d.subject_id, d.date, IMPORTED_SLOT, d.teacher_id, d.created_at],
+        args![d.id, d.subject_id, d.date, IMPORTED_SLOT, d.teacher_id, d.created_at],
     )?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO attendance_counts (session_id, subject_id, date, present, late, excused, absent)
          VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
-        params![d.id, d.subject_id, d.date, d.present, d.late, d.absent],
+        args![d.id, d.subject_id, d.date, d.present, d.late, d.absent],
     )?;
     Ok(())
 }
@@ -261,12 +254,13 @@ pub struct SeedMail<'a> {
 /// attempt and without a body. Returns the outbox row id.
 pub fn insert_sent_mail(conn: &Conn<'_>, mail: &SeedMail<'_>) -> Result<i64> {
     let m = mail;
-    conn.execute(
+    conn.query_one(
         "INSERT INTO outbox (kind, recipient, subject, body_text, status, attempts,
                              next_attempt_at, last_error, created_at, sent_at, ref_key,
                              sent_by, recipient_name, meta)
-         VALUES (?1, ?2, ?3, '', ?4, 1, ?5, ?6, ?5, ?7, ?8, ?9, ?10, ?11)",
-        params![
+         VALUES (?1, ?2, ?3, '', ?4, 1, ?5, ?6, ?5, ?7, ?8, ?9, ?10, ?11)
+         RETURNING id",
+        args![
             m.kind,
             m.recipient,
             m.subject,
@@ -279,13 +273,15 @@ pub fn insert_sent_mail(conn: &Conn<'_>, mail: &SeedMail<'_>) -> Result<i64> {
             m.recipient_name,
             m.meta
         ],
-    )?;
-    Ok(conn.last_insert_rowid())
+        |r| r.get(0),
+    )
 }
 
 /// True when the student `student_id` has at least one face sample.
 pub fn has_face_samples(conn: &Conn<'_>, student_id: &str) -> Result<bool> {
-    let mut stmt =
-        conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM face_samples WHERE student_id = ?1)")?;
-    Ok(stmt.query_row([student_id], |r| r.get(0))?)
+    conn.query_one(
+        "SELECT EXISTS (SELECT 1 FROM face_samples WHERE student_id = ?1)",
+        args![student_id],
+        |r| r.get(0),
+    )
 }

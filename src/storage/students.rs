@@ -1,8 +1,7 @@
 //! Student accounts as staff see them: the user row, the student profile, biometric consent.
 
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::Conn;
+use super::sql::{Row, args};
 
 use super::{Result, now_unix};
 use crate::domain::Id;
@@ -16,7 +15,7 @@ const COLUMNS: &str = "u.id, u.name, u.email, st.roll, st.branch, st.year, st.co
 
 const FROM: &str = "users u JOIN students st ON st.user_id = u.id";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<StudentRecord> {
+fn from_row(r: &Row<'_>) -> Result<StudentRecord> {
     Ok(StudentRecord {
         id: Id::from_db(r.get(0)?),
         name: r.get(1)?,
@@ -25,37 +24,35 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<StudentRecord> {
         branch: r.get(4)?,
         year: r.get(5)?,
         consent_at: r.get(6)?,
-        consent_by: r.get::<_, Option<String>>(7)?.map(Id::from_db),
+        consent_by: r.get::<Option<String>>(7)?.map(Id::from_db),
         created_at: r.get(8)?,
         faces: r.get(9)?,
         faces_pending: r.get(10)?,
-        latest_sample: r.get::<_, Option<String>>(11)?.map(Id::from_db),
+        latest_sample: r.get::<Option<String>>(11)?.map(Id::from_db),
         roll_confirmed: r.get(12)?,
-        created_by: r.get::<_, Option<String>>(13)?.map(Id::from_db),
+        created_by: r.get::<Option<String>>(13)?.map(Id::from_db),
     })
 }
 
 /// A student by user id (None for unknown ids and non-students).
 pub fn get(conn: &Conn<'_>, id: &Id) -> Result<Option<StudentRecord>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM {FROM} WHERE u.id = ?1 AND u.role = 'student'"),
-            [id.as_str()],
-            from_row,
-        )
-        .optional()?)
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM {FROM} WHERE u.id = ?1 AND u.role = 'student'"),
+        args![id.as_str()],
+        from_row,
+    )
 }
 
 /// Students by roll number (exact, case-insensitive), among rolls staff gave: a roll a student
 /// typed at self-registration never matches.
 pub fn by_roll(conn: &Conn<'_>, roll: &str) -> Result<Vec<Id>> {
-    let mut stmt = conn.prepare(
+    conn.query_all(
         "SELECT u.id FROM users u JOIN students st ON st.user_id = u.id
          WHERE u.role = 'student' AND st.roll <> '' AND st.roll_confirmed = 1
-           AND st.roll = ?1 COLLATE NOCASE",
-    )?;
-    let rows = stmt.query_map([roll], |r| Ok(Id::from_db(r.get(0)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+           AND lower(st.roll) = lower(?1)",
+        args![roll],
+        |r| Ok(Id::from_db(r.get(0)?)),
+    )
 }
 
 /// One page of students, by name, optionally only those of a teacher's subjects and matching
@@ -77,18 +74,22 @@ pub fn list(
     let filter = "u.role = 'student'
         AND (?1 IS NULL OR EXISTS (SELECT 1 FROM enrolments e JOIN subject_teachers t ON t.subject_id = e.subject_id
                                    WHERE e.student_id = u.id AND t.teacher_id = ?1))
-        AND (?2 IS NULL OR u.name LIKE ?2 ESCAPE '\\' OR st.roll LIKE ?2 ESCAPE '\\')";
+        AND (?2 IS NULL OR lower(u.name) LIKE lower(?2) ESCAPE '\\'
+                        OR lower(st.roll) LIKE lower(?2) ESCAPE '\\')";
     let teacher = teacher.map(Id::as_str);
-    let total = conn.query_row(
+    let total = conn.query_one(
         &format!("SELECT COUNT(*) FROM {FROM} WHERE {filter}"),
-        params![teacher, pattern],
+        args![teacher, pattern],
         |r| r.get(0),
     )?;
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE {filter} ORDER BY u.name COLLATE NOCASE, u.id LIMIT ?3 OFFSET ?4"
-    ))?;
-    let rows = stmt.query_map(params![teacher, pattern, limit, offset], from_row)?;
-    Ok((rows.collect::<rusqlite::Result<_>>()?, total))
+    let rows = conn.query_all(
+        &format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE {filter} ORDER BY lower(u.name), u.id LIMIT ?3 OFFSET ?4"
+        ),
+        args![teacher, pattern, limit, offset],
+        from_row,
+    )?;
+    Ok((rows, total))
 }
 
 /// Change the given profile fields (a roll set here comes from staff: it is confirmed).
@@ -102,42 +103,42 @@ pub fn update(
 ) -> Result<()> {
     let now = now_unix();
     if let Some(name) = name {
-        conn.execute(
+        conn.exec(
             "UPDATE users SET name = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id.as_str(), name, now],
+            args![id.as_str(), name, now],
         )?;
     }
-    conn.execute(
+    conn.exec(
         "UPDATE students SET roll = COALESCE(?2, roll), branch = COALESCE(?3, branch),
                              year = COALESCE(?4, year),
                              roll_confirmed = CASE WHEN ?2 IS NULL THEN roll_confirmed ELSE 1 END
          WHERE user_id = ?1",
-        params![id.as_str(), roll, branch, year],
+        args![id.as_str(), roll, branch, year],
     )?;
     Ok(())
 }
 
 /// Record consent; `by` is who recorded it (None: an operator on the command line).
 pub fn set_consent(conn: &Conn<'_>, id: &Id, by: Option<&Id>) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE students SET consent_at = ?2, consent_by = ?3 WHERE user_id = ?1",
-        params![id.as_str(), now_unix(), by.map(Id::as_str)],
+        args![id.as_str(), now_unix(), by.map(Id::as_str)],
     )?;
     Ok(())
 }
 
 pub fn clear_consent(conn: &Conn<'_>, id: &Id) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE students SET consent_at = NULL, consent_by = NULL WHERE user_id = ?1",
-        [id.as_str()],
+        args![id.as_str()],
     )?;
     Ok(())
 }
 
 /// Delete the account; enrolments, face samples and sessions go with it (ON DELETE CASCADE).
 pub fn delete(conn: &Conn<'_>, id: &Id) -> Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec(
         "DELETE FROM users WHERE id = ?1 AND role = 'student'",
-        [id.as_str()],
+        args![id.as_str()],
     )? > 0)
 }
