@@ -244,8 +244,8 @@ mod tests {
     use super::*;
 
     fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-        super::super::migrations::apply(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        super::super::migrations::apply(&Conn::new(&conn)).unwrap_or_else(|e| panic!("{e}"));
         conn
     }
 
