@@ -3,9 +3,8 @@
 //! session, read through a covering index), and per student from the records. Days to leave
 //! out (holidays, exam days) are passed in as a list of `YYYY-MM-DD` strings.
 
-use rusqlite::params;
-
 use super::Conn;
+use super::sql::{Row, args};
 
 use super::Result;
 use crate::domain::Id;
@@ -43,18 +42,26 @@ pub struct Totals {
 }
 
 /// The sessions of `?1` that count: with records, not on a day of the JSON array `?2`.
-const SESSIONS: &str = "FROM attendance_counts
-     WHERE subject_id = ?1 AND present + late + excused + absent > 0
-       AND date NOT IN (SELECT value FROM json_each(?2))";
+fn sessions(conn: &Conn<'_>) -> String {
+    format!(
+        "FROM attendance_counts
+         WHERE subject_id = ?1 AND present + late + excused + absent > 0
+           AND date NOT IN ({})",
+        conn.text_list(2)
+    )
+}
 
-const SUMS: &str = "SUM(present), SUM(late), SUM(excused), SUM(absent)";
+/// The four sums, as integers on every backend (PostgreSQL's `SUM(bigint)` is `numeric`); NULL
+/// when no session counts.
+const SUMS: &str = "CAST(SUM(present) AS BIGINT), CAST(SUM(late) AS BIGINT),
+     CAST(SUM(excused) AS BIGINT), CAST(SUM(absent) AS BIGINT)";
 
-fn counts_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Counts> {
+fn counts_at(r: &Row<'_>, at: usize) -> Result<Counts> {
     Ok(Counts {
-        present: r.get::<_, Option<i64>>(at)?.unwrap_or(0),
-        late: r.get::<_, Option<i64>>(at + 1)?.unwrap_or(0),
-        excused: r.get::<_, Option<i64>>(at + 2)?.unwrap_or(0),
-        absent: r.get::<_, Option<i64>>(at + 3)?.unwrap_or(0),
+        present: r.get::<Option<i64>>(at)?.unwrap_or(0),
+        late: r.get::<Option<i64>>(at + 1)?.unwrap_or(0),
+        excused: r.get::<Option<i64>>(at + 2)?.unwrap_or(0),
+        absent: r.get::<Option<i64>>(at + 3)?.unwrap_or(0),
     })
 }
 
@@ -67,52 +74,60 @@ pub fn days_of(
     to: Option<&str>,
     skip: &[String],
 ) -> Result<Vec<DayRow>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT date, COUNT(*), {SUMS} {SESSIONS}
-           AND (?3 IS NULL OR date >= ?3) AND (?4 IS NULL OR date <= ?4)
-         GROUP BY date ORDER BY date"
-    ))?;
-    let rows = stmt.query_map(params![subject.as_str(), skip_json(skip), from, to], |r| {
-        Ok(DayRow {
-            date: r.get(0)?,
-            sessions: r.get(1)?,
-            counts: counts_at(r, 2)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    conn.query_all(
+        &format!(
+            "SELECT date, COUNT(*), {SUMS} {sessions}
+               AND (?3 IS NULL OR date >= ?3) AND (?4 IS NULL OR date <= ?4)
+             GROUP BY date ORDER BY date",
+            sessions = sessions(conn)
+        ),
+        args![subject.as_str(), skip_json(skip), from, to],
+        |r| {
+            Ok(DayRow {
+                date: r.get(0)?,
+                sessions: r.get(1)?,
+                counts: counts_at(r, 2)?,
+            })
+        },
+    )
 }
 
 /// The subject's months, oldest first, leaving out the days in `skip`.
 pub fn months_of(conn: &Conn<'_>, subject: &Id, skip: &[String]) -> Result<Vec<MonthRow>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT substr(date, 1, 7) AS month, COUNT(DISTINCT date), COUNT(*), {SUMS} {SESSIONS}
-         GROUP BY month ORDER BY month"
-    ))?;
-    let rows = stmt.query_map(params![subject.as_str(), skip_json(skip)], |r| {
-        Ok(MonthRow {
-            month: r.get(0)?,
-            days: r.get(1)?,
-            sessions: r.get(2)?,
-            counts: counts_at(r, 3)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    conn.query_all(
+        &format!(
+            "SELECT substr(date, 1, 7) AS month, COUNT(DISTINCT date), COUNT(*), {SUMS} {sessions}
+             GROUP BY month ORDER BY month",
+            sessions = sessions(conn)
+        ),
+        args![subject.as_str(), skip_json(skip)],
+        |r| {
+            Ok(MonthRow {
+                month: r.get(0)?,
+                days: r.get(1)?,
+                sessions: r.get(2)?,
+                counts: counts_at(r, 3)?,
+            })
+        },
+    )
 }
 
 /// The subject's totals over all its sessions, leaving out the days in `skip`.
 pub fn totals_of(conn: &Conn<'_>, subject: &Id, skip: &[String]) -> Result<Totals> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT COUNT(DISTINCT date), COUNT(*), MAX(date), {SUMS} {SESSIONS}"
-    ))?;
-    Ok(
-        stmt.query_row(params![subject.as_str(), skip_json(skip)], |r| {
+    conn.query_one(
+        &format!(
+            "SELECT COUNT(DISTINCT date), COUNT(*), MAX(date), {SUMS} {sessions}",
+            sessions = sessions(conn)
+        ),
+        args![subject.as_str(), skip_json(skip)],
+        |r| {
             Ok(Totals {
                 days: r.get(0)?,
                 sessions: r.get(1)?,
                 last: r.get(2)?,
                 counts: counts_at(r, 3)?,
             })
-        })?,
+        },
     )
 }
 
@@ -122,22 +137,19 @@ fn skip_json(skip: &[String]) -> String {
 
 /// Each student's counts in the subject's sessions, leaving out the days in `skip`.
 pub fn students_of(conn: &Conn<'_>, subject: &Id, skip: &[String]) -> Result<Vec<(Id, Counts)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT r.student_id, r.status, COUNT(*) FROM attendance_sessions a
-         JOIN attendance_records r ON r.session_id = a.id
-         WHERE a.subject_id = ?1 AND a.date NOT IN (SELECT value FROM json_each(?2))
-         GROUP BY r.student_id, r.status ORDER BY r.student_id",
+    let rows = conn.query_all(
+        &format!(
+            "SELECT r.student_id, r.status, COUNT(*) FROM attendance_sessions a
+             JOIN attendance_records r ON r.session_id = a.id
+             WHERE a.subject_id = ?1 AND a.date NOT IN ({})
+             GROUP BY r.student_id, r.status ORDER BY r.student_id",
+            conn.text_list(2)
+        ),
+        args![subject.as_str(), skip_json(skip)],
+        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?)),
     )?;
-    let rows = stmt.query_map(params![subject.as_str(), skip_json(skip)], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
     let mut out: Vec<(Id, Counts)> = Vec::new();
-    for row in rows {
-        let (student, status, n) = row?;
+    for (student, status, n) in rows {
         if out.last().is_none_or(|l| l.0.as_str() != student) {
             out.push((Id::from_db(student), Counts::default()));
         }
@@ -150,20 +162,20 @@ pub fn students_of(conn: &Conn<'_>, subject: &Id, skip: &[String]) -> Result<Vec
 
 /// One student's counts in one subject, leaving out the days in `skip`.
 pub fn student_in(conn: &Conn<'_>, student: &Id, subject: &Id, skip: &[String]) -> Result<Counts> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT r.status, COUNT(*) FROM attendance_records r
-         JOIN attendance_sessions a ON a.id = r.session_id
-         WHERE r.student_id = ?1 AND a.subject_id = ?2
-           AND a.date NOT IN (SELECT value FROM json_each(?3))
-         GROUP BY r.status",
-    )?;
-    let rows = stmt.query_map(
-        params![student.as_str(), subject.as_str(), skip_json(skip)],
-        |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+    let rows = conn.query_all(
+        &format!(
+            "SELECT r.status, COUNT(*) FROM attendance_records r
+             JOIN attendance_sessions a ON a.id = r.session_id
+             WHERE r.student_id = ?1 AND a.subject_id = ?2
+               AND a.date NOT IN ({})
+             GROUP BY r.status",
+            conn.text_list(3)
+        ),
+        args![student.as_str(), subject.as_str(), skip_json(skip)],
+        |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)),
     )?;
     let mut counts = Counts::default();
-    for row in rows {
-        let (status, n) = row?;
+    for (status, n) in rows {
         add(&mut counts, &status, n);
     }
     Ok(counts)
@@ -322,7 +334,9 @@ mod tests {
         );
         exec(&c, &format!("DELETE FROM subjects WHERE id = '{s}'"));
         let left: i64 = c
-            .query_row("SELECT COUNT(*) FROM attendance_counts", [], |r| r.get(0))
+            .query_one("SELECT COUNT(*) FROM attendance_counts", args![], |r| {
+                r.get(0)
+            })
             .unwrap_or(-1);
         assert_eq!(left, 0);
     }

@@ -1,8 +1,7 @@
 //! Append-only audit trail of security-relevant and destructive actions.
 
-use rusqlite::params;
-
 use super::Conn;
+use super::sql::args;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
@@ -15,9 +14,9 @@ pub fn record(
     target: Option<&str>,
     detail: &str,
 ) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO audit_log (at, actor_id, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![now_unix(), actor.map(Id::as_str), action, target, detail],
+        args![now_unix(), actor.map(Id::as_str), action, target, detail],
     )?;
     Ok(())
 }
@@ -29,7 +28,7 @@ pub fn list(conn: &Conn<'_>, filter: &Filter) -> Result<Vec<Entry>> {
         Some(a) => (Some(a.to_owned()), None),
         None => (None, None),
     };
-    let mut stmt = conn.prepare_cached(
+    conn.query_all(
         "SELECT id, at, actor_id, action, target, detail FROM audit_log
          WHERE (?1 IS NULL OR actor_id = ?1)
            AND (?2 IS NULL OR action = ?2)
@@ -37,9 +36,7 @@ pub fn list(conn: &Conn<'_>, filter: &Filter) -> Result<Vec<Entry>> {
            AND (?4 IS NULL OR target = ?4)
            AND (?5 IS NULL OR at >= ?5)
          ORDER BY id DESC LIMIT ?6 OFFSET ?7",
-    )?;
-    let rows = stmt.query_map(
-        params![
+        args![
             filter.actor,
             action_exact,
             action_prefix,
@@ -58,6 +55,5 @@ pub fn list(conn: &Conn<'_>, filter: &Filter) -> Result<Vec<Entry>> {
                 detail: r.get(5)?,
             })
         },
-    )?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
+    )
 }

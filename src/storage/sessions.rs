@@ -1,16 +1,15 @@
 //! Login sessions and their rotating refresh tokens (stored as SHA-256 hashes only).
 
-use rusqlite::{OptionalExtension, params};
-
 use super::Conn;
+use super::sql::args;
 
 use super::{Result, now_unix};
 use crate::domain::Id;
 
 pub fn create(conn: &Conn<'_>, id: &str, user: &Id, expires_at: i64, client: &str) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO auth_sessions (id, user_id, created_at, expires_at, client) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, user.as_str(), now_unix(), expires_at, client],
+        args![id, user.as_str(), now_unix(), expires_at, client],
     )?;
     Ok(())
 }
@@ -18,35 +17,34 @@ pub fn create(conn: &Conn<'_>, id: &str, user: &Id, expires_at: i64, client: &st
 /// True when the session exists, belongs to `user`, is not revoked and not expired at `now`.
 pub fn is_active(conn: &Conn<'_>, id: &str, user: &Id, now: i64) -> Result<bool> {
     Ok(conn
-        .query_row(
+        .query_opt(
             "SELECT 1 FROM auth_sessions
              WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
-            params![id, user.as_str(), now],
+            args![id, user.as_str(), now],
             |_| Ok(()),
-        )
-        .optional()?
+        )?
         .is_some())
 }
 
 pub fn revoke(conn: &Conn<'_>, id: &str) -> Result<bool> {
-    let n = conn.execute(
+    let n = conn.exec(
         "UPDATE auth_sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-        params![id, now_unix()],
+        args![id, now_unix()],
     )?;
     Ok(n > 0)
 }
 
 pub fn revoke_all_for_user(conn: &Conn<'_>, user: &Id) -> Result<usize> {
-    Ok(conn.execute(
+    conn.exec(
         "UPDATE auth_sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-        params![user.as_str(), now_unix()],
-    )?)
+        args![user.as_str(), now_unix()],
+    )
 }
 
 pub fn insert_refresh(conn: &Conn<'_>, hash: &str, session: &str, expires_at: i64) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO refresh_tokens (token_hash, session_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        params![hash, session, now_unix(), expires_at],
+        args![hash, session, now_unix(), expires_at],
     )?;
     Ok(())
 }
@@ -61,12 +59,11 @@ pub struct RefreshToken {
 }
 
 pub fn refresh_by_hash(conn: &Conn<'_>, hash: &str) -> Result<Option<RefreshToken>> {
-    Ok(conn
-        .query_row(
+    conn.query_opt(
             "SELECT r.session_id, s.user_id, r.expires_at, r.used_at IS NOT NULL, s.revoked_at IS NOT NULL
              FROM refresh_tokens r JOIN auth_sessions s ON s.id = r.session_id
              WHERE r.token_hash = ?1",
-            [hash],
+            args![hash],
             |r| {
                 Ok(RefreshToken {
                     session_id: r.get(0)?,
@@ -77,14 +74,13 @@ pub fn refresh_by_hash(conn: &Conn<'_>, hash: &str) -> Result<Option<RefreshToke
                 })
             },
         )
-        .optional()?)
 }
 
 /// Mark a refresh token used; false if it was already used (a concurrent or replayed refresh).
 pub fn mark_refresh_used(conn: &Conn<'_>, hash: &str) -> Result<bool> {
-    let n = conn.execute(
+    let n = conn.exec(
         "UPDATE refresh_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL",
-        params![hash, now_unix()],
+        args![hash, now_unix()],
     )?;
     Ok(n > 0)
 }

@@ -1,8 +1,7 @@
 //! A teacher's own profile edits: account fields, profile columns, preferences and schedule.
 
-use rusqlite::{OptionalExtension, params};
-
 use super::Conn;
+use super::sql::args;
 
 use super::{Result, now_unix};
 use crate::domain::teachers::SubjectRef;
@@ -10,29 +9,28 @@ use crate::domain::{Email, Id};
 
 /// The subjects the teacher teaches, by name.
 pub fn subjects(conn: &Conn<'_>, teacher: &Id) -> Result<Vec<SubjectRef>> {
-    let mut stmt = conn.prepare(
+    conn.query_all(
         "SELECT s.id, s.name, s.code FROM subject_teachers st JOIN subjects s ON s.id = st.subject_id
          WHERE st.teacher_id = ?1 ORDER BY s.name, s.code",
-    )?;
-    let rows = stmt.query_map([teacher.as_str()], |r| {
-        Ok(SubjectRef {
-            id: Id::from_db(r.get(0)?),
-            name: r.get(1)?,
-            code: r.get(2)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        args![teacher.as_str()],
+        |r| {
+            Ok(SubjectRef {
+                id: Id::from_db(r.get(0)?),
+                name: r.get(1)?,
+                code: r.get(2)?,
+            })
+        },
+    )
 }
 
 /// The stored preferences JSON (NULL = defaults).
 pub fn settings(conn: &Conn<'_>, teacher: &Id) -> Result<Option<String>> {
     Ok(conn
-        .query_row(
+        .query_opt(
             "SELECT settings FROM teachers WHERE user_id = ?1",
-            [teacher.as_str()],
+            args![teacher.as_str()],
             |r| r.get(0),
-        )
-        .optional()?
+        )?
         .flatten())
 }
 
@@ -56,10 +54,10 @@ pub struct Changes {
 pub fn apply(conn: &Conn<'_>, teacher: &Id, c: &Changes) -> Result<bool> {
     let now = now_unix();
     if c.name.is_some() || c.email.is_some() {
-        conn.execute(
+        conn.exec(
             "UPDATE users SET name = coalesce(?2, name), email = coalesce(?3, email), updated_at = ?4
              WHERE id = ?1",
-            params![
+            args![
                 teacher.as_str(),
                 c.name,
                 c.email.as_ref().map(Email::as_str),
@@ -67,12 +65,12 @@ pub fn apply(conn: &Conn<'_>, teacher: &Id, c: &Changes) -> Result<bool> {
             ],
         )?;
     }
-    let n = conn.execute(
+    let n = conn.exec(
         "UPDATE teachers SET employee_id = coalesce(?2, employee_id), phone = coalesce(?3, phone),
              department = CASE WHEN ?4 THEN ?5 ELSE department END,
              settings = coalesce(?6, settings), schedule = coalesce(?7, schedule)
          WHERE user_id = ?1",
-        params![
+        args![
             teacher.as_str(),
             c.employee_id,
             c.phone,
@@ -87,8 +85,8 @@ pub fn apply(conn: &Conn<'_>, teacher: &Id, c: &Changes) -> Result<bool> {
 
 /// Point the profile at a new avatar; false when there is no such teacher.
 pub fn set_avatar(conn: &Conn<'_>, teacher: &Id, url: &str) -> Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec(
         "UPDATE teachers SET avatar_url = ?2 WHERE user_id = ?1",
-        params![teacher.as_str(), url],
+        args![teacher.as_str(), url],
     )? > 0)
 }
