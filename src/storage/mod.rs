@@ -435,53 +435,6 @@ impl<'a> Conn<'a> {
         self.batch(sql)
     }
 
-    /// The SQLite connection, for statements not yet written for both backends.
-    fn legacy(&self) -> &'a Connection {
-        match self.inner {
-            ConnInner::Sqlite(c) => c,
-            ConnInner::Pg(_) => panic!("storage statement not yet ported to PostgreSQL"),
-        }
-    }
-
-    pub(in crate::storage) fn execute<P: rusqlite::Params>(
-        &self,
-        sql: &str,
-        params: P,
-    ) -> rusqlite::Result<usize> {
-        self.legacy().execute(sql, params)
-    }
-
-    pub(in crate::storage) fn prepare(
-        &self,
-        sql: &str,
-    ) -> rusqlite::Result<rusqlite::Statement<'a>> {
-        self.legacy().prepare(sql)
-    }
-
-    pub(in crate::storage) fn prepare_cached(
-        &self,
-        sql: &str,
-    ) -> rusqlite::Result<rusqlite::CachedStatement<'a>> {
-        self.legacy().prepare_cached(sql)
-    }
-
-    pub(in crate::storage) fn query_row<T, P, F>(
-        &self,
-        sql: &str,
-        params: P,
-        f: F,
-    ) -> rusqlite::Result<T>
-    where
-        P: rusqlite::Params,
-        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    {
-        self.legacy().query_row(sql, params, f)
-    }
-
-    pub(in crate::storage) fn last_insert_rowid(&self) -> i64 {
-        self.legacy().last_insert_rowid()
-    }
-
     /// A subquery of one column named `value`, the items of the JSON array of text bound to `?n`
     /// (how a list is passed as one argument; the one fragment each backend spells its own way).
     pub(in crate::storage) fn text_list(&self, n: usize) -> String {
