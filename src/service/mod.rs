@@ -73,6 +73,9 @@ pub const READ_ONLY: &str =
 
 impl From<StorageError> for Error {
     fn from(e: StorageError) -> Self {
+        if matches!(e, StorageError::NulInText) {
+            return Self::Invalid(e.to_string());
+        }
         if e.is_busy() {
             tracing::warn!(error = %e, "database busy past the timeout");
             crate::telemetry::busy(crate::telemetry::Resource::Database);

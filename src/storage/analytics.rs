@@ -77,7 +77,7 @@ pub fn days_of(
     conn.query_all(
         &format!(
             "SELECT date, COUNT(*), {SUMS} {sessions}
-               AND (?3 IS NULL OR date >= ?3) AND (?4 IS NULL OR date <= ?4)
+               AND (CAST(?3 AS TEXT) IS NULL OR date >= ?3) AND (CAST(?4 AS TEXT) IS NULL OR date <= ?4)
              GROUP BY date ORDER BY date",
             sessions = sessions(conn)
         ),

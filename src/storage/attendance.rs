@@ -243,7 +243,7 @@ pub fn sessions(
 ) -> Result<Vec<Session>> {
     conn.query_all(
         "SELECT id, subject_id, date, slot FROM attendance_sessions
-         WHERE subject_id = ?1 AND (?2 IS NULL OR date >= ?2) AND (?3 IS NULL OR date <= ?3)
+         WHERE subject_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR date >= ?2) AND (CAST(?3 AS TEXT) IS NULL OR date <= ?3)
          ORDER BY date, slot",
         args![subject.as_str(), from, to],
         session_row,
@@ -262,7 +262,7 @@ pub fn sessions_with_counts(
         "SELECT a.id, a.subject_id, a.date, a.slot, COALESCE(c.present, 0), COALESCE(c.late, 0),
                 COALESCE(c.excused, 0), COALESCE(c.absent, 0)
          FROM attendance_sessions a LEFT JOIN attendance_counts c ON c.session_id = a.id
-         WHERE a.subject_id = ?1 AND (?2 IS NULL OR a.date >= ?2) AND (?3 IS NULL OR a.date <= ?3)
+         WHERE a.subject_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR a.date >= ?2) AND (CAST(?3 AS TEXT) IS NULL OR a.date <= ?3)
          ORDER BY a.date DESC, a.slot DESC",
         args![subject.as_str(), from, to],
         |r| {
@@ -307,7 +307,7 @@ pub fn recent_in(
             "SELECT a.id, a.subject_id, a.date, a.slot, r.status FROM attendance_records r
              JOIN attendance_sessions a ON a.id = r.session_id
              WHERE r.student_id = ?1
-               AND (?3 IS NULL OR a.subject_id IN ({}))
+               AND (CAST(?3 AS TEXT) IS NULL OR a.subject_id IN ({}))
              ORDER BY a.date DESC, a.slot DESC, a.id LIMIT ?2",
             conn.text_list(3)
         ),

@@ -30,11 +30,11 @@ pub fn list(conn: &Conn<'_>, filter: &Filter) -> Result<Vec<Entry>> {
     };
     conn.query_all(
         "SELECT id, at, actor_id, action, target, detail FROM audit_log
-         WHERE (?1 IS NULL OR actor_id = ?1)
-           AND (?2 IS NULL OR action = ?2)
-           AND (?3 IS NULL OR substr(action, 1, length(?3)) = ?3)
-           AND (?4 IS NULL OR target = ?4)
-           AND (?5 IS NULL OR at >= ?5)
+         WHERE (CAST(?1 AS TEXT) IS NULL OR actor_id = ?1)
+           AND (CAST(?2 AS TEXT) IS NULL OR action = ?2)
+           AND (CAST(?3 AS TEXT) IS NULL OR substr(action, 1, length(?3)) = ?3)
+           AND (CAST(?4 AS TEXT) IS NULL OR target = ?4)
+           AND (CAST(?5 AS BIGINT) IS NULL OR at >= ?5)
          ORDER BY id DESC LIMIT ?6 OFFSET ?7",
         args![
             filter.actor,

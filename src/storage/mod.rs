@@ -45,6 +45,10 @@ pub enum StorageError {
     /// A stored value that the reading code cannot represent (a type or range mismatch).
     #[error("database value: {0}")]
     Decode(String),
+    /// A text argument holds the NUL character, which PostgreSQL cannot store; refused on both
+    /// backends so that they answer alike.
+    #[error("text must not contain the NUL character (U+0000)")]
+    NulInText,
     /// A query expected to return a row returned none.
     #[error("database: expected a row, found none")]
     NoRow,
@@ -448,6 +452,7 @@ impl<'a> Conn<'a> {
 
     /// Run one statement; the number of rows it changed.
     pub(in crate::storage) fn exec(&self, sql: &str, args: &[sql::Value<'_>]) -> Result<usize> {
+        sql::check_text(args)?;
         match self.inner {
             ConnInner::Sqlite(c) => {
                 let mut stmt = c.prepare_cached(sql)?;
@@ -464,6 +469,7 @@ impl<'a> Conn<'a> {
         args: &[sql::Value<'_>],
         f: impl FnOnce(&sql::Row<'_>) -> Result<T>,
     ) -> Result<Option<T>> {
+        sql::check_text(args)?;
         match self.inner {
             ConnInner::Sqlite(c) => {
                 let mut stmt = c.prepare_cached(sql)?;
@@ -497,6 +503,7 @@ impl<'a> Conn<'a> {
         args: &[sql::Value<'_>],
         mut f: impl FnMut(&sql::Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
+        sql::check_text(args)?;
         match self.inner {
             ConnInner::Sqlite(c) => {
                 let mut stmt = c.prepare_cached(sql)?;
@@ -546,6 +553,20 @@ impl Inner {
                     give_back(idle, conn);
                 }
                 result
+            }
+        }
+    }
+}
+
+/// A PostgreSQL client closes its connection when dropped by blocking on a runtime of its own,
+/// which panics on a thread that drives async tasks: the idle connections of a pool dropped
+/// there (the server's state at shutdown) are closed on a thread of their own.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Backend::Postgres { idle, .. } = &mut self.backend {
+            let conns = std::mem::take(idle.get_mut().unwrap_or_else(|p| p.into_inner()));
+            if !conns.is_empty() && tokio::runtime::Handle::try_current().is_ok() {
+                std::thread::spawn(move || drop(conns));
             }
         }
     }

@@ -177,7 +177,7 @@ pub fn mark_sent(conn: &Conn<'_>, id: i64, now: i64) -> Result<()> {
 pub fn mark_failed(conn: &Conn<'_>, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
     conn.exec(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, claimed_until = NULL,
-                           status = CASE WHEN ?3 IS NULL THEN 'dead' ELSE 'pending' END,
+                           status = CASE WHEN CAST(?3 AS BIGINT) IS NULL THEN 'dead' ELSE 'pending' END,
                            next_attempt_at = COALESCE(?3, next_attempt_at)
          WHERE id = ?1",
         args![id, error, retry_at],
@@ -278,7 +278,7 @@ pub fn body(conn: &Conn<'_>, id: i64) -> Result<Option<(String, Option<String>)>
 pub fn retry_dead(conn: &Conn<'_>, id: Option<i64>, now: i64) -> Result<usize> {
     conn.exec(
         "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, claimed_until = NULL
-         WHERE status = 'dead' AND (?1 IS NULL OR id = ?1)",
+         WHERE status = 'dead' AND (CAST(?1 AS BIGINT) IS NULL OR id = ?1)",
         args![id, now],
     )
 }

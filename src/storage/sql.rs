@@ -115,6 +115,17 @@ macro_rules! args {
 }
 pub(in crate::storage) use crate::args;
 
+/// Refuse text holding the NUL character (PostgreSQL's text cannot; SQLite is held to the same).
+pub(in crate::storage) fn check_text(args: &[Value<'_>]) -> Result<()> {
+    if args
+        .iter()
+        .any(|a| matches!(a, Value::Text(t) if t.contains('\0')))
+    {
+        return Err(StorageError::NulInText);
+    }
+    Ok(())
+}
+
 /// One row of a result, read by column position.
 pub struct Row<'r> {
     inner: RowInner<'r>,

@@ -72,9 +72,9 @@ pub fn list(
         format!("%{escaped}%")
     });
     let filter = "u.role = 'student'
-        AND (?1 IS NULL OR EXISTS (SELECT 1 FROM enrolments e JOIN subject_teachers t ON t.subject_id = e.subject_id
+        AND (CAST(?1 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM enrolments e JOIN subject_teachers t ON t.subject_id = e.subject_id
                                    WHERE e.student_id = u.id AND t.teacher_id = ?1))
-        AND (?2 IS NULL OR lower(u.name) LIKE lower(?2) ESCAPE '\\'
+        AND (CAST(?2 AS TEXT) IS NULL OR lower(u.name) LIKE lower(?2) ESCAPE '\\'
                         OR lower(st.roll) LIKE lower(?2) ESCAPE '\\')";
     let teacher = teacher.map(Id::as_str);
     let total = conn.query_one(
@@ -111,7 +111,7 @@ pub fn update(
     conn.exec(
         "UPDATE students SET roll = COALESCE(?2, roll), branch = COALESCE(?3, branch),
                              year = COALESCE(?4, year),
-                             roll_confirmed = CASE WHEN ?2 IS NULL THEN roll_confirmed ELSE 1 END
+                             roll_confirmed = CASE WHEN CAST(?2 AS TEXT) IS NULL THEN roll_confirmed ELSE 1 END
          WHERE user_id = ?1",
         args![id.as_str(), roll, branch, year],
     )?;

@@ -182,7 +182,7 @@ fn enrolled_in(conn: &Conn<'_>, student: &Id, taught_by: Option<&Id>) -> Result<
         &format!(
             "SELECT {COLUMNS}, e.verified FROM subjects s JOIN enrolments e ON e.subject_id = s.id
              WHERE e.student_id = ?1
-               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM subject_teachers t
+               AND (CAST(?2 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM subject_teachers t
                                           WHERE t.subject_id = s.id AND t.teacher_id = ?2))
              ORDER BY s.code"
         ),

@@ -115,7 +115,7 @@ pub fn by_id(conn: &Conn<'_>, id: &Id) -> Result<Option<User>> {
 pub fn list(conn: &Conn<'_>, role: Option<Role>, limit: u32, offset: u32) -> Result<Vec<User>> {
     conn.query_all(
         &format!(
-            "SELECT {COLUMNS} FROM users WHERE (?1 IS NULL OR role = ?1)
+            "SELECT {COLUMNS} FROM users WHERE (CAST(?1 AS TEXT) IS NULL OR role = ?1)
              ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
         ),
         args![role.map(Role::as_str), limit, offset],

@@ -890,8 +890,7 @@ async fn the_cli_lists_dead_messages_and_retries_them() {
         .unwrap();
     let dir = app.data_dir.path().display().to_string();
     let run = |args: Vec<String>| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
-            .args(&args)
+        let out = crate::support::backend::rollcall_command(&args)
             .output()
             .unwrap_or_else(|e| panic!("rollcall {args:?}: {e}"));
         (

@@ -214,6 +214,26 @@ fn rollcall(args: &[&str]) -> std::process::Output {
 
 #[tokio::test]
 async fn backup_while_serving_then_restore_into_a_new_data_dir() {
+    if let Some(url) =
+        crate::support::backend::database_url(std::path::Path::new("/backup-refused"))
+    {
+        // PostgreSQL is backed up with its own tools: both commands refuse and say so.
+        let out = tempfile::tempdir().expect("tempdir");
+        for command in ["backup", "restore"] {
+            let done = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+                .args([command, "--data-dir", "/nonexistent"])
+                .arg(out.path().join("copy"))
+                .env("ROLLCALL_DATABASE_URL", &url)
+                .output()
+                .expect("running rollcall");
+            let err = String::from_utf8_lossy(&done.stderr);
+            assert!(
+                !done.status.success() && err.contains("pg_dump"),
+                "{command}: {err}"
+            );
+        }
+        return;
+    }
     let app = spawn_app().await;
     let (t1, _) = teacher(&app, "t1@school.test").await;
     let (_, s1) = student(&app, "s1@school.test").await;

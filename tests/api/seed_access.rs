@@ -357,8 +357,7 @@ async fn without_self_consent_only_staff_record_it_and_the_student_is_sent_to_th
 
 async fn rollcall(args: Vec<String>) -> std::process::Output {
     tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
-            .args(&args)
+        crate::support::backend::rollcall_command(&args)
             .env_remove("ROLLCALL_CONSENT_NOTICE")
             .output()
             .expect("running rollcall")

@@ -626,8 +626,7 @@ async fn upload_needs_a_file_and_a_token() {
 /// Run the `rollcall` binary to completion off the async runtime.
 async fn rollcall(args: Vec<String>) -> std::process::Output {
     tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
-            .args(&args)
+        crate::support::backend::rollcall_command(&args)
             .env(
                 "ROLLCALL_CACHE_DIR",
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache"),

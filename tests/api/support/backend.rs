@@ -51,3 +51,29 @@ fn database_for(admin: &str, data_dir: &Path) -> String {
         .unwrap_or_else(|| panic!("{admin} names no database"));
     format!("{server}/{name}")
 }
+
+/// The `rollcall` binary with `args`, on the tests' backend: on PostgreSQL, the database of the
+/// `--data-dir` among `args` (through `ROLLCALL_DATABASE_URL`, as an operator would set it).
+pub fn rollcall_command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    cmd.args(args);
+    let args: Vec<&str> = args.iter().filter_map(|a| a.as_ref().to_str()).collect();
+    let dir = args
+        .iter()
+        .position(|a| *a == "--data-dir")
+        .and_then(|i| args.get(i + 1).copied())
+        .or_else(|| args.iter().find_map(|a| a.strip_prefix("--data-dir=")));
+    if let Some(url) = dir.and_then(|d| database_url(Path::new(d))) {
+        cmd.env("ROLLCALL_DATABASE_URL", url);
+    }
+    cmd
+}
+
+/// True (after saying so) when the tests run on PostgreSQL and `what` is SQLite's alone.
+pub fn skip_on_postgres(what: &str) -> bool {
+    let skip = postgres_admin().is_some();
+    if skip {
+        eprintln!("SKIPPED on PostgreSQL: {what}");
+    }
+    skip
+}
