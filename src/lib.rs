@@ -74,7 +74,7 @@ impl App {
                     )
                 })?;
             let db = Db::open_url(&s.database_url, &s.data_dir)?;
-            let secret = config::load_or_create_secret(&s)?;
+            let secret = accounts::signing_secret(&db, &s)?;
             let bootstrap = accounts::bootstrap(&db, &s)?;
             Ok((db, secret, bootstrap))
         })

@@ -209,7 +209,8 @@ async fn register(
 ) -> ApiResult<Json<AccountResponse>> {
     state
         .auth
-        .throttle_client(Allowance::Registration, &client.0)?;
+        .throttle_client(Allowance::Registration, &client.0)
+        .await?;
     let (college_name, profile) = body.profile.into_parts();
     let reg = Registration {
         role: body.role,
@@ -319,7 +320,10 @@ async fn forgot_password(
     client: ClientAddr,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> ApiResult<Json<Message>> {
-    state.auth.throttle_client(Allowance::Recovery, &client.0)?;
+    state
+        .auth
+        .throttle_client(Allowance::Recovery, &client.0)
+        .await?;
     state.auth.forgot_password(&body.email).await?;
     Ok(message(
         "If an account exists with this email, you will receive an OTP shortly.",
@@ -335,7 +339,10 @@ async fn verify_otp(
     client: ClientAddr,
     ApiJson(body): ApiJson<OtpRequest>,
 ) -> ApiResult<Json<Message>> {
-    state.auth.throttle_client(Allowance::Recovery, &client.0)?;
+    state
+        .auth
+        .throttle_client(Allowance::Recovery, &client.0)
+        .await?;
     state.auth.verify_otp(&body.email, &body.otp).await?;
     Ok(message("OTP verified successfully."))
 }
@@ -349,7 +356,10 @@ async fn reset_password(
     client: ClientAddr,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> ApiResult<Json<Message>> {
-    state.auth.throttle_client(Allowance::Recovery, &client.0)?;
+    state
+        .auth
+        .throttle_client(Allowance::Recovery, &client.0)
+        .await?;
     state
         .auth
         .reset_password(&body.email, &body.otp, body.new_password)

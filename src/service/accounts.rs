@@ -141,6 +141,30 @@ pub struct Bootstrap {
     pub demo: Vec<(Role, String)>,
 }
 
+/// The key that signs tokens: `JWT_SECRET` when given; else, on SQLite, the data directory's
+/// `jwt_secret` file (created on first start); on PostgreSQL, the one stored in the database
+/// (created by the first server), so every server on it signs and checks alike. Its fingerprint
+/// (never the key) is logged, so an operator can see that all servers agree.
+pub fn signing_secret(db: &Db, settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    let secret = if settings.jwt_secret.is_none()
+        && settings.database_url != crate::config::DatabaseUrl::Sqlite
+    {
+        let fresh: [u8; 32] = rand::random();
+        db.transaction_blocking(|c| {
+            crate::storage::cluster::secret_or_insert(c, "jwt", &fresh, crate::storage::now_unix())
+        })?
+    } else {
+        crate::config::load_or_create_secret(settings)?
+    };
+    anyhow::ensure!(secret.len() >= 32, "the signing secret is too short");
+    let fingerprint = super::tokens::sha256_hex(&hex::encode(&secret));
+    tracing::info!(
+        fingerprint = &fingerprint[..8],
+        "token signing key (the fingerprint is the same on every server that shares it)"
+    );
+    Ok(secret)
+}
+
 /// On a database without an administrator, create one (from settings, or with a one-time
 /// password); with `--demo` on an empty database, also a demo teacher and student.
 pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {

@@ -6,7 +6,7 @@ use crate::storage::Conn;
 
 use super::clock::Clock;
 use super::password::{self, HashPool};
-use super::ratelimit::{self, LoginPolicy, RateLimiter};
+use super::ratelimit::{self, ClientLimiter, LoginPolicy, RateLimiter};
 use super::tokens::{self, Claims, Keys};
 use super::{Error, Result};
 use crate::config::Settings;
@@ -86,9 +86,9 @@ pub struct Auth {
     /// Every password hash and check a request causes runs here (bounded CPU and memory).
     hashing: HashPool,
     login_policy: LoginPolicy,
-    login_per_client: RateLimiter,
-    registration_per_client: RateLimiter,
-    recovery_per_client: RateLimiter,
+    login_per_client: ClientLimiter,
+    registration_per_client: ClientLimiter,
+    recovery_per_client: ClientLimiter,
     /// A real argon2 hash checked when the account does not exist, so both paths cost the same.
     dummy_hash: String,
 }
@@ -102,6 +102,23 @@ impl Auth {
     ) -> anyhow::Result<Self> {
         let window = settings.login_window();
         let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX / 4);
+        let shared = settings.database_url != crate::config::DatabaseUrl::Sqlite;
+        let per_client = |name: &'static str, max: u32| {
+            if shared {
+                ClientLimiter::Shared {
+                    db: db.clone(),
+                    name,
+                    max: usize::try_from(max).unwrap_or(usize::MAX),
+                    window_secs: secs(settings.login_window_secs),
+                    clock: Arc::clone(&clock),
+                }
+            } else {
+                ClientLimiter::Local(RateLimiter::new(max, window))
+            }
+        };
+        let login_per_client = per_client("login", settings.login_max_per_ip);
+        let registration_per_client = per_client("registration", settings.register_max_per_ip);
+        let recovery_per_client = per_client("recovery", settings.recovery_max_per_ip);
         Ok(Self {
             keys: Keys::new(secret),
             clock,
@@ -115,9 +132,9 @@ impl Auth {
                 max: secs(settings.login_delay_max_secs),
                 forget_after: secs(settings.login_window_secs),
             },
-            login_per_client: RateLimiter::new(settings.login_max_per_ip, window),
-            registration_per_client: RateLimiter::new(settings.register_max_per_ip, window),
-            recovery_per_client: RateLimiter::new(settings.recovery_max_per_ip, window),
+            login_per_client,
+            registration_per_client,
+            recovery_per_client,
             dummy_hash: password::hash(&password::generate())?,
             db,
             settings,
@@ -137,14 +154,12 @@ impl Auth {
 
     /// Count one registration or recovery request from `client`; 429 once that allowance of its
     /// address is spent. Each allowance is separate, so one kind cannot lock out another.
-    pub fn throttle_client(&self, allowance: Allowance, client: &str) -> Result<()> {
+    pub async fn throttle_client(&self, allowance: Allowance, client: &str) -> Result<()> {
         let limiter = match allowance {
             Allowance::Registration => &self.registration_per_client,
             Allowance::Recovery => &self.recovery_per_client,
         };
-        limiter
-            .check_and_hit(&ratelimit::client_key(client))
-            .map_err(|retry_after| Error::RateLimited { retry_after })
+        limiter.check_and_hit(&ratelimit::client_key(client)).await
     }
 
     pub async fn register(&self, reg: Registration) -> Result<User> {
@@ -249,12 +264,10 @@ impl Auth {
         lifetime: Lifetime,
     ) -> Result<Grant> {
         let address = ratelimit::client_key(client);
-        self.login_per_client
-            .check_and_hit(&address)
-            .map_err(|retry_after| Error::RateLimited { retry_after })?;
+        self.login_per_client.check_and_hit(&address).await?;
         let outcome = self.login_counted(email, pw, client, lifetime).await;
         if !matches!(outcome, Err(Error::Unauthorized(_))) {
-            self.login_per_client.undo(&address);
+            self.login_per_client.undo(&address).await?;
         }
         outcome
     }

@@ -8,7 +8,79 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::service::clock::Clock;
+use crate::storage::Db;
 use crate::storage::limits::LoginThrottle;
+
+/// A per-address allowance (logins, registrations, recovery): counted in memory on one server
+/// (SQLite), in the database when several servers share one (PostgreSQL), so that the limit holds
+/// for the whole cluster rather than once per server.
+pub enum ClientLimiter {
+    Local(RateLimiter),
+    Shared {
+        db: Db,
+        /// The allowance's name in `client_attempts`.
+        name: &'static str,
+        max: usize,
+        window_secs: i64,
+        clock: std::sync::Arc<dyn Clock>,
+    },
+}
+
+impl ClientLimiter {
+    /// Check, then count the attempt if allowed: `RateLimited` once the allowance is spent.
+    pub async fn check_and_hit(&self, key: &str) -> super::Result<()> {
+        match self {
+            Self::Local(limiter) => limiter
+                .check_and_hit(key)
+                .map_err(|retry_after| super::Error::RateLimited { retry_after }),
+            Self::Shared {
+                db,
+                name,
+                max,
+                window_secs,
+                clock,
+            } => {
+                let (name, max, window, now) = (*name, *max, *window_secs, clock.now());
+                let key = key.to_owned();
+                let refused = db
+                    .transaction(move |c| {
+                        let since = now - window;
+                        let times = crate::storage::cluster::attempts(c, name, &key, since)?;
+                        if times.len() >= max {
+                            let oldest = times.first().copied().unwrap_or(now);
+                            return Ok::<_, super::Error>(Some((window - (now - oldest)).max(1)));
+                        }
+                        crate::storage::cluster::add_attempt(c, name, &key, now, since)?;
+                        Ok(None)
+                    })
+                    .await?;
+                match refused {
+                    Some(secs) => Err(super::Error::RateLimited {
+                        retry_after: Duration::from_secs(u64::try_from(secs).unwrap_or(1)),
+                    }),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Give back the newest attempt of `key` (it succeeded, or was never tried).
+    pub async fn undo(&self, key: &str) -> super::Result<()> {
+        match self {
+            Self::Local(limiter) => {
+                limiter.undo(key);
+                Ok(())
+            }
+            Self::Shared { db, name, .. } => {
+                let (name, key) = (*name, key.to_owned());
+                db.transaction(move |c| crate::storage::cluster::undo_attempt(c, name, &key))
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+}
 
 /// Keys tracked before stale ones are swept, so a flood of distinct keys cannot grow memory forever.
 const SWEEP_AT: usize = 10_000;

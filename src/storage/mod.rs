@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod attendance;
 pub mod audit;
 pub mod backup;
+pub mod cluster;
 pub mod drafts;
 pub mod faces;
 pub mod limits;
