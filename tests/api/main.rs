@@ -9,6 +9,7 @@ mod attendance;
 mod auth;
 mod browser;
 mod cli;
+mod cluster;
 mod connections;
 mod contract;
 mod drafts;

@@ -56,6 +56,39 @@ pub fn command(data_dir: &Path, port: u16) -> Command {
     cmd
 }
 
+/// [`command`] on an explicit database: `--database-url database_url` in place of the database
+/// the tests' backend gives `data_dir`, then `extra` flags. For several servers on one database,
+/// each with a data directory of its own (cluster.rs).
+pub fn command_on(data_dir: &Path, port: u16, database_url: &str, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    cmd.args([
+        "serve",
+        "--bind",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+        &data_dir.display().to_string(),
+        "--cache-dir",
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(".cache")
+            .display()
+            .to_string(),
+        "--jwt-secret",
+        SECRET,
+        "--admin-email",
+        ADMIN_EMAIL,
+        "--admin-password",
+        ADMIN_PASSWORD,
+        "--log-format",
+        "json",
+        "--database-url",
+        database_url,
+    ])
+    .args(extra)
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    cmd
+}
+
 impl Server {
     pub async fn start(data_dir: &Path) -> Self {
         let port = free_port();
