@@ -221,9 +221,9 @@ pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
             report.demo.push((role, email.to_string()));
         }
     }
-    let mut created = Vec::new();
+    let mut records = Vec::new();
     for (role, email, name, pw, profile) in accounts {
-        let record = NewUser {
+        records.push(NewUser {
             email,
             name,
             role,
@@ -233,20 +233,32 @@ pub fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<Bootstrap> {
             profile,
             created_by: None,
             roll_confirmed: true,
-        };
-        db.transaction_blocking(|tx| {
-            let user = users::insert(tx, &record)?;
+        });
+    }
+    // Decided again under the write lock: another server starting on the same database
+    // (PostgreSQL) may have bootstrapped it since the counts above; then this one adds nothing.
+    let created = db.transaction_blocking(|tx| {
+        if users::count_role(tx, Role::Admin)? != admins || users::count(tx)? != everyone {
+            return Ok::<_, crate::storage::StorageError>(None);
+        }
+        let mut created = Vec::new();
+        for record in &records {
+            let user = users::insert(tx, record)?;
             audit::record(
                 tx,
                 None,
                 "bootstrap.create_user",
                 Some(user.id.as_str()),
-                role.as_str(),
+                record.role.as_str(),
             )?;
-            created.push((role, user.id));
-            Ok::<_, crate::storage::StorageError>(())
-        })?;
-    }
+            created.push((record.role, user.id));
+        }
+        Ok(Some(created))
+    })?;
+    let Some(created) = created else {
+        tracing::info!("another server created the first accounts meanwhile");
+        return Ok(Bootstrap::default());
+    };
     if demo {
         demo_class(db, &created)?;
     }

@@ -6,9 +6,9 @@
 //! are counted once for the cluster; a `kill -9` of A loses none of the confirms it acknowledged
 //! while B keeps serving; and with both mail workers running each absence is mailed exactly once.
 //!
-//! Two more tests are ignored, each naming what the server does wrong on two servers: servers
-//! started at the same moment on an empty database race to create the first administrator (one
-//! exits), and a face image stored through A is not found on B (images are still files).
+//! Servers started at the same moment on an empty database both come up, with one first
+//! administrator between them. One more test is ignored, naming what the server does wrong on
+//! two servers: a face image stored through A is not found on B (images are still files).
 //!
 //! On SQLite there is nothing to share: every test says SKIPPED and passes (with
 //! `ROLLCALL_REQUIRE_POSTGRES=1` it fails instead).
@@ -1241,10 +1241,6 @@ async fn both_mail_workers_send_each_absence_notice_exactly_once() {
 /// container orchestrator restarting everything) starts them: both must come up and serve, with
 /// one first administrator between them.
 #[tokio::test]
-#[ignore = "server bug: started together on an empty database, one server exits at start-up with \
-            'duplicate key value violates unique constraint \"users_email_key\"' \
-            (service::accounts::bootstrap counts administrators outside the transaction that \
-            inserts one)"]
 async fn two_servers_started_together_on_an_empty_database_both_serve() {
     let Some(c) = Cluster::start_together(&[]).await else {
         return;
