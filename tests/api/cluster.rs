@@ -605,6 +605,38 @@ async fn login_attempt(
     (status, retry, detail)
 }
 
+/// A client address's allowance of failed logins is one for the cluster, not one per server:
+/// with 6 allowed, wrong passwords for distinct accounts alternating between A and B are
+/// refused from the seventh on, on both servers.
+#[tokio::test]
+async fn an_address_allowance_is_counted_once_for_the_cluster() {
+    let Some(c) = Cluster::start(&["--login-max-per-ip", "6"]).await else {
+        return;
+    };
+    let (a, b) = (&c.a.app, &c.b.app);
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let server = if i % 2 == 0 { a } else { b };
+        let (status, _, _) =
+            login_attempt(server, &format!("nobody{i}@school.test"), "wrong-password").await;
+        statuses.push(status.as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 401, 401, 401, 429, 429, 429, 429],
+        "six failures in all, whichever server took them"
+    );
+    let counted: i64 = c
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM client_attempts WHERE limiter = 'login'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(-1);
+    assert_eq!(counted, 6);
+}
+
 /// Point 4: an account's free login failures (5 by default) are counted once for the cluster:
 /// five wrong passwords alternating between A and B use them all up, and the sixth attempt on
 /// either server waits exactly as on one server (429, the account's 30 s delay in Retry-After
