@@ -1331,3 +1331,94 @@ async fn a_face_image_stored_through_one_server_is_served_by_the_other() {
     );
     assert_eq!(on_a, on_b, "the same image on both servers");
 }
+
+/// Figures, not a check (docs/DEPLOYMENT.md, the closing note): reads per second, confirms per
+/// second and mark latency on one server on SQLite, one server on PostgreSQL and two servers on
+/// one PostgreSQL database, in one run on this machine, each configuration from an empty
+/// database. `scripts/bench-cluster` runs it on a release build (`ROLLCALL_LOAD_SECS` per phase).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: scripts/bench-cluster"]
+async fn throughput_of_one_server_on_sqlite_and_one_or_two_on_postgres() {
+    use crate::load::{check, report, run, seconds};
+    if !on_postgres() {
+        return;
+    }
+    let secs = seconds();
+    for (label, postgres, servers) in [
+        ("SQLite, 1 server", false, 1),
+        ("PostgreSQL, 1 server", true, 1),
+        ("PostgreSQL, 2 servers", true, 2),
+    ] {
+        println!("== {label}");
+        let dir_a = tempfile::tempdir().expect("tempdir");
+        let url = if postgres {
+            backend::database_url(dir_a.path()).expect("a PostgreSQL database")
+        } else {
+            "sqlite:".to_owned()
+        };
+        let extra = ["--hash-wait-ms", "30000", "--login-max-per-ip", "100000"];
+        let mut nodes = vec![Node::spawn("A", dir_a, free_port(), &url, &extra)];
+        nodes[0].ready().await;
+        if servers == 2 {
+            let dir_b = tempfile::tempdir().expect("tempdir");
+            let port = std::iter::repeat_with(free_port)
+                .find(|p| SocketAddr::from(([127, 0, 0, 1], *p)) != nodes[0].app.addr)
+                .unwrap_or_default();
+            nodes.push(Node::spawn("B", dir_b, port, &url, &extra));
+            nodes[1].ready().await;
+        }
+        let a = &nodes[0].app;
+        let (t1, _) = teacher(a, "t1@school.test").await;
+        let (_, obama) = student(a, "obama@school.test").await;
+        let sid = subject(a, &t1, "BENCH1", &[&obama]).await;
+        enrol_faces(a, &t1, &obama, &[photo("obama.jpg")]).await;
+        let bases: Arc<Vec<String>> = Arc::new(nodes.iter().map(|n| n.app.base.clone()).collect());
+        let client = reqwest::Client::new();
+
+        let (b, c, t, s) = (Arc::clone(&bases), client.clone(), t1.clone(), sid.clone());
+        let reads = run(32, secs, move |i| {
+            let base = &b[i % b.len()];
+            let path = match i % 3 {
+                0 => "/api/subjects".to_owned(),
+                1 => "/api/auth/me".to_owned(),
+                _ => format!("/api/subjects/{s}/students"),
+            };
+            c.get(format!("{base}{path}")).bearer_auth(&t).send()
+        })
+        .await;
+        report(&format!("{label}: reads"), 32, &reads);
+        check("reads", &reads, &[200]);
+
+        let (b, c, t, s, o) = (
+            Arc::clone(&bases),
+            client.clone(),
+            t1.clone(),
+            sid.clone(),
+            obama.clone(),
+        );
+        let confirms = run(8, secs, move |i| {
+            let base = &b[i % b.len()];
+            let body = json!({"subject_id": s, "date": day(i % 997), "present_students": [o]});
+            c.post(format!("{base}/api/attendance/confirm"))
+                .bearer_auth(&t)
+                .json(&body)
+                .send()
+        })
+        .await;
+        report(&format!("{label}: confirms"), 8, &confirms);
+        check("confirms", &confirms, &[200]);
+
+        let image = Arc::new(json!({"image": data_url(&photo("obama3.jpg")), "subject_id": sid}));
+        let (b, c, t) = (Arc::clone(&bases), client.clone(), t1.clone());
+        let marks = run(2 * servers, secs.max(4.0), move |i| {
+            let base = &b[i % b.len()];
+            c.post(format!("{base}/api/attendance/mark"))
+                .bearer_auth(&t)
+                .json(&*image)
+                .send()
+        })
+        .await;
+        report(&format!("{label}: marks"), 2 * servers, &marks);
+        check("marks", &marks, &[200, 503]);
+    }
+}

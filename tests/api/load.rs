@@ -16,23 +16,23 @@ use crate::support::media::{data_url, photo};
 use crate::support::world::{enrol_faces, student, subject, teacher};
 use crate::support::{peak_rss_mib, spawn_app, spawn_app_with};
 
-fn seconds() -> f64 {
+pub(crate) fn seconds() -> f64 {
     std::env::var("ROLLCALL_LOAD_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3.0)
 }
 
-struct Outcome {
-    statuses: BTreeMap<u16, usize>,
-    errors: usize,
-    latencies: Vec<Duration>,
-    elapsed: Duration,
+pub(crate) struct Outcome {
+    pub(crate) statuses: BTreeMap<u16, usize>,
+    pub(crate) errors: usize,
+    pub(crate) latencies: Vec<Duration>,
+    pub(crate) elapsed: Duration,
     no_retry_after: usize,
 }
 
 /// `workers` clients send `request` back to back for `secs`.
-async fn run<F, Fut>(workers: usize, secs: f64, request: F) -> Outcome
+pub(crate) async fn run<F, Fut>(workers: usize, secs: f64, request: F) -> Outcome
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send,
@@ -89,7 +89,7 @@ where
     out
 }
 
-fn report(name: &str, workers: usize, o: &Outcome) {
+pub(crate) fn report(name: &str, workers: usize, o: &Outcome) {
     let n = o.latencies.len().max(1);
     let pct = |p: f64| {
         #[allow(
@@ -113,7 +113,7 @@ fn report(name: &str, workers: usize, o: &Outcome) {
     );
 }
 
-fn check(name: &str, o: &Outcome, allowed: &[u16]) {
+pub(crate) fn check(name: &str, o: &Outcome, allowed: &[u16]) {
     assert_eq!(o.errors, 0, "{name}: connections dropped or refused");
     for s in o.statuses.keys() {
         assert!(allowed.contains(s), "{name}: HTTP {s} in {:?}", o.statuses);
