@@ -54,16 +54,28 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "sample_source",
         include_str!("../../migrations/0010_sample_source.sql"),
     ),
+    (
+        11,
+        "images",
+        include_str!("../../migrations/0011_images.sql"),
+    ),
 ];
 
 /// PostgreSQL's list: a baseline at the version SQLite's list had reached when PostgreSQL came
 /// (its schema written for PostgreSQL), then one entry per later SQLite migration, same number
 /// and name.
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    10,
-    "baseline",
-    include_str!("../../migrations/postgres/0010_baseline.sql"),
-)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        10,
+        "baseline",
+        include_str!("../../migrations/postgres/0010_baseline.sql"),
+    ),
+    (
+        11,
+        "images",
+        include_str!("../../migrations/postgres/0011_images.sql"),
+    ),
+];
 
 /// Apply every migration not yet recorded in `schema_migrations`. Returns how many ran.
 pub fn apply(conn: &Conn<'_>) -> Result<usize, StorageError> {
