@@ -29,6 +29,12 @@ pub fn free_port() -> u16 {
 }
 
 pub fn command(data_dir: &Path, port: u16) -> Command {
+    command_with(data_dir, port, &super::backend::server_args(data_dir))
+}
+
+/// [`command`] with `backend` as the flags that choose the database (e.g. `--database-url` of
+/// another data directory's database: servers sharing one PostgreSQL database).
+pub fn command_with(data_dir: &Path, port: u16, backend: &[String]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
     cmd.args([
         "serve",
@@ -50,7 +56,7 @@ pub fn command(data_dir: &Path, port: u16) -> Command {
         "--log-format",
         "json",
     ])
-    .args(super::backend::server_args(data_dir))
+    .args(backend)
     .stdout(Stdio::null())
     .stderr(Stdio::piped());
     cmd
@@ -59,7 +65,19 @@ pub fn command(data_dir: &Path, port: u16) -> Command {
 impl Server {
     pub async fn start(data_dir: &Path) -> Self {
         let port = free_port();
-        let mut child = command(data_dir, port).spawn().expect("spawn rollcall");
+        Self::spawn(command(data_dir, port), port).await
+    }
+
+    /// A server on `data_dir` and the PostgreSQL database `url` (another data directory's).
+    pub async fn start_on(data_dir: &Path, url: &str) -> Self {
+        let port = free_port();
+        let backend = ["--database-url".to_owned(), url.to_owned()];
+        Self::spawn(command_with(data_dir, port, &backend), port).await
+    }
+
+    /// Run `cmd`, a server listening on `port`, and wait until it answers `/health`.
+    async fn spawn(mut cmd: Command, port: u16) -> Self {
+        let mut child = cmd.spawn().expect("spawn rollcall");
         if let Some(stderr) = child.stderr.take() {
             log::forward(format!("rollcall serve (pid {})", child.id()), stderr);
         }
