@@ -828,12 +828,6 @@ impl Settings {
         }
     }
 
-    /// The content-addressed store of enrolment photos.
-    #[must_use]
-    pub fn faces_dir(&self) -> PathBuf {
-        self.data_dir.join("faces")
-    }
-
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join(DATABASE_FILE)
     }

@@ -85,6 +85,7 @@ impl App {
         let auth =
             tokio::task::spawn_blocking(move || Auth::new(db2, s, &secret, auth_clock)).await??;
         let (_, openapi) = api::documented();
+        let images = service::images::ImageStore::for_database(&db, &settings.data_dir);
         let state = AppState {
             cache_dir: settings.resolved_cache_dir(),
             db,
@@ -103,6 +104,7 @@ impl App {
             mail_wake: Arc::new(tokio::sync::Notify::new()),
             clock,
             settings,
+            images,
         };
         let router = api::router(state.clone())?;
         Ok(Self {
@@ -122,7 +124,7 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        jobs::start(&self.state.db, &self.state.settings);
+        jobs::start(&self.state.db, &self.state.images, &self.state.settings);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = match self.mailer {
             Some(mailer) => Some(tokio::spawn(notify::worker::run(

@@ -125,7 +125,7 @@ async fn run_retention(
 ) -> ApiResult<Json<PurgeReport>> {
     let p = privacy::purge(
         &state.db,
-        &state.settings.faces_dir(),
+        &state.images,
         privacy::Retention {
             draft_days: state.settings.draft_retention_days,
             face_days: state.settings.face_retention_days,

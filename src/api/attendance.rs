@@ -423,7 +423,7 @@ async fn mark(
     let marked = attendance::mark(
         &state.db,
         &state.faces,
-        &state.settings.faces_dir(),
+        &state.images,
         &config,
         &user,
         subject,
@@ -600,7 +600,7 @@ async fn confirm(
     let done = attendance::confirm(
         &state.db,
         &state.faces,
-        &state.settings.faces_dir(),
+        &state.images,
         &mark_config(&state, false),
         &user,
         ConfirmInput {

@@ -134,7 +134,7 @@ async fn draft_discard(
     user: AuthUser,
     PathId(id): PathId,
 ) -> ApiResult<Json<Discarded>> {
-    drafts::discard(&state.db, &state.settings.faces_dir(), &user, id).await?;
+    drafts::discard(&state.db, &state.images, &user, id).await?;
     Ok(Json(Discarded { ok: true }))
 }
 
@@ -149,14 +149,8 @@ async fn draft_photo(
     user: AuthUser,
     Path((id, photo)): Path<(String, i64)>,
 ) -> ApiResult<Response> {
-    let (bytes, content_type) = drafts::photo(
-        &state.db,
-        &state.settings.faces_dir(),
-        &user,
-        parse_id("id", &id)?,
-        photo,
-    )
-    .await?;
+    let (bytes, content_type) =
+        drafts::photo(&state.db, &state.images, &user, parse_id("id", &id)?, photo).await?;
     Ok(super::image_response(bytes, content_type))
 }
 
@@ -204,7 +198,7 @@ async fn draft_assign(
     let done = drafts::assign(
         &state.db,
         &state.faces,
-        &state.settings.faces_dir(),
+        &state.images,
         &mark_config(&state, false),
         &user,
         parse_id("id", &id)?,

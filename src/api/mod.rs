@@ -61,6 +61,8 @@ pub struct AppState {
     pub mail_wake: Arc<tokio::sync::Notify>,
     /// The time requests are handled at: a session's default date and slot follow it.
     pub clock: Arc<dyn crate::service::clock::Clock>,
+    /// Where face images and avatars are kept (files beside SQLite, the database on PostgreSQL).
+    pub images: crate::service::images::ImageStore,
 }
 
 #[derive(OpenApi)]
@@ -149,17 +151,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         .merge(seed_aliases())
         .merge(docs::router(&state))
         .merge(web::router())
-        .nest_service(
-            "/avatars",
-            tower::ServiceBuilder::new()
-                .layer(axum::middleware::map_response(middleware::no_store))
-                .service(tower_http::services::ServeDir::new(
-                    state
-                        .settings
-                        .data_dir
-                        .join(crate::service::avatars::AVATAR_DIR),
-                )),
-        )
+        .merge(avatars(&state.images))
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
@@ -171,6 +163,27 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         .layer(cors)
         .layer(axum::middleware::map_response(middleware::nosniff))
         .with_state(state))
+}
+
+/// `/avatars/{name}`, every answer `no-store`: the avatar files served as they are (SQLite), or
+/// the rows of the `avatars` table (PostgreSQL: any server of the database serves any avatar).
+fn avatars(images: &crate::service::images::ImageStore) -> Router<AppState> {
+    use crate::service::images::ImageStore;
+    match images {
+        ImageStore::Files { avatars, .. } => Router::new().nest_service(
+            "/avatars",
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::map_response(middleware::no_store))
+                .service(tower_http::services::ServeDir::new(avatars)),
+        ),
+        ImageStore::Database => Router::new().nest(
+            "/avatars",
+            Router::new()
+                .route("/{name}", axum::routing::get(settings::avatar))
+                .fallback(middleware::not_found)
+                .layer(axum::middleware::map_response(middleware::no_store)),
+        ),
+    }
 }
 
 fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {

@@ -187,7 +187,7 @@ async fn upload_avatar(
         }
         let url = avatars::save(
             &state.db,
-            &state.settings.data_dir,
+            &state.images,
             &state.settings.base_url(),
             &teacher,
             ext,
@@ -197,4 +197,16 @@ async fn upload_avatar(
         return Ok(Json(AvatarResponse { avatar_url: url }));
     }
     Err(Error::Invalid("file is required".into()).into())
+}
+
+/// An avatar from the `avatars` table, at the URL its file would have (`/avatars/{name}`; the
+/// router serves files with `ServeDir` instead when the images are files).
+pub(super) async fn avatar(
+    State(state): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> ApiResult<axum::response::Response> {
+    match avatars::fetch(&state.db, &state.images, &name).await? {
+        Some((content_type, bytes)) => Ok(super::image_response(bytes, content_type)),
+        None => Err(Error::NotFound("Not Found".into()).into()),
+    }
 }

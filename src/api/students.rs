@@ -367,8 +367,7 @@ async fn delete_student(
     Admin(user): Admin,
     PathId(id): PathId,
 ) -> ApiResult<Json<Message>> {
-    let dir = state.settings.faces_dir();
-    students::delete(&state.db, &dir, &user, id).await?;
+    students::delete(&state.db, &state.images, &user, id).await?;
     Ok(Json(Message {
         message: "Student deleted".into(),
     }))
@@ -432,8 +431,8 @@ async fn withdraw_consent(
     user: AuthUser,
     PathId(id): PathId,
 ) -> ApiResult<Json<Withdrawn>> {
-    let dir = state.settings.faces_dir();
-    let (_, n) = students::withdraw_consent(&state.db, &dir, Actor::User(&user), id).await?;
+    let (_, n) =
+        students::withdraw_consent(&state.db, &state.images, Actor::User(&user), id).await?;
     Ok(Json(Withdrawn {
         message: "Consent withdrawn; face data deleted".into(),
         deleted_samples: n,
@@ -484,11 +483,10 @@ async fn enrol(
     student: Id,
     bytes: Bytes,
 ) -> ApiResult<UploadResponse> {
-    let dir = state.settings.faces_dir();
     let done = faces::upload(
         &state.db,
         &state.faces,
-        &dir,
+        &state.images,
         faces::UploadPolicy {
             require_consent: state.settings.require_consent,
             self_consent: state.settings.student_self_consent,
@@ -613,7 +611,6 @@ async fn face_image(
     Path((id, sample_id)): Path<(String, String)>,
     ApiQuery(link): ApiQuery<ImageLinkQuery>,
 ) -> ApiResult<Response> {
-    let dir = state.settings.faces_dir();
     let (student, sample) = (parse_id("id", &id)?, parse_id("sample_id", &sample_id)?);
     let user = match (user, link) {
         (Ok(user), _) => user,
@@ -630,7 +627,8 @@ async fn face_image(
         }
         (Err(e), _) => return Err(e),
     };
-    let (bytes, content_type) = faces::image(&state.db, &dir, &user, student, sample).await?;
+    let (bytes, content_type) =
+        faces::image(&state.db, &state.images, &user, student, sample).await?;
     Ok(super::image_response(bytes, content_type))
 }
 
@@ -646,10 +644,9 @@ async fn approve_face(
     Staff(user): Staff,
     Path((id, sample_id)): Path<(String, String)>,
 ) -> ApiResult<Json<FaceSample>> {
-    let dir = state.settings.faces_dir();
     let sample = faces::approve(
         &state.db,
-        &dir,
+        &state.images,
         &user,
         parse_id("id", &id)?,
         parse_id("sample_id", &sample_id)?,
@@ -669,10 +666,9 @@ async fn delete_face(
     user: AuthUser,
     Path((id, sample_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Message>> {
-    let dir = state.settings.faces_dir();
     faces::delete(
         &state.db,
-        &dir,
+        &state.images,
         &user,
         parse_id("id", &id)?,
         parse_id("sample_id", &sample_id)?,

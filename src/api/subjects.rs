@@ -548,8 +548,7 @@ async fn seed_verify(
             Error::NotFound(m) if m.starts_with("Student") => Error::NotFound(m),
             other => seed_access(other),
         })?;
-    let dir = state.settings.faces_dir();
-    crate::service::faces::approve_newest_pending(&state.db, &dir, &user, student).await?;
+    crate::service::faces::approve_newest_pending(&state.db, &state.images, &user, student).await?;
     Ok(Json(Message {
         message: "Student verified successfully".into(),
     }))

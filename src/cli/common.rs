@@ -58,15 +58,16 @@ impl DataDir {
             self.database_url == crate::config::DatabaseUrl::Sqlite,
             "{what} works on the SQLite file of a data directory; a PostgreSQL database ({}) is \
              backed up and restored with PostgreSQL's own tools (pg_dump, or base backups with \
-             WAL archiving), together with the data directory's face images",
+             WAL archiving), which include the face images and avatars",
             self.database_url
         );
         Ok(())
     }
 
-    /// Where the face images are kept.
-    pub fn faces(&self) -> PathBuf {
-        self.data_dir.join("faces")
+    /// Where the face images are kept for `db` (this data directory's files beside SQLite, the
+    /// database itself on PostgreSQL), as the server keeps them.
+    pub fn images(&self, db: &Db) -> crate::service::images::ImageStore {
+        crate::service::images::ImageStore::for_database(db, &self.data_dir)
     }
 }
 

@@ -51,7 +51,7 @@ fn consent(list: &std::path::Path, data_dir: &DataDir, notice: Option<&str>) -> 
         self_consent: false,
         notice_sha256: crate::service::tokens::sha256_hex(notice.unwrap_or_default()),
     };
-    let faces_dir = data_dir.faces();
+    let images = data_dir.images(&db);
     let runtime = runtime()?;
     let (mut done, mut already, mut unknown) = (0usize, 0usize, Vec::new());
     for (n, line) in text.lines().enumerate() {
@@ -73,7 +73,7 @@ fn consent(list: &std::path::Path, data_dir: &DataDir, notice: Option<&str>) -> 
                 Some(_) => students::give_consent(&db, Actor::Operator, id, &rules)
                     .await
                     .map(|(_, new)| new),
-                None => students::withdraw_consent(&db, &faces_dir, Actor::Operator, id)
+                None => students::withdraw_consent(&db, &images, Actor::Operator, id)
                     .await
                     .map(|(had, _)| had),
             }

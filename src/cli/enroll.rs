@@ -157,7 +157,7 @@ pub(super) fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
     let create = placeholder
         .as_deref()
         .map(|hash| (o.email_domain.as_str(), hash));
-    let faces_dir = o.data_dir.faces();
+    let images = o.data_dir.images(&db);
     let total = photos.len();
     let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));
     bar.set_style(
@@ -207,7 +207,7 @@ pub(super) fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
             let result = db.run_blocking(|c| {
                 Ok::<_, crate::storage::StorageError>(faces::record(
                     c,
-                    &faces_dir,
+                    &images,
                     &student,
                     None,
                     &checked,

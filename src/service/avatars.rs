@@ -1,12 +1,12 @@
 //! Teachers' profile pictures: checked like the seed (extension, content type, 5 MiB), decoded
-//! and re-encoded (see [`normalise`]), kept on local disk under `<data_dir>/avatars/`,
-//! content-addressed, served at `/avatars/...`.
-
-use std::path::{Path, PathBuf};
+//! and re-encoded (see [`normalise`]), content-addressed, kept in the image store (files under
+//! `<data_dir>/avatars/` beside a SQLite database, the `avatars` table on PostgreSQL), served at
+//! `/avatars/...`.
 
 use sha2::{Digest, Sha256};
 
 use super::auth::AuthUser;
+use super::images::ImageStore;
 use super::{Error, Result, blocking};
 use crate::storage::{Db, teachers as repo};
 
@@ -71,7 +71,7 @@ fn normalise(bytes: &[u8]) -> Result<Vec<u8>> {
 /// Store the image and point the teacher's profile at it; returns the public URL.
 pub async fn save(
     db: &Db,
-    data_dir: &Path,
+    images: &ImageStore,
     base_url: &str,
     teacher: &AuthUser,
     ext: &'static str,
@@ -85,24 +85,15 @@ pub async fn save(
     if crate::vision::decode::sniff(&bytes) != Some(expected) {
         return Err(Error::BadRequest("Invalid file content type".into()));
     }
-    let dir = data_dir.join(AVATAR_DIR);
-    let name = blocking(move || -> Result<String> {
+    let (name, jpeg) = blocking(move || -> Result<(String, Vec<u8>)> {
         let jpeg = normalise(&bytes)?;
         let name = format!("{}.jpg", hex::encode(Sha256::digest(&jpeg)));
-        let target: PathBuf = dir.join(&name);
-        let tmp = dir.join(format!(".{name}.tmp"));
-        let store = || -> std::io::Result<()> {
-            std::fs::create_dir_all(&dir)?;
-            if !target.exists() {
-                std::fs::write(&tmp, &jpeg)?;
-                std::fs::rename(&tmp, &target)?;
-            }
-            Ok(())
-        };
-        store().map_err(|e| Error::from_io("storing avatar", &e))?;
-        Ok(name)
+        Ok((name, jpeg))
     })
     .await??;
+    images
+        .put_avatar(db, name.clone(), "image/jpeg", jpeg)
+        .await?;
     let url = format!("{base_url}/{AVATAR_DIR}/{name}");
     let (id, stored) = (teacher.id.clone(), url.clone());
     if db.run(move |c| repo::set_avatar(c, &id, &stored)).await? {
@@ -112,9 +103,45 @@ pub async fn save(
     }
 }
 
+/// An avatar's content type and bytes, by the name in its URL (`/avatars/<name>`); `None` for a
+/// name no avatar has, or one that no stored name could have.
+pub async fn fetch(db: &Db, images: &ImageStore, name: &str) -> Result<Option<(String, Vec<u8>)>> {
+    if !is_avatar_name(name) {
+        return Ok(None);
+    }
+    images.avatar(db, name).await
+}
+
+/// A file name in the avatar folder: letters, digits, `-`, `_` and `.`, not starting with a dot,
+/// at most 100 characters (names are `<sha256>.jpg`).
+fn is_avatar_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_file_names_are_looked_up() {
+        assert!(is_avatar_name(&format!("{}.jpg", "a".repeat(64))));
+        for bad in [
+            "",
+            ".hidden",
+            "../rollcall.sqlite3",
+            "a/b.jpg",
+            "a\\b",
+            "a\0.jpg",
+        ] {
+            assert!(!is_avatar_name(bad), "{bad:?}");
+        }
+        assert!(!is_avatar_name(&"a".repeat(101)));
+    }
 
     #[test]
     fn seed_checks_in_order() {

@@ -2,13 +2,12 @@
 //! together against the current gallery on every read, with the teacher's own choices for faces,
 //! until the teacher confirms ([`super::attendance::confirm`]) or discards them.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use super::attendance::review::{FaceIn, MarkConfig, MarkedFace, review};
 use super::auth::AuthUser;
 use super::faces::{FaceEngine, MIN_FACE_WIDTH, Refusal, SampleParts, face_width, record_sample};
-use super::images::image_file;
+use super::images::ImageStore;
 use super::subjects::managed;
 use super::{Error, Result, blocking};
 use crate::domain::Id;
@@ -111,7 +110,7 @@ pub async fn of_subject(db: &Db, user: &AuthUser, subject: Id) -> Result<Vec<(Dr
 }
 
 /// Discard a draft with its photos.
-pub async fn discard(db: &Db, faces_dir: &Path, user: &AuthUser, id: Id) -> Result<()> {
+pub async fn discard(db: &Db, images: &ImageStore, user: &AuthUser, id: Id) -> Result<()> {
     let user = user.clone();
     let shas = db
         .transaction(move |tx| {
@@ -134,13 +133,13 @@ pub async fn discard(db: &Db, faces_dir: &Path, user: &AuthUser, id: Id) -> Resu
             Ok::<_, Error>(shas)
         })
         .await?;
-    super::images::remove_unreferenced(db, faces_dir, shas).await
+    images.remove_unreferenced(db, shas).await
 }
 
 /// A draft photo's bytes and content type.
 pub async fn photo(
     db: &Db,
-    faces_dir: &Path,
+    images: &ImageStore,
     user: &AuthUser,
     id: Id,
     number: i64,
@@ -165,10 +164,12 @@ pub async fn photo(
             Ok::<_, Error>(found)
         })
         .await?;
-    let path = image_file(faces_dir, &found.image_sha256);
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("reading {}: {e}", path.display())))?;
+    let bytes = images.read(db, &found.image_sha256).await?.ok_or_else(|| {
+        Error::Internal(anyhow::anyhow!(
+            "draft photo image {} is missing",
+            found.image_sha256
+        ))
+    })?;
     Ok((bytes, found.content_type))
 }
 
@@ -188,7 +189,7 @@ pub struct Assigned {
 pub async fn assign(
     db: &Db,
     engine: &Arc<FaceEngine>,
-    faces_dir: &Path,
+    images: &ImageStore,
     config: &MarkConfig,
     user: &AuthUser,
     id: Id,
@@ -258,11 +259,11 @@ pub async fn assign(
         .await?;
     let mut sample = None;
     if let (Some((sha, row)), Some(student)) = (picked, student) {
-        let path = image_file(faces_dir, &sha);
+        let bytes = images.read(db, &sha).await?.ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("draft photo image {sha} is missing"))
+        })?;
         let engine = Arc::clone(engine);
         let (crop, bbox) = blocking(move || -> Result<(Vec<u8>, [i64; 4])> {
-            let bytes = std::fs::read(&path)
-                .map_err(|e| Error::Internal(anyhow::anyhow!("reading {}: {e}", path.display())))?;
             let limits = engine.pipeline()?.options().limits;
             let img = crate::vision::decode::decode(&bytes, &limits)
                 .map_err(crate::vision::pipeline::PipelineError::from)?;
@@ -271,7 +272,7 @@ pub async fn assign(
         .await??;
         let embedding = decode_blob(&row.embedding)
             .map_err(|e| Error::Internal(anyhow::anyhow!("draft face embedding: {e}")))?;
-        let dir = faces_dir.to_owned();
+        let store = images.clone();
         let actor = user.id.clone();
         #[allow(clippy::cast_possible_truncation)]
         let score = row.score as f32;
@@ -280,7 +281,7 @@ pub async fn assign(
                 let sha = super::images::sha256_hex(&crop);
                 record_sample(
                     conn,
-                    &dir,
+                    &store,
                     &student,
                     Some(&actor),
                     &SampleParts {

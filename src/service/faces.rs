@@ -4,11 +4,11 @@
 //! pixels re-encoded ([`StoredPhoto`]), never as uploaded: no EXIF, GPS position or other
 //! metadata is kept.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::auth::AuthUser;
-use super::images::{image_file, remove_unreferenced, sha256_hex, store, unlink_unreferenced};
+use super::images::{ImageStore, sha256_hex};
 use super::students::visible;
 use super::{Error, Result, blocking};
 use crate::domain::faces::{Sample, Source};
@@ -626,7 +626,7 @@ pub fn gate(pipeline: &Pipeline, bytes: Vec<u8>) -> std::result::Result<Checked,
 /// from a folder.
 pub fn record(
     conn: &Conn<'_>,
-    faces_dir: &Path,
+    images: &ImageStore,
     student: &Id,
     actor: Option<&Id>,
     checked: &Checked,
@@ -635,7 +635,7 @@ pub fn record(
 ) -> Result<(Sample, i64)> {
     record_sample(
         conn,
-        faces_dir,
+        images,
         student,
         actor,
         &SampleParts {
@@ -671,28 +671,29 @@ pub(crate) struct SampleParts<'a> {
 /// [`MAX_SAMPLES`] approved and [`MAX_PENDING`] pending samples ([`keep_within_caps`]) and
 /// deleting images nothing uses any more. Returns the sample and the student's total.
 ///
-/// The image is written inside the same write transaction (`BEGIN IMMEDIATE`) that inserts the
-/// row, and files are only unlinked inside one too: SQLite serialises writers, even across
-/// processes (`rollcall enroll`), so a file is never unlinked while a new sample takes it up.
+/// The image is written inside the same write transaction (`BEGIN IMMEDIATE`, or PostgreSQL's
+/// writer lock) that inserts the row, and images are only unlinked inside one too: writers are
+/// serialised, even across processes (`rollcall enroll`) and servers, so an image is never
+/// unlinked while a new sample takes it up (see [`ImageStore`]).
 pub(crate) fn record_sample(
     conn: &Conn<'_>,
-    faces_dir: &Path,
+    images: &ImageStore,
     student: &Id,
     actor: Option<&Id>,
     parts: &SampleParts<'_>,
 ) -> Result<(Sample, i64)> {
     let (sample, total, pruned) =
-        conn.transaction(|tx| record_in(tx, faces_dir, student, actor, parts))?;
-    unlink_unreferenced(conn, faces_dir, &pruned)?;
+        conn.transaction(|tx| record_in(tx, images, student, actor, parts))?;
+    images.unlink_unreferenced(conn, &pruned)?;
     Ok((sample, total))
 }
 
 /// [`record_sample`] inside the caller's write transaction (`BEGIN IMMEDIATE`), for callers that
 /// check something in the same transaction first. Returns the sample, the student's total and
-/// the image hashes to unlink (with [`unlink_unreferenced`]) once it is committed.
+/// the image hashes to unlink (with [`ImageStore::unlink_unreferenced`]) once it is committed.
 pub(crate) fn record_in(
     tx: &Conn<'_>,
-    faces_dir: &Path,
+    images: &ImageStore,
     student: &Id,
     actor: Option<&Id>,
     parts: &SampleParts<'_>,
@@ -728,7 +729,7 @@ pub(crate) fn record_in(
         detail = format!("{detail} {note}");
     }
     audit::record(tx, actor, action, Some(student.as_str()), &detail)?;
-    store(faces_dir, parts.bytes).map_err(|e| Error::from_io("storing the face image", &e))?;
+    images.put(tx, parts.bytes, "storing the face image")?;
     Ok((sample, total, pruned))
 }
 
@@ -772,7 +773,7 @@ pub struct UploadPolicy {
 pub async fn upload(
     db: &Db,
     engine: &Arc<FaceEngine>,
-    faces_dir: &Path,
+    images: &ImageStore,
     policy: UploadPolicy,
     user: &AuthUser,
     student: Id,
@@ -806,14 +807,14 @@ pub async fn upload(
     })
     .await??;
     let actor = user.id.clone();
-    let dir = faces_dir.to_owned();
+    let store = images.clone();
     let sharpness = checked.sharpness();
     let approved = !(policy.review_self_uploads && user.role == Role::Student);
     let (sample, total) = db
         .run(move |conn| {
             record(
                 conn,
-                &dir,
+                &store,
                 &student,
                 Some(&actor),
                 &checked,
@@ -841,7 +842,7 @@ pub async fn list(db: &Db, user: &AuthUser, student: Id) -> Result<Vec<Sample>> 
 /// A sample's image bytes and content type.
 pub async fn image(
     db: &Db,
-    faces_dir: &Path,
+    images: &ImageStore,
     user: &AuthUser,
     student: Id,
     sample: Id,
@@ -863,14 +864,10 @@ pub async fn image(
             Ok::<_, Error>(found)
         })
         .await?;
-    let path = image_file(faces_dir, &s.image_sha256);
-    let bytes = tokio::fs::read(&path).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::NotFound("Face image not found".into())
-        } else {
-            Error::Internal(anyhow::anyhow!("reading {}: {e}", path.display()))
-        }
-    })?;
+    let bytes = images
+        .read(db, &s.image_sha256)
+        .await?
+        .ok_or_else(|| Error::NotFound("Face image not found".into()))?;
     Ok((bytes, s.content_type))
 }
 
@@ -878,7 +875,7 @@ pub async fn image(
 /// class photos (audited). Approving an approved sample changes nothing.
 pub async fn approve(
     db: &Db,
-    faces_dir: &Path,
+    images: &ImageStore,
     user: &AuthUser,
     student: Id,
     sample: Id,
@@ -909,7 +906,7 @@ pub async fn approve(
             Ok::<_, Error>((out, pruned))
         })
         .await?;
-    remove_unreferenced(db, faces_dir, shas).await?;
+    images.remove_unreferenced(db, shas).await?;
     Ok(out)
 }
 
@@ -920,7 +917,7 @@ pub async fn approve(
 /// since nobody saw them. Returns the sample approved now, if any.
 pub async fn approve_newest_pending(
     db: &Db,
-    faces_dir: &Path,
+    images: &ImageStore,
     user: &AuthUser,
     student: Id,
 ) -> Result<Option<Sample>> {
@@ -932,7 +929,7 @@ pub async fn approve_newest_pending(
         })
         .await?;
     match newest {
-        Some(sample) if !sample.approved => approve(db, faces_dir, user, student, sample.id)
+        Some(sample) if !sample.approved => approve(db, images, user, student, sample.id)
             .await
             .map(Some),
         _ => Ok(None),
@@ -941,7 +938,7 @@ pub async fn approve_newest_pending(
 
 pub async fn delete(
     db: &Db,
-    faces_dir: &Path,
+    images: &ImageStore,
     user: &AuthUser,
     student: Id,
     sample: Id,
@@ -962,11 +959,13 @@ pub async fn delete(
             Ok::<_, Error>(sha)
         })
         .await?;
-    remove_unreferenced(db, faces_dir, vec![sha]).await
+    images.remove_unreferenced(db, vec![sha]).await
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
     use crate::vision::decode::mime_type;
 
@@ -1148,9 +1147,13 @@ mod tests {
     fn add(conn: &Conn<'_>, dir: &Path, student: &Id, e: &[f32; 128], ok: bool) {
         let bytes = encode_blob(e);
         let sha = sha256_hex(&bytes);
+        let store = ImageStore::Files {
+            faces: dir.to_owned(),
+            avatars: dir.with_file_name("avatars"),
+        };
         record_sample(
             conn,
-            dir,
+            &store,
             student,
             None,
             &SampleParts {

@@ -13,12 +13,11 @@
 //! Learning never fails a confirmation: whatever goes wrong is logged and that face skipped.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::drafts::{DraftFace, crop_face};
 use super::faces::{FaceEngine, MIN_SHARPNESS, SampleParts, record_in, sharpness};
-use super::images::{image_file, sha256_hex, unlink_unreferenced};
+use super::images::{ImageStore, sha256_hex};
 use super::{Error, Result, blocking};
 use crate::domain::faces::Source;
 use crate::domain::{AttendanceStatus, Id};
@@ -122,10 +121,50 @@ struct Prepared {
     bbox: [i64; 4],
 }
 
-/// Cut the candidates' faces out of their photos (decoded once each) and keep the sharp ones.
+/// Cut the candidates' faces out of one photo (decoded once) and keep the sharp ones.
 /// CPU-bound: on the blocking pool.
 fn prepare(
-    faces_dir: &Path,
+    bytes: &[u8],
+    limits: &crate::vision::decode::Limits,
+    candidates: Vec<Candidate>,
+) -> Vec<Prepared> {
+    let img = match crate::vision::decode::decode(bytes, limits) {
+        Ok(img) => img,
+        Err(e) => {
+            tracing::warn!(error = %e, "learning from a confirmed draft: photo unreadable");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for c in candidates {
+        let sharp = sharpness(&img, c.bbox);
+        if sharp < MIN_SHARPNESS {
+            tracing::debug!(
+                photo = c.photo,
+                face = c.face,
+                sharpness = sharp,
+                "face too blurred to learn"
+            );
+            continue;
+        }
+        match crop_face(&img, c.bbox) {
+            Ok((crop, bbox)) => out.push(Prepared {
+                candidate: c,
+                crop,
+                bbox,
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "learning from a confirmed draft: crop failed");
+            }
+        }
+    }
+    out
+}
+
+/// The candidates' faces cut out of their photos, one photo read and decoded at a time.
+async fn prepare_all(
+    db: &Db,
+    images: &ImageStore,
     limits: crate::vision::decode::Limits,
     candidates: Vec<Candidate>,
 ) -> Vec<Prepared> {
@@ -135,38 +174,20 @@ fn prepare(
     }
     let mut out = Vec::new();
     for (sha, list) in by_photo {
-        let path: PathBuf = image_file(faces_dir, &sha);
-        let img = match std::fs::read(&path)
-            .map_err(|e| format!("reading {}: {e}", path.display()))
-            .and_then(|b| crate::vision::decode::decode(&b, &limits).map_err(|e| e.to_string()))
-        {
-            Ok(img) => img,
+        let bytes = match images.read(db, &sha).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                tracing::warn!(image = %sha, "learning from a confirmed draft: photo missing");
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "learning from a confirmed draft: photo unreadable");
                 continue;
             }
         };
-        for c in list {
-            let sharp = sharpness(&img, c.bbox);
-            if sharp < MIN_SHARPNESS {
-                tracing::debug!(
-                    photo = c.photo,
-                    face = c.face,
-                    sharpness = sharp,
-                    "face too blurred to learn"
-                );
-                continue;
-            }
-            match crop_face(&img, c.bbox) {
-                Ok((crop, bbox)) => out.push(Prepared {
-                    candidate: c,
-                    crop,
-                    bbox,
-                }),
-                Err(e) => {
-                    tracing::warn!(error = %e, "learning from a confirmed draft: crop failed");
-                }
-            }
+        match blocking(move || prepare(&bytes, &limits, list)).await {
+            Ok(prepared) => out.extend(prepared),
+            Err(e) => tracing::warn!(error = %e, "learning from a confirmed draft failed"),
         }
     }
     out
@@ -187,7 +208,7 @@ pub(crate) struct Lesson<'a> {
 pub(crate) async fn learn(
     db: &Db,
     engine: &Arc<FaceEngine>,
-    faces_dir: &Path,
+    images: &ImageStore,
     lesson: &Lesson<'_>,
     candidates: Vec<Candidate>,
 ) -> usize {
@@ -201,18 +222,11 @@ pub(crate) async fn learn(
             return 0;
         }
     };
-    let dir = faces_dir.to_owned();
-    let prepared = match blocking(move || prepare(&dir, limits, candidates)).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::warn!(error = %e, "learning from a confirmed draft failed");
-            return 0;
-        }
-    };
+    let prepared = prepare_all(db, images, limits, candidates).await;
     let mut learned = 0;
     for p in prepared {
         let student = p.candidate.student.clone();
-        match record(db, faces_dir, lesson, p).await {
+        match record(db, images, lesson, p).await {
             Ok(true) => learned += 1,
             Ok(false) => {}
             Err(e) => {
@@ -224,10 +238,10 @@ pub(crate) async fn learn(
 }
 
 /// Record one prepared face; false when its student no longer qualifies.
-async fn record(db: &Db, faces_dir: &Path, lesson: &Lesson<'_>, p: Prepared) -> Result<bool> {
+async fn record(db: &Db, images: &ImageStore, lesson: &Lesson<'_>, p: Prepared) -> Result<bool> {
     let embedding = decode_blob(&p.candidate.embedding)
         .map_err(|e| Error::Internal(anyhow::anyhow!("draft face embedding: {e}")))?;
-    let dir = faces_dir.to_owned();
+    let store = images.clone();
     let teacher = lesson.teacher.clone();
     let subject = lesson.subject.clone();
     let consent = lesson.require_consent;
@@ -255,7 +269,7 @@ async fn record(db: &Db, faces_dir: &Path, lesson: &Lesson<'_>, p: Prepared) -> 
             let sha = sha256_hex(&p.crop);
             let (_, _, pruned) = record_in(
                 tx,
-                &dir,
+                &store,
                 &c.student,
                 Some(&teacher),
                 &SampleParts {
@@ -275,7 +289,7 @@ async fn record(db: &Db, faces_dir: &Path, lesson: &Lesson<'_>, p: Prepared) -> 
         let Some(pruned) = pruned else {
             return Ok(false);
         };
-        unlink_unreferenced(conn, &dir, &pruned)?;
+        store.unlink_unreferenced(conn, &pruned)?;
         Ok(true)
     })
     .await

@@ -2,9 +2,8 @@
 //! attendance drafts, with their class photos, and optionally old face samples are purged), and
 //! re-encoding photos that an older rollcall stored as they were uploaded, metadata and all.
 
-use std::path::Path;
-
 use super::Result;
+use super::images::ImageStore;
 use crate::domain::audit::{Entry, Filter};
 use crate::storage::audit;
 use crate::storage::{Db, now_unix};
@@ -32,11 +31,11 @@ pub struct Purged {
 }
 
 /// Delete drafts not touched for `draft_days` (their photos with them) and face samples older
-/// than `face_days`, then the image files nothing refers to any more. One transaction for the
-/// rows (audited when anything went), files after it commits.
-pub async fn purge(db: &Db, faces_dir: &Path, retention: Retention) -> Result<Purged> {
+/// than `face_days`, then the images nothing refers to any more. One transaction for the rows
+/// (audited when anything went), images after it commits.
+pub async fn purge(db: &Db, images: &ImageStore, retention: Retention) -> Result<Purged> {
     let now = now_unix();
-    let dir = faces_dir.to_owned();
+    let store = images.clone();
     db.run(move |conn| {
         let (mut shas, mut purged) = conn.transaction(|tx| {
             let mut shas: Vec<String> = Vec::new();
@@ -74,23 +73,15 @@ pub async fn purge(db: &Db, faces_dir: &Path, retention: Retention) -> Result<Pu
         })?;
         shas.sort();
         shas.dedup();
-        purged.files = super::images::unlink_unreferenced(conn, &dir, &shas)?;
+        purged.files = store.unlink_unreferenced(conn, &shas)?;
         Ok(purged)
     })
     .await
 }
 
-/// How much of a stored file is read to see whether it carries metadata: a file rollcall wrote
+/// How much of a stored image is read to see whether it carries metadata: one rollcall wrote
 /// has its image data well within this (JFIF header, tables, frame header: about 600 bytes).
-const HEAD_BYTES: u64 = 64 * 1024;
-
-/// The first `n` bytes of a file (fewer if it is shorter).
-fn read_head(path: &Path, n: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut head = Vec::new();
-    std::fs::File::open(path)?.take(n).read_to_end(&mut head)?;
-    Ok(head)
-}
+const HEAD_BYTES: u32 = 64 * 1024;
 
 /// What [`reencode_old_photos`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -125,22 +116,28 @@ pub fn stored_without_metadata(file: &[u8]) -> bool {
 
 /// Photos stored before rollcall re-encoded them (face samples and draft class photos kept as
 /// uploaded, EXIF and GPS position included) are replaced by their upright pixels re-encoded,
-/// like new ones: the new file first, then the rows pointing at it (boxes stay valid: they were
-/// always in the upright pixels), then the old file goes. Clean files are only read up to
+/// like new ones: the new image first, then the rows pointing at it (boxes stay valid: they were
+/// always in the upright pixels), then the old image goes. Clean images are only read up to
 /// their image data. Run once at start, in the background; safe alongside requests.
-pub async fn reencode_old_photos(db: &Db, faces_dir: &Path) -> Result<Reencoded> {
+pub async fn reencode_old_photos(db: &Db, images: &ImageStore) -> Result<Reencoded> {
     let shas = db.run(crate::storage::faces::images_in_use).await?;
     let mut done = Reencoded::default();
     for sha in shas {
-        let path = crate::storage::faces::image_file(faces_dir, &sha);
-        // None: nothing to do (already clean, or gone); Some(Err): cannot be re-encoded.
+        // The segments before the image data are all the check reads: a clean image is read
+        // only that far, so a restart does not read every stored photo in full.
+        let bytes = match images.read_head(db, &sha, HEAD_BYTES).await {
+            Ok(Some(head)) if stored_without_metadata(&head) => continue,
+            Ok(Some(_)) => images.read(db, &sha).await,
+            other => other,
+        };
+        let bytes = match bytes {
+            Ok(Some(bytes)) => bytes,
+            // Gone (its rows went meanwhile), or unreadable: nothing to do here.
+            Ok(None) | Err(_) => continue,
+        };
+        // None: nothing to do (already clean); Some(Err): cannot be re-encoded.
+        let what = sha.clone();
         let fresh = super::blocking(move || {
-            // The segments before the image data are all the check reads: a clean file is
-            // read only that far, so a restart does not read every stored photo in full.
-            if stored_without_metadata(&read_head(&path, HEAD_BYTES).ok()?) {
-                return None;
-            }
-            let bytes = std::fs::read(&path).ok()?;
             if stored_without_metadata(&bytes) {
                 return None;
             }
@@ -150,7 +147,7 @@ pub async fn reencode_old_photos(db: &Db, faces_dir: &Path) -> Result<Reencoded>
             };
             Some(
                 crate::vision::decode::decode(&bytes, &limits)
-                    .map_err(|e| format!("{}: {e}", path.display()))
+                    .map_err(|e| format!("image {what}: {e}"))
                     .and_then(|img| super::faces::StoredPhoto::of(&img).map_err(|e| e.to_string())),
             )
         })
@@ -164,13 +161,12 @@ pub async fn reencode_old_photos(db: &Db, faces_dir: &Path) -> Result<Reencoded>
                 continue;
             }
         };
-        let dir = faces_dir.to_owned();
+        let store = images.clone();
         let old = sha.clone();
         let replaced = db
             .run(move |conn| {
                 let rows = conn.transaction(|tx| {
-                    super::images::store(&dir, &fresh.bytes)
-                        .map_err(|e| super::Error::from_io("storing a re-encoded photo", &e))?;
+                    store.put(tx, &fresh.bytes, "storing a re-encoded photo")?;
                     let rows = crate::storage::faces::replace_image(
                         tx,
                         &old,
@@ -188,7 +184,7 @@ pub async fn reencode_old_photos(db: &Db, faces_dir: &Path) -> Result<Reencoded>
                     }
                     Ok::<_, super::Error>(rows)
                 })?;
-                super::images::unlink_unreferenced(conn, &dir, &[old])?;
+                store.unlink_unreferenced(conn, &[old])?;
                 Ok::<_, super::Error>(rows)
             })
             .await;

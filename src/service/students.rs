@@ -2,11 +2,10 @@
 //! biometric consent. Who may see a student: the student, a teacher of one of their subjects,
 //! an administrator.
 
-use std::path::Path;
-
 use crate::storage::Conn;
 
 use super::auth::{AuthUser, optional_text, required_text};
+use super::images::ImageStore;
 use super::password::{self, HashPool};
 use super::subjects::managed;
 use super::{Actor, Error, Result};
@@ -203,7 +202,7 @@ pub async fn update(db: &Db, user: &AuthUser, id: Id, up: StudentUpdate) -> Resu
 }
 
 /// Delete a student for good: account, enrolments, face samples, images no one else uses.
-pub async fn delete(db: &Db, faces_dir: &Path, user: &AuthUser, id: Id) -> Result<()> {
+pub async fn delete(db: &Db, images: &ImageStore, user: &AuthUser, id: Id) -> Result<()> {
     if user.role == Role::Student {
         return Err(Error::Forbidden("Teacher access required".into()));
     }
@@ -228,7 +227,7 @@ pub async fn delete(db: &Db, faces_dir: &Path, user: &AuthUser, id: Id) -> Resul
             Ok::<_, Error>(shas)
         })
         .await?;
-    super::images::remove_unreferenced(db, faces_dir, shas).await
+    images.remove_unreferenced(db, shas).await
 }
 
 /// The school's consent rules.
@@ -314,7 +313,7 @@ pub async fn give_consent(
 /// consent had been recorded and how many samples were deleted.
 pub async fn withdraw_consent(
     db: &Db,
-    faces_dir: &Path,
+    images: &ImageStore,
     by: Actor<'_>,
     id: Id,
 ) -> Result<(bool, usize)> {
@@ -344,7 +343,7 @@ pub async fn withdraw_consent(
         })
         .await?;
     let n = shas.len();
-    super::images::remove_unreferenced(db, faces_dir, shas).await?;
+    images.remove_unreferenced(db, shas).await?;
     Ok((had, n))
 }
 

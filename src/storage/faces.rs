@@ -1,5 +1,6 @@
 //! Face samples: one row per enrolment photo (embedding, box, score); the image itself lives in
-//! the content-addressed store on disk, shared by samples with identical bytes.
+//! the content-addressed image store (`service::images`: files beside SQLite, the `images` table
+//! on PostgreSQL), shared by samples with identical bytes.
 
 use super::Conn;
 use super::sql::{Row, args};
@@ -208,7 +209,7 @@ pub fn image_referenced(conn: &Conn<'_>, sha256: &str) -> Result<bool> {
         .is_some())
 }
 
-/// The content-addressed image store's path of an image (`<faces dir>/<sha[0..2]>/<sha>`).
+/// The path of an image in the content-addressed store of files (`<faces dir>/<sha[0..2]>/<sha>`).
 #[must_use]
 pub fn image_file(faces_dir: &std::path::Path, sha: &str) -> std::path::PathBuf {
     faces_dir.join(sha.get(..2).unwrap_or("xx")).join(sha)

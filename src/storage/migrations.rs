@@ -55,6 +55,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0010_sample_source.sql"),
     ),
     (
+        11,
+        "images",
+        include_str!("../../migrations/0011_images.sql"),
+    ),
+    (
         12,
         "cluster",
         include_str!("../../migrations/0012_cluster.sql"),
@@ -69,6 +74,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "baseline",
         include_str!("../../migrations/postgres/0010_baseline.sql"),
+    ),
+    (
+        11,
+        "images",
+        include_str!("../../migrations/postgres/0011_images.sql"),
     ),
     (
         12,

@@ -10,6 +10,7 @@ pub mod backup;
 pub mod cluster;
 pub mod drafts;
 pub mod faces;
+pub mod images;
 pub mod limits;
 pub mod migrations;
 pub mod outbox;
@@ -212,6 +213,13 @@ impl Db {
                 permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
             }),
         }
+    }
+
+    /// True when several servers may share this database (PostgreSQL): whatever they all need,
+    /// photos included, must then live in it rather than in one server's data directory.
+    #[must_use]
+    pub fn is_shared(&self) -> bool {
+        matches!(self.inner.backend, Backend::Postgres { .. })
     }
 
     /// The database file, when the backend is SQLite.

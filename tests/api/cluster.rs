@@ -7,8 +7,8 @@
 //! while B keeps serving; and with both mail workers running each absence is mailed exactly once.
 //!
 //! Servers started at the same moment on an empty database both come up, with one first
-//! administrator between them. One more test is ignored, naming what the server does wrong on
-//! two servers: a face image stored through A is not found on B (images are still files).
+//! administrator between them, and a face image stored through A is served by B (images are rows
+//! on PostgreSQL).
 //!
 //! On SQLite there is nothing to share: every test says SKIPPED and passes (with
 //! `ROLLCALL_REQUIRE_POSTGRES=1` it fails instead).
@@ -1294,9 +1294,6 @@ async fn two_servers_started_together_on_an_empty_database_both_serve() {
 /// A face photo enrolled through A is served by B too (the teacher reviews samples on whichever
 /// server the balancer picks).
 #[tokio::test]
-#[ignore = "server gap: face images are still files in the enrolling server's data directory \
-            (docs/postgres.md §2, images into the database, in progress on another branch): B \
-            answers 404 'Face image not found' for a sample enrolled through A"]
 async fn a_face_image_stored_through_one_server_is_served_by_the_other() {
     let Some(c) = Cluster::start(&[]).await else {
         return;

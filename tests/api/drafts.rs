@@ -257,7 +257,7 @@ async fn drafts_merge_photos_take_assignments_and_confirm() {
         .query_row("SELECT COUNT(*) FROM draft_photos", [], |r| r.get(0))
         .unwrap_or(-1);
     assert_eq!(left, 0);
-    let files = walk(&app.data_dir.path().join("faces"));
+    let files = app.stored_images();
     // Obama's two enrolment photos and Biden's crop: the class photos were unlinked.
     assert_eq!(files, 3, "face store");
 
@@ -271,7 +271,7 @@ async fn drafts_merge_photos_take_assignments_and_confirm() {
         .delete(&format!("/api/attendance/drafts/{other}"), Some(&t1))
         .await)
     .await;
-    assert_eq!(walk(&app.data_dir.path().join("faces")), 3);
+    assert_eq!(app.stored_images(), 3);
     let resp = app
         .post(
             "/api/attendance/confirm",
@@ -280,19 +280,6 @@ async fn drafts_merge_photos_take_assignments_and_confirm() {
         )
         .await;
     expect_detail(resp, StatusCode::NOT_FOUND).await;
-}
-
-fn walk(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| {
-            let p = e.path();
-            if p.is_dir() { walk(&p) } else { 1 }
-        })
-        .sum()
 }
 
 #[tokio::test]

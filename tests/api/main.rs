@@ -18,6 +18,7 @@ mod faults;
 mod gallery;
 mod guards;
 mod hostile;
+mod images;
 mod import;
 mod limits;
 mod load;

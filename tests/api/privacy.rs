@@ -10,7 +10,7 @@ use crate::support::media::{data_url, photo};
 
 use crate::support::binary::Server;
 use crate::support::world::{enrol_faces, student, subject, teacher, upload};
-use crate::support::{expect_detail, files_in, ok, spawn_app, spawn_app_with, walk_files};
+use crate::support::{expect_detail, ok, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_biometric_free_server_takes_attendance_manually() {
@@ -172,7 +172,7 @@ async fn views_are_audited_embeddings_never_served_and_drafts_expire() {
         .await)
     .await;
     assert_eq!(purged, json!({"drafts": 0, "face_samples": 0, "files": 0}));
-    let files_before = files_in(&app.data_dir.path().join("faces"));
+    let files_before = app.stored_images();
     assert_eq!(files_before, 2, "one enrolment photo and one class photo");
     let db = app.db();
     let day = 24 * 3600;
@@ -191,7 +191,7 @@ async fn views_are_audited_embeddings_never_served_and_drafts_expire() {
         .await)
     .await;
     assert_eq!(purged, json!({"drafts": 1, "face_samples": 1, "files": 2}));
-    assert_eq!(files_in(&app.data_dir.path().join("faces")), 0);
+    assert_eq!(app.stored_images(), 0);
     expect_detail(
         app.get(&format!("/api/attendance/drafts/{draft}"), Some(&t1))
             .await,
@@ -547,10 +547,9 @@ async fn stored_photos_are_upright_and_free_of_metadata_and_embeddings_unchanged
     assert_eq!(shown.dimensions(), upright.dimensions());
     assert_eq!(marked["faces"][0]["student"]["id"], s1.as_str(), "{marked}");
 
-    // Nothing of the upload is on disk either.
-    for entry in walk_files(&app.data_dir.path().join("faces")) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        assert_no_metadata(&entry.display().to_string(), &bytes);
+    // Nothing of the upload is in the image store either (files, or the database's rows).
+    for (entry, bytes) in app.stored_image_bytes() {
+        assert_no_metadata(&entry, &bytes);
     }
 }
 
@@ -577,10 +576,7 @@ async fn photos_an_older_version_stored_with_metadata_are_reencoded_at_start() {
 
     // What an older rollcall did: the upload itself in the store, the sample pointing at it.
     let old_sha = hex::encode(sha2::Sha256::digest(&uploaded));
-    let faces_dir = app.data_dir.path().join("faces");
-    let old_file = faces_dir.join(&old_sha[..2]).join(&old_sha);
-    std::fs::create_dir_all(old_file.parent().unwrap_or(&faces_dir)).unwrap();
-    std::fs::write(&old_file, &uploaded).unwrap();
+    app.plant_image(&old_sha, &uploaded);
     let sample: String = app
         .db()
         .query_row(
@@ -625,9 +621,11 @@ async fn photos_an_older_version_stored_with_metadata_are_reencoded_at_start() {
     assert_no_metadata("re-encoded face image", &stored);
     let shown = image::load_from_memory(&stored).unwrap().to_rgb8();
     assert_eq!(shown.dimensions(), upright.dimensions());
-    assert!(!old_file.exists(), "the old file is still in the store");
-    for entry in walk_files(&faces_dir) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        assert_no_metadata(&entry.display().to_string(), &bytes);
+    assert!(
+        !app.image_stored(&old_sha),
+        "the old image is still in the store"
+    );
+    for (entry, bytes) in app.stored_image_bytes() {
+        assert_no_metadata(&entry, &bytes);
     }
 }

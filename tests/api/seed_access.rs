@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use crate::support::media::photo;
 use crate::support::world::{subject, teacher};
 use crate::support::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, body, expect_detail, files_in, ok, otp_in,
-    spawn_app_with, spawn_app_with_clock, token_of, user_id_of,
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, body, expect_detail, ok, otp_in, spawn_app_with,
+    spawn_app_with_clock, token_of, user_id_of,
 };
 use rollcall::service::clock::ManualClock;
 
@@ -112,7 +112,7 @@ async fn the_seed_face_upload_asks_for_consent_and_works_once_the_student_agrees
         "{d}"
     );
     assert_eq!(samples_of(&app, &id), 0);
-    assert_eq!(files_in(&app.data_dir.path().join("faces")), 0);
+    assert_eq!(app.stored_images(), 0);
     // Staff uploading for the student are told where they record it.
     let d = expect_detail(
         app.post_multipart(

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::support::media::{decode, photo, png};
 use crate::support::world::{student, subject, teacher, upload};
-use crate::support::{TestApp, expect_detail, files_in, ok, spawn_app, spawn_app_with};
+use crate::support::{TestApp, expect_detail, ok, spawn_app, spawn_app_with};
 
 /// Two portraits side by side.
 fn two_faces() -> Vec<u8> {
@@ -67,7 +67,6 @@ async fn face_enrolment_consent_checks_and_access() {
     let (s1, s1_id) = student(&app, "s1@school.test").await;
     let (s2, _) = student(&app, "s2@school.test").await;
     subject(&app, &t1, "M1", &[&s1_id]).await;
-    let faces_dir = app.data_dir.path().join("faces");
 
     // Without consent: 403, nothing stored.
     let d = expect_detail(
@@ -76,7 +75,7 @@ async fn face_enrolment_consent_checks_and_access() {
     )
     .await;
     assert!(d.contains("consent"), "{d}");
-    assert_eq!(files_in(&faces_dir), 0);
+    assert_eq!(app.stored_images(), 0);
 
     // The teacher records the paper form; another teacher may not act for this student.
     let consent = ok(app
@@ -115,7 +114,7 @@ async fn face_enrolment_consent_checks_and_access() {
         ),
         1
     );
-    assert_eq!(files_in(&faces_dir), 1);
+    assert_eq!(app.stored_images(), 1);
 
     // The student's own upload on the seed path, another sharp photo.
     let mine = ok(app
@@ -200,7 +199,7 @@ async fn face_enrolment_consent_checks_and_access() {
         .delete(&format!("/api/students/{s1_id}/faces/{sample}"), Some(&s1))
         .await)
     .await;
-    assert_eq!(files_in(&faces_dir), 1);
+    assert_eq!(app.stored_images(), 1);
     expect_detail(app.get(&image_url, Some(&t1)).await, StatusCode::NOT_FOUND).await;
 
     // Withdrawing consent deletes every sample and file; uploads are refused again.
@@ -217,7 +216,7 @@ async fn face_enrolment_consent_checks_and_access() {
         ),
         0
     );
-    assert_eq!(files_in(&faces_dir), 0);
+    assert_eq!(app.stored_images(), 0);
     expect_detail(
         upload(&app, &s1, None, &photo("obama.jpg")).await,
         StatusCode::FORBIDDEN,
@@ -365,7 +364,7 @@ async fn consent_can_be_switched_off() {
         ),
         6
     );
-    let files = files_in(&app.data_dir.path().join("faces"));
+    let files = app.stored_images();
     let distinct = count(
         &app,
         "SELECT COUNT(DISTINCT image_sha256) FROM face_samples WHERE student_id = ?1",
@@ -511,8 +510,7 @@ async fn student_accounts_crud_delete_and_audit() {
 
     // A face, then delete the student: user row, enrolments, samples, files gone; audited.
     ok(upload(&app, &t1, Some(&id), &photo("biden.jpg")).await).await;
-    let faces_dir = app.data_dir.path().join("faces");
-    assert_eq!(files_in(&faces_dir), 1);
+    assert_eq!(app.stored_images(), 1);
     // Deleting an account is an administrator's act, even for the teacher who created it (a
     // teacher removes a student from their subject).
     for t in [&t2, &t1] {
@@ -547,7 +545,7 @@ async fn student_accounts_crud_delete_and_audit() {
         ),
         0
     );
-    assert_eq!(files_in(&faces_dir), 0);
+    assert_eq!(app.stored_images(), 0);
     // Nothing else keyed by the student survives either.
     for sql in [
         "SELECT COUNT(*) FROM students WHERE user_id = ?1",
@@ -737,7 +735,7 @@ async fn enroll_command_takes_a_folder_of_photos() {
         detail.starts_with("given; notice sha256=") && detail.ends_with("via cli"),
         "{detail}"
     );
-    assert_eq!(files_in(&app.data_dir.path().join("faces")), 2);
+    assert_eq!(app.stored_images(), 2);
 }
 
 /// The sample folder of the face_recognition examples (one folder per person, named by name):

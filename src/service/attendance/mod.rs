@@ -11,7 +11,6 @@ pub mod review;
 pub mod sessions;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,7 @@ use self::dates::{check_date, session_of};
 use self::review::{FaceIn, MarkConfig, MarkedFace, review};
 use super::auth::AuthUser;
 use super::faces::FaceEngine;
+use super::images::ImageStore;
 use super::notify;
 use super::subjects::managed;
 use super::{Error, Result};
@@ -80,7 +80,7 @@ pub fn is_webcam_frame(bytes: &[u8]) -> bool {
 pub async fn mark(
     db: &Db,
     engine: &Arc<FaceEngine>,
-    faces_dir: &Path,
+    images: &ImageStore,
     config: &MarkConfig,
     user: &AuthUser,
     subject: Id,
@@ -117,7 +117,7 @@ pub async fn mark(
     let found = FaceIn::of_photo(&analysis);
     let consent = config.require_consent;
     let u = user.clone();
-    let dir = faces_dir.to_owned();
+    let image_store = images.clone();
     let size = (
         i64::try_from(analysis.width).unwrap_or(i64::MAX),
         i64::try_from(analysis.height).unwrap_or(i64::MAX),
@@ -166,8 +166,7 @@ pub async fn mark(
                 .collect();
             let photo =
                 drafts::add_photo(tx, &draft.id, &stored.sha, stored.content_type, size, &rows)?;
-            super::images::store(&dir, &stored.bytes)
-                .map_err(|e| Error::from_io("storing the photo", &e))?;
+            image_store.put(tx, &stored.bytes, "storing the photo")?;
             let view = super::drafts::review_draft(tx, &draft, consent, &thresholds)?;
             let faces = view
                 .faces
@@ -282,7 +281,7 @@ fn parse_decisions(decisions: &[DecisionInput]) -> Result<Decided> {
 pub async fn confirm(
     db: &Db,
     engine: &Arc<FaceEngine>,
-    faces_dir: &Path,
+    images: &ImageStore,
     config: &MarkConfig,
     user: &AuthUser,
     input: ConfirmInput,
@@ -469,7 +468,7 @@ pub async fn confirm(
     confirmed.learned = super::learn::learn(
         db,
         engine,
-        faces_dir,
+        images,
         &super::learn::Lesson {
             teacher: &teacher,
             subject: &subject,
@@ -479,7 +478,7 @@ pub async fn confirm(
         candidates,
     )
     .await;
-    super::images::remove_unreferenced(db, faces_dir, photos).await?;
+    images.remove_unreferenced(db, photos).await?;
     Ok(confirmed)
 }
 

@@ -29,6 +29,12 @@ pub fn free_port() -> u16 {
 }
 
 pub fn command(data_dir: &Path, port: u16) -> Command {
+    command_with(data_dir, port, &super::backend::server_args(data_dir))
+}
+
+/// [`command`] with `backend` as the flags that choose the database (e.g. `--database-url` of
+/// another data directory's database: servers sharing one PostgreSQL database).
+pub fn command_with(data_dir: &Path, port: u16, backend: &[String]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
     cmd.args([
         "serve",
@@ -50,7 +56,7 @@ pub fn command(data_dir: &Path, port: u16) -> Command {
         "--log-format",
         "json",
     ])
-    .args(super::backend::server_args(data_dir))
+    .args(backend)
     .stdout(Stdio::null())
     .stderr(Stdio::piped());
     cmd
@@ -60,39 +66,27 @@ pub fn command(data_dir: &Path, port: u16) -> Command {
 /// the tests' backend gives `data_dir`, then `extra` flags. For several servers on one database,
 /// each with a data directory of its own (cluster.rs).
 pub fn command_on(data_dir: &Path, port: u16, database_url: &str, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-    cmd.args([
-        "serve",
-        "--bind",
-        &format!("127.0.0.1:{port}"),
-        "--data-dir",
-        &data_dir.display().to_string(),
-        "--cache-dir",
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(".cache")
-            .display()
-            .to_string(),
-        "--jwt-secret",
-        SECRET,
-        "--admin-email",
-        ADMIN_EMAIL,
-        "--admin-password",
-        ADMIN_PASSWORD,
-        "--log-format",
-        "json",
-        "--database-url",
-        database_url,
-    ])
-    .args(extra)
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
-    cmd
+    let mut flags = vec!["--database-url".to_owned(), database_url.to_owned()];
+    flags.extend(extra.iter().map(|s| (*s).to_owned()));
+    command_with(data_dir, port, &flags)
 }
 
 impl Server {
     pub async fn start(data_dir: &Path) -> Self {
         let port = free_port();
-        let mut child = command(data_dir, port).spawn().expect("spawn rollcall");
+        Self::spawn(command(data_dir, port), port).await
+    }
+
+    /// A server on `data_dir` and the PostgreSQL database `url` (another data directory's).
+    pub async fn start_on(data_dir: &Path, url: &str) -> Self {
+        let port = free_port();
+        let backend = ["--database-url".to_owned(), url.to_owned()];
+        Self::spawn(command_with(data_dir, port, &backend), port).await
+    }
+
+    /// Run `cmd`, a server listening on `port`, and wait until it answers `/health`.
+    async fn spawn(mut cmd: Command, port: u16) -> Self {
+        let mut child = cmd.spawn().expect("spawn rollcall");
         if let Some(stderr) = child.stderr.take() {
             log::forward(format!("rollcall serve (pid {})", child.id()), stderr);
         }

@@ -276,6 +276,89 @@ impl TestApp {
         }
     }
 
+    /// True when the server keeps its face images in the database (PostgreSQL) rather than as
+    /// files under `<data_dir>/faces` (SQLite).
+    pub fn images_in_database(&self) -> bool {
+        backend::postgres_admin().is_some()
+    }
+
+    /// How many face images (samples' and draft photos') the server keeps, where it keeps them:
+    /// files under `<data_dir>/faces`, or rows of the `images` table. On SQLite the table
+    /// must stay empty.
+    pub fn stored_images(&self) -> usize {
+        let rows: i64 = self
+            .db()
+            .query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("counting images: {e}"));
+        if self.images_in_database() {
+            usize::try_from(rows).unwrap_or(0)
+        } else {
+            assert_eq!(rows, 0, "a SQLite server keeps its images as files");
+            files_in(&self.faces_dir())
+        }
+    }
+
+    /// Every stored face image as (where it is, its bytes).
+    pub fn stored_image_bytes(&self) -> Vec<(String, Vec<u8>)> {
+        if self.images_in_database() {
+            let db = self.db();
+            let mut stmt = db.prepare("SELECT sha256, bytes FROM images").unwrap();
+            stmt.query_map([], |r| {
+                Ok((format!("images row {}", r.get::<_, String>(0)?), r.get(1)?))
+            })
+            .unwrap()
+            .map(|r| r.unwrap_or_else(|e| panic!("reading images: {e}")))
+            .collect()
+        } else {
+            walk_files(&self.faces_dir())
+                .into_iter()
+                .map(|path| {
+                    let bytes = std::fs::read(&path).unwrap_or_default();
+                    (path.display().to_string(), bytes)
+                })
+                .collect()
+        }
+    }
+
+    /// Whether the image named `sha` is stored.
+    pub fn image_stored(&self, sha: &str) -> bool {
+        if self.images_in_database() {
+            let n: i64 = self
+                .db()
+                .query_row(
+                    "SELECT COUNT(*) FROM images WHERE sha256 = ?1",
+                    [sha],
+                    |r| r.get(0),
+                )
+                .unwrap_or_else(|e| panic!("looking for image {sha}: {e}"));
+            n > 0
+        } else {
+            self.faces_dir().join(&sha[..2]).join(sha).exists()
+        }
+    }
+
+    /// Put `bytes` in the image store under `sha` behind the server's back (as an older
+    /// rollcall stored them).
+    pub fn plant_image(&self, sha: &str, bytes: &[u8]) {
+        if self.images_in_database() {
+            self.db()
+                .execute(
+                    "INSERT INTO images (sha256, bytes, created_at) VALUES (?1, ?2, 0)",
+                    rusqlite::params![sha, bytes],
+                )
+                .unwrap_or_else(|e| panic!("planting image {sha}: {e}"));
+        } else {
+            let file = self.faces_dir().join(&sha[..2]).join(sha);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, bytes).unwrap();
+        }
+    }
+
+    /// The face image folder of a SQLite server.
+    fn faces_dir(&self) -> PathBuf {
+        self.data_dir.path().join("faces")
+    }
+
     /// The body of the newest queued e-mail of `kind` to `recipient`.
     pub fn last_mail(&self, kind: &str, recipient: &str) -> String {
         self.db()
