@@ -429,6 +429,15 @@ impl<'a> Conn<'a> {
         }
     }
 
+    /// For storage's own tests: an in-memory SQLite database with every migration applied
+    /// (wrap it with [`Conn::new`]).
+    #[cfg(test)]
+    pub(in crate::storage) fn test_database() -> Connection {
+        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        migrations::apply(&Conn::new(&conn)).unwrap_or_else(|e| panic!("{e}"));
+        conn
+    }
+
     /// For storage's own tests, on a connection they opened.
     #[cfg(test)]
     pub(in crate::storage) fn new(sql: &'a Connection) -> Self {

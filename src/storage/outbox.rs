@@ -315,9 +315,7 @@ mod tests {
     use super::*;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-        super::super::migrations::apply(&Conn::new(&conn)).unwrap_or_else(|e| panic!("{e}"));
-        conn
+        Conn::test_database()
     }
 
     fn queue(conn: &Conn<'_>, to: &str) -> i64 {
