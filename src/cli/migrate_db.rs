@@ -91,10 +91,10 @@ fn render(r: &Report, to: &DatabaseUrl) -> String {
             t.name,
             t.source,
             t.target,
-            if t.source == t.target {
-                ""
-            } else {
-                "  differs"
+            match (&r.outcome, t.source == t.target) {
+                (_, true) => "",
+                (Outcome::Copied, false) => "  differs",
+                (Outcome::AlreadyCopied { .. }, false) => "  changed since the copy",
             }
         );
     }
