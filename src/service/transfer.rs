@@ -674,9 +674,12 @@ fn verify_files(
     Ok(())
 }
 
-/// The sub-folders of `dir` with their files: (folder name, [(path, file name)]). None when
-/// `dir` does not exist.
-fn sub_dirs(dir: &Path) -> anyhow::Result<Vec<(String, Vec<(PathBuf, String)>)>> {
+/// Files of a folder: (path, file name), by path.
+type Listing = Vec<(PathBuf, String)>;
+
+/// The sub-folders of `dir` with their files: (folder name, files). None when `dir` does not
+/// exist.
+fn sub_dirs(dir: &Path) -> anyhow::Result<Vec<(String, Listing)>> {
     let mut out = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -697,7 +700,7 @@ fn sub_dirs(dir: &Path) -> anyhow::Result<Vec<(String, Vec<(PathBuf, String)>)>>
 }
 
 /// The files directly in `dir`: (path, name). None when `dir` does not exist.
-fn files_in(dir: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
+fn files_in(dir: &Path) -> anyhow::Result<Listing> {
     let mut out = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
