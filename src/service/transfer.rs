@@ -651,6 +651,21 @@ fn verify_files(
             ));
         }
     }
+    for (what, list, table) in [
+        ("images", &sources.images, report.images.table),
+        ("avatars", &sources.avatars, report.avatars.table),
+    ] {
+        let in_rows = list
+            .iter()
+            .filter(|f| matches!(f.origin, Origin::Row))
+            .count();
+        if !table && in_rows > 0 {
+            report.problems.push(format!(
+                "the SQLite database keeps {in_rows} {what} in its own table, and the target \
+                 has no {what} table to copy them into"
+            ));
+        }
+    }
     if !report.images.table {
         report.notes.push(format!(
             "face images were NOT copied: the target has no images table (this rollcall keeps \
