@@ -233,7 +233,7 @@ pub fn migrate(
     let files_started = Instant::now();
     let sources = FileSources::find(data_dir, &snapshot, &mut report)?;
     if copy {
-        store_files(&target, &sources, &mut report, progress)?;
+        store_files(&target, &snapshot, &sources, &mut report, progress)?;
         if !report.images.damaged.is_empty() || !report.avatars.damaged.is_empty() {
             bail!(
                 "damaged files were not copied, so no row was copied either: {}. Restore them \
@@ -334,7 +334,7 @@ pub fn migrate(
             ..
         }
     );
-    verify_files(&target, &sources, &mut report, strict)?;
+    verify_files(&target, &snapshot, &sources, &mut report, strict)?;
     report.timings.verify = verify_started.elapsed();
     report.timings.total = started.elapsed();
     Ok(report)
@@ -396,7 +396,7 @@ fn avatar_content_type(name: &str) -> Option<&'static str> {
 enum Origin {
     /// A file in the data directory, with its modification time (unix seconds).
     Path(PathBuf, i64),
-    /// A row of the SQLite database's own file-store table.
+    /// A row of the SQLite database's own file-store table (read when copied).
     Row,
 }
 
@@ -406,8 +406,6 @@ struct FileSource {
     name: String,
     content_type: Option<&'static str>,
     origin: Origin,
-    /// Only for files that come from rows (the data directory's are read when copied).
-    bytes: Option<Vec<u8>>,
 }
 
 /// The data directory's images and avatars (and any rows of the SQLite database's own
@@ -431,7 +429,6 @@ impl FileSources {
                         origin: Origin::Path(path.clone(), modified(&path)),
                         name,
                         content_type: None,
-                        bytes: None,
                     });
                 } else {
                     report.images.ignored.push(path.display().to_string());
@@ -448,36 +445,37 @@ impl FileSources {
                     origin: Origin::Path(path.clone(), modified(&path)),
                     name,
                     content_type: Some(ct),
-                    bytes: None,
                 }),
                 None => report.avatars.ignored.push(path.display().to_string()),
             }
         }
         // A SQLite database that keeps files in its own tables (none does yet: they stay
         // empty on SQLite) gives them too; a file found in both is copied once.
-        snapshot.stored_files("images", |f| {
-            if !images.iter().any(|i| i.name == f.name) {
+        for (name, _) in snapshot.stored_file_names("images")? {
+            if !images.iter().any(|i| i.name == name) {
                 images.push(FileSource {
-                    name: f.name,
+                    name,
                     content_type: None,
                     origin: Origin::Row,
-                    bytes: Some(f.bytes),
                 });
             }
-            Ok(())
-        })?;
-        snapshot.stored_files("avatars", |f| {
-            if !avatars.iter().any(|a| a.name == f.name) {
-                let ct = avatar_content_type(&f.name).unwrap_or("image/jpeg");
+        }
+        for (name, stored_type) in snapshot.stored_file_names("avatars")? {
+            if !avatars.iter().any(|a| a.name == name) {
+                let ct = avatar_content_type(&name)
+                    .or_else(|| {
+                        ["image/jpeg", "image/png", "image/webp"]
+                            .into_iter()
+                            .find(|t| stored_type.as_deref() == Some(*t))
+                    })
+                    .unwrap_or("image/jpeg");
                 avatars.push(FileSource {
-                    name: f.name,
+                    name,
                     content_type: Some(ct),
                     origin: Origin::Row,
-                    bytes: Some(f.bytes),
                 });
             }
-            Ok(())
-        })?;
+        }
         images.sort_by(|a, b| a.name.cmp(&b.name));
         avatars.sort_by(|a, b| a.name.cmp(&b.name));
         report.images.found = images.len();
@@ -503,27 +501,38 @@ impl FileSources {
 
 /// The bytes of a file to copy, checked against its name where the name is a hash: `Err` with
 /// what is wrong when they cannot be read or do not match.
-fn read_checked(f: &FileSource, image: bool) -> Result<Vec<u8>, String> {
-    let bytes = match (&f.bytes, &f.origin) {
-        (Some(b), _) => b.clone(),
-        (None, Origin::Path(p, _)) => {
-            std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?
+fn read_checked(f: &FileSource, image: bool, snapshot: &Snapshot) -> Result<Vec<u8>, String> {
+    let (bytes, place) = match &f.origin {
+        Origin::Path(p, _) => (
+            std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
+            p.display().to_string(),
+        ),
+        Origin::Row => {
+            let table = if image { "images" } else { "avatars" };
+            let place = format!("{table} row {}", f.name);
+            let bytes = snapshot
+                .stored_file(table, &f.name)
+                .map_err(|e| format!("{place}: {e}"))?
+                .ok_or_else(|| format!("{place}: gone"))?;
+            (bytes, place)
         }
-        (None, Origin::Row) => return Err(format!("{}: no bytes", f.name)),
     };
-    // An image is named by its hash; an avatar by the hash of its bytes plus an extension.
-    let stem = if image {
-        f.name.as_str()
+    if hashes_to_name(&f.name, image, &bytes) {
+        Ok(bytes)
     } else {
-        f.name.rsplit_once('.').map_or(f.name.as_str(), |(s, _)| s)
-    };
-    if (image || is_sha256_hex(stem)) && sha256_hex(&bytes) != stem {
-        return Err(match &f.origin {
-            Origin::Path(p, _) => format!("{} (its bytes do not hash to its name)", p.display()),
-            Origin::Row => format!("{} (its bytes do not hash to its name)", f.name),
-        });
+        Err(format!("{place} (its bytes do not hash to its name)"))
     }
-    Ok(bytes)
+}
+
+/// An image is named by the SHA-256 of its bytes; an avatar by it plus an extension (one named
+/// otherwise, not by rollcall, is taken as it is).
+fn hashes_to_name(name: &str, image: bool, bytes: &[u8]) -> bool {
+    let stem = if image {
+        name
+    } else {
+        name.rsplit_once('.').map_or(name, |(s, _)| s)
+    };
+    !(image || is_sha256_hex(stem)) || sha256_hex(bytes) == stem
 }
 
 fn created_at(f: &FileSource) -> i64 {
@@ -537,6 +546,7 @@ fn created_at(f: &FileSource) -> i64 {
 /// each only if absent.
 fn store_files(
     target: &Db,
+    snapshot: &Snapshot,
     sources: &FileSources,
     report: &mut Report,
     progress: &mut dyn FnMut(&str),
@@ -569,7 +579,7 @@ fn store_files(
             anyhow::Ok(())
         };
         for f in list {
-            match read_checked(f, image) {
+            match read_checked(f, image, snapshot) {
                 Ok(bytes) => {
                     batch_bytes += bytes.len();
                     batch.push((f, bytes));
@@ -602,6 +612,7 @@ fn store_files(
 /// note: an image may have been deleted since with the rows that named it).
 fn verify_files(
     target: &Db,
+    snapshot: &Snapshot,
     sources: &FileSources,
     report: &mut Report,
     strict: bool,
@@ -615,7 +626,7 @@ fn verify_files(
         }
         let mut missing = 0;
         for f in list {
-            let Ok(want) = read_checked(f, image) else {
+            let Ok(want) = read_checked(f, image, snapshot) else {
                 continue; // damaged at the source: reported already
             };
             let got = if image {
@@ -762,17 +773,12 @@ mod tests {
     #[test]
     fn a_file_must_hash_to_its_name() {
         let good = sha256_hex(b"photo");
-        let f = |name: &str, bytes: &[u8]| FileSource {
-            name: name.into(),
-            content_type: None,
-            origin: Origin::Row,
-            bytes: Some(bytes.to_vec()),
-        };
-        assert!(read_checked(&f(&good, b"photo"), true).is_ok());
-        assert!(read_checked(&f(&good, b"photo!"), true).is_err());
+        assert!(hashes_to_name(&good, true, b"photo"));
+        assert!(!hashes_to_name(&good, true, b"photo!"));
+        assert!(!hashes_to_name("me", true, b"photo"));
         // An avatar named by its hash is checked too; one named otherwise is taken as it is.
-        assert!(read_checked(&f(&format!("{good}.jpg"), b"photo"), false).is_ok());
-        assert!(read_checked(&f(&format!("{good}.jpg"), b"other"), false).is_err());
-        assert!(read_checked(&f("me.jpg", b"other"), false).is_ok());
+        assert!(hashes_to_name(&format!("{good}.jpg"), false, b"photo"));
+        assert!(!hashes_to_name(&format!("{good}.jpg"), false, b"other"));
+        assert!(hashes_to_name("me.jpg", false, b"other"));
     }
 }

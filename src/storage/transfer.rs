@@ -172,49 +172,49 @@ impl Snapshot {
         super::faces::images_in_use(&self.conn())
     }
 
-    /// The rows of a file-store table the snapshot has (none when it has no such table):
-    /// `images (sha256, bytes)` or `avatars (name, content_type, bytes)`, read a page at a time.
-    pub fn stored_files(
-        &self,
-        table: &str,
-        mut each: impl FnMut(StoredFile) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+    /// The files a file-store table of the snapshot holds, by name: `images` (name = SHA-256,
+    /// no content type) or `avatars` (name, content type). None when there is no such table.
+    pub fn stored_file_names(&self, table: &str) -> Result<Vec<(String, Option<String>)>> {
         let c = self.conn();
         let exists: bool = c.query_one(
             "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
             args![table],
             |r| r.get(0),
         )?;
-        if !exists {
-            return Ok(());
+        match table {
+            _ if !exists => Ok(Vec::new()),
+            "images" => c.query_all("SELECT sha256 FROM images ORDER BY sha256", args![], |r| {
+                Ok((r.get(0)?, None))
+            }),
+            "avatars" => c.query_all(
+                "SELECT name, content_type FROM avatars ORDER BY name",
+                args![],
+                |r| Ok((r.get(0)?, Some(r.get(1)?))),
+            ),
+            other => Err(StorageError::Decode(format!(
+                "{other} is not a file-store table"
+            ))),
         }
-        let (select, key) = match table {
-            "images" => ("sha256, NULL, bytes", "sha256"),
-            "avatars" => ("name, content_type, bytes", "name"),
-            other => anyhow::bail!("{other} is not a file-store table"),
-        };
-        let mut after = String::new();
-        loop {
-            let page: Vec<StoredFile> = c.query_all(
-                &format!(
-                    "SELECT {select} FROM {table} WHERE {key} > ?1 ORDER BY {key} LIMIT {PAGE_ROWS}"
-                ),
-                args![after],
-                |r| {
-                    Ok(StoredFile {
-                        name: r.get(0)?,
-                        content_type: r.get(1)?,
-                        bytes: r.get(2)?,
-                    })
-                },
-            )?;
-            let Some(last) = page.last() else {
-                return Ok(());
-            };
-            after.clone_from(&last.name);
-            for file in page {
-                each(file)?;
-            }
+    }
+
+    /// The bytes of one file of a file-store table of the snapshot (one at a time: images are
+    /// large).
+    pub fn stored_file(&self, table: &str, name: &str) -> Result<Option<Vec<u8>>> {
+        let c = self.conn();
+        match table {
+            "images" => c.query_opt(
+                "SELECT bytes FROM images WHERE sha256 = ?1",
+                args![name],
+                |r| r.get(0),
+            ),
+            "avatars" => c.query_opt(
+                "SELECT bytes FROM avatars WHERE name = ?1",
+                args![name],
+                |r| r.get(0),
+            ),
+            other => Err(StorageError::Decode(format!(
+                "{other} is not a file-store table"
+            ))),
         }
     }
 }
@@ -274,16 +274,6 @@ fn source_tables(c: &Conn<'_>) -> Result<Vec<SourceTable>> {
         });
     }
     Ok(out)
-}
-
-/// A file kept in a file-store table.
-#[derive(Debug, Clone)]
-pub struct StoredFile {
-    /// The image's SHA-256 (hex), or the avatar's file name.
-    pub name: String,
-    /// Avatars only.
-    pub content_type: Option<String>,
-    pub bytes: Vec<u8>,
 }
 
 /// A table of the snapshot as its schema declares it.

@@ -412,9 +412,27 @@ async fn a_sqlite_school_moves_to_postgres_and_answers_alike() {
             rusqlite::params![first_sha, first_image],
         )
         .unwrap_or_else(|e| panic!("{e}"));
+    // An image the SQLite database keeps in a table of its own (none does yet; such rows are
+    // copied too).
+    let in_row = media::png(&media::decode(&photo));
+    let in_row_sha = hex::encode(sha2::Sha256::digest(&in_row));
+    let source_db = app.db();
+    source_db
+        .execute(
+            "CREATE TABLE IF NOT EXISTS images (sha256 TEXT PRIMARY KEY, bytes BLOB NOT NULL,
+             created_at INTEGER NOT NULL) STRICT",
+            [],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    source_db
+        .execute(
+            "INSERT INTO images (sha256, bytes, created_at) VALUES (?1, ?2, 0)",
+            rusqlite::params![in_row_sha, in_row],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
     let copied = migrate_db(app.data_dir.path(), &with_files).await;
     assert!(copied.status.success(), "{}", stderr(&copied));
-    let n = images.len();
+    let n = images.len() + 1;
     assert!(
         stdout(&copied).contains(&format!(
             "images: {n} found, {} copied, 1 already there, {n} read back equal",
@@ -439,6 +457,7 @@ async fn a_sqlite_school_moves_to_postgres_and_answers_alike() {
     for (sha, bytes) in &stored {
         assert_eq!(&hex::encode(sha2::Sha256::digest(bytes)), sha);
     }
+    assert!(stored.iter().any(|(sha, _)| *sha == in_row_sha));
     let avatar_type: String = files_db
         .query_row("SELECT content_type FROM avatars", [], |r| r.get(0))
         .unwrap_or_else(|e| panic!("{e}"));
