@@ -24,6 +24,10 @@ use crate::storage::{Db, audit, now_unix};
 
 /// The audit action of the marker a completed copy leaves in the target.
 pub const MIGRATED: &str = "database.migrated";
+/// The data directory's folders of the file store: face images (`<sha[0..2]>/<sha>`) and
+/// avatars (`<sha>.<ext>`).
+const FACES_DIR: &str = "faces";
+const AVATARS_DIR: &str = "avatars";
 /// Most image bytes stored per transaction (a run cut short loses at most this much work).
 const IMAGE_BATCH_BYTES: usize = 32 << 20;
 /// Most images stored per transaction.
@@ -418,7 +422,7 @@ struct FileSources {
 impl FileSources {
     fn find(data_dir: &Path, snapshot: &Snapshot, report: &mut Report) -> anyhow::Result<Self> {
         let mut images = Vec::new();
-        let faces = data_dir.join("faces");
+        let faces = data_dir.join(FACES_DIR);
         for (dir, entries) in sub_dirs(&faces)? {
             for (path, name) in entries {
                 if name.starts_with('.') {
@@ -436,7 +440,7 @@ impl FileSources {
             }
         }
         let mut avatars = Vec::new();
-        for (path, name) in files_in(&data_dir.join(super::avatars::AVATAR_DIR))? {
+        for (path, name) in files_in(&data_dir.join(AVATARS_DIR))? {
             if name.starts_with('.') {
                 continue;
             }
@@ -682,7 +686,7 @@ fn verify_files(
             "face images were NOT copied: the target has no images table (this rollcall keeps \
              them as files). Copy {} ({} images) into the data directory of every server on \
              the target.",
-            report.source.with_file_name("faces").display(),
+            report.source.with_file_name(FACES_DIR).display(),
             report.images.found
         ));
     }
@@ -690,10 +694,7 @@ fn verify_files(
         report.notes.push(format!(
             "avatars were NOT copied: the target has no avatars table. Copy {} ({} files) into \
              the data directory of every server on the target.",
-            report
-                .source
-                .with_file_name(super::avatars::AVATAR_DIR)
-                .display(),
+            report.source.with_file_name(AVATARS_DIR).display(),
             report.avatars.found
         ));
     }

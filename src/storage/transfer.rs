@@ -169,7 +169,11 @@ impl Snapshot {
 
     /// Every image the snapshot's rows name (face samples', draft photos'), each once.
     pub fn images_in_use(&self) -> Result<Vec<String>> {
-        super::faces::images_in_use(&self.conn())
+        self.conn().query_all(
+            "SELECT image_sha256 FROM face_samples UNION SELECT image_sha256 FROM draft_photos",
+            args![],
+            |r| r.get(0),
+        )
     }
 
     /// The files a file-store table of the snapshot holds, by name: `images` (name = SHA-256,
