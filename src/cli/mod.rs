@@ -14,6 +14,7 @@ mod enroll;
 mod eval;
 mod import_seed;
 mod mail;
+mod migrate_db;
 mod models;
 mod serve;
 mod vision;
@@ -50,6 +51,7 @@ pub enum Command {
     Restore(backup::Restore),
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    MigrateDb(migrate_db::MigrateDb),
 }
 
 pub fn run() -> anyhow::Result<()> {
@@ -66,6 +68,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Backup(args) => args.run(),
         Command::Restore(args) => args.run(),
         Command::Mail(command) => command.run(),
+        Command::MigrateDb(args) => args.run(),
     }
 }
 

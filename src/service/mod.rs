@@ -22,6 +22,7 @@ pub mod students;
 pub mod subjects;
 pub mod teachers;
 pub mod tokens;
+pub mod transfer;
 
 use std::time::Duration;
 

@@ -21,6 +21,7 @@ pub mod sql;
 pub mod students;
 pub mod subjects;
 pub mod teachers;
+pub mod transfer;
 pub mod users;
 
 use std::path::{Path, PathBuf};

@@ -24,6 +24,7 @@ mod limits;
 mod load;
 mod mail;
 mod memory;
+mod migrate_db;
 mod openapi;
 mod ops;
 mod privacy;

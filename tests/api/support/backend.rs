@@ -77,3 +77,31 @@ pub fn skip_on_postgres(what: &str) -> bool {
     }
     skip
 }
+
+/// A new, empty database named `t_<pid>_<label>` on the cluster whose admin URL is `admin`
+/// (one a previous run of this test left is dropped first); its URL. For the tests that pick
+/// their PostgreSQL databases themselves (`migrate_db`), whatever backend the others run on.
+pub fn fresh_database(admin: &str, label: &str) -> String {
+    let name = format!("t_{}_{label}", std::process::id());
+    let admin_url = admin.to_owned();
+    let create = name.clone();
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&admin_url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connecting to {admin_url}: {e}"));
+        // One statement per call: neither runs inside a transaction block.
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {create} WITH (FORCE)"),
+            format!("CREATE DATABASE {create}"),
+        ] {
+            client
+                .batch_execute(&sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    })
+    .join()
+    .unwrap_or_else(|_| panic!("creating the test database failed"));
+    let (server, _) = admin
+        .rsplit_once('/')
+        .unwrap_or_else(|| panic!("{admin} names no database"));
+    format!("{server}/{name}")
+}
