@@ -59,3 +59,73 @@ pub fn undo_attempt(conn: &Conn<'_>, limiter: &str, client: &str) -> Result<()> 
     )?;
     Ok(())
 }
+
+/// Claim the job `name` for `holder` until `now + lease_secs`: granted when nobody holds it
+/// (no lease, or an expired one) and its last run began at least `every_secs` ago. Run it
+/// inside a write transaction, which makes the check and the claim one step for the cluster.
+pub fn claim_job(
+    conn: &Conn<'_>,
+    name: &str,
+    holder: &str,
+    now: i64,
+    lease_secs: i64,
+    every_secs: i64,
+) -> Result<bool> {
+    let lease = conn.query_opt(
+        "SELECT leased_until, last_run_at FROM job_leases WHERE name = ?1",
+        args![name],
+        |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)),
+    )?;
+    match lease {
+        Some((until, last)) if until > now || last > now - every_secs => Ok(false),
+        Some(_) => {
+            conn.exec(
+                "UPDATE job_leases SET holder = ?2, leased_until = ?3, last_run_at = ?4
+                 WHERE name = ?1",
+                args![name, holder, now + lease_secs, now],
+            )?;
+            Ok(true)
+        }
+        None => {
+            conn.exec(
+                "INSERT INTO job_leases (name, holder, leased_until, last_run_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                args![name, holder, now + lease_secs, now],
+            )?;
+            Ok(true)
+        }
+    }
+}
+
+/// End `holder`'s lease on the job `name` (its run is over).
+pub fn release_job(conn: &Conn<'_>, name: &str, holder: &str, now: i64) -> Result<()> {
+    conn.exec(
+        "UPDATE job_leases SET leased_until = ?3 WHERE name = ?1 AND holder = ?2",
+        args![name, holder, now],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_is_claimed_by_one_holder_and_once_per_period() {
+        let sqlite = Conn::test_database();
+        let c = Conn::new(&sqlite);
+        let claim = |holder: &str, now: i64| {
+            claim_job(&c, "purge", holder, now, 600, 3600).unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert!(claim("a", 1_000));
+        assert!(!claim("b", 1_001), "held by a");
+        release_job(&c, "purge", "b", 1_002).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!claim("b", 1_003), "only the holder releases");
+        release_job(&c, "purge", "a", 1_100).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!claim("b", 1_200), "ran less than an hour ago");
+        assert!(claim("b", 4_600), "an hour after the last run began");
+        // A holder that died: its lease runs out, and the next claim after the period wins.
+        assert!(!claim("c", 5_100));
+        assert!(claim("c", 8_300));
+    }
+}

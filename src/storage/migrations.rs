@@ -64,6 +64,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "cluster",
         include_str!("../../migrations/0012_cluster.sql"),
     ),
+    (
+        13,
+        "job_leases",
+        include_str!("../../migrations/0013_job_leases.sql"),
+    ),
 ];
 
 /// PostgreSQL's list: a baseline at the version SQLite's list had reached when PostgreSQL came
@@ -84,6 +89,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "cluster",
         include_str!("../../migrations/postgres/0012_cluster.sql"),
+    ),
+    (
+        13,
+        "job_leases",
+        include_str!("../../migrations/postgres/0013_job_leases.sql"),
     ),
 ];
 

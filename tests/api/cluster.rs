@@ -170,11 +170,16 @@ impl Node {
 
     /// How many of its log lines contain `needle`.
     fn logged(&self, needle: &str) -> usize {
+        self.logged_all(&[needle])
+    }
+
+    /// How many of its log lines contain every one of `needles`.
+    fn logged_all(&self, needles: &[&str]) -> usize {
         self.lines
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .filter(|l| l.contains(needle))
+            .filter(|l| needles.iter().all(|n| l.contains(n)))
             .count()
     }
 }
@@ -1327,6 +1332,51 @@ async fn a_face_image_stored_through_one_server_is_served_by_the_other() {
         String::from_utf8_lossy(&on_b)
     );
     assert_eq!(on_a, on_b, "the same image on both servers");
+}
+
+/// Background jobs run once for the cluster: with retention on, both servers start their hourly
+/// purge at start-up, and exactly one of them runs it while the other says it skipped (the job's
+/// lease and last run are rows); the same for re-encoding old photos.
+#[tokio::test]
+async fn a_periodic_job_runs_on_one_server_per_period() {
+    let Some(c) = Cluster::start(&["--draft-retention-days", "1"]).await else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for job in ["retention", "reencode"] {
+        let name = format!("\"job\":\"{job}\"");
+        let ran = |n: &Node| n.logged_all(&[&name, "job: running here"]);
+        let skipped = |n: &Node| n.logged_all(&[&name, "job: skipped"]);
+        loop {
+            let decided = |n: &Node| ran(n) + skipped(n);
+            if decided(&c.a) >= 1 && decided(&c.b) >= 1 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "both servers decide about {job} at start: A {} B {}",
+                decided(&c.a),
+                decided(&c.b)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if job == "retention" {
+            assert_eq!(
+                ran(&c.a) + ran(&c.b),
+                1,
+                "the purge ran once for both servers"
+            );
+        }
+    }
+    let runs: i64 = c
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM job_leases WHERE name = 'retention'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(-1);
+    assert_eq!(runs, 1);
 }
 
 /// Figures, not a check (docs/DEPLOYMENT.md, the closing note): reads per second, confirms per
