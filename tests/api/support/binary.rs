@@ -71,6 +71,13 @@ pub fn command_on(data_dir: &Path, port: u16, database_url: &str, extra: &[&str]
     command_with(data_dir, port, &flags)
 }
 
+/// A server the test did not stop (it failed, or it ended without `kill9`) is killed with it.
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 impl Server {
     pub async fn start(data_dir: &Path) -> Self {
         let port = free_port();
@@ -114,6 +121,10 @@ impl Server {
 
     /// SIGKILL: no shutdown hook runs.
     pub fn kill9(mut self) {
+        self.kill();
+    }
+
+    fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
