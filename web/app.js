@@ -85,6 +85,12 @@ class ApiError extends Error {
   constructor(status, detail) { super(detail); this.status = status; }
 }
 
+/// Thrown by `api` when the page moved on while a call was in flight: its answer belongs to a
+/// page that is gone, so nothing may draw it or navigate from it (see `navigate`).
+class Stale extends Error {
+  constructor() { super('the page has changed'); }
+}
+
 async function refresh() {
   const me = session();
   if (!me || !me.refresh_token) return false;
@@ -100,6 +106,7 @@ async function refresh() {
 
 /// Call the API: JSON in and out (a FormData body goes as multipart); `raw` returns the Response.
 async function api(method, path, body, opts = {}) {
+  const page = navigations;
   const send = () => {
     const headers = {};
     const me = session();
@@ -111,6 +118,7 @@ async function api(method, path, body, opts = {}) {
   };
   let r = await send();
   if (r.status === 401 && session() && await refresh()) r = await send();
+  if (page !== navigations) throw new Stale();
   if (r.status === 401 && session()) {
     saveSession(null);
     location.hash = '#/login';
@@ -148,6 +156,7 @@ async function download(path, fallbackName) {
 }
 
 function fail(e) {
+  if (e instanceof Stale) return;
   notice(e instanceof Error ? e.message : String(e), 'error');
 }
 
@@ -173,9 +182,13 @@ const routes = [];
 function route(pattern, view) { routes.push([new RegExp(`^${pattern}$`), view]); }
 
 let leaving = [];
+/// Counts navigations. An API answer that arrives after the next navigation began is dropped
+/// (`Stale`), so a slow page can neither overwrite the page that replaced it nor move away from it.
+let navigations = 0;
 function onLeave(fn) { leaving.push(fn); }
 
 async function navigate() {
+  navigations += 1;
   for (const fn of leaving.splice(0)) { try { fn(); } catch { /* ignore */ } }
   // A notice belongs to the page it was given on, unless it announces the move to this one.
   if (Date.now() - noticeAt > 1500) clearNotice();
@@ -194,6 +207,7 @@ async function navigate() {
     if (m) {
       render(h('p', { class: 'muted' }, 'Loading…'));
       try { await view(...m.slice(1).map(decodeURIComponent)); } catch (e) {
+        if (e instanceof Stale) return;
         render(h('h1', {}, 'Something went wrong'), h('p', { class: 'error-text' }, e.message || String(e)),
           h('p', {}, h('a', { href: '#/' }, 'Back to the start')));
       }

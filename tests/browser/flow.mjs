@@ -41,6 +41,11 @@ page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()}
 page.setDefaultTimeout(30000);
 
 let step = 'start';
+// Page titles are matched from their start: a loose pattern also matches the page being left
+// (the review's "Check the faces: Civics, …"), and the next step would then race the navigation.
+const escapeRe = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const subjectPage = () => page.getByRole('heading', { level: 1, name: new RegExp(`^${escapeRe(env('SUBJECT_NAME'))} `) });
+const sessionPage = () => page.getByRole('heading', { level: 1, name: new RegExp(`^${escapeRe(env('SUBJECT_NAME'))}: .*, period `) });
 const shot = async (name) => {
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 };
@@ -66,7 +71,7 @@ try {
 
   step = 'open the subject';
   await page.getByRole('link', { name: env('SUBJECT_NAME') }).click();
-  await page.getByRole('heading', { name: new RegExp(env('SUBJECT_NAME')) }).waitFor();
+  await subjectPage().waitFor();
   const enrolName = env('ENROL_NAME');
   step = `enrol ${enrolName} from photos`;
   await page.getByRole('link', { name: `Enrol face of ${enrolName}` }).click();
@@ -132,7 +137,7 @@ try {
   step = 'confirm';
   const confirm = page.getByRole('button', { name: /Confirm attendance \(2 present\)/ });
   await confirm.click();
-  await page.getByRole('heading', { name: /period/ }).waitFor();
+  await sessionPage().waitFor();
   check(/2 present/.test(await page.locator('p.big').textContent()), 'the session shows 2 present');
 
   step = 'correct one record';
@@ -181,7 +186,7 @@ try {
     await shot('07b-class-photo');
     page.once('dialog', (d) => d.accept());
     await page.getByRole('button', { name: 'Discard' }).click();
-    await page.getByRole('heading', { name: new RegExp(env('SUBJECT_NAME')) }).waitFor();
+    await subjectPage().waitFor();
     check(await page.getByText('Waiting for confirmation').count() === 0, 'the discarded photo is gone');
   } else {
     console.log('SKIPPED the real class photo: ../shared is not present');
