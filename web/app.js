@@ -189,6 +189,7 @@ function onLeave(fn) { leaving.push(fn); }
 
 async function navigate() {
   navigations += 1;
+  document.documentElement.lang = currentLang();
   for (const fn of leaving.splice(0)) { try { fn(); } catch { /* ignore */ } }
   // A notice belongs to the page it was given on, unless it announces the move to this one.
   if (Date.now() - noticeAt > 1500) clearNotice();
@@ -217,15 +218,28 @@ async function navigate() {
   render(h('h1', {}, 'Page not found'), h('p', {}, h('a', { href: '#/' }, 'Back to the start')));
 }
 
+/// Links of the main navigation beyond the built-in ones: `addNavLink(['admin'], '#/office', 'nav.office')`
+/// from a page script adds a link for those roles, in the order added.
+const extraNav = [];
+function addNavLink(roles, href, key) { extraNav.push({ roles, href, key }); }
+
 function drawNav(me) {
   const nav = document.getElementById('nav');
-  if (!me) { nav.replaceChildren(); return; }
+  const langs = Object.keys(I18N.names);
+  const switcher = langs.length > 1 ? h('label', { class: 'lang' }, h('span', { class: 'sr-only' }, t('lang.label')),
+    h('select', {
+      'aria-label': t('lang.label'),
+      onchange: (ev) => { setLang(ev.target.value); navigate(); },
+    }, langs.map((l) => h('option', { value: l, selected: l === currentLang() }, I18N.names[l])))) : null;
+  if (!me) { nav.replaceChildren(...(switcher ? [switcher] : [])); return; }
   const links = me.role === 'student'
-    ? [h('a', { href: '#/' }, 'My attendance')]
-    : [h('a', { href: '#/' }, 'Subjects'), h('a', { href: '#/analytics' }, 'Analytics')];
+    ? [h('a', { href: '#/' }, t('nav.mine'))]
+    : [h('a', { href: '#/' }, t('nav.subjects')), h('a', { href: '#/analytics' }, t('nav.analytics'))];
+  for (const x of extraNav) if (x.roles.includes(me.role)) links.push(h('a', { href: x.href }, t(x.key)));
   nav.replaceChildren(...links,
-    h('span', { class: 'who' }, `${me.name} (${me.role})`),
-    action('Log out', async () => {
+    h('span', { class: 'who' }, t('nav.who', { name: me.name, role: t(`role.${me.role}`) })),
+    switcher,
+    action(t('nav.logout'), async () => {
       try { await api('POST', '/api/auth/logout', {}); } catch { /* ending anyway */ }
       saveSession(null);
       noticeAt = 0;

@@ -12,8 +12,17 @@ use axum::routing::get;
 use super::AppState;
 
 const INDEX: &str = include_str!("../../web/index.html");
-const SCRIPT: &str = include_str!("../../web/app.js");
-const STYLE: &str = include_str!("../../web/app.css");
+
+/// The page's scripts and stylesheet, served under `/app/`, in the order `index.html` loads the
+/// scripts: the translation core, then every language's strings, then the pages. A new file is
+/// one line here and one `<script>` in `index.html` (docs/web.md).
+const ASSETS: &[(&str, &str)] = &[
+    ("app.css", include_str!("../../web/app.css")),
+    ("i18n.js", include_str!("../../web/i18n.js")),
+    ("i18n/en.js", include_str!("../../web/i18n/en.js")),
+    ("i18n/fr.js", include_str!("../../web/i18n/fr.js")),
+    ("app.js", include_str!("../../web/app.js")),
+];
 
 /// Same origin only, no inline script or style attribute; `blob:` for the webcam still and the
 /// draft photos fetched with the token; `media-src` for the webcam preview.
@@ -22,20 +31,24 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    base-uri 'none'; form-action 'self'";
 
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let mut router = Router::new()
         .route("/app", get(|| async { Redirect::permanent("/app/") }))
         .route(
             "/app/",
             get(|| async { asset(INDEX, "text/html; charset=utf-8") }),
-        )
-        .route(
-            "/app/app.js",
-            get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }),
-        )
-        .route(
-            "/app/app.css",
-            get(|| async { asset(STYLE, "text/css; charset=utf-8") }),
-        )
+        );
+    for &(name, body) in ASSETS {
+        let content_type = if name.ends_with(".css") {
+            "text/css; charset=utf-8"
+        } else {
+            "text/javascript; charset=utf-8"
+        };
+        router = router.route(
+            &format!("/app/{name}"),
+            get(move || async move { asset(body, content_type) }),
+        );
+    }
+    router
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
