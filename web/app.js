@@ -179,7 +179,8 @@ function action(label, fn, props = {}) {
 // Router
 
 const routes = [];
-function route(pattern, view) { routes.push([new RegExp(`^${pattern}$`), view]); }
+/// `opts.public`: the page is for people who are not logged in (an invitation link).
+function route(pattern, view, opts = {}) { routes.push([new RegExp(`^${pattern}$`), view, opts]); }
 
 let leaving = [];
 /// Counts navigations. An API answer that arrives after the next navigation began is dropped
@@ -197,7 +198,8 @@ async function navigate() {
   const path = location.hash.replace(/^#\/?/, '/');
   const me = session();
   drawNav(me);
-  if (!me && path !== '/login') {
+  const isPublic = routes.some(([re, , opts]) => opts.public && re.test(path));
+  if (!me && path !== '/login' && !isPublic) {
     // Back to the page asked for once logged in.
     sessionStorage.setItem(NEXT, path);
     location.hash = '#/login';
