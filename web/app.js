@@ -61,7 +61,17 @@ function notice(text, kind) {
   if (kind !== 'error') noticeTimer = setTimeout(clearNotice, 6000);
 }
 
-const pct = (x) => (x === null || x === undefined ? '–' : `${Number(x).toFixed(1)}%`);
+const pct = fmtPct;
+/// A translated sentence with elements inside: `fill(t('key', vars), { link: h('a', …) })` puts
+/// each node where its `{name}` stands, so the translation decides the word order.
+function fill(text, nodes) {
+  return text.split(/(\{\w+\})/).map((part) => {
+    const m = /^\{(\w+)\}$/.exec(part);
+    return m && nodes[m[1]] !== undefined ? nodes[m[1]] : part;
+  }).filter((part) => part !== '');
+}
+/// Column headings from their keys.
+const heads = (keys) => h('thead', {}, h('tr', {}, keys.map((k) => h('th', { scope: 'col' }, k ? t(`common.col.${k}`) : ''))));
 /// `YYYY-MM-DD` of the local day `n` days ago.
 const daysAgo = (n) => {
   const d = new Date(Date.now() - n * 86400000);
@@ -122,7 +132,7 @@ async function api(method, path, body, opts = {}) {
   if (r.status === 401 && session()) {
     saveSession(null);
     location.hash = '#/login';
-    throw new ApiError(401, 'Your session has ended; please log in again.');
+    throw new ApiError(401, t('common.sessionEnded'));
   }
   if (!r.ok) {
     let detail = `${r.status} ${r.statusText}`;
@@ -151,7 +161,7 @@ async function download(path, fallbackName) {
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10000);
-    notice('Export downloaded.');
+    notice(t('common.exported'));
   } catch (e) { fail(e); }
 }
 
@@ -191,6 +201,7 @@ function onLeave(fn) { leaving.push(fn); }
 async function navigate() {
   navigations += 1;
   document.documentElement.lang = currentLang();
+  translateShell();
   for (const fn of leaving.splice(0)) { try { fn(); } catch { /* ignore */ } }
   // A notice belongs to the page it was given on, unless it announces the move to this one.
   if (Date.now() - noticeAt > 1500) clearNotice();
@@ -208,16 +219,23 @@ async function navigate() {
   for (const [re, view] of routes) {
     const m = re.exec(path);
     if (m) {
-      render(h('p', { class: 'muted' }, 'Loading…'));
+      render(h('p', { class: 'muted' }, t('common.loading')));
       try { await view(...m.slice(1).map(decodeURIComponent)); } catch (e) {
         if (e instanceof Stale) return;
-        render(h('h1', {}, 'Something went wrong'), h('p', { class: 'error-text' }, e.message || String(e)),
-          h('p', {}, h('a', { href: '#/' }, 'Back to the start')));
+        render(h('h1', {}, t('common.error')), h('p', { class: 'error-text' }, e.message || String(e)),
+          h('p', {}, h('a', { href: '#/' }, t('common.backToStart'))));
       }
       return;
     }
   }
-  render(h('h1', {}, 'Page not found'), h('p', {}, h('a', { href: '#/' }, 'Back to the start')));
+  render(h('h1', {}, t('common.notFound')), h('p', {}, h('a', { href: '#/' }, t('common.backToStart'))));
+}
+
+/// The words of index.html itself (English there, for a browser without scripts).
+function translateShell() {
+  const skip = document.querySelector('a.skip');
+  if (skip) skip.textContent = t('nav.skip');
+  document.getElementById('nav').setAttribute('aria-label', t('nav.main'));
 }
 
 /// Links of the main navigation beyond the built-in ones: `addNavLink(['admin'], '#/office', 'nav.office')`
@@ -257,11 +275,11 @@ route('/login', async () => {
   const password = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const err = h('p', { class: 'error-text', role: 'alert' });
   const form = h('form', { class: 'card narrow' },
-    h('h1', {}, 'Log in'),
-    h('label', { for: 'email' }, 'E-mail'), email,
-    h('label', { for: 'password' }, 'Password'), password,
+    h('h1', {}, t('login.title')),
+    h('label', { for: 'email' }, t('login.email')), email,
+    h('label', { for: 'password' }, t('login.password')), password,
     err,
-    h('button', { type: 'submit', class: 'primary' }, 'Log in'));
+    h('button', { type: 'submit', class: 'primary' }, t('login.submit')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     err.textContent = '';
@@ -271,7 +289,7 @@ route('/login', async () => {
         body: JSON.stringify({ email: email.value.trim(), password: password.value }),
       });
       const j = await r.json().catch(() => ({}));
-      if (!r.ok) { err.textContent = j.detail || `Log in failed (${r.status})`; password.select(); return; }
+      if (!r.ok) { err.textContent = j.detail || t('login.failed', { status: r.status }); password.select(); return; }
       saveSession({ token: j.access_token, refresh_token: j.refresh_token, role: j.role, name: j.name, user_id: j.user_id });
       const next = sessionStorage.getItem(NEXT);
       sessionStorage.removeItem(NEXT);
@@ -292,18 +310,18 @@ route('/', async () => {
   const list = subjects.length
     ? h('ul', { class: 'cards' }, subjects.map((x) => h('li', { class: 'card' },
       h('h2', {}, h('a', { href: `#/subject/${x.id}` }, `${x.name}`)),
-      h('p', { class: 'muted' }, `${x.code} · ${x.student_count} students`),
+      h('p', { class: 'muted' }, tn('subjects.meta', x.student_count, { code: x.code })),
       h('p', { class: 'row' },
-        h('a', { class: 'button primary', href: `#/subject/${x.id}/take` }, 'Take attendance'),
-        h('a', { class: 'button', href: `#/subject/${x.id}/analytics` }, 'Analytics')))))
-    : h('p', {}, 'You have no subjects yet.');
+        h('a', { class: 'button primary', href: `#/subject/${x.id}/take` }, t('common.takeAttendance')),
+        h('a', { class: 'button', href: `#/subject/${x.id}/analytics` }, t('common.analytics'))))))
+    : h('p', {}, t('subjects.none'));
   const name = h('input', { id: 'sname', required: true, maxlength: 200 });
   const code = h('input', { id: 'scode', required: true, maxlength: 40 });
   const form = h('form', { class: 'card inline-form' },
-    h('h2', {}, 'New subject'),
-    h('label', { for: 'sname' }, 'Name'), name,
-    h('label', { for: 'scode' }, 'Code'), code,
-    h('button', { type: 'submit' }, 'Create subject'));
+    h('h2', {}, t('subjects.new')),
+    h('label', { for: 'sname' }, t('subjects.name')), name,
+    h('label', { for: 'scode' }, t('subjects.code')), code,
+    h('button', { type: 'submit' }, t('subjects.create')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     try {
@@ -311,29 +329,29 @@ route('/', async () => {
       location.hash = `#/subject/${x.id}`;
     } catch (e) { fail(e); }
   });
-  render(h('h1', {}, 'My subjects'), list, form);
+  render(h('h1', {}, t('subjects.title')), list, form);
 });
 
 async function studentHome() {
   const me = session();
   const [a, st] = await Promise.all([api('GET', '/api/analytics/me'), api('GET', `/api/students/${me.user_id}`)]);
   const consent = st.consent_at
-    ? h('p', { class: 'muted' }, `Face recognition: consent recorded on ${st.consent_at.slice(0, 10)}. `,
-      h('a', { href: '#/consent' }, 'Consent and face data'))
-    : h('p', { class: 'card warn-card' }, 'Face recognition needs your consent before your face photo can be used. ',
-      h('a', { href: '#/consent' }, 'Read the notice and decide'));
+    ? h('p', { class: 'muted' }, fill(t('student.consentOn', { date: st.consent_at.slice(0, 10) }),
+      { link: h('a', { href: '#/consent' }, t('student.consentLink')) }))
+    : h('p', { class: 'card warn-card' }, fill(t('student.needsConsent'),
+      { link: h('a', { href: '#/consent' }, t('student.decide')) }));
   const rows = a.subjects.map((x) => h('tr', { class: x.atRisk ? 'risk' : '' },
     h('th', { scope: 'row' }, `${x.subjectName} (${x.subjectCode})`),
     h('td', {}, x.present), h('td', {}, x.late), h('td', {}, x.excused), h('td', {}, x.absent),
-    h('td', {}, pct(x.attendancePercentage), x.atRisk ? h('span', { class: 'badge bad' }, 'below threshold') : null)));
-  render(h('h1', {}, 'My attendance'),
+    h('td', {}, pct(x.attendancePercentage), x.atRisk ? h('span', { class: 'badge bad' }, t('student.belowThreshold')) : null)));
+  render(h('h1', {}, t('student.title')),
     consent,
-    h('p', { class: 'big' }, 'Overall: ', h('strong', {}, pct(a.overallPercentage)),
-      h('span', { class: 'muted' }, ` (the school's threshold is ${a.threshold}%)`)),
+    h('p', { class: 'big' }, fill(t('student.overall'), { pct: h('strong', {}, pct(a.overallPercentage)),
+      threshold: h('span', { class: 'muted' }, t('student.threshold', { threshold: a.threshold })) })),
     barChart(a.subjects.map((x) => ({ label: x.subjectCode, value: x.attendancePercentage, bad: x.atRisk })), a.threshold,
-      'My attendance per subject'),
-    h('table', {}, h('caption', {}, 'Per subject'),
-      h('thead', {}, h('tr', {}, ['Subject', 'Present', 'Late', 'Excused', 'Absent', 'Attendance'].map((t) => h('th', { scope: 'col' }, t)))),
+      t('student.chartTitle')),
+    h('table', {}, h('caption', {}, t('student.perSubject')),
+      heads(['subject', 'present', 'late', 'excused', 'absent', 'attendance']),
       h('tbody', {}, rows)));
 }
 
@@ -343,36 +361,36 @@ async function studentHome() {
 route('/consent', async () => {
   const me = session();
   if (me.role !== 'student') {
-    render(h('h1', {}, 'Biometric consent'),
-      h('p', {}, 'Staff record a student\'s consent on the student\'s page: open the subject, then "Enrol face of …".'),
-      h('p', {}, h('a', { href: '#/' }, 'Back to the start')));
+    render(h('h1', {}, t('consent.title')),
+      h('p', {}, t('consent.staff')),
+      h('p', {}, h('a', { href: '#/' }, t('common.backToStart'))));
     return;
   }
   const [n, st] = await Promise.all([api('GET', '/api/students/consent-notice'), api('GET', `/api/students/${me.user_id}`)]);
   const state = st.consent_at
-    ? h('p', {}, h('span', { class: 'badge good' }, 'consent recorded'), ` on ${st.consent_at.slice(0, 10)}.`)
-    : h('p', {}, h('span', { class: 'badge warn' }, 'no consent recorded'),
-      ' Your face photo cannot be used to recognise you until consent is recorded.');
+    ? h('p', {}, fill(t('consent.on', { date: st.consent_at.slice(0, 10) }),
+      { badge: h('span', { class: 'badge good' }, t('common.consentRecorded')) }))
+    : h('p', {}, fill(t('consent.noneText'), { badge: h('span', { class: 'badge warn' }, t('consent.none')) }));
   const give = n.student_self_consent
-    ? action('I agree: record my consent', async () => {
+    ? action(t('consent.give'), async () => {
       await api('POST', `/api/students/${me.user_id}/consent`);
-      notice('Consent recorded. You can now upload your face photo.');
+      notice(t('consent.given'));
       await navigate();
     }, { class: 'primary' })
-    : h('span', { id: 'office' }, 'Your school records consent itself: the school office records your parent\'s or guardian\'s signed consent form. Ask the school office.');
-  const withdraw = action('Withdraw my consent', async () => {
-    if (!window.confirm('Withdraw your consent? Every face photo of you is deleted.')) return;
+    : h('span', { id: 'office' }, t('consent.byOffice'));
+  const withdraw = action(t('consent.withdraw'), async () => {
+    if (!window.confirm(t('consent.confirmWithdraw'))) return;
     const r = await api('DELETE', `/api/students/${me.user_id}/consent`);
-    notice(`Consent withdrawn; ${r.deleted_samples} face photo${r.deleted_samples === 1 ? '' : 's'} deleted.`);
+    notice(tn('common.consentWithdrawn', r.deleted_samples));
     await navigate();
   });
-  render(h('h1', {}, 'Biometric consent'),
-    h('section', { class: 'card' }, h('h2', {}, 'The school\'s notice'),
+  render(h('h1', {}, t('consent.title')),
+    h('section', { class: 'card' }, h('h2', {}, t('consent.notice')),
       h('blockquote', { id: 'notice-text' }, n.notice),
-      h('p', { class: 'muted small' }, `Notice fingerprint (SHA-256): ${n.notice_sha256.slice(0, 16)}…`)),
+      h('p', { class: 'muted small' }, t('consent.fingerprint', { hash: n.notice_sha256.slice(0, 16) }))),
     state,
     h('p', { class: 'row' }, st.consent_at ? withdraw : give),
-    h('p', {}, h('a', { href: '#/' }, 'Back to my attendance')));
+    h('p', {}, h('a', { href: '#/' }, t('consent.back'))));
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -386,32 +404,32 @@ route('/subject/([0-9a-f]{24})', async (id) => {
     api('GET', `/api/attendance/subjects/${id}/sessions`),
   ]);
   const rosterTable = h('table', {},
-    h('caption', {}, `Students (${roster.length})`),
-    h('thead', {}, h('tr', {}, ['Name', 'Roll', 'Face photos', ''].map((t) => h('th', { scope: 'col' }, t)))),
+    h('caption', {}, t('subject.students', { n: roster.length })),
+    heads(['name', 'roll', 'faces', '']),
     h('tbody', {}, roster.map((st) => h('tr', {},
-      h('th', { scope: 'row' }, st.name, st.verified ? null : h('span', { class: 'badge' }, 'not approved')),
+      h('th', { scope: 'row' }, st.name, st.verified ? null : h('span', { class: 'badge' }, t('subject.notApproved'))),
       h('td', {}, st.roll || '–'),
-      h('td', {}, st.face_samples ? String(st.face_samples) : h('span', { class: 'badge warn' }, 'none'),
-        st.face_samples_pending ? h('span', { class: 'badge warn' }, `${st.face_samples_pending} to approve`) : null),
+      h('td', {}, st.face_samples ? String(st.face_samples) : h('span', { class: 'badge warn' }, t('subject.noFaces')),
+        st.face_samples_pending ? h('span', { class: 'badge warn' }, tn('subject.toApprove', st.face_samples_pending)) : null),
       h('td', {}, h('a', { class: 'button', href: `#/subject/${id}/enrol/${st.student_id}` },
-        st.face_samples_pending ? `Review face photos of ${st.name}` : `Enrol face of ${st.name}`))))));
+        t(st.face_samples_pending ? 'subject.review' : 'subject.enrol', { name: st.name })))))));
   const draftList = drafts.length
     ? h('ul', { class: 'plain' }, drafts.map((d) => h('li', {},
-      h('a', { href: `#/draft/${d.draft_id}` }, `Unconfirmed: ${d.date}, period ${d.slot} (${d.photos} photo${d.photos === 1 ? '' : 's'})`))))
+      h('a', { href: `#/draft/${d.draft_id}` }, tn('subject.draft', d.photos, { date: d.date, slot: d.slot })))))
     : null;
   const sessionList = sessions.length
     ? h('ul', { class: 'plain' }, sessions.slice(0, 20).map((x) => h('li', {},
-      h('a', { href: `#/session/${x.session_id}` }, x.imported ? `${x.date}, imported day summary` : `${x.date}, period ${x.slot}`),
-      ` — ${x.summary.present + x.summary.late} of ${x.summary.total} present (${pct(x.summary.percentage)})`)))
-    : h('p', { class: 'muted' }, 'No attendance recorded yet.');
+      h('a', { href: `#/session/${x.session_id}` }, x.imported ? t('subject.imported', { date: x.date }) : t('common.datePeriod', { date: x.date, slot: x.slot })),
+      tn('subject.sessionResult', x.summary.present + x.summary.late, { total: x.summary.total, pct: pct(x.summary.percentage) }))))
+    : h('p', { class: 'muted' }, t('subject.noSessions'));
   render(
     h('h1', {}, `${subject.name} `, h('span', { class: 'muted' }, subject.code)),
     h('p', { class: 'row' },
-      h('a', { class: 'button primary', href: `#/subject/${id}/take` }, 'Take attendance'),
-      h('a', { class: 'button', href: `#/subject/${id}/analytics` }, 'Analytics'),
-      action('Export CSV', () => download(`/api/attendance/subjects/${id}/export.csv`, `attendance-${subject.code}.csv`))),
-    draftList ? h('section', { class: 'card' }, h('h2', {}, 'Waiting for confirmation'), draftList) : null,
-    h('section', { class: 'card' }, h('h2', {}, 'Sessions'), sessionList),
+      h('a', { class: 'button primary', href: `#/subject/${id}/take` }, t('common.takeAttendance')),
+      h('a', { class: 'button', href: `#/subject/${id}/analytics` }, t('common.analytics')),
+      action(t('common.exportCsv'), () => download(`/api/attendance/subjects/${id}/export.csv`, `attendance-${subject.code}.csv`))),
+    draftList ? h('section', { class: 'card' }, h('h2', {}, t('subject.waiting')), draftList) : null,
+    h('section', { class: 'card' }, h('h2', {}, t('subject.sessions')), sessionList),
     h('section', { class: 'card' }, rosterTable, addStudentForm(id)));
 });
 
@@ -421,18 +439,18 @@ function addStudentForm(subjectId) {
   const roll = h('input', { id: 'nroll', maxlength: 40 });
   const out = h('div', { 'aria-live': 'polite' });
   const form = h('form', { class: 'inline-form' },
-    h('h2', {}, 'Add a student'),
-    h('label', { for: 'nname' }, 'Name'), name,
-    h('label', { for: 'nemail' }, 'E-mail'), email,
-    h('label', { for: 'nroll' }, 'Roll number'), roll,
-    h('button', { type: 'submit' }, 'Add student'), out);
+    h('h2', {}, t('subject.add')),
+    h('label', { for: 'nname' }, t('subject.addName')), name,
+    h('label', { for: 'nemail' }, t('subject.addEmail')), email,
+    h('label', { for: 'nroll' }, t('subject.addRoll')), roll,
+    h('button', { type: 'submit' }, t('subject.addSubmit')), out);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     try {
       const st = await api('POST', '/api/students', {
         name: name.value.trim(), email: email.value.trim(), roll: roll.value.trim() || null, subject_ids: [subjectId],
       });
-      notice(`${st.name} added. Their first password is ${st.password} (shown once).`);
+      notice(t('subject.added', { name: st.name, password: st.password }));
       await navigate();
     } catch (e) { fail(e); }
   });
@@ -453,43 +471,43 @@ route('/subject/([0-9a-f]{24})/enrol/([0-9a-f]{24})', async (subjectId, studentI
     urls.forEach((u) => URL.revokeObjectURL(u));
     urls = [];
     gallery.hidden = samples.length === 0;
-    gallery.replaceChildren(h('h2', {}, `Enrolled photos (${samples.length})`),
+    gallery.replaceChildren(h('h2', {}, t('enrol.gallery', { n: samples.length })),
       h('ul', { class: 'thumbs' }, samples.map((x, i) => {
-        const img = h('img', { alt: `Face photo ${i + 1} of ${st.name}, ${x.created_at.slice(0, 10)}` });
+        const img = h('img', { alt: t('enrol.photoAlt', { i: i + 1, name: st.name, date: x.created_at.slice(0, 10) }) });
         imageUrl(x.image_url).then((u) => { urls.push(u); img.src = u; }).catch(() => {});
         // A photo the student uploaded of themselves is used only once a teacher approves it.
         const review = x.approved ? null : [
-          h('span', { class: 'badge warn' }, 'uploaded by the student: is this them?'),
-          action('Approve', async () => {
+          h('span', { class: 'badge warn' }, t('enrol.byStudent')),
+          action(t('enrol.approve'), async () => {
             await api('POST', `/api/students/${studentId}/faces/${x.id}/approve`);
             // Redrawn first, so the announcement comes when the page already shows it.
             await drawGallery();
-            notice(`Face photo ${i + 1} of ${st.name} approved.`);
-          }, { 'aria-label': `Approve face photo ${i + 1} of ${st.name}`, class: 'small' })];
+            notice(t('enrol.approved', { i: i + 1, name: st.name }));
+          }, { 'aria-label': t('enrol.approveLabel', { i: i + 1, name: st.name }), class: 'small' })];
         // Where the photo came from, when not an enrolment upload.
-        const from = { teacher: 'from a class photo', learned: 'learned from a confirmed class photo',
-          import: 'imported' }[x.source];
-        return h('li', {}, img, from ? h('span', { class: 'badge' }, from) : null, review, action('Delete', async () => {
+        const from = ['teacher', 'learned', 'import'].includes(x.source) ? t(`enrol.source.${x.source}`) : null;
+        return h('li', {}, img, from ? h('span', { class: 'badge' }, from) : null, review, action(t('enrol.delete'), async () => {
           await api('DELETE', `/api/students/${studentId}/faces/${x.id}`);
           await drawGallery();
-          notice(`Face photo ${i + 1} of ${st.name} deleted.`);
-        }, { 'aria-label': `Delete face photo ${i + 1} of ${st.name}`, class: 'small' }));
+          notice(t('enrol.deleted', { i: i + 1, name: st.name }));
+        }, { 'aria-label': t('enrol.deleteLabel', { i: i + 1, name: st.name }), class: 'small' }));
       })));
   };
   await drawGallery();
   const consent = st.consent_at
-    ? h('p', { class: 'row' }, h('span', { class: 'badge good' }, 'consent recorded'), ` on ${st.consent_at.slice(0, 10)}`,
-      action('Withdraw consent', async () => {
-        if (!window.confirm(`Withdraw ${st.name}'s consent? Every face photo of ${st.name} is deleted.`)) return;
+    ? h('p', { class: 'row' }, fill(t('enrol.consentOn', { date: st.consent_at.slice(0, 10) }),
+      { badge: h('span', { class: 'badge good' }, t('common.consentRecorded')) }),
+      action(t('enrol.withdraw'), async () => {
+        if (!window.confirm(t('enrol.confirmWithdraw', { name: st.name }))) return;
         const r = await api('DELETE', `/api/students/${studentId}/consent`);
-        notice(`Consent withdrawn; ${r.deleted_samples} face photo${r.deleted_samples === 1 ? '' : 's'} deleted.`);
+        notice(tn('common.consentWithdrawn', r.deleted_samples));
         await navigate();
       }, { class: 'small' }))
     : h('div', { class: 'card warn-card' },
-      h('p', {}, `Face recognition needs ${st.name}'s consent (or their guardian's signed form).`),
-      action('Record consent (signed form received)', async () => {
+      h('p', {}, t('enrol.needsConsent', { name: st.name })),
+      action(t('enrol.recordConsent'), async () => {
         await api('POST', `/api/students/${studentId}/consent`);
-        notice('Consent recorded.');
+        notice(t('enrol.consentGiven'));
         await navigate();
       }));
   const results = h('ul', { class: 'plain', 'aria-live': 'polite' });
@@ -499,31 +517,31 @@ route('/subject/([0-9a-f]{24})/enrol/([0-9a-f]{24})', async (subjectId, studentI
     form.append('student_id', studentId);
     try {
       const r = await api('POST', '/api/students/upload-face', form);
-      results.append(h('li', { class: 'good-text' }, `${name}: enrolled (${r.faces_total} face photo${r.faces_total === 1 ? '' : 's'} now).`));
+      results.append(h('li', { class: 'good-text' }, tn('enrol.uploaded', r.faces_total, { name })));
       await drawGallery();
       return true;
     } catch (e) {
-      results.append(h('li', { class: 'error-text' }, `${name}: ${e.message}`));
+      results.append(h('li', { class: 'error-text' }, t('enrol.uploadFailed', { name, error: e.message })));
       return false;
     }
   };
   const files = h('input', { id: 'faces', type: 'file', accept: 'image/jpeg,image/png,image/webp', multiple: true });
   const uploadForm = h('form', { class: 'card' },
-    h('h2', {}, 'From photos'),
-    h('p', { class: 'muted' }, 'One face per photo, looking at the camera, at least 80 pixels wide.'),
-    h('label', { for: 'faces' }, 'Face photos'), files,
-    h('button', { type: 'submit', class: 'primary' }, 'Upload and enrol'));
+    h('h2', {}, t('enrol.fromPhotos')),
+    h('p', { class: 'muted' }, t('enrol.photosHelp')),
+    h('label', { for: 'faces' }, t('enrol.photosLabel')), files,
+    h('button', { type: 'submit', class: 'primary' }, t('enrol.upload')));
   uploadForm.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    if (!files.files.length) { notice('Choose at least one photo.', 'error'); return; }
+    if (!files.files.length) { notice(t('enrol.chooseOne'), 'error'); return; }
     let ok = 0;
     for (const f of files.files) if (await upload(f, f.name)) ok += 1;
-    notice(`${ok} of ${files.files.length} photo${files.files.length === 1 ? '' : 's'} enrolled.`, ok ? 'ok' : 'error');
+    notice(tn('enrol.done', files.files.length, { ok }), ok ? 'ok' : 'error');
     files.value = '';
   });
   render(
-    h('p', {}, h('a', { href: `#/subject/${subjectId}` }, '← Back to the subject')),
-    h('h1', {}, `Enrol ${st.name}`),
+    h('p', {}, h('a', { href: `#/subject/${subjectId}` }, t('enrol.back'))),
+    h('h1', {}, t('enrol.title', { name: st.name })),
     consent,
     h('div', { class: 'two' }, uploadForm, webcamCard((blob) => upload(blob, `camera-${Date.now()}.jpg`))),
     results,
@@ -532,12 +550,12 @@ route('/subject/([0-9a-f]{24})/enrol/([0-9a-f]{24})', async (subjectId, studentI
 
 /// The laptop's camera: preview, then take a still as a JPEG.
 function webcamCard(onShot) {
-  const video = h('video', { autoplay: true, playsinline: true, muted: true, 'aria-label': 'Camera preview' });
+  const video = h('video', { autoplay: true, playsinline: true, muted: true, 'aria-label': t('enrol.cameraPreview') });
   let stream = null;
   const stop = () => { if (stream) { stream.getTracks().forEach((t) => t.stop()); stream = null; } };
   onLeave(stop);
-  const shoot = action('Take photo and enrol', async () => {
-    if (!stream) { notice('Start the camera first.', 'error'); return; }
+  const shoot = action(t('enrol.shoot'), async () => {
+    if (!stream) { notice(t('enrol.startFirst'), 'error'); return; }
     const c = h('canvas', {});
     c.width = video.videoWidth; c.height = video.videoHeight;
     c.getContext('2d').drawImage(video, 0, 0);
@@ -545,9 +563,9 @@ function webcamCard(onShot) {
     if (blob) await onShot(blob);
   });
   shoot.hidden = true;
-  const start = action('Start camera', async (b) => {
+  const start = action(t('enrol.startCamera'), async (b) => {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      notice('This browser gives no camera here (the camera needs https or localhost).', 'error');
+      notice(t('enrol.noCamera'), 'error');
       return;
     }
     stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: false });
@@ -556,7 +574,7 @@ function webcamCard(onShot) {
     shoot.hidden = false;
     shoot.focus();
   });
-  return h('div', { class: 'card' }, h('h2', {}, 'From the camera'), video, h('p', { class: 'row' }, start, shoot));
+  return h('div', { class: 'card' }, h('h2', {}, t('enrol.fromCamera')), video, h('p', { class: 'row' }, start, shoot));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -571,15 +589,15 @@ route('/subject/([0-9a-f]{24})/take', async (id) => {
   const date = h('input', { id: 'date', type: 'date', value: '' });
   const slot = h('input', { id: 'slot', type: 'number', min: 0, max: 23, inputmode: 'numeric' });
   const form = h('form', { class: 'card' },
-    h('label', { for: 'photo' }, 'Class photo'), file,
-    h('details', {}, h('summary', {}, 'Another day or period'),
-      h('label', { for: 'date' }, 'Date (empty: today)'), date,
-      h('label', { for: 'slot' }, 'Period (empty: the timetable\u2019s current period)'), slot),
-    h('button', { type: 'submit', class: 'primary' }, 'Find faces'));
+    h('label', { for: 'photo' }, t('take.photo')), file,
+    h('details', {}, h('summary', {}, t('take.other')),
+      h('label', { for: 'date' }, t('take.date')), date,
+      h('label', { for: 'slot' }, t('take.slot')), slot),
+    h('button', { type: 'submit', class: 'primary' }, t('take.find')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const f = file.files[0];
-    if (!f) { notice('Choose a photo first.', 'error'); return; }
+    if (!f) { notice(t('take.chooseFirst'), 'error'); return; }
     const body = new FormData();
     body.append('file', f, f.name);
     body.append('subject_id', id);
@@ -588,30 +606,31 @@ route('/subject/([0-9a-f]{24})/take', async (id) => {
     if (slot.value !== '') body.append('slot', slot.value);
     const button = form.querySelector('button[type=submit]');
     button.disabled = true;
-    button.textContent = 'Finding faces…';
+    button.textContent = t('take.finding');
     try {
       const r = await api('POST', '/api/attendance/mark', body);
       location.hash = `#/draft/${r.draft.draft_id}`;
     } catch (e) {
       fail(e);
       button.disabled = false;
-      button.textContent = 'Find faces';
+      button.textContent = t('take.find');
     }
   });
   render(
     h('p', {}, h('a', { href: `#/subject/${id}` }, `← ${subject.name}`)),
-    h('h1', {}, `Take attendance: ${subject.name}`),
-    h('p', { class: 'muted' }, 'Photograph the class; every face is matched against the students of this subject. Nothing is recorded until you confirm.'),
+    h('h1', {}, t('take.title', { subject: subject.name })),
+    h('p', { class: 'muted' }, t('take.help')),
     form,
-    drafts.length ? h('section', { class: 'card' }, h('h2', {}, 'Unconfirmed photos'),
-      h('ul', { class: 'plain' }, drafts.map((d) => h('li', {}, h('a', { href: `#/draft/${d.draft_id}` }, `${d.date}, period ${d.slot}`))))) : null);
+    drafts.length ? h('section', { class: 'card' }, h('h2', {}, t('take.drafts')),
+      h('ul', { class: 'plain' }, drafts.map((d) => h('li', {}, h('a', { href: `#/draft/${d.draft_id}` }, t('common.datePeriod', { date: d.date, slot: d.slot })))))) : null);
   file.focus();
 });
 
 // ---------------------------------------------------------------------------------------------
 // Review a draft: every face boxed and coloured by status, uncertain ones first
 
-const STATUS_TEXT = { present: 'recognised', uncertain: 'uncertain', unknown: 'unknown', assigned: 'chosen by you' };
+/// A face's status in words: present, uncertain, unknown, assigned.
+const statusText = (k) => t(`draft.status.${k}`);
 const faceKey = (f) => `${f.photo}:${f.face}`;
 const faceStatus = (f) => (f.assigned_by_teacher ? 'assigned' : f.status);
 const reviewRank = (f) => (f.assigned_by_teacher ? 3 : f.status === 'uncertain' || f.needs_review ? 0 : f.status === 'unknown' ? 1 : 2);
@@ -633,26 +652,27 @@ route('/draft/([0-9a-f]{24})', async (draftId) => {
 
   const pickerFor = (f) => {
     const sel = h('select', { id: 'pick', 'aria-describedby': 'pick-help' },
-      h('option', { value: '' }, '— not one of my students —'),
-      f.candidates.length ? h('optgroup', { label: 'Nearest matches' }, f.candidates.map((c) => h('option', { value: c.student_id }, `${c.name} (distance ${c.distance.toFixed(2)})`))) : null,
-      h('optgroup', { label: 'All students' }, eligible.map((st) => h('option', { value: st.student_id }, `${st.name}${st.roll ? ` (${st.roll})` : ''}`))));
+      h('option', { value: '' }, t('draft.notMine')),
+      f.candidates.length ? h('optgroup', { label: t('draft.nearest') }, f.candidates.map((c) => h('option', { value: c.student_id }, t('draft.candidate', { name: c.name, distance: c.distance.toFixed(2) })))) : null,
+      h('optgroup', { label: t('draft.all') }, eligible.map((st) => h('option', { value: st.student_id }, `${st.name}${st.roll ? ` (${st.roll})` : ''}`))));
     sel.value = f.student ? f.student.id : '';
     const enrol = h('input', { id: 'enrol', type: 'checkbox' });
-    const apply = action('Save this face', async () => {
+    const apply = action(t('draft.save'), async () => {
       const r = await api('PUT', `/api/attendance/drafts/${draftId}/faces/${f.photo}/${f.face}`,
         { student_id: sel.value || null, enrol: enrol.checked && !!sel.value });
       draft = r.draft;
-      notice(sel.value ? `Face ${f.face + 1} is now ${sel.selectedOptions[0].textContent.replace(/ \(.*$/, '')}.` : `Face ${f.face + 1} is not one of your students.`);
+      notice(sel.value ? t('draft.nowIs', { n: f.face + 1, name: sel.selectedOptions[0].textContent.replace(/ \(.*$/, '') }) : t('draft.notStudent', { n: f.face + 1 }));
       draw(faceKey(f));
     }, { class: 'primary', id: 'apply-face' });
     return h('div', { class: 'picker card', role: 'group', 'aria-labelledby': 'pick-title' },
-      h('h3', { id: 'pick-title' }, `Face ${f.face + 1}${draft.photos.length > 1 ? ` in photo ${f.photo}` : ''}`),
+      h('h3', { id: 'pick-title' }, t(draft.photos.length > 1 ? 'draft.faceInPhoto' : 'draft.face', { n: f.face + 1, photo: f.photo })),
       h('p', { id: 'pick-help', class: 'muted' }, f.student
-        ? `Matched to ${f.student.name} (${STATUS_TEXT[faceStatus(f)]}${f.distance !== null ? `, distance ${f.distance.toFixed(2)}` : ''}).`
-        : 'No student matched this face.'),
-      h('label', { for: 'pick' }, 'Who is this?'), sel,
-      h('label', { class: 'check' }, enrol, ' Also keep this face as an enrolment photo of that student'),
-      h('p', { class: 'row' }, apply, h('button', { type: 'button', onclick: () => { selected = null; draw(); } }, 'Close')));
+        ? t(f.distance !== null ? 'draft.matchedDistance' : 'draft.matched',
+          { name: f.student.name, status: statusText(faceStatus(f)), distance: f.distance !== null ? f.distance.toFixed(2) : '' })
+        : t('draft.noMatch')),
+      h('label', { for: 'pick' }, t('draft.who')), sel,
+      h('label', { class: 'check' }, enrol, ' ', t('draft.alsoEnrol')),
+      h('p', { class: 'row' }, apply, h('button', { type: 'button', onclick: () => { selected = null; draw(); } }, t('draft.close'))));
   };
 
   const view = h('div', {});
@@ -661,10 +681,10 @@ route('/draft/([0-9a-f]{24})', async (draftId) => {
     const byKey = Object.fromEntries(draft.faces.map((f) => [faceKey(f), f]));
     if (selected && !byKey[selected]) selected = null;
     const select = (f) => { selected = faceKey(f); draw(faceKey(f)); const p = document.getElementById('pick'); if (p) p.focus(); };
-    const label = (f) => `Face ${f.face + 1}: ${STATUS_TEXT[faceStatus(f)]}${f.student ? `, ${f.student.name}` : ''}`;
+    const label = (f) => t(f.student ? 'draft.boxLabelName' : 'draft.boxLabel', { n: f.face + 1, status: statusText(faceStatus(f)), name: f.student ? f.student.name : '' });
     const photos = draft.photos.map((p) => h('figure', { class: 'photo' },
       h('div', { class: 'frame' },
-        h('img', { src: photoUrls[p.photo], alt: `Class photo ${p.photo}`, width: p.width, height: p.height }),
+        h('img', { src: photoUrls[p.photo], alt: t('draft.photoAlt', { photo: p.photo }), width: p.width, height: p.height }),
         draft.faces.filter((f) => f.photo === p.photo).map((f) => h('button', {
           type: 'button',
           class: `box ${faceStatus(f)}${selected === faceKey(f) ? ' selected' : ''}`,
@@ -679,25 +699,26 @@ route('/draft/([0-9a-f]{24})', async (draftId) => {
           },
           onclick: () => select(f),
         }, h('span', { class: 'tag' }, f.student ? f.student.name.split(' ')[0] : `#${f.face + 1}`)))),
-      draft.photos.length > 1 ? h('figcaption', {}, `Photo ${p.photo}`) : null));
-    const list = h('ol', { class: 'faces', 'aria-label': 'Faces, the ones to check first' }, faces.map((f) => h('li', {},
+      draft.photos.length > 1 ? h('figcaption', {}, t('draft.photoCaption', { photo: p.photo })) : null));
+    const list = h('ol', { class: 'faces', 'aria-label': t('draft.facesLabel') }, faces.map((f) => h('li', {},
       h('button', { type: 'button', class: `face-item ${faceStatus(f)}`, 'data-face': faceKey(f), 'aria-pressed': String(selected === faceKey(f)), onclick: () => select(f) },
         h('span', { class: `dot ${faceStatus(f)}`, 'aria-hidden': 'true' }),
-        h('span', {}, f.student ? f.student.name : `Face #${f.face + 1}${draft.photos.length > 1 ? ` (photo ${f.photo})` : ''}`),
-        h('span', { class: 'muted' }, ` ${STATUS_TEXT[faceStatus(f)]}${f.needs_review && f.status === 'present' ? ', check' : ''}`)))));
+        h('span', {}, f.student ? f.student.name : t(draft.photos.length > 1 ? 'draft.faceItemPhoto' : 'draft.faceItem', { n: f.face + 1, photo: f.photo })),
+        h('span', { class: 'muted' }, ' ', f.needs_review && f.status === 'present'
+          ? t('draft.statusCheck', { status: statusText(faceStatus(f)) }) : statusText(faceStatus(f)))))));
     const present = new Set(draft.faces.filter((f) => f.student && (f.status === 'present' || f.assigned_by_teacher)).map((f) => f.student.id));
     const others = draft.not_seen.concat(draft.faces.filter((f) => f.student && !present.has(f.student.id) && f.status === 'uncertain').map((f) => f.student))
       .filter((st, i, all) => all.findIndex((x) => x.id === st.id) === i && !present.has(st.id));
     const manualRows = others.map((st) => {
       const sel = h('select', { id: `m-${st.id}`, onchange: (ev) => { manual[st.id] = ev.target.value; } },
-        ['absent', 'present', 'late', 'excused'].map((v) => h('option', { value: v }, v)));
+        ['absent', 'present', 'late', 'excused'].map((v) => h('option', { value: v }, t(`common.status.${v}`))));
       sel.value = manual[st.id] || 'absent';
       return h('li', { class: 'manual' }, h('label', { for: `m-${st.id}` }, st.name), sel);
     });
-    const confirm = action(`Confirm attendance (${present.size} present)`, async () => {
+    const confirm = action(tn('draft.confirm', present.size), async () => {
       const decisions = Object.entries(manual).filter(([, v]) => v !== 'absent').map(([student_id, status]) => ({ student_id, status }));
       const r = await api('POST', '/api/attendance/confirm', { draft_id: draftId, decisions });
-      notice(`Attendance recorded: ${r.summary.present + r.summary.late} of ${r.summary.total} present.`);
+      notice(tn('draft.recorded', r.summary.present + r.summary.late, { total: r.summary.total }));
       location.hash = `#/session/${r.session_id}`;
     }, { class: 'primary big-button', id: 'confirm' });
     const toReview = draft.faces.filter((f) => !f.assigned_by_teacher && (f.status === 'uncertain' || f.needs_review)).length;
@@ -706,19 +727,19 @@ route('/draft/([0-9a-f]{24})', async (draftId) => {
       h('div', { class: 'review' },
         h('div', { class: 'photos' }, photos,
           h('p', { class: 'legend' },
-            ['present', 'uncertain', 'unknown', 'assigned'].map((k) => h('span', {}, h('span', { class: `dot ${k}`, 'aria-hidden': 'true' }), ` ${STATUS_TEXT[k]}`)))),
+            ['present', 'uncertain', 'unknown', 'assigned'].map((k) => h('span', {}, h('span', { class: `dot ${k}`, 'aria-hidden': 'true' }), ` ${statusText(k)}`)))),
         h('aside', { class: 'side' },
-          h('p', { class: 'big', id: 'tally' }, `${draft.faces.length} face${draft.faces.length === 1 ? '' : 's'} · ${present.size} present`,
-            toReview ? [' · ', h('strong', {}, `${toReview} uncertain`)] : null,
-            unknownFaces ? ` · ${unknownFaces} unknown` : null),
+          h('p', { class: 'big', id: 'tally' }, `${tn('draft.count.faces', draft.faces.length)} · ${tn('draft.count.present', present.size)}`,
+            toReview ? [' · ', h('strong', {}, tn('draft.count.uncertain', toReview))] : null,
+            unknownFaces ? ` · ${tn('draft.count.unknown', unknownFaces)}` : null),
           selected ? pickerFor(byKey[selected]) : null,
-          h('h2', {}, 'Faces'), list,
-          manualRows.length ? h('section', {}, h('h2', {}, 'Not recognised in the photo'), h('ul', { class: 'plain' }, manualRows)) : null,
+          h('h2', {}, t('draft.faces')), list,
+          manualRows.length ? h('section', {}, h('h2', {}, t('draft.notSeen')), h('ul', { class: 'plain' }, manualRows)) : null,
           confirm,
           h('p', { class: 'row' },
-            h('a', { class: 'button', href: `#/subject/${draft.subject_id}/take` }, 'Add another photo'),
-            action('Discard', async () => {
-              if (!window.confirm('Discard these photos without recording attendance?')) return;
+            h('a', { class: 'button', href: `#/subject/${draft.subject_id}/take` }, t('draft.addPhoto')),
+            action(t('draft.discard'), async () => {
+              if (!window.confirm(t('draft.confirmDiscard'))) return;
               await api('DELETE', `/api/attendance/drafts/${draftId}`);
               location.hash = `#/subject/${draft.subject_id}`;
             })))));
@@ -730,7 +751,7 @@ route('/draft/([0-9a-f]{24})', async (draftId) => {
   draw();
   render(
     h('p', {}, h('a', { href: `#/subject/${draft.subject_id}` }, `← ${subject.name}`)),
-    h('h1', {}, `Check the faces: ${subject.name}, ${draft.date}, period ${draft.slot}`),
+    h('h1', {}, t('draft.title', { subject: subject.name, date: draft.date, slot: draft.slot })),
     view);
 });
 
@@ -741,7 +762,7 @@ route('/session/([0-9a-f]{24})', async (id) => {
   const x = await api('GET', `/api/attendance/sessions/${id}`);
   const summary = h('p', { class: 'big', 'aria-live': 'polite' });
   const showSummary = (sm) => {
-    summary.textContent = `${sm.present} present, ${sm.late} late, ${sm.excused} excused, ${sm.absent} absent — ${pct(sm.percentage)}`;
+    summary.textContent = t('session.summary', { present: sm.present, late: sm.late, excused: sm.excused, absent: sm.absent, pct: pct(sm.percentage) });
   };
   showSummary(x.summary);
   if (x.imported) {
@@ -749,34 +770,34 @@ route('/session/([0-9a-f]{24})', async (id) => {
       h('p', {}, h('a', { href: `#/subject/${x.subject_id}` }, `← ${x.subject_name}`)),
       h('h1', {}, `${x.subject_name}: ${x.date}`),
       summary,
-      h('p', {}, 'A day summary imported from Smart Attendance: it counts toward the analytics, but the old system kept no per-student records, so there is nothing to correct.'));
+      h('p', {}, t('session.importedText')));
     return;
   }
   const rows = x.records.map((r) => {
-    const sel = h('select', { id: `s-${r.student_id}`, 'aria-label': `Status of ${r.name}` },
-      ['present', 'late', 'excused', 'absent'].map((v) => h('option', { value: v }, v)));
+    const sel = h('select', { id: `s-${r.student_id}`, 'aria-label': t('session.statusOf', { name: r.name }) },
+      ['present', 'late', 'excused', 'absent'].map((v) => h('option', { value: v }, t(`common.status.${v}`))));
     sel.value = r.status || 'absent';
-    const source = h('td', { class: 'muted' }, r.source || 'not recorded');
+    const source = h('td', { class: 'muted' }, r.source ? t(`session.source.${r.source}`) : t('session.notRecorded'));
     sel.addEventListener('change', async () => {
       sel.disabled = true;
       try {
         const c = await api('PUT', `/api/attendance/sessions/${id}/records/${r.student_id}`, { status: sel.value });
         showSummary(c.summary);
-        source.textContent = 'correction';
-        notice(`${r.name}: ${sel.value}.`);
+        source.textContent = t('session.source.correction');
+        notice(t('session.changed', { name: r.name, status: t(`common.status.${sel.value}`) }));
       } catch (e) { fail(e); sel.value = r.status || 'absent'; } finally { sel.disabled = false; }
     });
     return h('tr', {}, h('th', { scope: 'row' }, r.name), h('td', {}, r.roll || '–'), h('td', {}, sel), source);
   });
   render(
     h('p', {}, h('a', { href: `#/subject/${x.subject_id}` }, `← ${x.subject_name}`)),
-    h('h1', {}, `${x.subject_name}: ${x.date}, period ${x.slot}`),
+    h('h1', {}, t('session.title', { subject: x.subject_name, date: x.date, slot: x.slot })),
     summary,
     h('p', { class: 'row' },
-      action('Export CSV', () => download(`/api/attendance/sessions/${id}/export.csv`, `attendance-${x.subject_code}-${x.date}.csv`)),
-      h('a', { class: 'button', href: `#/subject/${x.subject_id}/analytics` }, 'Analytics')),
-    h('table', {}, h('caption', {}, 'Change a status to correct it; corrections are kept in the audit log.'),
-      h('thead', {}, h('tr', {}, ['Student', 'Roll', 'Status', 'Source'].map((t) => h('th', { scope: 'col' }, t)))),
+      action(t('common.exportCsv'), () => download(`/api/attendance/sessions/${id}/export.csv`, `attendance-${x.subject_code}-${x.date}.csv`)),
+      h('a', { class: 'button', href: `#/subject/${x.subject_id}/analytics` }, t('common.analytics'))),
+    h('table', {}, h('caption', {}, t('session.caption')),
+      heads(['student', 'roll', 'status', 'source']),
       h('tbody', {}, rows)));
 });
 
@@ -794,46 +815,47 @@ route('/subject/([0-9a-f]{24})/analytics', async (id) => {
       api('GET', `/api/analytics/subjects/${id}/students-at-risk`),
     ]);
     out.replaceChildren(
-      h('section', { class: 'card' }, h('h2', {}, 'Attendance per day'),
-        trend.data.length ? lineChart(trend.data, risk.threshold) : h('p', { class: 'muted' }, 'No sessions in these dates.'),
-        trend.data.length ? h('details', {}, h('summary', {}, 'As a table'), h('table', {},
-          h('thead', {}, h('tr', {}, ['Date', 'Sessions', 'Present', 'Late', 'Excused', 'Absent', 'Attendance'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('section', { class: 'card' }, h('h2', {}, t('analytics.perDay')),
+        trend.data.length ? lineChart(trend.data, risk.threshold) : h('p', { class: 'muted' }, t('analytics.noSessions')),
+        trend.data.length ? h('details', {}, h('summary', {}, t('analytics.asTable')), h('table', {},
+          heads(['date', 'sessions', 'present', 'late', 'excused', 'absent', 'attendance']),
           h('tbody', {}, trend.data.map((d) => h('tr', {}, h('th', { scope: 'row' }, d.date), [d.sessions, d.present, d.late, d.excused, d.absent].map((v) => h('td', {}, v)), h('td', {}, pct(d.percentage))))))) : null),
-      h('section', { class: 'card' }, h('h2', {}, `Students below ${risk.threshold}%`),
+      h('section', { class: 'card' }, h('h2', {}, t('analytics.below', { threshold: risk.threshold })),
         risk.data.length
           ? h('table', { id: 'at-risk' },
-            h('thead', {}, h('tr', {}, ['Student', 'Roll', 'Attended', 'Attendance'].map((t) => h('th', { scope: 'col' }, t)))),
+            heads(['student', 'roll', 'attended', 'attendance']),
             h('tbody', {}, risk.data.map((r) => h('tr', { class: 'risk' }, h('th', { scope: 'row' }, r.name), h('td', {}, r.roll || '–'),
-              h('td', {}, `${r.present + r.late} of ${r.total - r.excused}`), h('td', {}, pct(r.attendancePercentage))))))
-          : h('p', {}, 'No student is below the threshold.')));
+              h('td', {}, t('analytics.attended', { n: r.present + r.late, total: r.total - r.excused })), h('td', {}, pct(r.attendancePercentage))))))
+          : h('p', {}, t('analytics.noRisk'))));
   };
   const form = h('form', { class: 'row inline-form' },
-    h('label', { for: 'from' }, 'From'), from, h('label', { for: 'to' }, 'To'), to,
-    h('button', { type: 'submit' }, 'Show'),
-    action('Export CSV', () => download(`/api/attendance/subjects/${id}/export.csv?from=${from.value}&to=${to.value}`, `attendance-${subject.code}.csv`)));
+    h('label', { for: 'from' }, t('analytics.from')), from, h('label', { for: 'to' }, t('analytics.to')), to,
+    h('button', { type: 'submit' }, t('analytics.show')),
+    action(t('common.exportCsv'), () => download(`/api/attendance/subjects/${id}/export.csv?from=${from.value}&to=${to.value}`, `attendance-${subject.code}.csv`)));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); load().catch(fail); });
   render(
     h('p', {}, h('a', { href: `#/subject/${id}` }, `← ${subject.name}`)),
-    h('h1', {}, `Analytics: ${subject.name}`), form, out);
+    h('h1', {}, t('analytics.subjectTitle', { subject: subject.name })), form, out);
   await load();
 });
 
 route('/analytics', async () => {
   const [g, risk] = await Promise.all([api('GET', '/api/analytics/global'), api('GET', '/api/analytics/class-risk')]);
   render(
-    h('h1', {}, 'Analytics'),
-    h('p', { class: 'big' }, 'Overall attendance: ', h('strong', {}, pct(g.overall_attendance)),
-      ` · ${g.risk_count} subject${g.risk_count === 1 ? '' : 's'} below ${g.threshold}%`),
-    h('section', { class: 'card' }, h('h2', {}, 'Per subject'),
-      barChart(g.top_subjects.map((x) => ({ label: x.subjectCode, value: x.attendancePercentage, bad: x.atRisk })), g.threshold, 'Attendance per subject'),
-      h('ul', { class: 'plain' }, g.top_subjects.map((x) => h('li', {}, h('a', { href: `#/subject/${x.subjectId}/analytics` }, `${x.subjectName} (${x.subjectCode})`), `: ${pct(x.attendancePercentage)}`)))),
-    h('section', { class: 'card' }, h('h2', {}, 'Classes at risk'),
+    h('h1', {}, t('analytics.title')),
+    h('p', { class: 'big' }, fill(tn('analytics.overall', g.risk_count, { threshold: g.threshold }),
+      { pct: h('strong', {}, pct(g.overall_attendance)) })),
+    h('section', { class: 'card' }, h('h2', {}, t('analytics.perSubject')),
+      barChart(g.top_subjects.map((x) => ({ label: x.subjectCode, value: x.attendancePercentage, bad: x.atRisk })), g.threshold, t('analytics.chartTitle')),
+      h('ul', { class: 'plain' }, g.top_subjects.map((x) => h('li', {}, fill(t('analytics.subjectLine', { pct: pct(x.attendancePercentage) }),
+        { subject: h('a', { href: `#/subject/${x.subjectId}/analytics` }, `${x.subjectName} (${x.subjectCode})`) }))))),
+    h('section', { class: 'card' }, h('h2', {}, t('analytics.classRisk')),
       risk.data.length
         ? h('table', { id: 'class-risk' },
-          h('thead', {}, h('tr', {}, ['Subject', 'Attendance', 'Days recorded', 'Last recorded'].map((t) => h('th', { scope: 'col' }, t)))),
+          heads(['subject', 'attendance', 'days', 'last']),
           h('tbody', {}, risk.data.map((r) => h('tr', { class: 'risk' }, h('th', { scope: 'row' }, h('a', { href: `#/subject/${r.classId}/analytics` }, r.className)),
             h('td', {}, pct(r.attendancePercentage)), h('td', {}, r.daysRecorded), h('td', {}, r.lastRecorded || '–')))))
-        : h('p', {}, 'No class is below the threshold.')));
+        : h('p', {}, t('analytics.noClassRisk'))));
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -853,26 +875,27 @@ function lineChart(points, threshold) {
     ? s('text', { x: x(i), y: H - 12, 'text-anchor': 'middle', class: 'axis' }, p.date.slice(5)) : null));
   const last = valued.length ? valued[valued.length - 1][1] : null;
   return s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img',
-    'aria-label': `Attendance per day over ${n} day${n === 1 ? '' : 's'}${last !== null ? `, last ${last.toFixed(1)}%` : ''}; threshold ${threshold}%` },
+    'aria-label': tn(last !== null ? 'analytics.chart.lineLast' : 'analytics.chart.line', n, { last: pct(last), threshold }) },
   grid,
   s('line', { x1: L, x2: W - R, y1: y(threshold), y2: y(threshold), class: 'threshold' }),
   valued.length > 1 ? s('polyline', { points: valued.map(([i, v]) => `${x(i)},${y(v)}`).join(' '), class: 'trend' }) : null,
   valued.map(([i, v]) => s('circle', { cx: x(i), cy: y(v), r: 4, class: v < threshold ? 'pt bad' : 'pt' },
-    s('title', {}, `${points[i].date}: ${v.toFixed(1)}%`))),
+    s('title', {}, t('analytics.chart.point', { date: points[i].date, pct: pct(v) })))),
   labels);
 }
 
 function barChart(items, threshold, title) {
-  if (!items.length) return h('p', { class: 'muted' }, 'Nothing recorded yet.');
+  if (!items.length) return h('p', { class: 'muted' }, t('analytics.chart.empty'));
   const W = 640, row = 28, L = 110, R = 56;
   const H = items.length * row + 8;
   const x = (v) => L + (v * (W - L - R)) / 100;
+  const value = (it) => (it.value === null ? t('analytics.chart.noData') : pct(it.value));
   return s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img',
-    'aria-label': `${title}: ${items.map((it) => `${it.label} ${it.value === null ? 'no data' : `${it.value.toFixed(1)}%`}`).join(', ')}` },
+    'aria-label': t('analytics.chart.bars', { title, items: items.map((it) => t('analytics.chart.bar', { label: it.label, value: value(it) })).join(', ') }) },
   items.map((it, i) => [
     s('text', { x: L - 8, y: i * row + 19, 'text-anchor': 'end', class: 'axis' }, it.label),
     s('rect', { x: L, y: i * row + 6, width: Math.max(0, x(it.value || 0) - L), height: row - 10, class: it.bad ? 'bar bad' : 'bar' }),
-    s('text', { x: x(it.value || 0) + 6, y: i * row + 19, class: 'axis' }, it.value === null ? 'no data' : `${it.value.toFixed(1)}%`)]),
+    s('text', { x: x(it.value || 0) + 6, y: i * row + 19, class: 'axis' }, value(it))]),
   s('line', { x1: x(threshold), x2: x(threshold), y1: 0, y2: H, class: 'threshold' }));
 }
 

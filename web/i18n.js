@@ -62,5 +62,6 @@ function tn(key, n, vars) {
 }
 
 /// Numbers and dates in the chosen language's way.
+/// `fmtPct(87.5)` is "87.5%" in English, "87,5 %" in French; null is a dash.
 const fmtPct = (x) => (x === null || x === undefined ? '–'
-  : `${new Intl.NumberFormat(currentLang(), { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(Number(x))}%`);
+  : new Intl.NumberFormat(currentLang(), { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(Number(x) / 100));
