@@ -284,3 +284,99 @@ async fn the_page_is_served_with_a_strict_policy() {
         );
     }
 }
+
+/// The `'key': 'text'` lines of a dictionary file in `web/i18n/` (one entry a line, as the files
+/// are written), with the `{placeholders}` of each text except the count `{n}`.
+fn dictionary(path: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut keys = std::collections::BTreeMap::new();
+    for line in text.lines().map(str::trim) {
+        let Some(rest) = line.strip_prefix('\'') else {
+            continue;
+        };
+        let Some((key, value)) = rest.split_once("': ") else {
+            continue;
+        };
+        let mut holes: Vec<String> = value
+            .split('{')
+            .skip(1)
+            .filter_map(|s| s.split_once('}').map(|(name, _)| name.to_owned()))
+            .filter(|name| {
+                name != "n" && !name.is_empty() && name.chars().all(|c| c.is_alphanumeric())
+            })
+            .collect();
+        holes.sort();
+        let again = keys.insert(key.to_owned(), holes);
+        assert!(again.is_none(), "{}: {key} twice", path.display());
+    }
+    assert!(!keys.is_empty(), "{}: no entries", path.display());
+    keys
+}
+
+/// Every language file has exactly the English file's keys (a count key with the plural forms
+/// that language has) with the same placeholders, and is served and loaded by the page: the
+/// browser test would only see a missing word on the pages it visits.
+#[tokio::test]
+async fn every_language_has_every_word_and_is_served() {
+    const FORMS: [&str; 6] = ["zero", "one", "two", "few", "many", "other"];
+    let dir = repo().join("web/i18n");
+    let index = std::fs::read_to_string(repo().join("web/index.html")).unwrap();
+    let app = spawn_app().await;
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".js"))
+        .collect();
+    files.sort();
+    assert!(files.iter().any(|f| f == "fr.js"), "{files:?}");
+    for file in &files {
+        // Served as it is on disk, and loaded by the page.
+        let resp = app.get(&format!("/app/i18n/{file}"), None).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{file} is not in ASSETS");
+        let served = resp.text().await.unwrap();
+        assert_eq!(
+            served,
+            std::fs::read_to_string(dir.join(file)).unwrap(),
+            "{file}"
+        );
+        assert!(
+            index.contains(&format!("src=\"/app/i18n/{file}\"")),
+            "index.html does not load {file}"
+        );
+        // `fr.office.js` is compared with `en.office.js`.
+        let Some((lang, part)) = file.split_once('.') else {
+            continue;
+        };
+        if lang == "en" {
+            continue;
+        }
+        let english = dictionary(&dir.join(format!("en.{part}")));
+        let other = dictionary(&dir.join(file));
+        // A count key's base: `draft.confirm` for `draft.confirm.one`, if English counts it.
+        let counted = |key: &str| -> Option<String> {
+            let (base, form) = key.rsplit_once('.')?;
+            (FORMS.contains(&form) && english.contains_key(&format!("{base}.other")))
+                .then(|| base.to_owned())
+        };
+        for (key, holes) in &other {
+            let english_key = match counted(key) {
+                Some(base) => format!("{base}.other"),
+                None => key.clone(),
+            };
+            let Some(want) = english.get(&english_key) else {
+                panic!("{file}: {key} is not an English key");
+            };
+            assert_eq!(
+                holes, want,
+                "{file}: {key} has other placeholders than English"
+            );
+        }
+        for key in english.keys() {
+            let present = match counted(key) {
+                Some(base) => other.contains_key(&format!("{base}.other")),
+                None => other.contains_key(key),
+            };
+            assert!(present, "{file} lacks {key}");
+        }
+    }
+}

@@ -2,8 +2,10 @@
 // server the Rust test `browser::teacher_flow_in_a_real_browser` spawned and filled:
 // log in with the keyboard, enrol a student from photos, take attendance from a group photo,
 // fix the unknown face with the keyboard, confirm, correct one record, export the CSV, read the
-// analytics, approve a face photo a student uploaded of themselves, then the student's own view. Screenshots go to $ARTIFACTS. Exits non-zero on the
-// first failed step, naming it.
+// analytics, read the overview, a subject and a session in French (the header's language
+// switch) and back, approve a face photo a student uploaded of themselves, then the student's
+// own view. On every page, no word is missing from the chosen language (`I18N.missing`).
+// Screenshots go to $ARTIFACTS. Exits non-zero on the first failed step, naming it.
 import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,6 +55,11 @@ const noSideways = async (where) => {
   const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
   check(scroll <= width, `${where}: no sideways scrolling at ${width}px (content ${scroll}px)`);
 };
+// Every word the page asked for exists in the chosen language (web/i18n.js records the keys it lacked).
+const noMissingWords = async (where) => {
+  const missing = await page.evaluate(() => [...I18N.missing]);
+  check(missing.length === 0, `${where}: every word is translated${missing.length ? ` (missing: ${missing.join(', ')})` : ''}`);
+};
 
 try {
   step = 'log in with the keyboard';
@@ -60,6 +67,7 @@ try {
   check(r && r.ok(), 'the server answers the browser');
   await page.waitForURL(/\/app\/#\/login$/);
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await noMissingWords('log in');
   await page.keyboard.type(env('TEACHER_EMAIL'));
   await page.keyboard.press('Tab');
   await page.keyboard.type(env('TEACHER_PASSWORD'));
@@ -67,11 +75,13 @@ try {
   await page.getByRole('heading', { name: 'My subjects' }).waitFor();
   check(await page.getByText(env('SUBJECT_NAME')).count() > 0, 'the teacher sees the subject');
   await noSideways('subjects');
+  await noMissingWords('subjects');
   await shot('01-subjects');
 
   step = 'open the subject';
   await page.getByRole('link', { name: env('SUBJECT_NAME') }).click();
   await subjectPage().waitFor();
+  await noMissingWords('subject');
   const enrolName = env('ENROL_NAME');
   step = `enrol ${enrolName} from photos`;
   await page.getByRole('link', { name: `Enrol face of ${enrolName}` }).click();
@@ -97,11 +107,13 @@ try {
   await page.getByRole('heading', { name: 'Enrolled photos (1)' }).waitFor();
   check(await page.locator('.thumbs img').count() === 1, 'one face photo is left');
   await noSideways('enrolment');
+  await noMissingWords('enrolment');
   await shot('02-enrolled');
 
   step = 'take attendance from a group photo';
   await page.getByRole('link', { name: /Back to the subject/ }).click();
   await page.getByRole('link', { name: 'Take attendance' }).first().click();
+  await noMissingWords('take attendance');
   await page.getByLabel('Class photo').setInputFiles(env('GROUP_PHOTO'));
   await page.getByRole('button', { name: 'Find faces' }).click();
   await page.getByRole('heading', { name: /Check the faces/ }).waitFor({ timeout: 120000 });
@@ -114,6 +126,7 @@ try {
   const firstItem = await page.locator('.faces .face-item').first().getAttribute('class');
   check(!/present/.test(firstItem), 'faces to check come before recognised ones');
   await noSideways('review');
+  await noMissingWords('review');
   await shot('03-review');
 
   step = 'fix the unknown face with the keyboard';
@@ -131,6 +144,7 @@ try {
   await page.locator('.frame .box.assigned').waitFor();
   check((await page.locator('.frame .box.assigned .tag').textContent()).trim() === fixName.split(' ')[0], `the face is now ${fixName}`);
   await shot('04-review-fixed');
+  await noMissingWords('review with the picker');
   // The README's picture of the review screen: the photo with its boxes, one face chosen by hand.
   await page.locator('.review').screenshot({ path: join(artifacts, 'review-screen.jpg'), type: 'jpeg', quality: 80 });
 
@@ -145,6 +159,7 @@ try {
   await page.getByText(`${fixName}: late.`).waitFor();
   check(/1 present, 1 late/.test(await page.locator('p.big').textContent()), 'the correction updates the totals');
   await noSideways('session');
+  await noMissingWords('session');
   await shot('05-session');
 
   step = 'export the CSV';
@@ -164,11 +179,42 @@ try {
   await page.locator('#at-risk').getByText(atRisk).waitFor();
   check(true, `${atRisk} is listed below the threshold`);
   await noSideways('analytics');
+  await noMissingWords('analytics');
   await shot('06-analytics');
   await page.getByRole('navigation').getByRole('link', { name: 'Analytics' }).click();
   await page.getByRole('heading', { name: 'Analytics', exact: true }).waitFor();
   check(await page.locator('svg.chart rect').count() >= 1, 'the overview draws a bar per subject');
+  await noMissingWords('overview');
   await shot('07-overview');
+
+  step = 'switch the page to French in the header, then back to English';
+  await page.getByRole('navigation').getByLabel('Language').selectOption('fr');
+  await page.getByRole('heading', { name: 'Statistiques', exact: true }).waitFor();
+  check(await page.evaluate(() => document.documentElement.lang) === 'fr', 'the document is marked French');
+  check(/^Présence globale/.test(await page.locator('p.big').textContent()), 'the overview reads in French');
+  check(/^\d+,\d\s%$/.test(await page.locator('p.big strong').textContent()), 'a percentage is written the French way');
+  check(await page.getByRole('heading', { name: 'Par matière' }).count() === 1
+    && await page.getByRole('heading', { name: 'Classes en difficulté' }).count() === 1, 'its sections too');
+  await noMissingWords('overview in French');
+  await noSideways('overview in French');
+  await page.getByRole('navigation').getByRole('link', { name: 'Matières' }).click();
+  await page.getByRole('heading', { name: 'Mes matières' }).waitFor();
+  await noMissingWords('subjects in French');
+  await page.getByRole('link', { name: env('SUBJECT_NAME') }).click();
+  await subjectPage().waitFor();
+  await page.getByRole('heading', { name: 'Séances' }).waitFor();
+  check(await page.getByRole('link', { name: 'Faire l’appel' }).count() === 1, 'the subject page reads in French');
+  await noMissingWords('subject in French');
+  await noSideways('subject in French');
+  await shot('07a-french');
+  await page.getByRole('link', { name: /créneau/ }).first().click();
+  await page.getByRole('heading', { level: 1, name: new RegExp(`^${escapeRe(env('SUBJECT_NAME'))}\\s: .*, créneau `) }).waitFor();
+  check(/^présents\u00a0: 1, en retard\u00a0: 1/.test(await page.locator('p.big').textContent()), 'the session reads in French');
+  await noMissingWords('session in French');
+  await page.getByRole('navigation').getByLabel('Langue').selectOption('en');
+  await sessionPage().waitFor();
+  check(await page.evaluate(() => document.documentElement.lang) === 'en', 'back in English');
+  await noMissingWords('session, back in English');
 
   const classPhoto = process.env.CLASS_PHOTO;
   if (classPhoto) {
@@ -183,6 +229,7 @@ try {
     check(drawn >= least && drawn === await page.locator('.faces .face-item').count(),
       `every face of the class photo is boxed and listed (${drawn}, at least ${least})`);
     await noSideways('review of a class photo');
+    await noMissingWords('review of a class photo');
     await shot('07b-class-photo');
     page.once('dialog', (d) => d.accept());
     await page.getByRole('button', { name: 'Discard' }).click();
@@ -207,6 +254,7 @@ try {
   await page.getByText(`Face photo 1 of ${reviewName} approved.`).waitFor();
   check(await page.getByText('uploaded by the student').count() === 0, 'the approved photo is no longer marked');
   await noSideways('review of a student\'s own photo');
+  await noMissingWords('review of a student\'s own photo');
   await shot('07c-approved');
 
   step = "the student's consent page, through the link a refused face upload gives";
@@ -222,6 +270,7 @@ try {
   check(await page.locator('.badge.good', { hasText: 'consent recorded' }).count() === 1, 'with the consent already recorded');
   check(await page.getByRole('button', { name: 'Withdraw my consent' }).count() === 1, 'which the student may withdraw');
   await noSideways('consent page');
+  await noMissingWords('consent page');
   await shot('08a-consent');
 
   step = "the student's own view";
@@ -233,6 +282,7 @@ try {
   step = 'a tablet in portrait';
   await page.setViewportSize({ width: 768, height: 1024 });
   await noSideways('student view, portrait');
+  await noMissingWords('student view');
   await shot('08-student');
 
   check(problems.length === 0, `no console errors or CSP violations${problems.length ? `: ${problems.join(' | ')}` : ''}`);
