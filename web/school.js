@@ -9,14 +9,10 @@
   // Shared bits
 
   const lang = () => currentLang();
+  /// The reader's own variant of the page's language for dates (en-GB, fr-CA...), else the language.
+  const locale = () => (navigator.languages || []).find((l) => l.toLowerCase().split('-')[0] === lang()) || lang();
   /// An RFC 3339 instant in the reader's time zone, e.g. "12 Mar 2026, 14:05".
-  const fmtTime = (iso) => (iso ? new Intl.DateTimeFormat(lang(), { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso)) : '–');
-  /// A calendar day `YYYY-MM-DD` (no time zone: the day as written), e.g. "Thursday 12 March 2026".
-  const fmtDay = (ymd) => {
-    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd || '');
-    if (!m) return ymd || '–';
-    return new Intl.DateTimeFormat(lang(), { dateStyle: 'full' }).format(new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-  };
+  const fmtTime = (iso) => (iso ? new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso)) : '–');
   const timeEl = (iso) => h('time', { datetime: iso }, fmtTime(iso));
   const zone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   /// The query of a route like `#/office/audit?action=face.` (values are never decoded twice).
@@ -358,7 +354,7 @@
       }, { class: 'primary', id: 'm-go' });
       rosterCard.replaceChildren(
         h('h2', { id: 'roster-title' }, tn('school.subject.students', roster.length)),
-        roster.length ? [
+        roster.length ? h('div', {},
           h('table', { class: 'stack', id: 'roster' },
             h('thead', {}, h('tr', {},
               h('th', { scope: 'col', class: 'pick' }, h('label', { class: 'check', for: 'r-all' }, allBox, h('span', { class: 'sr-only' }, t('school.subject.selectAll')))),
@@ -367,7 +363,7 @@
           h('div', { class: 'move', role: 'group', 'aria-labelledby': 'move-title' },
             h('h3', { id: 'move-title' }, t('school.subject.moveTitle')),
             others.length ? [h('label', { for: 'm-target' }, t('school.subject.moveTo')), target, h('p', {}, move)]
-              : h('p', { class: 'muted' }, t('school.subject.noOther')))]
+              : h('p', { class: 'muted' }, t('school.subject.noOther'))))
           : h('p', { class: 'muted' }, t('school.subject.noStudents')),
         moveOut);
     };

@@ -13,6 +13,13 @@ const escapeRe = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /// The page's title, matched from its start (a loose match also finds the page being left).
 export const title = (page, text) => page.getByRole('heading', { level: 1, name: new RegExp(`^${escapeRe(text)}`) });
 const noticeText = (page) => page.locator('#notice');
+/// Choose the option of a <select> whose text starts with `prefix` ("History" for "History (HIS1)").
+async function selectStartingWith(select, prefix) {
+  const labels = await select.locator('option').allTextContents();
+  const label = labels.find((l) => l.startsWith(`${prefix} `));
+  if (!label) throw new Error(`check failed: an option "${prefix} …" among ${labels.join(' | ')}`);
+  await select.selectOption({ label });
+}
 
 export async function logIn(page, base, { email, password, lands }) {
   await page.goto(`${base}/app/#/login`);
@@ -163,7 +170,7 @@ export async function addCoTeacher(page, { subject, email, name }) {
 export async function moveStudent(page, { subject, student, to }) {
   await openOfficeSubject(page, { subject });
   await page.getByLabel(`Select ${student}`).check();
-  await page.getByLabel('Move to').selectOption({ label: new RegExp(`^${escapeRe(to)} `) });
+  await selectStartingWith(page.getByLabel('Move to'), to);
   await page.getByRole('button', { name: 'Move selected students' }).click();
   await page.locator('#move-result').getByText(new RegExp(`^1 student moved to ${escapeRe(to)} `)).waitFor();
   check(await page.locator('#roster').getByText(student).count() === 0, `${student} left ${subject}`);
@@ -187,7 +194,7 @@ export async function setTimetableAndHoliday(page, { day, start, end, subject, h
   check(await period.getByLabel('Start').evaluate((el) => el === document.activeElement), 'the new period\'s start takes the focus');
   await period.getByLabel('Start').fill(end);
   await period.getByLabel('End').fill(start);
-  await period.getByLabel('Subject').selectOption({ label: new RegExp(`^${escapeRe(subject)} `) });
+  await selectStartingWith(period.getByLabel('Subject'), subject);
   await page.getByRole('button', { name: 'Add a holiday' }).click();
   const hol = page.getByRole('group', { name: 'Holiday 1' });
   await hol.getByLabel('From').fill(holiday);
