@@ -298,6 +298,7 @@
               }
               drawTeachers();
               notice(t('school.subject.teacherRemoved', { name }));
+              document.getElementById('t-email').focus();
             }, { class: 'small', 'aria-label': t('school.subject.removeTeacherNamed', { name }) }));
         })) : h('p', { class: 'badge warn' }, t('school.subjects.noTeacher')),
         teacherErr, form);
@@ -344,10 +345,13 @@
           }
         }
         await load();
+        // The button was drawn again: the outcome takes the focus, so it is read and the keyboard
+        // goes on from there.
+        const say = (el) => { el.setAttribute('tabindex', '-1'); moveOut.replaceChildren(el); el.focus(); };
         if (!failed.length) {
-          moveOut.replaceChildren(h('p', { class: 'good-text', role: 'status' }, tn('school.subject.moved', ids.length, { subject: to })));
+          say(h('p', { class: 'good-text', role: 'status' }, tn('school.subject.moved', ids.length, { subject: to })));
         } else {
-          moveOut.replaceChildren(h('div', { class: 'card warn-card', role: 'alert' },
+          say(h('div', { class: 'card warn-card', role: 'alert' },
             h('p', {}, t('school.subject.movedPartly', { moved: ids.length - failed.length, total: ids.length, subject: to })),
             h('ul', {}, failed.map((f) => h('li', {}, t('school.subject.stillHere', { name: nameOf(f.sid), detail: f.detail }))))));
         }
