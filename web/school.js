@@ -13,6 +13,7 @@
   const locale = () => (navigator.languages || []).find((l) => l.toLowerCase().split('-')[0] === lang()) || lang();
   /// An RFC 3339 instant in the reader's time zone, e.g. "12 Mar 2026, 14:05".
   const fmtTime = (iso) => (iso ? new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso)) : '–');
+  const fmtDate = (iso) => (iso ? new Intl.DateTimeFormat(locale(), { dateStyle: 'long' }).format(new Date(iso)) : '–');
   const timeEl = (iso) => h('time', { datetime: iso }, fmtTime(iso));
   const zone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   /// The query of a route like `#/office/audit?action=face.` (values are never decoded twice).
@@ -599,7 +600,7 @@
     await drawGallery();
     const consent = st.consent_at
       ? h('p', { class: 'row', id: 'consent-state' }, h('span', { class: 'badge good' }, t('school.photos.consentGiven')),
-        h('span', {}, t('school.photos.consentOn', { date: fmtTime(st.consent_at) })),
+        h('span', {}, t('school.photos.consentOn', { date: fmtDate(st.consent_at) })),
         h('a', { href: '#/consent' }, t('school.photos.consentPage')))
       : h('div', { class: 'card warn-card', id: 'consent-state' },
         h('p', {}, h('span', { class: 'badge warn' }, t('school.photos.consentMissing')), ' ', t('school.photos.consentNeeded')),
