@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::media::{photo, side_by_side};
 use crate::mail::{app_mailing_to, closed_port, listener, smtp_on};
+use crate::support::media::{photo, side_by_side};
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, body, ok, spawn_app, token_of};
 
 const TEACHER_EMAIL: &str = "teacher@school.test";
