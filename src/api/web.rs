@@ -21,7 +21,16 @@ const ASSETS: &[(&str, &str)] = &[
     ("i18n.js", include_str!("../../web/i18n.js")),
     ("i18n/en.js", include_str!("../../web/i18n/en.js")),
     ("i18n/fr.js", include_str!("../../web/i18n/fr.js")),
+    (
+        "i18n/en.school.js",
+        include_str!("../../web/i18n/en.school.js"),
+    ),
+    (
+        "i18n/fr.school.js",
+        include_str!("../../web/i18n/fr.school.js"),
+    ),
     ("app.js", include_str!("../../web/app.js")),
+    ("school.js", include_str!("../../web/school.js")),
 ];
 
 /// Same origin only, no inline script or style attribute; `blob:` for the webcam still and the

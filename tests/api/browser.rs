@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::mail::{app_mailing_to, closed_port, listener, smtp_on};
 use crate::support::media::{photo, side_by_side};
-use crate::support::{TestApp, body, ok, spawn_app, token_of};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, body, ok, spawn_app, token_of};
 
 const TEACHER_EMAIL: &str = "teacher@school.test";
 const TEACHER_PASSWORD: &str = "teacher-pass-1";
@@ -235,6 +236,244 @@ async fn teacher_flow_in_a_real_browser() {
     .await;
     assert_eq!(own[0]["approved"], true, "{own}");
     assert!(artifacts.join("review-screen.jpg").is_file());
+}
+
+/// Chromium, or None when the browser test is to be skipped (outside CI, without
+/// `scripts/setup-browser`).
+fn chromium_or_skip() -> Option<PathBuf> {
+    match browser() {
+        Ok(c) => Some(c),
+        Err(why) if std::env::var("ROLLCALL_REQUIRE_BROWSER").as_deref() == Ok("1") => {
+            panic!("the browser test cannot run: {why}; run scripts/setup-browser")
+        }
+        Err(why) => {
+            println!("SKIPPED: the browser test needs scripts/setup-browser ({why})");
+            None
+        }
+    }
+}
+
+fn str_of(v: &Value, k: &str) -> String {
+    v[k].as_str()
+        .unwrap_or_else(|| panic!("no {k} in {v}"))
+        .to_owned()
+}
+
+/// The office's outbox, audit log and subjects, the teacher's timetable and a student's own
+/// face photos (`web/school.js`), driven by `tests/browser/school-pages.mjs`; afterwards the API
+/// holds what the pages did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn school_pages_in_a_real_browser() {
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    // The relay is down and a message gets one attempt: every mail fails at once.
+    let port = closed_port();
+    let app = app_mailing_to(port, 1).await;
+    let admin_login = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let admin = token_of(&admin_login);
+    let mut teachers = Vec::new();
+    for (email, name, password) in [
+        (TEACHER_EMAIL, "Ana Rivera", TEACHER_PASSWORD),
+        ("ben@school.test", "Ben Okafor", "ben-pass-12345"),
+    ] {
+        let u = ok(app
+            .post(
+                "/api/admin/users",
+                &json!({"role": "teacher", "email": email, "name": name, "password": password}),
+                Some(&admin),
+            )
+            .await)
+        .await;
+        teachers.push(str_of(&u, "user_id"));
+    }
+    let token = token_of(&app.login(TEACHER_EMAIL, TEACHER_PASSWORD).await);
+    let mut subjects = Vec::new();
+    for (name, code) in [("Civics", "CIV1"), ("History", "HIS1")] {
+        let s = ok(app
+            .post(
+                "/api/subjects",
+                &json!({"name": name, "code": code}),
+                Some(&token),
+            )
+            .await)
+        .await;
+        subjects.push(str_of(&s, "id"));
+    }
+    let (civics, history) = (&subjects[0], &subjects[1]);
+    let (obama, obama_password) =
+        add_student(&app, &token, civics, "Barack Obama", "obama@school.test").await;
+    let (biden, _) = add_student(&app, &token, civics, "Joe Biden", "biden@school.test").await;
+    let (carol, carol_password) =
+        add_student(&app, &token, civics, "Carol Away", "carol@school.test").await;
+    let obama_token = token_of(&app.login("obama@school.test", &obama_password).await);
+    ok(app
+        .post(
+            &format!("/api/students/{obama}/consent"),
+            &Value::Null,
+            Some(&obama_token),
+        )
+        .await)
+    .await;
+    // Two mails, both failed (the relay refuses connections).
+    ok(app
+        .post(
+            "/api/notifications/exam",
+            &json!({"student_emails": ["obama@school.test", "biden@school.test"], "exam_name": "Midterm",
+                    "subject": "Civics", "exam_date": "2026-03-01", "time": "09:00", "venue": "Hall 1"}),
+            Some(&token),
+        )
+        .await)
+    .await;
+    let start = std::time::Instant::now();
+    loop {
+        let out = ok(app.get("/api/admin/outbox", Some(&admin)).await).await;
+        if out["counts"]["dead"] == 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the mails did not fail: {out}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The relay is back: what the page retries goes out.
+    let smtp = smtp_on(listener(port), false);
+
+    let photos = tempfile::tempdir().unwrap();
+    let face = write(photos.path(), "me.jpg", &photo("obama.jpg"));
+    let artifacts = repo().join("artifacts/browser");
+    let mut node = std::process::Command::new("node");
+    node.arg(repo().join("tests/browser/school-pages.mjs"))
+        .current_dir(repo().join("tests/browser"))
+        .env("ROLLCALL_URL", &app.base)
+        .env("CHROMIUM", &chromium)
+        .env("ARTIFACTS", &artifacts)
+        .env("ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("ADMIN_NAME", str_of(&admin_login, "name"))
+        .env("DEAD_RECIPIENTS", "obama@school.test,biden@school.test")
+        .env("TEACHER_EMAIL", TEACHER_EMAIL)
+        .env("TEACHER_PASSWORD", TEACHER_PASSWORD)
+        .env("COTEACHER_EMAIL", "ben@school.test")
+        .env("COTEACHER_NAME", "Ben Okafor")
+        .env("SUBJECT_NAME", "Civics")
+        .env("TARGET_SUBJECT_NAME", "History")
+        .env("MOVE_STUDENT", "Joe Biden")
+        .env("HOLIDAY", "2026-12-24")
+        .env("HOLIDAY_NAME", "Winter break")
+        .env("EXAM", "2026-06-15")
+        .env("EXAM_NAME", "Finals")
+        .env("STUDENT_EMAIL", "obama@school.test")
+        .env("STUDENT_PASSWORD", &obama_password)
+        .env("NO_CONSENT_EMAIL", "carol@school.test")
+        .env("NO_CONSENT_PASSWORD", &carol_password)
+        .env("FACE_PHOTO", &face);
+    let out = tokio::task::spawn_blocking(move || node.output())
+        .await
+        .expect("join")
+        .expect("node");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{log}");
+    assert!(
+        out.status.success(),
+        "the school pages failed (screenshots in {}):\n{log}",
+        artifacts.display()
+    );
+
+    // What the pages did is what the API now holds.
+    let mut to: Vec<String> = smtp
+        .wait_for(2)
+        .await
+        .into_iter()
+        .flat_map(|m| m.to)
+        .collect();
+    to.sort();
+    assert_eq!(to, ["biden@school.test", "obama@school.test"]);
+    let out = ok(app.get("/api/admin/outbox?status=sent", Some(&admin)).await).await;
+    assert_eq!(
+        out["counts"],
+        json!({"queued": 0, "retrying": 0, "sent": 2, "dead": 0})
+    );
+    let subject = ok(app
+        .get(&format!("/api/subjects/{civics}"), Some(&admin))
+        .await)
+    .await;
+    let mut ids: Vec<&str> = subject["teacher_ids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    ids.sort_unstable();
+    teachers.sort();
+    assert_eq!(ids, teachers, "{subject}");
+    let roster = |sid: String| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            let r = ok(app
+                .get(&format!("/api/subjects/{sid}/students"), Some(admin))
+                .await)
+            .await;
+            let mut ids: Vec<String> = r
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| str_of(s, "student_id"))
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut left = vec![obama.clone(), carol.clone()];
+    left.sort();
+    assert_eq!(roster(civics.clone()).await, left);
+    assert_eq!(roster(history.clone()).await, vec![biden.clone()]);
+    let settings = ok(app.get("/api/settings", Some(&token)).await).await;
+    let schedule = &settings["schedule"];
+    assert_eq!(
+        schedule["timetable"],
+        json!([{"day": "Monday", "periods": [{"slot": 1, "start": "09:00", "end": "09:50",
+               "metadata": {"subject_id": civics, "subject_name": "Civics"}}]}]),
+        "{schedule}"
+    );
+    assert_eq!(
+        schedule["holidays"],
+        json!([{"date": "2026-12-24", "name": "Winter break"}])
+    );
+    assert_eq!(
+        schedule["exams"],
+        json!([{"date": "2026-06-15", "name": "Finals"}])
+    );
+    // Obama's photo was enrolled and deleted on the page; Carol's refused.
+    for student in [&obama, &carol] {
+        let faces = ok(app
+            .get(&format!("/api/students/{student}/faces"), Some(&admin))
+            .await)
+        .await;
+        assert_eq!(faces, json!([]), "{student}");
+    }
+    let log = ok(app
+        .get(
+            &format!("/api/admin/audit?actor={obama}&action=face."),
+            Some(&admin),
+        )
+        .await)
+    .await;
+    let mut actions: Vec<&str> = log["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .filter(|a| *a != "face.view")
+        .collect();
+    actions.sort_unstable();
+    assert_eq!(actions, ["face.delete", "face.enrol"], "{log}");
 }
 
 #[tokio::test]

@@ -17,9 +17,9 @@ use crate::support::{TestApp, expect_detail, ok, serve, spawn_app, spawn_app_wit
 
 /// One message as the SMTP server received it.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     from: String,
-    to: Vec<String>,
+    pub(crate) to: Vec<String>,
     /// The raw message with quoted-printable soft line breaks undone.
     data: String,
 }
@@ -80,7 +80,7 @@ impl Handler for Sink {
 }
 
 /// A running SMTP server on 127.0.0.1 and what it received.
-struct Smtp {
+pub(crate) struct Smtp {
     inbox: Arc<Mutex<Vec<Received>>>,
 }
 
@@ -93,7 +93,7 @@ impl Smtp {
     }
 
     /// Wait until `n` messages arrived.
-    async fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
         let start = Instant::now();
         loop {
             let got = self.messages();
@@ -126,7 +126,7 @@ impl Smtp {
 }
 
 /// Start an SMTP server on `listener` (it runs until the test process ends).
-fn smtp_on(listener: TcpListener, refuse: bool) -> Smtp {
+pub(crate) fn smtp_on(listener: TcpListener, refuse: bool) -> Smtp {
     let inbox = Arc::new(Mutex::new(Vec::new()));
     let mut server = Server::new(Sink {
         inbox: Arc::clone(&inbox),
@@ -145,17 +145,17 @@ fn smtp_on(listener: TcpListener, refuse: bool) -> Smtp {
     Smtp { inbox }
 }
 
-fn listener(port: u16) -> TcpListener {
+pub(crate) fn listener(port: u16) -> TcpListener {
     TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| panic!("bind {port}: {e}"))
 }
 
 /// A loopback port nobody listens on (yet).
-fn closed_port() -> u16 {
+pub(crate) fn closed_port() -> u16 {
     listener(0).local_addr().unwrap().port()
 }
 
 /// The server, sending through 127.0.0.1:`port` in plain text with fast retries.
-async fn app_mailing_to(port: u16, max_attempts: u32) -> TestApp {
+pub(crate) async fn app_mailing_to(port: u16, max_attempts: u32) -> TestApp {
     let port = port.to_string();
     let attempts = max_attempts.to_string();
     spawn_app_with(&[
