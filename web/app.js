@@ -220,7 +220,7 @@ async function navigate() {
     const m = re.exec(path);
     if (m) {
       render(h('p', { class: 'muted' }, t('common.loading')));
-      try { await view(...m.slice(1).map(decodeURIComponent)); } catch (e) {
+      try { await view(...m.slice(1).map((x) => (x === undefined ? x : decodeURIComponent(x)))); } catch (e) {
         if (e instanceof Stale) return;
         render(h('h1', {}, t('common.error')), h('p', { class: 'error-text' }, e.message || String(e)),
           h('p', {}, h('a', { href: '#/' }, t('common.backToStart'))));

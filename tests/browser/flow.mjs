@@ -7,7 +7,7 @@
 // own view. On every page, no word is missing from the chosen language (`I18N.missing`).
 // Screenshots go to $ARTIFACTS. Exits non-zero on the first failed step, naming it.
 import { chromium } from 'playwright-core';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const env = (k) => {
@@ -17,8 +17,9 @@ const env = (k) => {
 };
 const base = env('ROLLCALL_URL');
 const artifacts = env('ARTIFACTS');
-rmSync(artifacts, { recursive: true, force: true });
 mkdirSync(artifacts, { recursive: true });
+// Only this flow's own pictures (the other browser tests write theirs alongside, at the same time).
+for (const f of readdirSync(artifacts)) if (/^\d\d[a-z]?-|^review-screen\./.test(f)) rmSync(join(artifacts, f), { force: true });
 
 function check(cond, what) {
   if (!cond) throw new Error(`check failed: ${what}`);

@@ -31,7 +31,7 @@ export async function logIn(page, base, { email, password, lands }) {
 }
 
 export async function logOut(page) {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('button').last().click();
+  await page.locator('#nav').getByRole('button').last().click();
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
 }
 
@@ -48,7 +48,7 @@ export async function noSideways(page, where) {
 
 /// Pick a language in the header's switcher; the page is drawn again in it.
 export async function switchLanguage(page, lang) {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('combobox').selectOption(lang);
+  await page.locator('#nav').getByRole('combobox').selectOption(lang);
   await page.waitForFunction((l) => document.documentElement.lang === l, lang);
   await page.locator('main h1').waitFor();
 }
@@ -186,7 +186,7 @@ export async function moveStudent(page, { subject, student, to }) {
 /// The teacher fills a period on `day`, a holiday and an exam day; a period ending before it
 /// starts is refused with the server's reason next to the form, then fixed and saved.
 export async function setTimetableAndHoliday(page, { day, start, end, subject, holiday, holidayName, exam, examName }) {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Timetable' }).click();
+  await page.locator('#nav').getByRole('link', { name: 'Timetable' }).click();
   await title(page, 'My timetable').waitFor();
   await page.getByRole('button', { name: `Add a period on ${day}` }).click();
   const period = page.getByRole('group', { name: `Period 1 on ${day}` });
@@ -225,7 +225,7 @@ export async function setTimetableAndHoliday(page, { day, start, end, subject, h
 // A student's own face photos
 
 export async function studentUploadsFace(page, { photo }) {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My photos' }).click();
+  await page.locator('#nav').getByRole('link', { name: 'My photos' }).click();
   await title(page, 'My face photos').waitFor();
   check(await page.locator('#consent-state .badge.good').count() === 1, 'the student sees their consent is recorded');
   await page.getByLabel('Photo of your face').setInputFiles(photo);
@@ -248,7 +248,7 @@ export async function studentDeletesFace(page) {
 /// A student without consent: the page says so, the upload is refused with the API's words
 /// and a link to the consent page.
 export async function uploadRefusedWithoutConsent(page, { photo }) {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My photos' }).click();
+  await page.locator('#nav').getByRole('link', { name: 'My photos' }).click();
   await title(page, 'My face photos').waitFor();
   check(await page.locator('#consent-state .badge.warn').count() === 1, 'the page says no consent is recorded');
   await page.getByLabel('Photo of your face').setInputFiles(photo);
