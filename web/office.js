@@ -475,8 +475,8 @@ route('/invitation/([^/]+)', async (token) => {
   }
   const who = r.json;
   const email = h('input', { id: 'inv-email', type: 'email', autocomplete: 'username', value: who.email, readonly: true });
-  const pw = h('input', { id: 'inv-pw', type: 'password', autocomplete: 'new-password', required: true, minlength: 8, maxlength: 128, 'aria-describedby': 'inv-rule' });
-  const pw2 = h('input', { id: 'inv-pw2', type: 'password', autocomplete: 'new-password', required: true, minlength: 8, maxlength: 128 });
+  const pw = h('input', { id: 'inv-pw', type: 'password', autocomplete: 'new-password', required: true, maxlength: 128, 'aria-describedby': 'inv-rule' });
+  const pw2 = h('input', { id: 'inv-pw2', type: 'password', autocomplete: 'new-password', required: true, maxlength: 128 });
   const err = h('p', { class: 'error-text', role: 'alert' });
   const submit = h('button', { type: 'submit', class: 'primary' }, t('office.invite.submit'));
   const form = h('form', { class: 'card narrow' },
