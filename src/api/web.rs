@@ -21,8 +21,14 @@ const ASSETS: &[(&str, &str)] = &[
     ("i18n.js", include_str!("../../web/i18n.js")),
     ("i18n/en.js", include_str!("../../web/i18n/en.js")),
     ("i18n/fr.js", include_str!("../../web/i18n/fr.js")),
-    ("i18n/en.office.js", include_str!("../../web/i18n/en.office.js")),
-    ("i18n/fr.office.js", include_str!("../../web/i18n/fr.office.js")),
+    (
+        "i18n/en.office.js",
+        include_str!("../../web/i18n/en.office.js"),
+    ),
+    (
+        "i18n/fr.office.js",
+        include_str!("../../web/i18n/fr.office.js"),
+    ),
     ("app.js", include_str!("../../web/app.js")),
     ("office.js", include_str!("../../web/office.js")),
 ];

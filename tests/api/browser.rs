@@ -321,7 +321,10 @@ async fn office_pages_in_a_real_browser() {
             .cloned()
     };
     let sam_now = find("sam.pending@school.test").unwrap_or_else(|| panic!("{users}"));
-    assert_eq!(sam_now["is_verified"], true, "verified on the page: {sam_now}");
+    assert_eq!(
+        sam_now["is_verified"], true,
+        "verified on the page: {sam_now}"
+    );
     assert_eq!(
         sam_now["user_id"].as_str().or(sam_now["id"].as_str()),
         Some(sam.as_str())
