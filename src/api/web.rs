@@ -29,8 +29,17 @@ const ASSETS: &[(&str, &str)] = &[
         "i18n/fr.school.js",
         include_str!("../../web/i18n/fr.school.js"),
     ),
+    (
+        "i18n/en.office.js",
+        include_str!("../../web/i18n/en.office.js"),
+    ),
+    (
+        "i18n/fr.office.js",
+        include_str!("../../web/i18n/fr.office.js"),
+    ),
     ("app.js", include_str!("../../web/app.js")),
     ("school.js", include_str!("../../web/school.js")),
+    ("office.js", include_str!("../../web/office.js")),
 ];
 
 /// Same origin only, no inline script or style attribute; `blob:` for the webcam still and the

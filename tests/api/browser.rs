@@ -476,6 +476,120 @@ async fn school_pages_in_a_real_browser() {
     assert_eq!(actions, ["face.delete", "face.enrol"], "{log}");
 }
 
+/// The office pages (`web/office.js`) driven by `tests/browser/office-pages.mjs` with the steps
+/// of `tests/browser/office-steps.mjs`: the administrator's office home, accounts (list, role
+/// filter, verify, end sessions, create), the roster page and a broken invitation link, each in
+/// English and French with no word missing and no sideways scrolling at 1024 and 390 px.
+/// `ROLLCALL_OFFICE_FULL=1` adds the steps that need the invitation, account-management and
+/// roster APIs (search, invitation accepted, role change, deletion preview, roster import).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn office_pages_in_a_real_browser() {
+    let chromium = match browser() {
+        Ok(c) => c,
+        Err(why) if std::env::var("ROLLCALL_REQUIRE_BROWSER").as_deref() == Ok("1") => {
+            panic!("the browser test cannot run: {why}; run scripts/setup-browser")
+        }
+        Err(why) => {
+            println!("SKIPPED: the browser test needs scripts/setup-browser ({why})");
+            return;
+        }
+    };
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    ok(app
+        .post(
+            "/api/admin/users",
+            &json!({"role": "teacher", "email": TEACHER_EMAIL, "name": "Ana Rivera", "password": TEACHER_PASSWORD}),
+            Some(&admin),
+        )
+        .await)
+    .await;
+    // Two live sessions of the teacher, which the office ends from the page.
+    let first = app.login(TEACHER_EMAIL, TEACHER_PASSWORD).await;
+    app.login(TEACHER_EMAIL, TEACHER_PASSWORD).await;
+    // A student who registered and waits to be verified.
+    let reg = ok(app
+        .post(
+            "/api/auth/register",
+            &json!({"role": "student", "name": "Sam Pending", "email": "sam.pending@school.test",
+                    "password": "student-pass-1"}),
+            None,
+        )
+        .await)
+    .await;
+    assert_eq!(reg["is_verified"], false, "{reg}");
+    let sam = reg["user_id"].as_str().unwrap_or_default().to_owned();
+
+    let artifacts = repo().join("artifacts/browser");
+    let mut node = std::process::Command::new("node");
+    node.arg(repo().join("tests/browser/office-pages.mjs"))
+        .current_dir(repo().join("tests/browser"))
+        .env("ROLLCALL_URL", &app.base)
+        .env("CHROMIUM", &chromium)
+        .env("ARTIFACTS", &artifacts)
+        .env("ADMIN_EMAIL", crate::support::ADMIN_EMAIL)
+        .env("ADMIN_PASSWORD", crate::support::ADMIN_PASSWORD)
+        .env("TEACHER_NAME", "Ana Rivera")
+        .env("TEACHER_SESSIONS", "2")
+        .env("STUDENT_NAME", "Sam Pending")
+        .env("STUDENT_EMAIL", "sam.pending@school.test")
+        .env("NEW_NAME", "Noor Newcomer")
+        .env("NEW_EMAIL", "noor.newcomer@school.test");
+    let out = tokio::task::spawn_blocking(move || node.output())
+        .await
+        .expect("join")
+        .expect("node");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{log}");
+    assert!(
+        out.status.success(),
+        "the office pages failed (screenshots in {}):\n{log}",
+        artifacts.display()
+    );
+
+    // What the page did is what the API now holds.
+    let users = ok(app.get("/api/admin/users", Some(&admin)).await).await;
+    let find = |email: &str| {
+        users["users"]
+            .as_array()
+            .and_then(|u| u.iter().find(|u| u["email"] == email))
+            .cloned()
+    };
+    let sam_now = find("sam.pending@school.test").unwrap_or_else(|| panic!("{users}"));
+    assert_eq!(
+        sam_now["is_verified"], true,
+        "verified on the page: {sam_now}"
+    );
+    assert_eq!(
+        sam_now["user_id"].as_str().or(sam_now["id"].as_str()),
+        Some(sam.as_str())
+    );
+    // The teacher's sessions were ended on the page: the old refresh token is refused.
+    let refresh = app
+        .post(
+            "/api/auth/refresh",
+            &json!({"refresh_token": first["refresh_token"]}),
+            None,
+        )
+        .await;
+    assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED);
+    let full = std::env::var("ROLLCALL_OFFICE_FULL").as_deref() == Ok("1");
+    if full {
+        // Created, then deleted on the page; the invited teacher chose a password.
+        assert!(find("noor.newcomer@school.test").is_none(), "{users}");
+        app.login("ines.invited@school.test", "a-good-password-1")
+            .await;
+    } else {
+        let noor = find("noor.newcomer@school.test").unwrap_or_else(|| panic!("{users}"));
+        assert_eq!(noor["role"], "teacher", "{noor}");
+        assert_eq!(noor["name"], "Noor Newcomer", "{noor}");
+    }
+}
+
 #[tokio::test]
 async fn the_page_is_served_with_a_strict_policy() {
     let app = spawn_app().await;
@@ -494,11 +608,21 @@ async fn the_page_is_served_with_a_strict_policy() {
     // API clients keep the JSON banner.
     let banner = body(app.get("/", None).await).await;
     assert_eq!(banner["service"], "rollcall");
-    for (path, kind) in [
-        ("/app/", "text/html"),
-        ("/app/app.js", "text/javascript"),
-        ("/app/app.css", "text/css"),
-    ] {
+    // The shell, the stylesheet and every script the shell loads.
+    let shell = std::fs::read_to_string(repo().join("web/index.html")).unwrap_or_default();
+    let scripts: Vec<String> = shell
+        .split("<script src=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next().map(str::to_owned))
+        .collect();
+    assert!(scripts.len() >= 5, "{shell}");
+    let mut assets = vec![
+        ("/app/".to_owned(), "text/html"),
+        ("/app/app.css".to_owned(), "text/css"),
+    ];
+    assets.extend(scripts.into_iter().map(|s| (s, "text/javascript")));
+    for (path, kind) in &assets {
+        let path = path.as_str();
         let resp = app.get(path, None).await;
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
         let header = |h: &str| {
