@@ -24,8 +24,8 @@ pub struct ImportRoster {
     /// Check the file and print what an import would do; write nothing.
     #[arg(long)]
     dry_run: bool,
-    /// The administrator (by e-mail) the audit entries name; without it they name no account
-    /// and say `via cli`, like every command's.
+    /// The administrator (by e-mail) the audit entries name; without it they name no account.
+    /// Either way they say `via cli`.
     #[arg(long = "as", value_name = "ADMIN_EMAIL")]
     as_admin: Option<String>,
 }
