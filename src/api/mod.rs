@@ -18,6 +18,7 @@ pub mod health;
 pub mod middleware;
 pub mod notifications;
 pub mod openapi;
+pub mod roster;
 pub mod sessions;
 pub mod settings;
 pub mod students;
@@ -112,6 +113,7 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(health::router())
         .nest("/api/auth", auth::router())
         .nest("/api/admin", admin::router())
+        .nest("/api/admin/roster", roster::router())
         .nest("/api/settings", settings::router())
         .nest("/api/subjects", subjects::router())
         .nest("/api/students", students::router())

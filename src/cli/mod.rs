@@ -12,6 +12,7 @@ mod common;
 mod consent;
 mod enroll;
 mod eval;
+mod import_roster;
 mod import_seed;
 mod mail;
 mod migrate_db;
@@ -46,6 +47,7 @@ pub enum Command {
     Eval(eval::EvalCommand),
     Enroll(enroll::Enroll),
     ImportSeed(import_seed::ImportSeed),
+    ImportRoster(import_roster::ImportRoster),
     Consent(consent::Consent),
     Backup(backup::Backup),
     Restore(backup::Restore),
@@ -64,6 +66,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Eval(command) => command.run(),
         Command::Enroll(args) => args.run(),
         Command::ImportSeed(args) => args.run(),
+        Command::ImportRoster(args) => args.run(),
         Command::Consent(args) => args.run(),
         Command::Backup(args) => args.run(),
         Command::Restore(args) => args.run(),

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod drafts;
 pub mod faces;
 pub mod outbox;
+pub mod roster;
 pub mod students;
 pub mod subjects;
 pub mod teachers;

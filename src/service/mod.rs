@@ -17,6 +17,7 @@ pub mod notify;
 pub mod password;
 pub mod privacy;
 pub mod ratelimit;
+pub mod roster;
 pub mod schedule;
 pub mod students;
 pub mod subjects;

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod migrations;
 pub mod outbox;
 mod pg;
+pub mod roster;
 pub mod seed_import;
 pub mod sessions;
 pub mod sql;

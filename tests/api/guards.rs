@@ -44,6 +44,8 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/admin/outbox/{id}", "admin"),
     ("POST", "/api/admin/outbox/{id}/retry", "admin"),
     ("POST", "/api/admin/outbox/retry-dead", "admin"),
+    ("POST", "/api/admin/roster/preview", "admin"),
+    ("POST", "/api/admin/roster/import", "admin"),
     ("POST", "/api/notifications/absence", "owner,stranger"),
     (
         "POST",
@@ -338,6 +340,11 @@ fn multipart(path: &str, w: &World) -> Option<Vec<Part>> {
             ("file", Some("face.jpg"), photo("obama2.jpg")),
             ("student_id", None, w.ids["self"].as_bytes().to_vec()),
         ]),
+        "/api/admin/roster/preview" | "/api/admin/roster/import" => Some(vec![(
+            "file",
+            Some("roster.csv"),
+            b"name,email\nGuard Import,guard-import@school.test\n".to_vec(),
+        )]),
         "/api/settings/upload-avatar" | "/students/me/face-image" => {
             Some(vec![("file", Some("face.jpg"), photo("obama2.jpg"))])
         }

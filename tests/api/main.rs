@@ -29,6 +29,7 @@ mod openapi;
 mod ops;
 mod privacy;
 mod recovery;
+mod roster;
 mod secrets;
 mod seed_access;
 mod seedday;
