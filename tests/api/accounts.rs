@@ -427,6 +427,9 @@ async fn concurrent_role_changes_and_deletes_never_leave_no_admin_or_a_5xx() {
     let (_, b_id) = teacher(&app, "b@school.test").await;
     ok(patch(&app, &b_id, &json!({"role": "admin"}), &a).await).await;
     let b = token_of(&app.login("b@school.test", "teacher-pass-1").await);
+    // (Accounts are created first: `teacher()` signs in as the first administrator.)
+    let (_, victim) = teacher(&app, "v@school.test").await;
+    let (_, other) = teacher(&app, "w@school.test").await;
     let demote = json!({"role": "teacher"});
     let (x, y) = tokio::join!(
         patch(&app, &b_id, &demote, &a),
@@ -453,7 +456,6 @@ async fn concurrent_role_changes_and_deletes_never_leave_no_admin_or_a_5xx() {
 
     // Whoever was not demoted is still an administrator, with a live session.
     let admin = if statuses[0] == StatusCode::OK { a } else { b };
-    let (_, victim) = teacher(&app, "v@school.test").await;
     let url = format!("/api/admin/users/{victim}");
     let (x, y) = tokio::join!(
         app.delete(&url, Some(&admin)),
@@ -462,7 +464,7 @@ async fn concurrent_role_changes_and_deletes_never_leave_no_admin_or_a_5xx() {
     let mut statuses = [x.status(), y.status()];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::NOT_FOUND]);
-    let (_, victim) = teacher(&app, "w@school.test").await;
+    let victim = other;
     let url = format!("/api/admin/users/{victim}");
     let promote = json!({"role": "admin"});
     let (x, y) = tokio::join!(
