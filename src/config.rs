@@ -375,6 +375,11 @@ pub struct Settings {
     #[arg(long, env = "ROLLCALL_OTP_MAX_FAILURES_PER_DAY", default_value_t = 15)]
     pub otp_max_failures_per_day: u32,
 
+    /// Days an invitation link (an account created without a password chooses its own with
+    /// it) stays valid; sending a new link starts the time again.
+    #[arg(long, env = "ROLLCALL_INVITATION_DAYS", default_value_t = 7)]
+    pub invitation_days: u32,
+
     /// Reverse proxies in front of rollcall (with `ROLLCALL_TRUST_PROXY=true`): the client is the
     /// address that many entries from the right of X-Forwarded-For, which the outermost trusted
     /// proxy wrote. With fewer entries, the connection's own address is used.
@@ -804,10 +809,20 @@ impl Settings {
             "registration, recovery and reset limits must be positive"
         );
         ensure!(
+            (1..=365).contains(&self.invitation_days),
+            "ROLLCALL_INVITATION_DAYS must be between 1 and 365"
+        );
+        ensure!(
             (1..=16).contains(&self.proxy_hops),
             "ROLLCALL_PROXY_HOPS must be between 1 and 16"
         );
         Ok(())
+    }
+
+    /// How long an invitation link stays valid, in seconds (`ROLLCALL_INVITATION_DAYS`).
+    #[must_use]
+    pub fn invitation_lifetime_secs(&self) -> i64 {
+        i64::from(self.invitation_days) * 24 * 3600
     }
 
     /// Concurrent password hashes: `ROLLCALL_HASH_WORKERS`, else the number of cores.

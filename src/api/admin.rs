@@ -12,9 +12,10 @@ use super::error::{ApiResult, Detail};
 use super::extract::{Admin, ApiJson, ApiQuery};
 use super::{AppState, parse_id, rfc3339};
 use crate::domain::audit::Filter;
+use crate::domain::invitations::{Account, DeletionCounts, InvitationState};
 use crate::domain::outbox;
 use crate::domain::{Id, Role};
-use crate::service::accounts::{self, NewAccount};
+use crate::service::accounts::{self, Changes, NewAccount};
 use crate::service::mail;
 use crate::service::privacy;
 use crate::service::{Actor, Error};
@@ -22,6 +23,9 @@ use crate::service::{Actor, Error};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_user, list_users))
+        .routes(routes!(get_user, update_user, delete_user))
+        .routes(routes!(invite_user))
+        .routes(routes!(deletion_preview))
         .routes(routes!(verify_user))
         .routes(routes!(revoke_sessions))
         .routes(routes!(audit_log))
@@ -144,20 +148,69 @@ pub struct CreateUserRequest {
     pub role: Role,
     pub email: String,
     pub name: String,
-    /// Omit to have a password generated and returned once.
+    /// 8 to 128 characters. Omit it to create the account without a password and mail it an
+    /// invitation link (valid `ROLLCALL_INVITATION_DAYS`) to choose one.
     #[serde(default)]
     pub password: Option<String>,
     #[serde(flatten)]
     pub profile: ProfileFields,
 }
 
+/// Where an account's invitation stands: `none` (never invited), `pending` (a link is out and
+/// valid), `expired` (the link ran out unused; send a new one), `accepted` (the password was
+/// chosen with it).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InvitationStatus {
+    None,
+    Pending,
+    Expired,
+    Accepted,
+}
+
+impl From<InvitationState> for InvitationStatus {
+    fn from(s: InvitationState) -> Self {
+        match s {
+            InvitationState::None => Self::None,
+            InvitationState::Pending => Self::Pending,
+            InvitationState::Expired => Self::Expired,
+            InvitationState::Accepted => Self::Accepted,
+        }
+    }
+}
+
+/// An account as the school office sees it: the account, whether it has a password yet, and
+/// its invitation.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CreatedUser {
+pub struct AdminAccount {
     #[serde(flatten)]
     pub account: AccountResponse,
-    /// Only when the server generated the password; it is not shown again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
+    /// False while an invited account has not chosen its password (it cannot log in).
+    pub has_password: bool,
+    pub invitation: InvitationStatus,
+    /// When the current invitation link was sent (RFC 3339); null when never invited.
+    pub invited_at: Option<String>,
+    /// When the current link runs out (RFC 3339); null when never invited.
+    pub invitation_expires_at: Option<String>,
+    /// When the password was chosen with a link (RFC 3339).
+    pub invitation_accepted_at: Option<String>,
+    /// Links sent so far (the first and every resend).
+    pub invitations_sent: i64,
+}
+
+impl AdminAccount {
+    fn new(a: &Account, now: i64) -> Self {
+        let inv = a.invitation.as_ref();
+        Self {
+            account: AccountResponse::from(&a.user),
+            has_password: a.has_password,
+            invitation: InvitationState::of(inv, now).into(),
+            invited_at: inv.map(|i| rfc3339(i.sent_at)),
+            invitation_expires_at: inv.map(|i| rfc3339(i.expires_at)),
+            invitation_accepted_at: inv.and_then(|i| i.accepted_at).map(rfc3339),
+            invitations_sent: inv.map_or(0, |i| i.sent_count),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -165,6 +218,8 @@ pub struct CreatedUser {
 pub struct ListQuery {
     /// Only accounts of this role.
     pub role: Option<Role>,
+    /// Only accounts with this text in their name or e-mail address (case-insensitive).
+    pub q: Option<String>,
     /// 1..500, default 100.
     pub limit: Option<u32>,
     pub offset: Option<u32>,
@@ -172,7 +227,7 @@ pub struct ListQuery {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserList {
-    pub users: Vec<AccountResponse>,
+    pub users: Vec<AdminAccount>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -180,20 +235,26 @@ pub struct Revoked {
     pub revoked_sessions: usize,
 }
 
-/// Create a verified account of any role (this is how teachers are normally added).
+/// Create a verified account of any role (this is how the office adds teachers and students).
+/// With `password`, the account can log in with it at once. Without, it has no password and an
+/// invitation is mailed (kind `invitation`, through the outbox) with a single-use link
+/// `{BACKEND_BASE_URL}/app/#/invitation/{token}` to choose one; the answer shows the invitation
+/// `pending`. Audited as `admin.create_user` (and `invitation.send`).
 #[utoipa::path(post, path = "/users", tag = "admin", request_body = CreateUserRequest,
-    responses((status = 200, body = CreatedUser), (status = 400, body = Detail), (status = 401, body = Detail),
+    responses((status = 200, body = AdminAccount), (status = 400, body = Detail), (status = 401, body = Detail),
               (status = 403, body = Detail), (status = 422, body = Detail)),
     security(("bearer" = [])))]
 async fn create_user(
     State(state): State<AppState>,
     Admin(admin): Admin,
     ApiJson(body): ApiJson<CreateUserRequest>,
-) -> ApiResult<Json<CreatedUser>> {
+) -> ApiResult<Json<AdminAccount>> {
     let (college_name, profile) = body.profile.into_parts();
+    let now = state.clock.now();
     let created = accounts::create(
         &state.db,
         state.auth.hashing(),
+        &state.auth.inviter(),
         &admin,
         NewAccount {
             role: body.role,
@@ -203,17 +264,16 @@ async fn create_user(
             college_name,
             profile,
         },
+        now,
     )
     .await?;
-    Ok(Json(CreatedUser {
-        account: AccountResponse::from(&created.user),
-        password: created.generated_password,
-    }))
+    Ok(Json(AdminAccount::new(&created, now)))
 }
 
-/// Accounts, newest first.
+/// Accounts, newest first, each with its invitation state.
 #[utoipa::path(get, path = "/users", tag = "admin", params(ListQuery),
-    responses((status = 200, body = UserList), (status = 401, body = Detail), (status = 403, body = Detail)),
+    responses((status = 200, body = UserList), (status = 401, body = Detail), (status = 403, body = Detail),
+              (status = 422, body = Detail)),
     security(("bearer" = [])))]
 async fn list_users(
     State(state): State<AppState>,
@@ -223,12 +283,207 @@ async fn list_users(
     let users = accounts::list(
         &state.db,
         q.role,
+        q.q,
         q.limit.unwrap_or(100),
         q.offset.unwrap_or(0),
     )
     .await?;
+    let now = state.clock.now();
     Ok(Json(UserList {
-        users: users.iter().map(AccountResponse::from).collect(),
+        users: users.iter().map(|a| AdminAccount::new(a, now)).collect(),
+    }))
+}
+
+/// One account, as in the list.
+#[utoipa::path(get, path = "/users/{id}", tag = "admin", params(("id" = Id, Path)),
+    responses((status = 200, body = AdminAccount), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn get_user(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AdminAccount>> {
+    let a = accounts::get(&state.db, parse_id("user id", &id)?).await?;
+    Ok(Json(AdminAccount::new(&a, state.clock.now())))
+}
+
+/// Fields to change; the others stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// `teacher` <-> `admin` only: a student stays a student and staff stay staff (409).
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// 1 to 100 characters.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Change an account's role or name. Teacher and administrator swap freely: an administrator
+/// who was a teacher keeps their teacher profile and subjects (they teach them again if made
+/// a teacher again); an administrator made a teacher gets an empty profile. To or from
+/// `student`: 409 (a student's enrolments, faces and attendance belong to the role; create a
+/// new account). The last administrator is never demoted (409). A role change ends all the
+/// account's sessions (their tokens carry the role). Audited as `admin.update_user`.
+#[utoipa::path(patch, path = "/users/{id}", tag = "admin", params(("id" = Id, Path)),
+    request_body = UpdateUserRequest,
+    responses((status = 200, body = AdminAccount), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 409, body = Detail),
+              (status = 422, body = Detail)),
+    security(("bearer" = [])))]
+async fn update_user(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateUserRequest>,
+) -> ApiResult<Json<AdminAccount>> {
+    let a = accounts::update(
+        &state.db,
+        &admin,
+        parse_id("user id", &id)?,
+        Changes {
+            role: body.role,
+            name: body.name,
+        },
+    )
+    .await?;
+    Ok(Json(AdminAccount::new(&a, state.clock.now())))
+}
+
+/// Mail the account a new invitation link; the earlier link stops working at once. 409 when
+/// the account already has a password (its invitation was accepted, or it was created with
+/// one). Audited as `invitation.send`.
+#[utoipa::path(post, path = "/users/{id}/invite", tag = "admin", params(("id" = Id, Path)),
+    responses((status = 200, body = AdminAccount), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 409, body = Detail)),
+    security(("bearer" = [])))]
+async fn invite_user(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AdminAccount>> {
+    let now = state.clock.now();
+    let a = accounts::invite(
+        &state.db,
+        &state.auth.inviter(),
+        &admin,
+        parse_id("user id", &id)?,
+        now,
+    )
+    .await?;
+    state.mail_wake.notify_one();
+    Ok(Json(AdminAccount::new(&a, now)))
+}
+
+/// A subject named in a deletion report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectBrief {
+    #[schema(value_type = Id)]
+    pub id: String,
+    pub name: String,
+    pub code: String,
+}
+
+/// What deleting an account removes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletionCountsBody {
+    /// Login sessions (live or ended), with their refresh tokens.
+    pub sessions: i64,
+    /// A student's face samples (with their photos, unless another sample shows the same).
+    pub face_samples: i64,
+    /// A student's attendance records.
+    pub attendance_records: i64,
+    /// A student's enrolments.
+    pub enrolments: i64,
+    /// Subjects the account teaches; it is removed from them.
+    pub subjects_taught: i64,
+    /// Subjects the account is the only teacher of: they are kept, with their attendance,
+    /// without a teacher until one is added (not removed).
+    pub subjects_left_without_teacher: Vec<SubjectBrief>,
+    /// E-mails to the account still waiting in the outbox; they are withdrawn.
+    pub queued_mails: i64,
+    /// Its invitation link (0 or 1).
+    pub invitations: i64,
+}
+
+impl From<DeletionCounts> for DeletionCountsBody {
+    fn from(c: DeletionCounts) -> Self {
+        Self {
+            sessions: c.sessions,
+            face_samples: c.face_samples,
+            attendance_records: c.attendance_records,
+            enrolments: c.enrolments,
+            subjects_taught: c.subjects_taught,
+            subjects_left_without_teacher: c
+                .subjects_left_without_teacher
+                .into_iter()
+                .map(|s| SubjectBrief {
+                    id: s.id.to_string(),
+                    name: s.name,
+                    code: s.code,
+                })
+                .collect(),
+            queued_mails: c.queued_mails,
+            invitations: c.invitations,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletionPreview {
+    pub user: AdminAccount,
+    /// Whether `DELETE` would succeed now.
+    pub can_delete: bool,
+    /// Why it would be refused (your own account, the last administrator); null otherwise.
+    pub refused: Option<String>,
+    pub removes: DeletionCountsBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedUser {
+    #[schema(value_type = Id)]
+    pub user_id: String,
+    pub removed: DeletionCountsBody,
+}
+
+/// What deleting the account would remove, counted now (nothing is changed).
+#[utoipa::path(get, path = "/users/{id}/deletion", tag = "admin", params(("id" = Id, Path)),
+    responses((status = 200, body = DeletionPreview), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail)),
+    security(("bearer" = [])))]
+async fn deletion_preview(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeletionPreview>> {
+    let p = accounts::deletion_preview(&state.db, &admin, parse_id("user id", &id)?).await?;
+    Ok(Json(DeletionPreview {
+        user: AdminAccount::new(&p.account, state.clock.now()),
+        can_delete: p.refused.is_none(),
+        refused: p.refused,
+        removes: p.counts.into(),
+    }))
+}
+
+/// Delete the account and everything the preview lists, in one transaction (a student through
+/// the same code as `DELETE /api/students/{id}`); queued mails to it are withdrawn; subjects it
+/// was the only teacher of stay without a teacher. 409 for your own account and for the last
+/// administrator. Audited as `admin.delete_user` with the counts. Answers what was removed.
+#[utoipa::path(delete, path = "/users/{id}", tag = "admin", params(("id" = Id, Path)),
+    responses((status = 200, body = DeletedUser), (status = 400, body = Detail), (status = 401, body = Detail),
+              (status = 403, body = Detail), (status = 404, body = Detail), (status = 409, body = Detail)),
+    security(("bearer" = [])))]
+async fn delete_user(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeletedUser>> {
+    let id = parse_id("user id", &id)?;
+    let removed = accounts::delete(&state.db, &state.images, &admin, id.clone()).await?;
+    Ok(Json(DeletedUser {
+        user_id: id.to_string(),
+        removed: removed.into(),
     }))
 }
 

@@ -28,6 +28,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(forgot_password))
         .routes(routes!(verify_otp))
         .routes(routes!(reset_password))
+        .routes(routes!(invitation))
+        .routes(routes!(accept_invitation))
         .routes(routes!(google))
         .routes(routes!(google_callback))
 }
@@ -367,6 +369,84 @@ async fn reset_password(
     Ok(message(
         "Password has been reset successfully. You can now log in.",
     ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InvitationQuery {
+    /// The token from the invitation link (`/app/#/invitation/{token}`).
+    pub token: String,
+}
+
+/// Who an invitation link is for, so the page can greet them before they choose a password.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationInfo {
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    /// When the link runs out (RFC 3339).
+    pub expires_at: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AcceptInvitationRequest {
+    /// The token from the invitation link.
+    pub token: String,
+    /// The password the person chooses: 8 to 128 characters.
+    pub password: String,
+}
+
+/// Who a still-usable invitation link is for. 400 when the link is unknown, already used or
+/// expired (unknown and used get the same answer). Counts against the client address's
+/// invitation allowance (`ROLLCALL_RECOVERY_MAX_PER_IP` per window, apart from recovery's).
+#[utoipa::path(get, path = "/invitation", tag = "auth", params(InvitationQuery),
+    responses((status = 200, body = InvitationInfo), (status = 400, body = Detail), (status = 422, body = Detail),
+              (status = 429, body = Detail)))]
+async fn invitation(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    ApiQuery(q): ApiQuery<InvitationQuery>,
+) -> ApiResult<Json<InvitationInfo>> {
+    state
+        .auth
+        .throttle_client(Allowance::Invitation, &client.0)
+        .await?;
+    let (user, invitation) = state.auth.invitation(&q.token).await?;
+    Ok(Json(InvitationInfo {
+        name: user.name,
+        email: user.email.to_string(),
+        role: user.role.to_string(),
+        expires_at: super::rfc3339(invitation.expires_at),
+    }))
+}
+
+/// Choose a password with an invitation link: the link is spent, the account verified and
+/// signed in (the same answer as a login). 400 for an unknown, used or expired link (unknown
+/// and used alike); 422 for a password outside the policy (the link stays usable). Rate-limited
+/// per client address like `GET /invitation`.
+#[utoipa::path(post, path = "/accept-invitation", tag = "auth", request_body = AcceptInvitationRequest,
+    responses((status = 200, body = LoginResponse), (status = 400, body = Detail), (status = 422, body = Detail),
+              (status = 429, body = Detail), (status = 503, body = Detail)))]
+async fn accept_invitation(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    path: MatchedPath,
+    ApiJson(body): ApiJson<AcceptInvitationRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    state
+        .auth
+        .throttle_client(Allowance::Invitation, &client.0)
+        .await?;
+    let lifetime = if path.as_str().starts_with("/api/") {
+        Lifetime::Api
+    } else {
+        Lifetime::Seed
+    };
+    let grant = state
+        .auth
+        .accept_invitation(&body.token, body.password, &client.0, lifetime)
+        .await?;
+    Ok(Json(grant.into()))
 }
 
 /// What `GET /auth/google` answers: rollcall has no Google sign-in.

@@ -6,6 +6,7 @@ pub mod attendance;
 pub mod audit;
 pub mod drafts;
 pub mod faces;
+pub mod invitations;
 pub mod outbox;
 pub mod roster;
 pub mod students;

@@ -197,6 +197,31 @@ pub fn email_verification(name: &str, link: &str) -> Rendered {
     )
 }
 
+/// The link with which an account the school office created chooses its password.
+#[must_use]
+pub fn invitation(name: &str, email: &str, role: &str, link: &str, days: i64) -> Rendered {
+    let within = if days == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{days} days")
+    };
+    render(
+        "Your rollcall account: choose your password".to_owned(),
+        &format!("Hello {name},"),
+        &[
+            Part::Text(format!(
+                "your school has created a rollcall account for you ({email}, {role}). \
+                 Open this link within {within} to choose your password and sign in:"
+            )),
+            Part::Link(link),
+            Part::Text(
+                "The link works once. If it has run out, ask your school office for a new one."
+                    .into(),
+            ),
+        ],
+    )
+}
+
 /// A password reset code.
 #[must_use]
 pub fn password_reset(name: &str, code: &str) -> Rendered {
@@ -266,6 +291,26 @@ mod tests {
         let m = exam("A", &e);
         assert_eq!(m.subject, "Exam Alert - Midterm");
         assert!(m.html.contains("Venue: Hall &lt;1&gt;"));
+    }
+
+    #[test]
+    fn an_invitation_names_the_account_and_the_lifetime() {
+        let m = invitation(
+            "Ann <b>",
+            "ann@school.test",
+            "teacher",
+            "http://x.test/app/#/invitation/abc",
+            7,
+        );
+        assert!(m.text.contains("ann@school.test, teacher"));
+        assert!(m.text.contains("within 7 days"));
+        assert!(m.text.contains("\nhttp://x.test/app/#/invitation/abc\n"));
+        assert!(m.html.contains("Ann &lt;b&gt;"));
+        assert!(
+            invitation("A", "a@b.c", "student", "l", 1)
+                .text
+                .contains("within 1 day ")
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::storage::Conn;
 
 use super::clock::Clock;
+use super::invitations::Inviter;
 use super::password::{self, HashPool};
 use super::ratelimit::{self, ClientLimiter, LoginPolicy, RateLimiter};
 use super::tokens::{self, Claims, Keys};
@@ -76,19 +77,25 @@ pub enum Allowance {
     Registration,
     /// forgot-password, verify-otp and reset-password together.
     Recovery,
+    /// Reading and accepting invitations (`ROLLCALL_RECOVERY_MAX_PER_IP` too, counted apart,
+    /// so a class accepting its invitations from one address cannot lock out recovery).
+    Invitation,
 }
 
 pub struct Auth {
-    db: Db,
+    pub(super) db: Db,
     settings: Arc<Settings>,
-    keys: Keys,
-    clock: Arc<dyn Clock>,
+    keys: Arc<Keys>,
+    pub(super) clock: Arc<dyn Clock>,
     /// Every password hash and check a request causes runs here (bounded CPU and memory).
-    hashing: HashPool,
+    pub(super) hashing: HashPool,
     login_policy: LoginPolicy,
     login_per_client: ClientLimiter,
     registration_per_client: ClientLimiter,
     recovery_per_client: ClientLimiter,
+    invitation_per_client: ClientLimiter,
+    /// Sends invitation links (accounts created without a password).
+    pub(super) inviter: Inviter,
     /// A real argon2 hash checked when the account does not exist, so both paths cost the same.
     dummy_hash: String,
 }
@@ -119,8 +126,16 @@ impl Auth {
         let login_per_client = per_client("login", settings.login_max_per_ip);
         let registration_per_client = per_client("registration", settings.register_max_per_ip);
         let recovery_per_client = per_client("recovery", settings.recovery_max_per_ip);
+        let invitation_per_client = per_client("invitation", settings.recovery_max_per_ip);
+        let keys = Arc::new(Keys::new(secret));
+        let inviter = Inviter::new(
+            settings.base_url(),
+            settings.invitation_lifetime_secs(),
+            Arc::clone(&keys),
+        );
         Ok(Self {
-            keys: Keys::new(secret),
+            keys,
+            inviter,
             clock,
             hashing: HashPool::new(
                 settings.hash_workers(),
@@ -135,6 +150,7 @@ impl Auth {
             login_per_client,
             registration_per_client,
             recovery_per_client,
+            invitation_per_client,
             dummy_hash: password::hash(&password::generate())?,
             db,
             settings,
@@ -152,12 +168,20 @@ impl Auth {
         &self.hashing
     }
 
+    /// What sends invitation links: for the account services and the roster import, which
+    /// call [`Inviter::queue`] inside their own write transaction.
+    #[must_use]
+    pub fn inviter(&self) -> Inviter {
+        self.inviter.clone()
+    }
+
     /// Count one registration or recovery request from `client`; 429 once that allowance of its
     /// address is spent. Each allowance is separate, so one kind cannot lock out another.
     pub async fn throttle_client(&self, allowance: Allowance, client: &str) -> Result<()> {
         let limiter = match allowance {
             Allowance::Registration => &self.registration_per_client,
             Allowance::Recovery => &self.recovery_per_client,
+            Allowance::Invitation => &self.invitation_per_client,
         };
         limiter.check_and_hit(&ratelimit::client_key(client)).await
     }
@@ -310,11 +334,17 @@ impl Auth {
             })
             .await?;
         let user = admitted.map_err(wait_secs)?;
+        // An unknown account and an invited one without a password yet (NO_PASSWORD) both pay
+        // one real argon2 check against the dummy hash, so timing tells neither apart.
+        let has_password = user
+            .as_ref()
+            .is_some_and(|u| !password::is_unset(&u.password_hash));
         let stored = user
             .as_ref()
+            .filter(|_| has_password)
             .map_or_else(|| self.dummy_hash.clone(), |u| u.password_hash.clone());
         let legacy = password::is_legacy(&stored);
-        let verified = slot.verify(pw.clone(), stored).await?;
+        let verified = slot.verify(pw.clone(), stored).await? && has_password;
         let Some(user) = user.filter(|_| verified) else {
             return Err(Error::Unauthorized(INVALID_LOGIN.into()));
         };
@@ -362,7 +392,7 @@ impl Auth {
     }
 
     /// Open a session and forget the account's counted login attempts.
-    async fn start_session(
+    pub(super) async fn start_session(
         &self,
         user: User,
         client: String,
@@ -748,7 +778,7 @@ fn wait_secs(secs: i64) -> Error {
 
 /// The key an account's login attempts are counted under: the e-mail as typed, trimmed and in
 /// lower case (also for addresses without an account, so the limits reveal nothing), bounded.
-fn account_key(email: &str) -> String {
+pub(super) fn account_key(email: &str) -> String {
     email
         .trim()
         .to_lowercase()

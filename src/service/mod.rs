@@ -11,6 +11,7 @@ pub mod evaluation;
 pub mod faces;
 pub mod images;
 pub mod import_seed;
+pub mod invitations;
 pub mod learn;
 pub mod mail;
 pub mod notify;

@@ -18,6 +18,17 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::{Error, blocking};
 
 pub const MIN_LEN: usize = 8;
+
+/// The stored `password_hash` of an account that has no password yet: one the school office
+/// created and invited to choose its own (`service::invitations`). It is no PHC string and no
+/// bcrypt hash, so no password ever matches it; [`verify_with`] refuses it before any hashing.
+pub const NO_PASSWORD: &str = "!no-password:invited";
+
+/// True when `stored` is [`NO_PASSWORD`]: the account cannot log in with any password.
+#[must_use]
+pub fn is_unset(stored: &str) -> bool {
+    stored == NO_PASSWORD
+}
 pub const MAX_LEN: usize = 128;
 
 /// Check the policy: 8 to 128 characters, not only whitespace.
@@ -89,6 +100,9 @@ pub fn hash_with(password: &str, memory: &mut Memory) -> anyhow::Result<String> 
 /// as argon2's working memory; an unparsable hash never matches.
 #[must_use]
 pub fn verify_with(password: &str, stored: &str, memory: &mut Memory) -> bool {
+    if is_unset(stored) {
+        return false;
+    }
     if is_legacy(stored) {
         let digest = hex::encode(Sha256::digest(password.trim().as_bytes()));
         return bcrypt::verify(digest, stored).unwrap_or(false);
@@ -316,6 +330,29 @@ mod tests {
             0,
             "its buffer is in use"
         );
+    }
+
+    /// An invited account's placeholder matches nothing, not even itself, without hashing or
+    /// panicking, through every path (plain, buffered, the pool).
+    #[tokio::test]
+    async fn no_password_never_matches() {
+        assert!(is_unset(NO_PASSWORD));
+        assert!(!is_legacy(NO_PASSWORD));
+        for pw in ["", NO_PASSWORD, "password123", "!no-password:invited"] {
+            assert!(!verify(pw, NO_PASSWORD));
+            let mut memory = Memory::new();
+            assert!(!verify_with(pw, NO_PASSWORD, &mut memory));
+            assert!(memory.is_empty(), "no argon2 buffer was needed");
+        }
+        let pool = HashPool::new(1, Duration::from_millis(500));
+        let mut slot = pool.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+        let matched = slot
+            .verify("password123".into(), NO_PASSWORD.into())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!matched);
+        let real = hash("password123").unwrap_or_else(|e| panic!("{e}"));
+        assert!(!is_unset(&real));
     }
 
     #[test]

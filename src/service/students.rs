@@ -210,8 +210,7 @@ pub async fn delete(db: &Db, images: &ImageStore, user: &AuthUser, id: Id) -> Re
     let shas = db
         .transaction(move |tx| {
             let record = visible(tx, &actor, &id)?;
-            let shas = crate::storage::faces::delete_all(tx, &id)?;
-            students::delete(tx, &id)?;
+            let shas = delete_in(tx, &id)?;
             audit::record(
                 tx,
                 Some(&actor.id),
@@ -228,6 +227,19 @@ pub async fn delete(db: &Db, images: &ImageStore, user: &AuthUser, id: Id) -> Re
         })
         .await?;
     images.remove_unreferenced(db, shas).await
+}
+
+/// Inside the caller's transaction: delete the student's face samples and the account (its
+/// enrolments, attendance records and sessions go with it); returns the images the samples
+/// named, to be removed once committed ([`ImageStore::remove_unreferenced`]). Also used by the
+/// office's account deletion.
+pub(crate) fn delete_in(
+    tx: &Conn<'_>,
+    id: &Id,
+) -> std::result::Result<Vec<String>, crate::storage::StorageError> {
+    let shas = crate::storage::faces::delete_all(tx, id)?;
+    students::delete(tx, id)?;
+    Ok(shas)
 }
 
 /// The school's consent rules.

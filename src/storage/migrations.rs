@@ -69,6 +69,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "job_leases",
         include_str!("../../migrations/0013_job_leases.sql"),
     ),
+    (
+        14,
+        "invitations",
+        include_str!("../../migrations/0014_invitations.sql"),
+    ),
 ];
 
 /// PostgreSQL's list: a baseline at the version SQLite's list had reached when PostgreSQL came
@@ -94,6 +99,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         13,
         "job_leases",
         include_str!("../../migrations/postgres/0013_job_leases.sql"),
+    ),
+    (
+        14,
+        "invitations",
+        include_str!("../../migrations/postgres/0014_invitations.sql"),
     ),
 ];
 

@@ -3,6 +3,7 @@
 //! call runs on tokio's blocking pool; the async side only awaits it. docs/postgres.md
 //! describes the two backends.
 
+pub mod accounts;
 pub mod analytics;
 pub mod attendance;
 pub mod audit;
@@ -11,6 +12,7 @@ pub mod cluster;
 pub mod drafts;
 pub mod faces;
 pub mod images;
+pub mod invitations;
 pub mod limits;
 pub mod migrations;
 pub mod outbox;

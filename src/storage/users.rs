@@ -26,7 +26,7 @@ pub struct NewUser {
 
 const COLUMNS: &str = "id, email, name, role, password_hash, college_name, is_verified, created_at";
 
-fn from_row(row: &Row<'_>) -> Result<User> {
+pub(super) fn from_row(row: &Row<'_>) -> Result<User> {
     let role: String = row.get(3)?;
     Ok(User {
         id: Id::from_db(row.get(0)?),

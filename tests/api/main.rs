@@ -4,6 +4,7 @@
 // A test's panic is its failure report: unwrap and expect are how a test says "this must hold".
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod analytics;
 mod attendance;
 mod auth;
@@ -20,6 +21,7 @@ mod guards;
 mod hostile;
 mod images;
 mod import;
+mod invitations;
 mod limits;
 mod load;
 mod mail;

@@ -44,7 +44,7 @@ async fn health_endpoints() {
     let d = body(resp).await;
     assert_eq!(d["status"], "healthy");
     assert_eq!(d["checks"]["database"]["healthy"], true);
-    assert_eq!(d["checks"]["database"]["detail"]["schema_version"], 13);
+    assert_eq!(d["checks"]["database"]["detail"]["schema_version"], 14);
     assert_eq!(d["checks"]["storage"]["healthy"], true);
 
     // Demand more free disk than any machine has: unhealthy, 503, same body shape.
