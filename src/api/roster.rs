@@ -232,7 +232,7 @@ async fn import(
         &by,
         file,
         state.clock.now(),
-        |_tx, _user, _now| Ok(()), // wired to Inviter::queue at merge
+        state.auth.inviter(),
         |_, _| {},
     )
     .await?;

@@ -47,6 +47,28 @@ impl DataDir {
         Db::open_url(&self.database_url, &self.data_dir)
     }
 
+    /// The server's settings as `rollcall serve` would take them from the environment
+    /// (`JWT_SECRET`, `BACKEND_BASE_URL`, `ROLLCALL_INVITATION_DAYS`, ...), for this data
+    /// directory and database: what a command needs to act like the server, e.g. to mail links
+    /// the server accepts.
+    pub fn server_settings(&self) -> anyhow::Result<crate::config::Settings> {
+        #[derive(clap::Parser)]
+        struct FromEnv {
+            #[command(flatten)]
+            settings: crate::config::Settings,
+        }
+        let url = self.database_url.to_string();
+        let parsed = <FromEnv as clap::Parser>::try_parse_from([
+            std::ffi::OsStr::new("rollcall"),
+            std::ffi::OsStr::new("--data-dir"),
+            self.data_dir.as_os_str(),
+            std::ffi::OsStr::new("--database-url"),
+            std::ffi::OsStr::new(&url),
+        ])
+        .map_err(|e| anyhow::anyhow!("the server's settings in the environment: {e}"))?;
+        Ok(parsed.settings)
+    }
+
     /// Open the server's database, creating it if needed.
     pub fn open_or_create_db(&self) -> anyhow::Result<Db> {
         Db::open_url(&self.database_url, &self.data_dir)

@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use super::common::{DataDir, runtime};
 use crate::domain::roster::Report;
+use crate::service::invitations::Inviter;
 use crate::service::roster::{self, Importer, Outcome};
 
 /// Import students and teachers from the school's CSV export (columns `name`, `email`, `role`,
@@ -37,6 +38,9 @@ impl ImportRoster {
         let db = self.data_dir.open_db()?;
         let runtime = runtime()?;
         let by = runtime.block_on(Importer::operator(&db, self.as_admin.as_deref()))?;
+        // The links mailed to new accounts must be the ones the server accepts: its settings
+        // from the same environment (signing key, BACKEND_BASE_URL, ROLLCALL_INVITATION_DAYS).
+        let inviter = Inviter::for_command(&db, &self.data_dir.server_settings()?)?;
         if self.dry_run {
             let report = runtime.block_on(roster::preview(&db, &by, bytes))?;
             print(&report);
@@ -53,7 +57,7 @@ impl ImportRoster {
             &by,
             bytes,
             crate::storage::now_unix(),
-            |_tx, _user, _now| Ok(()), // wired to Inviter::queue at merge
+            inviter,
             move |done, total| {
                 progress.set_length(total as u64);
                 progress.set_position(done as u64);

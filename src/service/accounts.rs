@@ -93,7 +93,7 @@ pub async fn create(
             .as_str(),
         )?;
         if invite {
-            inviter.queue(tx, &user, &actor, now)?;
+            inviter.queue(tx, &user, Some(&actor), now)?;
         }
         accounts::get(tx, &user.id)
     })
@@ -159,7 +159,7 @@ pub async fn invite(
                     .into(),
             ));
         }
-        inviter.queue(tx, &user, &actor, now)?;
+        inviter.queue(tx, &user, Some(&actor), now)?;
         accounts::get(tx, &id)?.ok_or_else(|| Error::NotFound("User not found".into()))
     })
     .await

@@ -59,6 +59,21 @@ impl Inviter {
         }
     }
 
+    /// The inviter of a command run next to the server (`rollcall import-roster`): the same
+    /// links, lifetime and signing key as the server with these settings, so the links it mails
+    /// are the ones the server accepts.
+    pub fn for_command(
+        db: &crate::storage::Db,
+        settings: &crate::config::Settings,
+    ) -> anyhow::Result<Self> {
+        let secret = super::accounts::signing_secret(db, settings)?;
+        Ok(Self::new(
+            settings.base_url(),
+            settings.invitation_lifetime_secs(),
+            Arc::new(Keys::new(&secret)),
+        ))
+    }
+
     /// How long a link stays valid, in seconds (`ROLLCALL_INVITATION_DAYS`).
     #[must_use]
     pub fn lifetime_secs(&self) -> i64 {
@@ -79,7 +94,7 @@ impl Inviter {
         &self,
         tx: &Conn<'_>,
         user: &User,
-        by: &Id,
+        by: Option<&Id>,
         now: i64,
     ) -> std::result::Result<(), StorageError> {
         let token = tokens::random_secret();
@@ -108,7 +123,7 @@ impl Inviter {
         )?;
         audit::record(
             tx,
-            Some(by),
+            by,
             "invitation.send",
             Some(user.id.as_str()),
             &format!("valid until {expires_at}"),

@@ -15,9 +15,10 @@ use std::collections::{HashMap, HashSet};
 use sha2::{Digest, Sha256};
 
 use super::auth::{AuthUser, optional_text, required_text};
+use super::invitations::Inviter;
 use super::{Error, Result};
 use crate::domain::roster::{Action, Line, Problem, Report};
-use crate::domain::users::{Profile, User};
+use crate::domain::users::Profile;
 use crate::domain::{Email, Id, Role};
 use crate::storage::roster::{self as store, Known};
 use crate::storage::users::{self, NewUser};
@@ -27,9 +28,6 @@ use crate::storage::{Conn, Db, StorageError, audit, subjects};
 pub const MAX_BYTES: usize = 2 * 1024 * 1024;
 /// Most data lines an import takes.
 pub const MAX_ROWS: usize = 5000;
-
-/// The stored hash of an account that has no password yet: no password verifies against it.
-const PENDING_PASSWORD_HASH: &str = "!"; // wired to password::NO_PASSWORD at merge
 
 /// Who imports: an administrator (through the API, or named with `--as` at the command line)
 /// or the operator at the command line. The audit entries name the administrator, if any, and
@@ -106,20 +104,19 @@ pub async fn preview(db: &Db, _by: &Importer, file: Vec<u8>) -> Result<Report> {
 }
 
 /// Check the file again under the write lock and, if no line has a problem, write it in one
-/// transaction: accounts created (each invited through `invite`, inside the transaction) and
+/// transaction: accounts created (each invited through `inviter`, inside the transaction) and
 /// updated, enrolments (approved) and teaching links added, each audited as the admin pages
 /// audit them, plus one `roster.import` entry with the counts and the file's SHA-256.
 /// `progress(done, total)` is called as the lines are written.
-pub async fn import<I, P>(
+pub async fn import<P>(
     db: &Db,
     by: &Importer,
     file: Vec<u8>,
     now: i64,
-    invite: I,
+    inviter: Inviter,
     progress: P,
 ) -> Result<Outcome>
 where
-    I: Fn(&Conn<'_>, &User, i64) -> std::result::Result<(), StorageError> + Send + 'static,
     P: Fn(usize, usize) + Send + 'static,
 {
     let parsed = super::blocking(move || parse(&file)).await??;
@@ -132,7 +129,7 @@ where
         }
         let total = ops.len();
         for (done, op) in ops.into_iter().enumerate() {
-            apply(tx, &by, op, now, &invite)?;
+            apply(tx, &by, op, now, &inviter)?;
             progress(done + 1, total);
         }
         audit::record(
@@ -177,10 +174,7 @@ struct Update {
     approve: Vec<(Id, String)>,
 }
 
-fn apply<I>(tx: &Conn<'_>, by: &Importer, op: Op, now: i64, invite: &I) -> Result<()>
-where
-    I: Fn(&Conn<'_>, &User, i64) -> std::result::Result<(), StorageError>,
-{
+fn apply(tx: &Conn<'_>, by: &Importer, op: Op, now: i64, inviter: &Inviter) -> Result<()> {
     match op {
         Op::None => Ok(()),
         Op::Create { new, subjects } => {
@@ -201,7 +195,7 @@ where
                 Some(user.id.as_str()),
                 &by.detail(user.role.as_str()),
             )?;
-            invite(tx, &user, now)?;
+            inviter.queue(tx, &user, by.id.as_ref(), now)?;
             link(tx, by, user.role, &user.id, &subjects)?;
             Ok(())
         }
@@ -617,7 +611,7 @@ impl LineCheck<'_> {
                 email,
                 name,
                 role,
-                password_hash: PENDING_PASSWORD_HASH.to_owned(),
+                password_hash: super::password::NO_PASSWORD.to_owned(),
                 college_name: String::new(),
                 is_verified: true,
                 profile,

@@ -29,7 +29,7 @@ pub fn put(
     token_hash: &str,
     now: i64,
     expires_at: i64,
-    by: &Id,
+    by: Option<&Id>,
 ) -> Result<()> {
     conn.exec(
         "INSERT INTO invitations (user_id, token_hash, first_sent_at, created_at, expires_at,
@@ -39,7 +39,13 @@ pub fn put(
              created_at = excluded.created_at, expires_at = excluded.expires_at,
              accepted_at = NULL, invited_by = excluded.invited_by,
              sent_count = invitations.sent_count + 1",
-        args![user.as_str(), token_hash, now, expires_at, by.as_str()],
+        args![
+            user.as_str(),
+            token_hash,
+            now,
+            expires_at,
+            by.map(Id::as_str)
+        ],
     )?;
     Ok(())
 }

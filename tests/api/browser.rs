@@ -480,8 +480,8 @@ async fn school_pages_in_a_real_browser() {
 /// of `tests/browser/office-steps.mjs`: the administrator's office home, accounts (list, role
 /// filter, verify, end sessions, create), the roster page and a broken invitation link, each in
 /// English and French with no word missing and no sideways scrolling at 1024 and 390 px.
-/// `ROLLCALL_OFFICE_FULL=1` adds the steps that need the invitation, account-management and
-/// roster APIs (search, invitation accepted, role change, deletion preview, roster import).
+/// Then the search, an invitation accepted, a role change, a deletion after its preview and a
+/// roster import.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn office_pages_in_a_real_browser() {
     let chromium = match browser() {
@@ -577,17 +577,10 @@ async fn office_pages_in_a_real_browser() {
         )
         .await;
     assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED);
-    let full = std::env::var("ROLLCALL_OFFICE_FULL").as_deref() == Ok("1");
-    if full {
-        // Created, then deleted on the page; the invited teacher chose a password.
-        assert!(find("noor.newcomer@school.test").is_none(), "{users}");
-        app.login("ines.invited@school.test", "a-good-password-1")
-            .await;
-    } else {
-        let noor = find("noor.newcomer@school.test").unwrap_or_else(|| panic!("{users}"));
-        assert_eq!(noor["role"], "teacher", "{noor}");
-        assert_eq!(noor["name"], "Noor Newcomer", "{noor}");
-    }
+    // Created, then deleted on the page; the invited teacher chose a password.
+    assert!(find("noor.newcomer@school.test").is_none(), "{users}");
+    app.login("ines.invited@school.test", "a-good-password-1")
+        .await;
 }
 
 #[tokio::test]
@@ -742,4 +735,176 @@ async fn every_language_has_every_word_and_is_served() {
             assert!(present, "{file} lacks {key}");
         }
     }
+}
+
+/// The 40-student roster of the office day, as the school's spreadsheet exports it; with `bad`,
+/// three deliberate errors: a malformed address (line 6), an e-mail given twice (line 18) and a
+/// subject code the school does not have (line 31).
+fn roster_csv(bad: bool) -> String {
+    let mut csv = String::from("name,email,role,roll,subjects\n");
+    for i in 1..=40 {
+        let (name, email) = if i == 1 {
+            (
+                "Amara Okafor".to_owned(),
+                "amara.okafor@school.test".to_owned(),
+            )
+        } else {
+            (
+                format!("Student {i:02}"),
+                format!("student{i:02}@school.test"),
+            )
+        };
+        let email = match i {
+            5 if bad => "student05-at-school.test".to_owned(),
+            17 if bad => "student03@school.test".to_owned(),
+            _ => email,
+        };
+        let subjects = match i {
+            30 if bad => "CIV1;GEO9",
+            _ if i % 2 == 0 => "CIV1;HIS1",
+            _ => "CIV1;MAT1",
+        };
+        csv.push_str(&format!("{name},{email},student,R{i:03},{subjects}\n"));
+    }
+    csv
+}
+
+/// The office day on a fresh server (`tests/browser/office-day.mjs`): import a roster
+/// (3 errors shown, fixed, imported, imported again without change), invite a teacher who sets
+/// a password from the mail, set a timetable and a holiday, check a mail's state, find the
+/// import in the audit log, and a student of the import records consent and uploads a face.
+/// Afterwards the API and the SMTP server hold what the page did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn office_day_in_a_real_browser() {
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    let relay = listener(0);
+    let port = relay.local_addr().map(|a| a.port()).unwrap_or_default();
+    let smtp = smtp_on(relay, false);
+    let app = app_mailing_to(port, 3).await;
+    let admin_login = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let admin = token_of(&admin_login);
+    ok(app
+        .post(
+            "/api/admin/users",
+            &json!({"role": "teacher", "email": TEACHER_EMAIL, "name": "Ana Rivera", "password": TEACHER_PASSWORD}),
+            Some(&admin),
+        )
+        .await)
+    .await;
+    let teacher = token_of(&app.login(TEACHER_EMAIL, TEACHER_PASSWORD).await);
+    let mut civics = String::new();
+    for (name, code) in [("Civics", "CIV1"), ("History", "HIS1"), ("Maths", "MAT1")] {
+        let s = ok(app
+            .post(
+                "/api/subjects",
+                &json!({"name": name, "code": code}),
+                Some(&teacher),
+            )
+            .await)
+        .await;
+        if code == "CIV1" {
+            civics = str_of(&s, "id");
+        }
+    }
+    let files = tempfile::tempdir().unwrap();
+    let bad = write(files.path(), "roster-bad.csv", roster_csv(true).as_bytes());
+    let good = write(files.path(), "roster.csv", roster_csv(false).as_bytes());
+    let face = write(files.path(), "me.jpg", &photo("obama.jpg"));
+    let artifacts = repo().join("artifacts/browser");
+    let mut node = std::process::Command::new("node");
+    node.arg(repo().join("tests/browser/office-day.mjs"))
+        .current_dir(repo().join("tests/browser"))
+        .env("ROLLCALL_URL", &app.base)
+        .env("CHROMIUM", &chromium)
+        .env("ARTIFACTS", &artifacts)
+        .env("ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("ADMIN_NAME", str_of(&admin_login, "name"))
+        .env("BAD_CSV", &bad)
+        .env("GOOD_CSV", &good)
+        .env("ROSTER_CREATES", "40")
+        // 40 invitations of the import and the teacher's (sent twice: created, then resent).
+        .env("MAILS_SENT", "42")
+        .env("INVITED_NAME", "Ines Invited")
+        .env("INVITED_EMAIL", "ines.invited@school.test")
+        .env("INVITED_PASSWORD", "ines-chose-this-1")
+        .env("SUBJECT_NAME", "Civics")
+        .env("HOLIDAY", "2026-12-24")
+        .env("HOLIDAY_NAME", "Winter break")
+        .env("EXAM", "2027-06-15")
+        .env("EXAM_NAME", "Finals")
+        .env("STUDENT_NAME", "Amara Okafor")
+        .env("STUDENT_EMAIL", "amara.okafor@school.test")
+        .env("STUDENT_PASSWORD", "amara-chose-this-1")
+        .env("FACE_PHOTO", &face);
+    let out = tokio::task::spawn_blocking(move || node.output())
+        .await
+        .expect("join")
+        .expect("node");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{log}");
+    assert!(
+        out.status.success(),
+        "the office day failed (screenshots in {}):\n{log}",
+        artifacts.display()
+    );
+
+    // The SMTP server received one invitation per imported student and the teacher's two.
+    let received = smtp.wait_for(42).await;
+    let to = |email: &str| {
+        received
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t == email))
+            .count()
+    };
+    assert_eq!(to("student07@school.test"), 1);
+    assert_eq!(to("ines.invited@school.test"), 2);
+    assert_eq!(received.len(), 42, "no mail twice, none to anyone else");
+    // 40 students, each in Civics and one other subject, approved.
+    let roster = ok(app
+        .get(&format!("/api/subjects/{civics}/students"), Some(&teacher))
+        .await)
+    .await;
+    let listed = roster
+        .as_array()
+        .or_else(|| roster["students"].as_array())
+        .map_or(0, Vec::len);
+    assert_eq!(listed, 40, "{roster}");
+    // The passwords chosen from the links work; the teacher's timetable has the holiday.
+    let ines = token_of(
+        &app.login("ines.invited@school.test", "ines-chose-this-1")
+            .await,
+    );
+    let settings = ok(app.get("/api/settings", Some(&ines)).await).await;
+    assert!(settings.to_string().contains("Winter break"), "{settings}");
+    let amara = app
+        .login("amara.okafor@school.test", "amara-chose-this-1")
+        .await;
+    let me = str_of(&amara, "user_id");
+    let faces = ok(app
+        .get(
+            &format!("/api/students/{me}/faces"),
+            Some(&token_of(&amara)),
+        )
+        .await)
+    .await;
+    assert!(
+        faces.to_string().contains("sample_id") || faces.to_string().contains("\"id\""),
+        "{faces}"
+    );
+    let audit = ok(app
+        .get("/api/admin/audit?action=roster.import", Some(&admin))
+        .await)
+    .await;
+    assert_eq!(
+        audit["entries"].as_array().map_or(0, Vec::len),
+        2,
+        "{audit}"
+    );
 }

@@ -42,6 +42,8 @@ fn counts(app: &TestApp) -> Vec<i64> {
         "enrolments",
         "subject_teachers",
         "audit_log",
+        "invitations",
+        "outbox",
     ]
     .iter()
     .map(|t| {
@@ -208,6 +210,17 @@ async fn roster_forty_students_preview_errors_then_import_then_idempotent() {
     assert_eq!(after[2] - before[2], 2, "teacher profiles");
     assert_eq!(after[3] - before[3], 80, "enrolments");
     assert_eq!(after[4] - before[4], 3, "teaching links");
+    assert_eq!(after[6] - before[6], 42, "every new account is invited");
+    assert_eq!(after[7] - before[7], 42, "one invitation mail each");
+    let kinds: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(DISTINCT recipient) FROM outbox WHERE kind = 'invitation'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kinds, 42, "to each new account's own address");
     let approved: i64 = app
         .db()
         .query_row(

@@ -3,9 +3,8 @@
 // and filled: the administrator logs in, opens the office home, lists, filters, verifies and
 // ends the sessions of accounts, creates one, sees the roster page and a broken invitation
 // link; every page in English and in French with no word missing, no sideways scrolling at
-// 1024 px and 390 px. With ROLLCALL_OFFICE_FULL=1 (the invitation and roster APIs merged), also
-// the search, an invitation accepted by the invited teacher, a role change, a deletion with its
-// preview and a roster import. Screenshots: $ARTIFACTS/office-*.png. Exits non-zero on the
+// 1024 px and 390 px; the search, an invitation accepted by the invited teacher, a role change,
+// a deletion with its preview and a roster import. Screenshots: $ARTIFACTS/office-*.png. Exits non-zero on the
 // first failed step, naming it.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -19,7 +18,6 @@ const env = (k) => {
 };
 const base = env('ROLLCALL_URL');
 const artifacts = env('ARTIFACTS');
-const full = process.env.ROLLCALL_OFFICE_FULL === '1';
 mkdirSync(artifacts, { recursive: true });
 
 const browser = await chromium.launch({
@@ -72,46 +70,42 @@ try {
   await S.atBothWidths(page, 'roster', artifacts, 'roster');
   await S.checkLanguages(page, { where: 'roster', heading: 'Import a roster', headingFr: 'Importer une liste', artifacts, name: 'roster' });
 
-  if (full) {
-    step = 'search the accounts';
-    await S.accountsPage(page, { base, expect: [teacher, student] });
-    await S.searchAccounts(page, { q: env('STUDENT_EMAIL').split('@')[0], expect: [student], absent: [teacher] });
+  step = 'search the accounts';
+  await S.accountsPage(page, { base, expect: [teacher, student] });
+  await S.searchAccounts(page, { q: env('STUDENT_EMAIL').split('@')[0], expect: [student], absent: [teacher] });
 
-    step = 'invite a teacher';
-    const invited = { name: 'Ines Invited', email: 'ines.invited@school.test' };
-    await S.inviteTeacher(page, invited);
-    await S.atBothWidths(page, 'accounts with an invitation', artifacts, 'accounts-invited');
-    const link = await S.invitationLinkFor(page, { base, email: invited.email });
+  step = 'invite a teacher';
+  const invited = { name: 'Ines Invited', email: 'ines.invited@school.test' };
+  await S.inviteTeacher(page, invited);
+  await S.atBothWidths(page, 'accounts with an invitation', artifacts, 'accounts-invited');
+  const link = await S.invitationLinkFor(page, { base, email: invited.email });
 
-    step = 'change a role';
-    await S.changeRole(page, { name: env('NEW_NAME'), role: 'admin', label: 'administrator' });
-    await S.changeRole(page, { name: env('NEW_NAME'), role: 'teacher', label: 'teacher' });
+  step = 'change a role';
+  await S.changeRole(page, { name: env('NEW_NAME'), role: 'admin', label: 'administrator' });
+  await S.changeRole(page, { name: env('NEW_NAME'), role: 'teacher', label: 'teacher' });
 
-    step = 'delete an account, after its preview';
-    await S.deleteAccount(page, { name: env('NEW_NAME'), expect: { 'Login sessions': 0 } });
+  step = 'delete an account, after its preview';
+  await S.deleteAccount(page, { name: env('NEW_NAME'), expect: { 'Login sessions': 0 } });
 
-    step = 'import a roster';
-    await S.importRoster(page, {
-      base,
-      artifacts,
-      badCsv: 'name,email,role\nAda Lovelace,ada@school.test,student\nNo Mail,,student\nBad Role,bad@school.test,wizard\n',
-      goodCsv: 'name,email,role\nAda Lovelace,ada@school.test,student\nAlan Turing,alan@school.test,student\n',
-      expectErrors: 2,
-      expect: { create: 2, update: 0, unchanged: 0 },
-    });
-    await S.checkLanguages(page, { where: 'roster report', heading: 'Import a roster', headingFr: 'Importer une liste' });
+  step = 'import a roster';
+  await S.importRoster(page, {
+    base,
+    artifacts,
+    badCsv: 'name,email,role\nAda Lovelace,ada@school.test,student\nNo Mail,,student\nBad Role,bad@school.test,wizard\n',
+    goodCsv: 'name,email,role\nAda Lovelace,ada@school.test,student\nAlan Turing,alan@school.test,student\n',
+    expectErrors: 2,
+    expect: { create: 2, update: 0, unchanged: 0 },
+  });
+  await S.checkLanguages(page, { where: 'roster report', heading: 'Import a roster', headingFr: 'Importer une liste' });
 
-    step = 'the invited teacher accepts';
-    const guest = await context.browser().newContext({ viewport: { width: 390, height: 844 }, locale: 'en-GB' });
-    const invitee = await guest.newPage();
-    invitee.on('pageerror', (e) => problems.push(`page error (invitee): ${e.message}`));
-    invitee.setDefaultTimeout(30000);
-    await S.acceptInvitation(invitee, { link, ...invited, password: 'a-good-password-1' });
-    await S.noSideways(invitee, 'the invited teacher\'s start page');
-    await guest.close();
-  } else {
-    console.log('SKIPPED search, invitation, role change, deletion and roster import: set ROLLCALL_OFFICE_FULL=1 once their APIs are merged');
-  }
+  step = 'the invited teacher accepts';
+  const guest = await context.browser().newContext({ viewport: { width: 390, height: 844 }, locale: 'en-GB' });
+  const invitee = await guest.newPage();
+  invitee.on('pageerror', (e) => problems.push(`page error (invitee): ${e.message}`));
+  invitee.setDefaultTimeout(30000);
+  await S.acceptInvitation(invitee, { link, ...invited, password: 'a-good-password-1' });
+  await S.noSideways(invitee, 'the invited teacher\'s start page');
+  await guest.close();
 
   step = 'an invitation link that does not work';
   await page.getByRole('button', { name: 'Log out' }).click();

@@ -172,8 +172,10 @@ export async function invitationLinkFor(page, { base, email }) {
   const token = await page.evaluate(async (to) => {
     const me = JSON.parse(sessionStorage.getItem('rollcall.session'));
     const get = (p) => fetch(p, { headers: { Authorization: `Bearer ${me.token}` } }).then((r) => r.json());
-    const list = await get('/api/admin/outbox?limit=200');
-    const msg = list.messages.filter((m) => m.recipient === to && m.kind === 'invitation').sort((a, b) => b.id - a.id)[0];
+    // Wherever it is by now: still queued, sent or failed (the list shows one state at a time).
+    const messages = [];
+    for (const status of ['pending', 'sent', 'dead']) messages.push(...(await get(`/api/admin/outbox?status=${status}&limit=500`)).messages);
+    const msg = messages.filter((m) => m.recipient === to && m.kind === 'invitation').sort((a, b) => b.id - a.id)[0];
     if (!msg) return null;
     const full = await get(`/api/admin/outbox/${msg.id}`);
     const m = /#\/invitation\/([A-Za-z0-9_-]+)/.exec(full.body_text);

@@ -83,7 +83,8 @@ export async function mailCount(page, state) {
 export async function checkMailState(page, { recipient, tab, state, lastError }) {
   await open(page, '#/office/outbox', 'Mail outbox');
   await page.getByRole('navigation', { name: 'Messages by state' }).getByRole('link', { name: new RegExp(`^${tab} `) }).click();
-  const card = page.locator('.message', { hasText: `To ${recipient}` });
+  // The newest message to them (the list is newest first).
+  const card = page.locator('.message', { hasText: `To ${recipient}` }).first();
   await card.waitFor();
   check(await card.locator('.badge').first().textContent() === state, `the message to ${recipient} is listed as ${state}`);
   await card.getByRole('link').click();
