@@ -628,14 +628,13 @@ async fn list_outbox(
     _admin: Admin,
     ApiQuery(q): ApiQuery<OutboxQuery>,
 ) -> ApiResult<Json<OutboxList>> {
-    let rows = mail::list_messages(
+    let (rows, [queued, retrying, sent, dead]) = mail::list_messages(
         &state.db,
         q.status.unwrap_or(OutboxStatus::Dead).as_str(),
         q.limit.unwrap_or(100),
         q.offset.unwrap_or(0),
     )
     .await?;
-    let [queued, retrying, sent, dead] = mail::state_counts(&state.db).await?;
     Ok(Json(OutboxList {
         relay_configured: super::notifications::relay_configured(&state),
         counts: OutboxCounts {

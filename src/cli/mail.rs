@@ -36,7 +36,7 @@ impl MailCommand {
         match self {
             MailCommand::Dead { data_dir, limit } => {
                 let db = data_dir.open_db()?;
-                let rows = runtime.block_on(mail::list_messages(&db, "dead", limit, 0))?;
+                let (rows, _) = runtime.block_on(mail::list_messages(&db, "dead", limit, 0))?;
                 for r in &rows {
                     println!(
                         "{}\t{}\t{}\t{} attempts\t{}",

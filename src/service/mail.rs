@@ -513,21 +513,25 @@ pub async fn set_switches(
 
 /// Outbox messages in `state` (`queued`, `retrying`, `sent`, `dead`, or `pending` for the
 /// first two), newest first.
+/// A page of the outbox's messages in `state`, newest first, and how many messages are in each
+/// state, read from one snapshot so the two agree while the worker sends.
 pub async fn list_messages(
     db: &Db,
     state: &'static str,
     limit: u32,
     offset: u32,
-) -> Result<Vec<Message>> {
+) -> Result<(Vec<Message>, [i64; 4])> {
     let limit = limit.clamp(1, 500);
     Ok(db
-        .run(move |c| outbox::list_in(c, state, limit, offset))
+        .run(move |c| {
+            c.snapshot(|c| {
+                Ok::<_, crate::storage::StorageError>((
+                    outbox::list_in(c, state, limit, offset)?,
+                    outbox::state_counts(c)?,
+                ))
+            })
+        })
         .await?)
-}
-
-/// How many outbox messages are queued, retrying, sent and dead.
-pub async fn state_counts(db: &Db) -> Result<[i64; 4]> {
-    Ok(db.run(outbox::state_counts).await?)
 }
 
 /// One outbox message as its recipient reads it: its row, text body and HTML body.

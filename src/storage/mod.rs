@@ -387,6 +387,36 @@ impl<'a> Conn<'a> {
         }
     }
 
+    /// `f` reading one snapshot of the database, without the write lock: several reads that
+    /// must agree with each other (a list and its counts) while writers go on. SQLite: a
+    /// deferred transaction (WAL keeps the snapshot of its first read); PostgreSQL: REPEATABLE
+    /// READ, read only.
+    pub fn snapshot<F, R, E>(&self, f: F) -> std::result::Result<R, E>
+    where
+        F: FnOnce(&Conn<'_>) -> std::result::Result<R, E>,
+        E: From<StorageError>,
+    {
+        match self.inner {
+            ConnInner::Sqlite(c) => {
+                let tx = rusqlite::Transaction::new_unchecked(
+                    c,
+                    rusqlite::TransactionBehavior::Deferred,
+                )
+                .map_err(StorageError::from)?;
+                let out = f(&Conn::sqlite(&tx));
+                tx.rollback().map_err(StorageError::from)?;
+                out
+            }
+            ConnInner::Pg(c) => {
+                c.begin_snapshot()?;
+                let out = f(self);
+                // Nothing was written: ending it either way is the same.
+                c.finish("ROLLBACK")?;
+                out
+            }
+        }
+    }
+
     /// `f` inside a transaction that is always rolled back: a rehearsal (an import's dry run)
     /// that sees its own writes and leaves nothing behind.
     pub fn rehearse<F, R, E>(&self, f: F) -> std::result::Result<R, E>
@@ -627,4 +657,37 @@ pub fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sql::args;
+    use super::*;
+
+    /// Reads inside `snapshot` agree with each other while another connection commits; the
+    /// next read outside sees the commit.
+    #[test]
+    fn a_snapshot_does_not_see_a_commit_made_during_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("snapshot.sqlite3");
+        let reader = open_connection(&path).unwrap_or_else(|e| panic!("{e}"));
+        reader
+            .pragma_update(None, "journal_mode", "WAL")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let writer = open_connection(&path).unwrap_or_else(|e| panic!("{e}"));
+        let (r, w) = (Conn::new(&reader), Conn::new(&writer));
+        w.batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let count =
+            |c: &Conn<'_>| c.query_one("SELECT COUNT(*) FROM t", args![], |row| row.get::<i64>(0));
+        let (before, during) = r
+            .snapshot(|c| {
+                let before = count(c)?;
+                w.exec("INSERT INTO t VALUES (2)", args![])?;
+                Ok::<_, StorageError>((before, count(c)?))
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((before, during), (1, 1));
+        assert_eq!(count(&r).unwrap_or_else(|e| panic!("{e}")), 2);
+    }
 }

@@ -78,6 +78,17 @@ impl PgConn {
         ))
     }
 
+    /// Start a read-only transaction that sees one snapshot of the database and takes no lock.
+    pub(super) fn begin_snapshot(&self) -> Result<()> {
+        if self.in_transaction.get() {
+            return Err(StorageError::Worker(
+                "cannot start a transaction within a transaction".into(),
+            ));
+        }
+        self.in_transaction.set(true);
+        self.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    }
+
     /// End the transaction with `COMMIT` or `ROLLBACK`.
     pub(super) fn finish(&self, how: &str) -> Result<()> {
         self.batch(how)?;

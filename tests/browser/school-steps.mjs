@@ -119,7 +119,9 @@ export async function waitForSent(page, { count, seconds = 30 }) {
     await page.getByRole('button', { name: 'Refresh' }).click();
     await title(page, 'Mail outbox').waitFor();
   }
-  check(await page.locator('.message').count() >= count, `${count} messages are sent and listed`);
+  // The last Refresh may still be drawing: wait for the list rather than count it at once.
+  await page.locator('.message').nth(count - 1).waitFor();
+  check(await mailCount(page, 'sent') >= count, `${count} messages are sent and listed`);
 }
 
 // ---------------------------------------------------------------------------------------------
