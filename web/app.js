@@ -91,8 +91,10 @@ function saveSession(v) {
   if (v) sessionStorage.setItem(KEY, JSON.stringify(v)); else sessionStorage.removeItem(KEY);
 }
 
+/// An API refusal: its status, its `detail` as the message, and its whole JSON body (`body`,
+/// null when it had none), for answers that carry more than a message (a roster's report).
 class ApiError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
+  constructor(status, detail, body = null) { super(detail); this.status = status; this.body = body; }
 }
 
 /// Thrown by `api` when the page moved on while a call was in flight: its answer belongs to a
@@ -136,8 +138,9 @@ async function api(method, path, body, opts = {}) {
   }
   if (!r.ok) {
     let detail = `${r.status} ${r.statusText}`;
-    try { const j = await r.json(); if (j && j.detail) detail = typeof j.detail === 'string' ? j.detail : JSON.stringify(j.detail); } catch { /* not JSON */ }
-    throw new ApiError(r.status, detail);
+    let j = null;
+    try { j = await r.json(); if (j && j.detail) detail = typeof j.detail === 'string' ? j.detail : JSON.stringify(j.detail); } catch { /* not JSON */ }
+    throw new ApiError(r.status, detail, j);
   }
   if (opts.raw) return r;
   return r.status === 204 ? null : r.json();

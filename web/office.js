@@ -7,26 +7,15 @@
 // ---------------------------------------------------------------------------------------------
 // The API calls of the office pages, in one place (field names follow the API document).
 
-/// Calls the API like `api`, but hands back an error's JSON body too (the roster import
-/// answers 422 with its per-line report): `{ ok, status, json }`.
+/// Calls the API like `api`, but answers a refusal too instead of throwing it (the roster
+/// import answers 422 with its per-line report): `{ ok, status, json }`.
 async function officeCall(method, path, body) {
-  const page = navigations;
-  const send = () => {
-    const headers = {};
-    const me = session();
-    if (me) headers.Authorization = `Bearer ${me.token}`;
-    return fetch(path, { method, headers, body });
-  };
-  let r = await send();
-  if (r.status === 401 && session() && await refresh()) r = await send();
-  if (page !== navigations) throw new Stale();
-  if (r.status === 401 && session()) {
-    saveSession(null);
-    location.hash = '#/login';
-    throw new ApiError(401, t('office.session_ended'));
+  try {
+    return { ok: true, status: 200, json: await api(method, path, body) };
+  } catch (e) {
+    if (e instanceof ApiError && e.status !== 401) return { ok: false, status: e.status, json: e.body };
+    throw e;
   }
-  const json = await r.json().catch(() => null);
-  return { ok: r.ok, status: r.status, json };
 }
 
 /// A call made before logging in (an invitation link): no token, whatever session there is.
@@ -173,8 +162,13 @@ route('/office/accounts', async () => {
   const list = h('ul', { class: 'plain office-accounts' });
   const pager = h('nav', { class: 'row office-pager', 'aria-label': t('office.accounts.pages') });
 
+  // Only the latest request draws: an earlier answer arriving late (a search, then a new
+  // account at once) must not replace the newer list.
+  let requests = 0;
   const load = async (focusResults) => {
+    const mine = ++requests;
     const r = await OfficeApi.listUsers({ q: state.q, role: state.role, limit: PAGE_SIZE + 1, offset: state.offset });
+    if (mine !== requests) return;
     const users = (r.users || []).slice(0, PAGE_SIZE);
     const more = (r.users || []).length > PAGE_SIZE;
     list.replaceChildren(...users.map((u) => accountItem(u, load)));

@@ -6,7 +6,6 @@ I18N.add('en', 'English', {
   'nav.office': 'Office',
   'office.title': 'School office',
   'office.back_start': 'Back to the start',
-  'office.session_ended': 'Your session has ended; please log in again.',
   'office.only_admins.title': 'For the school office',
   'office.only_admins.text': 'These pages are for administrators.',
 

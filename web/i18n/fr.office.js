@@ -4,7 +4,6 @@ I18N.add('fr', 'Français', {
   'nav.office': 'Secrétariat',
   'office.title': 'Secrétariat',
   'office.back_start': 'Retour à l\u2019accueil',
-  'office.session_ended': 'Votre session a expiré ; veuillez vous reconnecter.',
   'office.only_admins.title': 'Réservé au secrétariat',
   'office.only_admins.text': 'Ces pages sont réservées aux administrateurs.',
 
