@@ -40,6 +40,43 @@ fn browser() -> Result<PathBuf, String> {
     chromium.ok_or_else(|| "no chromium (set ROLLCALL_CHROMIUM)".to_owned())
 }
 
+/// `node tests/browser/<script>` against `app`'s server, with Chromium and the screenshots'
+/// folder set (`ROLLCALL_URL`, `CHROMIUM`, `ARTIFACTS`); the caller adds the script's own
+/// variables.
+fn node_script(script: &str, app: &TestApp, chromium: &Path) -> std::process::Command {
+    let mut node = std::process::Command::new("node");
+    node.arg(repo().join("tests/browser").join(script))
+        .current_dir(repo().join("tests/browser"))
+        .env("ROLLCALL_URL", &app.base)
+        .env("CHROMIUM", chromium)
+        .env("ARTIFACTS", artifacts());
+    node
+}
+
+fn artifacts() -> PathBuf {
+    repo().join("artifacts/browser")
+}
+
+/// Runs the script off the async runtime (the server runs on this test's runtime) and fails
+/// the test with everything it printed when it fails.
+async fn run_script(mut node: std::process::Command, what: &str) {
+    let out = tokio::task::spawn_blocking(move || node.output())
+        .await
+        .expect("join")
+        .expect("node");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{log}");
+    assert!(
+        out.status.success(),
+        "the {what} failed (screenshots in {}):\n{log}",
+        artifacts().display()
+    );
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -83,15 +120,8 @@ fn status_of<'a>(session: &'a Value, student: &str) -> (&'a str, &'a str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn teacher_flow_in_a_real_browser() {
-    let chromium = match browser() {
-        Ok(c) => c,
-        Err(why) if std::env::var("ROLLCALL_REQUIRE_BROWSER").as_deref() == Ok("1") => {
-            panic!("the browser test cannot run: {why}; run scripts/setup-browser")
-        }
-        Err(why) => {
-            println!("SKIPPED: the browser test needs scripts/setup-browser ({why})");
-            return;
-        }
+    let Some(chromium) = chromium_or_skip() else {
+        return;
     };
     let app = spawn_app().await;
     let admin = app.admin_token().await;
@@ -157,18 +187,12 @@ async fn teacher_flow_in_a_real_browser() {
         "class.png",
         &side_by_side(&photo("obama3.jpg"), &photo("biden.jpg")),
     );
-    let artifacts = repo().join("artifacts/browser");
     // With the shared data set, also a real group photo (25 labelled faces, dlib's test set).
     let class_photo = std::env::var_os("ROLLCALL_SHARED_DIR")
         .map_or_else(|| repo().join("../shared"), PathBuf::from)
         .join("data/dlib-faces/bald_guys.jpg");
-    let mut node = std::process::Command::new("node");
-    node.arg(repo().join("tests/browser/flow.mjs"))
-        .current_dir(repo().join("tests/browser"))
-        .env("ROLLCALL_URL", &app.base)
-        .env("CHROMIUM", &chromium)
-        .env("ARTIFACTS", &artifacts)
-        .env("TEACHER_EMAIL", TEACHER_EMAIL)
+    let mut node = node_script("flow.mjs", &app, &chromium);
+    node.env("TEACHER_EMAIL", TEACHER_EMAIL)
         .env("TEACHER_PASSWORD", TEACHER_PASSWORD)
         .env("SUBJECT_NAME", "Civics")
         .env("ENROL_NAME", "Barack Obama")
@@ -185,22 +209,7 @@ async fn teacher_flow_in_a_real_browser() {
         node.env("CLASS_PHOTO", &class_photo)
             .env("CLASS_PHOTO_FACES", "22");
     }
-    // The server runs on this test's runtime: wait for the browser off it.
-    let out = tokio::task::spawn_blocking(move || node.output())
-        .await
-        .expect("join")
-        .expect("node");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{log}");
-    assert!(
-        out.status.success(),
-        "the browser flow failed (screenshots in {}):\n{log}",
-        artifacts.display()
-    );
+    run_script(node, "browser flow").await;
 
     // What the page did is what the API now holds.
     let sessions = ok(app
@@ -235,7 +244,7 @@ async fn teacher_flow_in_a_real_browser() {
         .await)
     .await;
     assert_eq!(own[0]["approved"], true, "{own}");
-    assert!(artifacts.join("review-screen.jpg").is_file());
+    assert!(artifacts().join("review-screen.jpg").is_file());
 }
 
 /// Chromium, or None when the browser test is to be skipped (outside CI, without
@@ -342,14 +351,8 @@ async fn school_pages_in_a_real_browser() {
 
     let photos = tempfile::tempdir().unwrap();
     let face = write(photos.path(), "me.jpg", &photo("obama.jpg"));
-    let artifacts = repo().join("artifacts/browser");
-    let mut node = std::process::Command::new("node");
-    node.arg(repo().join("tests/browser/school-pages.mjs"))
-        .current_dir(repo().join("tests/browser"))
-        .env("ROLLCALL_URL", &app.base)
-        .env("CHROMIUM", &chromium)
-        .env("ARTIFACTS", &artifacts)
-        .env("ADMIN_EMAIL", ADMIN_EMAIL)
+    let mut node = node_script("school-pages.mjs", &app, &chromium);
+    node.env("ADMIN_EMAIL", ADMIN_EMAIL)
         .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("ADMIN_NAME", str_of(&admin_login, "name"))
         .env("DEAD_RECIPIENTS", "obama@school.test,biden@school.test")
@@ -369,21 +372,7 @@ async fn school_pages_in_a_real_browser() {
         .env("NO_CONSENT_EMAIL", "carol@school.test")
         .env("NO_CONSENT_PASSWORD", &carol_password)
         .env("FACE_PHOTO", &face);
-    let out = tokio::task::spawn_blocking(move || node.output())
-        .await
-        .expect("join")
-        .expect("node");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{log}");
-    assert!(
-        out.status.success(),
-        "the school pages failed (screenshots in {}):\n{log}",
-        artifacts.display()
-    );
+    run_script(node, "school pages").await;
 
     // What the pages did is what the API now holds.
     let mut to: Vec<String> = smtp
@@ -484,15 +473,8 @@ async fn school_pages_in_a_real_browser() {
 /// roster import.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn office_pages_in_a_real_browser() {
-    let chromium = match browser() {
-        Ok(c) => c,
-        Err(why) if std::env::var("ROLLCALL_REQUIRE_BROWSER").as_deref() == Ok("1") => {
-            panic!("the browser test cannot run: {why}; run scripts/setup-browser")
-        }
-        Err(why) => {
-            println!("SKIPPED: the browser test needs scripts/setup-browser ({why})");
-            return;
-        }
+    let Some(chromium) = chromium_or_skip() else {
+        return;
     };
     let app = spawn_app().await;
     let admin = app.admin_token().await;
@@ -520,14 +502,8 @@ async fn office_pages_in_a_real_browser() {
     assert_eq!(reg["is_verified"], false, "{reg}");
     let sam = reg["user_id"].as_str().unwrap_or_default().to_owned();
 
-    let artifacts = repo().join("artifacts/browser");
-    let mut node = std::process::Command::new("node");
-    node.arg(repo().join("tests/browser/office-pages.mjs"))
-        .current_dir(repo().join("tests/browser"))
-        .env("ROLLCALL_URL", &app.base)
-        .env("CHROMIUM", &chromium)
-        .env("ARTIFACTS", &artifacts)
-        .env("ADMIN_EMAIL", crate::support::ADMIN_EMAIL)
+    let mut node = node_script("office-pages.mjs", &app, &chromium);
+    node.env("ADMIN_EMAIL", crate::support::ADMIN_EMAIL)
         .env("ADMIN_PASSWORD", crate::support::ADMIN_PASSWORD)
         .env("TEACHER_NAME", "Ana Rivera")
         .env("TEACHER_SESSIONS", "2")
@@ -535,21 +511,7 @@ async fn office_pages_in_a_real_browser() {
         .env("STUDENT_EMAIL", "sam.pending@school.test")
         .env("NEW_NAME", "Noor Newcomer")
         .env("NEW_EMAIL", "noor.newcomer@school.test");
-    let out = tokio::task::spawn_blocking(move || node.output())
-        .await
-        .expect("join")
-        .expect("node");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{log}");
-    assert!(
-        out.status.success(),
-        "the office pages failed (screenshots in {}):\n{log}",
-        artifacts.display()
-    );
+    run_script(node, "office pages").await;
 
     // What the page did is what the API now holds.
     let users = ok(app.get("/api/admin/users", Some(&admin)).await).await;
@@ -812,14 +774,8 @@ async fn office_day_in_a_real_browser() {
     let bad = write(files.path(), "roster-bad.csv", roster_csv(true).as_bytes());
     let good = write(files.path(), "roster.csv", roster_csv(false).as_bytes());
     let face = write(files.path(), "me.jpg", &photo("obama.jpg"));
-    let artifacts = repo().join("artifacts/browser");
-    let mut node = std::process::Command::new("node");
-    node.arg(repo().join("tests/browser/office-day.mjs"))
-        .current_dir(repo().join("tests/browser"))
-        .env("ROLLCALL_URL", &app.base)
-        .env("CHROMIUM", &chromium)
-        .env("ARTIFACTS", &artifacts)
-        .env("ADMIN_EMAIL", ADMIN_EMAIL)
+    let mut node = node_script("office-day.mjs", &app, &chromium);
+    node.env("ADMIN_EMAIL", ADMIN_EMAIL)
         .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("ADMIN_NAME", str_of(&admin_login, "name"))
         .env("BAD_CSV", &bad)
@@ -839,21 +795,7 @@ async fn office_day_in_a_real_browser() {
         .env("STUDENT_EMAIL", "amara.okafor@school.test")
         .env("STUDENT_PASSWORD", "amara-chose-this-1")
         .env("FACE_PHOTO", &face);
-    let out = tokio::task::spawn_blocking(move || node.output())
-        .await
-        .expect("join")
-        .expect("node");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{log}");
-    assert!(
-        out.status.success(),
-        "the office day failed (screenshots in {}):\n{log}",
-        artifacts.display()
-    );
+    run_script(node, "office day").await;
 
     // The SMTP server received one invitation per imported student and the teacher's two.
     let received = smtp.wait_for(42).await;

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::support::backend::rollcall_command;
 use crate::support::world::{student, subject, teacher};
-use crate::support::{ADMIN_EMAIL, TestApp, body, expect_detail, spawn_app};
+use crate::support::{ADMIN_EMAIL, SECRET, TestApp, body, expect_detail, spawn_app};
 
 const PREVIEW: &str = "/api/admin/roster/preview";
 const IMPORT: &str = "/api/admin/roster/import";
@@ -622,7 +622,12 @@ fn cli(app: &TestApp, file: &std::path::Path, extra: &[&str]) -> std::process::O
         dir,
     ];
     args.extend(extra.iter().map(|s| (*s).to_owned()));
-    rollcall_command(&args).output().expect("running rollcall")
+    // The server's environment, as an operator runs the command next to it: the links it mails
+    // are signed with the server's key.
+    rollcall_command(&args)
+        .env("JWT_SECRET", SECRET)
+        .output()
+        .expect("running rollcall")
 }
 
 #[tokio::test]
@@ -666,6 +671,24 @@ async fn roster_cli_dry_run_real_run_and_bad_file() {
         school(&http),
         "the command line writes what the API writes"
     );
+    // The invitation the command line mailed opens on the server.
+    let body_text: String = by_cli
+        .db()
+        .query_row(
+            "SELECT body_text FROM outbox WHERE kind = 'invitation' AND recipient = ?1",
+            ["s1@school.test"],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let token = body_text
+        .split("#/invitation/")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no link in {body_text}"));
+    let who = by_cli
+        .get(&format!("/api/auth/invitation?token={token}"), None)
+        .await;
+    assert_eq!(who.status(), StatusCode::OK, "the server accepts the link");
     let (actor, detail): (Option<String>, String) = by_cli
         .db()
         .query_row(

@@ -6,42 +6,26 @@
 // switch) and back, approve a face photo a student uploaded of themselves, then the student's
 // own view. On every page, no word is missing from the chosen language (`I18N.missing`).
 // Screenshots go to $ARTIFACTS. Exits non-zero on the first failed step, naming it.
-import { chromium } from 'playwright-core';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { artifactsFolder, env, launch, watch } from './harness.mjs';
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
 const base = env('ROLLCALL_URL');
-const artifacts = env('ARTIFACTS');
-mkdirSync(artifacts, { recursive: true });
-// Only this flow's own pictures (the other browser tests write theirs alongside, at the same time).
-for (const f of readdirSync(artifacts)) if (/^\d\d[a-z]?-|^review-screen\./.test(f)) rmSync(join(artifacts, f), { force: true });
+const artifacts = artifactsFolder(/^\d\d[a-z]?-|^review-screen\.|^failure\./);
 
 function check(cond, what) {
   if (!cond) throw new Error(`check failed: ${what}`);
   console.log(`ok: ${what}`);
 }
 
-const browser = await chromium.launch({
-  executablePath: env('CHROMIUM'),
-  headless: true,
-  // The webcam is a file: a face photo as a one-frame MJPEG stream.
-  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--use-fake-ui-for-media-stream',
-    '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${env('CAMERA_FILE')}`],
-});
+// The webcam is a file: a face photo as a one-frame MJPEG stream.
+const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  `--use-file-for-fake-video-capture=${env('CAMERA_FILE')}`]);
 // A tablet in landscape.
 const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, acceptDownloads: true, locale: 'en-GB' });
 await context.grantPermissions(['camera'], { origin: base });
 const page = await context.newPage();
-const problems = [];
-page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} from ${r.request().method()} ${r.url()}`); });
-page.setDefaultTimeout(30000);
+const problems = watch(page);
 
 let step = 'start';
 // Page titles are matched from their start: a loose pattern also matches the page being left

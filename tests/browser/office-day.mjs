@@ -12,40 +12,21 @@
 // The steps are those of office-steps.mjs and school-steps.mjs. Screenshots:
 // $ARTIFACTS/day-*.png (the README's pictures of the office pages come from here). Exits
 // non-zero on the first failed step, naming it.
-import { chromium } from 'playwright-core';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { artifactsFolder, env, launch, watch } from './harness.mjs';
 import * as O from './office-steps.mjs';
 import * as S from './school-steps.mjs';
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
 const base = env('ROLLCALL_URL');
-const artifacts = env('ARTIFACTS');
-mkdirSync(artifacts, { recursive: true });
+const artifacts = artifactsFolder(/^day-/);
 
-const browser = await chromium.launch({
-  executablePath: env('CHROMIUM'),
-  headless: true,
-  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-});
+const browser = await launch();
 const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, locale: 'en-GB', timezoneId: 'Europe/Paris' });
 const page = await context.newPage();
-const problems = [];
 // Answers the steps cause on purpose: the password the policy refuses, the file with errors,
 // the unknown co-teacher address, the timetable that ends before it starts.
-const expected = [/\/api\/auth\/accept-invitation$/, /\/api\/settings$/, /\/api\/admin\/roster\/preview$/, /\/api\/subjects\/[0-9a-f]+\/teachers$/];
-page.on('console', (m) => {
-  if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
-});
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-page.on('response', (r) => {
-  if (r.status() >= 400 && !expected.some((re) => re.test(r.url()))) problems.push(`${r.status()} from ${r.request().method()} ${r.url()}`);
-});
-page.setDefaultTimeout(30000);
+const problems = watch(page, [/\/api\/auth\/accept-invitation$/, /\/api\/settings$/, /\/api\/admin\/roster\/preview$/, /\/api\/subjects\/[0-9a-f]+\/teachers$/]);
 const shot = (name) => page.screenshot({ path: join(artifacts, `day-${name}.png`) });
 
 const teacher = { name: env('INVITED_NAME'), email: env('INVITED_EMAIL') };

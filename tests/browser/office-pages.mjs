@@ -6,40 +6,19 @@
 // 1024 px and 390 px; the search, an invitation accepted by the invited teacher, a role change,
 // a deletion with its preview and a roster import. Screenshots: $ARTIFACTS/office-*.png. Exits non-zero on the
 // first failed step, naming it.
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { artifactsFolder, env, launch, watch } from './harness.mjs';
 import * as S from './office-steps.mjs';
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
 const base = env('ROLLCALL_URL');
-const artifacts = env('ARTIFACTS');
-mkdirSync(artifacts, { recursive: true });
+const artifacts = artifactsFolder(/^office-/);
 
-const browser = await chromium.launch({
-  executablePath: env('CHROMIUM'),
-  headless: true,
-  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-});
+const browser = await launch();
 const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, locale: 'en-GB' });
 const page = await context.newPage();
-const problems = [];
 // Answers the steps cause on purpose: the unknown invitation link, the password the policy
 // refuses, the roster file with errors.
-const expected = [/\/api\/auth\/invitation\?token=not-a-real-token$/, /\/api\/auth\/accept-invitation$/, /\/api\/admin\/roster\/preview$/];
-page.on('console', (m) => {
-  // The browser logs every 4xx answer as a console error; the answers themselves are checked below.
-  if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
-});
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-page.on('response', (r) => {
-  if (r.status() >= 400 && !expected.some((re) => re.test(r.url()))) problems.push(`${r.status()} from ${r.request().method()} ${r.url()}`);
-});
-page.setDefaultTimeout(30000);
+const problems = watch(page, [/\/api\/auth\/invitation\?token=not-a-real-token$/, /\/api\/auth\/accept-invitation$/, /\/api\/admin\/roster\/preview$/]);
 
 const teacher = env('TEACHER_NAME');
 const student = env('STUDENT_NAME');

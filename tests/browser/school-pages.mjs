@@ -6,51 +6,26 @@
 // deletes it; a student without consent is sent to the consent page. Every page is checked in
 // English and French (no missing words) at 1024 px and 390 px (no sideways scrolling).
 // Screenshots: $ARTIFACTS/school-*.png. Exits non-zero on the first failed step, naming it.
-import { chromium } from 'playwright-core';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { artifactsFolder, env, launch, watch } from './harness.mjs';
 import {
   check, logIn, logOut, open, title, inEveryLanguage, checkMailState, retryThisMessage, retryAllFailed,
   waitForSent, findInAudit, addCoTeacher, moveStudent, openOfficeSubject, setTimetableAndHoliday,
   studentUploadsFace, studentDeletesFace, uploadRefusedWithoutConsent,
 } from './school-steps.mjs';
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
 const base = env('ROLLCALL_URL');
-const artifacts = env('ARTIFACTS');
-mkdirSync(artifacts, { recursive: true });
-// Only this runner's screenshots: the teacher flow writes to the same folder.
-for (const f of readdirSync(artifacts)) if (f.startsWith('school-')) rmSync(join(artifacts, f), { force: true });
+const artifacts = artifactsFolder(/^school-/);
 
-const browser = await chromium.launch({
-  executablePath: env('CHROMIUM'),
-  headless: true,
-  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-});
+const browser = await launch();
 const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, locale: 'en-GB', timezoneId: 'Europe/Paris' });
 const page = await context.newPage();
-page.setDefaultTimeout(30000);
 // Refusals the steps ask for on purpose; any other 4xx/5xx, console error or CSP report fails.
-const expected = [
+const problems = watch(page, [
   /^404 from POST .*\/api\/subjects\/[0-9a-f]{24}\/teachers$/,
   /^422 from PUT .*\/api\/settings$/,
   /^403 from POST .*\/api\/students\/upload-face$/,
-];
-const problems = [];
-page.on('console', (m) => {
-  if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (404|422|403)/.test(m.text())) {
-    problems.push(`console: ${m.text()}`);
-  }
-});
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-page.on('response', (r) => {
-  const what = `${r.status()} from ${r.request().method()} ${r.url()}`;
-  if (r.status() >= 400 && !expected.some((re) => re.test(what))) problems.push(what);
-});
+]);
 
 let step = 'start';
 const every = (where, shot) => inEveryLanguage(page, { where, shot, artifacts });
