@@ -707,42 +707,38 @@ type Listing = Vec<(PathBuf, String)>;
 /// The sub-folders of `dir` with their files: (folder name, files). None when `dir` does not
 /// exist.
 fn sub_dirs(dir: &Path) -> anyhow::Result<Vec<(String, Listing)>> {
-    let mut out = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-    };
-    for entry in entries {
-        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
-        let path = entry.path();
-        if path.is_dir() {
-            out.push((
-                entry.file_name().to_string_lossy().into_owned(),
-                files_in(&path)?,
-            ));
-        }
-    }
-    Ok(out)
+    entries(dir)?
+        .into_iter()
+        .filter(|(path, _)| path.is_dir())
+        .map(|(path, name)| Ok((name, files_in(&path)?)))
+        .collect()
 }
 
 /// The files directly in `dir`: (path, name). None when `dir` does not exist.
 fn files_in(dir: &Path) -> anyhow::Result<Listing> {
-    let mut out = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-    };
-    for entry in entries {
-        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
-        let path = entry.path();
-        if path.is_file() {
-            out.push((path, entry.file_name().to_string_lossy().into_owned()));
-        }
-    }
+    let mut out: Listing = entries(dir)?
+        .into_iter()
+        .filter(|(path, _)| path.is_file())
+        .collect();
     out.sort();
     Ok(out)
+}
+
+/// Everything directly in `dir`: (path, name); nothing when `dir` does not exist.
+fn entries(dir: &Path) -> anyhow::Result<Listing> {
+    let read = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    read.map(|entry| {
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        Ok((
+            entry.path(),
+            entry.file_name().to_string_lossy().into_owned(),
+        ))
+    })
+    .collect()
 }
 
 /// A file's modification time in unix seconds (now when it cannot be read).

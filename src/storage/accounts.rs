@@ -35,13 +35,7 @@ pub fn list(
     limit: u32,
     offset: u32,
 ) -> Result<Vec<WithInvitation>> {
-    let pattern = q.map(|q| {
-        let escaped = q
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let pattern = q.map(super::sql::contains_pattern);
     conn.query_all(
         &format!(
             "{SELECT} WHERE (CAST(?1 AS TEXT) IS NULL OR u.role = ?1)

@@ -243,6 +243,16 @@ impl postgres::types::ToSql for Value<'_> {
     postgres::types::to_sql_checked!();
 }
 
+/// The `LIKE ... ESCAPE '\'` pattern of "contains `text`": `%`, `_` and `\` in it match
+/// themselves.
+pub fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// `sql` with its `?N` placeholders written PostgreSQL's way (`$N`). Quoted text, quoted names
 /// and `--` comments are left alone; a bare `?` is a mistake and is refused. Public for the
 /// tests' own SQL.

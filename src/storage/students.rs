@@ -64,13 +64,7 @@ pub fn list(
     limit: u32,
     offset: u32,
 ) -> Result<(Vec<StudentRecord>, i64)> {
-    let pattern = q.map(|q| {
-        let escaped = q
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let pattern = q.map(super::sql::contains_pattern);
     let filter = "u.role = 'student'
         AND (CAST(?1 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM enrolments e JOIN subject_teachers t ON t.subject_id = e.subject_id
                                    WHERE e.student_id = u.id AND t.teacher_id = ?1))
