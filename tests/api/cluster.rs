@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::{Child, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,10 +23,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use mailin_embedded::{Handler, Response, response};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::mail::{Received, listener, relay_args, slow_smtp_on};
 use crate::support::binary::{command_on, free_port};
 use crate::support::db::TestDb;
 use crate::support::media::{data_url, photo, side_by_side};
@@ -1038,80 +1038,6 @@ async fn kill_9_of_one_server_loses_no_acknowledged_confirm_and_the_other_keeps_
     );
 }
 
-/// One message as the SMTP sink received it.
-#[derive(Debug, Clone)]
-struct Received {
-    to: Vec<String>,
-    data: String,
-}
-
-impl Received {
-    fn subject(&self) -> &str {
-        self.data
-            .lines()
-            .take_while(|l| !l.is_empty())
-            .find_map(|l| l.strip_prefix("Subject: "))
-            .unwrap_or_default()
-    }
-}
-
-/// An SMTP sink that takes a little while over each message, so that a queue of them keeps
-/// both servers' workers busy at once.
-#[derive(Clone)]
-struct Sink {
-    inbox: Arc<Mutex<Vec<Received>>>,
-    current: Option<Received>,
-}
-
-impl Handler for Sink {
-    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
-        self.current = Some(Received {
-            to: to.to_vec(),
-            data: String::new(),
-        });
-        response::OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        if let Some(m) = self.current.as_mut() {
-            m.data.push_str(&String::from_utf8_lossy(buf));
-        }
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> Response {
-        std::thread::sleep(Duration::from_millis(30));
-        if let Some(m) = self.current.take() {
-            self.inbox
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(m);
-        }
-        response::OK
-    }
-}
-
-/// An SMTP sink on a loopback port (running until the test process ends): its port and inbox.
-fn smtp_sink() -> (u16, Arc<Mutex<Vec<Received>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the SMTP sink");
-    let port = listener.local_addr().expect("addr").port();
-    let inbox = Arc::new(Mutex::new(Vec::new()));
-    let mut server = mailin_embedded::Server::new(Sink {
-        inbox: Arc::clone(&inbox),
-        current: None,
-    });
-    server
-        .with_name("smtp.school.test")
-        .with_num_threads(4)
-        .with_tcp_listener(listener);
-    std::thread::spawn(move || {
-        if let Err(e) = server.serve() {
-            eprintln!("test SMTP server stopped: {e}");
-        }
-    });
-    (port, inbox)
-}
-
 /// Point 6: with both servers' mail workers polling one outbox, every absence is mailed exactly
 /// once: 18 absences over three sessions (one confirmed on A and B at the same moment), 18
 /// messages at the sink once both servers have stopped (each finishing the message in hand),
@@ -1121,28 +1047,14 @@ async fn both_mail_workers_send_each_absence_notice_exactly_once() {
     if !on_postgres() {
         return;
     }
-    let (port, inbox) = smtp_sink();
-    let port = port.to_string();
-    let Some(mut c) = Cluster::start(&[
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port,
-        "--smtp-tls",
-        "none",
-        "--smtp-from",
-        "School Office <office@school.test>",
-        "--smtp-timeout-secs",
-        "5",
-        "--mail-retry-base-secs",
-        "1",
-        "--mail-retry-max-secs",
-        "1",
-        "--mail-poll-ms",
-        "100",
-    ])
-    .await
-    else {
+    // A sink that takes a little while over each message, so that a queue of them keeps both
+    // servers' workers busy at once.
+    let relay = listener(0);
+    let port = relay.local_addr().map(|a| a.port()).unwrap_or_default();
+    let smtp = slow_smtp_on(relay, Duration::from_millis(30));
+    let args = relay_args(port);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Some(mut c) = Cluster::start(&args).await else {
         return;
     };
     let (t, _) = teacher(&c.a.app, "t-mail@school.test").await;
@@ -1223,7 +1135,7 @@ async fn both_mail_workers_send_each_absence_notice_exactly_once() {
         );
     }
 
-    let received = inbox.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let received = smtp.messages();
     let sent: i64 = c
         .db()
         .query_row(
@@ -1247,12 +1159,18 @@ async fn both_mail_workers_send_each_absence_notice_exactly_once() {
     assert_eq!(retried, 0, "every message sent at its first attempt");
     let absences: Vec<&Received> = received
         .iter()
-        .filter(|m| m.subject().starts_with("Absent:"))
+        .filter(|m| {
+            m.header("Subject")
+                .unwrap_or_default()
+                .starts_with("Absent:")
+        })
         .collect();
     for (email, date) in &expected {
         let n = absences
             .iter()
-            .filter(|m| m.to == [email.clone()] && m.subject().contains(date))
+            .filter(|m| {
+                m.to == [email.clone()] && m.header("Subject").unwrap_or_default().contains(date)
+            })
             .count();
         assert_eq!(n, 1, "absence notices to {email} for {date}");
     }

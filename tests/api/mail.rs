@@ -25,7 +25,7 @@ pub(crate) struct Received {
 }
 
 impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         let prefix = format!("{name}: ");
         self.data
             .lines()
@@ -34,11 +34,13 @@ impl Received {
     }
 }
 
-/// A mailin handler: collects accepted messages; `refuse` answers every recipient 550.
+/// A mailin handler: collects accepted messages; `refuse` answers every recipient 550; `delay`
+/// is how long it takes over each message.
 #[derive(Clone)]
 struct Sink {
     inbox: Arc<Mutex<Vec<Received>>>,
     refuse: bool,
+    delay: Duration,
     current: Option<Received>,
 }
 
@@ -68,6 +70,9 @@ impl Handler for Sink {
     }
 
     fn data_end(&mut self) -> Response {
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
+        }
         if let Some(mut m) = self.current.take() {
             m.data = m.data.replace("=\r\n", "").replace("=3D", "=");
             self.inbox
@@ -85,7 +90,7 @@ pub(crate) struct Smtp {
 }
 
 impl Smtp {
-    fn messages(&self) -> Vec<Received> {
+    pub(crate) fn messages(&self) -> Vec<Received> {
         self.inbox
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -127,15 +132,26 @@ impl Smtp {
 
 /// Start an SMTP server on `listener` (it runs until the test process ends).
 pub(crate) fn smtp_on(listener: TcpListener, refuse: bool) -> Smtp {
+    serve_smtp(listener, refuse, Duration::ZERO, 2)
+}
+
+/// An SMTP server that takes `delay` over each message, on four threads: a queue of messages
+/// keeps several senders busy at once.
+pub(crate) fn slow_smtp_on(listener: TcpListener, delay: Duration) -> Smtp {
+    serve_smtp(listener, false, delay, 4)
+}
+
+fn serve_smtp(listener: TcpListener, refuse: bool, delay: Duration, threads: u32) -> Smtp {
     let inbox = Arc::new(Mutex::new(Vec::new()));
     let mut server = Server::new(Sink {
         inbox: Arc::clone(&inbox),
         refuse,
+        delay,
         current: None,
     });
     server
         .with_name("smtp.school.test")
-        .with_num_threads(2)
+        .with_num_threads(threads)
         .with_tcp_listener(listener);
     std::thread::spawn(move || {
         if let Err(e) = server.serve() {
@@ -154,15 +170,13 @@ pub(crate) fn closed_port() -> u16 {
     listener(0).local_addr().unwrap().port()
 }
 
-/// The server, sending through 127.0.0.1:`port` in plain text with fast retries.
-pub(crate) async fn app_mailing_to(port: u16, max_attempts: u32) -> TestApp {
-    let port = port.to_string();
-    let attempts = max_attempts.to_string();
-    spawn_app_with(&[
+/// A server's options to send through 127.0.0.1:`port` in plain text with fast retries.
+pub(crate) fn relay_args(port: u16) -> Vec<String> {
+    [
         "--smtp-host",
         "127.0.0.1",
         "--smtp-port",
-        &port,
+        &port.to_string(),
         "--smtp-tls",
         "none",
         "--smtp-from",
@@ -175,10 +189,17 @@ pub(crate) async fn app_mailing_to(port: u16, max_attempts: u32) -> TestApp {
         "1",
         "--mail-poll-ms",
         "100",
-        "--mail-max-attempts",
-        &attempts,
-    ])
-    .await
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// The server, sending through 127.0.0.1:`port` ([`relay_args`]), `max_attempts` per message.
+pub(crate) async fn app_mailing_to(port: u16, max_attempts: u32) -> TestApp {
+    let mut args = relay_args(port);
+    args.extend(["--mail-max-attempts".to_owned(), max_attempts.to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    spawn_app_with(&args).await
 }
 
 /// (status, attempts, last_error) of the newest outbox row to `recipient`.
