@@ -83,6 +83,18 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     path.display().to_string()
 }
 
+/// A teacher account created by the administrator `admin`, with this name and password.
+async fn add_teacher(app: &TestApp, admin: &str, email: &str, name: &str, password: &str) -> Value {
+    ok(app
+        .post(
+            "/api/admin/users",
+            &json!({"role": "teacher", "email": email, "name": name, "password": password}),
+            Some(admin),
+        )
+        .await)
+    .await
+}
+
 /// A student created by the teacher in the subject; (id, generated password).
 async fn add_student(
     app: &TestApp,
@@ -125,14 +137,7 @@ async fn teacher_flow_in_a_real_browser() {
     };
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    ok(app
-        .post(
-            "/api/admin/users",
-            &json!({"role": "teacher", "email": TEACHER_EMAIL, "name": "Ana Rivera", "password": TEACHER_PASSWORD}),
-            Some(&admin),
-        )
-        .await)
-    .await;
+    add_teacher(&app, &admin, TEACHER_EMAIL, "Ana Rivera", TEACHER_PASSWORD).await;
     let token = token_of(&app.login(TEACHER_EMAIL, TEACHER_PASSWORD).await);
     let sid = ok(app
         .post(
@@ -286,14 +291,7 @@ async fn school_pages_in_a_real_browser() {
         (TEACHER_EMAIL, "Ana Rivera", TEACHER_PASSWORD),
         ("ben@school.test", "Ben Okafor", "ben-pass-12345"),
     ] {
-        let u = ok(app
-            .post(
-                "/api/admin/users",
-                &json!({"role": "teacher", "email": email, "name": name, "password": password}),
-                Some(&admin),
-            )
-            .await)
-        .await;
+        let u = add_teacher(&app, &admin, email, name, password).await;
         teachers.push(str_of(&u, "user_id"));
     }
     let token = token_of(&app.login(TEACHER_EMAIL, TEACHER_PASSWORD).await);
@@ -478,14 +476,7 @@ async fn office_pages_in_a_real_browser() {
     };
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    ok(app
-        .post(
-            "/api/admin/users",
-            &json!({"role": "teacher", "email": TEACHER_EMAIL, "name": "Ana Rivera", "password": TEACHER_PASSWORD}),
-            Some(&admin),
-        )
-        .await)
-    .await;
+    add_teacher(&app, &admin, TEACHER_EMAIL, "Ana Rivera", TEACHER_PASSWORD).await;
     // Two live sessions of the teacher, which the office ends from the page.
     let first = app.login(TEACHER_EMAIL, TEACHER_PASSWORD).await;
     app.login(TEACHER_EMAIL, TEACHER_PASSWORD).await;
@@ -747,14 +738,7 @@ async fn office_day_in_a_real_browser() {
     let app = app_mailing_to(port, 3).await;
     let admin_login = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let admin = token_of(&admin_login);
-    ok(app
-        .post(
-            "/api/admin/users",
-            &json!({"role": "teacher", "email": TEACHER_EMAIL, "name": "Ana Rivera", "password": TEACHER_PASSWORD}),
-            Some(&admin),
-        )
-        .await)
-    .await;
+    add_teacher(&app, &admin, TEACHER_EMAIL, "Ana Rivera", TEACHER_PASSWORD).await;
     let teacher = token_of(&app.login(TEACHER_EMAIL, TEACHER_PASSWORD).await);
     let mut civics = String::new();
     for (name, code) in [("Civics", "CIV1"), ("History", "HIS1"), ("Maths", "MAT1")] {
