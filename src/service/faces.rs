@@ -27,8 +27,8 @@ pub const MAX_SAMPLES: usize = 30;
 /// never push out approved samples.
 pub const MAX_PENDING: u32 = 10;
 /// Narrowest usable face, in photo pixels, counted inclusively as dlib counts its rectangles
-/// ([`face_width`]). Marking finds faces down to the same size.
-pub const MIN_FACE_WIDTH: i64 = 40;
+/// ([`face_width`]): the width below which a face counts as small.
+pub const MIN_FACE_WIDTH: i64 = crate::vision::SMALL_FACE_PX;
 /// Largest enrolment photo.
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 /// Largest side of the square the face box is measured on for sharpness: larger faces are

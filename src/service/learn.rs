@@ -24,8 +24,9 @@ use crate::domain::{AttendanceStatus, Id};
 use crate::matching::{Verdict, decode_blob};
 use crate::storage::{Conn, Db, drafts};
 
-/// Narrowest face learned, in photo pixels, counted inclusively (`right - left + 1`).
-pub const MIN_LEARN_WIDTH: i64 = 40;
+/// Narrowest face learned, in photo pixels, counted inclusively (`right - left + 1`): what
+/// enrolment accepts.
+pub const MIN_LEARN_WIDTH: i64 = crate::vision::SMALL_FACE_PX;
 
 /// A face of a confirmed draft that may become a sample (its photo still in the store).
 #[derive(Debug, Clone)]

@@ -22,6 +22,15 @@ pub struct Described {
     pub embedding: [f32; EMBEDDING_DIM],
 }
 
+/// One face's landmarks and aligned chip, not yet through the network.
+pub struct Aligned {
+    /// In the pixels of the image the face was aligned in.
+    pub landmarks: Landmarks5,
+    chip: RgbImage,
+    /// The mirror image's chip (the flip option).
+    mirror: Option<RgbImage>,
+}
+
 /// Threads and sessions for the ResNet.
 #[derive(Debug, Clone, Copy)]
 pub struct EngineOptions {
@@ -115,6 +124,12 @@ impl FaceDescriber {
 
     /// Landmarks, chip and embedding for every box, with one batched network run.
     pub fn describe(&self, img: &RgbImage, boxes: &[Rect]) -> anyhow::Result<Vec<Described>> {
+        self.embed_aligned(self.align(img, boxes)?)
+    }
+
+    /// Landmarks and aligned chip of every box (with the flip option, also the mirror image's
+    /// chip), ready for [`FaceDescriber::embed_aligned`].
+    pub fn align(&self, img: &RgbImage, boxes: &[Rect]) -> anyhow::Result<Vec<Aligned>> {
         if boxes.is_empty() {
             return Ok(Vec::new());
         }
@@ -123,7 +138,7 @@ impl FaceDescriber {
             .par_iter()
             .map(|b| self.landmarks(img, *b).map(|l| (l, face_chip(img, &l))))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let (landmarks, mut chips): (Vec<Landmarks5>, Vec<RgbImage>) = aligned.into_iter().unzip();
+        let mut mirrors: Vec<Option<RgbImage>> = (0..boxes.len()).map(|_| None).collect();
         if self.flip {
             let mirror = mirrored(img);
             let flipped = boxes
@@ -133,11 +148,43 @@ impl FaceDescriber {
                         .map(|l| face_chip(&mirror, &l))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            chips.extend(flipped);
+            mirrors = flipped.into_iter().map(Some).collect();
         }
+        Ok(aligned
+            .into_iter()
+            .zip(mirrors)
+            .map(|((landmarks, chip), mirror)| Aligned {
+                landmarks,
+                chip,
+                mirror,
+            })
+            .collect())
+    }
+
+    /// Embeddings of aligned faces (from any number of images), in one batched network run;
+    /// with the flip option each is the mean of the chip's and its mirror image's.
+    pub fn embed_aligned(&self, aligned: Vec<Aligned>) -> anyhow::Result<Vec<Described>> {
+        if aligned.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = aligned.len();
+        let mut landmarks = Vec::with_capacity(n);
+        let mut chips = Vec::with_capacity(2 * n);
+        let mut mirrors = Vec::new();
+        for a in aligned {
+            landmarks.push(a.landmarks);
+            chips.push(a.chip);
+            mirrors.extend(a.mirror);
+        }
+        anyhow::ensure!(
+            mirrors.is_empty() || mirrors.len() == n,
+            "some faces have a mirror image's chip and some do not"
+        );
+        let flipped = !mirrors.is_empty();
+        chips.extend(mirrors);
         let mut embeddings = self.embed_chips(&chips)?;
-        if self.flip {
-            let mirror = embeddings.split_off(boxes.len());
+        if flipped {
+            let mirror = embeddings.split_off(n);
             for (e, m) in embeddings.iter_mut().zip(&mirror) {
                 for (x, y) in e.iter_mut().zip(m) {
                     *x = (*x + *y) / 2.0;

@@ -56,6 +56,11 @@ pub struct Point {
 /// on the image right, outer and inner corner of the eye on the image left, base of the nose.
 pub type Landmarks5 = [Point; 5];
 
+/// Faces narrower than this (photo pixels, counted inclusively as dlib counts its rectangles)
+/// are small: narrower than enrolment accepts. The class-photo pipeline aligns them in an
+/// enlarged crop, and marking asks a nearer match of them (docs/recognition.md, "Small faces").
+pub const SMALL_FACE_PX: i64 = 40;
+
 /// Length of a face embedding.
 pub const EMBEDDING_DIM: usize = 128;
 

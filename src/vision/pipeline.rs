@@ -8,14 +8,15 @@ use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::Context;
+use rayon::prelude::*;
 
 use super::decode::{self, DecodeError, Limits};
 use super::detect::Detector;
-use super::engine::{EngineOptions, FaceDescriber};
+use super::engine::{Aligned, EngineOptions, FaceDescriber};
 use super::image::RgbImage;
 use super::mtcnn::{Proposer, Thresholds};
 use super::resize::resize_rgb;
-use super::{EMBEDDING_DIM, Landmarks5, Rect, models};
+use super::{EMBEDDING_DIM, Landmarks5, Rect, SMALL_FACE_PX, models};
 
 /// The detector window: faces smaller than this in the working image are not found.
 const WINDOW: f32 = 80.0;
@@ -51,6 +52,9 @@ const CONFIRM_CROP: f32 = 1.5;
 /// mask), which the proposal path missed where this pass found it. 0.2 MP was a third faster
 /// on a portrait and lost such a face (docs/detection.md).
 const COARSE_PIXELS: f32 = 500_000.0;
+
+/// Width a small face is enlarged to before its landmarks and chip are taken: MMOD's window.
+const SMALL_FACE_VIEW: f32 = WINDOW;
 
 /// How the detector's working resolution is chosen.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -193,7 +197,7 @@ fn smallest_face(width: usize, height: usize, min_face_px: f32, min_face_fractio
 
 /// The part of `img` inside `r` (inclusive, within the image).
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn crop(img: &RgbImage, r: Rect) -> RgbImage {
+pub(crate) fn crop(img: &RgbImage, r: Rect) -> RgbImage {
     let (l, t) = (r.left.max(0) as usize, r.top.max(0) as usize);
     let w = (r.right.max(r.left) as usize + 1).min(img.width) - l.min(img.width);
     let h = (r.bottom.max(r.top) as usize + 1).min(img.height) - t.min(img.height);
@@ -367,6 +371,11 @@ impl Axis {
     #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
     fn map(self, v: i64) -> i64 {
         (self.a * v as f64 + self.b).round() as i64
+    }
+    /// The inverse of [`Axis::map`]: photo to working coordinates.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    fn unmap(self, v: i64) -> i64 {
+        ((v as f64 - self.b) / self.a).round() as i64
     }
 }
 
@@ -696,6 +705,81 @@ impl Pipeline {
             .collect())
     }
 
+    /// Landmarks and embeddings of `rects` in `img`, a small face's (narrower than
+    /// [`SMALL_FACE_PX`]) taken in a crop around it enlarged until the face is
+    /// [`SMALL_FACE_VIEW`] px wide: at its own size the landmark model reads too few of its
+    /// pixels, and a stranger's small face came within the confident threshold of a student
+    /// several times as often (docs/recognition.md, "Small faces"). One batched network run.
+    fn describe_enlarging_small(
+        &self,
+        img: &RgbImage,
+        rects: &[Rect],
+    ) -> anyhow::Result<Vec<super::engine::Described>> {
+        let (small, large): (Vec<usize>, Vec<usize>) =
+            (0..rects.len()).partition(|&i| rects[i].right - rects[i].left + 1 < SMALL_FACE_PX);
+        if small.is_empty() {
+            return self.describer.describe(img, rects);
+        }
+        let large_rects: Vec<Rect> = large.iter().map(|&i| rects[i]).collect();
+        let mut aligned: Vec<Option<Aligned>> = (0..rects.len()).map(|_| None).collect();
+        for (&i, a) in large.iter().zip(self.describer.align(img, &large_rects)?) {
+            aligned[i] = Some(a);
+        }
+        let enlarged = small
+            .par_iter()
+            .map(|&i| self.align_enlarged(img, rects[i]))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for (&i, a) in small.iter().zip(enlarged) {
+            aligned[i] = Some(a);
+        }
+        let aligned = aligned
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .context("a face was not aligned")?;
+        self.describer.embed_aligned(aligned)
+    }
+
+    /// One small face aligned in an enlarged crop of one face width around it; landmarks in
+    /// `img`'s coordinates.
+    #[allow(clippy::cast_precision_loss)]
+    fn align_enlarged(&self, img: &RgbImage, rect: Rect) -> anyhow::Result<Aligned> {
+        let width = (rect.right - rect.left + 1).max(1);
+        let (last_x, last_y) = (
+            i64::try_from(img.width).unwrap_or(i64::MAX) - 1,
+            i64::try_from(img.height).unwrap_or(i64::MAX) - 1,
+        );
+        let region = Rect::new(
+            (rect.left - width).max(0),
+            (rect.top - width).max(0),
+            (rect.right + width).min(last_x),
+            (rect.bottom + width).min(last_y),
+        );
+        let one = |img: &RgbImage, r: Rect| -> anyhow::Result<Aligned> {
+            self.describer
+                .align(img, &[r])?
+                .pop()
+                .context("the face was not aligned")
+        };
+        if region.right - region.left < 2 || region.bottom - region.top < 2 {
+            // A box (nearly) outside the photo: nothing to enlarge.
+            return one(img, rect);
+        }
+        let part = crop(img, region);
+        let (work, ax, ay) = rescale(&part, SMALL_FACE_VIEW / width as f32);
+        let inner = Rect::new(
+            ax.unmap(rect.left - region.left),
+            ay.unmap(rect.top - region.top),
+            ax.unmap(rect.right - region.left),
+            ay.unmap(rect.bottom - region.top),
+        );
+        let mut a = one(&work, inner)?;
+        for p in &mut a.landmarks {
+            p.x = ax.map(p.x) + region.left;
+            p.y = ay.map(p.y) + region.top;
+        }
+        Ok(a)
+    }
+
     /// As [`Pipeline::faces_in`] with an explicit working-resolution rule.
     pub fn faces_with(&self, img: &RgbImage, upsample: Upsample) -> anyhow::Result<Vec<Face>> {
         let _running = super::malloc::analysing();
@@ -704,7 +788,12 @@ impl Pipeline {
         crate::telemetry::stage(crate::telemetry::Stage::Detect, started.elapsed());
         let rects: Vec<Rect> = dets.iter().map(|d| d.0).collect();
         let started = std::time::Instant::now();
-        let described = self.describer.describe(img, &rects)?;
+        // face_recognition's own rule (0|1|2) aligns every face where it is, as dlib does.
+        let described = if matches!(upsample, Upsample::Times(_)) {
+            self.describer.describe(img, &rects)?
+        } else {
+            self.describe_enlarging_small(img, &rects)?
+        };
         crate::telemetry::stage(crate::telemetry::Stage::Describe, started.elapsed());
         Ok(dets
             .into_iter()
@@ -813,6 +902,62 @@ mod tests {
         let d = l2(&face.embedding, &floats(&cnn["encoding"]));
         assert!(d < 1e-4, "distance to dlib's encoding {d}");
         assert_eq!(face.clipped(910, 1137), [354, 135, 599, 379]);
+    }
+
+    /// A face under [`SMALL_FACE_PX`] is aligned in an enlarged crop: its landmarks come back
+    /// in the photo's pixels, inside its box, and it is still the same person as at full size.
+    /// face_recognition's own rule (0|1|2) aligns it where it is.
+    #[test]
+    fn a_small_face_is_aligned_in_an_enlarged_crop() {
+        let p = pipeline();
+        let big = decode::decode(&photo("obama.jpg"), &Limits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let full = p.faces_in(&big).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(full.len(), 1, "{full:?}");
+        let (w, h) = (big.width / 9, big.height / 9);
+        let small = RgbImage {
+            width: w,
+            height: h,
+            data: resize_rgb(&big.data, big.width, big.height, w, h),
+        };
+        let found = p.faces_in(&small).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = &found[0];
+        let width = f.rect.right - f.rect.left + 1;
+        assert!(width < SMALL_FACE_PX, "{:?}", f.rect);
+        for l in &f.landmarks {
+            assert!(
+                (f.rect.left - 2..=f.rect.right + 2).contains(&l.x)
+                    && (f.rect.top - 2..=f.rect.bottom + 2).contains(&l.y),
+                "landmark {l:?} outside {:?}",
+                f.rect
+            );
+        }
+        let enlarged = l2(&f.embedding, &full[0].embedding);
+        let plain = p
+            .describer()
+            .describe(&small, &[f.rect])
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let at_own_size = l2(&plain[0].embedding, &full[0].embedding);
+        eprintln!(
+            "{width} px face: L2 to the full-size face {enlarged:.3} enlarged, {at_own_size:.3} at its own size"
+        );
+        assert!(enlarged < 0.6, "L2 {enlarged}");
+        assert!(
+            plain[0].embedding != f.embedding,
+            "the small face was not enlarged"
+        );
+        let exact = p
+            .faces_with(&small, Upsample::Times(2))
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(!exact.is_empty(), "Times(2) found no face");
+        for e in &exact {
+            let d = p
+                .describer()
+                .describe(&small, &[e.rect])
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            assert_eq!(d[0].embedding, e.embedding, "Times(2) must align in place");
+        }
     }
 
     /// Two people, told apart, and each the same person across photos.
