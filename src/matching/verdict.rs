@@ -9,6 +9,9 @@ pub struct Thresholds {
     uncertain: f32,
 }
 
+/// How much nearer than the confident threshold a small face must be to count as present.
+pub const SMALL_FACE_MARGIN: f32 = 0.05;
+
 /// The decision for one face's best match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verdict {
@@ -50,6 +53,29 @@ impl Thresholds {
         self.uncertain
     }
 
+    /// The thresholds for a face `width` px wide, where faces narrower than `small` px (the
+    /// enrolment minimum) are small. A small face's distances are noisier, the more so the
+    /// smaller it is: to be present it must come nearer than the confident threshold by
+    /// [`SMALL_FACE_MARGIN`] just under `small`, growing to twice that at half of `small`
+    /// and below. Up to the uncertain threshold it is offered for review
+    /// (docs/recognition.md, "Small faces").
+    #[must_use]
+    #[allow(clippy::cast_precision_loss)]
+    pub fn for_face(&self, width: i64, small: i64) -> Self {
+        if width >= small || small <= 0 {
+            return *self;
+        }
+        let shortfall = ((small - width) as f32 / (small as f32 / 2.0)).clamp(0.0, 1.0);
+        let margin = SMALL_FACE_MARGIN * (1.0 + shortfall);
+        // To a millionth, so that 0.45 less 0.05 is 0.40 inclusive as a reader expects, not
+        // the f32 just below it.
+        let confident = ((self.confident - margin) * 1e6).round() / 1e6;
+        Self {
+            confident: confident.max(0.0),
+            uncertain: self.uncertain,
+        }
+    }
+
     pub fn verdict(&self, distance: f32) -> Verdict {
         if distance <= self.confident {
             Verdict::Present
@@ -85,6 +111,31 @@ mod tests {
         assert_eq!(t.verdict(0.600_001), Verdict::Unknown);
         assert_eq!(t.verdict(f32::NAN), Verdict::Unknown);
         assert_eq!(t.verdict(f32::INFINITY), Verdict::Unknown);
+    }
+
+    #[test]
+    fn small_faces_need_a_nearer_match_to_be_present() {
+        let t = Thresholds::default();
+        assert_eq!(t.for_face(40, 40), t);
+        assert_eq!(t.for_face(300, 40), t);
+        // Just under the enrolment minimum: 0.05 nearer.
+        let just = t.for_face(39, 40);
+        assert_eq!(just.verdict(0.4475), Verdict::Present);
+        assert_eq!(just.verdict(0.448), Verdict::Uncertain);
+        assert_eq!(just.verdict(0.60), Verdict::Uncertain);
+        assert_eq!(just.verdict(0.601), Verdict::Unknown);
+        // 30 px: 0.075 nearer; 20 px and below: 0.10.
+        assert_eq!(t.for_face(30, 40).verdict(0.425), Verdict::Present);
+        assert_eq!(t.for_face(30, 40).verdict(0.426), Verdict::Uncertain);
+        for w in [20, 12, 0] {
+            assert_eq!(t.for_face(w, 40).verdict(0.40), Verdict::Present);
+            assert_eq!(t.for_face(w, 40).verdict(0.401), Verdict::Uncertain);
+        }
+        // A school's own thresholds move the small-face rule with them.
+        let strict = Thresholds::new(0.45, 0.55).map(|t| t.for_face(20, 40));
+        assert!(matches!(strict, Ok(s) if s.verdict(0.35) == Verdict::Present));
+        assert!(matches!(strict, Ok(s) if s.verdict(0.351) == Verdict::Uncertain));
+        assert!(matches!(strict, Ok(s) if s.verdict(0.55) == Verdict::Uncertain));
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::collections::{HashMap, HashSet};
 use crate::domain::Id;
 use crate::domain::attendance::Member;
 use crate::matching::{DIM, Gallery, Thresholds, Verdict, decode_blob, distance, match_faces};
-use crate::service::{Error, Result};
+use crate::service::{Error, Result, faces};
 use crate::storage::attendance::GalleryRow;
+use crate::vision::SMALL_FACE_PX;
 
 /// Candidates shown per face for review.
 pub const REVIEW_K: usize = 3;
@@ -138,6 +139,9 @@ pub(crate) fn review(
     };
     let matched: HashMap<usize, &crate::matching::FaceMatch<Id>> =
         open.iter().copied().zip(matches.iter()).collect();
+    // A small face needs a nearer match to be present (docs/recognition.md, "Small faces").
+    let thresholds_for =
+        |face: &FaceIn| thresholds.for_face(faces::face_width(face.bbox), SMALL_FACE_PX);
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(faces.len());
     for (i, face) in faces.iter().enumerate() {
@@ -180,10 +184,9 @@ pub(crate) fn review(
         }
         out.push(MarkedFace {
             bbox: face.bbox,
-            verdict: if student.is_some() {
-                m.map_or(Verdict::Unknown, |m| m.verdict)
-            } else {
-                Verdict::Unknown
+            verdict: match (&student, assigned) {
+                (Some(_), Some((_, d))) => thresholds_for(face).verdict(*d),
+                _ => Verdict::Unknown,
             },
             distance: student.as_ref().and(assigned.map(|(_, d)| *d)),
             detector_score: face.score,
