@@ -61,6 +61,30 @@ pub enum EvalCommand {
         #[command(flatten)]
         cache: CacheArg,
     },
+    /// Group photos put together from single-person photos, most faces small, for `eval
+    /// attendance`: writes OUT/photos/*.jpg, OUT/truth.csv and OUT/enrol.csv.
+    Collage {
+        /// The class, as for `eval attendance` (CSV or folder of folders).
+        #[arg(long)]
+        enrol: std::path::PathBuf,
+        /// Truth lines of single-person photos (LFW's layout) to draw the faces from: the class's
+        /// persons are members, the others strangers.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Root the photo paths of --enrol and --from are relative to.
+        #[arg(long)]
+        photos: std::path::PathBuf,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Widest face drawn, px (20 and up).
+        #[arg(long, default_value_t = 300.0)]
+        largest_face: f64,
+        /// Share of faces that are strangers.
+        #[arg(long, default_value_t = 0.2)]
+        strangers: f64,
+    },
     /// The enrolment gate (as the upload route runs it) on every photo under the folders:
     /// accepted and refused by reason, per folder; `--blur` adds blurred copies of the faces.
     Enrol(EvalEnrol),
@@ -111,6 +135,7 @@ pub struct EvalEnrol {
 
 impl EvalCommand {
     pub fn run(self) -> anyhow::Result<()> {
+        use crate::service::evaluation::collage;
         use crate::vision::eval;
         use crate::vision::pipeline::{Pipeline, Upsample};
         use std::io::Write;
@@ -219,6 +244,26 @@ impl EvalCommand {
                 &cache.resolve(),
             ),
             EvalCommand::Enrol(args) => eval_enrol(&args),
+            EvalCommand::Collage {
+                enrol,
+                from,
+                photos,
+                out,
+                seed,
+                largest_face,
+                strangers,
+            } => eval_collage(
+                &enrol,
+                &from,
+                &photos,
+                &out,
+                collage::Spec {
+                    seed,
+                    largest_face,
+                    strangers,
+                    ..collage::Spec::default()
+                },
+            ),
             EvalCommand::Boxes {
                 xml,
                 modes,
@@ -280,6 +325,54 @@ impl EvalCommand {
             }
         }
     }
+}
+
+fn eval_collage(
+    enrol: &std::path::Path,
+    from: &std::path::Path,
+    root: &std::path::Path,
+    out: &std::path::Path,
+    spec: crate::service::evaluation::collage::Spec,
+) -> anyhow::Result<()> {
+    use crate::service::evaluation::{self as ev, collage};
+    anyhow::ensure!(
+        spec.largest_face >= 20.0 && (0.0..=1.0).contains(&spec.strangers),
+        "--largest-face must be at least 20 and --strangers between 0 and 1"
+    );
+    use std::fmt::Write;
+    let class = ev::enrolment_list(enrol, root)?;
+    let text =
+        std::fs::read_to_string(from).with_context(|| format!("reading {}", from.display()))?;
+    let (members, strangers) = collage::portraits(&class, &ev::parse_truth(&text)?, root);
+    let lines = collage::build(&members, &strangers, &spec, &out.join("photos"))?;
+    let mut truth = String::from("photo,person,left,top,right,bottom\n");
+    for t in &lines {
+        let (Some(p), Some(b)) = (&t.person, t.bbox) else {
+            continue;
+        };
+        writeln!(
+            truth,
+            "{},{p},{},{},{},{}",
+            t.photo, b.left, b.top, b.right, b.bottom
+        )?;
+    }
+    std::fs::write(out.join("truth.csv"), truth)?;
+    let mut list = String::from("photo,person\n");
+    for (person, path) in &class {
+        let path = std::path::absolute(path)?;
+        writeln!(list, "{},{person}", path.display())?;
+    }
+    std::fs::write(out.join("enrol.csv"), list)?;
+    let photos: std::collections::BTreeSet<&str> = lines.iter().map(|t| t.photo.as_str()).collect();
+    println!(
+        "{} photos, {} faces (from {} portraits of the class and {} of strangers); run:\n  rollcall eval attendance --enrol {o}/enrol.csv --photos {o}/photos --truth {o}/truth.csv",
+        photos.len(),
+        lines.len(),
+        members.len(),
+        strangers.len(),
+        o = out.display()
+    );
+    Ok(())
 }
 
 struct AttendanceArgs {
