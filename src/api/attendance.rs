@@ -91,7 +91,7 @@ pub struct MarkFace {
     pub bbox: FaceBox,
     /// present | uncertain | unknown: present at most the confident threshold (0.50) from the
     /// student, uncertain at most the uncertain one (0.60). A face under 40 px wide must be
-    /// 0.05-0.10 nearer to be present (docs/recognition.md).
+    /// nearer to be present, by up to 0.10 at 20 px (docs/recognition.md).
     pub status: String,
     /// Distance to the matched student (4 decimals); null without one.
     pub distance: Option<f64>,

@@ -9,8 +9,9 @@ pub struct Thresholds {
     uncertain: f32,
 }
 
-/// How much nearer than the confident threshold a small face must be to count as present.
-pub const SMALL_FACE_MARGIN: f32 = 0.05;
+/// How much nearer than the confident threshold the smallest faces (half the enrolment minimum
+/// and below) must be to count as present.
+pub const SMALL_FACE_MARGIN: f32 = 0.10;
 
 /// The decision for one face's best match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,9 +56,9 @@ impl Thresholds {
 
     /// The thresholds for a face `width` px wide, where faces narrower than `small` px (the
     /// enrolment minimum) are small. A small face's distances are noisier, the more so the
-    /// smaller it is: to be present it must come nearer than the confident threshold by
-    /// [`SMALL_FACE_MARGIN`] just under `small`, growing to twice that at half of `small`
-    /// and below. Up to the uncertain threshold it is offered for review
+    /// smaller it is: to be present it must come nearer than the confident threshold by a
+    /// margin that grows linearly from nothing at `small` to [`SMALL_FACE_MARGIN`] at half of
+    /// `small` and below. Up to the uncertain threshold it is offered for review
     /// (docs/recognition.md, "Small faces").
     #[must_use]
     #[allow(clippy::cast_precision_loss)]
@@ -66,8 +67,8 @@ impl Thresholds {
             return *self;
         }
         let shortfall = ((small - width) as f32 / (small as f32 / 2.0)).clamp(0.0, 1.0);
-        let margin = SMALL_FACE_MARGIN * (1.0 + shortfall);
-        // To a millionth, so that 0.45 less 0.05 is 0.40 inclusive as a reader expects, not
+        let margin = SMALL_FACE_MARGIN * shortfall;
+        // To a millionth, so that 0.50 less 0.10 is 0.40 inclusive as a reader expects, not
         // the f32 just below it.
         let confident = ((self.confident - margin) * 1e6).round() / 1e6;
         Self {
@@ -118,15 +119,15 @@ mod tests {
         let t = Thresholds::default();
         assert_eq!(t.for_face(40, 40), t);
         assert_eq!(t.for_face(300, 40), t);
-        // Just under the enrolment minimum: 0.05 nearer.
+        // Just under the enrolment minimum: 0.005 nearer.
         let just = t.for_face(39, 40);
-        assert_eq!(just.verdict(0.4475), Verdict::Present);
-        assert_eq!(just.verdict(0.448), Verdict::Uncertain);
+        assert_eq!(just.verdict(0.495), Verdict::Present);
+        assert_eq!(just.verdict(0.496), Verdict::Uncertain);
         assert_eq!(just.verdict(0.60), Verdict::Uncertain);
         assert_eq!(just.verdict(0.601), Verdict::Unknown);
-        // 30 px: 0.075 nearer; 20 px and below: 0.10.
-        assert_eq!(t.for_face(30, 40).verdict(0.425), Verdict::Present);
-        assert_eq!(t.for_face(30, 40).verdict(0.426), Verdict::Uncertain);
+        // 30 px: 0.05 nearer; 20 px and below: 0.10.
+        assert_eq!(t.for_face(30, 40).verdict(0.45), Verdict::Present);
+        assert_eq!(t.for_face(30, 40).verdict(0.451), Verdict::Uncertain);
         for w in [20, 12, 0] {
             assert_eq!(t.for_face(w, 40).verdict(0.40), Verdict::Present);
             assert_eq!(t.for_face(w, 40).verdict(0.401), Verdict::Uncertain);
