@@ -62,7 +62,7 @@ async fn token_in_outbox(app: &TestApp, admin: &str, email: &str) -> String {
 }
 
 /// The token of the link `{base}/app/#/invitation/{token}` in a mail's text.
-fn token_in(text: &str) -> String {
+pub(crate) fn token_in(text: &str) -> String {
     let at = text
         .find("/app/#/invitation/")
         .unwrap_or_else(|| panic!("no invitation link in {text}"));

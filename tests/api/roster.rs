@@ -672,19 +672,7 @@ async fn roster_cli_dry_run_real_run_and_bad_file() {
         "the command line writes what the API writes"
     );
     // The invitation the command line mailed opens on the server.
-    let body_text: String = by_cli
-        .db()
-        .query_row(
-            "SELECT body_text FROM outbox WHERE kind = 'invitation' AND recipient = ?1",
-            ["s1@school.test"],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let token = body_text
-        .split("#/invitation/")
-        .nth(1)
-        .and_then(|t| t.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no link in {body_text}"));
+    let token = crate::invitations::token_in(&by_cli.last_mail("invitation", "s1@school.test"));
     let who = by_cli
         .get(&format!("/api/auth/invitation?token={token}"), None)
         .await;
