@@ -25,7 +25,7 @@ pub use error::Error;
 pub use gallery::{Gallery, GalleryBuilder, GalleryCache};
 pub use search::{Candidate, SearchOptions, distance, search, search_with, sq_norm};
 pub use simd::{Isa, detected_isa};
-pub use verdict::{SMALL_FACE_MARGIN, Thresholds, Verdict};
+pub use verdict::{Thresholds, Verdict};
 
 /// Length of a face embedding (dlib's ResNet).
 pub const DIM: usize = 128;

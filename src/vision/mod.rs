@@ -43,6 +43,12 @@ impl Rect {
             bottom,
         }
     }
+
+    /// Width as dlib counts it, both edges included.
+    #[must_use]
+    pub const fn width(&self) -> i64 {
+        self.right - self.left + 1
+    }
 }
 
 /// An integer pixel position, as dlib's `point` (landmarks are rounded with `floor(v + 0.5)`).

@@ -716,7 +716,7 @@ impl Pipeline {
         rects: &[Rect],
     ) -> anyhow::Result<Vec<super::engine::Described>> {
         let (small, large): (Vec<usize>, Vec<usize>) =
-            (0..rects.len()).partition(|&i| rects[i].right - rects[i].left + 1 < SMALL_FACE_PX);
+            (0..rects.len()).partition(|&i| rects[i].width() < SMALL_FACE_PX);
         if small.is_empty() {
             return self.describer.describe(img, rects);
         }
@@ -743,7 +743,7 @@ impl Pipeline {
     /// `img`'s coordinates.
     #[allow(clippy::cast_precision_loss)]
     fn align_enlarged(&self, img: &RgbImage, rect: Rect) -> anyhow::Result<Aligned> {
-        let width = (rect.right - rect.left + 1).max(1);
+        let width = rect.width().max(1);
         let (last_x, last_y) = (
             i64::try_from(img.width).unwrap_or(i64::MAX) - 1,
             i64::try_from(img.height).unwrap_or(i64::MAX) - 1,
@@ -923,7 +923,7 @@ mod tests {
         let found = p.faces_in(&small).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(found.len(), 1, "{found:?}");
         let f = &found[0];
-        let width = f.rect.right - f.rect.left + 1;
+        let width = f.rect.width();
         assert!(width < SMALL_FACE_PX, "{:?}", f.rect);
         for l in &f.landmarks {
             assert!(
