@@ -27,8 +27,7 @@ fn count(app: &TestApp, sql: &str, id: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-/// The e-mail addresses in a list answer, sorted (accounts created within one second have no
-/// defined order among themselves).
+/// The e-mail addresses in a list answer, sorted.
 fn emails(list: &Value) -> Vec<String> {
     let mut out: Vec<String> = list["users"]
         .as_array()
@@ -85,6 +84,17 @@ async fn the_list_searches_name_and_email_and_shows_invitations() {
         1
     );
     let all = get("").await;
+    // Newest first, also within the second all three were created in.
+    let listed: Vec<&str> = all["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed[..3],
+        ["cy@school.test", "bo@other.test", "ana.rivera@school.test"]
+    );
     let by = |email: &str| {
         all["users"]
             .as_array()
