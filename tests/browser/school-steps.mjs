@@ -37,8 +37,14 @@ export async function logOut(page) {
 
 /// Go to a page by its address, as a link from another page (the office home) would.
 export async function open(page, hash, heading) {
-  await page.evaluate((h) => { location.hash = h; }, hash);
-  await title(page, heading).waitFor();
+  // The page being left may have the same title (the audit log, filtered, then not): mark its
+  // title, and wait for one drawn after the move.
+  await page.evaluate((h) => {
+    if (location.hash === h) return;
+    for (const e of document.querySelectorAll('h1')) e.setAttribute('data-stale', '');
+    location.hash = h;
+  }, hash);
+  await page.locator('h1:not([data-stale])').filter({ hasText: new RegExp(`^${escapeRe(heading)}`) }).waitFor();
 }
 
 export async function noSideways(page, where) {
@@ -131,9 +137,12 @@ export async function waitForSent(page, { count, seconds = 30 }) {
 export async function findInAudit(page, { action, who }) {
   await open(page, '#/office/audit', 'Audit log');
   await page.getByLabel('Action').fill(action);
+  // The unfiltered table stays until the hash change is handled (after the URL has changed):
+  // mark it, and read only a table drawn after the click.
+  await page.evaluate(() => document.querySelector('#audit')?.setAttribute('data-stale', ''));
   await page.getByRole('button', { name: 'Show' }).click();
   await page.waitForURL(new RegExp(`action=${escapeRe(encodeURIComponent(action))}`));
-  const rows = page.locator('#audit tbody tr');
+  const rows = page.locator('#audit:not([data-stale]) tbody tr');
   await rows.first().waitFor();
   const texts = await rows.allInnerTexts();
   check(texts.every((r) => r.includes(action)), `the audit log shows only ${action} (${texts.length})`);
