@@ -164,32 +164,48 @@ pub struct FaceMatch<I> {
 }
 
 /// Search every face against `gallery`, assign one-to-one, and give each face its verdict and
-/// its `review_k` nearest students.
+/// its `review_k` nearest students. `thresholds(f)` are face `f`'s thresholds (a small face
+/// needs a nearer match to be present: [`Thresholds::for_face`]); a face is only matched to a
+/// student within its own uncertain threshold.
 pub fn match_faces<I: Clone + Eq + Hash>(
     gallery: &Gallery<I>,
     faces: &[[f32; DIM]],
-    thresholds: &Thresholds,
+    thresholds: impl Fn(usize) -> Thresholds,
     review_k: usize,
 ) -> Vec<FaceMatch<I>> {
+    let per_face: Vec<Thresholds> = (0..faces.len()).map(thresholds).collect();
+    let within = per_face
+        .iter()
+        .map(Thresholds::uncertain)
+        .fold(0.0_f32, f32::max);
     // Up to F candidates under the threshold keep the assignment exact (see the module doc).
     let options = SearchOptions {
-        within: thresholds.uncertain(),
+        within,
         within_k: faces.len(),
         ..SearchOptions::nearest(review_k)
     };
     let lists = search_with(gallery, faces, &options);
-    let chosen = assign(&lists, thresholds.uncertain());
+    // Each face's candidates within its own uncertain threshold: the pairs it may be matched by.
+    let allowed: Vec<Vec<Candidate>> = lists
+        .iter()
+        .zip(&per_face)
+        .map(|(list, t)| {
+            list.iter()
+                .filter(|c| c.distance <= t.uncertain())
+                .copied()
+                .collect()
+        })
+        .collect();
+    let chosen = assign(&allowed, within);
     let id = |c: &Candidate| gallery.student(c.student).cloned();
     lists
         .iter()
+        .zip(&allowed)
+        .zip(&per_face)
         .zip(chosen)
-        .map(|(list, chosen)| {
-            let assigned = chosen.and_then(|pos| list.get(pos));
-            let best_allowed = list
-                .iter()
-                .filter(|c| c.distance <= thresholds.uncertain())
-                .map(|c| c.distance)
-                .reduce(f32::min);
+        .map(|(((list, allowed), t), chosen)| {
+            let assigned = chosen.and_then(|pos| allowed.get(pos));
+            let best_allowed = allowed.iter().map(|c| c.distance).reduce(f32::min);
             let displaced = match (assigned, best_allowed) {
                 (Some(a), Some(best)) => a.distance > best,
                 (None, Some(_)) => true,
@@ -197,7 +213,7 @@ pub fn match_faces<I: Clone + Eq + Hash>(
             };
             FaceMatch {
                 student: assigned.and_then(|c| Some((id(c)?, c.distance))),
-                verdict: assigned.map_or(Verdict::Unknown, |c| thresholds.verdict(c.distance)),
+                verdict: assigned.map_or(Verdict::Unknown, |c| t.verdict(c.distance)),
                 displaced,
                 candidates: list
                     .iter()
@@ -370,12 +386,12 @@ mod tests {
     fn match_faces_on_empty_gallery_and_empty_photo() {
         let empty: Gallery<String> = Gallery::default();
         let t = Thresholds::default();
-        let out = match_faces(&empty, &[unit(1)], &t, 5);
+        let out = match_faces(&empty, &[unit(1)], |_| t, 5);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].verdict, Verdict::Unknown);
         assert!(out[0].student.is_none() && out[0].candidates.is_empty() && !out[0].displaced);
         let g = Gallery::from_embeddings([("a", unit(1))]).unwrap_or_else(|e| panic!("{e}"));
-        assert!(match_faces(&g, &[], &t, 5).is_empty());
+        assert!(match_faces(&g, &[], |_| t, 5).is_empty());
     }
 
     #[test]
@@ -388,7 +404,7 @@ mod tests {
         // Both faces look most like Ann, but face 1 looks like Bea almost as much.
         let f0 = near(&a, 20, 0.30);
         let f1 = near(&a, 21, 0.30);
-        let out = match_faces(&g, &[f0, f1], &t, 3);
+        let out = match_faces(&g, &[f0, f1], |_| t, 3);
         let names: Vec<Option<&str>> = out
             .iter()
             .map(|m| m.student.as_ref().map(|(s, _)| *s))
@@ -407,12 +423,38 @@ mod tests {
     }
 
     #[test]
+    fn each_face_is_judged_by_its_own_thresholds() {
+        let a = unit(50);
+        let b = unit(51);
+        let g =
+            Gallery::from_embeddings([("ann", a), ("bob", b)]).unwrap_or_else(|e| panic!("{e}"));
+        let base = Thresholds::default();
+        // Face 0 is small: present only within 0.40. Face 1 has a lower uncertain threshold
+        // (0.45), so Bob at 0.48 is not its match at all.
+        let strict = Thresholds::new(0.40, 0.60).unwrap_or_else(|e| panic!("{e}"));
+        let narrow = Thresholds::new(0.40, 0.45).unwrap_or_else(|e| panic!("{e}"));
+        let faces = [near(&a, 52, 0.45), near(&b, 53, 0.48)];
+        let out = match_faces(&g, &faces, |f| [strict, narrow][f], 2);
+        assert_eq!(out[0].student.as_ref().map(|(s, _)| *s), Some("ann"));
+        assert_eq!(out[0].verdict, Verdict::Uncertain);
+        assert_eq!(out[1].student, None);
+        assert_eq!(out[1].verdict, Verdict::Unknown);
+        assert!(!out[1].displaced, "no candidate within its threshold");
+        assert_eq!(out[1].candidates[0].0, "bob", "still offered for review");
+        // The same faces under the base thresholds: Ann present, Bob present.
+        let out = match_faces(&g, &faces, |_| base, 2);
+        assert_eq!(out[0].verdict, Verdict::Present);
+        assert_eq!(out[1].student.as_ref().map(|(s, _)| *s), Some("bob"));
+        assert_eq!(out[1].verdict, Verdict::Present);
+    }
+
+    #[test]
     fn losing_face_keeps_candidates_for_review() {
         let a = unit(30);
         let g = Gallery::from_embeddings([("ann", a), ("zed", unit(31))])
             .unwrap_or_else(|e| panic!("{e}"));
         let t = Thresholds::default();
-        let out = match_faces(&g, &[near(&a, 40, 0.45), near(&a, 41, 0.20)], &t, 2);
+        let out = match_faces(&g, &[near(&a, 40, 0.45), near(&a, 41, 0.20)], |_| t, 2);
         assert_eq!(out[1].student.as_ref().map(|(s, _)| *s), Some("ann"));
         assert_eq!(out[1].verdict, Verdict::Present);
         assert!(!out[1].displaced);

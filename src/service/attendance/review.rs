@@ -132,16 +132,19 @@ pub(crate) fn review(
         })
         .collect();
     let embeddings: Vec<[f32; DIM]> = open.iter().map(|&i| faces[i].embedding).collect();
+    // A small face needs a nearer match to be present (docs/recognition.md, "Small faces").
+    let thresholds_for = |k: usize| {
+        open.get(k).map_or(*thresholds, |&i| {
+            thresholds.for_face(faces::face_width(faces[i].bbox), SMALL_FACE_PX)
+        })
+    };
     let matches = if gallery.is_empty() || embeddings.is_empty() {
         Vec::new()
     } else {
-        match_faces(&gallery, &embeddings, thresholds, REVIEW_K)
+        match_faces(&gallery, &embeddings, thresholds_for, REVIEW_K)
     };
     let matched: HashMap<usize, &crate::matching::FaceMatch<Id>> =
         open.iter().copied().zip(matches.iter()).collect();
-    // A small face needs a nearer match to be present (docs/recognition.md, "Small faces").
-    let thresholds_for =
-        |face: &FaceIn| thresholds.for_face(faces::face_width(face.bbox), SMALL_FACE_PX);
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(faces.len());
     for (i, face) in faces.iter().enumerate() {
@@ -184,8 +187,8 @@ pub(crate) fn review(
         }
         out.push(MarkedFace {
             bbox: face.bbox,
-            verdict: match (&student, assigned) {
-                (Some(_), Some((_, d))) => thresholds_for(face).verdict(*d),
+            verdict: match (&student, m) {
+                (Some(_), Some(m)) => m.verdict,
                 _ => Verdict::Unknown,
             },
             distance: student.as_ref().and(assigned.map(|(_, d)| *d)),
