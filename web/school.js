@@ -137,11 +137,13 @@
     const offset = Math.max(0, Number(q.get('offset')) || 0);
     const params = new URLSearchParams({ limit: String(PAGE + 1), offset: String(offset) });
     for (const k of ['actor', 'action', 'target']) if (q.get(k)) params.set(k, q.get(k));
-    // `since` in the URL is the local date and time the reader typed; the API wants unix seconds.
+    // `since` and `until` in the URL are the local dates and times the reader typed; the API
+    // wants unix seconds.
     const sinceLocal = q.get('since') || '';
-    if (sinceLocal) {
-      const at = new Date(sinceLocal).getTime();
-      if (!Number.isNaN(at)) params.set('since', String(Math.floor(at / 1000)));
+    const untilLocal = q.get('until') || '';
+    for (const [k, local] of [['since', sinceLocal], ['until', untilLocal]]) {
+      const at = local ? new Date(local).getTime() : Number.NaN;
+      if (!Number.isNaN(at)) params.set(k, String(Math.floor(at / 1000)));
     }
     const [log, users, subjects] = await Promise.all([
       api('GET', `/api/admin/audit?${params}`), allUsers(), api('GET', '/api/subjects')]);
@@ -168,6 +170,7 @@
     const actionIn = h('input', { id: 'a-action', name: 'action', list: 'a-actions', value: q.get('action') || '', 'aria-describedby': 'a-action-help', autocomplete: 'off' });
     const target = h('input', { id: 'a-target', name: 'target', value: q.get('target') || '', autocomplete: 'off' });
     const since = h('input', { id: 'a-since', name: 'since', type: 'datetime-local', value: sinceLocal });
+    const until = h('input', { id: 'a-until', name: 'until', type: 'datetime-local', value: untilLocal });
     const form = h('form', { class: 'card filters', role: 'search', 'aria-label': t('school.audit.filter') },
       h('div', { class: 'field' }, h('label', { for: 'a-actor' }, t('school.audit.actor')), actor),
       h('div', { class: 'field' }, h('label', { for: 'a-action' }, t('school.audit.action')), actionIn,
@@ -175,15 +178,25 @@
         h('span', { id: 'a-action-help', class: 'muted small' }, t('school.audit.actionHelp'))),
       h('div', { class: 'field' }, h('label', { for: 'a-target' }, t('school.audit.target')), target),
       h('div', { class: 'field' }, h('label', { for: 'a-since' }, t('school.audit.since', { zone: zone() })), since),
+      h('div', { class: 'field' }, h('label', { for: 'a-until' }, t('school.audit.until', { zone: zone() })), until),
+      h('p', { id: 'a-window-error', class: 'error-text', role: 'alert' }),
       h('p', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, t('school.audit.show')),
         h('a', { class: 'button', href: '#/office/audit' }, t('school.audit.clear'))));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
+      const windowError = form.querySelector('#a-window-error');
+      if (since.value && until.value && new Date(until.value) <= new Date(since.value)) {
+        windowError.textContent = t('school.audit.untilBeforeSince');
+        until.focus();
+        return;
+      }
+      windowError.textContent = '';
       const p = new URLSearchParams();
       if (actor.value) p.set('actor', actor.value);
       if (actionIn.value.trim()) p.set('action', actionIn.value.trim());
       if (target.value.trim()) p.set('target', target.value.trim());
       if (since.value) p.set('since', since.value);
+      if (until.value) p.set('until', until.value);
       const next = `#/office/audit${[...p].length ? `?${p}` : ''}`;
       if (location.hash === next) navigate(); else location.hash = next;
     });

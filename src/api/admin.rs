@@ -48,6 +48,9 @@ pub struct AuditQuery {
     pub target: Option<String>,
     /// Only entries at or after this unix time.
     pub since: Option<i64>,
+    /// Only entries before this unix time (with `since`: `since <= at < until`; it must be
+    /// later than `since`).
+    pub until: Option<i64>,
     /// 1..500, default 100.
     pub limit: Option<u32>,
     pub offset: Option<u32>,
@@ -80,10 +83,6 @@ async fn audit_log(
     _admin: Admin,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditList>> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(Error::Invalid("limit must be between 1 and 500".into()).into());
-    }
     let entries = privacy::audit_log(
         &state.db,
         Filter {
@@ -91,7 +90,8 @@ async fn audit_log(
             action: q.action,
             target: q.target,
             since: q.since,
-            limit,
+            until: q.until,
+            limit: q.limit.unwrap_or(100),
             offset: q.offset.unwrap_or(0),
         },
     )

@@ -9,6 +9,8 @@ pub struct Filter {
     pub action: Option<String>,
     pub target: Option<String>,
     pub since: Option<i64>,
+    /// Only entries before this unix time: with `since`, the window `since <= at < until`.
+    pub until: Option<i64>,
     pub limit: u32,
     pub offset: u32,
 }

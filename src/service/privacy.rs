@@ -2,16 +2,25 @@
 //! attendance drafts, with their class photos, and optionally old face samples are purged), and
 //! re-encoding photos that an older rollcall stored as they were uploaded, metadata and all.
 
-use super::Result;
 use super::images::ImageStore;
+use super::{Error, Result};
 use crate::domain::audit::{Entry, Filter};
 use crate::storage::audit;
 use crate::storage::{Db, now_unix};
 
 const DAY: i64 = 24 * 60 * 60;
 
-/// Audit entries, newest first (administrators; the extractor checks the role).
+/// Audit entries, newest first (administrators; the extractor checks the role). 422 for a
+/// limit outside 1..=500 or a window that ends before it starts.
 pub async fn audit_log(db: &Db, filter: Filter) -> Result<Vec<Entry>> {
+    if !(1..=500).contains(&filter.limit) {
+        return Err(Error::Invalid("limit must be between 1 and 500".into()));
+    }
+    if let (Some(since), Some(until)) = (filter.since, filter.until)
+        && until <= since
+    {
+        return Err(Error::Invalid("until must be later than since".into()));
+    }
     db.run(move |conn| Ok(audit::list(conn, &filter)?)).await
 }
 

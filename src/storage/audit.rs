@@ -35,13 +35,15 @@ pub fn list(conn: &Conn<'_>, filter: &Filter) -> Result<Vec<Entry>> {
            AND (CAST(?3 AS TEXT) IS NULL OR substr(action, 1, length(?3)) = ?3)
            AND (CAST(?4 AS TEXT) IS NULL OR target = ?4)
            AND (CAST(?5 AS BIGINT) IS NULL OR at >= ?5)
-         ORDER BY id DESC LIMIT ?6 OFFSET ?7",
+           AND (CAST(?6 AS BIGINT) IS NULL OR at < ?6)
+         ORDER BY id DESC LIMIT ?7 OFFSET ?8",
         args![
             filter.actor,
             action_exact,
             action_prefix,
             filter.target,
             filter.since,
+            filter.until,
             filter.limit,
             filter.offset
         ],

@@ -629,3 +629,79 @@ async fn photos_an_older_version_stored_with_metadata_are_reencoded_at_start() {
         assert_no_metadata(&entry, &bytes);
     }
 }
+
+/// The audit log between two moments: `since` is inclusive, `until` exclusive, and a window
+/// that ends before it starts is refused with a clear 422.
+#[tokio::test]
+async fn the_audit_log_reads_a_window_of_time() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    // Three entries an hour apart, long ago (the server's own entries are all of today).
+    let t0: i64 = 1_700_000_000;
+    for (i, at) in [t0, t0 + 3600, t0 + 7200].into_iter().enumerate() {
+        app.db()
+            .execute(
+                "INSERT INTO audit_log (at, actor_id, action, target, detail) \
+                 VALUES (?1, NULL, 'test.window', ?2, '')",
+                rusqlite::params![at, format!("entry-{i}")],
+            )
+            .unwrap_or_else(|e| panic!("insert: {e}"));
+    }
+    let targets = |q: String| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let log = ok(app
+                .get(
+                    &format!("/api/admin/audit?action=test.window&{q}"),
+                    Some(admin),
+                )
+                .await)
+            .await;
+            log["entries"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|e| e["target"].as_str().map(str::to_owned))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        }
+    };
+    assert_eq!(
+        targets(String::new()).await,
+        ["entry-2", "entry-1", "entry-0"]
+    );
+    assert_eq!(
+        targets(format!("since={}", t0 + 3600)).await,
+        ["entry-2", "entry-1"]
+    );
+    assert_eq!(targets(format!("until={}", t0 + 3600)).await, ["entry-0"]);
+    assert_eq!(
+        targets(format!("since={t0}&until={}", t0 + 7200)).await,
+        ["entry-1", "entry-0"]
+    );
+    assert_eq!(
+        targets(format!("since={}&until={}", t0 + 1, t0 + 3601)).await,
+        ["entry-1"]
+    );
+    for q in [
+        format!("since={t0}&until={t0}"),
+        format!("since={}&until={t0}", t0 + 1),
+    ] {
+        let detail = expect_detail(
+            app.get(&format!("/api/admin/audit?{q}"), Some(&admin))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(
+            detail.contains("until must be later than since"),
+            "{q}: {detail}"
+        );
+    }
+    expect_detail(
+        app.get("/api/admin/audit?until=soon", Some(&admin)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+}

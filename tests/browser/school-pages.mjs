@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { artifactsFolder, env, launch, watch } from './harness.mjs';
 import {
   check, logIn, logOut, open, title, inEveryLanguage, checkMailState, retryThisMessage, retryAllFailed,
-  waitForSent, findInAudit, addCoTeacher, moveStudent, openOfficeSubject, setTimetableAndHoliday,
+  waitForSent, findInAudit, auditWindow, addCoTeacher, moveStudent, openOfficeSubject, setTimetableAndHoliday,
   studentUploadsFace, studentDeletesFace, uploadRefusedWithoutConsent,
 } from './school-steps.mjs';
 
@@ -50,6 +50,7 @@ try {
   step = 'the audit log';
   await findInAudit(page, { action: 'outbox.view', who: env('ADMIN_NAME') });
   await findInAudit(page, { action: 'outbox.' });
+  await auditWindow(page, { action: 'outbox.' });
   await every('audit log', 'audit');
 
   step = 'a co-teacher';

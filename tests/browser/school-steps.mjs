@@ -157,6 +157,40 @@ export async function findInAudit(page, { action, who }) {
   return texts;
 }
 
+/// The audit log between two moments, typed in the reader's time: a window that ends before it
+/// starts is refused next to the form; a window around now shows `action`'s entries; one long
+/// past shows none.
+export async function auditWindow(page, { action }) {
+  await open(page, '#/office/audit', 'Audit log');
+  // A datetime-local value in the browser's time zone (not this script's).
+  const local = (ms) => page.evaluate((at) => {
+    const d = new Date(at);
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  }, ms);
+  const now = Date.now();
+  const show = async (since, until) => {
+    await page.getByLabel(/^Since/).fill(since);
+    await page.getByLabel(/^Before/).fill(until);
+    await page.getByRole('button', { name: 'Show' }).click();
+  };
+  await show(await local(now), await local(now - 3600e3));
+  await page.getByRole('alert').filter({ hasText: '“Before” must be later than “Since”.' }).waitFor();
+  check(!/since=/.test(page.url()), 'a window that ends before it starts is refused next to the form');
+  await page.getByLabel('Action').fill(action);
+  await page.evaluate(() => document.querySelector('#audit')?.setAttribute('data-stale', ''));
+  await show(await local(now - 24 * 3600e3), await local(now + 3600e3));
+  await page.waitForURL(/until=/);
+  const rows = page.locator('#audit:not([data-stale]) tbody tr');
+  await rows.first().waitFor();
+  const texts = await rows.allInnerTexts();
+  check(texts.length > 0 && texts.every((r) => r.includes(action)), `the last day shows ${action}'s entries (${texts.length})`);
+  await show('2001-01-01T00:00', '2001-01-02T00:00');
+  await page.waitForURL(/since=2001/);
+  await page.getByText('No entry matches.').waitFor();
+  check(await page.getByLabel(/^Before/).inputValue() === '2001-01-02T00:00', 'a day long past shows no entry, and the form keeps the window');
+}
+
 // ---------------------------------------------------------------------------------------------
 // Subjects: co-teachers and moving students
 

@@ -64,6 +64,8 @@ I18N.add('en', 'English', {
   'school.audit.actionHelp': 'An action such as face.view, or its start ending with a dot, such as attendance.',
   'school.audit.target': 'About (an id)',
   'school.audit.since': 'Since (your time, {zone})',
+  'school.audit.until': 'Before (your time, {zone})',
+  'school.audit.untilBeforeSince': '“Before” must be later than “Since”.',
   'school.audit.show': 'Show',
   'school.audit.clear': 'Clear the filters',
   'school.audit.caption': 'Newest first; times in your time zone ({zone}).',

@@ -63,6 +63,8 @@ I18N.add('fr', 'Français', {
   'school.audit.actionHelp': 'Une action comme face.view, ou son début terminé par un point, comme attendance.',
   'school.audit.target': 'Concernant (un identifiant)',
   'school.audit.since': 'Depuis (votre heure, {zone})',
+  'school.audit.until': 'Avant (votre heure, {zone})',
+  'school.audit.untilBeforeSince': '« Avant » doit être plus tard que « Depuis ».',
   'school.audit.show': 'Afficher',
   'school.audit.clear': 'Effacer les filtres',
   'school.audit.caption': 'Les plus récentes d\u2019abord ; heures de votre fuseau horaire ({zone}).',
