@@ -27,14 +27,19 @@ fn count(app: &TestApp, sql: &str, id: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-/// The e-mail addresses in a list answer, sorted.
-fn emails(list: &Value) -> Vec<String> {
-    let mut out: Vec<String> = list["users"]
+/// The e-mail addresses in a list answer, in its order.
+fn listed_emails(list: &Value) -> Vec<String> {
+    list["users"]
         .as_array()
         .unwrap()
         .iter()
         .map(|u| u["email"].as_str().unwrap().to_owned())
-        .collect();
+        .collect()
+}
+
+/// The e-mail addresses in a list answer, sorted.
+fn emails(list: &Value) -> Vec<String> {
+    let mut out = listed_emails(list);
     out.sort();
     out
 }
@@ -85,14 +90,8 @@ async fn the_list_searches_name_and_email_and_shows_invitations() {
     );
     let all = get("").await;
     // Newest first, also within the second all three were created in.
-    let listed: Vec<&str> = all["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["email"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        listed[..3],
+        listed_emails(&all)[..3],
         ["cy@school.test", "bo@other.test", "ana.rivera@school.test"]
     );
     let by = |email: &str| {
