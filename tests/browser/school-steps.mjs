@@ -133,17 +133,23 @@ export async function waitForSent(page, { count, seconds = 30 }) {
 // ---------------------------------------------------------------------------------------------
 // The audit log
 
+/// Press "Show" on the filled-in form; once the address matches `url`, the rows of the table
+/// drawn for it. The table on screen stays until the hash change is handled (after the address
+/// has changed): it is marked and never read.
+async function showAuditRows(page, url) {
+  await page.evaluate(() => document.querySelector('#audit')?.setAttribute('data-stale', ''));
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.waitForURL(url);
+  const rows = page.locator('#audit:not([data-stale]) tbody tr');
+  await rows.first().waitFor();
+  return rows;
+}
+
 /// Filter the audit log by action (and optionally check who did it).
 export async function findInAudit(page, { action, who }) {
   await open(page, '#/office/audit', 'Audit log');
   await page.getByLabel('Action').fill(action);
-  // The unfiltered table stays until the hash change is handled (after the URL has changed):
-  // mark it, and read only a table drawn after the click.
-  await page.evaluate(() => document.querySelector('#audit')?.setAttribute('data-stale', ''));
-  await page.getByRole('button', { name: 'Show' }).click();
-  await page.waitForURL(new RegExp(`action=${escapeRe(encodeURIComponent(action))}`));
-  const rows = page.locator('#audit:not([data-stale]) tbody tr');
-  await rows.first().waitFor();
+  const rows = await showAuditRows(page, new RegExp(`action=${escapeRe(encodeURIComponent(action))}`));
   const texts = await rows.allInnerTexts();
   check(texts.every((r) => r.includes(action)), `the audit log shows only ${action} (${texts.length})`);
   if (who) check(texts.some((r) => r.includes(who)), `one by ${who}, shown by name`);
@@ -169,23 +175,20 @@ export async function auditWindow(page, { action }) {
     return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
   }, ms);
   const now = Date.now();
-  const show = async (since, until) => {
+  const typeWindow = async (since, until) => {
     await page.getByLabel(/^Since/).fill(since);
     await page.getByLabel(/^Before/).fill(until);
-    await page.getByRole('button', { name: 'Show' }).click();
   };
-  await show(await local(now), await local(now - 3600e3));
+  await typeWindow(await local(now), await local(now - 3600e3));
+  await page.getByRole('button', { name: 'Show' }).click();
   await page.getByRole('alert').filter({ hasText: '“Before” must be later than “Since”.' }).waitFor();
   check(!/since=/.test(page.url()), 'a window that ends before it starts is refused next to the form');
   await page.getByLabel('Action').fill(action);
-  await page.evaluate(() => document.querySelector('#audit')?.setAttribute('data-stale', ''));
-  await show(await local(now - 24 * 3600e3), await local(now + 3600e3));
-  await page.waitForURL(/until=/);
-  const rows = page.locator('#audit:not([data-stale]) tbody tr');
-  await rows.first().waitFor();
-  const texts = await rows.allInnerTexts();
+  await typeWindow(await local(now - 24 * 3600e3), await local(now + 3600e3));
+  const texts = await (await showAuditRows(page, /until=/)).allInnerTexts();
   check(texts.length > 0 && texts.every((r) => r.includes(action)), `the last day shows ${action}'s entries (${texts.length})`);
-  await show('2001-01-01T00:00', '2001-01-02T00:00');
+  await typeWindow('2001-01-01T00:00', '2001-01-02T00:00');
+  await page.getByRole('button', { name: 'Show' }).click();
   await page.waitForURL(/since=2001/);
   await page.getByText('No entry matches.').waitFor();
   check(await page.getByLabel(/^Before/).inputValue() === '2001-01-02T00:00', 'a day long past shows no entry, and the form keeps the window');
