@@ -197,7 +197,7 @@ fn smallest_face(width: usize, height: usize, min_face_px: f32, min_face_fractio
 
 /// The part of `img` inside `r` (inclusive, within the image).
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-pub(crate) fn crop(img: &RgbImage, r: Rect) -> RgbImage {
+fn crop(img: &RgbImage, r: Rect) -> RgbImage {
     let (l, t) = (r.left.max(0) as usize, r.top.max(0) as usize);
     let w = (r.right.max(r.left) as usize + 1).min(img.width) - l.min(img.width);
     let h = (r.bottom.max(r.top) as usize + 1).min(img.height) - t.min(img.height);

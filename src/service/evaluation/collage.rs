@@ -14,7 +14,6 @@ use super::TruthLine;
 use crate::vision::Rect;
 use crate::vision::decode::{Limits, decode};
 use crate::vision::image::RgbImage;
-use crate::vision::pipeline::crop;
 use crate::vision::resize::resize_rgb;
 
 /// What to build.
@@ -165,15 +164,16 @@ pub fn build(
             let bytes =
                 std::fs::read(&p.path).with_context(|| format!("reading {}", p.path.display()))?;
             let img = decode(&bytes, &limits).with_context(|| p.path.display().to_string())?;
-            let side_in = img.width.min(img.height) as f64;
+            let side = img.width.min(img.height);
+            let side_in = side as f64;
             // This face's width (within 15% of the photo's) is the face box's share of the tile.
             let want = face * rng.range(0.85, 1.15);
             let tile_in = (TILE.1 - TILE.0) * side_in;
             let tile = ((want / ((FACE.1 - FACE.0) * side_in)) * tile_in).round() as usize;
             let tile = tile.clamp(8, w.min(h));
-            let from = (TILE.0 * side_in).round() as i64;
-            let to = from + tile_in.round() as i64 - 1;
-            let part = crop(&img, Rect::new(from, from, to, to));
+            let from = (TILE.0 * side_in).round() as usize;
+            let len = (tile_in.round() as usize).clamp(1, side - from);
+            let part = img.crop(from, from, len, len);
             let scaled = resize_rgb(&part.data, part.width, part.height, tile, tile);
             let (r, c) = (j / cols, j % cols);
             let jitter = |rng: &mut Rng| (rng.range(-0.1, 0.1) * cell) as i64;
@@ -198,14 +198,7 @@ pub fn build(
                 bbox: Some(b),
             });
         }
-        let mut jpeg = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90).encode(
-            &canvas.data,
-            u32::try_from(w)?,
-            u32::try_from(h)?,
-            image::ExtendedColorType::Rgb8,
-        )?;
-        std::fs::write(out.join(&name), jpeg)?;
+        std::fs::write(out.join(&name), canvas.to_jpeg(90)?)?;
         n += 1;
     }
     Ok(lines)
