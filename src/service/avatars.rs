@@ -48,24 +48,20 @@ fn normalise(bytes: &[u8]) -> Result<Vec<u8>> {
     let img = crate::vision::decode::decode(bytes, &limits)
         .map_err(crate::vision::pipeline::PipelineError::from)?;
     let longest = img.width.max(img.height).max(1);
-    let (w, h, data) = if longest > AVATAR_SIDE {
+    let img = if longest > AVATAR_SIDE {
         let w = (img.width * AVATAR_SIDE / longest).max(1);
         let h = (img.height * AVATAR_SIDE / longest).max(1);
         let data = crate::vision::resize::resize_rgb(&img.data, img.width, img.height, w, h);
-        (w, h, data)
+        crate::vision::image::RgbImage {
+            width: w,
+            height: h,
+            data,
+        }
     } else {
-        (img.width, img.height, img.data)
+        img
     };
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-        .encode(
-            &data,
-            u32::try_from(w).unwrap_or(u32::MAX),
-            u32::try_from(h).unwrap_or(u32::MAX),
-            image::ExtendedColorType::Rgb8,
-        )
-        .map_err(|e| Error::Internal(anyhow::anyhow!("encoding the avatar: {e}")))?;
-    Ok(out)
+    img.to_jpeg(90)
+        .map_err(|e| Error::Internal(e.context("encoding the avatar")))
 }
 
 /// Store the image and point the teacher's profile at it; returns the public URL.
