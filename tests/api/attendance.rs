@@ -1,6 +1,5 @@
 //! Attendance through real HTTP and real photos: marking, confirming, figures, CSV.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -8,7 +7,9 @@ use image::{GenericImage, RgbImage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::media::{data_url, decode, photo, png, side_by_side, webcam_frame};
+use crate::support::media::{
+    data_url, decode, photo, png, shared_data, side_by_side, webcam_frame,
+};
 use crate::support::world::{enrol_faces, student, subject, teacher};
 use crate::support::{TestApp, expect_detail, ok, spawn_app};
 
@@ -737,7 +738,7 @@ async fn live_frames_take_the_portrait_profile() {
 /// face_recognition's KNN example photos, when the shared data folder is present.
 #[tokio::test]
 async fn knn_examples_are_recognised() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/knn-examples");
+    let root = shared_data().join("knn-examples");
     if !root.join("train").is_dir() {
         println!("SKIPPED: {} not found", root.display());
         return;

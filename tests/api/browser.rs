@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::mail::{app_mailing_to, closed_port, listener, smtp_on};
-use crate::support::media::{photo, side_by_side};
+use crate::support::media::{photo, shared_data, side_by_side};
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, body, ok, spawn_app, token_of};
 
 const TEACHER_EMAIL: &str = "teacher@school.test";
@@ -193,9 +193,7 @@ async fn teacher_flow_in_a_real_browser() {
         &side_by_side(&photo("obama3.jpg"), &photo("biden.jpg")),
     );
     // With the shared data set, also a real group photo (25 labelled faces, dlib's test set).
-    let class_photo = std::env::var_os("ROLLCALL_SHARED_DIR")
-        .map_or_else(|| repo().join("../shared"), PathBuf::from)
-        .join("data/dlib-faces/bald_guys.jpg");
+    let class_photo = shared_data().join("dlib-faces/bald_guys.jpg");
     let mut node = node_script("flow.mjs", &app, &chromium);
     node.env("TEACHER_EMAIL", TEACHER_EMAIL)
         .env("TEACHER_PASSWORD", TEACHER_PASSWORD)

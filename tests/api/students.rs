@@ -6,7 +6,7 @@ use image::{DynamicImage, GenericImage, RgbImage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::media::{decode, photo, png};
+use crate::support::media::{decode, photo, png, shared_data};
 use crate::support::world::{student, subject, teacher, upload};
 use crate::support::{TestApp, expect_detail, ok, spawn_app, spawn_app_with};
 
@@ -742,10 +742,12 @@ async fn enroll_command_takes_a_folder_of_photos() {
 /// `--create-missing` makes the accounts, `--subject` enrols them, every photo is checked.
 #[tokio::test]
 async fn enroll_command_on_the_knn_sample_folders() {
-    let shared =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/knn-examples/train");
+    let shared = shared_data().join("knn-examples/train");
     if !shared.is_dir() {
-        eprintln!("SKIPPED enroll_command_on_the_knn_sample_folders: ../shared is not present");
+        eprintln!(
+            "SKIPPED enroll_command_on_the_knn_sample_folders: {} is not present",
+            shared.display()
+        );
         return;
     }
     let app = spawn_app().await;

@@ -1,10 +1,22 @@
 //! Photos for the tests: the face_recognition test images from `.cache/`, decoded, re-encoded
-//! and composed, and data URLs of them.
+//! and composed, and data URLs of them; and where the optional shared data set is.
 
 use std::path::PathBuf;
 
 use base64::Engine as _;
 use image::{DynamicImage, GenericImage, RgbImage};
+
+/// `data/` of the optional shared data set: `ROLLCALL_SHARED_DIR`, or `../shared` beside the
+/// checkout (docs/architecture.md, "Test data"). The tests that use it check for their files
+/// and say SKIPPED without them.
+pub fn shared_data() -> PathBuf {
+    std::env::var_os("ROLLCALL_SHARED_DIR")
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+            PathBuf::from,
+        )
+        .join("data")
+}
 
 /// A test photo from `.cache/testdata/face_recognition/` (fetched by `scripts/setup`).
 pub fn photo(name: &str) -> Vec<u8> {
