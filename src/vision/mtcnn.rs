@@ -24,6 +24,11 @@ pub const ONET_PT: &str = "mtcnn/onet.pt";
 const CELL: f32 = 12.0;
 /// Largest first pyramid level (about 100 MB of float image while it runs).
 const PNET_MAX_PIXELS: f32 = 8_000_000.0;
+/// Input pixels of one network run. A larger P-Net level is run in strips of rows, R-Net's and
+/// O-Net's candidates (a thousand in a large photo) in batches, so what ONNX Runtime allocates
+/// for a run (about 200 to 260 bytes per input pixel: the first convolution's unrolled input,
+/// its output and the activation's) stays near 30 MB whatever the photo.
+const RUN_PIXELS: usize = 131_072;
 /// facenet-pytorch's pyramid factor.
 const FACTOR: f32 = 0.709;
 /// R-Net's and O-Net's input sides.
@@ -75,6 +80,8 @@ pub struct Proposer {
     rnet: SessionPool,
     onet: SessionPool,
     thresholds: Thresholds,
+    /// [`RUN_PIXELS`] (tests change it).
+    run_pixels: usize,
 }
 
 fn take<'a>(state: &'a [(String, Tensor)], name: &str, dims: &[i64]) -> anyhow::Result<&'a Tensor> {
@@ -548,6 +555,7 @@ impl Proposer {
             rnet: SessionPool::from_memory(&rnet, sessions, intra_threads)?,
             onet: SessionPool::from_memory(&onet, sessions, intra_threads)?,
             thresholds,
+            run_pixels: RUN_PIXELS,
         })
     }
 
@@ -613,6 +621,7 @@ impl Proposer {
         let mut all = Vec::new();
         // Each level is resampled from the first (at most the photo's size), not the photo.
         let mut base: Option<(Vec<f32>, usize, usize)> = None;
+        let mut input = Vec::new();
         while minl >= CELL {
             let (hs, ws) = (
                 (h as f32 * scale + 1.0) as usize,
@@ -622,40 +631,52 @@ impl Proposer {
                 Some((src, bw, bh)) if ws <= *bw && hs <= *bh => area_resize(src, *bw, *bh, ws, hs),
                 _ => area_resize(full, w, h, ws, hs),
             };
-            let mut input = Vec::with_capacity(3 * ws * hs);
-            planar(&level, ws * hs, &mut input);
-            let (prob, reg, shape) = run(&self.pnet, [1, 3, hs, ws], &input)?;
-            ensure!(shape.len() == 4, "P-Net output shape {shape:?}");
-            let (oh, ow) = (usize::try_from(shape[2])?, usize::try_from(shape[3])?);
-            let plane = oh * ow;
-            ensure!(
-                prob.len() == plane && reg.len() == 4 * plane,
-                "P-Net output sizes"
-            );
             let mut level_cands = Vec::new();
-            for y in 0..oh {
-                for x in 0..ow {
-                    let i = y * ow + x;
-                    if prob[i] < self.thresholds.pnet {
-                        continue;
+            // Output row i sees input rows 2i..2i+12. A strip of input rows from 2 * i0 gives
+            // exactly output rows i0.. (even start: the pooling windows stay aligned; the last
+            // strip ends where the level ends, as the whole level does).
+            let out_rows = (hs - 2).div_ceil(2).saturating_sub(4);
+            let strip_rows = ((self.run_pixels / ws).saturating_sub(10) / 2).max(1);
+            let mut i0 = 0;
+            while i0 < out_rows {
+                let (r0, r1) = (2 * i0, (2 * i0 + 2 * strip_rows + 10).min(hs));
+                input.clear();
+                planar(&level[r0 * ws * 3..r1 * ws * 3], ws * (r1 - r0), &mut input);
+                let (prob, reg, shape) = run(&self.pnet, [1, 3, r1 - r0, ws], &input)?;
+                ensure!(shape.len() == 4, "P-Net output shape {shape:?}");
+                let (oh, ow) = (usize::try_from(shape[2])?, usize::try_from(shape[3])?);
+                let plane = oh * ow;
+                ensure!(
+                    oh == strip_rows.min(out_rows - i0)
+                        && prob.len() == plane
+                        && reg.len() == 4 * plane,
+                    "P-Net output sizes"
+                );
+                for y in 0..oh {
+                    for x in 0..ow {
+                        let i = y * ow + x;
+                        if prob[i] < self.thresholds.pnet {
+                            continue;
+                        }
+                        let (fx, fy) = (x as f32, (i0 + y) as f32);
+                        level_cands.push(Cand {
+                            b: [
+                                ((2.0 * fx + 1.0) / scale).floor(),
+                                ((2.0 * fy + 1.0) / scale).floor(),
+                                ((2.0 * fx + CELL) / scale).floor(),
+                                ((2.0 * fy + CELL) / scale).floor(),
+                            ],
+                            score: prob[i],
+                            reg: [
+                                reg[i],
+                                reg[plane + i],
+                                reg[2 * plane + i],
+                                reg[3 * plane + i],
+                            ],
+                        });
                     }
-                    let (fx, fy) = (x as f32, y as f32);
-                    level_cands.push(Cand {
-                        b: [
-                            ((2.0 * fx + 1.0) / scale).floor(),
-                            ((2.0 * fy + 1.0) / scale).floor(),
-                            ((2.0 * fx + CELL) / scale).floor(),
-                            ((2.0 * fy + CELL) / scale).floor(),
-                        ],
-                        score: prob[i],
-                        reg: [
-                            reg[i],
-                            reg[plane + i],
-                            reg[2 * plane + i],
-                            reg[3 * plane + i],
-                        ],
-                    });
                 }
+                i0 += strip_rows;
             }
             nms(&mut level_cands, 0.5);
             all.extend(level_cands);
@@ -692,15 +713,13 @@ impl Proposer {
     ) -> anyhow::Result<()> {
         // facenet-pytorch's `pad`: truncated corners, 1-based, clipped to the photo; the crop
         // is rows y-1..ey, columns x-1..ex (resampled as it is, not padded).
-        let mut input = Vec::with_capacity(cands.len() * 3 * side * side);
-        let mut kept = Vec::with_capacity(cands.len());
-        for c in cands.iter() {
+        let crops = cands.iter().filter_map(|c| {
             let x = (c.b[0] as i64).max(1);
             let y = (c.b[1] as i64).max(1);
             let ex = (c.b[2] as i64).min(w as i64);
             let ey = (c.b[3] as i64).min(h as i64);
             if ex < x || ey < y {
-                continue;
+                return None;
             }
             let (x0, y0) = ((x - 1) as usize, (y - 1) as usize);
             let (cw, ch) = (ex as usize - x0, ey as usize - y0);
@@ -708,30 +727,38 @@ impl Proposer {
             for row in y0..y0 + ch {
                 crop.extend_from_slice(&full[(row * w + x0) * 3..][..cw * 3]);
             }
-            let small = area_resize(&crop, cw, ch, side, side);
-            planar(&small, side * side, &mut input);
-            kept.push(*c);
+            Some((c, area_resize(&crop, cw, ch, side, side)))
+        });
+        // Batches of at most `run_pixels` input pixels (RUN_PIXELS).
+        let batch = (self.run_pixels / (side * side)).max(1);
+        let mut input = Vec::with_capacity(batch.min(cands.len()) * 3 * side * side);
+        let mut kept: Vec<Cand> = Vec::with_capacity(batch.min(cands.len()));
+        let mut pass: Vec<Cand> = Vec::new();
+        let mut crops = crops.peekable();
+        while crops.peek().is_some() {
+            input.clear();
+            kept.clear();
+            for (c, small) in crops.by_ref().take(batch) {
+                planar(&small, side * side, &mut input);
+                kept.push(*c);
+            }
+            let n = kept.len();
+            let (prob, reg, _) = run(net, [n, 3, side, side], &input)?;
+            ensure!(
+                prob.len() == n && reg.len() == 4 * n,
+                "refining net output sizes"
+            );
+            pass.extend(
+                kept.iter()
+                    .enumerate()
+                    .filter(|(i, _)| prob[*i] > threshold)
+                    .map(|(i, c)| Cand {
+                        b: c.b,
+                        score: prob[i],
+                        reg: [reg[4 * i], reg[4 * i + 1], reg[4 * i + 2], reg[4 * i + 3]],
+                    }),
+            );
         }
-        let n = kept.len();
-        if n == 0 {
-            cands.clear();
-            return Ok(());
-        }
-        let (prob, reg, _) = run(net, [n, 3, side, side], &input)?;
-        ensure!(
-            prob.len() == n && reg.len() == 4 * n,
-            "refining net output sizes"
-        );
-        let mut pass: Vec<Cand> = kept
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| prob[*i] > threshold)
-            .map(|(i, c)| Cand {
-                b: c.b,
-                score: prob[i],
-                reg: [reg[4 * i], reg[4 * i + 1], reg[4 * i + 2], reg[4 * i + 3]],
-            })
-            .collect();
         nms(&mut pass, 0.7);
         for c in &mut pass {
             c.b = square(regressed(c, 1.0));
@@ -744,6 +771,53 @@ impl Proposer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vision::engine::ORT_LIB;
+    use crate::vision::{decode, runtime, testdata};
+
+    #[test]
+    fn networks_run_in_strips_and_batches_propose_what_whole_runs_propose() {
+        let cache = testdata::cache_dir();
+        let lib = std::path::absolute(cache.join(ORT_LIB)).unwrap_or_else(|e| panic!("{e}"));
+        runtime::init(&lib).unwrap_or_else(|e| panic!("{e:#}"));
+        let mut p = Proposer::load(&cache.join("models"), 1, 2, Thresholds::default())
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let jpeg = std::fs::read(cache.join("testdata/face_recognition/obama.jpg"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let img =
+            decode::decode(&jpeg, &decode::Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+        let mut run = |pixels| {
+            p.run_pixels = pixels;
+            let first = p
+                .stage_one(&img.data, img.width, img.height, 20.0)
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            let proposals = p.propose(&img, 20.0).unwrap_or_else(|e| panic!("{e:#}"));
+            (first, proposals)
+        };
+        let (whole, proposed) = run(usize::MAX);
+        assert!(whole.len() > 100, "{} P-Net candidates", whole.len());
+        assert!(!proposed.is_empty());
+        // P-Net's first level is about 550 px wide: strips of about 10 output rows and of one
+        // (the last strip of each level ends at the level's edge, whatever its height); R-Net
+        // and O-Net in batches of 28 and 7, and of one.
+        for pixels in [30 * 546, 11 * 546] {
+            let (first, got) = run(pixels);
+            assert_eq!(first.len(), whole.len(), "{pixels} px per run");
+            for (a, b) in first.iter().zip(&whole) {
+                assert_eq!(a.b, b.b, "{pixels} px per run");
+                assert!(
+                    (a.score - b.score).abs() < 1e-5,
+                    "{} vs {}",
+                    a.score,
+                    b.score
+                );
+            }
+            assert_eq!(got.len(), proposed.len(), "{pixels} px per run");
+            for (a, b) in got.iter().zip(&proposed) {
+                let moved = [a.x1 - b.x1, a.y1 - b.y1, a.x2 - b.x2, a.y2 - b.y2];
+                assert!(moved.iter().all(|d| d.abs() < 1e-3), "{a:?} vs {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn area_resize_averages_blocks() {

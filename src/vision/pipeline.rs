@@ -1017,8 +1017,9 @@ mod tests {
     /// The memory budget of one large class photo (issue: an offline laptop shares 4-8 GB with
     /// a browser): a 4000x3000 JPEG (obama.jpg tiled, 12 faces of about 245 px) is analysed by
     /// the default rule with this process's peak resident memory (VmHWM, models and test
-    /// harness included) under 400 MiB. Only meaningful with one process per test (nextest, as
-    /// `scripts/test` runs it); under plain `cargo test` other tests share the process.
+    /// harness included) under 320 MiB (the issue holds `rollcall faces` to 400). Only
+    /// meaningful with one process per test (nextest, as `scripts/test` runs it); under plain
+    /// `cargo test` other tests share the process.
     #[test]
     fn a_12_megapixel_photo_stays_within_the_memory_budget() {
         use image::{ImageBuffer, Rgb, codecs::jpeg::JpegEncoder};
@@ -1055,7 +1056,9 @@ mod tests {
         // Four whole tiles across, two whole rows (the third is cut at the chin).
         assert!(got.faces.len() >= 8, "{} faces", got.faces.len());
         assert!(peak > 0, "VmHWM not readable");
-        assert!(peak <= 400, "peak RSS {peak} MiB over the 400 MiB budget");
+        // 218-239 MiB since the proposal networks run in bounded pieces (docs/detection.md,
+        // "Memory"); 315-388 MiB before, so the budget also catches that coming undone.
+        assert!(peak <= 320, "peak RSS {peak} MiB over the 320 MiB budget");
     }
 
     /// RGBA PNG (alpha dropped like PIL), an empty photo, a non-image.
