@@ -14,7 +14,7 @@ use super::decode::{self, DecodeError, Limits};
 use super::detect::Detector;
 use super::engine::{Aligned, EngineOptions, FaceDescriber};
 use super::image::RgbImage;
-use super::mtcnn::{Proposer, Thresholds};
+use super::mtcnn::{Proposal, Proposer, Thresholds};
 use super::resize::resize_rgb;
 use super::{EMBEDDING_DIM, Landmarks5, Rect, SMALL_FACE_PX, models};
 
@@ -608,25 +608,12 @@ impl Pipeline {
         let coarse = (COARSE_PIXELS / pixels).sqrt().min(1.0);
         let found = self.detect_at(img, Scale::By(coarse))?;
         let proposals = self.proposer.propose(img, min_face)?;
-        let (w, h) = (img.width as f32, img.height as f32);
-        let mut more = Vec::new();
+        let mut more: Vec<(Rect, f32)> = Vec::new();
+        let mut seen: Vec<Rect> = found.iter().map(|f| f.0).collect();
         for p in proposals {
-            let side = p.side().max(1.0);
-            // Faces the coarse pass sees whole need no second look.
-            if side * coarse >= 1.5 * WINDOW {
+            let Some((region, scale)) = self.second_look(&p, coarse, &seen, img) else {
                 continue;
-            }
-            let (cx, cy) = ((p.x1 + p.x2) / 2.0, (p.y1 + p.y2) / 2.0);
-            let half = side * CONFIRM_CROP / 2.0;
-            let left = (cx - half).max(0.0).floor();
-            let top = (cy - half).max(0.0).floor();
-            let right = (cx + half).min(w - 1.0).ceil();
-            let bottom = (cy + half).min(h - 1.0).ceil();
-            if right - left < 8.0 || bottom - top < 8.0 {
-                continue;
-            }
-            let region = Rect::new(left as i64, top as i64, right as i64, bottom as i64);
-            let scale = (CONFIRM_SIDE / side).min(4.0);
+            };
             for (d, s) in self.detect_in(img, region, scale)? {
                 // Only the face proposed: a neighbour cut by the crop's edge has its own.
                 let (dx, dy) = (
@@ -634,11 +621,57 @@ impl Pipeline {
                     (d.top + d.bottom) as f32 / 2.0,
                 );
                 if dx >= p.x1 && dx <= p.x2 && dy >= p.y1 && dy <= p.y2 {
+                    seen.push(d);
                     more.push((d, s));
                 }
             }
         }
         Ok(self.merge(found, more))
+    }
+
+    /// Where and at what scale MMOD looks again around proposal `p` of `img`, whose coarse
+    /// pass ran at `coarse`: a crop of [`CONFIRM_CROP`] times its side around its centre, at
+    /// the scale that makes it [`CONFIRM_SIDE`] px. `None` for a face the coarse pass sees
+    /// whole, and for a proposal that is the same face (the detector's own rule) as one of
+    /// `seen`, found by the coarse pass or around a likelier proposal: MMOD would find that
+    /// face again, and the merge would drop it.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_precision_loss,
+        clippy::cast_sign_loss
+    )]
+    fn second_look(
+        &self,
+        p: &Proposal,
+        coarse: f32,
+        seen: &[Rect],
+        img: &RgbImage,
+    ) -> Option<(Rect, f32)> {
+        let side = p.side().max(1.0);
+        if side * coarse >= 1.5 * WINDOW {
+            return None;
+        }
+        let proposed = Rect::new(
+            p.x1.round() as i64,
+            p.y1.round() as i64,
+            p.x2.round() as i64,
+            p.y2.round() as i64,
+        );
+        if seen.iter().any(|f| self.detector.same_face(f, &proposed)) {
+            return None;
+        }
+        let (w, h) = (img.width as f32, img.height as f32);
+        let (cx, cy) = ((p.x1 + p.x2) / 2.0, (p.y1 + p.y2) / 2.0);
+        let half = side * CONFIRM_CROP / 2.0;
+        let left = (cx - half).max(0.0).floor();
+        let top = (cy - half).max(0.0).floor();
+        let right = (cx + half).min(w - 1.0).ceil();
+        let bottom = (cy + half).min(h - 1.0).ceil();
+        if right - left < 8.0 || bottom - top < 8.0 {
+            return None;
+        }
+        let region = Rect::new(left as i64, top as i64, right as i64, bottom as i64);
+        Some((region, (CONFIRM_SIDE / side).min(4.0)))
     }
 
     /// Detections in the part of `img` inside `region`, at working scale `scale`, in `img`'s
@@ -1059,6 +1092,40 @@ mod tests {
         // 218-239 MiB since the proposal networks run in bounded pieces (docs/detection.md,
         // "Memory"); 315-388 MiB before, so the budget also catches that coming undone.
         assert!(peak <= 320, "peak RSS {peak} MiB over the 320 MiB budget");
+    }
+
+    /// A proposal is looked at again unless the coarse pass sees its face whole or a face
+    /// already found is the same face; the look is a crop of 1.5 sides scaled to 120 px.
+    #[test]
+    fn a_face_already_found_gets_no_second_look() {
+        let p = pipeline();
+        let img = decode::decode(&photo("obama.jpg"), &Limits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Obama's face as MMOD finds it, and MTCNN's square around it, a little larger.
+        let face = Rect::new(371, 144, 607, 380);
+        let square = Proposal {
+            x1: 360.0,
+            y1: 130.0,
+            x2: 615.0,
+            y2: 385.0,
+            score: 0.99,
+        };
+        // 255 px: 102 px at a coarse scale of 0.4, under 1.5 windows; 127.5 px at 0.5.
+        assert!(p.second_look(&square, 0.4, &[], &img).is_some());
+        assert_eq!(p.second_look(&square, 0.4, &[face], &img), None);
+        assert_eq!(p.second_look(&square, 0.5, &[], &img), None);
+        let elsewhere = Proposal {
+            x1: 769.5,
+            y1: 992.5,
+            x2: 847.5,
+            y2: 1070.5,
+            score: 0.93,
+        };
+        let (region, scale) = p
+            .second_look(&elsewhere, 0.4, &[face], &img)
+            .unwrap_or_else(|| panic!("not looked at"));
+        assert_eq!(region, Rect::new(750, 973, 867, 1090));
+        assert!((scale - 120.0 / 78.0).abs() < 1e-6, "{scale}");
     }
 
     /// RGBA PNG (alpha dropped like PIL), an empty photo, a non-image.
