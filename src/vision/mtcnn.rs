@@ -798,7 +798,7 @@ mod tests {
         assert!(!proposed.is_empty());
         // P-Net's first level is about 550 px wide: strips of about 10 output rows and of one
         // (the last strip of each level ends at the level's edge, whatever its height); R-Net
-        // and O-Net in batches of 28 and 7, and of one.
+        // and O-Net in batches of 28 and 7, and of 10 and 2.
         for pixels in [30 * 546, 11 * 546] {
             let (first, got) = run(pixels);
             assert_eq!(first.len(), whole.len(), "{pixels} px per run");
