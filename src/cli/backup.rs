@@ -19,12 +19,12 @@ impl Backup {
     pub fn run(self) -> anyhow::Result<()> {
         self.data_dir.require_sqlite("rollcall backup")?;
         let report = crate::storage::backup::write(self.data_dir.path(), &self.out)?;
-        println!(
+        outln!(
             "backup written to {}: database, {} face images, {} avatars",
             self.out.display(),
             report.images,
             report.avatars
-        );
+        )?;
         Ok(())
     }
 }
@@ -43,13 +43,13 @@ impl Restore {
     pub fn run(self) -> anyhow::Result<()> {
         self.data_dir.require_sqlite("rollcall restore")?;
         let report = crate::storage::backup::restore(&self.backup, self.data_dir.path())?;
-        println!(
+        outln!(
             "restored {} into {}: database (integrity ok), {} face images, {} avatars",
             self.backup.display(),
             self.data_dir.path().display(),
             report.images,
             report.avatars
-        );
+        )?;
         Ok(())
     }
 }

@@ -89,11 +89,11 @@ fn consent(list: &std::path::Path, data_dir: &DataDir, notice: Option<&str>) -> 
     } else {
         ("withdrawn", "not recorded")
     };
-    println!("{verb}: {done}");
-    println!("{state}: {already}");
-    println!("unknown: {}", unknown.len());
+    outln!("{verb}: {done}")?;
+    outln!("{state}: {already}")?;
+    outln!("unknown: {}", unknown.len())?;
     for u in &unknown {
-        println!("  {u}");
+        outln!("  {u}")?;
     }
     anyhow::ensure!(
         unknown.is_empty(),

@@ -236,7 +236,7 @@ pub(super) fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!(
+    outln!(
         "enrolled {enrolled} photos of {} students{}, rejected {}",
         students_seen.len(),
         subject
@@ -244,9 +244,9 @@ pub(super) fn enroll(o: &EnrollOptions) -> anyhow::Result<()> {
             .map(|s| format!(" into {}", s.code))
             .unwrap_or_default(),
         rejected.len()
-    );
+    )?;
     for (photo, why) in &rejected {
-        println!("  rejected {}: {why}", photo.display());
+        outln!("  rejected {}: {why}", photo.display())?;
     }
     anyhow::ensure!(
         rejected.is_empty(),

@@ -172,21 +172,23 @@ impl EvalCommand {
                 })?;
                 eprintln!();
                 let same = report.distances.iter().filter(|d| d.1).count();
-                println!(
+                outln!(
                     "pairs: {} ({same} same, {} different), images: {}, {:.1} s",
                     report.pairs,
                     report.pairs - same,
                     report.images,
                     started.elapsed().as_secs_f64()
-                );
-                println!(
+                )?;
+                outln!(
                     "no face detected (centred box used instead): {} of {} images",
-                    report.fallbacks, report.images
-                );
-                println!(
+                    report.fallbacks,
+                    report.images
+                )?;
+                outln!(
                     "best threshold on these pairs: {:.3} (accuracy {:.4})",
-                    report.best_threshold, report.best_accuracy
-                );
+                    report.best_threshold,
+                    report.best_accuracy
+                )?;
                 let (same_d, diff_d): (Vec<f32>, Vec<f32>) = {
                     let pick = |want: bool| {
                         report
@@ -202,24 +204,24 @@ impl EvalCommand {
                     use crate::service::evaluation::{mean_median, share_within};
                     let (sm, smed) = mean_median(&same_d);
                     let (dm, dmed) = mean_median(&diff_d);
-                    println!(
+                    outln!(
                         "distance same: mean {sm:.3}, median {smed:.3}; different: mean {dm:.3}, median {dmed:.3}"
-                    );
+                    )?;
                     for t in [0.5f32, 0.6] {
-                        println!(
+                        outln!(
                             "at {t:.2}: TAR {:.4}, FAR {:.4}",
                             share_within(&same_d, t),
                             share_within(&diff_d, t)
-                        );
+                        )?;
                     }
                 }
                 #[allow(clippy::cast_precision_loss)]
                 let per_face = report.describe_secs * 1e3 / report.images.max(1) as f64;
-                println!(
+                outln!(
                     "landmarks + chip + embedding: {per_face:.1} ms per face{}",
                     if flip { " (with flip)" } else { "" }
-                );
-                println!("accuracy: {:.4}", report.accuracy_at_06);
+                )?;
+                outln!("accuracy: {:.4}", report.accuracy_at_06)?;
                 Ok(())
             }
             EvalCommand::Attendance {
@@ -297,10 +299,10 @@ impl EvalCommand {
                         run.ms.extend(g.ms);
                     }
                 }
-                println!(
+                outln!(
                     "| setting | faces labelled | detected | matched | recall | precision | median ms per photo | time / first setting |"
-                );
-                println!("|---|---|---|---|---|---|---|---|");
+                )?;
+                outln!("|---|---|---|---|---|---|---|---|")?;
                 let first = runs.first().map(|r| r.ms.clone()).unwrap_or_default();
                 for (mode, run) in modes.iter().zip(&runs) {
                     let mut ratios: Vec<f64> = run
@@ -310,7 +312,7 @@ impl EvalCommand {
                         .map(|(a, b)| a / b.max(1e-9))
                         .collect();
                     let c = run.counts;
-                    println!(
+                    outln!(
                         "| {mode} | {} | {} | {} | {:.3} | {:.3} | {:.0} | {:.2} |",
                         c.truth,
                         c.detected,
@@ -319,7 +321,7 @@ impl EvalCommand {
                         c.precision(),
                         eval::median(&mut run.ms.clone()),
                         eval::median(&mut ratios)
-                    );
+                    )?;
                 }
                 Ok(())
             }
@@ -364,14 +366,14 @@ fn eval_collage(
     }
     std::fs::write(out.join("enrol.csv"), list)?;
     let photos: std::collections::BTreeSet<&str> = lines.iter().map(|t| t.photo.as_str()).collect();
-    println!(
+    outln!(
         "{} photos, {} faces (from {} portraits of the class and {} of strangers); run:\n  rollcall eval attendance --enrol {o}/enrol.csv --photos {o}/photos --truth {o}/truth.csv",
         photos.len(),
         lines.len(),
         members.len(),
         strangers.len(),
         o = out.display()
-    );
+    )?;
     Ok(())
 }
 
@@ -424,7 +426,7 @@ fn eval_attendance(
         eprintln!();
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        outln!("{}", serde_json::to_string_pretty(&r)?)?;
         return Ok(());
     }
     let reasons = |m: &std::collections::BTreeMap<&str, usize>| {
@@ -433,72 +435,81 @@ fn eval_attendance(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    println!(
+    outln!(
         "enrolment: {} photos, {} accepted, {} refused ({})",
         r.enrolment_photos,
         r.enrolment_accepted,
         r.enrolment_photos - r.enrolment_accepted,
         reasons(&r.enrolment_refused)
-    );
+    )?;
     for (person, e) in &r.per_person {
         if e.refused.is_empty() {
-            println!("  {person}: {} samples", e.accepted);
+            outln!("  {person}: {} samples", e.accepted)?;
         } else {
-            println!(
+            outln!(
                 "  {person}: {} samples, refused {}",
                 e.accepted,
                 reasons(&e.refused)
-            );
+            )?;
         }
     }
     for f in &r.refusals {
-        println!("  refused {} ({}): {}", f.photo, f.reason, f.message);
+        outln!("  refused {} ({}): {}", f.photo, f.reason, f.message)?;
     }
-    println!(
+    outln!(
         "marked: {} photos, {} faces; {} truth lines of {} enrolled persons, {} of strangers",
-        r.photos, r.faces, r.truth_persons, r.enrolled, r.stranger_lines
-    );
-    println!(
+        r.photos,
+        r.faces,
+        r.truth_persons,
+        r.enrolled,
+        r.stranger_lines
+    )?;
+    outln!(
         "present: {} true, {} false; not present: {} ({} never detected)",
-        r.true_present, r.false_present, r.false_negative, r.never_detected
-    );
-    println!(
+        r.true_present,
+        r.false_present,
+        r.false_negative,
+        r.never_detected
+    )?;
+    outln!(
         "uncertain: {} right person, {} wrong person",
-        r.uncertain_true, r.uncertain_false
-    );
+        r.uncertain_true,
+        r.uncertain_false
+    )?;
     for m in &r.mistakes {
-        println!(
+        outln!(
             "  FALSE PRESENT {} {:?}: marked {} at {:.3}, truth {}",
             m.photo,
             m.bbox,
             m.marked_as,
             m.distance.unwrap_or(f32::NAN),
             m.truth.as_deref().unwrap_or("-")
-        );
+        )?;
     }
     for m in &r.missed {
-        println!("  missed {m}");
+        outln!("  missed {m}")?;
     }
     let (same, diff) = (&r.scores.same, &r.scores.different);
     let (sm, smed) = ev::mean_median(same);
     let (dm, dmed) = ev::mean_median(diff);
-    println!(
+    outln!(
         "distances of attributable faces: same {} (mean {sm:.3}, median {smed:.3}), different {} (mean {dm:.3}, median {dmed:.3})",
         same.len(),
         diff.len()
-    );
+    )?;
     for t in [0.5f32, 0.6] {
-        println!(
+        outln!(
             "  at {t:.2}: TAR {:.4}, FAR {:.4}",
             ev::share_within(same, t),
             ev::share_within(diff, t)
-        );
+        )?;
     }
-    println!(
+    outln!(
         "mark time per photo: median {:.0} ms, p90 {:.0} ms",
-        r.mark_ms_median, r.mark_ms_p90
-    );
-    println!("confident recall: {:.4}", r.confident_recall);
+        r.mark_ms_median,
+        r.mark_ms_p90
+    )?;
+    outln!("confident recall: {:.4}", r.confident_recall)?;
     Ok(())
 }
 
@@ -603,10 +614,10 @@ fn eval_enrol(args: &EvalEnrol) -> anyhow::Result<()> {
     use crate::service::faces::{self, GateError};
     let options = args.vision.pipeline_options()?;
     let pipeline = crate::vision::pipeline::Pipeline::load(&args.cache.resolve(), options)?;
-    println!(
+    outln!(
         "| set | variant | photos | accepted | refused | sharpness min / p5 / p50 / p95 / max | s per photo |"
-    );
-    println!("|---|---|---|---|---|---|---|");
+    )?;
+    outln!("|---|---|---|---|---|---|---|")?;
     for dir in &args.dirs {
         let set = dir.display().to_string();
         let mut tallies: Vec<GateTally> = std::iter::repeat_with(GateTally::default)
@@ -659,9 +670,9 @@ fn eval_enrol(args: &EvalEnrol) -> anyhow::Result<()> {
                 }
             }
         }
-        println!("{}", tallies[0].row(&set, "as is"));
+        outln!("{}", tallies[0].row(&set, "as is"))?;
         for (blur, tally) in args.blur.iter().zip(&mut tallies[1..]) {
-            println!("{}", tally.row(&set, &blur.to_string()));
+            outln!("{}", tally.row(&set, &blur.to_string()))?;
         }
     }
     Ok(())

@@ -43,8 +43,8 @@ impl ImportRoster {
         let inviter = Inviter::for_command(&db, &self.data_dir.server_settings()?)?;
         if self.dry_run {
             let report = runtime.block_on(roster::preview(&db, &by, bytes))?;
-            print(&report);
-            println!("dry run: nothing written");
+            print(&report)?;
+            outln!("dry run: nothing written")?;
             return refuse_if_errors(&report);
         }
         let bar = indicatif::ProgressBar::new(0).with_style(
@@ -66,12 +66,12 @@ impl ImportRoster {
         bar.finish_and_clear();
         match outcome {
             Outcome::Imported(report) => {
-                print(&report);
-                println!("imported");
+                print(&report)?;
+                outln!("imported")?;
                 Ok(())
             }
             Outcome::Refused(report) => {
-                print(&report);
+                print(&report)?;
                 refuse_if_errors(&report)
             }
         }
@@ -88,16 +88,16 @@ fn refuse_if_errors(report: &Report) -> anyhow::Result<()> {
 }
 
 /// The report as text: the file, each line's action and changes, each problem and warning.
-fn print(r: &Report) {
-    println!(
+fn print(r: &Report) -> anyhow::Result<()> {
+    outln!(
         "encoding: {}, delimiter: {}, columns: {}",
         r.encoding,
         r.delimiter,
         r.columns.join(", ")
-    );
-    println!("sha256: {}", r.sha256);
+    )?;
+    outln!("sha256: {}", r.sha256)?;
     for w in &r.warnings {
-        println!("warning: line {}: {}", w.line, w.message);
+        outln!("warning: line {}: {}", w.line, w.message)?;
     }
     for l in &r.lines {
         let changes = if l.changes.is_empty() {
@@ -105,20 +105,20 @@ fn print(r: &Report) {
         } else {
             format!(" ({})", l.changes.join(", "))
         };
-        println!(
+        outln!(
             "line {:>5}  {:<9}  {} <{}>{changes}",
             l.line,
             l.action.as_str(),
             l.name,
             l.email
-        );
+        )?;
         for p in &l.problems {
             let column = p
                 .column
                 .as_deref()
                 .map(|c| format!(", {c}"))
                 .unwrap_or_default();
-            println!("  error: line {}{column}: {}", p.line, p.message);
+            outln!("  error: line {}{column}: {}", p.line, p.message)?;
         }
         for w in &l.warnings {
             let column = w
@@ -126,11 +126,12 @@ fn print(r: &Report) {
                 .as_deref()
                 .map(|c| format!(", {c}"))
                 .unwrap_or_default();
-            println!("  warning: line {}{column}: {}", w.line, w.message);
+            outln!("  warning: line {}{column}: {}", w.line, w.message)?;
         }
     }
-    println!("created: {}", r.created);
-    println!("updated: {}", r.updated);
-    println!("unchanged: {}", r.unchanged);
-    println!("errors: {}", r.errors);
+    outln!("created: {}", r.created)?;
+    outln!("updated: {}", r.updated)?;
+    outln!("unchanged: {}", r.unchanged)?;
+    outln!("errors: {}", r.errors)?;
+    Ok(())
 }

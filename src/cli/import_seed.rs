@@ -78,6 +78,6 @@ fn import_seed(dir: &std::path::Path, data_dir: &DataDir, dry_run: bool) -> anyh
             report.problems.len()
         );
     }
-    print!("{report}");
+    out!("{report}")?;
     Ok(())
 }

@@ -38,16 +38,16 @@ impl MailCommand {
                 let db = data_dir.open_db()?;
                 let (rows, _) = runtime.block_on(mail::list_messages(&db, "dead", limit, 0))?;
                 for r in &rows {
-                    println!(
+                    outln!(
                         "{}\t{}\t{}\t{} attempts\t{}",
                         r.id,
                         r.kind,
                         r.recipient,
                         r.attempts,
                         r.last_error.as_deref().unwrap_or("")
-                    );
+                    )?;
                 }
-                println!("{} dead message(s)", rows.len());
+                outln!("{} dead message(s)", rows.len())?;
             }
             MailCommand::Retry { data_dir, id, all } => {
                 let db = data_dir.open_db()?;
@@ -60,7 +60,7 @@ impl MailCommand {
                     }
                     _ => runtime.block_on(mail::retry_all_dead(&db, Actor::Operator))?,
                 };
-                println!("{n} message(s) queued again");
+                outln!("{n} message(s) queued again")?;
             }
         }
         Ok(())

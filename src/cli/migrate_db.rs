@@ -29,7 +29,7 @@ impl MigrateDb {
         };
         let mut progress = |line: &str| eprintln!("migrate-db: {line}");
         let report = transfer::migrate(&self.data_dir, url, &mut progress)?;
-        print!("{}", render(&report, &self.to));
+        out!("{}", render(&report, &self.to))?;
         anyhow::ensure!(
             report.problems.is_empty(),
             "the copy did not verify ({} problems, listed above)",

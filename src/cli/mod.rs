@@ -7,6 +7,23 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
 
+/// `println!` for a command's output, returning the write's result instead of panicking: with
+/// `?` after it, a reader that stopped reading (`rollcall eval … | head`) ends the command as
+/// [`StdoutClosed`], any other failure (a full disk) as an error that says where it happened.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err($crate::cli::stdout_error)
+    }};
+}
+/// `print!` as [`outln`] does `println!`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*).map_err($crate::cli::stdout_error)
+    }};
+}
+
 mod backup;
 mod common;
 mod consent;
@@ -83,5 +100,20 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+}
+
+/// Standard output was closed by its reader: the command stops where it was, and `main` exits
+/// with status 141 (a shell's figure for a process ended by SIGPIPE) without a message.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+pub struct StdoutClosed;
+
+/// What [`outln`] and [`out`] return for a failed write to standard output.
+pub fn stdout_error(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        anyhow::Error::new(StdoutClosed)
+    } else {
+        anyhow::Error::new(e).context("writing to standard output")
     }
 }

@@ -19,8 +19,8 @@ impl ModelsCommand {
         match self {
             ModelsCommand::Convert { cache } => {
                 let files = crate::vision::models::ensure(&cache.resolve().join("models"))?;
-                println!("{}", files.resnet_onnx.display());
-                println!("{}", files.mmod_onnx.display());
+                outln!("{}", files.resnet_onnx.display())?;
+                outln!("{}", files.mmod_onnx.display())?;
                 Ok(())
             }
         }

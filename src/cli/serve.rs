@@ -9,7 +9,7 @@ use crate::domain::Role;
 /// `rollcall openapi`: the OpenAPI document (JSON) on stdout.
 pub fn openapi() -> anyhow::Result<()> {
     let (_, doc) = crate::api::documented();
-    println!("{}", doc.to_pretty_json()?);
+    outln!("{}", doc.to_pretty_json()?)?;
     Ok(())
 }
 
@@ -32,7 +32,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
             .with_context(|| format!("binding {bind}"))?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening");
-        println!("rollcall listening on http://{addr}  (API docs: http://{addr}/docs)");
+        outln!("rollcall listening on http://{addr}  (API docs: http://{addr}/docs)")?;
         app.serve(listener, shutdown_signal())
             .await
             .context("serving")?;
@@ -41,16 +41,18 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
     })
 }
 
-/// Tell the operator, on the console, about accounts created at start-up.
+/// Tell the operator, on the console, about accounts created at start-up. The server runs on
+/// whether or not anyone reads its standard output.
 fn announce(app: &App) {
     let b = &app.bootstrap;
     if let Some((email, generated)) = &b.admin {
-        match generated {
-            Some(pw) => println!(
+        let told = match generated {
+            Some(pw) => outln!(
                 "\n  First administrator created: {email}\n  One-time password (shown only now, change it after logging in): {pw}\n"
             ),
-            None => println!("\n  First administrator created: {email}\n"),
-        }
+            None => outln!("\n  First administrator created: {email}\n"),
+        };
+        told.ok();
     }
     for (role, email) in &b.demo {
         let kind = match role {
@@ -58,19 +60,21 @@ fn announce(app: &App) {
             Role::Student => "student",
             Role::Admin => "admin",
         };
-        println!(
+        outln!(
             "  Demo {kind}: {email} / {}",
             crate::service::accounts::DEMO_PASSWORD
-        );
+        )
+        .ok();
     }
     if !b.demo.is_empty() {
         if let Some((email, None)) = &b.admin {
-            println!(
+            outln!(
                 "  Demo admin: {email} / {}",
                 crate::service::accounts::DEMO_PASSWORD
-            );
+            )
+            .ok();
         }
-        println!();
+        outln!().ok();
     }
 }
 

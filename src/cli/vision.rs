@@ -68,7 +68,7 @@ fn embed(image: &std::path::Path, face_box: &str, cache: &std::path::Path) -> an
         "landmarks": face.landmarks.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>(),
         "embedding": face.embedding.to_vec(),
     });
-    println!("{out}");
+    outln!("{out}")?;
     Ok(())
 }
 
@@ -117,7 +117,7 @@ fn faces(
         "load_ms": load_ms,
         "ms": times,
     });
-    println!("{out}");
+    outln!("{out}")?;
     Ok(())
 }
 

@@ -83,3 +83,39 @@ fn embed_accepts_boxes_past_the_edge_and_rejects_bad_ones() {
     let out = rollcall(&["embed", "/nonexistent.jpg", "--box", "1,1,50,50"]);
     assert!(!out.status.success());
 }
+
+/// A reader that stops reading (`rollcall openapi | head`) ends the command quietly with
+/// status 141, as a shell reports a process ended by SIGPIPE, not with a panic; any other
+/// failed write is an error that says what failed.
+#[test]
+fn closed_or_full_standard_output_ends_the_command_without_a_panic() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .arg("openapi")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running rollcall");
+    // The document is several pipe buffers long: the writer meets the closed pipe.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("waiting for rollcall");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .arg("openapi")
+        .stdout(full)
+        .output()
+        .expect("running rollcall");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("writing to standard output") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
