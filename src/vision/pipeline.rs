@@ -609,9 +609,9 @@ impl Pipeline {
         let found = self.detect_at(img, Scale::By(coarse))?;
         let proposals = self.proposer.propose(img, min_face)?;
         let mut more: Vec<(Rect, f32)> = Vec::new();
-        let mut seen: Vec<Rect> = found.iter().map(|f| f.0).collect();
         for p in proposals {
-            let Some((region, scale)) = self.second_look(&p, coarse, &seen, img) else {
+            let seen = found.iter().chain(&more).map(|f| &f.0);
+            let Some((region, scale)) = self.second_look(&p, coarse, seen, img) else {
                 continue;
             };
             for (d, s) in self.detect_in(img, region, scale)? {
@@ -621,7 +621,6 @@ impl Pipeline {
                     (d.top + d.bottom) as f32 / 2.0,
                 );
                 if dx >= p.x1 && dx <= p.x2 && dy >= p.y1 && dy <= p.y2 {
-                    seen.push(d);
                     more.push((d, s));
                 }
             }
@@ -640,11 +639,11 @@ impl Pipeline {
         clippy::cast_precision_loss,
         clippy::cast_sign_loss
     )]
-    fn second_look(
+    fn second_look<'a>(
         &self,
         p: &Proposal,
         coarse: f32,
-        seen: &[Rect],
+        seen: impl IntoIterator<Item = &'a Rect>,
         img: &RgbImage,
     ) -> Option<(Rect, f32)> {
         let side = p.side().max(1.0);
@@ -657,7 +656,10 @@ impl Pipeline {
             p.x2.round() as i64,
             p.y2.round() as i64,
         );
-        if seen.iter().any(|f| self.detector.same_face(f, &proposed)) {
+        if seen
+            .into_iter()
+            .any(|f| self.detector.same_face(f, &proposed))
+        {
             return None;
         }
         let (w, h) = (img.width as f32, img.height as f32);
@@ -1111,9 +1113,9 @@ mod tests {
             score: 0.99,
         };
         // 255 px: 102 px at a coarse scale of 0.4, under 1.5 windows; 127.5 px at 0.5.
-        assert!(p.second_look(&square, 0.4, &[], &img).is_some());
-        assert_eq!(p.second_look(&square, 0.4, &[face], &img), None);
-        assert_eq!(p.second_look(&square, 0.5, &[], &img), None);
+        assert!(p.second_look(&square, 0.4, [], &img).is_some());
+        assert_eq!(p.second_look(&square, 0.4, [&face], &img), None);
+        assert_eq!(p.second_look(&square, 0.5, [], &img), None);
         let elsewhere = Proposal {
             x1: 769.5,
             y1: 992.5,
@@ -1122,7 +1124,7 @@ mod tests {
             score: 0.93,
         };
         let (region, scale) = p
-            .second_look(&elsewhere, 0.4, &[face], &img)
+            .second_look(&elsewhere, 0.4, [&face], &img)
             .unwrap_or_else(|| panic!("not looked at"));
         assert_eq!(region, Rect::new(750, 973, 867, 1090));
         assert!((scale - 120.0 / 78.0).abs() < 1e-6, "{scale}");
