@@ -92,6 +92,21 @@ pub fn run() -> anyhow::Result<()> {
     }
 }
 
+/// Standard output was closed by its reader: the command stops where it was, and `main` exits
+/// with status 141 (a shell's figure for a process ended by SIGPIPE) without a message.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+pub struct StdoutClosed;
+
+/// What [`outln`] and [`out`] return for a failed write to standard output.
+pub(crate) fn stdout_error(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        anyhow::Error::new(StdoutClosed)
+    } else {
+        anyhow::Error::new(e).context("writing to standard output")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -100,20 +115,5 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         super::Cli::command().debug_assert();
-    }
-}
-
-/// Standard output was closed by its reader: the command stops where it was, and `main` exits
-/// with status 141 (a shell's figure for a process ended by SIGPIPE) without a message.
-#[derive(Debug, thiserror::Error)]
-#[error("standard output was closed")]
-pub struct StdoutClosed;
-
-/// What [`outln`] and [`out`] return for a failed write to standard output.
-pub fn stdout_error(e: std::io::Error) -> anyhow::Error {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        anyhow::Error::new(StdoutClosed)
-    } else {
-        anyhow::Error::new(e).context("writing to standard output")
     }
 }
