@@ -450,17 +450,18 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::vision::engine::ORT_LIB;
-    use crate::vision::{models, runtime, testdata};
+    use crate::vision::{models, testdata};
 
     fn detector() -> &'static Detector {
         static D: OnceLock<Detector> = OnceLock::new();
         D.get_or_init(|| {
-            let cache = testdata::cache_dir();
-            let lib = std::path::absolute(cache.join(ORT_LIB)).unwrap_or_else(|e| panic!("{e}"));
-            runtime::init(&lib).unwrap_or_else(|e| panic!("{e:#}"));
-            Detector::load(&cache.join("models").join(models::MMOD_DAT), 1, 2)
-                .unwrap_or_else(|e| panic!("{e:#}"))
+            testdata::init_runtime();
+            Detector::load(
+                &testdata::cache_dir().join("models").join(models::MMOD_DAT),
+                1,
+                2,
+            )
+            .unwrap_or_else(|e| panic!("{e:#}"))
         })
     }
 

@@ -771,14 +771,12 @@ impl Proposer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vision::engine::ORT_LIB;
-    use crate::vision::{decode, runtime, testdata};
+    use crate::vision::{decode, testdata};
 
     #[test]
     fn networks_run_in_strips_and_batches_propose_what_whole_runs_propose() {
+        testdata::init_runtime();
         let cache = testdata::cache_dir();
-        let lib = std::path::absolute(cache.join(ORT_LIB)).unwrap_or_else(|e| panic!("{e}"));
-        runtime::init(&lib).unwrap_or_else(|e| panic!("{e:#}"));
         let mut p = Proposer::load(&cache.join("models"), 1, 2, Thresholds::default())
             .unwrap_or_else(|e| panic!("{e:#}"));
         let jpeg = std::fs::read(cache.join("testdata/face_recognition/obama.jpg"))

@@ -15,6 +15,13 @@ pub fn cache_dir() -> PathBuf {
     )
 }
 
+/// Load ONNX Runtime from the cache, for tests that build a network without a whole pipeline.
+pub fn init_runtime() {
+    let lib = std::path::absolute(cache_dir().join(super::engine::ORT_LIB))
+        .unwrap_or_else(|e| panic!("{e}"));
+    super::runtime::init(&lib).unwrap_or_else(|e| panic!("{e:#}"));
+}
+
 /// A dlib model file fetched by `scripts/setup`; panics with a hint when setup was not run.
 pub fn model_file(name: &str) -> PathBuf {
     let p = cache_dir().join("models/dlib").join(name);
