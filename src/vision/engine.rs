@@ -330,9 +330,10 @@ mod tests {
         }
     }
 
-    /// Without ../shared: obama.jpg from the face_recognition sdist, decoded as uploads are
-    /// (libjpeg-turbo-exact, the pixels PIL gave dlib), against dlib's numbers kept as a
-    /// fixture: landmarks exact, embeddings within float noise.
+    /// Without the shared data set (docs/architecture.md, "Test data"): obama.jpg from the
+    /// face_recognition sdist, decoded as uploads are (libjpeg-turbo-exact, the pixels PIL gave
+    /// dlib), against dlib's numbers kept as a fixture: landmarks exact, embeddings within float
+    /// noise.
     #[test]
     fn obama_jpg_is_close_to_dlib_and_far_from_biden() {
         let fixture: Value =

@@ -1,9 +1,9 @@
 //! The web page at `/app/`, driven in Debian's Chromium by `tests/browser/flow.mjs`
 //! (playwright-core): the teacher logs in with the keyboard, enrols a student from photos, takes
 //! attendance from a group photo, fixes the unknown face, confirms, corrects a record, exports
-//! the CSV and reads the analytics; with `../shared`, also reviews a real group photo (25 faces,
-//! dlib's `bald_guys.jpg`) and discards it; then a student sees their own figures. Screenshots land in
-//! `artifacts/browser/`. `scripts/test` installs Chromium and playwright-core first
+//! the CSV and reads the analytics; with the shared data set (docs/architecture.md, "Test
+//! data"), also reviews a real group photo (25 faces, dlib's `bald_guys.jpg`) and discards it;
+//! then a student sees their own figures. Screenshots land in `artifacts/browser/`. `scripts/test` installs Chromium and playwright-core first
 //! (`scripts/setup-browser`) and sets `ROLLCALL_REQUIRE_BROWSER=1`, so in CI a missing browser
 //! fails instead of skipping.
 
