@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::{Context, ensure};
 use ort::value::TensorRef;
 
+use super::Rect;
 use super::image::RgbImage;
 use super::onnx::{self, Attr, Dim, Graph, Initializer, Node, ValueInfo};
 use super::runtime::SessionPool;
@@ -71,6 +72,18 @@ impl Proposal {
     #[must_use]
     pub fn side(&self) -> f32 {
         (self.x2 - self.x1).max(self.y2 - self.y1)
+    }
+
+    /// The proposed square, its corners rounded to whole pixels.
+    #[must_use]
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn rect(&self) -> Rect {
+        Rect::new(
+            self.x1.round() as i64,
+            self.y1.round() as i64,
+            self.x2.round() as i64,
+            self.y2.round() as i64,
+        )
     }
 }
 

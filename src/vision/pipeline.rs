@@ -46,12 +46,18 @@ const CONFIRM_SIDE: f32 = 120.0;
 /// Proposal rule: the crop MMOD searches, as a multiple of the proposed face's side.
 const CONFIRM_CROP: f32 = 1.5;
 
-/// Proposal rule: the whole-photo MMOD pass works on at most this many pixels (faces of
-/// `80 / scale` px and up: about 115 px in a 910x1137 portrait, 80 px in a 640x480 frame).
-/// Large faces never depend on a proposal, and neither does a face half covered (a hand, a
-/// mask), which the proposal path missed where this pass found it. 0.2 MP was a third faster
-/// on a portrait and lost such a face (docs/detection.md).
+/// Proposal rule: the whole-photo MMOD pass, when it runs (see [`DOUBT_SCORE`]), works on at
+/// most this many pixels (faces of `80 / scale` px and up: about 115 px in a 910x1137
+/// portrait, 80 px in a 640x480 frame). At 0.2 MP it lost a half-covered face that it finds at
+/// 0.5 MP (docs/detection.md).
 const COARSE_PIXELS: f32 = 500_000.0;
+
+/// Proposal rule: a proposal O-Net scores at least this high, around which MMOD finds no face
+/// (nor around any other proposal of the same face), puts the photo in doubt: the whole-photo
+/// pass then runs as well, so a face MTCNN is sure of and MMOD only sees in context (a face
+/// half covered by a hand or a mask) is not lost to the crop. On the shared sets it ran for
+/// about one photo in fifty and found no face the crops had not (docs/detection.md).
+const DOUBT_SCORE: f32 = 0.99;
 
 /// Width a small face is enlarged to before its landmarks and chip are taken: MMOD's window.
 const SMALL_FACE_VIEW: f32 = WINDOW;
@@ -85,10 +91,10 @@ pub enum Upsample {
     },
     /// Proposals, then MMOD where they are (the default for class photos): MTCNN's three
     /// networks ([`super::mtcnn`]) propose regions that may hold a face of at least `Auto`'s
-    /// smallest size, and MMOD searches an enlarged crop around each one at the scale that
-    /// brings the proposed face to [`CONFIRM_SIDE`] px; a cheap whole-photo MMOD pass (at most
-    /// [`COARSE_PIXELS`] of working image) finds the large faces too. Every box reported is
-    /// MMOD's; docs/detection.md.
+    /// smallest size, and MMOD searches a crop around each one at the scale that brings the
+    /// proposed face to [`CONFIRM_SIDE`] px. A cheap whole-photo MMOD pass (at most
+    /// [`COARSE_PIXELS`] of working image) runs too when a confident proposal found no face
+    /// ([`DOUBT_SCORE`]). Every box reported is MMOD's; docs/detection.md.
     Propose {
         min_face_px: f32,
         min_face_fraction: f32,
@@ -597,43 +603,77 @@ impl Pipeline {
         found
     }
 
-    /// The proposal search ([`Upsample::Propose`]) for faces of at least `min_face` px.
+    /// The proposal search ([`Upsample::Propose`]) for faces of at least `min_face` px: MMOD
+    /// around every proposal, likeliest first, that is not a face already found; the
+    /// whole-photo pass as well when a confident proposal stays without a face. Highest
+    /// confidence first.
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_precision_loss,
         clippy::cast_sign_loss
     )]
     fn propose(&self, img: &RgbImage, min_face: f32) -> anyhow::Result<Vec<(Rect, f32)>> {
+        let proposals = self.proposer.propose(img, min_face)?;
+        let (mut found, doubt) = self.look_around(img, proposals)?;
+        if !doubt {
+            found.sort_by(|a, b| b.1.total_cmp(&a.1));
+            return Ok(found);
+        }
         let pixels = (img.width * img.height).max(1) as f32;
         let coarse = (COARSE_PIXELS / pixels).sqrt().min(1.0);
-        let found = self.detect_at(img, Scale::By(coarse))?;
-        let proposals = self.proposer.propose(img, min_face)?;
-        let mut more: Vec<(Rect, f32)> = Vec::new();
+        tracing::debug!("a confident proposal without a face: the whole-photo pass too");
+        let whole = self.detect_at(img, Scale::By(coarse))?;
+        Ok(self.merge(found, whole))
+    }
+
+    /// MMOD around each of `proposals` (likeliest first) that is not a face already found:
+    /// the faces found, and whether a proposal scored at least [`DOUBT_SCORE`] is left
+    /// without a face (none found around it nor around another proposal of the same face).
+    #[allow(clippy::cast_precision_loss)]
+    fn look_around(
+        &self,
+        img: &RgbImage,
+        proposals: Vec<Proposal>,
+    ) -> anyhow::Result<(Vec<(Rect, f32)>, bool)> {
+        let mut found: Vec<(Rect, f32)> = Vec::new();
+        let mut faceless: Vec<Rect> = Vec::new();
         for p in proposals {
-            let seen = found.iter().chain(&more).map(|f| &f.0);
-            let Some((region, scale)) = self.second_look(&p, coarse, seen, img) else {
+            let Some((region, scale)) = self.second_look(&p, found.iter().map(|f| &f.0), img)
+            else {
                 continue;
             };
+            let mut faced = false;
             for (d, s) in self.detect_in(img, region, scale)? {
                 // Only the face proposed: a neighbour cut by the crop's edge has its own.
                 let (dx, dy) = (
                     (d.left + d.right) as f32 / 2.0,
                     (d.top + d.bottom) as f32 / 2.0,
                 );
-                if dx >= p.x1 && dx <= p.x2 && dy >= p.y1 && dy <= p.y2 {
-                    more.push((d, s));
+                if dx < p.x1 || dx > p.x2 || dy < p.y1 || dy > p.y2 {
+                    continue;
+                }
+                faced = true;
+                // A face found around a likelier proposal keeps that box (the merge's rule).
+                if !found.iter().any(|f| self.detector.same_face(&f.0, &d)) {
+                    found.push((d, s));
                 }
             }
+            if !faced && p.score >= DOUBT_SCORE {
+                faceless.push(p.rect());
+            }
         }
-        Ok(self.merge(found, more))
+        // A confident proposal whose face a less likely proposal found is not in doubt.
+        let doubt = faceless
+            .iter()
+            .any(|r| !found.iter().any(|f| self.detector.same_face(&f.0, r)));
+        Ok((found, doubt))
     }
 
-    /// Where and at what scale MMOD looks again around proposal `p` of `img`, whose coarse
-    /// pass ran at `coarse`: a crop of [`CONFIRM_CROP`] times its side around its centre, at
-    /// the scale that makes it [`CONFIRM_SIDE`] px. `None` for a face the coarse pass sees
-    /// whole, and for a proposal that is the same face (the detector's own rule) as one of
-    /// `seen`, found by the coarse pass or around a likelier proposal: MMOD would find that
-    /// face again, and the merge would drop it.
+    /// Where and at what scale MMOD looks around proposal `p` of `img`: a crop of
+    /// [`CONFIRM_CROP`] times its side around its centre, at the scale that makes it
+    /// [`CONFIRM_SIDE`] px (at most 4x). `None` for a proposal that is the same face (the
+    /// detector's own rule) as one of `seen`, found around a likelier proposal: MMOD would
+    /// find that face again, and the merge would drop it.
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_precision_loss,
@@ -642,26 +682,17 @@ impl Pipeline {
     fn second_look<'a>(
         &self,
         p: &Proposal,
-        coarse: f32,
         seen: impl IntoIterator<Item = &'a Rect>,
         img: &RgbImage,
     ) -> Option<(Rect, f32)> {
-        let side = p.side().max(1.0);
-        if side * coarse >= 1.5 * WINDOW {
-            return None;
-        }
-        let proposed = Rect::new(
-            p.x1.round() as i64,
-            p.y1.round() as i64,
-            p.x2.round() as i64,
-            p.y2.round() as i64,
-        );
+        let proposed = p.rect();
         if seen
             .into_iter()
             .any(|f| self.detector.same_face(f, &proposed))
         {
             return None;
         }
+        let side = p.side().max(1.0);
         let (w, h) = (img.width as f32, img.height as f32);
         let (cx, cy) = ((p.x1 + p.x2) / 2.0, (p.y1 + p.y2) / 2.0);
         let half = side * CONFIRM_CROP / 2.0;
@@ -1112,10 +1143,12 @@ mod tests {
             y2: 385.0,
             score: 0.99,
         };
-        // 255 px: 102 px at a coarse scale of 0.4, under 1.5 windows; 127.5 px at 0.5.
-        assert!(p.second_look(&square, 0.4, [], &img).is_some());
-        assert_eq!(p.second_look(&square, 0.4, [&face], &img), None);
-        assert_eq!(p.second_look(&square, 0.5, [], &img), None);
+        let (region, scale) = p
+            .second_look(&square, [], &img)
+            .unwrap_or_else(|| panic!("not looked at"));
+        assert_eq!(region, Rect::new(296, 66, 679, 449));
+        assert!((scale - 120.0 / 255.0).abs() < 1e-6, "{scale}");
+        assert_eq!(p.second_look(&square, [&face], &img), None);
         let elsewhere = Proposal {
             x1: 769.5,
             y1: 992.5,
@@ -1124,10 +1157,52 @@ mod tests {
             score: 0.93,
         };
         let (region, scale) = p
-            .second_look(&elsewhere, 0.4, [&face], &img)
+            .second_look(&elsewhere, [&face], &img)
             .unwrap_or_else(|| panic!("not looked at"));
         assert_eq!(region, Rect::new(750, 973, 867, 1090));
         assert!((scale - 120.0 / 78.0).abs() < 1e-6, "{scale}");
+    }
+
+    /// Only a confident proposal left without a face (none found around it, nor around
+    /// another proposal of the same face) sends the photo to the whole-photo pass.
+    #[test]
+    fn a_confident_proposal_without_a_face_puts_the_photo_in_doubt() {
+        let p = pipeline();
+        let img = decode::decode(&photo("obama.jpg"), &Limits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let square = |x1: f32, y1: f32, side: f32, score: f32| Proposal {
+            x1,
+            y1,
+            x2: x1 + side,
+            y2: y1 + side,
+            score,
+        };
+        let face = square(360.0, 130.0, 255.0, 0.999);
+        // The wall behind him, lower right: no face there.
+        let wall = |score| square(700.0, 850.0, 150.0, score);
+        let look = |proposals: Vec<Proposal>| {
+            p.look_around(&img, proposals)
+                .unwrap_or_else(|e| panic!("{e:#}"))
+        };
+
+        let (found, doubt) = look(vec![face]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            iou(found[0].0, Rect::new(371, 144, 607, 380)) > 0.7,
+            "{found:?}"
+        );
+        assert!(!doubt);
+        let (found, doubt) = look(vec![face, wall(DOUBT_SCORE - 0.01)]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(!doubt, "a proposal O-Net is unsure of is not a doubt");
+        let (found, doubt) = look(vec![face, wall(DOUBT_SCORE)]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(doubt, "a confident proposal without a face is");
+        // The face proposed again, too large for MMOD to find it in its crop, after the
+        // proposal that found it: not looked at, not a doubt.
+        let (found, doubt) = look(vec![face, square(250.0, 20.0, 480.0, 0.999)]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(!doubt);
     }
 
     /// RGBA PNG (alpha dropped like PIL), an empty photo, a non-image.
