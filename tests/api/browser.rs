@@ -2,7 +2,7 @@
 //! (playwright-core): the teacher logs in with the keyboard, enrols a student from photos, takes
 //! attendance from a group photo, fixes the unknown face, confirms, corrects a record, exports
 //! the CSV and reads the analytics; with the shared data set (docs/architecture.md, "Test
-//! data"), also reviews a real group photo (25 faces, dlib's `bald_guys.jpg`) and discards it;
+//! data"), also reviews a real group photo (24 faces, dlib's `bald_guys.jpg`) and discards it;
 //! then a student sees their own figures. Screenshots land in `artifacts/browser/`. `scripts/test` installs Chromium and playwright-core first
 //! (`scripts/setup-browser`) and sets `ROLLCALL_REQUIRE_BROWSER=1`, so in CI a missing browser
 //! fails instead of skipping.
@@ -192,7 +192,7 @@ async fn teacher_flow_in_a_real_browser() {
         "class.png",
         &side_by_side(&photo("obama3.jpg"), &photo("biden.jpg")),
     );
-    // With the shared data set, also a real group photo (25 labelled faces, dlib's test set).
+    // With the shared data set, also a real group photo (24 faces, from dlib's examples).
     let class_photo = shared_data().join("dlib-faces/bald_guys.jpg");
     let mut node = node_script("flow.mjs", &app, &chromium);
     node.env("TEACHER_EMAIL", TEACHER_EMAIL)
