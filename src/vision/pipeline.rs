@@ -590,12 +590,17 @@ impl Pipeline {
         Ok(self.merge(found, more))
     }
 
+    /// Whether `r` is the same face as one of `found`, by the detector's own NMS rule.
+    fn already_found(&self, found: &[(Rect, f32)], r: &Rect) -> bool {
+        found.iter().any(|(f, _)| self.detector.same_face(f, r))
+    }
+
     /// `found` plus every box of `more` (best first) that is not the same face as one already
     /// kept by the detector's own NMS rule; highest confidence first.
     fn merge(&self, mut found: Vec<(Rect, f32)>, mut more: Vec<(Rect, f32)>) -> Vec<(Rect, f32)> {
         more.sort_by(|a, b| b.1.total_cmp(&a.1));
         for (d, s) in more {
-            if !found.iter().any(|(f, _)| self.detector.same_face(f, &d)) {
+            if !self.already_found(&found, &d) {
                 found.push((d, s));
             }
         }
@@ -634,8 +639,7 @@ impl Pipeline {
         let mut found: Vec<(Rect, f32)> = Vec::new();
         let mut faceless: Vec<Rect> = Vec::new();
         for p in proposals {
-            let Some((region, scale)) = self.second_look(&p, found.iter().map(|f| &f.0), img)
-            else {
+            let Some((region, scale)) = self.second_look(&p, &found, img) else {
                 continue;
             };
             let mut faced = false;
@@ -650,7 +654,7 @@ impl Pipeline {
                 }
                 faced = true;
                 // A face found around a likelier proposal keeps that box (the merge's rule).
-                if !found.iter().any(|f| self.detector.same_face(&f.0, &d)) {
+                if !self.already_found(&found, &d) {
                     found.push((d, s));
                 }
             }
@@ -659,33 +663,27 @@ impl Pipeline {
             }
         }
         // A confident proposal whose face a less likely proposal found is not in doubt.
-        let doubt = faceless
-            .iter()
-            .any(|r| !found.iter().any(|f| self.detector.same_face(&f.0, r)));
+        let doubt = faceless.iter().any(|r| !self.already_found(&found, r));
         Ok((found, doubt))
     }
 
     /// Where and at what scale MMOD looks around proposal `p` of `img`: a crop of
     /// [`CONFIRM_CROP`] times its side around its centre, at the scale that makes it
     /// [`CONFIRM_SIDE`] px (at most 4x). `None` for a proposal that is the same face (the
-    /// detector's own rule) as one of `seen`, found around a likelier proposal: MMOD would
-    /// find that face again, and the merge would drop it.
+    /// detector's own rule) as one of `found`, around likelier proposals: MMOD would find that
+    /// face again, only for its box to be dropped.
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_precision_loss,
         clippy::cast_sign_loss
     )]
-    fn second_look<'a>(
+    fn second_look(
         &self,
         p: &Proposal,
-        seen: impl IntoIterator<Item = &'a Rect>,
+        found: &[(Rect, f32)],
         img: &RgbImage,
     ) -> Option<(Rect, f32)> {
-        let proposed = p.rect();
-        if seen
-            .into_iter()
-            .any(|f| self.detector.same_face(f, &proposed))
-        {
+        if self.already_found(found, &p.rect()) {
             return None;
         }
         let side = p.side().max(1.0);
@@ -1140,11 +1138,11 @@ mod tests {
             score: 0.99,
         };
         let (region, scale) = p
-            .second_look(&square, [], &img)
+            .second_look(&square, &[], &img)
             .unwrap_or_else(|| panic!("not looked at"));
         assert_eq!(region, Rect::new(296, 66, 679, 449));
         assert!((scale - 120.0 / 255.0).abs() < 1e-6, "{scale}");
-        assert_eq!(p.second_look(&square, [&face], &img), None);
+        assert_eq!(p.second_look(&square, &[(face, 1.0)], &img), None);
         let elsewhere = Proposal {
             x1: 769.5,
             y1: 992.5,
@@ -1153,7 +1151,7 @@ mod tests {
             score: 0.93,
         };
         let (region, scale) = p
-            .second_look(&elsewhere, [&face], &img)
+            .second_look(&elsewhere, &[(face, 1.0)], &img)
             .unwrap_or_else(|| panic!("not looked at"));
         assert_eq!(region, Rect::new(750, 973, 867, 1090));
         assert!((scale - 120.0 / 78.0).abs() < 1e-6, "{scale}");
