@@ -5,6 +5,7 @@
 //! embeddings stay dlib's. The arithmetic follows facenet-pytorch's `detect_face` (thresholds,
 //! strides, box regression, squaring); docs/detection.md ("Finding faces: proposals, then MMOD").
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use anyhow::{Context, ensure};
@@ -95,6 +96,46 @@ pub struct Proposer {
     thresholds: Thresholds,
     /// [`RUN_PIXELS`] (tests change it).
     run_pixels: usize,
+}
+
+/// P-Net's image pyramid over one photo, for faces of at least `min_face` px: the levels'
+/// scales (largest first, each [`FACTOR`] times the last, down to a 12 px short side), the
+/// first level's image once a level has needed it, and each level's candidates once it has run.
+pub struct Pyramid<'a> {
+    img: &'a RgbImage,
+    min_face: f32,
+    scales: Vec<f32>,
+    /// The first level's image (every other level is resampled from it) and its size.
+    base: Option<(Vec<f32>, usize, usize)>,
+    cands: Vec<Option<Vec<Cand>>>,
+}
+
+impl<'a> Pyramid<'a> {
+    /// The levels that find faces of at least `min_face` px in `img`; nothing runs yet.
+    #[must_use]
+    #[allow(clippy::cast_precision_loss)]
+    pub fn new(img: &'a RgbImage, min_face: f32) -> Self {
+        let (w, h) = (img.width, img.height);
+        // The first level is at most PNET_MAX_PIXELS (only a smallest face under 12 px, set by
+        // hand with no fraction, would ask for more).
+        let m = (CELL / min_face.max(1.0)).min((PNET_MAX_PIXELS / (w * h).max(1) as f32).sqrt());
+        let mut minl = w.min(h) as f32 * m;
+        let mut scale = m;
+        let mut scales = Vec::new();
+        while minl >= CELL {
+            scales.push(scale);
+            scale *= FACTOR;
+            minl *= FACTOR;
+        }
+        let cands = vec![None; scales.len()];
+        Self {
+            img,
+            min_face,
+            scales,
+            base: None,
+            cands,
+        }
+    }
 }
 
 fn take<'a>(state: &'a [(String, Tensor)], name: &str, dims: &[i64]) -> anyhow::Result<&'a Tensor> {
@@ -574,15 +615,40 @@ impl Proposer {
 
     /// Regions of `img` that may hold a face at least `min_face` px wide, most likely first.
     pub fn propose(&self, img: &RgbImage, min_face: f32) -> anyhow::Result<Vec<Proposal>> {
+        let mut pyramid = Pyramid::new(img, min_face);
+        self.propose_from(&mut pyramid, min_face)
+    }
+
+    /// Regions of the pyramid's photo that may hold a face at least `smallest` px wide, most
+    /// likely first: P-Net on the levels whose 12 px window is a face of at least [`FACTOR`]
+    /// times `smallest` (every level when `smallest` is the pyramid's own smallest face), then
+    /// R-Net and O-Net on its candidates. A level that has run keeps its candidates, so a
+    /// search for large faces costs a later search for smaller ones only R-Net and O-Net.
+    pub fn propose_from(
+        &self,
+        pyramid: &mut Pyramid<'_>,
+        smallest: f32,
+    ) -> anyhow::Result<Vec<Proposal>> {
+        let Pyramid { img, .. } = *pyramid;
         let (w, h) = (img.width, img.height);
         if w < 12 || h < 12 {
             return Ok(Vec::new());
         }
-        let full = img.data.as_slice();
-        let mut cands = self.stage_one(full, w, h, min_face)?;
+        let mut cands = Vec::new();
+        for k in 0..pyramid.scales.len() {
+            if smallest > pyramid.min_face && CELL / pyramid.scales[k] < smallest * FACTOR {
+                continue;
+            }
+            cands.extend_from_slice(self.level(pyramid, k)?);
+        }
+        nms(&mut cands, 0.7);
+        for c in &mut cands {
+            c.b = square(regressed(c, 0.0));
+        }
         if cands.is_empty() {
             return Ok(Vec::new());
         }
+        let full = img.data.as_slice();
         self.stage(
             full,
             w,
@@ -613,97 +679,108 @@ impl Proposer {
             .collect())
     }
 
-    /// P-Net over the pyramid: candidates, merged and squared.
+    /// P-Net's candidates on level `k` of the pyramid, merged at IoU 0.5 (run once).
+    fn level<'p>(&self, pyramid: &'p mut Pyramid<'_>, k: usize) -> anyhow::Result<&'p [Cand]> {
+        if pyramid.cands[k].is_none() {
+            let cands = self.run_level(pyramid, k)?;
+            pyramid.cands[k] = Some(cands);
+        }
+        Ok(pyramid.cands[k].as_deref().unwrap_or_default())
+    }
+
+    /// P-Net on level `k` of the pyramid, resampled from its first level.
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_precision_loss,
         clippy::cast_sign_loss
     )]
-    fn stage_one(
+    fn run_level(&self, pyramid: &mut Pyramid<'_>, k: usize) -> anyhow::Result<Vec<Cand>> {
+        let img = pyramid.img;
+        let (w, h, full) = (img.width, img.height, img.data.as_slice());
+        let scale = pyramid.scales[k];
+        let (hs, ws) = (
+            (h as f32 * scale + 1.0) as usize,
+            (w as f32 * scale + 1.0) as usize,
+        );
+        // Each level is resampled from the first, not the photo.
+        let base = pyramid.base.get_or_insert_with(|| {
+            let s = pyramid.scales[0];
+            let (bh, bw) = ((h as f32 * s + 1.0) as usize, (w as f32 * s + 1.0) as usize);
+            (area_resize(full, w, h, bw, bh), bw, bh)
+        });
+        let level = match base {
+            (src, bw, bh) if k == 0 => {
+                debug_assert!(*bw == ws && *bh == hs);
+                Cow::Borrowed(src.as_slice())
+            }
+            (src, bw, bh) if ws <= *bw && hs <= *bh => {
+                Cow::Owned(area_resize(src.as_slice(), *bw, *bh, ws, hs))
+            }
+            _ => Cow::Owned(area_resize(full, w, h, ws, hs)),
+        };
+        self.pnet_level(&level, ws, hs, scale)
+    }
+
+    /// P-Net over one `ws` x `hs` level (interleaved RGB floats) at `scale`: its candidates in
+    /// photo pixels, merged at IoU 0.5.
+    #[allow(clippy::cast_precision_loss)]
+    fn pnet_level(
         &self,
-        full: &[u8],
-        w: usize,
-        h: usize,
-        min_face: f32,
+        level: &[f32],
+        ws: usize,
+        hs: usize,
+        scale: f32,
     ) -> anyhow::Result<Vec<Cand>> {
-        // The first level is at most PNET_MAX_PIXELS (only a smallest face under 12 px, set by
-        // hand with no fraction, would ask for more).
-        let m = (CELL / min_face.max(1.0)).min((PNET_MAX_PIXELS / (w * h).max(1) as f32).sqrt());
-        let mut minl = w.min(h) as f32 * m;
-        let mut scale = m;
-        let mut all = Vec::new();
-        // Each level is resampled from the first (at most the photo's size), not the photo.
-        let mut base: Option<(Vec<f32>, usize, usize)> = None;
+        let mut level_cands = Vec::new();
         let mut input = Vec::new();
-        while minl >= CELL {
-            let (hs, ws) = (
-                (h as f32 * scale + 1.0) as usize,
-                (w as f32 * scale + 1.0) as usize,
+        // Output row i sees input rows 2i..2i+12. A strip of input rows from 2 * i0 gives
+        // exactly output rows i0.. (even start: the pooling windows stay aligned; the last
+        // strip ends where the level ends, as the whole level does).
+        let out_rows = (hs - 2).div_ceil(2).saturating_sub(4);
+        let strip_rows = ((self.run_pixels / ws).saturating_sub(10) / 2).max(1);
+        let mut i0 = 0;
+        while i0 < out_rows {
+            let (r0, r1) = (2 * i0, (2 * i0 + 2 * strip_rows + 10).min(hs));
+            input.clear();
+            planar(&level[r0 * ws * 3..r1 * ws * 3], ws * (r1 - r0), &mut input);
+            let (prob, reg, shape) = run(&self.pnet, [1, 3, r1 - r0, ws], &input)?;
+            ensure!(shape.len() == 4, "P-Net output shape {shape:?}");
+            let (oh, ow) = (usize::try_from(shape[2])?, usize::try_from(shape[3])?);
+            let plane = oh * ow;
+            ensure!(
+                oh == strip_rows.min(out_rows - i0)
+                    && prob.len() == plane
+                    && reg.len() == 4 * plane,
+                "P-Net output sizes"
             );
-            let level = match &base {
-                Some((src, bw, bh)) if ws <= *bw && hs <= *bh => area_resize(src, *bw, *bh, ws, hs),
-                _ => area_resize(full, w, h, ws, hs),
-            };
-            let mut level_cands = Vec::new();
-            // Output row i sees input rows 2i..2i+12. A strip of input rows from 2 * i0 gives
-            // exactly output rows i0.. (even start: the pooling windows stay aligned; the last
-            // strip ends where the level ends, as the whole level does).
-            let out_rows = (hs - 2).div_ceil(2).saturating_sub(4);
-            let strip_rows = ((self.run_pixels / ws).saturating_sub(10) / 2).max(1);
-            let mut i0 = 0;
-            while i0 < out_rows {
-                let (r0, r1) = (2 * i0, (2 * i0 + 2 * strip_rows + 10).min(hs));
-                input.clear();
-                planar(&level[r0 * ws * 3..r1 * ws * 3], ws * (r1 - r0), &mut input);
-                let (prob, reg, shape) = run(&self.pnet, [1, 3, r1 - r0, ws], &input)?;
-                ensure!(shape.len() == 4, "P-Net output shape {shape:?}");
-                let (oh, ow) = (usize::try_from(shape[2])?, usize::try_from(shape[3])?);
-                let plane = oh * ow;
-                ensure!(
-                    oh == strip_rows.min(out_rows - i0)
-                        && prob.len() == plane
-                        && reg.len() == 4 * plane,
-                    "P-Net output sizes"
-                );
-                for y in 0..oh {
-                    for x in 0..ow {
-                        let i = y * ow + x;
-                        if prob[i] < self.thresholds.pnet {
-                            continue;
-                        }
-                        let (fx, fy) = (x as f32, (i0 + y) as f32);
-                        level_cands.push(Cand {
-                            b: [
-                                ((2.0 * fx + 1.0) / scale).floor(),
-                                ((2.0 * fy + 1.0) / scale).floor(),
-                                ((2.0 * fx + CELL) / scale).floor(),
-                                ((2.0 * fy + CELL) / scale).floor(),
-                            ],
-                            score: prob[i],
-                            reg: [
-                                reg[i],
-                                reg[plane + i],
-                                reg[2 * plane + i],
-                                reg[3 * plane + i],
-                            ],
-                        });
+            for y in 0..oh {
+                for x in 0..ow {
+                    let i = y * ow + x;
+                    if prob[i] < self.thresholds.pnet {
+                        continue;
                     }
+                    let (fx, fy) = (x as f32, (i0 + y) as f32);
+                    level_cands.push(Cand {
+                        b: [
+                            ((2.0 * fx + 1.0) / scale).floor(),
+                            ((2.0 * fy + 1.0) / scale).floor(),
+                            ((2.0 * fx + CELL) / scale).floor(),
+                            ((2.0 * fy + CELL) / scale).floor(),
+                        ],
+                        score: prob[i],
+                        reg: [
+                            reg[i],
+                            reg[plane + i],
+                            reg[2 * plane + i],
+                            reg[3 * plane + i],
+                        ],
+                    });
                 }
-                i0 += strip_rows;
             }
-            nms(&mut level_cands, 0.5);
-            all.extend(level_cands);
-            if base.is_none() {
-                base = Some((level, ws, hs));
-            }
-            scale *= FACTOR;
-            minl *= FACTOR;
+            i0 += strip_rows;
         }
-        nms(&mut all, 0.7);
-        for c in &mut all {
-            c.b = square(regressed(c, 0.0));
-        }
-        Ok(all)
+        nms(&mut level_cands, 0.5);
+        Ok(level_cands)
     }
 
     /// R-Net (24x24) or O-Net (48x48) on each candidate's crop: the survivors, refined and
@@ -798,9 +875,12 @@ mod tests {
             decode::decode(&jpeg, &decode::Limits::default()).unwrap_or_else(|e| panic!("{e}"));
         let mut run = |pixels| {
             p.run_pixels = pixels;
-            let first = p
-                .stage_one(&img.data, img.width, img.height, 20.0)
-                .unwrap_or_else(|e| panic!("{e:#}"));
+            let mut pyramid = Pyramid::new(&img, 20.0);
+            let mut first = Vec::new();
+            for k in 0..pyramid.scales.len() {
+                let level = p.level(&mut pyramid, k).unwrap_or_else(|e| panic!("{e:#}"));
+                first.extend_from_slice(level);
+            }
             let proposals = p.propose(&img, 20.0).unwrap_or_else(|e| panic!("{e:#}"));
             (first, proposals)
         };

@@ -14,7 +14,7 @@ use super::decode::{self, DecodeError, Limits};
 use super::detect::Detector;
 use super::engine::{Aligned, EngineOptions, FaceDescriber};
 use super::image::RgbImage;
-use super::mtcnn::{Proposal, Proposer, Thresholds};
+use super::mtcnn::{Proposal, Proposer, Pyramid, Thresholds};
 use super::resize::resize_rgb;
 use super::{EMBEDDING_DIM, Landmarks5, Rect, SMALL_FACE_PX, models};
 
@@ -58,6 +58,25 @@ const COARSE_PIXELS: f32 = 500_000.0;
 /// half covered by a hand or a mask) is not lost to the crop. On the shared sets it ran for 6
 /// of about 400 photos and found no face the crops had not (docs/detection.md).
 const DOUBT_SCORE: f32 = 0.99;
+
+/// Proposal rule: MTCNN first proposes large faces only, of at least
+/// `max(LARGE_FACE_PX, LARGE_FACE_FRACTION * longer side)` (the portrait profile's smallest
+/// face): a few small pyramid levels, enough to tell a portrait from a class photo.
+const LARGE_FACE_PX: f32 = 80.0;
+const LARGE_FACE_FRACTION: f32 = 0.1;
+
+/// Proposal rule: a confident proposal at least this share of the photo's shorter side, among
+/// at most [`PORTRAIT_FACES`] large faces, makes the photo a portrait, a webcam frame or a
+/// close-up (in a class photo a face is a tenth of it or less): faces under
+/// [`PORTRAIT_SMALLEST`] of that proposal are not searched for. docs/detection.md, "Portraits".
+const PORTRAIT_FACE: f32 = 0.2;
+
+/// Proposal rule: a photo with more large faces than this is a group, not a portrait.
+const PORTRAIT_FACES: usize = 3;
+
+/// Proposal rule: in a portrait, the smallest face searched for, as a share of the portrait's
+/// proposal (about 1.1 times MMOD's box of the same face).
+const PORTRAIT_SMALLEST: f32 = 0.4;
 
 /// Width a small face is enlarged to before its landmarks and chip are taken: MMOD's window.
 const SMALL_FACE_VIEW: f32 = WINDOW;
@@ -608,15 +627,43 @@ impl Pipeline {
         found
     }
 
-    /// The proposal search ([`Upsample::Propose`]) for faces of at least `min_face` px: MMOD
-    /// around every proposal, likeliest first, that is not a face already found; the
-    /// whole-photo pass as well when a confident proposal stays without a face. Highest
-    /// confidence first.
+    /// The proposal search ([`Upsample::Propose`]) for faces of at least `min_face` px. First
+    /// MTCNN alone looks for large faces, on a few small pyramid levels: a confident proposal
+    /// over [`PORTRAIT_FACE`] of the photo's shorter side makes it a portrait, searched for
+    /// faces of at least [`PORTRAIT_SMALLEST`] of that proposal; any other photo is searched for
+    /// faces of at least `min_face`. MMOD then looks around every proposal, likeliest first,
+    /// that is not a face already found. A portrait whose large face MMOD does not find is
+    /// searched again as any other photo; the whole-photo pass runs as well when a confident
+    /// proposal stays without a face. Highest confidence first. docs/detection.md.
     #[allow(clippy::cast_precision_loss)]
     fn propose(&self, img: &RgbImage, min_face: f32) -> anyhow::Result<Vec<(Rect, f32)>> {
-        let proposals = self.proposer.propose(img, min_face)?;
-        let (mut found, doubt) = self.look_around(img, proposals)?;
-        if !doubt {
+        let mut pyramid = Pyramid::new(img, min_face);
+        let large = smallest_face(img.width, img.height, LARGE_FACE_PX, LARGE_FACE_FRACTION);
+        let mut found = Vec::new();
+        let mut faceless = Vec::new();
+        let mut searched = false;
+        if large > min_face {
+            let first = self.proposer.propose_from(&mut pyramid, large)?;
+            if let Some(portrait) = self.portrait(img, &first) {
+                let smallest = (portrait.side() * PORTRAIT_SMALLEST).max(min_face);
+                let proposals = if smallest < large {
+                    self.proposer.propose_from(&mut pyramid, smallest)?
+                } else {
+                    first
+                };
+                self.look_around(img, proposals, &mut found, &mut faceless)?;
+                searched = self.already_found(&found, &portrait.rect());
+                if !searched {
+                    tracing::debug!("a portrait's face not found: the whole search");
+                    (found, faceless) = (Vec::new(), Vec::new());
+                }
+            }
+        }
+        if !searched {
+            let proposals = self.proposer.propose_from(&mut pyramid, min_face)?;
+            self.look_around(img, proposals, &mut found, &mut faceless)?;
+        }
+        if !self.in_doubt(&found, &faceless) {
             found.sort_by(|a, b| b.1.total_cmp(&a.1));
             return Ok(found);
         }
@@ -627,19 +674,44 @@ impl Pipeline {
         Ok(self.merge(found, whole))
     }
 
-    /// MMOD around each of `proposals` (likeliest first) that is not a face already found:
-    /// the faces found, and whether a proposal scored at least [`DOUBT_SCORE`] is left
-    /// without a face (none found around it nor around another proposal of the same face).
+    /// The largest confident (at least [`DOUBT_SCORE`]) of `proposals` if it makes `img` a
+    /// portrait: at least [`PORTRAIT_FACE`] of the shorter side, among at most
+    /// [`PORTRAIT_FACES`] confident proposals of different faces (the detector's overlap rule).
+    #[allow(clippy::cast_precision_loss)]
+    fn portrait(&self, img: &RgbImage, proposals: &[Proposal]) -> Option<Proposal> {
+        let mut faces: Vec<(Rect, f32)> = Vec::new();
+        let mut largest: Option<Proposal> = None;
+        for p in proposals.iter().filter(|p| p.score >= DOUBT_SCORE) {
+            if !self.already_found(&faces, &p.rect()) {
+                faces.push((p.rect(), p.score));
+            }
+            if largest.is_none_or(|l| p.side() > l.side()) {
+                largest = Some(*p);
+            }
+        }
+        let short = img.width.min(img.height) as f32;
+        largest.filter(|l| faces.len() <= PORTRAIT_FACES && l.side() >= PORTRAIT_FACE * short)
+    }
+
+    /// Whether a confident proposal left without a face (`faceless`) is not one of `found`
+    /// either: one whose face another proposal found is not in doubt.
+    fn in_doubt(&self, found: &[(Rect, f32)], faceless: &[Rect]) -> bool {
+        faceless.iter().any(|r| !self.already_found(found, r))
+    }
+
+    /// MMOD around each of `proposals` (likeliest first) that is not a face already `found`:
+    /// the faces it finds are added to `found`, and a proposal scored at least
+    /// [`DOUBT_SCORE`] around which it finds none to `faceless`.
     #[allow(clippy::cast_precision_loss)]
     fn look_around(
         &self,
         img: &RgbImage,
         proposals: Vec<Proposal>,
-    ) -> anyhow::Result<(Vec<(Rect, f32)>, bool)> {
-        let mut found: Vec<(Rect, f32)> = Vec::new();
-        let mut faceless: Vec<Rect> = Vec::new();
+        found: &mut Vec<(Rect, f32)>,
+        faceless: &mut Vec<Rect>,
+    ) -> anyhow::Result<()> {
         for p in proposals {
-            let Some((region, scale)) = self.second_look(&p, &found, img) else {
+            let Some((region, scale)) = self.second_look(&p, found, img) else {
                 continue;
             };
             let mut faced = false;
@@ -654,7 +726,7 @@ impl Pipeline {
                 }
                 faced = true;
                 // A face found around a likelier proposal keeps that box (the merge's rule).
-                if !self.already_found(&found, &d) {
+                if !self.already_found(found, &d) {
                     found.push((d, s));
                 }
             }
@@ -662,9 +734,7 @@ impl Pipeline {
                 faceless.push(p.rect());
             }
         }
-        // A confident proposal whose face a less likely proposal found is not in doubt.
-        let doubt = faceless.iter().any(|r| !self.already_found(&found, r));
-        Ok((found, doubt))
+        Ok(())
     }
 
     /// Where and at what scale MMOD looks around proposal `p` of `img`: a crop of
@@ -1157,6 +1227,87 @@ mod tests {
         assert!((scale - 120.0 / 78.0).abs() < 1e-6, "{scale}");
     }
 
+    /// A portrait is searched for faces of at least 0.4 of its face's proposal only: a small
+    /// face in its background is not looked for, a face over half as large is, and the same
+    /// small face is found in the same photo once the portrait's face is painted over, or
+    /// beside four large faces (a group, not a portrait).
+    #[test]
+    fn a_portrait_is_searched_for_faces_half_its_face_and_larger() {
+        let p = pipeline();
+        let decode = |name| {
+            decode::decode(&photo(name), &Limits::default()).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let paste = |dst: &mut RgbImage, src: &RgbImage, left: usize, top: usize| {
+            for y in 0..src.height {
+                let row = ((top + y) * dst.width + left) * 3;
+                dst.data[row..row + src.width * 3]
+                    .copy_from_slice(&src.data[y * src.width * 3..(y + 1) * src.width * 3]);
+            }
+        };
+        let obama = decode("obama.jpg");
+        // Biden's face (about 258 px wide) with a margin, scaled: about 31 px (0.12) or 140 px.
+        let biden = crop(&decode("biden.jpg"), Rect::new(354, 143, 811, 600));
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let small_biden = |scale: f32| {
+            let side = (458.0 * scale) as usize;
+            resized(&biden, side, side)
+        };
+        // Obama with Biden in the lower left corner, Obama's face painted over or not.
+        let with_biden = |scale: f32, paint_over: bool| {
+            let small = small_biden(scale);
+            let mut img = obama.clone();
+            let top = img.height - small.height;
+            paste(&mut img, &small, 0, top);
+            if paint_over {
+                for y in 100..450 {
+                    img.data[(y * img.width + 330) * 3..(y * img.width + 660) * 3].fill(128);
+                }
+            }
+            img
+        };
+        let widths = |img: &RgbImage| -> Vec<i64> {
+            let found = p
+                .detect(img, Upsample::default())
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            found.iter().map(|(r, _)| r.width()).collect()
+        };
+        let portrait = widths(&obama);
+        assert_eq!(portrait.len(), 1, "{portrait:?}");
+        // 910 px wide: his face (proposed as a square of about 255 px) is over a fifth of it.
+        assert!(portrait[0] as f32 >= PORTRAIT_FACE * 910.0, "{portrait:?}");
+        // A face of about 30 px, well under 0.4 of his proposal (and under the 114 px that MTCNN
+        // first looks for): not searched for.
+        assert_eq!(widths(&with_biden(0.12, false)), portrait);
+        // The same face with his painted over: no portrait, and it is found.
+        let alone = widths(&with_biden(0.12, true));
+        assert_eq!(alone.len(), 1, "{alone:?}");
+        assert!((20..45).contains(&alone[0]), "{alone:?}");
+        // A face of about 140 px, over 0.4 of his proposal: found beside it.
+        let both = widths(&with_biden(0.55, false));
+        assert_eq!(both.len(), 2, "{both:?}");
+        assert!(both.contains(&portrait[0]), "{both:?}");
+        // His face cropped (336 px) n times side by side above a 60 px band holding the small
+        // Biden: three large faces are a close-up, four a group searched for every face.
+        let face = crop(&obama, Rect::new(330, 100, 665, 435));
+        let strip = |n: usize| {
+            let mut img = RgbImage {
+                width: n * face.width,
+                height: face.height + 60,
+                data: vec![128; n * face.width * (face.height + 60) * 3],
+            };
+            for i in 0..n {
+                paste(&mut img, &face, i * face.width, 0);
+            }
+            paste(&mut img, &small_biden(0.12), 10, face.height);
+            img
+        };
+        let close_up = widths(&strip(PORTRAIT_FACES));
+        assert_eq!(close_up.len(), PORTRAIT_FACES, "{close_up:?}");
+        let group = widths(&strip(PORTRAIT_FACES + 1));
+        assert_eq!(group.len(), PORTRAIT_FACES + 2, "{group:?}");
+        assert!(group.iter().any(|w| (20..45).contains(w)), "{group:?}");
+    }
+
     /// Only a confident proposal left without a face (none found around it, nor around
     /// another proposal of the same face) sends the photo to the whole-photo pass.
     #[test]
@@ -1175,8 +1326,11 @@ mod tests {
         // The wall behind him, lower right: no face there.
         let wall = |score| square(700.0, 850.0, 150.0, score);
         let look = |proposals: Vec<Proposal>| {
-            p.look_around(&img, proposals)
-                .unwrap_or_else(|e| panic!("{e:#}"))
+            let (mut found, mut faceless) = (Vec::new(), Vec::new());
+            p.look_around(&img, proposals, &mut found, &mut faceless)
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            let doubt = p.in_doubt(&found, &faceless);
+            (found, doubt)
         };
 
         let (found, doubt) = look(vec![face]);
