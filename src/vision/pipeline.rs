@@ -629,9 +629,9 @@ impl Pipeline {
 
     /// The proposal search ([`Upsample::Propose`]) for faces of at least `min_face` px. First
     /// MTCNN alone looks for large faces, on a few small pyramid levels: a confident proposal
-    /// over [`PORTRAIT_FACE`] of the photo's shorter side makes it a portrait, searched for
-    /// faces of at least [`PORTRAIT_SMALLEST`] of that proposal; any other photo is searched for
-    /// faces of at least `min_face`. MMOD then looks around every proposal, likeliest first,
+    /// over [`PORTRAIT_FACE`] of the photo's shorter side, among at most [`PORTRAIT_FACES`]
+    /// large faces, makes it a portrait, searched for faces of at least [`PORTRAIT_SMALLEST`]
+    /// of that proposal; any other photo is searched for faces of at least `min_face`. MMOD then looks around every proposal, likeliest first,
     /// that is not a face already found. A portrait whose large face MMOD does not find is
     /// searched again as any other photo; the whole-photo pass runs as well when a confident
     /// proposal stays without a face. Highest confidence first. docs/detection.md.
@@ -661,6 +661,8 @@ impl Pipeline {
         }
         if !searched {
             let proposals = self.proposer.propose_from(&mut pyramid, min_face)?;
+            // The first level's image is not needed any more (a few MB for a phone photo).
+            drop(pyramid);
             self.look_around(img, proposals, &mut found, &mut faceless)?;
         }
         if !self.in_doubt(&found, &faceless) {
@@ -1232,7 +1234,7 @@ mod tests {
     /// small face is found in the same photo once the portrait's face is painted over, or
     /// beside four large faces (a group, not a portrait).
     #[test]
-    fn a_portrait_is_searched_for_faces_half_its_face_and_larger() {
+    fn a_portrait_is_searched_only_for_faces_near_its_own_size() {
         let p = pipeline();
         let decode = |name| {
             decode::decode(&photo(name), &Limits::default()).unwrap_or_else(|e| panic!("{e}"))
