@@ -111,9 +111,11 @@ pub enum Upsample {
     /// Proposals, then MMOD where they are (the default for class photos): MTCNN's three
     /// networks ([`super::mtcnn`]) propose regions that may hold a face of at least `Auto`'s
     /// smallest size, and MMOD searches a crop around each one at the scale that brings the
-    /// proposed face to [`CONFIRM_SIDE`] px. A cheap whole-photo MMOD pass (at most
-    /// [`COARSE_PIXELS`] of working image) runs too when a confident proposal found no face
-    /// ([`DOUBT_SCORE`]). Every box reported is MMOD's; docs/detection.md.
+    /// proposed face to [`CONFIRM_SIDE`] px. A portrait (a large face first proposed among a
+    /// few, [`PORTRAIT_FACE`]) is searched only for faces of at least [`PORTRAIT_SMALLEST`] of
+    /// its own. A cheap whole-photo MMOD pass (at most [`COARSE_PIXELS`] of working image) runs
+    /// too when a confident proposal found no face ([`DOUBT_SCORE`]). Every box reported is
+    /// MMOD's; docs/detection.md.
     Propose {
         min_face_px: f32,
         min_face_fraction: f32,
