@@ -547,9 +547,10 @@ impl ConnectionSettings {
 #[derive(Debug, Clone, clap::Args, Serialize)]
 pub struct VisionSettings {
     /// Detector working resolution: `auto` (proposals, then MMOD around each, down to the
-    /// smallest face below, in a portrait to 0.4 of its face; docs/detection.md), `refine` (MMOD only, coarse to fine), `whole`
-    /// (the whole photo at the scale of that face) or face_recognition's
-    /// number_of_times_to_upsample, 0-2 (boxes identical to its "cnn" model).
+    /// smallest face below, in a portrait to 0.4 of its face; docs/detection.md), `refine`
+    /// (MMOD only, coarse to fine), `whole` (the whole photo at the scale of that face) or
+    /// face_recognition's number_of_times_to_upsample, 0-2 (boxes identical to its "cnn"
+    /// model).
     #[arg(long, env = "ROLLCALL_DETECT_UPSAMPLE", default_value = "auto")]
     pub upsample: String,
 

@@ -73,6 +73,16 @@ impl RgbImage {
         Ok(out)
     }
 
+    /// `src` copied over this image with its top left corner at (`x0`, `y0`); it must fit
+    /// inside.
+    pub fn paste(&mut self, src: &Self, x0: usize, y0: usize) {
+        for y in 0..src.height {
+            let dst = ((y0 + y) * self.width + x0) * 3;
+            self.data[dst..dst + src.width * 3]
+                .copy_from_slice(&src.data[y * src.width * 3..(y + 1) * src.width * 3]);
+        }
+    }
+
     /// Copy of the rectangle `[x0, x0+w) x [y0, y0+h)`, which must lie inside the image.
     #[must_use]
     pub fn crop(&self, x0: usize, y0: usize, w: usize, h: usize) -> Self {

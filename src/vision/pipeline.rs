@@ -633,8 +633,8 @@ impl Pipeline {
     /// MTCNN alone looks for large faces, on a few small pyramid levels: a confident proposal
     /// over [`PORTRAIT_FACE`] of the photo's shorter side, among at most [`PORTRAIT_FACES`]
     /// large faces, makes it a portrait, searched for faces of at least [`PORTRAIT_SMALLEST`]
-    /// of that proposal; any other photo is searched for faces of at least `min_face`. MMOD then looks around every proposal, likeliest first,
-    /// that is not a face already found. A portrait whose large face MMOD does not find is
+    /// of that proposal; any other photo is searched for faces of at least `min_face`. MMOD
+    /// then looks around every proposal, likeliest first, that is not a face already found. A portrait whose large face MMOD does not find is
     /// searched again as any other photo; the whole-photo pass runs as well when a confident
     /// proposal stays without a face. Highest confidence first. docs/detection.md.
     #[allow(clippy::cast_precision_loss)]
@@ -1241,13 +1241,6 @@ mod tests {
         let decode = |name| {
             decode::decode(&photo(name), &Limits::default()).unwrap_or_else(|e| panic!("{e}"))
         };
-        let paste = |dst: &mut RgbImage, src: &RgbImage, left: usize, top: usize| {
-            for y in 0..src.height {
-                let row = ((top + y) * dst.width + left) * 3;
-                dst.data[row..row + src.width * 3]
-                    .copy_from_slice(&src.data[y * src.width * 3..(y + 1) * src.width * 3]);
-            }
-        };
         let obama = decode("obama.jpg");
         // Biden's face (about 258 px wide) with a margin, scaled: about 31 px (0.12) or 140 px.
         let biden = crop(&decode("biden.jpg"), Rect::new(354, 143, 811, 600));
@@ -1261,7 +1254,7 @@ mod tests {
             let small = small_biden(scale);
             let mut img = obama.clone();
             let top = img.height - small.height;
-            paste(&mut img, &small, 0, top);
+            img.paste(&small, 0, top);
             if paint_over {
                 for y in 100..450 {
                     img.data[(y * img.width + 330) * 3..(y * img.width + 660) * 3].fill(128);
@@ -1300,9 +1293,9 @@ mod tests {
                 data: vec![128; n * face.width * (face.height + 60) * 3],
             };
             for i in 0..n {
-                paste(&mut img, &face, i * face.width, 0);
+                img.paste(&face, i * face.width, 0);
             }
-            paste(&mut img, &small_biden(0.12), 10, face.height);
+            img.paste(&small_biden(0.12), 10, face.height);
             img
         };
         let close_up = widths(&strip(PORTRAIT_FACES));

@@ -174,14 +174,18 @@ pub fn build(
             let from = (TILE.0 * side_in).round() as usize;
             let len = (tile_in.round() as usize).clamp(1, side - from);
             let part = img.crop(from, from, len, len);
-            let scaled = resize_rgb(&part.data, part.width, part.height, tile, tile);
+            let scaled = RgbImage {
+                width: tile,
+                height: tile,
+                data: resize_rgb(&part.data, part.width, part.height, tile, tile),
+            };
             let (r, c) = (j / cols, j % cols);
             let jitter = |rng: &mut Rng| (rng.range(-0.1, 0.1) * cell) as i64;
             let cx = (w as f64 * (c as f64 + 0.5) / cols as f64) as i64 + jitter(&mut rng);
             let cy = (h as f64 * (r as f64 + 0.5) / rows as f64) as i64 + jitter(&mut rng);
             let x0 = (cx - tile as i64 / 2).clamp(0, (w - tile) as i64) as usize;
             let y0 = (cy - tile as i64 / 2).clamp(0, (h - tile) as i64) as usize;
-            paste(&mut canvas, &scaled, tile, x0, y0);
+            canvas.paste(&scaled, x0, y0);
             let at = |f: f64, o: usize| {
                 o as i64 + ((f - TILE.0) / (TILE.1 - TILE.0) * tile as f64) as i64
             };
@@ -224,11 +228,4 @@ fn background(w: usize, h: usize, rng: &mut Rng) -> RgbImage {
         }
     }
     img
-}
-
-fn paste(canvas: &mut RgbImage, tile: &[u8], side: usize, x0: usize, y0: usize) {
-    for y in 0..side {
-        let dst = ((y0 + y) * canvas.width + x0) * 3;
-        canvas.data[dst..dst + side * 3].copy_from_slice(&tile[y * side * 3..(y + 1) * side * 3]);
-    }
 }
