@@ -66,6 +66,9 @@ impl Tile {
     }
 }
 
+/// Every level of the pyramid (dlib's rule): see [`Layout::first_levels`].
+pub const ALL_LEVELS: usize = usize::MAX;
+
 /// The tiled pyramid's geometry: tensor size and one rect per level (dlib's
 /// `compute_tiled_image_pyramid_details` with `pyramid_down<6>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,8 +89,22 @@ fn down6(n: i64) -> i64 {
 }
 
 impl Layout {
+    /// dlib's layout of the whole pyramid of a `width` x `height` image.
     #[must_use]
     pub fn new(height: usize, width: usize, padding: i64, outer: i64) -> Self {
+        Self::first_levels(height, width, padding, outer, ALL_LEVELS)
+    }
+
+    /// The layout of the pyramid's first `levels` levels only (at least the first), tiled by
+    /// dlib's rule as if they were the whole pyramid.
+    #[must_use]
+    pub fn first_levels(
+        height: usize,
+        width: usize,
+        padding: i64,
+        outer: i64,
+        levels: usize,
+    ) -> Self {
         let (h0, w0) = (
             i64::try_from(height).unwrap_or(0),
             i64::try_from(width).unwrap_or(0),
@@ -101,7 +118,7 @@ impl Layout {
         }
         let mut sizes = vec![(h0, w0)];
         let (mut h, mut w) = (h0, w0);
-        loop {
+        while sizes.len() < levels.max(1) {
             (h, w) = (down6(h), down6(w));
             if h * w == 0 || h < 5 {
                 break;
@@ -382,13 +399,19 @@ impl Detector {
         &self.options
     }
 
-    /// The score map of `img` (no upsampling): `(scores, rows, cols, layout)`.
-    pub fn score_map(&self, img: &RgbImage) -> anyhow::Result<(Vec<f32>, usize, usize, Layout)> {
-        let layout = Layout::new(
+    /// The score map of the first `levels` pyramid levels of `img` (no upsampling):
+    /// `(scores, rows, cols, layout)`.
+    pub fn score_map(
+        &self,
+        img: &RgbImage,
+        levels: usize,
+    ) -> anyhow::Result<(Vec<f32>, usize, usize, Layout)> {
+        let layout = Layout::first_levels(
             img.height,
             img.width,
             self.options.padding,
             self.options.outer_padding,
+            levels,
         );
         // Three stride-2 5x5 convolutions need at least 29 rows and columns; the outer
         // padding (22) and `detect`'s 16 px floor guarantee 38.
@@ -425,6 +448,17 @@ impl Detector {
     /// them (before it clips them to the image): `upsample` times `pyramid_up`, then the
     /// network, decoding and NMS, then the boxes mapped back to `img`. Sorted by confidence.
     pub fn detect(&self, img: &RgbImage, upsample: u32) -> anyhow::Result<Vec<Detection>> {
+        self.detect_levels(img, upsample, ALL_LEVELS)
+    }
+
+    /// As [`Detector::detect`] on the first `levels` levels of the pyramid only: faces of at
+    /// most `80 * 1.2^(levels - 1)` px in the upsampled image (docs/detection.md, "Crops").
+    pub fn detect_levels(
+        &self,
+        img: &RgbImage,
+        upsample: u32,
+        levels: usize,
+    ) -> anyhow::Result<Vec<Detection>> {
         let mut work = std::borrow::Cow::Borrowed(img);
         for _ in 0..upsample {
             work = std::borrow::Cow::Owned(pyramid_up(&work));
@@ -432,7 +466,7 @@ impl Detector {
         if work.width < 16 || work.height < 16 {
             return Ok(Vec::new());
         }
-        let (scores, _, cols, layout) = self.score_map(&work)?;
+        let (scores, _, cols, layout) = self.score_map(&work, levels)?;
         let mut dets = decode(&scores, cols, &layout, &self.options, 0.0);
         for d in &mut dets {
             for _ in 0..upsample {
@@ -450,6 +484,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+    use crate::vision::eval::iou;
     use crate::vision::{models, testdata};
 
     fn detector() -> &'static Detector {
@@ -493,6 +528,40 @@ mod tests {
         assert_eq!(ltrb(&l.levels[2]), [11, 912, 455, 1244]);
         assert_eq!(ltrb(&l.levels[5]), [397, 1581, 652, 1771]);
         assert!(Layout::new(0, 10, 10, 11).levels.is_empty());
+    }
+
+    /// The first levels of a pyramid are tiled where the whole pyramid has them, in a smaller
+    /// tensor, and find the faces their window allows: obama.jpg's face (a box of about 230 px)
+    /// on the whole pyramid only; at 0.4x (about 92 px) on three levels too, in the same place.
+    #[test]
+    fn the_first_levels_find_only_the_faces_their_window_allows() {
+        let whole = Layout::new(481, 642, 10, 11);
+        let three = Layout::first_levels(481, 642, 10, 11, 3);
+        assert_eq!(three.levels, whole.levels[..3]);
+        assert_eq!(three.cols, whole.cols);
+        assert!(three.rows < whole.rows * 3 / 4, "{} of {} rows", three.rows, whole.rows);
+        assert_eq!(Layout::first_levels(481, 642, 10, 11, 0).levels.len(), 1);
+
+        let d = detector();
+        let path = testdata::cache_dir().join("testdata/face_recognition/obama.jpg");
+        let img = RgbImage::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        let boxes = |img: &RgbImage, levels: usize| -> Vec<Rect> {
+            d.detect_levels(img, 0, levels)
+                .unwrap_or_else(|e| panic!("{e:#}"))
+                .iter()
+                .map(|f| f.rect)
+                .collect()
+        };
+        let large = boxes(&img, ALL_LEVELS);
+        assert_eq!(large.len(), 1, "{large:?}");
+        assert!(large[0].width() > 200, "{large:?}");
+        assert!(boxes(&img, 3).is_empty());
+
+        let small = crate::vision::pipeline::scaled(&img, 0.4);
+        let (all, first) = (boxes(&small, ALL_LEVELS), boxes(&small, 3));
+        assert_eq!((all.len(), first.len()), (1, 1), "{all:?} {first:?}");
+        assert!(first[0].width() <= 115, "{first:?}");
+        assert!(iou(all[0], first[0]) > 0.9, "{all:?} {first:?}");
     }
 
     /// Every image of the golden set's geometry file.

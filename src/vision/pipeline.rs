@@ -11,7 +11,7 @@ use anyhow::Context;
 use rayon::prelude::*;
 
 use super::decode::{self, DecodeError, Limits};
-use super::detect::Detector;
+use super::detect::{ALL_LEVELS, Detector};
 use super::engine::{Aligned, EngineOptions, FaceDescriber};
 use super::image::RgbImage;
 use super::mtcnn::{Proposal, Proposer, Pyramid, Thresholds};
@@ -45,6 +45,12 @@ const CONFIRM_SIDE: f32 = 120.0;
 
 /// Proposal rule: the crop MMOD searches, as a multiple of the proposed face's side.
 const CONFIRM_CROP: f32 = 1.5;
+
+/// Proposal rule: MMOD searches a proposal's crop on the first three levels of its pyramid
+/// only, for boxes of 80, 96 and 115 px around a proposal of [`CONFIRM_SIDE`] (MTCNN's box
+/// is a little larger than MMOD's). The finer levels held no face of the shared sets but 3 of
+/// about 1000, and cost 30% of the crop (docs/detection.md, "Crops").
+const CONFIRM_LEVELS: usize = 3;
 
 /// Proposal rule: the whole-photo MMOD pass, when it runs (see [`DOUBT_SCORE`]), works on at
 /// most this many pixels (faces of `80 / scale` px and up: about 115 px in a 910x1137
@@ -571,13 +577,13 @@ impl Pipeline {
     /// Detector boxes only (photo coordinates), highest confidence first.
     pub fn detect(&self, img: &RgbImage, upsample: Upsample) -> anyhow::Result<Vec<(Rect, f32)>> {
         let mut dets = match upsample {
-            Upsample::Times(n) => self.detect_at(img, Scale::Times(n))?,
+            Upsample::Times(n) => self.detect_at(img, Scale::Times(n), ALL_LEVELS)?,
             Upsample::Auto {
                 min_face_px,
                 min_face_fraction,
             } => {
                 let scale = auto_scale(img, min_face_px, min_face_fraction);
-                self.detect_at(img, Scale::By(scale))?
+                self.detect_at(img, Scale::By(scale), ALL_LEVELS)?
             }
             Upsample::Refine {
                 min_face_px,
@@ -597,7 +603,7 @@ impl Pipeline {
 
     /// The coarse-to-fine search ([`Upsample::Refine`]) with `fine` as the smallest face's scale.
     fn refine(&self, img: &RgbImage, fine: f32) -> anyhow::Result<Vec<(Rect, f32)>> {
-        let mut found = self.detect_at(img, Scale::By(fine / 2.0))?;
+        let mut found = self.detect_at(img, Scale::By(fine / 2.0), ALL_LEVELS)?;
         let Some(rows) = fine_rows(&found, img.width, img.height, fine) else {
             tracing::debug!("fine pass over budget: coarse faces only");
             found.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -606,7 +612,12 @@ impl Pipeline {
         let mut more = Vec::new();
         let width = i64::try_from(img.width).unwrap_or(i64::MAX);
         for (top, bottom) in rows {
-            more.extend(self.detect_in(img, Rect::new(0, top, width - 1, bottom), fine)?);
+            more.extend(self.detect_in(
+                img,
+                Rect::new(0, top, width - 1, bottom),
+                fine,
+                ALL_LEVELS,
+            )?);
         }
         Ok(self.merge(found, more))
     }
@@ -674,7 +685,7 @@ impl Pipeline {
         let pixels = (img.width * img.height).max(1) as f32;
         let coarse = (COARSE_PIXELS / pixels).sqrt().min(1.0);
         tracing::debug!("a confident proposal without a face: the whole-photo pass too");
-        let whole = self.detect_at(img, Scale::By(coarse))?;
+        let whole = self.detect_at(img, Scale::By(coarse), ALL_LEVELS)?;
         Ok(self.merge(found, whole))
     }
 
@@ -719,7 +730,7 @@ impl Pipeline {
                 continue;
             };
             let mut faced = false;
-            for (d, s) in self.detect_in(img, region, scale)? {
+            for (d, s) in self.detect_in(img, region, scale, CONFIRM_LEVELS)? {
                 // Only the face proposed: a neighbour cut by the crop's edge has its own.
                 let (dx, dy) = (
                     (d.left + d.right) as f32 / 2.0,
@@ -775,17 +786,18 @@ impl Pipeline {
         Some((region, (CONFIRM_SIDE / side).min(4.0)))
     }
 
-    /// Detections in the part of `img` inside `region`, at working scale `scale`, in `img`'s
-    /// coordinates.
+    /// Detections in the part of `img` inside `region`, at working scale `scale` on the first
+    /// `levels` pyramid levels, in `img`'s coordinates.
     fn detect_in(
         &self,
         img: &RgbImage,
         region: Rect,
         scale: f32,
+        levels: usize,
     ) -> anyhow::Result<Vec<(Rect, f32)>> {
         let part = crop(img, region);
         Ok(self
-            .detect_at(&part, Scale::By(scale))?
+            .detect_at(&part, Scale::By(scale), levels)?
             .into_iter()
             .map(|(d, s)| {
                 let d = Rect::new(
@@ -799,9 +811,15 @@ impl Pipeline {
             .collect())
     }
 
-    /// Detections at one working scale, in `img`'s coordinates. Scales of 2 and 4 take
-    /// face_recognition's exact `pyramid_up` path.
-    fn detect_at(&self, img: &RgbImage, scale: Scale) -> anyhow::Result<Vec<(Rect, f32)>> {
+    /// Detections at one working scale on the first `levels` levels of the detector's pyramid
+    /// ([`ALL_LEVELS`] but for a proposal's crop), in `img`'s coordinates. Scales of 2 and 4
+    /// take face_recognition's exact `pyramid_up` path.
+    fn detect_at(
+        &self,
+        img: &RgbImage,
+        scale: Scale,
+        levels: usize,
+    ) -> anyhow::Result<Vec<(Rect, f32)>> {
         let times = match scale {
             Scale::Times(n) => Some(n),
             Scale::By(s) if (1.98..2.02).contains(&s) => Some(1),
@@ -811,7 +829,7 @@ impl Pipeline {
         if let Some(n) = times {
             return Ok(self
                 .detector
-                .detect(img, n)?
+                .detect_levels(img, n, levels)?
                 .into_iter()
                 .map(|d| (d.rect, d.score))
                 .collect());
@@ -822,7 +840,7 @@ impl Pipeline {
         let (work, ax, ay) = rescale(img, s);
         Ok(self
             .detector
-            .detect(&work, 0)?
+            .detect_levels(&work, 0, levels)?
             .into_iter()
             .map(|d| {
                 let r = d.rect;
