@@ -6,6 +6,7 @@
 //! strides, box regression, squaring); docs/detection.md ("Finding faces: proposals, then MMOD").
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, ensure};
@@ -108,6 +109,9 @@ pub struct Pyramid<'a> {
     /// The first level's image (every other level is resampled from it) and its size.
     base: Option<(Vec<f32>, usize, usize)>,
     cands: Vec<Option<Vec<Cand>>>,
+    /// What R-Net and O-Net said of the boxes they have seen.
+    rnet_seen: HashMap<[u32; 4], Said>,
+    onet_seen: HashMap<[u32; 4], Said>,
 }
 
 impl<'a> Pyramid<'a> {
@@ -134,6 +138,8 @@ impl<'a> Pyramid<'a> {
             scales,
             base: None,
             cands,
+            rnet_seen: HashMap::new(),
+            onet_seen: HashMap::new(),
         }
     }
 }
@@ -525,6 +531,18 @@ struct Cand {
     reg: [f32; 4],
 }
 
+/// What R-Net or O-Net said of a candidate's crop: its score and box regression.
+#[derive(Debug, Clone, Copy)]
+struct Said {
+    score: f32,
+    reg: [f32; 4],
+}
+
+/// A candidate's box, bit for bit: the crop R-Net or O-Net sees is a function of it.
+fn key(c: &Cand) -> [u32; 4] {
+    c.b.map(f32::to_bits)
+}
+
 /// torchvision's `nms` (IoU over areas without the +1): the candidates kept, highest score
 /// first.
 fn nms(c: &mut Vec<Cand>, iou: f32) {
@@ -622,8 +640,9 @@ impl Proposer {
     /// Regions of the pyramid's photo that may hold a face at least `smallest` px wide, most
     /// likely first: P-Net on the levels whose 12 px window is a face of at least [`FACTOR`]
     /// times `smallest` (every level when `smallest` is the pyramid's own smallest face), then
-    /// R-Net and O-Net on its candidates. A level that has run keeps its candidates, so a
-    /// search for large faces costs a later search for smaller ones only R-Net and O-Net.
+    /// R-Net and O-Net on its candidates. A level that has run keeps its candidates, and R-Net
+    /// and O-Net what they said of each box, so a search for large faces costs a later search
+    /// for smaller ones only R-Net and O-Net on the boxes the first did not see.
     pub fn propose_from(
         &self,
         pyramid: &mut Pyramid<'_>,
@@ -657,6 +676,7 @@ impl Proposer {
             &self.rnet,
             RNET_SIDE,
             self.thresholds.rnet,
+            &mut pyramid.rnet_seen,
         )?;
         self.stage(
             full,
@@ -666,6 +686,7 @@ impl Proposer {
             &self.onet,
             ONET_SIDE,
             self.thresholds.onet,
+            &mut pyramid.onet_seen,
         )?;
         Ok(cands
             .into_iter()
@@ -784,7 +805,7 @@ impl Proposer {
     }
 
     /// R-Net (24x24) or O-Net (48x48) on each candidate's crop: the survivors, refined and
-    /// squared.
+    /// squared. A box in `seen` is not run again; every box run is added to it.
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_precision_loss,
@@ -800,10 +821,17 @@ impl Proposer {
         net: &SessionPool,
         side: usize,
         threshold: f32,
+        seen: &mut HashMap<[u32; 4], Said>,
     ) -> anyhow::Result<()> {
+        // What the network said of each candidate: a box it has seen in this photo (a search
+        // for large faces, then one for smaller) is not run again.
+        let mut said: Vec<Option<Said>> =
+            cands.iter().map(|c| seen.get(&key(c)).copied()).collect();
         // facenet-pytorch's `pad`: truncated corners, 1-based, clipped to the photo; the crop
         // is rows y-1..ey, columns x-1..ex (resampled as it is, not padded).
-        let crops = cands.iter().filter_map(|c| {
+        let unseen: Vec<usize> = (0..cands.len()).filter(|&i| said[i].is_none()).collect();
+        let crops = unseen.into_iter().filter_map(|i| {
+            let c = &cands[i];
             let x = (c.b[0] as i64).max(1);
             let y = (c.b[1] as i64).max(1);
             let ex = (c.b[2] as i64).min(w as i64);
@@ -817,20 +845,19 @@ impl Proposer {
             for row in y0..y0 + ch {
                 crop.extend_from_slice(&full[(row * w + x0) * 3..][..cw * 3]);
             }
-            Some((c, area_resize(&crop, cw, ch, side, side)))
+            Some((i, area_resize(&crop, cw, ch, side, side)))
         });
         // Batches of at most `run_pixels` input pixels (RUN_PIXELS).
         let batch = (self.run_pixels / (side * side)).max(1);
         let mut input = Vec::with_capacity(batch.min(cands.len()) * 3 * side * side);
-        let mut kept: Vec<Cand> = Vec::with_capacity(batch.min(cands.len()));
-        let mut pass: Vec<Cand> = Vec::new();
+        let mut kept: Vec<usize> = Vec::with_capacity(batch.min(cands.len()));
         let mut crops = crops.peekable();
         while crops.peek().is_some() {
             input.clear();
             kept.clear();
-            for (c, small) in crops.by_ref().take(batch) {
+            for (i, small) in crops.by_ref().take(batch) {
                 planar(&small, side * side, &mut input);
-                kept.push(*c);
+                kept.push(i);
             }
             let n = kept.len();
             let (prob, reg, _) = run(net, [n, 3, side, side], &input)?;
@@ -838,17 +865,26 @@ impl Proposer {
                 prob.len() == n && reg.len() == 4 * n,
                 "refining net output sizes"
             );
-            pass.extend(
-                kept.iter()
-                    .enumerate()
-                    .filter(|(i, _)| prob[*i] > threshold)
-                    .map(|(i, c)| Cand {
-                        b: c.b,
-                        score: prob[i],
-                        reg: [reg[4 * i], reg[4 * i + 1], reg[4 * i + 2], reg[4 * i + 3]],
-                    }),
-            );
+            for (j, &i) in kept.iter().enumerate() {
+                let out = Said {
+                    score: prob[j],
+                    reg: [reg[4 * j], reg[4 * j + 1], reg[4 * j + 2], reg[4 * j + 3]],
+                };
+                said[i] = Some(out);
+                seen.insert(key(&cands[i]), out);
+            }
         }
+        let mut pass: Vec<Cand> = cands
+            .iter()
+            .zip(said)
+            .filter_map(|(c, said)| {
+                said.filter(|s| s.score > threshold).map(|s| Cand {
+                    b: c.b,
+                    score: s.score,
+                    reg: s.reg,
+                })
+            })
+            .collect();
         nms(&mut pass, 0.7);
         for c in &mut pass {
             c.b = square(regressed(c, 1.0));
@@ -908,6 +944,46 @@ mod tests {
                 assert!(moved.iter().all(|d| d.abs() < 1e-3), "{a:?} vs {b:?}");
             }
         }
+    }
+
+    /// A search for large faces, then one for smaller faces on the same pyramid, proposes what
+    /// the second search alone proposes; the second does not ask R-Net again about a box the
+    /// first asked about (what R-Net said is taken as said: told "no face" to every box seen,
+    /// the same search then proposes nothing).
+    #[test]
+    fn a_second_search_reuses_what_the_networks_said() {
+        testdata::init_runtime();
+        let cache = testdata::cache_dir();
+        let p = Proposer::load(&cache.join("models"), 1, 2, Thresholds::default())
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let jpeg = std::fs::read(cache.join("testdata/face_recognition/obama.jpg"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let img =
+            decode::decode(&jpeg, &decode::Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+        let alone = p.propose(&img, 20.0).unwrap_or_else(|e| panic!("{e:#}"));
+        let mut pyramid = Pyramid::new(&img, 20.0);
+        let large = p
+            .propose_from(&mut pyramid, 114.0)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(!large.is_empty());
+        let seen = pyramid.rnet_seen.len();
+        assert!(seen > 0);
+        let then = p
+            .propose_from(&mut pyramid, 20.0)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(pyramid.rnet_seen.len() > seen);
+        assert_eq!(then, alone);
+
+        let mut pyramid = Pyramid::new(&img, 20.0);
+        p.propose_from(&mut pyramid, 114.0)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        for said in pyramid.rnet_seen.values_mut() {
+            said.score = 0.0;
+        }
+        let told = p
+            .propose_from(&mut pyramid, 114.0)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(told.is_empty(), "{told:?}");
     }
 
     #[test]
