@@ -539,7 +539,12 @@ mod tests {
         let three = Layout::first_levels(481, 642, 10, 11, 3);
         assert_eq!(three.levels, whole.levels[..3]);
         assert_eq!(three.cols, whole.cols);
-        assert!(three.rows < whole.rows * 3 / 4, "{} of {} rows", three.rows, whole.rows);
+        assert!(
+            three.rows < whole.rows * 3 / 4,
+            "{} of {} rows",
+            three.rows,
+            whole.rows
+        );
         assert_eq!(Layout::first_levels(481, 642, 10, 11, 0).levels.len(), 1);
 
         let d = detector();
