@@ -48,8 +48,8 @@ const CONFIRM_CROP: f32 = 1.5;
 
 /// Proposal rule: MMOD searches a proposal's crop on the first three levels of its pyramid
 /// only, for boxes of 80, 96 and 115 px around a proposal of [`CONFIRM_SIDE`] (MTCNN's box
-/// is a little larger than MMOD's). The finer levels held no face of the shared sets but 3 of
-/// about 1000, and cost 30% of the crop (docs/detection.md, "Crops").
+/// is a little larger than MMOD's). The later levels (boxes of 138 px and up) gave 3 of the
+/// 913 faces kept on the shared sets, and cost 30% of the crop (docs/detection.md, "Crops").
 const CONFIRM_LEVELS: usize = 3;
 
 /// Proposal rule: the whole-photo MMOD pass, when it runs (see [`DOUBT_SCORE`]), works on at
