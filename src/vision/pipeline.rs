@@ -645,9 +645,10 @@ impl Pipeline {
     /// over [`PORTRAIT_FACE`] of the photo's shorter side, among at most [`PORTRAIT_FACES`]
     /// large faces, makes it a portrait, searched for faces of at least [`PORTRAIT_SMALLEST`]
     /// of that proposal; any other photo is searched for faces of at least `min_face`. MMOD
-    /// then looks around every proposal, likeliest first, that is not a face already found. A portrait whose large face MMOD does not find is
-    /// searched again as any other photo; the whole-photo pass runs as well when a confident
-    /// proposal stays without a face. Highest confidence first. docs/detection.md.
+    /// then looks around every proposal, likeliest first, that is not a face already found
+    /// ([`CONFIRM_LEVELS`] levels of a crop). A portrait whose large face MMOD does not find
+    /// is searched again as any other photo; the whole-photo pass runs as well when a
+    /// confident proposal stays without a face. Highest confidence first. docs/detection.md.
     #[allow(clippy::cast_precision_loss)]
     fn propose(&self, img: &RgbImage, min_face: f32) -> anyhow::Result<Vec<(Rect, f32)>> {
         let mut pyramid = Pyramid::new(img, min_face);
