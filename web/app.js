@@ -140,10 +140,15 @@ async function api(method, path, body, opts = {}) {
     let detail = `${r.status} ${r.statusText}`;
     let j = null;
     try { j = await r.json(); if (j && j.detail) detail = typeof j.detail === 'string' ? j.detail : JSON.stringify(j.detail); } catch { /* not JSON */ }
+    if (page !== navigations) throw new Stale();
     throw new ApiError(r.status, detail, j);
   }
   if (opts.raw) return r;
-  return r.status === 204 ? null : r.json();
+  // The body arrives after the headers: a page left while it was read must not be drawn over
+  // the next one (the caller draws as soon as this returns).
+  const out = r.status === 204 ? null : await r.json();
+  if (page !== navigations) throw new Stale();
+  return out;
 }
 
 /// An image the API serves behind the token, as a blob: URL for an <img>.
