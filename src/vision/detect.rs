@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::Rect;
 use super::convert::{MMOD_OUTPUT, MmodOptions, mmod_to_onnx};
 use super::image::RgbImage;
-use super::resize::{Plane, resize_plane, resize_rgb};
+use super::resize::{Plane, resize_plane};
 use super::runtime::SessionPool;
 
 /// One face as the detector reports it: dlib's inclusive rectangle in the caller's image
@@ -213,11 +213,7 @@ pub fn pyramid_up(img: &RgbImage) -> RgbImage {
         return img.clone();
     }
     let (w, h) = pyramid_up_size(img.width, img.height);
-    RgbImage {
-        width: w,
-        height: h,
-        data: resize_rgb(&img.data, img.width, img.height, w, h),
-    }
+    img.resized(w, h)
 }
 
 /// The network's input: the tiled pyramid of `img`, normalised, NCHW planes.

@@ -73,6 +73,17 @@ impl RgbImage {
         Ok(out)
     }
 
+    /// This image resampled to `width` x `height` (dlib's bilinear resize, as the detector's
+    /// working images are made).
+    #[must_use]
+    pub fn resized(&self, width: usize, height: usize) -> Self {
+        Self {
+            width,
+            height,
+            data: super::resize::resize_rgb(&self.data, self.width, self.height, width, height),
+        }
+    }
+
     /// `src` copied over this image with its top left corner at (`x0`, `y0`); it must fit
     /// inside.
     pub fn paste(&mut self, src: &Self, x0: usize, y0: usize) {

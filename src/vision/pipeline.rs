@@ -15,7 +15,6 @@ use super::detect::{ALL_LEVELS, Detector};
 use super::engine::{Aligned, EngineOptions, FaceDescriber};
 use super::image::RgbImage;
 use super::mtcnn::{Proposal, Proposer, Pyramid, Thresholds};
-use super::resize::resize_rgb;
 use super::{EMBEDDING_DIM, Landmarks5, Rect, SMALL_FACE_PX, models};
 
 /// The detector window: faces smaller than this in the working image are not found.
@@ -466,12 +465,8 @@ fn rescale(img: &RgbImage, scale: f32) -> (Cow<'_, RgbImage>, Axis, Axis) {
             a: (work.height as f64 - 1.0) / (h as f64 - 1.0),
             b: 0.0,
         };
-        let data = resize_rgb(&work.data, work.width, work.height, w, h);
-        work = Cow::Owned(RgbImage {
-            width: w,
-            height: h,
-            data,
-        });
+        let next = work.resized(w, h);
+        work = Cow::Owned(next);
         ax = ax.then(sx);
         ay = ay.then(sy);
     }
@@ -995,14 +990,6 @@ mod tests {
             .sqrt()
     }
 
-    fn resized(img: &RgbImage, w: usize, h: usize) -> RgbImage {
-        RgbImage {
-            width: w,
-            height: h,
-            data: resize_rgb(&img.data, img.width, img.height, w, h),
-        }
-    }
-
     fn fixture() -> Value {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/obama_golden.json");
@@ -1068,11 +1055,7 @@ mod tests {
         let full = p.faces_in(&big).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(full.len(), 1, "{full:?}");
         let (w, h) = (big.width / 9, big.height / 9);
-        let small = RgbImage {
-            width: w,
-            height: h,
-            data: resize_rgb(&big.data, big.width, big.height, w, h),
-        };
+        let small = big.resized(w, h);
         let found = p.faces_in(&small).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(found.len(), 1, "{found:?}");
         let f = &found[0];
@@ -1266,7 +1249,7 @@ mod tests {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let small_biden = |scale: f32| {
             let side = (458.0 * scale) as usize;
-            resized(&biden, side, side)
+            biden.resized(side, side)
         };
         // Obama with Biden in the lower left corner, Obama's face painted over or not.
         let with_biden = |scale: f32, paint_over: bool| {
@@ -1406,7 +1389,7 @@ mod tests {
         let img = decode::decode(&photo("obama.jpg"), &Limits::default())
             .unwrap_or_else(|e| panic!("{e}"));
         let (w, h) = (img.width / 5, img.height / 5);
-        let small = resized(&img, w, h);
+        let small = img.resized(w, h);
         let auto = Upsample::Auto {
             min_face_px: 20.0,
             min_face_fraction: 0.0,
@@ -1673,7 +1656,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         // 3x: 2730x3411, a phone-sized portrait; min face 2.5% of 3411 = 85 px -> scale 0.94.
         let (w, h) = (img.width * 3, img.height * 3);
-        let big = resized(&img, w, h);
+        let big = img.resized(w, h);
         let faces = p.faces_in(&big).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(faces.len(), 1);
         let small = p.faces_in(&img).unwrap_or_else(|e| panic!("{e}"));
@@ -1687,7 +1670,7 @@ mod tests {
         assert!(l2(&faces[0].embedding, &small[0].embedding) < 0.2);
         // And a 3x downscale keeps the box as well.
         let (w, h) = (img.width / 3, img.height / 3);
-        let tiny = resized(&img, w, h);
+        let tiny = img.resized(w, h);
         let faces = p.faces_in(&tiny).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(faces.len(), 1);
     }

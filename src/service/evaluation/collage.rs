@@ -14,7 +14,6 @@ use super::TruthLine;
 use crate::vision::Rect;
 use crate::vision::decode::{Limits, decode};
 use crate::vision::image::RgbImage;
-use crate::vision::resize::resize_rgb;
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -174,11 +173,7 @@ pub fn build(
             let from = (TILE.0 * side_in).round() as usize;
             let len = (tile_in.round() as usize).clamp(1, side - from);
             let part = img.crop(from, from, len, len);
-            let scaled = RgbImage {
-                width: tile,
-                height: tile,
-                data: resize_rgb(&part.data, part.width, part.height, tile, tile),
-            };
+            let scaled = part.resized(tile, tile);
             let (r, c) = (j / cols, j % cols);
             let jitter = |rng: &mut Rng| (rng.range(-0.1, 0.1) * cell) as i64;
             let cx = (w as f64 * (c as f64 + 0.5) / cols as f64) as i64 + jitter(&mut rng);
