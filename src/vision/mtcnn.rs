@@ -899,16 +899,22 @@ mod tests {
     use super::*;
     use crate::vision::{decode, testdata};
 
-    #[test]
-    fn networks_run_in_strips_and_batches_propose_what_whole_runs_propose() {
+    /// The proposer (one session, two threads) and obama.jpg, decoded as an upload is.
+    fn proposer_and_obama() -> (Proposer, RgbImage) {
         testdata::init_runtime();
         let cache = testdata::cache_dir();
-        let mut p = Proposer::load(&cache.join("models"), 1, 2, Thresholds::default())
+        let p = Proposer::load(&cache.join("models"), 1, 2, Thresholds::default())
             .unwrap_or_else(|e| panic!("{e:#}"));
         let jpeg = std::fs::read(cache.join("testdata/face_recognition/obama.jpg"))
             .unwrap_or_else(|e| panic!("{e}"));
         let img =
             decode::decode(&jpeg, &decode::Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+        (p, img)
+    }
+
+    #[test]
+    fn networks_run_in_strips_and_batches_propose_what_whole_runs_propose() {
+        let (mut p, img) = proposer_and_obama();
         let mut run = |pixels| {
             p.run_pixels = pixels;
             let mut pyramid = Pyramid::new(&img, 20.0);
@@ -952,14 +958,7 @@ mod tests {
     /// the same search then proposes nothing).
     #[test]
     fn a_second_search_reuses_what_the_networks_said() {
-        testdata::init_runtime();
-        let cache = testdata::cache_dir();
-        let p = Proposer::load(&cache.join("models"), 1, 2, Thresholds::default())
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        let jpeg = std::fs::read(cache.join("testdata/face_recognition/obama.jpg"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let img =
-            decode::decode(&jpeg, &decode::Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+        let (p, img) = proposer_and_obama();
         let alone = p.propose(&img, 20.0).unwrap_or_else(|e| panic!("{e:#}"));
         let mut pyramid = Pyramid::new(&img, 20.0);
         let large = p
